@@ -1,0 +1,1 @@
+"""lpsim node: chain access, protocol core, wire formats, workers, gateway and orchestrator."""

@@ -1,0 +1,147 @@
+"""`lpnode`: the node's command line. This issue: `lpnode devchain`."""
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from dataclasses import fields
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from node.eth.deploy import LPT, ProtocolParams
+
+# ProtocolParams fields given in whole LPT on the command line (the contracts take wei).
+LPT_AMOUNT_FIELDS = {"lpt_per_account", "l1_circulating_supply", "treasury_balance_ceiling"}
+
+PARAM_HELP = {
+    "round_length": "round length in blocks",
+    "round_lock_amount": "share of a round, in 1e6 units, during which transcoder() is locked",
+    "unbonding_period": "rounds between unbond and withdrawStake",
+    "num_active_transcoders": "maximum size of the active set",
+    "inflation": "initial inflation per round, in 1e9 units",
+    "inflation_change": "inflation step per round, in 1e9 units",
+    "target_bonding_rate": "target bonding rate, in 1e9 units",
+    "treasury_reward_cut_rate": "treasury share of rewards, in 1e27 units",
+    "treasury_balance_ceiling": "treasury balance (LPT) above which its cut stops",
+    "unlock_period": "rounds a sender waits between unlock and withdraw",
+    "ticket_validity_period": "rounds a ticket stays redeemable after its creation round",
+    "l1_circulating_supply": "LPT circulating on L1, added to the supply by the Minter",
+    "lpt_per_account": "LPT minted to each funded account",
+}
+
+
+def _lpt_amount(text: str) -> int:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"not an amount of LPT: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative: {text!r}")
+    return int(value * LPT)
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative: {text!r}")
+    return value
+
+
+def add_protocol_params(parser: argparse.ArgumentParser, defaults: ProtocolParams = ProtocolParams()) -> None:
+    """One flag per protocol parameter (--round-length, --inflation, ...), defaulting to `defaults`."""
+    group = parser.add_argument_group("protocol parameters (defaults: Arbitrum mainnet)")
+    for f in fields(ProtocolParams):
+        default = getattr(defaults, f.name)
+        is_lpt = f.name in LPT_AMOUNT_FIELDS
+        shown = f"{Decimal(default) / LPT:f} LPT" if is_lpt else default
+        group.add_argument(
+            "--" + f.name.replace("_", "-"),
+            dest=f.name,
+            type=_lpt_amount if is_lpt else _non_negative_int,
+            default=default,
+            help=f"{PARAM_HELP[f.name]} (default {shown})",
+        )
+
+
+def protocol_params_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> ProtocolParams:
+    try:
+        return ProtocolParams(**{f.name: getattr(args, f.name) for f in fields(ProtocolParams)})
+    except ValueError as exc:
+        parser.error(str(exc))
+
+
+def cmd_devchain(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from node.eth import EmbeddedChain, deploy_protocol
+    from node.eth.devchain import DevchainRpc, make_server
+
+    params = protocol_params_from(args, parser)
+    if not 1 <= args.accounts <= 1000:
+        parser.error("--accounts must be between 1 and 1000")
+    chain = EmbeddedChain(num_accounts=args.accounts)
+    protocol = deploy_protocol(chain, params)
+    try:
+        server = make_server(DevchainRpc(chain), args.host, args.port)
+    except OSError as exc:
+        print(f"lpnode devchain: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    addresses = protocol.addresses
+    if args.addresses:
+        path = Path(args.addresses)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(addresses, indent=2) + "\n")
+    url = f"http://{args.host}:{server.server_address[1]}"
+    print(f"devchain: {url} (chain id {chain.w3.eth.chain_id}, round {protocol.current_round()}, "
+          f"round length {params.round_length} blocks)")
+    for name, address in addresses.items():
+        print(f"  {name:<16} {address}")
+    print("accounts (unlocked; keys from the development mnemonic):")
+    for acct in chain.accounts:
+        print(f"  {acct.address}  0x{acct.key.hex()}")
+    if args.addresses:
+        print(f"contract addresses written to {args.addresses}")
+    print("listening; Ctrl-C to stop", flush=True)
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+def _stop(*_) -> None:
+    raise KeyboardInterrupt  # SIGTERM stops the server like Ctrl-C
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lpnode", description="Livepeer node (Python)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    dev = sub.add_parser(
+        "devchain",
+        help="serve a local chain with the protocol deployed over JSON-RPC",
+        description="Start the embedded EVM as a JSON-RPC server on loopback, deploy the Livepeer "
+        "protocol, fund unlocked accounts with ETH and LPT, and serve until Ctrl-C.",
+    )
+    dev.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    dev.add_argument("--port", type=_non_negative_int, default=8545, help="port (default 8545; 0 picks a free one)")
+    dev.add_argument("--accounts", type=_non_negative_int, default=10, help="funded, unlocked accounts (default 10)")
+    dev.add_argument("--addresses", metavar="FILE", help="write the contract addresses, as JSON keyed by name, to FILE")
+    add_protocol_params(dev)
+    dev.set_defaults(func=cmd_devchain, parser=dev)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return args.func(args, args.parser)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The sans-I/O protocol core: ticket, payment, selection and pricing rules as plain Python."""

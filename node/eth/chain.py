@@ -1,0 +1,299 @@
+"""One chain interface over several backends.
+
+`Chain` is what callers use: accounts, deployment, calls and transactions (through
+`Contract` bindings), logs, and time travel (mine, snapshot, revert). Backends:
+
+- `EmbeddedChain`: web3.py over eth-tester's py-evm backend, in process; the default.
+- `JsonRpcChain`: any JSON-RPC URL (the `lpnode devchain` server, anvil, geth, a testnet).
+
+A backend implements the small set of abstract methods below; bindings, deployment and
+everything above them only ever call this interface.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+from eth_utils import to_checksum_address
+
+from .abi import EventRegistry, decode_output, decode_revert, encode_args, selector
+from .compiler import CompiledContract
+from .contract import Contract, Receipt
+from .errors import ChainError, TransactionFailed, revert_reason
+
+# The well-known development mnemonic (anvil and hardhat use it too); keys derive from it.
+DEV_MNEMONIC = "test test test test test test test test test test test junk"
+DEV_HD_PATH = "m/44'/60'/0'/0"
+
+
+@dataclass(frozen=True)
+class Account:
+    address: str
+    key: bytes | None = None  # private key when known (needed to sign tickets and raw transactions)
+
+    def __str__(self) -> str:
+        return self.address
+
+
+def dev_accounts(count: int, mnemonic: str = DEV_MNEMONIC) -> list[Account]:
+    """The first `count` accounts of the development mnemonic (same as anvil's)."""
+    from eth_account import Account as EthAccount
+
+    EthAccount.enable_unaudited_hdwallet_features()
+    accounts = []
+    for i in range(count):
+        acct = EthAccount.from_mnemonic(mnemonic, account_path=f"{DEV_HD_PATH}/{i}")
+        accounts.append(Account(acct.address, bytes(acct.key)))
+    return accounts
+
+
+class Chain(ABC):
+    """The interface every backend provides."""
+
+    accounts: list[Account]
+
+    def __init__(self) -> None:
+        self.events = EventRegistry()
+
+    # --- backend primitives -------------------------------------------------------------
+    @property
+    @abstractmethod
+    def block_number(self) -> int:
+        """The latest mined block; the next transaction lands in block_number + 1."""
+
+    @abstractmethod
+    def mine(self, blocks: int = 1) -> None:
+        """Mine `blocks` empty blocks in one step."""
+
+    @abstractmethod
+    def snapshot(self) -> Any:
+        """Save the chain state; `revert(token)` restores it (block number included)."""
+
+    @abstractmethod
+    def revert(self, token: Any) -> None: ...
+
+    @abstractmethod
+    def eth_balance(self, address: str) -> int: ...
+
+    @abstractmethod
+    def block_hash(self, number: int) -> bytes: ...
+
+    @abstractmethod
+    def _call_raw(self, to: str, data: bytes, sender: str, value: int) -> bytes:
+        """Execute without a transaction; raise TransactionFailed on revert."""
+
+    @abstractmethod
+    def _send_raw(self, to: str | None, data: bytes, sender: Account, value: int) -> tuple[Receipt, list]:
+        """Send a transaction; return its receipt (events not yet decoded) and raw logs
+        as (address, topics, data, log_index). Raise TransactionFailed on revert."""
+
+    # --- built on the primitives ----------------------------------------------------------
+    @property
+    def default_account(self) -> Account:
+        return self.accounts[0]
+
+    def account(self, address: str) -> Account:
+        """The Account (with its key when known) for `address`."""
+        address = to_checksum_address(address)
+        for acct in self.accounts:
+            if acct.address == address:
+                return acct
+        return Account(address)
+
+    def call(self, to: str, entry: dict, args: tuple, sender: Account | None = None, value: int = 0) -> Any:
+        data = selector(entry) + encode_args(entry.get("inputs", []), args)
+        sender = sender or self.default_account
+        try:
+            out = self._call_raw(to, data, sender.address, value)
+        except TransactionFailed as exc:
+            exc.function = exc.function or entry["name"]
+            raise
+        return decode_output(entry, out)
+
+    def transact(self, to: str, entry: dict, args: tuple, sender: Account | None = None, value: int = 0) -> Receipt:
+        data = selector(entry) + encode_args(entry.get("inputs", []), args)
+        try:
+            return self._with_events(*self._send_raw(to, data, sender or self.default_account, value))
+        except TransactionFailed as exc:
+            exc.function = exc.function or entry["name"]
+            raise
+
+    def send_eth(self, sender: Account, to: str, value: int) -> Receipt:
+        return self._with_events(*self._send_raw(to, b"", sender, value))
+
+    def deploy(self, compiled: CompiledContract, *args, sender: Account | None = None, value: int = 0) -> Contract:
+        ctor = next((e for e in compiled.abi if e.get("type") == "constructor"), {"inputs": []})
+        data = compiled.bytecode + encode_args(ctor.get("inputs", []), args)
+        try:
+            receipt = self._with_events(*self._send_raw(None, data, sender or self.default_account, value))
+        except TransactionFailed as exc:
+            exc.function = exc.function or f"{compiled.name}.constructor"
+            raise
+        if not receipt.contract_address:
+            raise ChainError(f"deploying {compiled.name} created no contract")
+        return Contract(self, compiled.name, receipt.contract_address, compiled.abi)
+
+    def at(self, compiled: CompiledContract, address: str) -> Contract:
+        return Contract(self, compiled.name, to_checksum_address(address), compiled.abi)
+
+    def _with_events(self, receipt: Receipt, logs: list) -> Receipt:
+        for address, topics, data, index in logs:
+            event = self.events.decode(address, topics, data, index)
+            if event is not None:
+                receipt.events.append(event)
+        return receipt
+
+
+class Web3Chain(Chain):
+    """A backend over a web3.py `Web3` instance (eth-tester in process, or any JSON-RPC URL)."""
+
+    def __init__(self, w3, accounts: list[Account]):
+        super().__init__()
+        self.w3 = w3
+        self.accounts = accounts
+
+    @property
+    def block_number(self) -> int:
+        return self.w3.eth.block_number
+
+    def eth_balance(self, address: str) -> int:
+        return self.w3.eth.get_balance(to_checksum_address(address))
+
+    def block_hash(self, number: int) -> bytes:
+        return bytes(self.w3.eth.get_block(number)["hash"])
+
+    def _call_raw(self, to: str, data: bytes, sender: str, value: int) -> bytes:
+        tx = {"from": sender, "to": to, "data": data}
+        if value:
+            tx["value"] = value
+        with _reverts_as_transaction_failed():
+            return bytes(self.w3.eth.call(tx))
+
+    def _send_raw(self, to, data, sender, value):
+        tx: dict = {"from": sender.address, "data": data, "value": value}
+        if to is not None:
+            tx["to"] = to
+        with _reverts_as_transaction_failed():
+            tx["gas"] = self.w3.eth.estimate_gas(tx)  # raises with the revert reason
+            tx_hash = self._submit(tx, sender)
+        rcpt = self.w3.eth.wait_for_transaction_receipt(tx_hash)
+        if rcpt["status"] != 1:
+            # The estimate passed but the mined transaction reverted (state moved in between).
+            raise TransactionFailed(self._replay_reason(tx, rcpt["blockNumber"]))
+        receipt = Receipt(
+            tx_hash=bytes(tx_hash),
+            block_number=rcpt["blockNumber"],
+            gas_used=rcpt["gasUsed"],
+            gas_cost=rcpt["gasUsed"] * rcpt.get("effectiveGasPrice", 0),
+            contract_address=rcpt.get("contractAddress"),
+        )
+        logs = [(lg["address"], [bytes(t) for t in lg["topics"]], bytes(lg["data"]), lg["logIndex"]) for lg in rcpt["logs"]]
+        return receipt, logs
+
+    def _submit(self, tx: dict, sender: Account) -> bytes:
+        return self.w3.eth.send_transaction(tx)
+
+    def _replay_reason(self, tx: dict, block: int) -> str:
+        try:
+            self.w3.eth.call({k: v for k, v in tx.items() if k != "gas"}, block - 1)
+        except Exception as exc:  # noqa: BLE001 - any revert message will do here
+            return revert_reason(str(exc)) or ""
+        return ""
+
+
+class _reverts_as_transaction_failed:
+    """Turn the many shapes of 'execution reverted' (eth-tester, web3, JSON-RPC) into TransactionFailed."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc is None or isinstance(exc, TransactionFailed):
+            return False
+        data = getattr(exc, "data", None)
+        if isinstance(data, str) and data.startswith("0x"):
+            reason = decode_revert(bytes.fromhex(data[2:]))
+            if reason is not None:
+                raise TransactionFailed(reason) from exc
+        message = getattr(exc, "message", None) or str(exc)
+        reason = revert_reason(message)
+        if reason is not None:
+            raise TransactionFailed(reason) from exc
+        return False
+
+
+class EmbeddedChain(Web3Chain):
+    """The embedded default: web3.py over eth-tester's py-evm backend, in this process.
+
+    Accounts come from the development mnemonic (the same addresses and keys as anvil's),
+    each funded with 1,000,000 ETH; each transaction is mined in its own block.
+    """
+
+    def __init__(self, num_accounts: int = 10, mnemonic: str = DEV_MNEMONIC):
+        from eth_tester import EthereumTester, PyEVMBackend
+        from web3 import EthereumTesterProvider, Web3
+
+        self.backend = PyEVMBackend.from_mnemonic(mnemonic, num_accounts=num_accounts, hd_path=DEV_HD_PATH)
+        self.tester = EthereumTester(self.backend)
+        super().__init__(Web3(EthereumTesterProvider(self.tester)), dev_accounts(num_accounts, mnemonic))
+        chain_accounts = [to_checksum_address(a) for a in self.tester.get_accounts()]
+        if chain_accounts != [a.address for a in self.accounts]:
+            raise ChainError("eth-tester derived different accounts from the development mnemonic")
+
+    def mine(self, blocks: int = 1) -> None:
+        if blocks > 0:
+            self.tester.mine_blocks(blocks)
+
+    def snapshot(self) -> int:
+        return self.tester.take_snapshot()
+
+    def revert(self, token: int) -> None:
+        self.tester.revert_to_snapshot(token)
+
+
+class JsonRpcChain(Web3Chain):
+    """Any JSON-RPC endpoint. Transactions from accounts whose key is known are signed here;
+    others are sent with eth_sendTransaction (the node must hold the account unlocked)."""
+
+    def __init__(self, url: str, accounts: list[Account] | None = None, timeout: float = 60):
+        from web3 import HTTPProvider, Web3
+
+        w3 = Web3(HTTPProvider(url, request_kwargs={"timeout": timeout}))
+        if accounts is None:
+            known = {a.address: a for a in dev_accounts(20)}
+            accounts = [known.get(to_checksum_address(a), Account(to_checksum_address(a))) for a in w3.eth.accounts]
+        super().__init__(w3, accounts)
+        self.url = url
+
+    def _submit(self, tx: dict, sender: Account) -> bytes:
+        if sender.key is None:
+            return self.w3.eth.send_transaction(tx)
+        from eth_account import Account as EthAccount
+
+        tx = dict(tx, nonce=self.w3.eth.get_transaction_count(sender.address, "pending"), chainId=self.w3.eth.chain_id)
+        base = self.w3.eth.get_block("latest").get("baseFeePerGas", 0)
+        tip = self.w3.eth.max_priority_fee
+        tx.update(maxFeePerGas=2 * base + tip, maxPriorityFeePerGas=tip)
+        signed = EthAccount.sign_transaction(tx, sender.key)
+        return self.w3.eth.send_raw_transaction(signed.raw_transaction)
+
+    def mine(self, blocks: int = 1) -> None:
+        if blocks <= 0:
+            return
+        if "error" in self.w3.provider.make_request("anvil_mine", [hex(blocks)]):
+            for _ in range(blocks):  # a node without anvil_mine: one evm_mine per block
+                self._rpc("evm_mine", [])
+
+    def snapshot(self) -> str:
+        return self._rpc("evm_snapshot", [])
+
+    def revert(self, token: str) -> None:
+        if not self._rpc("evm_revert", [token]):
+            raise ChainError(f"evm_revert refused snapshot {token}")
+
+    def _rpc(self, method: str, params: list) -> Any:
+        resp = self.w3.provider.make_request(method, params)
+        if "error" in resp:
+            raise ChainError(f"{method}: {resp['error'].get('message', resp['error'])}")
+        return resp["result"]

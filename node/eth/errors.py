@@ -1,0 +1,31 @@
+"""Errors raised by the chain layer, the same on every backend."""
+
+
+class ChainError(Exception):
+    """A chain-layer failure that is not a contract revert (bad address, unknown contract...)."""
+
+
+class TransactionFailed(ChainError):
+    """A call or transaction reverted. `reason` is the contract's revert string ("" for a bare revert)."""
+
+    def __init__(self, reason: str, function: str = ""):
+        self.reason = reason
+        self.function = function
+        where = f"{function}: " if function else ""
+        super().__init__(f"{where}execution reverted: {reason}" if reason else f"{where}execution reverted")
+
+
+REVERT_PREFIX = "execution reverted"
+
+
+def revert_reason(message: str) -> str | None:
+    """The revert string inside a node's error message, or None when the message is not a revert.
+
+    Nodes word it as 'execution reverted: <reason>' (geth, anvil, eth-tester); a bare
+    `revert` gives 'execution reverted'.
+    """
+    idx = message.find(REVERT_PREFIX)
+    if idx < 0:
+        return None
+    rest = message[idx + len(REVERT_PREFIX):]
+    return rest[1:].strip() if rest.startswith(":") else ""

@@ -1,0 +1,52 @@
+"""Shared fixtures: one embedded chain per session, the protocol deployed once, and every test
+run on a snapshot that is reverted after it (deploy once, snapshot, revert)."""
+from __future__ import annotations
+
+import pytest
+
+from node.eth import LPT, EmbeddedChain, ProtocolParams, deploy_protocol
+
+TEST_PARAMS = ProtocolParams(
+    round_length=100,
+    unbonding_period=2,
+    num_active_transcoders=10,
+    inflation=10_000_000,  # 1 % per round
+    inflation_change=500,
+    target_bonding_rate=500_000_000,
+    unlock_period=2,
+    ticket_validity_period=2,
+    lpt_per_account=1_000_000 * LPT,
+)
+
+
+@pytest.fixture(scope="session")
+def chain():
+    return EmbeddedChain(num_accounts=20)
+
+
+@pytest.fixture(scope="session")
+def _session_protocol(chain):
+    return deploy_protocol(chain, TEST_PARAMS)
+
+
+@pytest.fixture
+def protocol(chain, _session_protocol):
+    token = chain.snapshot()
+    yield _session_protocol
+    chain.revert(token)
+
+
+@pytest.fixture
+def accounts(chain):
+    return chain.accounts
+
+
+@pytest.fixture
+def deploy(chain, protocol):
+    """deploy(**overrides) -> a fresh Protocol with TEST_PARAMS changed by `overrides`,
+    living inside the current test's snapshot."""
+
+    def _deploy(unpause: bool = True, initialize_round: bool = True, **overrides):
+        return deploy_protocol(chain, TEST_PARAMS.with_(**overrides), unpause=unpause, initialize_round=initialize_round)
+
+    return _deploy
