@@ -9,10 +9,7 @@ from dataclasses import fields
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from node.eth.deploy import LPT, ProtocolParams
-
-# ProtocolParams fields given in whole LPT on the command line (the contracts take wei).
-LPT_AMOUNT_FIELDS = {"lpt_per_account", "l1_circulating_supply", "treasury_balance_ceiling"}
+from node.eth.deploy import LPT, LPT_AMOUNT_FIELDS, ProtocolParams
 
 PARAM_HELP = {
     "round_length": "round length in blocks",

@@ -3,11 +3,11 @@ from .abi import Event
 from .chain import Account, Chain, EmbeddedChain, JsonRpcChain, Web3Chain, dev_accounts
 from .compiler import compile_contract
 from .contract import Contract, Receipt
-from .deploy import LPT, Protocol, ProtocolParams, contract_id, deploy_protocol
+from .deploy import LPT, Protocol, ProtocolParams, attach_protocol, contract_id, deploy_protocol
 from .errors import ChainError, TransactionFailed
 
 __all__ = [
     "Account", "Chain", "ChainError", "Contract", "EmbeddedChain", "Event", "JsonRpcChain", "LPT",
     "Protocol", "ProtocolParams", "Receipt", "TransactionFailed", "Web3Chain", "compile_contract",
-    "contract_id", "deploy_protocol", "dev_accounts",
+    "attach_protocol", "contract_id", "deploy_protocol", "dev_accounts",
 ]

@@ -19,6 +19,8 @@ from .errors import ChainError
 
 LPT = 10**18
 NULL_COMMIT = b"\x00" * 20
+# ProtocolParams fields that are amounts of LPT (wei here; whole LPT on command lines).
+LPT_AMOUNT_FIELDS = frozenset({"lpt_per_account", "l1_circulating_supply", "treasury_balance_ceiling"})
 MINTER_ROLE = keccak(text="MINTER_ROLE")
 BURNER_ROLE = keccak(text="BURNER_ROLE")
 
@@ -188,3 +190,45 @@ def deploy_protocol(
             if not rm.currentRoundInitialized():
                 rm.initializeRound(sender=owner)
     return protocol
+
+
+def attach_protocol(chain: Chain, addresses: dict[str, str], owner: Account | None = None) -> Protocol:
+    """Bind an already-deployed protocol (e.g. the `lpnode devchain` addresses file).
+
+    The parameters are read back from the contracts; `lpt_per_account` is not recorded
+    on chain and keeps its default.
+    """
+    missing = [name for name in PROTOCOL_CONTRACTS if name not in addresses]
+    if missing:
+        raise ChainError(f"addresses lack {', '.join(missing)}")
+    c = {name: chain.at(compile_contract(name), addresses[name]) for name in PROTOCOL_CONTRACTS}
+    rm, bm, minter, tb = c["RoundsManager"], c["BondingManager"], c["Minter"], c["TicketBroker"]
+    params = ProtocolParams(
+        round_length=rm.roundLength(),
+        round_lock_amount=rm.roundLockAmount(),
+        unbonding_period=bm.unbondingPeriod(),
+        num_active_transcoders=bm.getTranscoderPoolMaxSize(),
+        inflation=minter.inflation(),
+        inflation_change=minter.inflationChange(),
+        target_bonding_rate=minter.targetBondingRate(),
+        treasury_reward_cut_rate=bm.nextRoundTreasuryRewardCutRate(),
+        treasury_balance_ceiling=bm.treasuryBalanceCeiling(),
+        unlock_period=tb.unlockPeriod(),
+        ticket_validity_period=tb.ticketValidityPeriod(),
+        l1_circulating_supply=c["L2LPTDataCache"].l1CirculatingSupply(),
+    )
+    owner = owner or chain.account(c["Controller"].owner())
+    treasury = c["Controller"].getContract(contract_id("Treasury"))
+    return Protocol(chain, params, c, owner, treasury)
+
+
+def params_to_flags(params: ProtocolParams) -> list[str]:
+    """Command-line flags (as `lpnode devchain` takes them) that reproduce `params`."""
+    from decimal import Decimal
+
+    flags = []
+    for name, value in params.as_dict().items():
+        if name in LPT_AMOUNT_FIELDS:
+            value = f"{Decimal(value) / LPT:f}"
+        flags += ["--" + name.replace("_", "-"), str(value)]
+    return flags

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -28,7 +29,7 @@ def _quantity(value: Any) -> Any:
         return hex(value)
     if isinstance(value, (bytes, bytearray)):
         return "0x" + bytes(value).hex()
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):  # dicts and web3's AttributeDict
         return {k: _quantity(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_quantity(v) for v in value]
@@ -125,6 +126,9 @@ class DevchainRpc:
                 result = self._dispatch(method, params)
         except RpcError as exc:
             return self._error(rid, exc)
+        except Exception as exc:  # noqa: BLE001 - bad params to a control method: an error, not a dead server
+            return self._error(rid, RpcError(-32602 if isinstance(exc, (TypeError, ValueError)) else -32000,
+                                             f"{method}: {exc}"))
         return {"jsonrpc": "2.0", "id": rid, "result": result}
 
     def _dispatch(self, method: str, params: list) -> Any:

@@ -28,4 +28,5 @@ def revert_reason(message: str) -> str | None:
     if idx < 0:
         return None
     rest = message[idx + len(REVERT_PREFIX):]
-    return rest[1:].strip() if rest.startswith(":") else ""
+    reason = rest[1:].strip() if rest.startswith(":") else ""
+    return "" if reason in ("b''", "0x") else reason  # eth-tester words a bare revert as "b''"

@@ -1,0 +1,187 @@
+"""The probabilistic-micropayment ticket (go-livepeer pm/ticket.go, livepeer/protocol TicketBroker).
+
+A sender pays a recipient with lottery tickets: each ticket is worth `face_value` if it wins, and
+it wins with probability `win_prob / (2**256 - 1)`. The recipient commits to a secret
+`recipient_rand` by publishing `recipient_rand_hash = keccak256(uint256 recipient_rand)`; the
+sender signs the ticket hash; the ticket wins iff `keccak256(sig || uint256 recipient_rand) <
+win_prob`. Neither side can bias the draw alone: the sender does not know `recipient_rand` and the
+recipient cannot change the sender's signature.
+
+Everything here is pure: no chain access, no clock, no randomness. The byte layouts are the ones
+the TicketBroker contract checks on-chain (spec contracts.md §7.2):
+
+- aux_data = uint256 creation_round (32 bytes) || creation_round_block_hash (32 bytes);
+- hash     = keccak256(recipient[20] || sender[20] || face_value[32] || win_prob[32] ||
+             sender_nonce[32] || recipient_rand_hash[32] || aux_data)   (abi.encodePacked);
+- signature = 65-byte r || s || v (v = 27/28, low s) over the Ethereum signed-message digest
+             keccak256("\\x19Ethereum Signed Message:\\n32" || hash).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+from eth_keys import keys
+from eth_keys.exceptions import BadSignature, ValidationError
+from eth_utils import keccak, to_canonical_address, to_checksum_address
+
+MAX_WIN_PROB = 2**256 - 1  # winProb is a fraction of this: MAX_WIN_PROB always wins
+SIGNATURE_LENGTH = 65
+AUX_DATA_LENGTH = 64
+SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+SECP256K1_HALF_N = SECP256K1_N // 2  # OpenZeppelin ECDSA rejects s above this ("malleable" high-s)
+ETH_SIGNED_MESSAGE_PREFIX = b"\x19Ethereum Signed Message:\n32"
+ZERO_HASH = b"\x00" * 32
+
+
+class InvalidSignature(ValueError):
+    """A signature that TicketBroker would reject before comparing signers."""
+
+
+def _uint256(value: int, name: str) -> bytes:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_WIN_PROB:
+        raise ValueError(f"{name} must be an integer in [0, 2**256), got {value!r}")
+    return value.to_bytes(32, "big")
+
+
+def _bytes32(value: bytes, name: str) -> bytes:
+    value = bytes(value)
+    if len(value) != 32:
+        raise ValueError(f"{name} must be 32 bytes, got {len(value)}")
+    return value
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """A ticket as the sender signs it and TicketBroker.redeemWinningTicket receives it.
+
+    Addresses are stored as checksum strings (hex strings or 20 raw bytes are accepted);
+    `recipient_rand_hash` and `creation_round_block_hash` are 32 raw bytes.
+    """
+
+    recipient: str
+    sender: str
+    face_value: int
+    win_prob: int
+    sender_nonce: int
+    recipient_rand_hash: bytes
+    creation_round: int
+    creation_round_block_hash: bytes
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "recipient", to_checksum_address(self.recipient))
+        set_(self, "sender", to_checksum_address(self.sender))
+        for name in ("face_value", "win_prob", "sender_nonce", "creation_round"):
+            _uint256(getattr(self, name), name)
+        set_(self, "recipient_rand_hash", _bytes32(self.recipient_rand_hash, "recipient_rand_hash"))
+        set_(self, "creation_round_block_hash", _bytes32(self.creation_round_block_hash, "creation_round_block_hash"))
+
+    @property
+    def aux_data(self) -> bytes:
+        """uint256 creation_round || creation_round_block_hash (64 bytes).
+
+        As in go-livepeer (pm/ticket.go AuxData), a ticket with creation round 0 and an all-zero
+        block hash has empty aux data; such a ticket can never be redeemed on-chain anyway.
+        """
+        if self.creation_round == 0 and self.creation_round_block_hash == ZERO_HASH:
+            return b""
+        return self.creation_round.to_bytes(32, "big") + self.creation_round_block_hash
+
+    def hash(self) -> bytes:
+        """keccak256 of the packed encoding; equals TicketBroker.getTicketHash(self.as_abi_tuple())."""
+        return keccak(
+            to_canonical_address(self.recipient)
+            + to_canonical_address(self.sender)
+            + _uint256(self.face_value, "face_value")
+            + _uint256(self.win_prob, "win_prob")
+            + _uint256(self.sender_nonce, "sender_nonce")
+            + self.recipient_rand_hash
+            + self.aux_data
+        )
+
+    def as_abi_tuple(self) -> tuple:
+        """The `(address,address,uint256,uint256,uint256,bytes32,bytes)` struct argument."""
+        return (
+            self.recipient,
+            self.sender,
+            self.face_value,
+            self.win_prob,
+            self.sender_nonce,
+            self.recipient_rand_hash,
+            self.aux_data,
+        )
+
+    @classmethod
+    def from_abi_tuple(cls, value) -> "Ticket":
+        """Inverse of `as_abi_tuple` (aux data must be empty or 64 bytes)."""
+        recipient, sender, face_value, win_prob, sender_nonce, rand_hash, aux = value
+        aux = bytes(aux)
+        if aux == b"":
+            creation_round, block_hash = 0, ZERO_HASH
+        elif len(aux) == AUX_DATA_LENGTH:
+            creation_round, block_hash = int.from_bytes(aux[:32], "big"), aux[32:]
+        else:
+            raise ValueError(f"aux data must be empty or {AUX_DATA_LENGTH} bytes, got {len(aux)}")
+        return cls(recipient, sender, face_value, win_prob, sender_nonce, bytes(rand_hash), creation_round, block_hash)
+
+    def win_prob_rat(self) -> Fraction:
+        """The winning probability as an exact fraction."""
+        return Fraction(self.win_prob, MAX_WIN_PROB)
+
+    def expected_value(self) -> Fraction:
+        """face_value * win_prob / (2**256 - 1), exact."""
+        return self.face_value * self.win_prob_rat()
+
+
+def recipient_rand_hash(recipient_rand: int) -> bytes:
+    """keccak256(uint256 recipient_rand): the recipient's commitment."""
+    return keccak(_uint256(recipient_rand, "recipient_rand"))
+
+
+def _ticket_hash(ticket_or_hash: Ticket | bytes) -> bytes:
+    if isinstance(ticket_or_hash, Ticket):
+        return ticket_or_hash.hash()
+    return _bytes32(ticket_or_hash, "ticket hash")
+
+
+def signed_message_digest(ticket_or_hash: Ticket | bytes) -> bytes:
+    """keccak256("\\x19Ethereum Signed Message:\\n32" || ticket hash): what the sender actually signs."""
+    return keccak(ETH_SIGNED_MESSAGE_PREFIX + _ticket_hash(ticket_or_hash))
+
+
+def sign_ticket(ticket_or_hash: Ticket | bytes, private_key: bytes | str) -> bytes:
+    """65-byte r || s || v signature (v = 27/28, low s) over the ticket's signed-message digest."""
+    key = keys.PrivateKey(bytes.fromhex(private_key.removeprefix("0x")) if isinstance(private_key, str) else bytes(private_key))
+    sig = key.sign_msg_hash(signed_message_digest(ticket_or_hash))  # eth_keys always yields low s
+    return sig.r.to_bytes(32, "big") + sig.s.to_bytes(32, "big") + bytes([sig.v + 27])
+
+
+def recover_signer(ticket_or_hash: Ticket | bytes, sig: bytes) -> str:
+    """The checksum address that produced `sig`, with TicketBroker's acceptance rules.
+
+    Raises InvalidSignature where the contract reverts before comparing signers: a length other
+    than 65 ("INVALID_SIGNATURE_LENGTH"), a high s ("ECDSA: invalid signature 's' value") or a
+    signature that recovers to no address ("ECDSA: invalid signature"; e.g. v not 27/28).
+    """
+    sig = bytes(sig)
+    if len(sig) != SIGNATURE_LENGTH:
+        raise InvalidSignature("INVALID_SIGNATURE_LENGTH")
+    r, s, v = int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:64], "big"), sig[64]
+    if s > SECP256K1_HALF_N:
+        raise InvalidSignature("ECDSA: invalid signature 's' value")
+    if v not in (27, 28) or not 0 < r < SECP256K1_N or s == 0:
+        raise InvalidSignature("ECDSA: invalid signature")
+    try:
+        public_key = keys.Signature(vrs=(v - 27, r, s)).recover_public_key_from_msg_hash(
+            signed_message_digest(ticket_or_hash)
+        )
+    except (BadSignature, ValidationError) as exc:
+        raise InvalidSignature("ECDSA: invalid signature") from exc
+    return public_key.to_checksum_address()
+
+
+def is_winning(sig: bytes, recipient_rand: int, win_prob: int) -> bool:
+    """uint256(keccak256(sig || uint256 recipient_rand)) < win_prob: the on-chain winning rule."""
+    draw = keccak(bytes(sig) + _uint256(recipient_rand, "recipient_rand"))
+    return int.from_bytes(draw, "big") < win_prob
