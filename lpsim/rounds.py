@@ -83,12 +83,12 @@ def run(params: ProtocolParams, orchestrators: int, delegators: int, rounds: int
     return rows
 
 
-HEADER = f"{'round':>5} {'inflation':>10} {'bonding rate':>12} {'mintable LPT':>14} {'minted LPT':>14} {'total supply LPT':>18} {'total bonded LPT':>18} {'rewards':>7}"
+HEADER = f"{'round':>5} {'inflation ppb':>13} {'bonding rate':>12} {'mintable LPT':>14} {'minted LPT':>14} {'total supply LPT':>18} {'total bonded LPT':>18} {'rewards':>7}"
 
 
 def format_row(row: RoundRow) -> str:
     def lpt(wei: int) -> str:
         return f"{wei / LPT:,.2f}"
 
-    return (f"{row.round:>5} {row.inflation / 1e7:>9.4f}% {row.bonding_rate / 1e7:>11.2f}% {lpt(row.mintable):>14} "
+    return (f"{row.round:>5} {row.inflation:>13,} {row.bonding_rate / 1e7:>11.2f}% {lpt(row.mintable):>14} "
             f"{lpt(row.minted):>14} {lpt(row.total_supply):>18} {lpt(row.total_bonded):>18} {row.rewards_called:>7}")
