@@ -235,6 +235,7 @@ class EmbeddedChain(Web3Chain):
         from web3 import EthereumTesterProvider, Web3
 
         self.backend = PyEVMBackend.from_mnemonic(mnemonic, num_accounts=num_accounts, hd_path=DEV_HD_PATH)
+        self._install_gas_estimator()
         self.tester = EthereumTester(self.backend)
         super().__init__(Web3(EthereumTesterProvider(self.tester)), dev_accounts(num_accounts, mnemonic))
         chain_accounts = [to_checksum_address(a) for a in self.tester.get_accounts()]
@@ -250,6 +251,28 @@ class EmbeddedChain(Web3Chain):
 
     def revert(self, token: int) -> None:
         self.tester.revert_to_snapshot(token)
+        self._install_gas_estimator()  # reverting to genesis builds a new chain object
+
+    def _install_gas_estimator(self) -> None:
+        # py-evm's default estimator binary-searches the gas limit, executing a transaction
+        # about 15 times; one run with the block's gas limit gives the revert reason just as
+        # well, and a generous limit from its gas use is all a local chain needs.
+        self.backend.chain.gas_estimator = _one_pass_gas_estimate
+
+
+def _one_pass_gas_estimate(state, transaction) -> int:
+    """Run `transaction` once with the block gas limit: raise its error, or return twice its gas
+    use plus a margin (covering refunds and the 63/64 rule for nested calls), capped at the limit."""
+    from eth.vm.spoof import SpoofTransaction
+
+    snapshot = state.snapshot()
+    try:
+        computation = state.apply_transaction(SpoofTransaction(transaction, gas=state.gas_limit, gas_price=0))
+        if computation.is_error:
+            raise computation.error
+        return min(state.gas_limit, 2 * computation.get_gas_used() + 50_000)
+    finally:
+        state.revert(snapshot)
 
 
 class JsonRpcChain(Web3Chain):

@@ -44,7 +44,7 @@ class ContractFunction:
         matches = [e for e in self.entries if len(e.get("inputs", [])) == len(args)]
         if not matches:
             sigs = ", ".join(signature(e) for e in self.entries)
-            raise TypeError(f"{self.contract.name}.{self.name} takes different arguments: {sigs}")
+            raise TypeError(f"{self.contract.contract_name}.{self.name} takes different arguments: {sigs}")
         return matches[0]
 
     def __call__(self, *args, sender: "Account | None" = None, value: int = 0) -> Any:
@@ -62,11 +62,14 @@ class ContractFunction:
 
 
 class Contract:
-    """A deployed contract: `contract.fn(...)` per ABI function, `contract.address`."""
+    """A deployed contract: `contract.fn(...)` per ABI function, `contract.address`.
+
+    The binding's own attributes (`address`, `abi`, `chain`, `contract_name`) are chosen not
+    to hide ABI functions such as ERC20's `name()`."""
 
     def __init__(self, chain: "Chain", name: str, address: str, abi: list[dict]):
         self.chain = chain
-        self.name = name
+        self.contract_name = name
         self.address = address
         self.abi = abi
         self._functions: dict[str, ContractFunction] = {}
@@ -82,7 +85,7 @@ class Contract:
         try:
             return self.__dict__["_functions"][name]
         except KeyError:
-            raise AttributeError(f"{self.__dict__.get('name', 'contract')} has no function {name!r}") from None
+            raise AttributeError(f"{self.__dict__.get('contract_name', 'contract')} has no function {name!r}") from None
 
     def __repr__(self) -> str:
-        return f"<{self.name} at {self.address}>"
+        return f"<{self.contract_name} at {self.address}>"

@@ -106,11 +106,14 @@ class Protocol:
         return rm.currentRoundStartBlock() + rm.roundLength()
 
     def next_round(self, initialize: bool = True) -> int:
-        """Mine so that the next transaction lands on the first block of the next round, then
-        initialise that round (unless told not to). Returns the new round number."""
+        """Move to the first block of the next round and initialise the round there: the
+        initializeRound transaction is that block. Without initialising, the round's first
+        block is mined empty. Returns the new round number."""
         self.chain.mine(max(0, self.next_round_start_block() - 1 - self.chain.block_number))
         if initialize:
             self.RoundsManager.initializeRound(sender=self.owner)
+        else:
+            self.chain.mine(1)
         return self.current_round()
 
     def advance_rounds(self, n: int, initialize: bool = True) -> int:

@@ -12,8 +12,8 @@ COMMIT = bytes.fromhex("0123456789abcdef0123456789abcdef01234567")
 
 
 def bare_revert(excinfo) -> None:
-    # a bare `require` carries no reason; eth-tester currently words it as "b''" through the chain layer
-    assert excinfo.value.reason in ("", "b''")
+    # a bare `require` carries no reason
+    assert excinfo.value.reason == ""
 
 
 @pytest.fixture

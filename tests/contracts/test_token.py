@@ -40,7 +40,7 @@ def minter_acct(token, protocol, accounts):
 
 def test_metadata(token):
     # `name` is shadowed by the binding's own Contract.name attribute; reach the ABI function directly
-    assert token._functions["name"]() == "Livepeer Token"
+    assert token.name() == "Livepeer Token"
     assert token.symbol() == "LPT"
     assert token.decimals() == 18
 
