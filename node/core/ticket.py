@@ -152,8 +152,9 @@ def signed_message_digest(ticket_or_hash: Ticket | bytes) -> bytes:
 
 def sign_ticket(ticket_or_hash: Ticket | bytes, private_key: bytes | str) -> bytes:
     """65-byte r || s || v signature (v = 27/28, low s) over the ticket's signed-message digest."""
-    key = keys.PrivateKey(bytes.fromhex(private_key.removeprefix("0x")) if isinstance(private_key, str) else bytes(private_key))
-    sig = key.sign_msg_hash(signed_message_digest(ticket_or_hash))  # eth_keys always yields low s
+    if isinstance(private_key, str):
+        private_key = bytes.fromhex(private_key.removeprefix("0x"))
+    sig = keys.PrivateKey(bytes(private_key)).sign_msg_hash(signed_message_digest(ticket_or_hash))  # eth_keys always yields low s
     return sig.r.to_bytes(32, "big") + sig.s.to_bytes(32, "big") + bytes([sig.v + 27])
 
 

@@ -36,7 +36,11 @@ def cache_dir() -> Path:
 
 def compile_contract(name: str) -> CompiledContract:
     """ABI and deployment bytecode of `contracts/<name>.vy`."""
-    source = source_path(name).read_text()
+    return compile_source(name, source_path(name).read_text())
+
+
+def compile_source(name: str, source: str) -> CompiledContract:
+    """ABI and deployment bytecode of Vyper `source` (cached like the protocol's contracts)."""
     key = hashlib.sha256(f"{vyper.__version__}\0{source}".encode()).hexdigest()
     with _lock:
         if key in _memory:

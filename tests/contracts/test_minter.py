@@ -9,49 +9,16 @@ snapshot) by a tiny mock whose getTotalBonded() we set, and a plain account is r
 from __future__ import annotations
 
 import pytest
-import vyper
 
 from node.eth import LPT, TransactionFailed, compile_contract, contract_id
-from node.eth.compiler import CompiledContract
+
+from .mocks import MOCK_BONDING_MANAGER, deploy_source
 
 ZERO = "0x" + "00" * 20
 NULL_COMMIT = b"\x00" * 20
 ETH = 10**18
 S = 20_000_000 * LPT  # global supply at deployment
 PERC = 10**9
-
-MOCK_BONDING_MANAGER = """
-#pragma version ~=0.4.3
-pending: public(uint256)
-totalBonded: public(uint256)
-snapshots: public(uint256)
-
-@external
-def setPending(_x: uint256):
-    self.pending = _x
-
-@external
-def setTotalBonded(_x: uint256):
-    self.totalBonded = _x
-
-@external
-def setCurrentRoundTotalActiveStake():
-    self.totalBonded = self.pending
-    self.snapshots += 1
-
-@external
-@view
-def getTotalBonded() -> uint256:
-    return self.totalBonded
-"""
-
-
-def deploy_source(chain, name: str, source: str, *args, sender=None):
-    out = vyper.compile_code(source, output_formats=["abi", "bytecode", "bytecode_runtime"])
-    compiled = CompiledContract(name, out["abi"], bytes.fromhex(out["bytecode"][2:]),
-                                (len(out["bytecode_runtime"]) - 2) // 2)
-    return chain.deploy(compiled, *args, sender=sender)
-
 
 def register(protocol, name: str, address: str) -> None:
     protocol.Controller.setContractInfo(contract_id(name), address, NULL_COMMIT, sender=protocol.owner)

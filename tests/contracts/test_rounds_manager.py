@@ -5,43 +5,14 @@ transaction is mined in its own new block (block.number == chain.block_number + 
 from __future__ import annotations
 
 import pytest
-import vyper
 
 from node.eth import LPT, TransactionFailed, compile_contract, contract_id
-from node.eth.compiler import CompiledContract
+
+from .mocks import MOCK_BONDING_MANAGER, deploy_source
 
 ZERO32 = b"\x00" * 32
 NULL_COMMIT = b"\x00" * 20
 S = 20_000_000 * LPT
-
-MOCK_BONDING_MANAGER = """
-#pragma version ~=0.4.3
-pending: public(uint256)
-totalBonded: public(uint256)
-snapshots: public(uint256)
-
-@external
-def setPending(_x: uint256):
-    self.pending = _x
-
-@external
-def setCurrentRoundTotalActiveStake():
-    self.totalBonded = self.pending
-    self.snapshots += 1
-
-@external
-@view
-def getTotalBonded() -> uint256:
-    return self.totalBonded
-"""
-
-
-def deploy_source(chain, name: str, source: str, *args, sender=None):
-    out = vyper.compile_code(source, output_formats=["abi", "bytecode", "bytecode_runtime"])
-    compiled = CompiledContract(name, out["abi"], bytes.fromhex(out["bytecode"][2:]),
-                                (len(out["bytecode_runtime"]) - 2) // 2)
-    return chain.deploy(compiled, *args, sender=sender)
-
 
 def mine_to(chain, number: int) -> None:
     """Mine until the latest block is `number` (views then see block.number == number)."""
@@ -264,11 +235,11 @@ def test_block_hash_for_round(rm, chain, protocol):
 
 def test_initialize_round(rm, chain, protocol):
     assert rm.currentRound() == 0 and rm.currentRoundInitialized() is True  # round 0 counts as initialised
-    protocol.next_round(initialize=False)
-    assert rm.currentRound() == 0  # latest block 99; the next tx lands in block 100
-    assert chain.block_number == 99
+    protocol.next_round(initialize=False)  # mines round 1's first block (100) empty
+    assert chain.block_number == 100
+    assert rm.currentRound() == 1 and rm.currentRoundInitialized() is False
     r = rm.initializeRound(sender=protocol.owner)
-    assert r.block_number == 100
+    assert r.block_number == 101
     assert rm.currentRound() == 1
     assert rm.lastInitializedRound() == 1
     assert rm.currentRoundInitialized() is True
@@ -277,7 +248,7 @@ def test_initialize_round(rm, chain, protocol):
     assert names.index("SetCurrentRewardTokens") < names.index("NewRound")
     ev = r.event("NewRound")
     assert ev.address == rm.address
-    assert ev.args == {"round": 1, "blockHash": chain.block_hash(99)}
+    assert ev.args == {"round": 1, "blockHash": chain.block_hash(100)}  # hash of the block before
     # nothing bonded: rate 0 < 50 % -> inflation 10,000,000 + 500; mintable = 2e25 * 10,000,500 / 1e9
     assert r.event("SetCurrentRewardTokens").args == {
         "currentMintableTokens": 200_010 * LPT, "currentInflation": 10_000_500}
