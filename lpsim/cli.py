@@ -5,7 +5,7 @@ import argparse
 import sys
 import time
 
-from node.cli import add_protocol_params, protocol_params_from
+from node.cli import add_protocol_params, non_negative_int, protocol_params_from, run
 from node.eth import ProtocolParams, TransactionFailed
 
 
@@ -39,10 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Deploy the protocol on the embedded chain, bond orchestrators and delegators, and run "
         "rounds (initialise, every active orchestrator calls reward), printing a per-round table.",
     )
-    rounds.add_argument("--orchestrators", type=int, default=5, help="orchestrators (default 5)")
-    rounds.add_argument("--delegators", type=int, default=10, help="delegators (default 10)")
-    rounds.add_argument("--rounds", type=int, default=10, help="rounds to run (default 10)")
-    rounds.add_argument("--seed", type=int, default=1, help="seed for stakes and delegation choices (default 1)")
+    rounds.add_argument("--orchestrators", type=non_negative_int, default=5, help="orchestrators (default 5)")
+    rounds.add_argument("--delegators", type=non_negative_int, default=10, help="delegators (default 10)")
+    rounds.add_argument("--rounds", type=non_negative_int, default=10, help="rounds to run (default 10)")
+    rounds.add_argument("--seed", type=non_negative_int, default=1, help="seed for stakes and delegation choices (default 1)")
     # Rounds are shorter than mainnet's 6377 blocks by default: mining blocks one by one costs
     # time on the embedded chain, and nothing in the per-round economics depends on the length.
     add_protocol_params(rounds, ProtocolParams(round_length=100))
@@ -51,9 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    return args.func(args, args.parser)
+    return run(build_parser(), argv)
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ def _lpt_amount(text: str) -> int:
     return int(value * LPT)
 
 
-def _non_negative_int(text: str) -> int:
+def non_negative_int(text: str) -> int:
     try:
         value = int(text, 0)
     except ValueError:
@@ -58,7 +58,7 @@ def add_protocol_params(parser: argparse.ArgumentParser, defaults: ProtocolParam
         group.add_argument(
             "--" + f.name.replace("_", "-"),
             dest=f.name,
-            type=_lpt_amount if is_lpt else _non_negative_int,
+            type=_lpt_amount if is_lpt else non_negative_int,
             default=default,
             help=f"{PARAM_HELP[f.name]} (default {shown})",
         )
@@ -126,18 +126,22 @@ def build_parser() -> argparse.ArgumentParser:
         "protocol, fund unlocked accounts with ETH and LPT, and serve until Ctrl-C.",
     )
     dev.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
-    dev.add_argument("--port", type=_non_negative_int, default=8545, help="port (default 8545; 0 picks a free one)")
-    dev.add_argument("--accounts", type=_non_negative_int, default=10, help="funded, unlocked accounts (default 10)")
+    dev.add_argument("--port", type=non_negative_int, default=8545, help="port (default 8545; 0 picks a free one)")
+    dev.add_argument("--accounts", type=non_negative_int, default=10, help="funded, unlocked accounts (default 10)")
     dev.add_argument("--addresses", metavar="FILE", help="write the contract addresses, as JSON keyed by name, to FILE")
     add_protocol_params(dev)
     dev.set_defaults(func=cmd_devchain, parser=dev)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+def run(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
+    """Parse `argv` and run the chosen subcommand, which reports errors through its own parser."""
     args = parser.parse_args(argv)
     return args.func(args, args.parser)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(build_parser(), argv)
 
 
 if __name__ == "__main__":
