@@ -10,8 +10,11 @@
         Scope notes (deliberate differences from the Solidity contract):
         - BondingVotes is left out: no checkpoint calls are made anywhere. `checkpointBondingState(address)`
           exists only for ABI compatibility and is a no-op.
-        - slashTranscoder / Verifier are left out (deprecated, Verifier unset on mainnet).
-        - No proxy: deployed directly and registered under "BondingManager"; `targetContractId` is absent.
+        - slashTranscoder is implemented as in the reference (deprecated; the Verifier is unset on mainnet,
+          so it is only reachable once an address is registered under "Verifier").
+        - No proxy: deployed directly and registered under "BondingManager". `targetContractId()` exists for ABI
+          parity with the deployed BondingManagerTarget and returns zero, as the target contract itself does
+          (only a ManagerProxy's storage holds the id).
         - The transcoder pool (SortedDoublyLL) is inlined. All list walks are bounded loops, so the pool
           size is capped at MAX_POOL_SIZE (256; mainnet uses 100): setNumActiveTranscoders also rejects
           sizes above it with "new max size exceeds MAX_POOL_SIZE" (checked after the reference check).
@@ -152,6 +155,7 @@ ID_TOKEN: constant(bytes32) = keccak256("LivepeerToken")
 ID_TICKET_BROKER: constant(bytes32) = keccak256("TicketBroker")
 ID_TREASURY: constant(bytes32) = keccak256("Treasury")
 ID_L2_MIGRATOR: constant(bytes32) = keccak256("L2Migrator")
+ID_VERIFIER: constant(bytes32) = keccak256("Verifier")
 
 # ------------------------------------------------------------------------------------------------
 # Storage
@@ -196,6 +200,8 @@ struct Node:
 
 # Manager base
 controller: public(address)
+# ManagerProxyTarget storage slot: never set here (see the header)
+targetContractId: public(bytes32)
 
 unbondingPeriod: public(uint64)
 
@@ -750,6 +756,36 @@ def updateTranscoderWithFees(_transcoder: address, _fees: uint256, _round: uint2
         self.earningsPools[_transcoder][cr].cumulativeFeeFactor = pool.cumulativeFeeFactor + term
 
     self.transcoders[_transcoder].lastFeeRound = cr
+
+
+@external
+def slashTranscoder(_transcoder: address, _finder: address, _slashAmount: uint256, _finderFee: uint256):
+    # deprecated in the reference (Verifier unset on mainnet); kept for completeness
+    self._whenSystemNotPaused()
+    assert msg.sender == self._get(ID_VERIFIER), "caller must be Verifier"
+    cr: uint256 = self._currentRound()
+    self._autoClaimEarnings(_transcoder, cr)
+
+    bonded: uint256 = self.delegators[_transcoder].bondedAmount
+    if bonded == 0:
+        log TranscoderSlashed(transcoder=_transcoder, finder=_finder, penalty=0, finderReward=0)
+        return
+
+    penalty: uint256 = bonded * _slashAmount // PERC_DIVISOR
+    if self._poolContains(_transcoder):
+        self._resignTranscoder(_transcoder, cr)
+    self.delegators[_transcoder].bondedAmount = bonded - penalty
+    if self._delegatorStatus(_transcoder, cr) == BONDED:
+        delegate: address = self.delegators[_transcoder].delegateAddress
+        self.delegators[delegate].delegatedAmount -= penalty
+
+    mtr: IMinter = self._minter()
+    finderAmount: uint256 = 0
+    if _finder != empty(address):
+        finderAmount = penalty * _finderFee // PERC_DIVISOR
+        extcall mtr.trustedTransferTokens(_finder, finderAmount)
+    extcall mtr.trustedBurnTokens(penalty - finderAmount)
+    log TranscoderSlashed(transcoder=_transcoder, finder=_finder, penalty=penalty, finderReward=finderAmount)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 import pytest
 from eth_utils import to_checksum_address
 
-from node.eth import ProtocolParams, TransactionFailed, deploy_protocol
+from node.eth import ProtocolParams, TransactionFailed, compile_contract, deploy_protocol
 
 ZERO = "0x" + "00" * 20
 ONE = 10**27  # PreciseMathUtils 1.0
@@ -137,11 +137,107 @@ def lpt(p, a) -> int:
 
 
 # ------------------------------------------------------------------------------------------------
+# ABI parity with the deployed Solidity BondingManagerTarget, and EIP-170 code size
+# ------------------------------------------------------------------------------------------------
+
+# every function and event of livepeer/protocol's BondingManagerTarget ABI (deployments/arbitrumMainnet)
+EXPECTED_FUNCTIONS = [
+    "bond(uint256,address)->()",
+    "bondForWithHint(uint256,address,address,address,address,address,address)->()",
+    "bondWithHint(uint256,address,address,address,address,address)->()",
+    "checkpointBondingState(address)->()",
+    "claimEarnings(uint256)->()",
+    "controller()->(address)",
+    "currentRoundTotalActiveStake()->(uint256)",
+    "delegatorStatus(address)->(uint8)",
+    "getDelegator(address)->(uint256,uint256,address,uint256,uint256,uint256,uint256)",
+    "getDelegatorUnbondingLock(address,uint256)->(uint256,uint256)",
+    "getFirstTranscoderInPool()->(address)",
+    "getNextTranscoderInPool(address)->(address)",
+    "getTotalBonded()->(uint256)",
+    "getTranscoder(address)->(uint256,uint256,uint256,uint256,uint256,uint256,uint256,uint256,uint256,uint256)",
+    "getTranscoderEarningsPoolForRound(address,uint256)->(uint256,uint256,uint256,uint256,uint256)",
+    "getTranscoderPoolMaxSize()->(uint256)",
+    "getTranscoderPoolSize()->(uint256)",
+    "isActiveTranscoder(address)->(bool)",
+    "isRegisteredTranscoder(address)->(bool)",
+    "isValidUnbondingLock(address,uint256)->(bool)",
+    "nextRoundTotalActiveStake()->(uint256)",
+    "nextRoundTreasuryRewardCutRate()->(uint256)",
+    "pendingFees(address,uint256)->(uint256)",
+    "pendingStake(address,uint256)->(uint256)",
+    "rebond(uint256)->()",
+    "rebondFromUnbonded(address,uint256)->()",
+    "rebondFromUnbondedWithHint(address,uint256,address,address)->()",
+    "rebondWithHint(uint256,address,address)->()",
+    "reward()->()",
+    "rewardWithHint(address,address)->()",
+    "setController(address)->()",
+    "setCurrentRoundTotalActiveStake()->()",
+    "setNumActiveTranscoders(uint256)->()",
+    "setTreasuryBalanceCeiling(uint256)->()",
+    "setTreasuryRewardCutRate(uint256)->()",
+    "setUnbondingPeriod(uint64)->()",
+    "slashTranscoder(address,address,uint256,uint256)->()",
+    "targetContractId()->(bytes32)",
+    "transcoder(uint256,uint256)->()",
+    "transcoderStatus(address)->(uint8)",
+    "transcoderTotalStake(address)->(uint256)",
+    "transcoderWithHint(uint256,uint256,address,address)->()",
+    "transferBond(address,uint256,address,address,address,address)->()",
+    "treasuryBalanceCeiling()->(uint256)",
+    "treasuryRewardCutRate()->(uint256)",
+    "unbond(uint256)->()",
+    "unbondWithHint(uint256,address,address)->()",
+    "unbondingPeriod()->(uint64)",
+    "updateTranscoderWithFees(address,uint256,uint256)->()",
+    "withdrawFees(address,uint256)->()",
+    "withdrawStake(uint256)->()",
+]
+EXPECTED_EVENTS = [
+    "Bond(indexed address newDelegate,indexed address oldDelegate,indexed address delegator,uint256 additionalAmount,uint256 bondedAmount)",
+    "EarningsClaimed(indexed address delegate,indexed address delegator,uint256 rewards,uint256 fees,uint256 startRound,uint256 endRound)",
+    "ParameterUpdate(string param)",
+    "Rebond(indexed address delegate,indexed address delegator,uint256 unbondingLockId,uint256 amount)",
+    "Reward(indexed address transcoder,uint256 amount)",
+    "SetController(address controller)",
+    "TranscoderActivated(indexed address transcoder,uint256 activationRound)",
+    "TranscoderDeactivated(indexed address transcoder,uint256 deactivationRound)",
+    "TranscoderSlashed(indexed address transcoder,address finder,uint256 penalty,uint256 finderReward)",
+    "TranscoderUpdate(indexed address transcoder,uint256 rewardCut,uint256 feeShare)",
+    "TransferBond(indexed address oldDelegator,indexed address newDelegator,uint256 oldUnbondingLockId,uint256 newUnbondingLockId,uint256 amount)",
+    "TreasuryReward(indexed address transcoder,address treasury,uint256 amount)",
+    "Unbond(indexed address delegate,indexed address delegator,uint256 unbondingLockId,uint256 amount,uint256 withdrawRound)",
+    "WithdrawFees(indexed address delegator,address recipient,uint256 amount)",
+    "WithdrawStake(indexed address delegator,uint256 unbondingLockId,uint256 amount,uint256 withdrawRound)",
+]
+
+
+def test_abi_matches_solidity():
+    abi = compile_contract("BondingManager").abi
+    functions = sorted(
+        f"{e['name']}({','.join(p['type'] for p in e['inputs'])})->({','.join(p['type'] for p in e['outputs'])})"
+        for e in abi if e["type"] == "function"
+    )
+    events = sorted(
+        e["name"] + "(" + ",".join(("indexed " if p["indexed"] else "") + p["type"] + " " + p["name"] for p in e["inputs"]) + ")"
+        for e in abi if e["type"] == "event"
+    )
+    assert functions == EXPECTED_FUNCTIONS
+    assert events == EXPECTED_EVENTS
+
+
+def test_runtime_code_fits_eip170():
+    assert compile_contract("BondingManager").runtime_size < 24_576
+
+
+# ------------------------------------------------------------------------------------------------
 # Manager base, owner setters, round hook
 # ------------------------------------------------------------------------------------------------
 
 def test_deployment_parameters(p, bm):
     assert bm.controller() == p.Controller.address
+    assert bm.targetContractId() == b"\0" * 32  # as on the Solidity target (only a proxy holds the id)
     assert bm.unbondingPeriod() == 2
     assert bm.getTranscoderPoolMaxSize() == 3
     assert bm.getTranscoderPoolSize() == 0
@@ -938,3 +1034,41 @@ def test_pending_views_for_unknown_accounts(bm, acc):
     assert earnings_pool(bm, acc.x, 5) == Pool(0, 0, 0, 0, 0)
     assert bm.getNextTranscoderInPool(acc.x.address) == ZERO
     assert not bm.isActiveTranscoder(acc.x.address) and not bm.isRegisteredTranscoder(acc.x.address)
+
+
+# ------------------------------------------------------------------------------------------------
+# slashTranscoder (deprecated in the reference; reachable once a Verifier is registered)
+# ------------------------------------------------------------------------------------------------
+
+def test_slash_transcoder(p, bm, acc):
+    register(bm, acc.t1, 1000)
+    bm.bond(3000, acc.t1.address, sender=acc.d1)
+    R = p.next_round()
+    with reverts("caller must be Verifier"):
+        bm.slashTranscoder(acc.t1.address, acc.x.address, 500_000, 100_000, sender=acc.x)
+    verifier = acc.mig
+    p.Controller.setContractInfo(p.contract_id("Verifier"), verifier.address, b"\0" * 20, sender=p.owner)
+
+    # 50 % of the 1000 self-bond; the finder gets 10 % of the penalty, the rest is burnt
+    finder_before, minter_before = lpt(p, acc.x), lpt(p, p.Minter.address)
+    r = bm.slashTranscoder(acc.t1.address, acc.x.address, 500_000, 100_000, sender=verifier)
+    assert args(r, "TranscoderDeactivated") == [dict(transcoder=acc.t1.address, deactivationRound=R + 1)]
+    assert args(r, "TranscoderSlashed") == [
+        dict(transcoder=acc.t1.address, finder=acc.x.address, penalty=500, finderReward=50)
+    ]
+    assert delegator(bm, acc.t1).bondedAmount == 500
+    assert bm.transcoderTotalStake(acc.t1.address) == 3500
+    assert bm.getTranscoderPoolSize() == 0 and bm.nextRoundTotalActiveStake() == 0
+    assert lpt(p, acc.x) == finder_before + 50
+    assert lpt(p, p.Minter.address) == minter_before - 500
+    assert p.LivepeerToken.totalSupply() == 1_000_000 - 450
+
+    # no finder: everything burnt; nothing bonded: a zero event
+    r = bm.slashTranscoder(acc.t1.address, ZERO, 100_000, 0, sender=verifier)
+    assert args(r, "TranscoderSlashed") == [dict(transcoder=acc.t1.address, finder=ZERO, penalty=50, finderReward=0)]
+    r = bm.slashTranscoder(acc.d2.address, acc.x.address, 100_000, 0, sender=verifier)
+    assert args(r, "TranscoderSlashed") == [dict(transcoder=acc.d2.address, finder=acc.x.address, penalty=0, finderReward=0)]
+
+    p.Controller.pause(sender=p.owner)
+    with reverts("system is paused"):  # pause is checked before the caller
+        bm.slashTranscoder(acc.t1.address, ZERO, 1, 0, sender=acc.x)

@@ -227,6 +227,51 @@ def test_earnings_across_rounds_with_changing_rates(p, bm, acc, tb):
     assert pending(bm, D2) == (2946, 125)
 
 
+def test_two_transcoders_with_different_rates(p, bm, acc, tb):
+    """t1 keeps 20 % of rewards and shares 80 % of fees; t2 keeps all rewards and all fees."""
+    t1, t2, d1, d2 = acc.t1, acc.t2, acc.d1, acc.d2
+    R = p.current_round()
+    register(bm, t1, 1000, reward_cut=200_000, fee_share=800_000)
+    register(bm, t2, 2000, reward_cut=PERC, fee_share=0)
+    bm.bond(1000, t1.address, sender=d1)
+    bm.bond(2000, t2.address, sender=d2)
+
+    # --- R+1: 6000 active, mintable 10,000; fees first (1000 each), then rewards
+    p.next_round()
+    bm.updateTranscoderWithFees(t1.address, 1000, 0, sender=tb)  # dF 800 -> CFF 800/2000 = 0.4
+    bm.updateTranscoderWithFees(t2.address, 1000, 0, sender=tb)  # dF 0, commission 1000
+    assert reward_amount(bm.reward(sender=t1)) == 3333  # 10000 * 0.333333333
+    assert reward_amount(bm.reward(sender=t2)) == 6666
+    # t1: commission 666, delegators 2667 -> CRF 1 + 2667/2000 = 2.3335
+    assert crf(bm, t1, R + 1) == 2_333_500_000_000_000_000_000_000_000
+    assert crf(bm, t2, R + 1) == ONE  # nothing for t2's delegators
+    assert pending(bm, d1) == (2333, 400)
+    assert pending(bm, t1) == (2333 + 666, 400 + 200)
+    assert pending(bm, d2) == (2000, 0)
+    assert pending(bm, t2) == (2000 + 6666, 1000)
+
+    # --- R+2: supply 1,009,999 -> mintable 10,099; 15,999 active
+    p.next_round()
+    assert reward_amount(bm.reward(sender=t1)) == 3366  # 10099 * floor(5333e9/15999)/1e9
+    assert reward_amount(bm.reward(sender=t2)) == 6732
+    # t1: commission 673, delegators 2693; t1's unclaimed 666 compounds: ppOf(2693, 666, 5333) = 336
+    # cumulativeRewards 666 + 336 + 673 = 1675; CRF = 2.3335 * (1 + 2693/5333)
+    assert crf(bm, t1, R + 2) == 3_511_845_302_831_426_964_185_261_577
+    assert bm.getTranscoder(t1.address)[6:8] == (666, 1675)
+    # fees after reward, valued at the CRF at the start of R+2: dF 1600, commission 400,
+    # t1's share via its unclaimed rewards: ppOf(1600, 666, 5333) = 199 -> cumulativeFees 200 + 199 + 400
+    bm.updateTranscoderWithFees(t1.address, 2000, 0, sender=tb)
+    assert bm.getTranscoder(t1.address)[8] == 799
+    assert cff(bm, t1, R + 2) == 1_100_093_755_859_741_233_827_114_192
+    assert pending(bm, d1) == (3511, 1100)
+    assert pending(bm, t1) == (3511 + 1675, 1100 + 799)
+    assert pending(bm, d2) == (2000, 0)
+    assert pending(bm, t2) == (2000 + 6666 + 6732, 1000)
+    # neither pays out more than it holds
+    assert 3511 + 5186 <= bm.transcoderTotalStake(t1.address) == 8699
+    assert 2000 + 15_398 <= bm.transcoderTotalStake(t2.address) == 17_398
+
+
 def test_claiming_before_reward_forfeits_the_round(p, bm, acc):
     """§5.6: a claim in round r before the delegate's reward() gives up r's reward."""
     T, D1, D2 = acc.t1, acc.d1, acc.d2
