@@ -18,6 +18,7 @@ from .contract import Contract, Receipt
 from .errors import ChainError
 
 LPT = 10**18
+MAX_POOL_SIZE = 256  # BondingManager's bound on the active set (its loops must be bounded)
 NULL_COMMIT = b"\x00" * 20
 # ProtocolParams fields that are amounts of LPT (wei here; whole LPT on command lines).
 LPT_AMOUNT_FIELDS = frozenset({"lpt_per_account", "l1_circulating_supply", "treasury_balance_ceiling"})
@@ -50,7 +51,7 @@ class ProtocolParams:
             raise ValueError("ProtocolParams.round_length must be greater than 0")
         if self.ticket_validity_period == 0:
             raise ValueError("ProtocolParams.ticket_validity_period must be greater than 0")
-        for name, limit in (("round_lock_amount", 10**6), ("inflation", 10**9), ("inflation_change", 10**9),
+        for name, limit in (("num_active_transcoders", MAX_POOL_SIZE), ("round_lock_amount", 10**6), ("inflation", 10**9), ("inflation_change", 10**9),
                             ("target_bonding_rate", 10**9), ("treasury_reward_cut_rate", 10**27)):
             if getattr(self, name) > limit:
                 raise ValueError(f"ProtocolParams.{name} must be at most {limit}, got {getattr(self, name)}")
@@ -179,7 +180,8 @@ def deploy_protocol(
     rm.setRoundLength(params.round_length, sender=owner)
     rm.setRoundLockAmount(params.round_lock_amount, sender=owner)
     bm.setUnbondingPeriod(params.unbonding_period, sender=owner)
-    bm.setNumActiveTranscoders(params.num_active_transcoders, sender=owner)
+    if params.num_active_transcoders:  # the pool can only grow; 0 leaves it as deployed (empty)
+        bm.setNumActiveTranscoders(params.num_active_transcoders, sender=owner)
     bm.setTreasuryRewardCutRate(params.treasury_reward_cut_rate, sender=owner)
     bm.setTreasuryBalanceCeiling(params.treasury_balance_ceiling, sender=owner)
     tb.setUnlockPeriod(params.unlock_period, sender=owner)

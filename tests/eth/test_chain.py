@@ -100,6 +100,8 @@ def test_protocol_params_validation():
         ProtocolParams().with_(round_lenght=5)
     with pytest.raises(ValueError, match="non-negative integer"):
         ProtocolParams(unlock_period=-1)
+    with pytest.raises(ValueError, match="num_active_transcoders must be at most 256"):
+        ProtocolParams(num_active_transcoders=257)
 
 
 def test_send_eth_and_balances(protocol, chain, accounts):
@@ -109,6 +111,11 @@ def test_send_eth_and_balances(protocol, chain, accounts):
     assert r.gas_cost > 0
     with pytest.raises(TransactionFailed):  # the Minter has no default function
         chain.send_eth(accounts[4], protocol.Minter.address, 1)
+
+
+def test_an_empty_active_set_can_be_deployed(deploy):
+    p = deploy(num_active_transcoders=0)
+    assert p.BondingManager.getTranscoderPoolMaxSize() == 0
 
 
 def test_deploy_fixture_overrides_parameters(deploy):
