@@ -9,44 +9,19 @@ block of a freshly initialised round R.
 from __future__ import annotations
 
 from collections import namedtuple
-from contextlib import contextmanager
 
 import pytest
 from eth_utils import to_checksum_address
 
-from node.eth import ProtocolParams, TransactionFailed, compile_contract, deploy_protocol
+from node.eth import TransactionFailed, compile_contract
 
-ZERO = "0x" + "00" * 20
-ONE = 10**27  # PreciseMathUtils 1.0
-PERC = 10**6  # MathUtils 100 %
+from .bonding import (
+    ONE, PERC, ZERO, Delegator, Pool, Transcoder, addr, delegator, earnings_pool, pool_members, register, reverts,
+    transcoder,
+)
+
 MAX_ROUND = 2**256 - 1
 MAX_POOL_SIZE = 256
-
-SMALL = ProtocolParams(
-    round_length=100,
-    round_lock_amount=100_000,
-    unbonding_period=2,
-    num_active_transcoders=3,
-    inflation=10_000_000,  # 1 %
-    inflation_change=0,
-    target_bonding_rate=500_000_000,
-    treasury_reward_cut_rate=0,
-    treasury_balance_ceiling=0,
-    unlock_period=2,
-    ticket_validity_period=2,
-    lpt_per_account=50_000,  # 20 accounts -> supply 1,000,000 wei
-)
-
-Delegator = namedtuple(
-    "Delegator", "bondedAmount fees delegateAddress delegatedAmount startRound lastClaimRound nextUnbondingLockId"
-)
-Transcoder = namedtuple(
-    "Transcoder",
-    "lastRewardRound rewardCut feeShare lastActiveStakeUpdateRound activationRound deactivationRound "
-    "activeCumulativeRewards cumulativeRewards cumulativeFees lastFeeRound",
-)
-Pool = namedtuple("Pool", "totalStake transcoderRewardCut transcoderFeeShare cumulativeRewardFactor cumulativeFeeFactor")
-
 PENDING, BONDED, UNBONDED = 0, 1, 2
 
 
@@ -54,72 +29,12 @@ PENDING, BONDED, UNBONDED = 0, 1, 2
 # fixtures and helpers
 # ------------------------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def _small(chain, _session_protocol):
-    # _session_protocol is requested so that it is never first deployed inside this module's window
-    base = chain.snapshot()
-    p = deploy_protocol(chain, SMALL)
-    for a in chain.accounts[1:16]:
-        p.LivepeerToken.approve(p.BondingManager.address, 2**256 - 1, sender=a)
-    p.next_round()
-    yield p
-    chain.revert(base)
-
-
-@pytest.fixture
-def p(chain, _small):
-    token = chain.snapshot()
-    yield _small
-    chain.revert(token)
-
-
-@pytest.fixture
-def bm(p):
-    return p.BondingManager
-
 
 @pytest.fixture
 def acc(accounts):
     """Named roles: t1..t4 transcoders, d1..d4 delegators, x third party, tb ticket-broker stand-in."""
     names = ["t1", "t2", "t3", "t4", "d1", "d2", "d3", "d4", "x", "tb", "mig"]
     return namedtuple("Acc", names)(*accounts[1:12])
-
-
-@contextmanager
-def reverts(reason: str):
-    with pytest.raises(TransactionFailed) as exc:
-        yield
-    assert exc.value.reason == reason
-
-
-def delegator(bm, a) -> Delegator:
-    return Delegator(*bm.getDelegator(_addr(a)))
-
-
-def transcoder(bm, a) -> Transcoder:
-    return Transcoder(*bm.getTranscoder(_addr(a)))
-
-
-def earnings_pool(bm, a, rnd) -> Pool:
-    return Pool(*bm.getTranscoderEarningsPoolForRound(_addr(a), rnd))
-
-
-def pool_members(bm) -> list[str]:
-    out, cur = [], bm.getFirstTranscoderInPool()
-    while cur != ZERO:
-        out.append(cur)
-        cur = bm.getNextTranscoderInPool(cur)
-    assert len(out) == bm.getTranscoderPoolSize()
-    return out
-
-
-def _addr(a) -> str:
-    return a if isinstance(a, str) else a.address
-
-
-def register(bm, t, amount, reward_cut=0, fee_share=0):
-    bm.bond(amount, t.address, sender=t)
-    return bm.transcoder(reward_cut, fee_share, sender=t)
 
 
 def args(receipt, name) -> list[dict]:
@@ -133,7 +48,7 @@ def act_as_ticket_broker(p, acct):
 
 
 def lpt(p, a) -> int:
-    return p.LivepeerToken.balanceOf(_addr(a))
+    return p.LivepeerToken.balanceOf(addr(a))
 
 
 # ------------------------------------------------------------------------------------------------

@@ -8,47 +8,10 @@ from __future__ import annotations
 
 import random
 from collections import namedtuple
-from contextlib import contextmanager
 
 import pytest
 
-from node.eth import ProtocolParams, TransactionFailed, deploy_protocol
-
-ZERO = "0x" + "00" * 20
-
-SMALL = ProtocolParams(
-    round_length=100,
-    unbonding_period=2,
-    num_active_transcoders=3,
-    inflation=10_000_000,
-    inflation_change=0,
-    treasury_reward_cut_rate=0,
-    treasury_balance_ceiling=0,
-    lpt_per_account=50_000,
-)
-
-
-@pytest.fixture(scope="module")
-def _small(chain, _session_protocol):
-    base = chain.snapshot()
-    p = deploy_protocol(chain, SMALL)
-    for a in chain.accounts[1:16]:
-        p.LivepeerToken.approve(p.BondingManager.address, 2**256 - 1, sender=a)
-    p.next_round()
-    yield p
-    chain.revert(base)
-
-
-@pytest.fixture
-def p(chain, _small):
-    token = chain.snapshot()
-    yield _small
-    chain.revert(token)
-
-
-@pytest.fixture
-def bm(p):
-    return p.BondingManager
+from .bonding import ZERO, pool_members
 
 
 @pytest.fixture
@@ -57,24 +20,8 @@ def acc(accounts):
     return namedtuple("Acc", names)(*accounts[1:10])
 
 
-@contextmanager
-def reverts(reason: str):
-    with pytest.raises(TransactionFailed) as exc:
-        yield
-    assert exc.value.reason == reason
-
-
-def members(bm) -> list[str]:
-    out, cur = [], bm.getFirstTranscoderInPool()
-    while cur != ZERO:
-        out.append(cur)
-        cur = bm.getNextTranscoderInPool(cur)
-    assert len(out) == bm.getTranscoderPoolSize()
-    return out
-
-
 def keys(bm) -> list[int]:
-    return [bm.transcoderTotalStake(a) for a in members(bm)]
+    return [bm.transcoderTotalStake(a) for a in pool_members(bm)]
 
 
 def assert_consistent(bm):
@@ -99,16 +46,16 @@ def test_descending_order_and_activation_next_round(p, bm, acc):
     bm.bond(1000, a(acc.t1), sender=acc.t1)
     bm.bond(3000, a(acc.t2), sender=acc.t2)
     bm.bond(2000, a(acc.t3), sender=acc.t3)
-    assert members(bm) == [a(acc.t2), a(acc.t3), a(acc.t1)]
+    assert pool_members(bm) == [a(acc.t2), a(acc.t3), a(acc.t1)]
     assert bm.nextRoundTotalActiveStake() == 6000 and bm.getTotalBonded() == 0
-    assert not any(bm.isActiveTranscoder(x) for x in members(bm))
+    assert not any(bm.isActiveTranscoder(x) for x in pool_members(bm))
     p.next_round()
-    assert all(bm.isActiveTranscoder(x) for x in members(bm))
+    assert all(bm.isActiveTranscoder(x) for x in pool_members(bm))
     assert bm.getTotalBonded() == 6000
-    assert [bm.getTranscoder(x)[4] for x in members(bm)] == [R + 1] * 3  # activationRound
+    assert [bm.getTranscoder(x)[4] for x in pool_members(bm)] == [R + 1] * 3  # activationRound
     # a delegator's bond re-sorts the pool
     bm.bond(2500, a(acc.t1), sender=acc.d1)
-    assert members(bm) == [a(acc.t1), a(acc.t2), a(acc.t3)]
+    assert pool_members(bm) == [a(acc.t1), a(acc.t2), a(acc.t3)]
     assert_consistent(bm)
 
 
@@ -117,13 +64,13 @@ def test_ties_insert_before_equal_keys_and_tail_is_evicted(p, bm, acc):
     for t in (acc.t1, acc.t2, acc.t3):
         bm.bond(1000, a(t), sender=t)
     # each newcomer goes before the existing equal keys: the tail is the longest-standing one
-    assert members(bm) == [a(acc.t3), a(acc.t2), a(acc.t1)]
+    assert pool_members(bm) == [a(acc.t3), a(acc.t2), a(acc.t1)]
     r = bm.bond(1000, a(acc.t4), sender=acc.t4)  # equal to the tail: no join, no event
     assert r.events_named("TranscoderActivated") == [] == r.events_named("TranscoderDeactivated")
-    assert bm.isRegisteredTranscoder(a(acc.t4)) and a(acc.t4) not in members(bm)
+    assert bm.isRegisteredTranscoder(a(acc.t4)) and a(acc.t4) not in pool_members(bm)
     r = bm.bond(1, a(acc.t4), sender=acc.d1)  # 1001 > 1000: evicts t1
     assert r.event("TranscoderDeactivated").args == dict(transcoder=a(acc.t1), deactivationRound=R + 1)
-    assert members(bm) == [a(acc.t4), a(acc.t3), a(acc.t2)]
+    assert pool_members(bm) == [a(acc.t4), a(acc.t3), a(acc.t2)]
     assert bm.getTranscoder(a(acc.t1))[5] == R + 1  # deactivationRound
     assert_consistent(bm)
     p.next_round()
@@ -137,13 +84,13 @@ def test_valid_and_invalid_insert_hints(p, bm, acc):
     bm.bond(1000, a(acc.t2), sender=acc.t2)
     # valid hint (t1, t2) for 2000
     bond_hint(bm, acc.t3, 2000, acc.t3, curr=(a(acc.t1), a(acc.t2)))
-    assert members(bm) == [a(acc.t1), a(acc.t3), a(acc.t2)]
+    assert pool_members(bm) == [a(acc.t1), a(acc.t3), a(acc.t2)]
     # wrong-order hint (t2, t1) for 2500: both dropped -> search from the head
     bond_hint(bm, acc.t4, 2500, acc.t4, curr=(a(acc.t2), a(acc.t1)))
-    assert members(bm) == [a(acc.t1), a(acc.t4), a(acc.t3), a(acc.t2)]
+    assert pool_members(bm) == [a(acc.t1), a(acc.t4), a(acc.t3), a(acc.t2)]
     # garbage hint (non-members) for 500 -> tail
     bond_hint(bm, acc.t5, 500, acc.t5, curr=(a(acc.x), a(acc.d1)))
-    assert members(bm) == [a(acc.t1), a(acc.t4), a(acc.t3), a(acc.t2), a(acc.t5)]
+    assert pool_members(bm) == [a(acc.t1), a(acc.t4), a(acc.t3), a(acc.t2), a(acc.t5)]
     assert_consistent(bm)
 
 
@@ -153,16 +100,16 @@ def test_update_hints_prev_only_next_only(p, bm, acc):
         bm.bond(amt, a(t), sender=t)
     # t5 -> 3500 with only a (valid) next hint t3: ascend from t3
     bond_hint(bm, acc.d1, 2500, acc.t5, curr=(ZERO, a(acc.t3)))
-    assert members(bm) == [a(acc.t1), a(acc.t2), a(acc.t5), a(acc.t3), a(acc.t4)]
+    assert pool_members(bm) == [a(acc.t1), a(acc.t2), a(acc.t5), a(acc.t3), a(acc.t4)]
     # t4 -> 4500 with only a prev hint t1 (valid prev): descend from t1
     bond_hint(bm, acc.d2, 2500, acc.t4, curr=(a(acc.t1), ZERO))
-    assert members(bm) == [a(acc.t1), a(acc.t4), a(acc.t2), a(acc.t5), a(acc.t3)]
+    assert pool_members(bm) == [a(acc.t1), a(acc.t4), a(acc.t2), a(acc.t5), a(acc.t3)]
     # t3 -> 6000 with a stale prev hint (t4 has less than 6000): dropped; new head
     bond_hint(bm, acc.d3, 3000, acc.t3, curr=(a(acc.t4), ZERO))
-    assert members(bm) == [a(acc.t3), a(acc.t1), a(acc.t4), a(acc.t2), a(acc.t5)]
+    assert pool_members(bm) == [a(acc.t3), a(acc.t1), a(acc.t4), a(acc.t2), a(acc.t5)]
     # exact head / tail hints
     bond_hint(bm, acc.x, 10_000, acc.t5, curr=(ZERO, a(acc.t3)))  # 11,000: before the head
-    assert members(bm)[0] == a(acc.t5)
+    assert pool_members(bm)[0] == a(acc.t5)
     assert_consistent(bm)
 
 
@@ -171,15 +118,15 @@ def test_unbond_and_delegate_change_with_hints(p, bm, acc):
     bm.bond(2000, a(acc.t2), sender=acc.t2)
     bm.bond(1000, a(acc.t3), sender=acc.t3)
     bm.bond(1500, a(acc.t3), sender=acc.d1)  # t3: 2500
-    assert members(bm) == [a(acc.t1), a(acc.t3), a(acc.t2)]
+    assert pool_members(bm) == [a(acc.t1), a(acc.t3), a(acc.t2)]
     p.next_round()
     # t1 unbonds 2600 -> 400: valid hint (t2, 0) as the new tail
     bm.unbondWithHint(2600, a(acc.t2), ZERO, sender=acc.t1)
-    assert members(bm) == [a(acc.t3), a(acc.t2), a(acc.t1)]
+    assert pool_members(bm) == [a(acc.t3), a(acc.t2), a(acc.t1)]
     # d1 moves from t3 to t2: t3 (-> 1000) with hint (t2, t1), then t2 (-> 3500) with hint (0, t3),
     # both valid at the moment they are used
     bm.bondWithHint(0, a(acc.t2), a(acc.t2), a(acc.t1), ZERO, a(acc.t3), sender=acc.d1)
-    assert members(bm) == [a(acc.t2), a(acc.t3), a(acc.t1)]
+    assert pool_members(bm) == [a(acc.t2), a(acc.t3), a(acc.t1)]
     assert keys(bm) == [3500, 1000, 400]
     assert_consistent(bm)
 
@@ -191,13 +138,13 @@ def test_transcoder_and_reward_with_hints(p, bm, acc):
     bm.bond(1000, a(acc.t3), sender=acc.t3)
     bm.bond(4000, a(acc.t4), sender=acc.d1)  # t4 not registered yet: stake 4000 held outside the pool
     bm.bond(500, a(acc.t4), sender=acc.t4)  # d1's 4000 counts: t4 joins with 4500 (hintless)
-    assert members(bm)[0] == a(acc.t4)
+    assert pool_members(bm)[0] == a(acc.t4)
     p.next_round()
     # rewards keep proportions, so hints at the current position are valid
     bm.rewardWithHint(ZERO, a(acc.t1), sender=acc.t4)
     bm.rewardWithHint(a(acc.t4), a(acc.t2), sender=acc.t1)
     bm.rewardWithHint(a(acc.x), a(acc.x), sender=acc.t2)  # garbage hint
-    assert members(bm) == [a(acc.t4), a(acc.t1), a(acc.t2), a(acc.t3)]
+    assert pool_members(bm) == [a(acc.t4), a(acc.t1), a(acc.t2), a(acc.t3)]
     assert_consistent(bm)
 
 

@@ -12,55 +12,10 @@ fund the Minter with ETH for fee withdrawals).
 from __future__ import annotations
 
 from collections import namedtuple
-from contextlib import contextmanager
 
 import pytest
 
-from node.eth import ProtocolParams, TransactionFailed, deploy_protocol
-
-ZERO = "0x" + "00" * 20
-ONE = 10**27
-PERC = 10**6
-
-SMALL = ProtocolParams(
-    round_length=100,
-    unbonding_period=2,
-    num_active_transcoders=3,
-    inflation=10_000_000,
-    inflation_change=0,
-    target_bonding_rate=500_000_000,
-    treasury_reward_cut_rate=0,
-    treasury_balance_ceiling=0,
-    lpt_per_account=50_000,
-)
-
-Delegator = namedtuple(
-    "Delegator", "bondedAmount fees delegateAddress delegatedAmount startRound lastClaimRound nextUnbondingLockId"
-)
-Pool = namedtuple("Pool", "totalStake transcoderRewardCut transcoderFeeShare cumulativeRewardFactor cumulativeFeeFactor")
-
-
-@pytest.fixture(scope="module")
-def _small(chain, _session_protocol):
-    base = chain.snapshot()
-    p = deploy_protocol(chain, SMALL)
-    for a in chain.accounts[1:16]:
-        p.LivepeerToken.approve(p.BondingManager.address, 2**256 - 1, sender=a)
-    p.next_round()
-    yield p
-    chain.revert(base)
-
-
-@pytest.fixture
-def p(chain, _small):
-    token = chain.snapshot()
-    yield _small
-    chain.revert(token)
-
-
-@pytest.fixture
-def bm(p):
-    return p.BondingManager
+from .bonding import ONE, PERC, ZERO, Pool, delegator, pool_members, reverts
 
 
 @pytest.fixture
@@ -76,17 +31,6 @@ def tb(p, acc):
         p.Controller.setContractInfo(p.contract_id(name), acc.tb.address, b"\0" * 20, sender=p.owner)
     p.Minter.depositETH(value=100_000, sender=acc.tb)
     return acc.tb
-
-
-@contextmanager
-def reverts(reason: str):
-    with pytest.raises(TransactionFailed) as exc:
-        yield
-    assert exc.value.reason == reason
-
-
-def delegator(bm, a) -> Delegator:
-    return Delegator(*bm.getDelegator(a.address))
 
 
 def crf(bm, t, rnd) -> int:
@@ -105,15 +49,8 @@ def reward_amount(receipt) -> int:
     return receipt.event("Reward").args["amount"]
 
 
-def pool_members(bm) -> list[str]:
-    out, cur = [], bm.getFirstTranscoderInPool()
-    while cur != ZERO:
-        out.append(cur)
-        cur = bm.getNextTranscoderInPool(cur)
-    return out
-
-
 def register(bm, t, amount, reward_cut=0, fee_share=0):
+    """Self-bond; set the rates only when they are not the default zeros."""
     bm.bond(amount, t.address, sender=t)
     if reward_cut or fee_share:
         bm.transcoder(reward_cut, fee_share, sender=t)

@@ -1,0 +1,31 @@
+"""Fixtures for the BondingManager tests: the small protocol of tests/contracts/bonding.py,
+deployed once per test module and snapshotted around every test."""
+import pytest
+
+from node.eth import deploy_protocol
+
+from .bonding import SMALL
+
+
+@pytest.fixture(scope="module")
+def _small(chain, _session_protocol):
+    # _session_protocol is requested first so that it is never deployed inside this module's window
+    base = chain.snapshot()
+    p = deploy_protocol(chain, SMALL)
+    for a in chain.accounts[1:16]:
+        p.LivepeerToken.approve(p.BondingManager.address, 2**256 - 1, sender=a)
+    p.next_round()
+    yield p
+    chain.revert(base)
+
+
+@pytest.fixture
+def p(chain, _small):
+    token = chain.snapshot()
+    yield _small
+    chain.revert(token)
+
+
+@pytest.fixture
+def bm(p):
+    return p.BondingManager
