@@ -66,6 +66,20 @@ class Chain(ABC):
     def mine(self, blocks: int = 1) -> None:
         """Mine `blocks` empty blocks in one step."""
 
+    @property
+    @abstractmethod
+    def timestamp(self) -> int:
+        """The latest mined block's timestamp."""
+
+    @abstractmethod
+    def set_next_block_timestamp(self, timestamp: int) -> None:
+        """The next block (mined or carrying a transaction) gets this timestamp; later blocks
+        continue from it. Nothing is mined."""
+
+    def increase_time(self, seconds: int) -> None:
+        """Move the clock: the next block is stamped `seconds` after the latest one."""
+        self.set_next_block_timestamp(self.timestamp + seconds)
+
     @abstractmethod
     def snapshot(self) -> Any:
         """Save the chain state; `revert(token)` restores it (block number included)."""
@@ -160,6 +174,10 @@ class Web3Chain(Chain):
     def eth_balance(self, address: str) -> int:
         return self.w3.eth.get_balance(to_checksum_address(address))
 
+    @property
+    def timestamp(self) -> int:
+        return self.w3.eth.get_block("latest")["timestamp"]
+
     def block_hash(self, number: int) -> bytes:
         return bytes(self.w3.eth.get_block(number)["hash"])
 
@@ -246,6 +264,12 @@ class EmbeddedChain(Web3Chain):
         if blocks > 0:
             self.tester.mine_blocks(blocks)
 
+    def set_next_block_timestamp(self, timestamp: int) -> None:
+        if timestamp <= self.timestamp:
+            raise ChainError(f"timestamp {timestamp} is not after the latest block's ({self.timestamp})")
+        chain = self.backend.chain
+        chain.header = chain.header.copy(timestamp=timestamp)  # the pending block's header
+
     def snapshot(self) -> int:
         return self.tester.take_snapshot()
 
@@ -307,6 +331,9 @@ class JsonRpcChain(Web3Chain):
         if "error" in self.w3.provider.make_request("anvil_mine", [hex(blocks)]):
             for _ in range(blocks):  # a node without anvil_mine: one evm_mine per block
                 self._rpc("evm_mine", [])
+
+    def set_next_block_timestamp(self, timestamp: int) -> None:
+        self._rpc("evm_setNextBlockTimestamp", [timestamp])
 
     def snapshot(self) -> str:
         return self._rpc("evm_snapshot", [])

@@ -72,11 +72,9 @@ class DevchainRpc:
         if params and isinstance(params[0], dict):
             blocks = _int(params[0].get("blocks", 1))
             if "timestamp" in params[0]:
-                self.chain.tester.time_travel(_int(params[0]["timestamp"]))
-                blocks -= 1
+                self.chain.set_next_block_timestamp(_int(params[0]["timestamp"]))
         elif params and params[0] is not None:
-            self.chain.tester.time_travel(_int(params[0]))
-            blocks = 0
+            self.chain.set_next_block_timestamp(_int(params[0]))
         self.chain.mine(blocks)
         return "0x0"
 
@@ -105,12 +103,13 @@ class DevchainRpc:
             raise RpcError(-32602, "evm_increaseTime expects a number of seconds")
         seconds = _int(params[0])
         self._time_offset += seconds
-        pending = self.chain.tester.get_block_by_number("pending")["timestamp"]
-        self.chain.tester.time_travel(pending + seconds)
+        self.chain.increase_time(seconds)
         return hex(self._time_offset)
 
     def _evm_set_next_block_timestamp(self, params: list) -> None:
-        self.chain.tester.time_travel(_int(params[0]))
+        if not params:
+            raise RpcError(-32602, "evm_setNextBlockTimestamp expects a timestamp")
+        self.chain.set_next_block_timestamp(_int(params[0]))
 
     # --- dispatch --------------------------------------------------------------------------
     def handle(self, request: Any) -> Any:

@@ -2,7 +2,7 @@
 revert reasons, time travel."""
 import pytest
 
-from node.eth import LPT, ProtocolParams, TransactionFailed, compile_contract, contract_id
+from node.eth import LPT, ChainError, ProtocolParams, TransactionFailed, compile_contract, contract_id
 from node.eth.compiler import cache_dir
 from node.eth.deploy import BURNER_ROLE, MINTER_ROLE
 
@@ -88,6 +88,16 @@ def test_snapshot_and_revert_restore_state_and_block_number(protocol, chain, acc
     chain.revert(token)
     assert chain.block_number == before_block
     assert protocol.LivepeerToken.balanceOf(accounts[2].address) == TEST_PARAMS.lpt_per_account
+
+
+def test_increase_time_stamps_the_next_block_without_mining(chain, protocol):  # protocol: reverted after
+    number, t0 = chain.block_number, chain.timestamp
+    chain.increase_time(86_400)
+    assert chain.block_number == number
+    chain.mine(2)
+    assert chain.timestamp == t0 + 86_400 + 1  # later blocks continue from the jump
+    with pytest.raises(ChainError, match="not after the latest block"):
+        chain.set_next_block_timestamp(t0)
 
 
 def test_protocol_params_validation():

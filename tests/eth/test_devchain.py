@@ -76,10 +76,18 @@ def test_control_methods_follow_anvil(devchain, protocol):
     assert rpc(url, "evm_revert", snap)["result"] is True
     assert int(rpc(url, "eth_blockNumber")["result"], 16) == start
     assert rpc(url, "evm_revert", later)["result"] is False  # later snapshots are gone
-    t0 = int(rpc(url, "eth_getBlockByNumber", "latest", False)["result"]["timestamp"], 16)
+    def latest():
+        block = rpc(url, "eth_getBlockByNumber", "latest", False)["result"]
+        return int(block["number"], 16), int(block["timestamp"], 16)
+
+    number, t0 = latest()
     assert int(rpc(url, "evm_increaseTime", 3600)["result"], 16) >= 3600
-    t1 = int(rpc(url, "eth_getBlockByNumber", "latest", False)["result"]["timestamp"], 16)
-    assert t1 >= t0 + 3600
+    assert latest()[0] == number  # nothing mined: the offset applies to the next block
+    rpc(url, "evm_mine")
+    assert latest() == (number + 1, t0 + 3600)
+    assert rpc(url, "evm_mine", t0 + 7200)["result"] == "0x0"
+    assert latest() == (number + 2, t0 + 7200)
+    assert rpc(url, "evm_setNextBlockTimestamp", t0 + 10)["error"]["code"] == -32000  # not after latest
 
 
 def test_unknown_method_and_malformed_request(devchain):
