@@ -1,10 +1,11 @@
-"""Shared fixtures: one embedded chain per session, the protocol deployed once, and every test
+"""Shared fixtures: one chain per backend per session (the whole suite runs on the embedded
+web3/eth-tester backend and on the fast one), the protocol deployed once, and every test
 run on a snapshot that is reverted after it (deploy once, snapshot, revert)."""
 from __future__ import annotations
 
 import pytest
 
-from node.eth import LPT, EmbeddedChain, ProtocolParams, deploy_protocol
+from node.eth import LPT, EmbeddedChain, FastChain, ProtocolParams, deploy_protocol
 
 TEST_PARAMS = ProtocolParams(
     round_length=100,
@@ -19,9 +20,14 @@ TEST_PARAMS = ProtocolParams(
 )
 
 
-@pytest.fixture(scope="session")
-def chain():
-    return EmbeddedChain(num_accounts=20)
+BACKENDS = {"embedded": EmbeddedChain, "fast": FastChain}
+
+
+@pytest.fixture(scope="session", params=list(BACKENDS))
+def chain(request):
+    """One chain per backend for the session; every test that uses it runs once per backend
+    (ids "embedded" and "fast")."""
+    return BACKENDS[request.param](num_accounts=20)
 
 
 @pytest.fixture(scope="session")
@@ -31,6 +37,7 @@ def _session_protocol(chain):
 
 @pytest.fixture
 def protocol(chain, _session_protocol):
+    assert _session_protocol.chain is chain  # no leakage across the parametrised backends
     token = chain.snapshot()
     yield _session_protocol
     chain.revert(token)

@@ -5,9 +5,10 @@ from .compiler import compile_contract
 from .contract import Contract, Receipt
 from .deploy import LPT, Protocol, ProtocolParams, attach_protocol, contract_id, deploy_protocol
 from .errors import ChainError, TransactionFailed
+from .fast import FastChain
 
 __all__ = [
-    "Account", "Chain", "ChainError", "Contract", "EmbeddedChain", "Event", "JsonRpcChain", "LPT",
+    "Account", "Chain", "ChainError", "Contract", "EmbeddedChain", "Event", "FastChain", "JsonRpcChain", "LPT",
     "Protocol", "ProtocolParams", "Receipt", "TransactionFailed", "Web3Chain", "compile_contract",
     "attach_protocol", "contract_id", "deploy_protocol", "dev_accounts",
 ]

@@ -21,6 +21,7 @@ def _small(chain, _session_protocol):
 
 @pytest.fixture
 def p(chain, _small):
+    assert _small.chain is chain  # no leakage across the parametrised backends
     token = chain.snapshot()
     yield _small
     chain.revert(token)

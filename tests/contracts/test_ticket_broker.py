@@ -40,6 +40,7 @@ def _net(chain, _session_protocol):
 
 @pytest.fixture
 def net(_net, protocol):
+    assert _net.p is protocol  # same backend's protocol (no leakage across parametrised chains)
     return _net
 
 
