@@ -1,16 +1,17 @@
-"""Chain backends side by side: EmbeddedChain (web3.py over eth-tester / py-evm) and FastChain
-(py-evm driven directly through titanoboa's VM wrapper), same compiled contracts.
+"""Chain backends side by side: EmbeddedChain (web3.py over eth-tester / py-evm), FastChain
+(py-evm driven directly through titanoboa's VM wrapper) and RevmChain (revm through pyrevm), same
+compiled contracts.
 
-Prints, per backend and as fast/embedded ratios:
+Prints, per backend and as ratios to the embedded backend:
 - transactions per second for bond, reward, redeemWinningTicket and initializeRound (only the
   transactions are timed; the mining before each initializeRound is not);
 - the wall time of the economics scenario: 100 rounds, 100 active orchestrators each calling
-  reward every round, 1,000 delegators. Run in full on the fast backend. On the embedded backend
-  a reduced version (100 orchestrators, --embedded-rounds rounds, 100 delegators) is timed and
-  extrapolated to 100 rounds, labelled as such: delegators only add setup transactions, the
-  per-round cost is the 100 rewards and initializeRound.
+  reward every round, 1,000 delegators. Run in full on RevmChain. On FastChain and the embedded
+  backend a reduced version (100 orchestrators, --fast-rounds / --embedded-rounds rounds, 100
+  delegators) is timed and extrapolated to 100 rounds, labelled as such: delegators only add
+  setup transactions, the per-round cost is the 100 rewards and initializeRound.
 
-    python benchmarks/bench_backends.py [--n 100] [--n-embedded 40] [--embedded-rounds 3] [--skip-embedded]
+    python benchmarks/bench_backends.py [--n 100] [--n-embedded 40] [--fast-rounds 5] [--embedded-rounds 2] [--skip-embedded]
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from contracts import PROTOCOL_CONTRACTS  # noqa: E402
 from node.core.ticket import MAX_WIN_PROB, Ticket, recipient_rand_hash, sign_ticket  # noqa: E402
-from node.eth import LPT, EmbeddedChain, FastChain, ProtocolParams, compile_contract, deploy_protocol  # noqa: E402
+from node.eth import LPT, EmbeddedChain, FastChain, ProtocolParams, RevmChain, compile_contract, deploy_protocol  # noqa: E402
 
 ETH = 10**18
 ROUND_LENGTH = 1000  # blocks per round while rounds are being run
@@ -108,34 +109,40 @@ def scenario(backend, rounds: int, delegators: int) -> dict[str, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=100, help="transactions per measurement on the fast backend")
+    ap.add_argument("--n", type=int, default=100, help="transactions per measurement on the in-process backends")
     ap.add_argument("--n-embedded", type=int, default=40, help="transactions per measurement on the embedded backend")
-    ap.add_argument("--embedded-rounds", type=int, default=3, help="rounds of the reduced embedded scenario")
+    ap.add_argument("--fast-rounds", type=int, default=5, help="rounds of the reduced FastChain scenario")
+    ap.add_argument("--embedded-rounds", type=int, default=2, help="rounds of the reduced embedded scenario")
     ap.add_argument("--skip-embedded", action="store_true")
     args = ap.parse_args()
     for name in PROTOCOL_CONTRACTS:
         compile_contract(name)  # compile outside every timing
 
-    fast = tx_rates(FastChain, args.n)
-    emb = None if args.skip_embedded else tx_rates(EmbeddedChain, args.n_embedded)
-    print("contract transactions per second")
-    print(f"  {'':<22}{'fast':>10}{'embedded':>10}{'ratio':>8}")
-    for k, v in fast.items():
-        e = emb[k] if emb else float("nan")
-        print(f"  {k:<22}{v:10.1f}{e:10.1f}{v / e:8.1f}x")
-
-    full = scenario(FastChain, 100, 1000)
-    print(f"\nscenario: {full['rounds']} rounds x (initializeRound + {ORCHS} rewards), {ORCHS} orchestrators, 1000 delegators")
-    print(f"  fast (full run):       run {full['run_s']:.2f} s ({full['tx'] / full['run_s']:.0f} tx/s); "
-          f"setup {full['setup_s']:.2f} s, {1 + ORCHS + 1000} accounts derived in {full['accounts_s']:.2f} s")
+    rates = {"revm": tx_rates(RevmChain, args.n), "fast": tx_rates(FastChain, args.n)}
     if not args.skip_embedded:
-        red = scenario(EmbeddedChain, args.embedded_rounds, 100)
+        rates["embedded"] = tx_rates(EmbeddedChain, args.n_embedded)
+    names = list(rates)
+    print("contract transactions per second" + ("" if args.skip_embedded else " (and ratio to embedded)"))
+    print(f"  {'':<22}" + "".join(f"{n:>10}" for n in names))
+    for k in rates["revm"]:
+        row = "".join(f"{rates[n][k]:10.1f}" for n in names)
+        if "embedded" in rates:
+            row += "   " + "  ".join(f"{n} x{rates[n][k] / rates['embedded'][k]:.1f}" for n in names[:-1])
+        print(f"  {k:<22}{row}")
+
+    full = scenario(RevmChain, 100, 1000)
+    print(f"\nscenario: {full['rounds']} rounds x (initializeRound + {ORCHS} rewards), {ORCHS} orchestrators, 1000 delegators")
+    print(f"  revm (full run):       run {full['run_s']:.2f} s ({full['tx'] / full['run_s']:.0f} tx/s); "
+          f"setup {full['setup_s']:.2f} s, {1 + ORCHS + 1000} accounts derived in {full['accounts_s']:.2f} s")
+    reduced = [("fast", FastChain, args.fast_rounds)]
+    if not args.skip_embedded:
+        reduced.append(("embedded", EmbeddedChain, args.embedded_rounds))
+    for label, backend, rounds in reduced:
+        red = scenario(backend, rounds, 100)
         per_round = red["run_s"] / red["rounds"]
-        print(f"  embedded (REDUCED: {red['rounds']} rounds, 100 delegators): run {red['run_s']:.2f} s "
-              f"({red['tx'] / red['run_s']:.1f} tx/s), setup {red['setup_s']:.2f} s")
-        print(f"  embedded EXTRAPOLATED to 100 rounds: {100 * per_round:.0f} s "
-              f"(= {per_round:.2f} s/round x 100; setup with 1000 delegators not included)")
-        print(f"  ratio (run, fast vs extrapolated embedded): {100 * per_round / full['run_s']:.1f}x")
+        print(f"  {label} (REDUCED: {red['rounds']} rounds, 100 delegators): run {red['run_s']:.2f} s "
+              f"({red['tx'] / red['run_s']:.1f} tx/s); EXTRAPOLATED to 100 rounds: {100 * per_round:.0f} s, "
+              f"revm x{100 * per_round / full['run_s']:.1f} faster")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from node.eth import LPT, EmbeddedChain, FastChain, ProtocolParams, deploy_protocol
+from node.eth import LPT, EmbeddedChain, FastChain, ProtocolParams, RevmChain, deploy_protocol
 
 TEST_PARAMS = ProtocolParams(
     round_length=100,
@@ -20,13 +20,13 @@ TEST_PARAMS = ProtocolParams(
 )
 
 
-BACKENDS = {"embedded": EmbeddedChain, "fast": FastChain}
+BACKENDS = {"embedded": EmbeddedChain, "fast": FastChain, "revm": RevmChain}
 
 
 @pytest.fixture(scope="session", params=list(BACKENDS))
 def chain(request):
     """One chain per backend for the session; every test that uses it runs once per backend
-    (ids "embedded" and "fast")."""
+    (ids "embedded", "fast" and "revm")."""
     return BACKENDS[request.param](num_accounts=20)
 
 

@@ -6,9 +6,10 @@ from .contract import Contract, Receipt
 from .deploy import LPT, Protocol, ProtocolParams, attach_protocol, contract_id, deploy_protocol
 from .errors import ChainError, TransactionFailed
 from .fast import FastChain
+from .revm import RevmChain
 
 __all__ = [
     "Account", "Chain", "ChainError", "Contract", "EmbeddedChain", "Event", "FastChain", "JsonRpcChain", "LPT",
-    "Protocol", "ProtocolParams", "Receipt", "TransactionFailed", "Web3Chain", "compile_contract",
+    "Protocol", "ProtocolParams", "Receipt", "RevmChain", "TransactionFailed", "Web3Chain", "compile_contract",
     "attach_protocol", "contract_id", "deploy_protocol", "dev_accounts",
 ]

@@ -7,10 +7,15 @@ and multiple outputs as tuples.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import eth_abi
-from eth_utils import keccak, to_checksum_address
+from eth_utils import keccak
+from eth_utils import to_checksum_address as _to_checksum_address
+
+# Checksumming costs a keccak in Python; the same few addresses recur in every event and return.
+to_checksum_address = lru_cache(maxsize=65_536)(_to_checksum_address)
 
 
 def abi_type(param: dict) -> str:

@@ -24,16 +24,16 @@ from __future__ import annotations
 from eth_utils import keccak, to_canonical_address, to_checksum_address
 
 from .abi import decode_revert
-from .chain import DEV_MNEMONIC, Account, Chain, dev_accounts
+from .chain import DEV_MNEMONIC, Account, dev_accounts
 from .contract import Receipt
 from .errors import ChainError, TransactionFailed
+from .head import GENESIS_TIMESTAMP, PythonHeadChain
 
 ETH = 10**18
-GENESIS_TIMESTAMP = 1_700_000_000  # fixed, for reproducible runs
 _BLOCK_GAS_LIMIT = 30_000_000
 
 
-class FastChain(Chain):
+class FastChain(PythonHeadChain):
     """py-evm driven directly (titanoboa's VM wrapper), with a head kept in Python.
 
     Accounts are `dev_accounts(num_accounts)` (the same addresses and keys as `EmbeddedChain`),
@@ -41,7 +41,7 @@ class FastChain(Chain):
 
     def __init__(self, num_accounts: int = 10, mnemonic: str = DEV_MNEMONIC, *, seed: bytes = b"lpsim fast chain",
                  balance: int = 1_000_000 * ETH, gas_price: int = 10**9, genesis_timestamp: int = GENESIS_TIMESTAMP):
-        super().__init__()
+        super().__init__(genesis_timestamp)
         from boa.environment import Env
         from eth.vm.transaction_context import BaseTransactionContext
 
@@ -69,37 +69,13 @@ class FastChain(Chain):
         self._ctx = ctx
         self.seed = seed
         self.gas_price = gas_price
-        self._block = 0
-        self._ts = genesis_timestamp
-        self._next_ts: int | None = None
         self._tx_count = 0
         self.accounts = dev_accounts(num_accounts, mnemonic)
         for a in self.accounts:
             self.state.set_balance(to_canonical_address(a.address), balance)
         self._set_context(self._block, self._ts)
 
-    # --- head ------------------------------------------------------------------------------
-    @property
-    def block_number(self) -> int:
-        return self._block
-
-    @property
-    def timestamp(self) -> int:
-        return self._ts
-
-    def mine(self, blocks: int = 1) -> None:
-        if blocks <= 0:
-            return
-        first = self._next_ts if self._next_ts is not None else self._ts + 1
-        self._block += blocks
-        self._ts = first + blocks - 1
-        self._next_ts = None
-
-    def set_next_block_timestamp(self, timestamp: int) -> None:
-        if timestamp <= self._ts:
-            raise ChainError(f"timestamp {timestamp} is not after the latest block's ({self._ts})")
-        self._next_ts = timestamp
-
+    # --- head (block number, timestamps: PythonHeadChain) -----------------------------------
     def block_hash(self, number: int) -> bytes:
         if number < 0 or number > self._block:
             raise ChainError(f"block {number} does not exist (latest is {self._block})")
@@ -163,7 +139,7 @@ class FastChain(Chain):
 
         state = self.state
         number = self._block + 1
-        ts = self._next_ts if self._next_ts is not None else self._ts + 1
+        ts = self._pending_timestamp()
         self._set_context(number, ts)
         sender_b = to_canonical_address(sender.address)
         snap = state.snapshot()

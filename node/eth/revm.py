@@ -1,0 +1,201 @@
+"""An in-process backend on revm (Rust), through its Python binding pyrevm, with the chain head
+kept in Python exactly as `FastChain` keeps it:
+
+- a transaction lands in `block_number + 1`, stamped one second after the latest block (or at the
+  timestamp set with `set_next_block_timestamp`), and is mined in its own block; a reverted one
+  changes nothing (no state, no nonce, no block);
+- a view runs "at latest": `block.number` is the latest mined block;
+- `mine(n)` only moves the head: jumping 6,377 blocks costs the same as jumping one;
+- the sender's nonce is incremented per transaction, so contracts deployed in the same order get
+  the same addresses as on the other backends; gas is charged at a fixed `gas_price`.
+
+Block hashes: pyrevm's in-memory database answers BLOCKHASH with revm's `EmptyDB` rule,
+`keccak(decimal string of n)`, and offers no way to set them (its `CacheDB.block_hashes` is not
+exposed). So here `block_hash(n)` reports that same value, and BLOCKHASH in the EVM returns exactly
+what `block_hash(n)` reports for the 256 blocks before the executing one (revm's range rule) — but
+the hashes do not depend on a seed, and differ from `FastChain`'s `keccak(seed ‖ number)`.
+
+How pyrevm is driven, and why:
+
+- every transaction is `EVM.message_call` (or `EVM.deploy` for a creation); pyrevm never finalizes
+  its journal between calls, so all state lives in one journal, and `snapshot`/`revert` are revm
+  journal checkpoints;
+- a message call skips revm's tx-level bookkeeping (no nonce bump, no gas charge), and pyrevm's
+  `set_balance`/`insert_account_info` write around the journal (a revert would not undo them); so
+  the sender's nonce bump and gas payment are made with one journaled operation: an empty creation
+  from the sender carrying the gas cost as value (the ETH goes to `CREATE(sender, nonce)`, an
+  otherwise unused address — the gas is burned there);
+- accounts loaded once stay warm and storage slots keep their first-loaded "original" value across
+  transactions (the journal is never finalized), so gas figures are below a mined transaction's
+  (every access after the first is warm); reverts, events and state are unaffected.
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from eth_utils import keccak, to_canonical_address, to_checksum_address
+
+from .abi import decode_revert
+from .chain import DEV_MNEMONIC, Account, dev_accounts
+from .contract import Receipt
+from .errors import ChainError, TransactionFailed
+from .head import GENESIS_TIMESTAMP, PythonHeadChain
+
+ETH = 10**18
+_BLOCK_GAS_LIMIT = 30_000_000
+_REVERT = re.compile(r"Revert \{ gas_used: \d+, output: 0x([0-9a-fA-F]*) \}")
+
+
+class RevmChain(PythonHeadChain):
+    """revm through pyrevm, with a head kept in Python (the same semantics as `FastChain`).
+
+    Accounts are `dev_accounts(num_accounts)` (the same addresses and keys as the other backends),
+    each funded with `balance` wei (1,000,000 ETH)."""
+
+    def __init__(self, num_accounts: int = 10, mnemonic: str = DEV_MNEMONIC, *, balance: int = 1_000_000 * ETH,
+                 gas_price: int = 10**9, genesis_timestamp: int = GENESIS_TIMESTAMP, spec_id: str = "CANCUN"):
+        super().__init__(genesis_timestamp)
+        from pyrevm import EVM, BlockEnv
+
+        self._BlockEnv = BlockEnv
+        self.evm = EVM(gas_limit=_BLOCK_GAS_LIMIT, spec_id=spec_id)
+        self.gas_price = gas_price
+        self._tx_count = 0
+        self._env_at: tuple[int, int] | None = None
+        self._checkpoints: list = []  # live revm checkpoints, oldest first
+        self.accounts = dev_accounts(num_accounts, mnemonic)
+        for a in self.accounts:
+            self.evm.set_balance(a.address, balance)  # before any checkpoint: nothing to revert
+        self._set_env(self._block, self._ts)
+
+    # --- head (block number, timestamps: PythonHeadChain) -----------------------------------
+    def block_hash(self, number: int) -> bytes:
+        if number < 0 or number > self._block:
+            raise ChainError(f"block {number} does not exist (latest is {self._block})")
+        return keccak(str(number).encode())  # revm's EmptyDB rule, what BLOCKHASH returns
+
+    def _set_env(self, number: int, timestamp: int) -> None:
+        if self._env_at != (number, timestamp):
+            self.evm.set_block_env(self._BlockEnv(number=number, timestamp=timestamp, gas_limit=_BLOCK_GAS_LIMIT,
+                                                  coinbase="0x" + "00" * 20, prevrandao=b"\x00" * 32))
+            self._env_at = (number, timestamp)
+
+    # --- snapshots ---------------------------------------------------------------------------
+    def _checkpoint(self):
+        cp = self.evm.snapshot()
+        self._checkpoints.append(cp)
+        return cp
+
+    def _revert_to(self, cp) -> None:
+        """Revert to `cp`, unwinding (newest first) every checkpoint taken after it."""
+        try:
+            i = len(self._checkpoints) - 1 - self._checkpoints[::-1].index(cp)
+        except ValueError:
+            raise ChainError("cannot revert to snapshot (already reverted past it?)") from None
+        while len(self._checkpoints) > i:
+            self.evm.revert(self._checkpoints.pop())
+
+    def snapshot(self) -> list:
+        return [self._checkpoint(), self._block, self._ts, self._next_ts, self._tx_count]
+
+    def revert(self, token: list) -> None:
+        self._revert_to(token[0])
+        _, self._block, self._ts, self._next_ts, self._tx_count = token
+        token[0] = self._checkpoint()  # the token stays usable
+
+    # --- accounts ------------------------------------------------------------------------
+    def eth_balance(self, address: str) -> int:
+        return self.evm.get_balance(to_checksum_address(address))
+
+    # --- execution ---------------------------------------------------------------------------
+    def _call_raw(self, to: str, data: bytes, sender: str, value: int) -> bytes:
+        evm = self.evm
+        self._set_env(self._block, self._ts)
+        if value and evm.get_balance(sender) < value:
+            raise TransactionFailed("insufficient funds for transfer")
+        cp = self._checkpoint()
+        try:
+            return evm.message_call(sender, to, data, value or None, _BLOCK_GAS_LIMIT)
+        except RuntimeError as exc:
+            raise TransactionFailed(_reason(exc)) from None
+        finally:
+            self._revert_to(cp)
+
+    def _send_raw(self, to: str | None, data: bytes, sender: Account, value: int) -> tuple[Receipt, list]:
+        evm = self.evm
+        number = self._block + 1
+        ts = self._pending_timestamp()
+        self._set_env(number, ts)
+        create = to is None
+        addr = sender.address
+        info = evm.basic(addr)
+        nonce, balance = info.nonce, info.balance
+        if balance < value:
+            raise TransactionFailed("insufficient funds for gas * price + value")
+        evm.reset_transient_storage()  # EIP-1153: a new transaction starts with none
+        cp = self._checkpoint()
+        ok = False
+        try:
+            try:
+                if create:
+                    target = evm.deploy(addr, data, value or None, _BLOCK_GAS_LIMIT)
+                else:
+                    evm.message_call(addr, to, data, value or None, _BLOCK_GAS_LIMIT)
+                    target = to
+            except RuntimeError as exc:
+                raise TransactionFailed(_reason(exc)) from None
+            result = evm.result
+            used = result.gas_used
+            logs = [(_checksum(lg.address), *lg.data) for lg in result.logs]
+            cost = used * self.gas_price
+            if evm.get_balance(addr) < cost:
+                raise TransactionFailed("insufficient funds for gas * price + value")
+            if not create:
+                # bump the nonce and pay for gas in one journaled step (see the module docstring)
+                evm.deploy(addr, b"", cost or None, _BLOCK_GAS_LIMIT)
+            elif cost:
+                evm.message_call(addr, "0x" + "00" * 20, b"", cost, _BLOCK_GAS_LIMIT)
+            ok = True
+        finally:
+            if ok:
+                self._commit(cp)
+            else:
+                self._revert_to(cp)
+        self._tx_count += 1
+        self._block, self._ts, self._next_ts = number, ts, None
+        sender_b = to_canonical_address(addr)
+        receipt = Receipt(
+            tx_hash=keccak(b"lpsim revm chain tx" + self._tx_count.to_bytes(32, "big") + sender_b
+                           + nonce.to_bytes(32, "big")),
+            block_number=number,
+            gas_used=used,
+            gas_cost=cost,
+            contract_address=to_checksum_address(target) if create else None,
+        )
+        return receipt, [(address, [bytes(t) for t in topics], bytes(log_data), i)
+                         for i, (address, topics, log_data) in enumerate(logs)]
+
+    def _commit(self, cp) -> None:
+        """Fold the newest checkpoint `cp` into its parent (revm's checkpoint_commit)."""
+        if not self._checkpoints or self._checkpoints[-1] != cp:
+            raise ChainError("internal: committing a checkpoint that is not the newest")
+        self._checkpoints.pop()
+        self.evm.commit()
+
+
+@lru_cache(maxsize=65536)
+def _checksum(address: str) -> str:
+    return to_checksum_address(address)
+
+
+def _reason(exc: RuntimeError) -> str:
+    """The revert string from pyrevm's error: Error(string) decoded, '' for a bare revert, else
+    the raw revert data as hex, or revm's description of the failure (a halt, a validation error)."""
+    text = str(exc)
+    m = _REVERT.search(text)
+    if m:
+        out = bytes.fromhex(m.group(1))
+        reason = decode_revert(out)
+        return reason if reason is not None else "0x" + out.hex()
+    return text

@@ -1,0 +1,56 @@
+"""What is particular to the revm backend (RevmChain): the BLOCKHASH checks FastChain runs, on revm;
+its block-hash rule; and snapshot tokens over revm's journal checkpoints (nested, reused, stale).
+
+The semantics shared by every backend are in test_fast_chain.py (tests taking `chain`)."""
+
+import pytest
+from eth_utils import keccak
+
+from node.eth import LPT, ChainError, TransactionFailed
+from node.eth.revm import RevmChain
+
+from .test_fast_chain import test_a_mainnet_round_jump_keeps_tickets_and_block_hashes_working as _round_jump
+from .test_fast_chain import test_blockhash_window_matches_block_hash_after_a_jump as _blockhash_window
+
+ETH = 10**18
+
+
+@pytest.fixture
+def revm(chain, protocol):
+    if not isinstance(chain, RevmChain):
+        pytest.skip("revm backend only")
+    return chain
+
+
+def test_a_mainnet_round_jump_keeps_tickets_and_block_hashes_working_on_revm(revm, deploy, accounts):
+    _round_jump(revm, deploy, accounts)
+
+
+def test_blockhash_window_matches_block_hash_after_a_jump_on_revm(revm, protocol):
+    _blockhash_window(revm, protocol)
+
+
+def test_block_hashes_are_revms_rule(revm):
+    revm.mine(3)
+    assert [revm.block_hash(n) for n in (0, 1, 3)] == [keccak(str(n).encode()) for n in (0, 1, 3)]
+
+
+def test_nested_reused_and_stale_snapshots(revm, protocol, accounts):
+    bm, token, a = protocol.BondingManager, protocol.LivepeerToken, accounts[1]
+    outer = revm.snapshot()
+    start = (revm.block_number, revm.eth_balance(a.address), token.allowance(a.address, bm.address))
+    token.approve(bm.address, 100 * LPT, sender=a)
+    inner = revm.snapshot()
+    bm.bond(10 * LPT, a.address, sender=a)
+    revm.revert(outer)  # past `inner` too
+    assert (revm.block_number, revm.eth_balance(a.address), token.allowance(a.address, bm.address)) == start
+    with pytest.raises(ChainError):
+        revm.revert(inner)  # taken after `outer`, gone with it
+    token.approve(bm.address, 5 * LPT, sender=a)
+    revm.revert(outer)  # a token stays usable
+    assert (revm.block_number, revm.eth_balance(a.address), token.allowance(a.address, bm.address)) == start
+    with pytest.raises(TransactionFailed):
+        bm.bond(10**30, a.address, sender=a)
+    assert (revm.block_number, revm.eth_balance(a.address)) == start[:2]
+    r = token.approve(bm.address, 1, sender=a)
+    assert revm.eth_balance(a.address) == start[1] - r.gas_cost
