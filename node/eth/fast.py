@@ -69,7 +69,6 @@ class FastChain(PythonHeadChain):
         self._ctx = ctx
         self.seed = seed
         self.gas_price = gas_price
-        self._tx_count = 0
         self.accounts = dev_accounts(num_accounts, mnemonic)
         for a in self.accounts:
             self.state.set_balance(to_canonical_address(a.address), balance)
@@ -93,16 +92,11 @@ class FastChain(PythonHeadChain):
         self._ctx._timestamp = timestamp
 
     # --- snapshots ---------------------------------------------------------------------------
-    def snapshot(self) -> list:
-        return [self.state.snapshot(), self._block, self._ts, self._next_ts, self._tx_count]
+    def _take_checkpoint(self):
+        return self.state.snapshot()
 
-    def revert(self, token: list) -> None:
-        state_snap, self._block, self._ts, self._next_ts, self._tx_count = token
-        try:
-            self.state.revert(state_snap)
-        except Exception as exc:  # noqa: BLE001 - py-evm's journal refuses unknown checkpoints
-            raise ChainError(f"cannot revert to snapshot (already reverted past it?): {exc}") from exc
-        token[0] = self.state.snapshot()  # the token stays usable
+    def _restore_checkpoint(self, checkpoint) -> None:
+        self.state.revert(checkpoint)
 
     # --- accounts ------------------------------------------------------------------------
     def eth_balance(self, address: str) -> int:

@@ -3,6 +3,10 @@
 The latest block's number and timestamp and the pending block's timestamp are plain
 attributes: mining n blocks is one assignment, whatever n; a transaction lands in
 `block_number + 1` one second after the latest block, or at `set_next_block_timestamp`'s time.
+
+Snapshots pair the head with a checkpoint of the backend's state journal. Live checkpoints are
+kept in a stack, so a stale token (one taken after a checkpoint already reverted past) is refused
+before the journal is touched, and a token stays usable after a revert.
 """
 from __future__ import annotations
 
@@ -18,6 +22,16 @@ class PythonHeadChain(Chain):
         self._block = 0
         self._ts = genesis_timestamp
         self._next_ts: int | None = None
+        self._tx_count = 0
+        self._checkpoints: list = []  # live journal checkpoints, oldest first
+
+    def _take_checkpoint(self):
+        """A checkpoint of the backend's state journal."""
+        raise NotImplementedError
+
+    def _restore_checkpoint(self, checkpoint) -> None:
+        """Roll the journal back to `checkpoint` (always the newest live one)."""
+        raise NotImplementedError
 
     @property
     def block_number(self) -> int:
@@ -42,3 +56,25 @@ class PythonHeadChain(Chain):
         if timestamp <= self._ts:
             raise ChainError(f"timestamp {timestamp} is not after the latest block's ({self._ts})")
         self._next_ts = timestamp
+
+    def _checkpoint(self):
+        checkpoint = self._take_checkpoint()
+        self._checkpoints.append(checkpoint)
+        return checkpoint
+
+    def snapshot(self) -> list:
+        return [self._checkpoint(), self._block, self._ts, self._next_ts, self._tx_count]
+
+    def _revert_to(self, checkpoint) -> None:
+        """Roll back to a live `checkpoint`, unwinding (newest first) every checkpoint after it."""
+        try:
+            i = len(self._checkpoints) - 1 - self._checkpoints[::-1].index(checkpoint)
+        except ValueError:
+            raise ChainError("cannot revert to snapshot (already reverted past it?)") from None
+        while len(self._checkpoints) > i:
+            self._restore_checkpoint(self._checkpoints.pop())
+
+    def revert(self, token: list) -> None:
+        self._revert_to(token[0])
+        _, self._block, self._ts, self._next_ts, self._tx_count = token
+        token[0] = self._checkpoint()  # the token stays usable

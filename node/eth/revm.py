@@ -61,9 +61,7 @@ class RevmChain(PythonHeadChain):
         self._BlockEnv = BlockEnv
         self.evm = EVM(gas_limit=_BLOCK_GAS_LIMIT, spec_id=spec_id)
         self.gas_price = gas_price
-        self._tx_count = 0
         self._env_at: tuple[int, int] | None = None
-        self._checkpoints: list = []  # live revm checkpoints, oldest first
         self.accounts = dev_accounts(num_accounts, mnemonic)
         for a in self.accounts:
             self.evm.set_balance(a.address, balance)  # before any checkpoint: nothing to revert
@@ -82,27 +80,11 @@ class RevmChain(PythonHeadChain):
             self._env_at = (number, timestamp)
 
     # --- snapshots ---------------------------------------------------------------------------
-    def _checkpoint(self):
-        cp = self.evm.snapshot()
-        self._checkpoints.append(cp)
-        return cp
+    def _take_checkpoint(self):
+        return self.evm.snapshot()
 
-    def _revert_to(self, cp) -> None:
-        """Revert to `cp`, unwinding (newest first) every checkpoint taken after it."""
-        try:
-            i = len(self._checkpoints) - 1 - self._checkpoints[::-1].index(cp)
-        except ValueError:
-            raise ChainError("cannot revert to snapshot (already reverted past it?)") from None
-        while len(self._checkpoints) > i:
-            self.evm.revert(self._checkpoints.pop())
-
-    def snapshot(self) -> list:
-        return [self._checkpoint(), self._block, self._ts, self._next_ts, self._tx_count]
-
-    def revert(self, token: list) -> None:
-        self._revert_to(token[0])
-        _, self._block, self._ts, self._next_ts, self._tx_count = token
-        token[0] = self._checkpoint()  # the token stays usable
+    def _restore_checkpoint(self, checkpoint) -> None:
+        self.evm.revert(checkpoint)
 
     # --- accounts ------------------------------------------------------------------------
     def eth_balance(self, address: str) -> int:

@@ -149,3 +149,19 @@ def test_events_gas_and_value(chain, protocol, accounts):
     r = protocol.TicketBroker.fundDeposit(sender=accounts[3], value=ETH)
     assert chain.eth_balance(accounts[3].address) == before - ETH - r.gas_cost
     assert protocol.TicketBroker.getSenderInfo(accounts[3].address)[0][0] == ETH
+
+
+def test_a_stale_snapshot_is_refused_and_the_chain_goes_on(chain, protocol, accounts):
+    if not hasattr(chain, "_checkpoints"):
+        pytest.skip("in-process backends only (eth-tester's snapshots are block hashes)")
+    token, a = protocol.LivepeerToken, accounts[1]
+    s1 = chain.snapshot()
+    token.approve(protocol.BondingManager.address, 7, sender=a)
+    s2 = chain.snapshot()
+    chain.revert(s1)
+    block = chain.block_number
+    with pytest.raises(ChainError, match="already reverted past it"):
+        chain.revert(s2)
+    assert chain.block_number == block  # the refused revert moved nothing
+    token.approve(protocol.BondingManager.address, 9, sender=a)
+    assert token.allowance(a.address, protocol.BondingManager.address) == 9
