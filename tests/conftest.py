@@ -38,9 +38,8 @@ def _session_protocol(chain):
 @pytest.fixture
 def protocol(chain, _session_protocol):
     assert _session_protocol.chain is chain  # no leakage across the parametrised backends
-    token = chain.snapshot()
-    yield _session_protocol
-    chain.revert(token)
+    with chain.reverting():
+        yield _session_protocol
 
 
 @pytest.fixture

@@ -12,6 +12,8 @@ everything above them only ever call this interface.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,6 +88,15 @@ class Chain(ABC):
 
     @abstractmethod
     def revert(self, token: Any) -> None: ...
+
+    @contextmanager
+    def reverting(self) -> Iterator[None]:
+        """Run the block on a snapshot that is reverted when it ends, however it ends."""
+        token = self.snapshot()
+        try:
+            yield
+        finally:
+            self.revert(token)
 
     @abstractmethod
     def eth_balance(self, address: str) -> int: ...

@@ -10,21 +10,19 @@ from .bonding import SMALL
 @pytest.fixture(scope="module")
 def _small(chain, _session_protocol):
     # _session_protocol is requested first so that it is never deployed inside this module's window
-    base = chain.snapshot()
-    p = deploy_protocol(chain, SMALL)
-    for a in chain.accounts[1:16]:
-        p.LivepeerToken.approve(p.BondingManager.address, 2**256 - 1, sender=a)
-    p.next_round()
-    yield p
-    chain.revert(base)
+    with chain.reverting():
+        p = deploy_protocol(chain, SMALL)
+        for a in chain.accounts[1:16]:
+            p.LivepeerToken.approve(p.BondingManager.address, 2**256 - 1, sender=a)
+        p.next_round()
+        yield p
 
 
 @pytest.fixture
 def p(chain, _small):
     assert _small.chain is chain  # no leakage across the parametrised backends
-    token = chain.snapshot()
-    yield _small
-    chain.revert(token)
+    with chain.reverting():
+        yield _small
 
 
 @pytest.fixture

@@ -26,16 +26,15 @@ ZERO = "0x" + "00" * 20
 def _net(chain, _session_protocol):
     """The two-orchestrator setting, built once for the module inside its own snapshot (each
     test then runs on the `protocol` fixture's per-test snapshot on top of it)."""
-    token = chain.snapshot()
     protocol, accounts = _session_protocol, chain.accounts
     t1, t2, b, other = accounts[1], accounts[2], accounts[3], accounts[4]
-    for t in (t1, t2):
-        protocol.approve_and_bond(t, 1000 * LPT, t.address)
-        protocol.BondingManager.transcoder(0, 500_000, sender=t)
-    protocol.next_round()
-    yield SimpleNamespace(p=protocol, tb=protocol.TicketBroker, bm=protocol.BondingManager,
-                          minter=protocol.Minter, t1=t1, t2=t2, b=b, other=other)
-    chain.revert(token)
+    with chain.reverting():
+        for t in (t1, t2):
+            protocol.approve_and_bond(t, 1000 * LPT, t.address)
+            protocol.BondingManager.transcoder(0, 500_000, sender=t)
+        protocol.next_round()
+        yield SimpleNamespace(p=protocol, tb=protocol.TicketBroker, bm=protocol.BondingManager,
+                              minter=protocol.Minter, t1=t1, t2=t2, b=b, other=other)
 
 
 @pytest.fixture
