@@ -19,6 +19,7 @@ the TicketBroker contract checks on-chain (spec contracts.md §7.2):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from fractions import Fraction
 
 from eth_keys import keys
@@ -32,6 +33,9 @@ SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 SECP256K1_HALF_N = SECP256K1_N // 2  # OpenZeppelin ECDSA rejects s above this ("malleable" high-s)
 ETH_SIGNED_MESSAGE_PREFIX = b"\x19Ethereum Signed Message:\n32"
 ZERO_HASH = b"\x00" * 32
+
+# Every ticket checksums two addresses; a node sees few distinct ones, so cache the keccak.
+_checksum = lru_cache(maxsize=4096)(to_checksum_address)
 
 
 class InvalidSignature(ValueError):
@@ -70,8 +74,8 @@ class Ticket:
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
-        set_(self, "recipient", to_checksum_address(self.recipient))
-        set_(self, "sender", to_checksum_address(self.sender))
+        set_(self, "recipient", _checksum(self.recipient))
+        set_(self, "sender", _checksum(self.sender))
         for name in ("face_value", "win_prob", "sender_nonce", "creation_round"):
             _uint256(getattr(self, name), name)
         set_(self, "recipient_rand_hash", _bytes32(self.recipient_rand_hash, "recipient_rand_hash"))

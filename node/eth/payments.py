@@ -1,0 +1,79 @@
+"""The payment core's chain interfaces (node.core.chain_view) over a deployed protocol.
+
+`ProtocolChainView` reads rounds, the active set and sender funds from the contracts;
+`ProtocolBroker` funds deposits and reserves for a gateway and redeems winning tickets for an
+orchestrator. The live node uses them directly; a simulation may wrap them with caches.
+"""
+from __future__ import annotations
+
+from node.core.chain_view import ReserveInfo, SenderInfo
+from node.core.errors import RedemptionError
+from node.core.ticket import Ticket
+
+from .chain import Account
+from .deploy import Protocol
+from .errors import ChainError, TransactionFailed
+
+DEFAULT_GAS_PRICE = 10**9  # wei, when the backend has no fixed price of its own
+
+
+class ProtocolChainView:
+    """node.core.chain_view.ChainView over the RoundsManager, BondingManager and TicketBroker."""
+
+    def __init__(self, protocol: Protocol, gas_price: int | None = None) -> None:
+        self.protocol = protocol
+        self._gas_price = gas_price
+
+    def last_initialized_round(self) -> int:
+        return self.protocol.RoundsManager.lastInitializedRound()
+
+    def block_hash_for_round(self, round_: int) -> bytes:
+        return bytes(self.protocol.RoundsManager.blockHashForRound(round_))
+
+    def transcoder_pool_size(self) -> int:
+        return self.protocol.BondingManager.getTranscoderPoolSize()
+
+    def last_seen_block(self) -> int:
+        return self.protocol.chain.block_number
+
+    def sender_info(self, sender: str) -> SenderInfo:
+        (deposit, withdraw_round), (funds, claimed) = self.protocol.TicketBroker.getSenderInfo(sender)
+        return SenderInfo(deposit, withdraw_round, ReserveInfo(funds, claimed))
+
+    def claimed_reserve(self, reserve_holder: str, claimant: str) -> int:
+        return self.protocol.TicketBroker.claimedReserve(reserve_holder, claimant)
+
+    def is_active(self, orchestrator: str) -> bool:
+        return self.protocol.BondingManager.isActiveTranscoder(orchestrator)
+
+    def gas_price(self) -> int:
+        if self._gas_price is not None:
+            return self._gas_price
+        return getattr(self.protocol.chain, "gas_price", DEFAULT_GAS_PRICE)
+
+
+class ProtocolBroker:
+    """node.core.chain_view.Broker for `account`, plus the gateway's funding calls."""
+
+    def __init__(self, protocol: Protocol, account: Account) -> None:
+        self.protocol = protocol
+        self.account = account
+        self.receipts: list = []  # receipts of the redemptions this broker submitted
+
+    def is_used_ticket(self, ticket: Ticket) -> bool:
+        return self.protocol.TicketBroker.usedTickets(ticket.hash())
+
+    def redeem_winning_ticket(self, ticket: Ticket, sig: bytes, recipient_rand: int) -> None:
+        try:
+            receipt = self.protocol.TicketBroker.redeemWinningTicket(
+                ticket.as_abi_tuple(), sig, recipient_rand, sender=self.account)
+        except TransactionFailed as exc:
+            # A reverted redemption will revert again: go's non-retryable "transaction failed".
+            raise RedemptionError(f"transaction failed: {exc.reason}", retryable=False) from exc
+        except ChainError as exc:
+            raise RedemptionError(str(exc), retryable=True) from exc
+        self.receipts.append(receipt)
+
+    def fund_deposit_and_reserve(self, deposit: int, reserve: int):
+        return self.protocol.TicketBroker.fundDepositAndReserve(
+            deposit, reserve, sender=self.account, value=deposit + reserve)
