@@ -67,11 +67,13 @@ class ProtocolBroker:
         try:
             receipt = self.protocol.TicketBroker.redeemWinningTicket(
                 ticket.as_abi_tuple(), sig, recipient_rand, sender=self.account)
-        except TransactionFailed as exc:
-            # A reverted redemption will revert again: go's non-retryable "transaction failed".
-            raise RedemptionError(f"transaction failed: {exc.reason}", retryable=False) from exc
         except ChainError as exc:
-            raise RedemptionError(str(exc), retryable=True) from exc
+            # Our backends refuse a reverting transaction before it is mined, as go-ethereum's gas
+            # estimate does, and go retries those on the next block (the ticket expires out of the
+            # queue if it never succeeds); only a mined failure is its non-retryable
+            # "transaction failed". A round not yet initialised, for one, passes.
+            message = f"execution reverted: {exc.reason}" if isinstance(exc, TransactionFailed) else str(exc)
+            raise RedemptionError(message, retryable=True) from exc
         self.receipts.append(receipt)
 
     def fund_deposit_and_reserve(self, deposit: int, reserve: int):
