@@ -22,8 +22,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from fractions import Fraction
 
-from eth_keys import keys
-from eth_keys.exceptions import BadSignature, ValidationError
+import coincurve
 from eth_utils import keccak, to_canonical_address, to_checksum_address
 
 MAX_WIN_PROB = 2**256 - 1  # winProb is a fraction of this: MAX_WIN_PROB always wins
@@ -34,8 +33,9 @@ SECP256K1_HALF_N = SECP256K1_N // 2  # OpenZeppelin ECDSA rejects s above this (
 ETH_SIGNED_MESSAGE_PREFIX = b"\x19Ethereum Signed Message:\n32"
 ZERO_HASH = b"\x00" * 32
 
-# Every ticket checksums two addresses; a node sees few distinct ones, so cache the keccak.
+# Every ticket checksums and packs two addresses; a node sees few distinct ones, so cache them.
 _checksum = lru_cache(maxsize=4096)(to_checksum_address)
+_canonical = lru_cache(maxsize=4096)(to_canonical_address)
 
 
 class InvalidSignature(ValueError):
@@ -94,15 +94,16 @@ class Ticket:
 
     def hash(self) -> bytes:
         """keccak256 of the packed encoding; equals TicketBroker.getTicketHash(self.as_abi_tuple())."""
-        return keccak(
-            to_canonical_address(self.recipient)
-            + to_canonical_address(self.sender)
-            + _uint256(self.face_value, "face_value")
-            + _uint256(self.win_prob, "win_prob")
-            + _uint256(self.sender_nonce, "sender_nonce")
-            + self.recipient_rand_hash
-            + self.aux_data
-        )
+        # The fields were range-checked on construction, so plain to_bytes is safe here.
+        return keccak(b"".join((
+            _canonical(self.recipient),
+            _canonical(self.sender),
+            self.face_value.to_bytes(32, "big"),
+            self.win_prob.to_bytes(32, "big"),
+            self.sender_nonce.to_bytes(32, "big"),
+            self.recipient_rand_hash,
+            self.aux_data,
+        )))
 
     def as_abi_tuple(self) -> tuple:
         """The `(address,address,uint256,uint256,uint256,bytes32,bytes)` struct argument."""
@@ -154,12 +155,18 @@ def signed_message_digest(ticket_or_hash: Ticket | bytes) -> bytes:
     return keccak(ETH_SIGNED_MESSAGE_PREFIX + _ticket_hash(ticket_or_hash))
 
 
+@lru_cache(maxsize=256)
+def _signing_key(private_key: bytes) -> coincurve.PrivateKey:
+    return coincurve.PrivateKey(private_key)
+
+
 def sign_ticket(ticket_or_hash: Ticket | bytes, private_key: bytes | str) -> bytes:
     """65-byte r || s || v signature (v = 27/28, low s) over the ticket's signed-message digest."""
     if isinstance(private_key, str):
         private_key = bytes.fromhex(private_key.removeprefix("0x"))
-    sig = keys.PrivateKey(bytes(private_key)).sign_msg_hash(signed_message_digest(ticket_or_hash))  # eth_keys always yields low s
-    return sig.r.to_bytes(32, "big") + sig.s.to_bytes(32, "big") + bytes([sig.v + 27])
+    # libsecp256k1 signs deterministically (RFC 6979) and always yields low s.
+    sig = _signing_key(bytes(private_key)).sign_recoverable(signed_message_digest(ticket_or_hash), hasher=None)
+    return sig[:64] + bytes([sig[64] + 27])
 
 
 def recover_signer(ticket_or_hash: Ticket | bytes, sig: bytes) -> str:
@@ -178,12 +185,11 @@ def recover_signer(ticket_or_hash: Ticket | bytes, sig: bytes) -> str:
     if v not in (27, 28) or not 0 < r < SECP256K1_N or s == 0:
         raise InvalidSignature("ECDSA: invalid signature")
     try:
-        public_key = keys.Signature(vrs=(v - 27, r, s)).recover_public_key_from_msg_hash(
-            signed_message_digest(ticket_or_hash)
-        )
-    except (BadSignature, ValidationError) as exc:
+        public_key = coincurve.PublicKey.from_signature_and_message(
+            sig[:64] + bytes([v - 27]), signed_message_digest(ticket_or_hash), hasher=None)
+    except (ValueError, TypeError) as exc:
         raise InvalidSignature("ECDSA: invalid signature") from exc
-    return public_key.to_checksum_address()
+    return _checksum(keccak(public_key.format(compressed=False)[1:])[12:])
 
 
 def is_winning(sig: bytes, recipient_rand: int, win_prob: int) -> bool:
