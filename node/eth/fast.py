@@ -132,8 +132,7 @@ class FastChain(PythonHeadChain):
         from eth._utils.address import generate_contract_address
 
         state = self.state
-        number = self._block + 1
-        ts = self._pending_timestamp()
+        number, ts = self._next_block()
         self._set_context(number, ts)
         sender_b = to_canonical_address(sender.address)
         snap = state.snapshot()

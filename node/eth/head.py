@@ -4,6 +4,10 @@ The latest block's number and timestamp and the pending block's timestamp are pl
 attributes: mining n blocks is one assignment, whatever n; a transaction lands in
 `block_number + 1` one second after the latest block, or at `set_next_block_timestamp`'s time.
 
+`open_block(number, timestamp)` makes every transaction until the next `mine` land in that one
+block, as on a real chain where a block holds many transactions; a simulator uses it to keep
+block numbers in step with simulated time however many transactions happen at once.
+
 Snapshots pair the head with a checkpoint of the backend's state journal. Live checkpoints are
 kept in a stack, so a stale token (one taken after a checkpoint already reverted past) is refused
 before the journal is touched, and a token stays usable after a revert.
@@ -23,6 +27,7 @@ class PythonHeadChain(Chain):
         self._ts = genesis_timestamp
         self._next_ts: int | None = None
         self._tx_count = 0
+        self._open: tuple[int, int] | None = None  # (number, timestamp) of an open block
         self._checkpoints: list = []  # live journal checkpoints, oldest first
 
     def _take_checkpoint(self):
@@ -44,7 +49,23 @@ class PythonHeadChain(Chain):
     def _pending_timestamp(self) -> int:
         return self._next_ts if self._next_ts is not None else self._ts + 1
 
+    def _next_block(self) -> tuple[int, int]:
+        """(number, timestamp) of the block the next transaction lands in."""
+        if self._open is not None:
+            return self._open
+        return self._block + 1, self._pending_timestamp()
+
+    def open_block(self, number: int, timestamp: int) -> None:
+        """Put every transaction from now until the next `mine` into block `number` (at
+        `timestamp`); the blocks before it count as mined empty. Views see the block once the
+        first transaction lands in it."""
+        if number < self._block or (number == self._block and timestamp != self._ts) or \
+                (number > self._block and timestamp <= self._ts):
+            raise ChainError(f"cannot open block {number} at {timestamp}: latest is {self._block} at {self._ts}")
+        self._open = (number, timestamp)
+
     def mine(self, blocks: int = 1) -> None:
+        self._open = None
         if blocks <= 0:
             return
         first = self._pending_timestamp()
@@ -63,7 +84,7 @@ class PythonHeadChain(Chain):
         return checkpoint
 
     def snapshot(self) -> list:
-        return [self._checkpoint(), self._block, self._ts, self._next_ts, self._tx_count]
+        return [self._checkpoint(), self._block, self._ts, self._next_ts, self._tx_count, self._open]
 
     def _revert_to(self, checkpoint) -> None:
         """Roll back to a live `checkpoint`, unwinding (newest first) every checkpoint after it."""
@@ -76,5 +97,5 @@ class PythonHeadChain(Chain):
 
     def revert(self, token: list) -> None:
         self._revert_to(token[0])
-        _, self._block, self._ts, self._next_ts, self._tx_count = token
+        _, self._block, self._ts, self._next_ts, self._tx_count, self._open = token
         token[0] = self._checkpoint()  # the token stays usable

@@ -106,8 +106,7 @@ class RevmChain(PythonHeadChain):
 
     def _send_raw(self, to: str | None, data: bytes, sender: Account, value: int) -> tuple[Receipt, list]:
         evm = self.evm
-        number = self._block + 1
-        ts = self._pending_timestamp()
+        number, ts = self._next_block()
         self._set_env(number, ts)
         create = to is None
         addr = sender.address
