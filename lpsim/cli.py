@@ -1,4 +1,5 @@
-"""`lpsim`: the simulator's command line. This issue: `lpsim rounds`."""
+"""`lpsim`: the simulator's command line: run, validate and report scenarios; `rounds`, the
+bare economics loop."""
 from __future__ import annotations
 
 import argparse
@@ -30,9 +31,98 @@ def cmd_rounds(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     return 0
 
 
+def cmd_validate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from lpsim.scenario import ScenarioError, load_scenario
+
+    failed = 0
+    for path in args.scenarios:
+        try:
+            sc = load_scenario(path)
+        except (ScenarioError, OSError) as exc:
+            print(exc, file=sys.stderr)
+            failed += 1
+            continue
+        agents = (f"{sum(g.count for g in sc.orchestrators)} orchestrators, {sum(g.count for g in sc.gateways)} "
+                  f"gateways, {sum(g.count for g in sc.delegators)} delegators")
+        print(f"{path}: ok ({sc.name}: {agents}, {sc.duration:g} s simulated, seed {sc.seed})")
+    return 1 if failed else 0
+
+
+def cmd_run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from pathlib import Path
+
+    from lpsim.engine import run_scenario
+    from lpsim.report import write_report
+    from lpsim.scenario import ScenarioError, load_scenario
+    from lpsim.summary import format_summary
+
+    try:
+        sc = load_scenario(args.scenario, seed=args.seed)
+    except (ScenarioError, OSError) as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    out = Path(args.out or Path("results") / f"{sc.name}-seed{sc.seed}")
+    print(f"lpsim run: {sc.name} (seed {sc.seed}) on the {sc.chain.backend} chain, {sc.duration:g} s simulated -> {out}")
+    progress = _progress_bar(sc.duration, enabled=not args.quiet)
+    try:
+        summary = run_scenario(sc, out, progress=progress.update)
+    finally:
+        progress.close()
+    print(format_summary(summary))
+    if not args.no_report:
+        print(f"report: {write_report(out)}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from pathlib import Path
+
+    from lpsim.report import write_report
+
+    if not (Path(args.results) / "metrics.csv").exists():
+        print(f"lpsim report: {args.results} is not a results folder (no metrics.csv)", file=sys.stderr)
+        return 1
+    print(write_report(args.results))
+    return 0
+
+
+class _progress_bar:
+    """A tqdm bar over simulated time (or nothing when disabled or tqdm is missing)."""
+
+    def __init__(self, total: float, enabled: bool) -> None:
+        self.bar = None
+        if enabled:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=round(total), unit="sim s", unit_scale=True, dynamic_ncols=True, file=sys.stderr)
+
+    def update(self, now: float) -> None:
+        if self.bar is not None:
+            self.bar.update(round(now) - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lpsim", description="Livepeer network simulator")
     sub = parser.add_subparsers(dest="command", required=True)
+    run_p = sub.add_parser("run", help="run a scenario and write its results folder and report",
+                           description="Run a scenario file in simulated time with the contracts in the loop; "
+                           "write tidy results, a summary and an HTML report.")
+    run_p.add_argument("scenario", help="scenario file (YAML), e.g. scenarios/quickstart.yaml")
+    run_p.add_argument("--seed", type=non_negative_int, default=None, help="override the scenario's seed")
+    run_p.add_argument("--out", default=None, help="results folder (default results/<name>-seed<seed>)")
+    run_p.add_argument("--quiet", action="store_true", help="no progress bar")
+    run_p.add_argument("--no-report", action="store_true", help="skip the HTML report")
+    run_p.set_defaults(func=cmd_run, parser=run_p)
+    val = sub.add_parser("validate", help="check scenario files without running them")
+    val.add_argument("scenarios", nargs="+", help="scenario files")
+    val.set_defaults(func=cmd_validate, parser=val)
+    rep = sub.add_parser("report", help="(re)build the HTML report of a results folder")
+    rep.add_argument("results", help="results folder written by `lpsim run`")
+    rep.set_defaults(func=cmd_report, parser=rep)
     rounds = sub.add_parser(
         "rounds",
         help="deploy the protocol, bond orchestrators and delegators, run rounds, print the economics",

@@ -23,7 +23,9 @@ from functools import lru_cache
 from fractions import Fraction
 
 import coincurve
-from eth_utils import keccak, to_canonical_address, to_checksum_address
+from eth_utils import to_canonical_address, to_checksum_address
+
+from .keccak import keccak
 
 MAX_WIN_PROB = 2**256 - 1  # winProb is a fraction of this: MAX_WIN_PROB always wins
 SIGNATURE_LENGTH = 65

@@ -1,0 +1,251 @@
+"""Build a simulated network from a scenario and run it: genesis on the chain, the agents' SimPy
+processes, the round keeper (initialise each round, orchestrators call reward, delegators act),
+the metric sampler, and the results folder.
+
+`Simulation` can be stepped (a round, or to a time) and inspected between steps, which is what a
+notebook wants; `run_scenario` runs one to the end and writes its results.
+"""
+from __future__ import annotations
+
+import time
+from fractions import Fraction
+from pathlib import Path
+
+from node.core.selection import ProbabilitySelectionAlgorithm
+from node.eth import TransactionFailed
+
+from . import metric_names as m
+from .delegator import SimDelegator
+from .gateway import Network, Rendition, SimGateway, Workload
+from .orchestrator import PipelineModel, SimOrchestrator
+from .results import Recorder
+from .scenario import Scenario
+from .seeds import SeedTree
+from .world import World
+
+LPT_F = 1e18
+
+
+class Arrival:
+    """Inter-arrival times from the scenario's arrival process."""
+
+    def __init__(self, spec) -> None:
+        self.dist = spec.interarrival
+
+    def next_interval(self, rng) -> float:
+        return float(self.dist.sample(rng))
+
+
+def _price(x: float) -> Fraction:
+    """A drawn price (float wei per unit) to go's 3-decimal fixed point."""
+    return Fraction(round(x * 1000), 1000)
+
+
+class Simulation:
+    """One run of one scenario with one seed."""
+
+    def __init__(self, scenario: Scenario, seed: int | None = None, run: int | str = 0) -> None:
+        self.scenario = scenario
+        self.seed = scenario.seed if seed is None else seed
+        self.tree = SeedTree(self.seed)
+        sc = scenario
+        n_orch = sum(g.count for g in sc.orchestrators)
+        n_gw = sum(g.count for g in sc.gateways)
+        n_del = sum(g.count for g in sc.delegators)
+        self.world = world = World(sc.protocol_params(), backend=sc.chain.backend,
+                                   num_accounts=2 + n_orch + n_gw + n_del, block_time=sc.chain.block_time,
+                                   gas_price=sc.chain.gas_price)
+        self.rec = Recorder(run, self.seed, jobs=sc.metrics.jobs, transitions=sc.metrics.transitions)
+        accounts = iter(world.accounts[2:])  # 0: the protocol owner, 1: the rest of the supply
+        self.stakes: dict[str, int] = {}
+        self.orchestrators = [self._orchestrator(g, i, next(accounts)) for g in sc.orchestrators for i in range(g.count)]
+        self.gateways = [self._gateway(g, i, next(accounts)) for g in sc.gateways for i in range(g.count)]
+        self.delegators = [self._delegator(g, i, next(accounts)) for g in sc.delegators for i in range(g.count)]
+        self._genesis()
+        self.wall_setup = 0.0
+
+    # ------------------------------------------------------------------ agents
+
+    def _orchestrator(self, g, i: int, account) -> SimOrchestrator:
+        name = f"{g.name}-{i}"
+        tree = self.tree.child("orchestrator", name)
+        rng = tree.generator("draws")
+        o = SimOrchestrator(
+            self.world, name, account, reward_cut=g.reward_cut, fee_share=g.fee_share,
+            price_per_pixel=_price(g.price_per_pixel.sample(rng)),
+            ai_prices={k: Fraction(v) for k, v in g.ai_prices.items()}, auto_adjust_price=g.auto_adjust_price,
+            ticket_ev=g.ticket_ev, max_face_value=g.max_face_value, capacity=g.capacity,
+            pipelines={n: PipelineModel(n, p.model_id, p.warm, p.compute) for n, p in g.pipelines.items()},
+            failure_rate=g.failure_rate, reward_policy=g.reward, service_uri=g.service_uri_for(i),
+            redeem_gas=self.scenario.chain.redeem_gas, rng=tree.generator("work"), randbytes=tree.randbytes("seeds"))
+        o.genesis_stake = int(g.stake.sample(rng))
+        return o
+
+    def _gateway(self, g, i: int, account) -> SimGateway:
+        name = f"{g.name}-{i}"
+        tree = self.tree.child("gateway", name)
+        sel = g.selection
+        gw = SimGateway(
+            self.world, name, account, recorder=self.rec, orchestrators=self.orchestrators, stakes=self.stakes,
+            selection=ProbabilitySelectionAlgorithm(sel.stake_weight, sel.price_weight, sel.rand_weight,
+                                                    sel.price_exp_factor),
+            max_price_per_pixel=g.max_price_per_pixel, max_ai_prices=dict(g.max_ai_prices),
+            max_attempts=g.max_attempts, max_ticket_ev=g.max_ticket_ev, max_total_ev=g.max_total_ev,
+            network=Network(self.scenario.network.latency, self.scenario.network.loss, tree.generator("network")),
+            rng=tree.generator("selection"), record_jobs=self.scenario.metrics.jobs)
+        gw.deposit, gw.reserve = g.deposit, g.reserve
+        gw.workloads = [self._workload(w) for w in g.demand]
+        return gw
+
+    def _workload(self, w) -> Workload:
+        stop = self.scenario.duration if w.stop is None else w.stop
+        if w.type == m.TRANSCODING:
+            return Workload(m.TRANSCODING, Arrival(w.arrival), w.start, stop, stream_duration=w.stream_duration,
+                            segment_duration=w.segment_duration,
+                            renditions=tuple(Rendition(p.name, p.width, p.height, p.fps) for p in w.profiles))
+        return Workload(m.BATCH_AI, Arrival(w.arrival), w.start, stop, pipeline=w.pipeline, model_id=w.model_id,
+                        request=dict(w.request))
+
+    def _delegator(self, g, i: int, account) -> SimDelegator:
+        name = f"{g.name}-{i}"
+        rng = self.tree.generator("delegator", name)
+        d = SimDelegator(self.world, name, account, policy=g.bond_to, unbond_probability=g.unbond_probability,
+                         rebond_after=g.rebond_after, claim_every=g.claim_every, rng=rng)
+        d.genesis_stake = int(g.stake.sample(rng))
+        return d
+
+    # ------------------------------------------------------------------ genesis
+
+    def _genesis(self) -> None:
+        world, sc = self.world, self.scenario
+        supply = {world.accounts[1].address: sc.chain.initial_supply}
+        supply.update({a.address: a.genesis_stake for a in self.orchestrators + self.delegators})
+        world.mint(supply)
+        for o in self.orchestrators:
+            o.register(o.genesis_stake)
+            self.stakes[o.address] = o.genesis_stake
+        for d in self.delegators:
+            d.bond(d.genesis_stake, self.orchestrators, self.stakes)
+        for gw in self.gateways:
+            gw.fund(gw.deposit, gw.reserve)
+        world.start_clock()
+        self._refresh_stakes()
+        env = world.env
+        env.process(self._round_keeper())
+        env.process(self._sampler())
+        for gw in self.gateways:
+            gw.start(gw.workloads)
+        for d in self.delegators:
+            d.start(self.orchestrators, self.stakes)
+        self.first_round = world.current_round()
+
+    # ------------------------------------------------------------------ rounds
+
+    def _refresh_stakes(self) -> None:
+        bm = self.world.protocol.BondingManager
+        self.stakes.clear()
+        for o in self.orchestrators:
+            o.stake = bm.transcoderTotalStake(o.address)
+            if self.world.view.is_active(o.address):
+                self.stakes[o.address] = o.stake
+
+    def _round_keeper(self):
+        world, env = self.world, self.world.env
+        p = world.protocol
+        while True:
+            round_ = world.current_round()
+            world.sync()
+            if round_ > self.first_round:
+                try:
+                    p.RoundsManager.initializeRound(sender=self.orchestrators[0].account)
+                except TransactionFailed:
+                    pass  # somebody already did
+            minted = 0
+            for o in self.orchestrators:
+                minted += o.call_reward(round_)
+            self._refresh_stakes()
+            self._record_round(round_, minted)
+            yield env.timeout(world.time_of_round(round_ + 1) - env.now)
+
+    def _record_round(self, round_: int, minted: int) -> None:
+        p, now, rec = self.world.protocol, self.world.env.now, self.rec
+        supply = p.Minter.getGlobalTotalSupply()
+        bonded = p.BondingManager.getTotalBonded()
+        for metric, value in ((m.INFLATION, p.Minter.inflation()),
+                              (m.BONDING_RATE, bonded / supply if supply else 0.0),
+                              (m.TOTAL_SUPPLY, p.LivepeerToken.totalSupply() / LPT_F),
+                              (m.TOTAL_BONDED, bonded / LPT_F),
+                              (m.MINTED, minted / LPT_F),
+                              (m.ACTIVE_ORCHESTRATORS, len(self.stakes))):
+            rec.metric(now, round_, m.NETWORK, metric, value)
+        for o in self.orchestrators:
+            rec.metric(now, round_, o.name, m.REWARD, o.reward_last_round / LPT_F)
+
+    def _sampler(self):
+        env = self.world.env
+        every = self.scenario.metrics.sample_every
+        while True:
+            yield env.timeout(every)
+            self.sample()
+
+    def sample(self) -> None:
+        """Record every agent's cumulative counters now."""
+        now, round_, rec = self.world.env.now, self.world.current_round(), self.rec
+        total_active = sum(self.stakes.values())
+        for o in self.orchestrators:
+            counts = o.ticket_counts()
+            for metric, value in ((m.STAKE, o.stake / LPT_F),
+                                  (m.STAKE_SHARE, self.stakes.get(o.address, 0) / total_active if total_active else 0.0),
+                                  (m.JOBS_COMPLETED, o.jobs_completed), (m.TICKETS_RECEIVED, o.tickets_received),
+                                  (m.TICKETS_WON, o.tickets_won), (m.TICKETS_REDEEMED, counts["redeemed"]),
+                                  (m.TICKETS_EXPIRED, counts["expired"]), (m.TICKETS_PENDING, counts["pending"]),
+                                  (m.FEES_EXPECTED, float(o.fees_expected)), (m.FEES_REALISED, o.fees_realised)):
+                rec.metric(now, round_, o.name, metric, value)
+        for gw in self.gateways:
+            info = self.world.view.sender_info(gw.address)
+            for metric, value in ((m.JOBS_SUBMITTED, gw.jobs_submitted), (m.JOBS_COMPLETED, gw.jobs_completed),
+                                  (m.JOBS_FAILED, gw.jobs_failed), (m.TICKETS_SENT, gw.tickets_sent),
+                                  (m.DEPOSIT, info.deposit), (m.RESERVE, info.reserve.funds_remaining)):
+                rec.metric(now, round_, gw.name, metric, value)
+
+    # ------------------------------------------------------------------ stepping
+
+    @property
+    def now(self) -> float:
+        return self.world.env.now
+
+    def run(self, until: float | None = None, progress=None) -> None:
+        """Advance to simulated time `until` (default: the scenario's end); `progress(now)` is
+        called about once per simulated round."""
+        end = self.scenario.duration if until is None else min(until, self.scenario.duration)
+        env, step = self.world.env, self.world.round_length * self.world.block_time
+        while env.now < end:
+            env.run(until=min(end, env.now + step))
+            if progress is not None:
+                progress(env.now)
+
+    def step_round(self) -> int:
+        """Run to the start of the next round; returns it."""
+        nxt = self.world.current_round() + 1
+        self.run(self.world.time_of_round(nxt) + 1e-9)
+        return self.world.current_round()
+
+
+def run_scenario(scenario: Scenario, out: str | Path, seed: int | None = None, progress=None) -> dict:
+    """Run `scenario` to its end and write the results folder; returns the summary."""
+    from .summary import summarize, write_summary
+
+    t0 = time.perf_counter()
+    sim = Simulation(scenario, seed)
+    setup = time.perf_counter() - t0
+    sim.run(progress=progress)
+    sim.sample()
+    wall = time.perf_counter() - t0
+    out = Path(out)
+    sim.rec.write(out)
+    (out / "scenario.yaml").write_text(scenario.to_yaml())
+    summary = summarize(out, extra={"scenario": scenario.name, "seed": sim.seed, "duration_s": scenario.duration,
+                                    "wall_s": round(wall, 3), "setup_s": round(setup, 3),
+                                    "backend": scenario.chain.backend})
+    write_summary(out, summary)
+    return summary

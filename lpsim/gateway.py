@@ -1,0 +1,404 @@
+"""A simulated gateway: its clients' demand (transcoding streams cut into segments, batch AI
+requests), discovery and selection through the protocol core's session pools, payments with real
+signed tickets, retries and swaps, and a job row for every segment or request.
+
+Every decision is the core's: discovery ordering (`node.core.discovery`), session reuse and
+suspensions (`node.core.sessions`, `node.core.ai_sessions`), the selection algorithm
+(`node.core.selection`), fees and tickets (`node.core.pricing`, `node.core.payment`). What is
+modelled here is only what the protocol leaves open: when clients arrive and the network between
+the parties.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from itertools import count
+from typing import Any
+
+import numpy as np
+
+from node.core.ai_sessions import AIErrorAction, AIRequestRetry, AISessionSelector, ServiceUnavailableError
+from node.core.balances import Balances, UpdateStatus, complete_update
+from node.core.capabilities import pipeline_capability
+from node.core.discovery import Discovery, OrchestratorInfo
+from node.core.errors import PaymentError, TicketParamsExpired
+from node.core.job import Event, Job
+from node.core.payment import Payment, new_payment
+from node.core.pricing import estimate_transcode_fee, gateway_ai_units
+from node.core.selection import ProbabilitySelectionAlgorithm
+from node.core.sender import Sender
+from node.core.sessions import SegmentAction, SegmentAttempts, Session, TranscodeSessions, latency_score
+from node.eth import Account
+
+from . import metric_names as m
+from .orchestrator import Offer, SimOrchestrator
+from .world import World
+
+NO_ORCHESTRATORS = "no orchestrators available"
+_job_ids = count()
+
+
+@dataclass(frozen=True)
+class Rendition:
+    """A transcoding output profile as the pricing rules read it."""
+
+    name: str
+    width: int
+    height: int
+    framerate: int
+    framerate_den: int = 1
+
+
+@dataclass
+class Workload:
+    kind: str  # m.TRANSCODING or m.BATCH_AI
+    arrival: Any  # object with .next_interval(rng) -> seconds
+    start: float
+    stop: float
+    pipeline: str = "transcoding"
+    model_id: str | None = None
+    stream_duration: Any = None  # distribution of seconds (transcoding)
+    segment_duration: float = 2.0
+    renditions: tuple[Rendition, ...] = ()
+    request: dict | None = None  # batch AI request fields
+
+
+class Network:
+    """Latency and loss between a gateway and orchestrators."""
+
+    def __init__(self, latency, loss: float, rng: np.random.Generator) -> None:
+        self.latency, self.loss, self.rng = latency, loss, rng
+
+    def one_way(self) -> float:
+        return float(self.latency.sample(self.rng))
+
+    def lost(self) -> bool:
+        return bool(self.loss) and self.rng.random() < self.loss
+
+
+class SimGateway:
+    def __init__(self, world: World, name: str, account: Account, *, recorder, orchestrators: list[SimOrchestrator],
+                 stakes: dict[str, int], selection: ProbabilitySelectionAlgorithm, max_price_per_pixel: Fraction | None,
+                 max_ai_prices: dict[str, Fraction], max_attempts: int, max_ticket_ev: int, max_total_ev: int,
+                 network: Network, rng: np.random.Generator, record_jobs: bool) -> None:
+        self.world, self.name, self.account = world, name, account
+        self.address = account.address
+        self.rec = recorder
+        self.orchestrators = orchestrators
+        self.stakes = stakes  # address -> active stake, refreshed by the engine every round
+        self.selection = selection
+        self.max_price_per_pixel = max_price_per_pixel
+        self.max_ai_prices = max_ai_prices
+        self.max_attempts = max_attempts
+        self.network = network
+        self.rng = rng
+        self.record_jobs = record_jobs
+        self.sender = Sender(self.address, account.key, world.view, max_ev=max_ticket_ev, max_total_ev=max_total_ev)
+        self.balances = Balances(lambda: world.env.now)
+        self.ai_selectors: dict[tuple[str, str | None], AISessionSelector] = {}
+        # cumulative counters
+        self.jobs_submitted = self.jobs_completed = self.jobs_failed = self.tickets_sent = 0
+
+    def fund(self, deposit: int, reserve: int) -> None:
+        self.world.protocol.TicketBroker.fundDepositAndReserve(deposit, reserve, sender=self.account,
+                                                              value=deposit + reserve)
+
+    def start(self, workloads: list[Workload]) -> None:
+        for w in workloads:
+            self.world.env.process(self._arrivals(w))
+
+    def _arrivals(self, w: Workload):
+        env = self.world.env
+        if w.start > env.now:
+            yield env.timeout(w.start - env.now)
+        while True:
+            yield env.timeout(w.arrival.next_interval(self.rng))
+            if env.now >= w.stop:
+                return
+            if w.kind == m.TRANSCODING:
+                env.process(self._stream(w))
+            else:
+                env.process(self._ai_request(w))
+
+    # ------------------------------------------------------------------ discovery
+
+    def _discover(self, pipeline: str, model_id: str | None, suspended):
+        """A SimPy process: GetOrchestrator to every active orchestrator that runs `pipeline`,
+        in simulated parallel, ordered and filtered by the core's Discovery; returns sessions."""
+        candidates = {o.service_uri: o for o in self.orchestrators
+                      if o.can_run(pipeline, model_id) and self.world.view.is_active(o.address)}
+        discovery = Discovery(list(candidates), len(candidates), self.rng, suspended=suspended,
+                              predicate=self._acceptable)
+        answers = []
+        for uri in discovery.to_query:
+            o = candidates[uri]
+            rtt = 2 * self.network.one_way()
+            try:
+                offer = o.offer(self.address, pipeline)
+            except PaymentError:
+                answers.append((rtt, uri, None, None))
+                continue
+            info = OrchestratorInfo(uri, o.address, offer.params, offer.price)
+            answers.append((rtt, uri, info, offer))
+        answers.sort(key=lambda a: a[0])
+        offers, elapsed = {}, 0.0
+        for rtt, uri, info, offer in answers:
+            while not discovery.done and discovery.deadline <= rtt:
+                elapsed = discovery.deadline
+                discovery.timer_fired()
+            if discovery.done:
+                break
+            elapsed = rtt
+            if info is None or self.network.lost():
+                discovery.error(uri)
+            else:
+                offers[uri] = offer
+                discovery.response(uri, info, rtt)
+        while not discovery.done:
+            elapsed = discovery.deadline
+            discovery.timer_fired()
+        yield self.world.env.timeout(elapsed)
+        return [self._session(offers[d.url], d.latency, pipeline) for d in discovery.result()]
+
+    def _acceptable(self, info: OrchestratorInfo) -> bool:
+        """The on-chain pool's predicate: an address, ticket params this gateway accepts, a price."""
+        if not info.address or info.price_info is None or info.price_info < 0:
+            return False
+        if info.ticket_params is None:
+            return True
+        try:
+            self.sender.validate_ticket_params(info.ticket_params)
+        except PaymentError:
+            return False
+        return True
+
+    def _session(self, offer: Offer, latency: float, pipeline: str) -> Session:
+        if offer.params is not None:
+            self.sender.start_session(offer.params)
+        o = offer.orchestrator
+        return Session(o.service_uri, o.address, initial_latency=latency, info=offer, warm=o.pipelines[pipeline].warm)
+
+    def _choose(self, max_price: Fraction | None):
+        """The selection algorithm over unknown sessions (on-chain: stake, price and random)."""
+        def choose(sessions: list[Session]) -> Session | None:
+            if not sessions:
+                return None
+            by_address = {s.address: s for s in sessions}
+            addrs = list(by_address)
+            prices = {a: s.info.price for a, s in by_address.items()}
+            chosen = self.selection.select(addrs, self.stakes, self.rng, prices=prices, max_price=max_price)
+            return by_address.get(chosen) if chosen else None
+        return choose
+
+    # ------------------------------------------------------------------ paying
+
+    def _pay(self, offer: Offer, fee: Fraction):
+        """Stage the balance and sign the tickets for one attempt (raises PaymentError)."""
+        if offer.params is None:
+            return Payment(self.address), None
+        payment, update = new_payment(self.sender, self.balances, offer.orchestrator.address, offer.session_id,
+                                      offer.params.session_id, fee, offer.price_info)
+        self.tickets_sent += len(payment.ticket_sender_params)
+        return payment, update
+
+    def _settle(self, offer: Offer, update, served, responded: bool) -> Offer:
+        """Complete the balance update; a result carries fresh ticket params: a new PM session."""
+        if update is None:
+            return offer
+        if served is not None and served.error is None:
+            update.status, update.debit = UpdateStatus.RECEIVED_CHANGE, served.fee
+        elif responded:
+            update.status = UpdateStatus.CREDIT_SPENT
+        complete_update(self.balances, update)
+        if served is not None and served.params is not None:
+            self.sender.cleanup_session(offer.params.session_id)
+            self.sender.start_session(served.params)
+            return Offer(offer.orchestrator, offer.price, offer.price_info, served.params, offer.session_id)
+        return offer
+
+    # ------------------------------------------------------------------ transcoding
+
+    def _stream(self, w: Workload):
+        env = self.world.env
+        segments = max(1, math.ceil(float(w.stream_duration.sample(self.rng)) / w.segment_duration))
+        pools: TranscodeSessions | None = None
+        for seq in range(segments):
+            started = env.now
+            if pools is None or pools.untrusted.needs_refresh() or pools.untrusted.refresh_wanted:
+                pools = yield from self._refresh(pools, w)
+            env.process(self._segment(w, pools, started))
+            yield env.timeout(max(0.0, started + w.segment_duration - env.now))
+        if pools is not None:
+            pools.cleanup()
+
+    def _refresh(self, pools: TranscodeSessions | None, w: Workload):
+        if pools is None:
+            pool_size = sum(1 for o in self.orchestrators if o.can_run("transcoding", None))
+            pools = TranscodeSessions(0, pool_size, choose_unknown=self._choose(self.max_price_per_pixel))
+        if pools.untrusted.begin_refresh() is not None:
+            sessions = yield from self._discover("transcoding", None, pools.untrusted.suspender.suspended)
+            pools.untrusted.end_refresh(sessions)
+        return pools
+
+    def _segment(self, w: Workload, pools: TranscodeSessions, submitted: float):
+        env = self.world.env
+        job = Job(self.max_attempts, max_swaps=0, record=False)
+        job_id = next(_job_ids)
+        self.jobs_submitted += 1
+        self._fire(job, job_id, Event.INGEST)
+        attempts = SegmentAttempts(self.max_attempts)
+        units = sum(r.width * r.height * round(r.framerate / r.framerate_den * w.segment_duration) for r in w.renditions)
+        last, tickets, fee_paid, error = "", 0, Fraction(0), None
+        self._fire(job, job_id, Event.SESSION_READY)
+        while True:
+            session = pools.select(env.now)
+            if session is None:
+                error = NO_ORCHESTRATORS
+                self._fire(job, job_id, Event.NO_ORCHESTRATOR if job.state.name == "RETRY" else Event.GIVE_UP, error)
+                break
+            offer: Offer = session.info
+            last = offer.orchestrator.name
+            if job.state.name == "RETRY":
+                self._fire(job, job_id, Event.REDISPATCH)
+            else:
+                self._fire(job, job_id, Event.DISPATCH)
+            pools.untrusted.push_in_flight(session, env.now, w.segment_duration)
+            sent_at = env.now
+            served, responded, update = None, False, None
+            try:
+                fee = estimate_transcode_fee(w.renditions, w.segment_duration, offer.price) or Fraction(0)
+                payment, update = self._pay(offer, fee)
+                tickets += len(payment.ticket_sender_params)
+                yield env.timeout(self.network.one_way())
+                if self.network.lost():
+                    yield env.timeout(max(8.0, 4 * w.segment_duration))  # the HTTP timeout
+                    attempt_error = "segment upload timed out"
+                else:
+                    self._fire(job, job_id, Event.SUBMITTED)
+                    served = yield env.process(offer.orchestrator.serve(payment, offer.session_id, "transcoding",
+                                                                        units, queue=True))
+                    yield env.timeout(self.network.one_way())
+                    responded = True
+                    attempt_error = served.error
+            except TicketParamsExpired as exc:
+                attempt_error = str(exc)
+            except PaymentError as exc:
+                attempt_error = f"payment error: {exc}"
+            session.info = self._settle(offer, update, served, responded)
+            action = attempts.record(attempt_error)
+            if action is SegmentAction.DONE:
+                fee_paid = served.fee
+                pools.complete(session, latency_score(env.now - sent_at, w.segment_duration))
+                for event in (Event.RESULT, Event.RECEIVED, Event.VERIFIED, Event.PUBLISHED, Event.SETTLED):
+                    self._fire(job, job_id, event)
+                break
+            pools.fail(session, attempt_error)
+            self._fire(job, job_id, Event.COMPUTE_FAILED, attempt_error)
+            if action is not SegmentAction.RETRY:
+                error = str(attempts.error)
+                if not job.done:
+                    self._fire(job, job_id, Event.GIVE_UP, error)
+                break
+        self._finish(job_id, m.TRANSCODING, "transcoding", submitted, last, error, attempts.attempts,
+                     pools.untrusted.swaps, tickets, fee_paid)
+
+    # ------------------------------------------------------------------ batch AI
+
+    def _ai_selector(self, pipeline: str, model_id: str | None) -> AISessionSelector:
+        key = (pipeline, model_id)
+        selector = self.ai_selectors.get(key)
+        if selector is None:
+            selector = self.ai_selectors[key] = AISessionSelector(
+                int(pipeline_capability(pipeline)), model_id or pipeline, choose=self._choose(self.max_ai_prices.get(pipeline)))
+        return selector
+
+    def _ai_request(self, w: Workload):
+        env = self.world.env
+        retry = AIRequestRetry(env.now)
+        job = Job(retry.max_tries, max_swaps=0, record=False)  # go's AI loop: up to 20 tries in 2 s
+        job_id = next(_job_ids)
+        self.jobs_submitted += 1
+        submitted = env.now
+        self._fire(job, job_id, Event.INGEST)
+        selector = self._ai_selector(w.pipeline, w.model_id)
+        units = gateway_ai_units(w.pipeline, w.request or {})
+        last, tickets, fee_paid, error, tries = "", 0, Fraction(0), None, 0
+        done = False
+        try:
+            while retry.begin_try(env.now):
+                pool_size = sum(1 for o in self.orchestrators if o.can_run(w.pipeline, w.model_id))
+                if selector.wants_refresh(env.now, pool_size):
+                    if job.state.name == "INGESTING":
+                        self._fire(job, job_id, Event.DISCOVER)
+                    sessions = yield from self._discover(w.pipeline, w.model_id, selector.suspender.suspended)
+                    selector.refresh(env.now, sessions)
+                session = selector.select(env.now, self.rng)
+                if session is None:
+                    break
+                tries += 1
+                offer: Offer = session.info
+                last = offer.orchestrator.name
+                if job.state.name in ("INGESTING", "DISCOVERING"):
+                    self._fire(job, job_id, Event.SESSION_READY)
+                self._fire(job, job_id, Event.REDISPATCH if job.state.name == "RETRY" else Event.DISPATCH)
+                served, responded, update = None, False, None
+                try:
+                    payment, update = self._pay(offer, units * offer.price)
+                    tickets += len(payment.ticket_sender_params)
+                    yield env.timeout(self.network.one_way())
+                    if self.network.lost():
+                        attempt_error = "request timed out"
+                    else:
+                        self._fire(job, job_id, Event.SUBMITTED)
+                        served = yield env.process(offer.orchestrator.serve(payment, offer.session_id, w.pipeline,
+                                                                            units, queue=False))
+                        yield env.timeout(self.network.one_way())
+                        responded = True
+                        attempt_error = served.error
+                except PaymentError as exc:
+                    attempt_error = f"payment error: {exc}"
+                session.info = self._settle(offer, update, served, responded)
+                action = retry.on_result(session, attempt_error)
+                if action is AIErrorAction.COMPLETE:
+                    selector.complete(session)
+                    fee_paid = served.fee
+                    for event in (Event.RESULT, Event.RECEIVED, Event.VERIFIED, Event.PUBLISHED, Event.SETTLED):
+                        self._fire(job, job_id, event)
+                    done = True
+                    break
+                self._fire(job, job_id, Event.COMPUTE_FAILED, attempt_error)
+                if action in (AIErrorAction.RETRY_SAME,):
+                    selector.complete(session)
+                elif action in (AIErrorAction.REMOVE, AIErrorAction.BAD_REQUEST):
+                    selector.remove(session)
+                if action is AIErrorAction.BAD_REQUEST:
+                    error = str(attempt_error)
+                    break
+                if job.state.name != "RETRY":
+                    break  # the budget of this machine's attempts is spent
+            for s in retry.finish():
+                selector.complete(s)
+        except ServiceUnavailableError as exc:
+            error = str(exc)
+        if not done and error is None:
+            error = NO_ORCHESTRATORS
+        if not done and not job.done:
+            self._fire(job, job_id, Event.GIVE_UP if job.state.name != "RETRY" else Event.NO_ORCHESTRATOR, error)
+        self._finish(job_id, m.BATCH_AI, w.pipeline, submitted, last, error, tries, 0, tickets, fee_paid)
+
+    # ------------------------------------------------------------------ records
+
+    def _fire(self, job: Job, job_id: int, event: Event, reason: str = "") -> None:
+        t = job.fire(event, self.world.env.now, reason)
+        self.rec.transition(t.time, job_id, t.state.name, t.event.name, t.next.name)
+
+    def _finish(self, job_id, workload, pipeline, submitted, orchestrator, error, attempts, swaps, tickets, fee):
+        now = self.world.env.now
+        if error is None:
+            self.jobs_completed += 1
+        else:
+            self.jobs_failed += 1
+        if self.record_jobs:
+            self.rec.job(job_id, self.name, orchestrator, workload, pipeline, submitted, now,
+                         m.COMPLETED if error is None else m.FAILED, error or "", attempts, swaps, tickets, float(fee))

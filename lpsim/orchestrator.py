@@ -1,0 +1,210 @@
+"""A simulated orchestrator: the protocol core's recipient, payment receiver and redemption queue
+on the simulated chain, a capacity of concurrent jobs, a compute model per pipeline, and its
+on-chain duties (bond, register, call reward each round, redeem winning tickets).
+
+Everything protocol is the core's (`node.core`); this module only models what is outside the
+protocol: how long work takes, how often it fails, and when the orchestrator acts.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+import simpy
+
+from node.core.balances import Balances
+from node.core.errors import PaymentError
+from node.core.params import TicketParams
+from node.core.payment import Payment, PaymentReceiver
+from node.core.pricing import PriceInfo, auto_adjust_price
+from node.core.recipient import Recipient
+from node.core.redemption import Outcome, Redeemer
+from node.core.sender_monitor import SenderMonitor
+from node.eth import Account, TransactionFailed
+from node.eth.payments import ProtocolBroker
+
+from .world import World
+
+
+@dataclass(frozen=True)
+class PipelineModel:
+    """What an orchestrator runs for one pipeline and how long it takes."""
+
+    name: str
+    model_id: str
+    warm: bool
+    compute: Any  # a distribution of seconds (lpsim.distributions)
+
+
+@dataclass(frozen=True)
+class Offer:
+    """An orchestrator's answer to GetOrchestrator, as the gateway stores it on a session."""
+
+    orchestrator: "SimOrchestrator"
+    price: Fraction  # wei per unit, after auto-adjustment
+    price_info: PriceInfo
+    params: TicketParams | None  # None when the price is zero (no payments)
+    session_id: str  # the auth token's session id: the balance key on both sides
+
+
+@dataclass
+class Served:
+    """The outcome of one attempt at an orchestrator."""
+
+    error: str | None
+    fee: Fraction = Fraction(0)  # what the orchestrator debited
+    params: TicketParams | None = None  # fresh ticket params returned with a result
+
+
+class SimOrchestrator:
+    def __init__(self, world: World, name: str, account: Account, *, reward_cut: float, fee_share: float,
+                 price_per_pixel: Fraction, ai_prices: dict[str, Fraction], auto_adjust_price: bool,
+                 ticket_ev: int, max_face_value: int, capacity: int, pipelines: dict[str, PipelineModel],
+                 failure_rate: float, reward_policy: str | float, service_uri: str, redeem_gas: int,
+                 rng: np.random.Generator, randbytes) -> None:
+        self.world, self.name, self.account = world, name, account
+        self.address = account.address
+        self.reward_cut, self.fee_share = reward_cut, fee_share
+        self.price_per_pixel, self.ai_prices = price_per_pixel, ai_prices
+        self.auto_adjust = auto_adjust_price
+        self.pipelines = pipelines
+        self.failure_rate = failure_rate
+        self.reward_policy = reward_policy
+        self.service_uri = service_uri
+        self.rng = rng
+        env = world.env
+        self.monitor = SenderMonitor(self.address, world.view)
+        self.recipient = Recipient(self.address, randbytes(32), world.view, self.monitor, randbytes, ev=ticket_ev,
+                                   redeem_gas=redeem_gas, max_face_value=max_face_value)
+        self.redeemer = Redeemer(world.view, self.monitor, ProtocolBroker(world.protocol, account), redeem_gas,
+                                 world.protocol.params.ticket_validity_period)
+        self.receiver = PaymentReceiver(self.recipient, Balances(lambda: env.now), self.redeemer)
+        self.slots = simpy.Resource(env, capacity)
+        self._randbytes = randbytes
+        self._wake: simpy.Event | None = None
+        # cumulative counters (sampled into metrics)
+        self.jobs_completed = 0
+        self.tickets_received = 0
+        self.tickets_won = 0
+        self.fees_expected = Fraction(0)
+        self.reward_last_round = 0
+        self.rewards_total = 0
+        self.stake = 0  # LPT wei, refreshed each round
+        env.process(self._redemption_loop())
+
+    # ------------------------------------------------------------------ genesis
+
+    def register(self, stake: int) -> None:
+        p = self.world.protocol
+        p.approve_and_bond(self.account, stake, self.address)
+        p.BondingManager.transcoder(round(self.reward_cut * 1e6), round(self.fee_share * 1e6), sender=self.account)
+        p.ServiceRegistry.setServiceURI(self.service_uri, sender=self.account)
+
+    # ------------------------------------------------------------------ GetOrchestrator
+
+    def base_price(self, pipeline: str) -> Fraction:
+        if pipeline == "transcoding":
+            return self.price_per_pixel
+        return self.ai_prices.get(pipeline, self.price_per_pixel)
+
+    def offer(self, gateway: str, pipeline: str) -> Offer:
+        """Price and fresh ticket params for `gateway` (raises PaymentError, e.g. when its reserve
+        cannot back a ticket: go fails the GetOrchestrator call then)."""
+        base = self.base_price(pipeline)
+        price = auto_adjust_price(base, lambda: self.recipient.tx_cost_multiplier(gateway)) if self.auto_adjust else base
+        params = self.recipient.ticket_params(gateway, price) if price > 0 else None
+        session_id = self._randbytes(4).hex()
+        return Offer(self, price, PriceInfo.from_fraction(price), params, session_id)
+
+    def can_run(self, pipeline: str, model_id: str | None) -> bool:
+        model = self.pipelines.get(pipeline)
+        return model is not None and (model_id is None or pipeline == "transcoding" or model.model_id == model_id)
+
+    # ------------------------------------------------------------------ work
+
+    def serve(self, payment: Payment, session: str, pipeline: str, units: int, *, queue: bool):
+        """A SimPy process: take the payment, do the work, debit it; returns a `Served`.
+        `queue`: wait for a free slot (transcoding) instead of refusing (batch AI, as go's
+        "insufficient capacity")."""
+        got = self.receiver.process_payment(payment, session)
+        self.tickets_received += got.tickets
+        self.tickets_won += got.winning
+        self.fees_expected += got.ev
+        if got.winning:
+            self._wake_redeemer()
+        if got.error is not None:
+            return Served(f"payment error: {got.error}")
+        price = self.receiver.balances.fixed_price(payment.sender, session) or Fraction(0)
+        if price > 0 and not self.receiver.sufficient_balance(payment.sender, session):
+            return Served("Insufficient balance")
+        if not queue and self.slots.count >= self.slots.capacity:
+            return Served("insufficient capacity")
+        with self.slots.request() as slot:
+            yield slot
+            yield self.world.env.timeout(float(self.pipelines[pipeline].compute.sample(self.rng)))
+        if self.failure_rate and self.rng.random() < self.failure_rate:
+            return Served("compute failed")
+        fee = self.receiver.debit_fees(payment.sender, session, price, units)
+        self.jobs_completed += 1
+        params = self.recipient.ticket_params(payment.sender, price) if price > 0 else None
+        return Served(None, fee, params)
+
+    # ------------------------------------------------------------------ on-chain duties
+
+    def call_reward(self, round_: int) -> int:
+        """Call reward for `round_` if active and the policy says so; returns the LPT minted."""
+        self.reward_last_round = 0
+        policy = self.reward_policy
+        if policy == "never" or (not isinstance(policy, str) and self.rng.random() >= policy):
+            return 0
+        if not self.world.view.is_active(self.address):
+            return 0
+        try:
+            receipt = self.world.protocol.BondingManager.reward(sender=self.account)
+        except TransactionFailed:
+            return 0
+        rewards = receipt.events_named("Reward")
+        amount = rewards[0].args["amount"] if rewards else 0
+        self.reward_last_round = amount
+        self.rewards_total += amount
+        return amount
+
+    def _wake_redeemer(self) -> None:
+        if self._wake is not None and not self._wake.triggered:
+            self._wake.succeed()
+
+    def _redemption_loop(self):
+        """Redeem winning tickets once their params expire (the queue decides; this only wakes
+        it at the right blocks instead of on every one)."""
+        env, world = self.world.env, self.world
+        while True:
+            queued = self.redeemer.queued()
+            if not queued:
+                self._wake = env.event()
+                yield self._wake
+                continue
+            due = min(t.expiration_block for t in queued)
+            wait = world.time_of_block(max(due, world.block_now())) - env.now
+            if wait > 0:
+                yield env.timeout(wait)
+            world.sync()
+            results = self.redeemer.on_block(world.block_now())
+            if not results or any(r.outcome is Outcome.RETRY for r in results):
+                yield env.timeout(world.block_time)
+
+    # ------------------------------------------------------------------ metrics
+
+    @property
+    def fees_realised(self) -> int:
+        return self.redeemer.value_redeemed
+
+    def ticket_counts(self) -> dict[str, int]:
+        c = self.redeemer.counts
+        return {"redeemed": c["redeemed"], "expired": c["expired"], "dropped": c["dropped"],
+                "pending": c["queued"] - c["redeemed"] - c["expired"] - c["dropped"]}
+
+
+def payment_error(exc: PaymentError) -> str:
+    return f"payment error: {exc}"

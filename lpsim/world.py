@@ -1,0 +1,146 @@
+"""The simulated world's clock and chain: SimPy time mapped to L1 blocks and rounds, the protocol
+deployed on an in-process EVM, and the chain view the protocol core reads.
+
+Simulated time 0 is the first block of the first round after genesis. Block `b` happens at
+`(b - block0) × block_time`; every transaction made at simulated time `t` lands in the block of
+`t` (several transactions share a block, as on the network), so round initialisation, reward
+calls, ticket expiry and unbonding happen when they would.
+"""
+from __future__ import annotations
+
+import simpy
+
+from node.core.chain_view import SenderInfo
+from node.eth import LPT, Account, FastChain, Protocol, ProtocolParams, RevmChain, deploy_protocol
+from node.eth.deploy import MINTER_ROLE
+from node.eth.payments import ProtocolChainView
+
+BACKENDS = {"revm": RevmChain, "fast": FastChain}
+
+
+class SimChainView:
+    """node.core.chain_view.ChainView for the simulation: the contracts' answers, cached until
+    the next transaction or block (payments read sender funds for every ticket; the chain only
+    changes when something is mined), and the last seen block taken from simulated time."""
+
+    def __init__(self, world: "World") -> None:
+        self.world = world
+        self._base = ProtocolChainView(world.protocol, world.gas_price)
+        self._cache: dict = {}
+        self._version: tuple[int, int] | None = None
+        self._hashes: dict[int, bytes] = {}  # a round's block hash never changes once set
+
+    def _cached(self, key, read, *args):
+        chain = self.world.chain
+        version = (chain._tx_count, chain.block_number)
+        if version != self._version:
+            self._cache.clear()
+            self._version = version
+        try:
+            return self._cache[key]
+        except KeyError:
+            value = self._cache[key] = read(*args)
+            return value
+
+    def last_initialized_round(self) -> int:
+        return self._cached("round", self._base.last_initialized_round)
+
+    def block_hash_for_round(self, round_: int) -> bytes:
+        value = self._hashes.get(round_)
+        if value is None:
+            value = self._base.block_hash_for_round(round_)
+            if any(value):
+                self._hashes[round_] = value
+        return value
+
+    def transcoder_pool_size(self) -> int:
+        return self._cached("pool", self._base.transcoder_pool_size)
+
+    def last_seen_block(self) -> int:
+        return self.world.block_now()
+
+    def sender_info(self, sender: str) -> SenderInfo:
+        return self._cached(("sender", sender), self._base.sender_info, sender)
+
+    def claimed_reserve(self, reserve_holder: str, claimant: str) -> int:
+        return self._cached(("claimed", reserve_holder, claimant), self._base.claimed_reserve, reserve_holder, claimant)
+
+    def is_active(self, orchestrator: str) -> bool:
+        return self._cached(("active", orchestrator), self._base.is_active, orchestrator)
+
+    def gas_price(self) -> int:
+        return self.world.gas_price
+
+
+class World:
+    """The environment, the chain and the deployed protocol, and the time ↔ block mapping."""
+
+    def __init__(self, params: ProtocolParams, *, backend: str, num_accounts: int, block_time: float,
+                 gas_price: int) -> None:
+        if backend not in BACKENDS:
+            raise ValueError(f"the simulator runs on {sorted(BACKENDS)} (got {backend!r}): "
+                             "it needs a backend whose blocks can hold many transactions")
+        self.env = simpy.Environment()
+        self.block_time = block_time
+        self.gas_price = gas_price
+        self.chain = BACKENDS[backend](num_accounts=num_accounts, gas_price=gas_price)
+        # LPT is minted explicitly (stakes and the rest of the supply), not per account.
+        self.protocol: Protocol = deploy_protocol(self.chain, params.with_(lpt_per_account=0))
+        self.round_length = params.round_length
+        self.view = SimChainView(self)
+        self.block0 = 0
+        self.ts0 = 0
+
+    @property
+    def accounts(self) -> list[Account]:
+        return self.chain.accounts
+
+    def mint(self, amounts: dict[str, int]) -> None:
+        """Genesis LPT: `amounts` maps address → LPT wei."""
+        token, owner = self.protocol.LivepeerToken, self.protocol.owner
+        token.grantRole(MINTER_ROLE, owner.address, sender=owner)
+        for address, amount in amounts.items():
+            if amount:
+                token.mint(address, amount, sender=owner)
+        token.revokeRole(MINTER_ROLE, owner.address, sender=owner)
+
+    def start_clock(self) -> None:
+        """Genesis is over: move to the next round's first block, initialise it, call it time 0."""
+        self.protocol.next_round()
+        self.block0 = self.chain.block_number
+        self.ts0 = self.chain.timestamp
+
+    # ---------------------------------------------------------------------- time and blocks
+
+    def block_at(self, t: float) -> int:
+        return self.block0 + int(t // self.block_time)
+
+    def block_now(self) -> int:
+        return self.block_at(self.env.now)
+
+    def time_of_block(self, block: int) -> float:
+        return (block - self.block0) * self.block_time
+
+    def round_of_block(self, block: int) -> int:
+        return block // self.round_length
+
+    def time_of_round(self, round_: int) -> float:
+        return self.time_of_block(round_ * self.round_length)
+
+    def current_round(self) -> int:
+        return self.round_of_block(self.block_now())
+
+    def sync(self) -> None:
+        """Bring the chain to the block of the current simulated time; transactions from now on
+        land in that block until time moves on."""
+        chain, target = self.chain, self.block_now()
+        if chain.block_number < target:
+            chain.mine(target - 1 - chain.block_number)
+            chain.open_block(target, self.ts0 + int((target - self.block0) * self.block_time))
+        elif chain.block_number == target and chain._open is None:
+            chain.open_block(target, chain.timestamp)
+
+
+def lpt(amount: float) -> int:
+    """LPT (a float, as distributions draw it) → LPT wei."""
+    return int(round(amount * 1e6)) * (LPT // 10**6)
