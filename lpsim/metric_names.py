@@ -1,0 +1,49 @@
+"""The vocabulary of a run's outputs, in one place: the metric names the engine records and the
+summary and report read, the special entity, and the job workloads and statuses.
+
+Metrics are sampled every `metrics.sample_every` and are cumulative counters unless listed in
+`PER_ROUND` (a value that belongs to one round: read the last sample of each round, never sum
+every sample).
+"""
+from __future__ import annotations
+
+NETWORK = "network"  # the entity of network-wide rows
+
+# network rows
+INFLATION = "inflation"  # parts per billion of supply minted this round (Minter.inflation)
+BONDING_RATE = "bonding_rate"  # fraction 0..1: total bonded / total supply
+TOTAL_SUPPLY = "total_supply_lpt"
+TOTAL_BONDED = "total_bonded_lpt"
+MINTED = "minted_lpt"  # minted in this round
+ACTIVE_ORCHESTRATORS = "active_orchestrators"
+
+# orchestrator rows
+STAKE = "stake_lpt"
+STAKE_SHARE = "stake_share"  # fraction 0..1 of the active stake
+JOBS_COMPLETED = "jobs_completed"  # also a gateway metric
+TICKETS_RECEIVED = "tickets_received"
+TICKETS_WON = "tickets_won"
+TICKETS_REDEEMED = "tickets_redeemed"
+TICKETS_EXPIRED = "tickets_expired"
+TICKETS_PENDING = "tickets_pending"  # won, not yet redeemed nor expired (a level, not a count)
+FEES_EXPECTED = "fees_expected_wei"  # sum of face value × win probability of tickets received
+FEES_REALISED = "fees_realised_wei"  # face value of tickets redeemed
+REWARD = "reward_lpt"  # the orchestrator's reward in this round
+
+# gateway rows
+JOBS_SUBMITTED = "jobs_submitted"
+JOBS_FAILED = "jobs_failed"
+TICKETS_SENT = "tickets_sent"
+DEPOSIT = "deposit_wei"
+RESERVE = "reserve_wei"
+
+PER_ROUND = frozenset({INFLATION, MINTED, REWARD})
+TICKET_METRICS = (TICKETS_SENT, TICKETS_RECEIVED, TICKETS_WON, TICKETS_REDEEMED, TICKETS_EXPIRED,
+                  TICKETS_PENDING)
+NETWORK_METRICS = (INFLATION, BONDING_RATE, TOTAL_SUPPLY, TOTAL_BONDED, MINTED, ACTIVE_ORCHESTRATORS)
+
+# jobs.csv vocabulary
+TRANSCODING = "transcoding"
+BATCH_AI = "batch_ai"
+COMPLETED = "completed"
+FAILED = "failed"

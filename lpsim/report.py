@@ -1,0 +1,385 @@
+"""`report.html`: one self-contained page per run (figures embedded as PNG, no script, nothing
+fetched) with the run's header, the summary table and the figures a person looks at first:
+selection vs stake, latency, success rate, tickets, expected vs realised fees, rewards and the
+network's economics.
+
+A figure whose data the run did not record (no jobs in an economics-only run, no tickets, no
+network rows) is replaced by a one-line note; the page is always written.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Optional, Union
+
+from matplotlib.figure import Figure  # the object API: Agg canvas, no pyplot global state
+from matplotlib.ticker import NullFormatter, StrMethodFormatter
+
+from lpsim import metric_names as M
+from lpsim.results import load_results
+from lpsim.summary import (EXTRA_KEYS, EXTRA_LABELS, duration, gateways, per_round, percentile, read_summary,
+                           summarize, summary_rows)
+
+__all__ = ["REPORT_FILE", "write_report"]
+
+REPORT_FILE = "report.html"
+LABEL_LIMIT = 30  # label scatter points by orchestrator up to this many
+TOP_ORCHESTRATORS = 5  # fee lines drawn for this many orchestrators
+
+Tables = dict[str, Optional[list[dict[str, Any]]]]
+Drawn = Union[Figure, str]  # a figure, or the note that replaces it
+
+
+# ---------------------------------------------------------------------------------------------
+# series helpers
+
+
+def _time_unit(times: list[float]) -> tuple[float, str]:
+    """A divisor and unit that keep a time axis readable."""
+    span = max(times, default=0) - min(times, default=0)
+    for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
+        if span >= 3 * size:
+            return size, unit
+    return 1, "seconds"
+
+
+def summed_series(rows: list[dict], metric: str) -> tuple[list[float], list[float]]:
+    """A cumulative counter summed over the entities that report it, at every sample time (an
+    entity counts with its latest sample until its next one)."""
+    points = sorted(((r["time"], r["entity"], r["value"]) for r in rows if r["metric"] == metric),
+                    key=lambda p: p[0])
+    current: dict[str, float] = {}
+    total, times, values = 0, [], []
+    for t, entity, value in points:
+        total += value - current.get(entity, 0)
+        current[entity] = value
+        if times and times[-1] == t:
+            values[-1] = total
+        else:
+            times.append(t)
+            values.append(total)
+    return times, values
+
+
+def entity_series(rows: list[dict], metric: str) -> dict[str, tuple[list[float], list[float]]]:
+    """entity -> (times, values) of `metric`."""
+    out: dict[str, tuple[list, list]] = {}
+    for r in sorted((r for r in rows if r["metric"] == metric), key=lambda r: r["time"]):
+        times, values = out.setdefault(r["entity"], ([], []))
+        times.append(r["time"])
+        values.append(r["value"])
+    return out
+
+
+def _figure(ncols: int = 1, width: float = 6.4) -> tuple[Figure, Any]:
+    fig = Figure(figsize=(width * ncols if ncols > 1 else width, 4.2), layout="constrained")
+    return fig, fig.subplots(1, ncols)
+
+
+# ---------------------------------------------------------------------------------------------
+# figures: each takes the tables and the summary, returns a Figure or a note
+
+
+def fig_selection(tables: Tables, summary: dict) -> Drawn:
+    orchs = summary["selection"]["orchestrators"]
+    points = [(o, v["stake_share"], v["job_share"]) for o, v in orchs.items()
+              if v["stake_share"] is not None and v["job_share"] is not None]
+    if not points:
+        return "No completed jobs and stake shares to compare."
+    fig, (shares, ratios) = _figure(2, 5)
+    label = len(points) <= LABEL_LIMIT
+    xs, ys = [p[1] for p in points], [p[2] for p in points]
+    top = max(xs + ys) * 1.08 or 1
+    shares.plot([0, top], [0, top], color="grey", lw=1, ls="--", label="job share = stake share")
+    shares.scatter(xs, ys, s=22, zorder=3)
+    shares.set(xlim=(0, top), ylim=(0, top), xlabel="stake share (end of run)",
+               ylabel="job share (completed jobs)")
+    tvd = summary["selection"]["total_variation"]
+    shares.set_title(f"{len(points)} orchestrators, total variation distance {tvd:.3f}", fontsize=10)
+    shares.legend(loc="upper left", fontsize=8)
+    # the same as a ratio on a log stake axis, where the many small orchestrators are not one blot
+    staked = [p for p in points if p[1] > 0]
+    ratios.axhline(1, color="grey", lw=1, ls="--")
+    ratios.scatter([p[1] for p in staked], [p[2] / p[1] for p in staked], s=22, zorder=3)
+    ratios.set(xscale="log" if staked else "linear", xlabel="stake share (log)",
+               ylabel="job share / stake share", title="selection per unit of stake")
+    ratios.xaxis.set_minor_formatter(NullFormatter())  # labelled minor ticks overlap on short spans
+    if label:
+        for name, x, y in points:
+            shares.annotate(name, (x, y), xytext=(3, 3), textcoords="offset points", fontsize=7)
+        for name, x, y in staked:
+            ratios.annotate(name, (x, y / x), xytext=(3, 3), textcoords="offset points", fontsize=7)
+    return fig
+
+
+def _completed_latencies(jobs: list[dict]) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = {}
+    for j in jobs:
+        if j["status"] == M.COMPLETED and j["latency"] is not None:
+            out.setdefault(j["workload"], []).append(j["latency"])
+    return {w: sorted(v) for w, v in sorted(out.items())}
+
+
+def fig_latency(tables: Tables, summary: dict) -> Drawn:
+    jobs = tables.get("jobs")
+    if jobs is None:
+        return "Jobs were not recorded (metrics.jobs: false)."
+    by_workload = _completed_latencies(jobs)
+    if not by_workload:
+        return "No completed jobs."
+    everything = sorted(x for v in by_workload.values() for x in v)
+    fig, (hist, ecdf) = _figure(2, 5)
+    hist.hist(list(by_workload.values()), bins=min(60, max(10, len(everything) // 20)),
+              label=list(by_workload), stacked=True)
+    for workload, values in by_workload.items():
+        n = len(values)
+        ecdf.step(values, [(i + 1) / n for i in range(n)], where="post", label=workload)
+    for q, style in ((50, "-"), (95, "--"), (99, ":")):
+        x = percentile(everything, q)
+        for ax in (hist, ecdf):
+            ax.axvline(x, color="black", lw=1, ls=style, label=f"p{q} {x:.3g} s" if ax is ecdf else None)
+    hist.set(xlabel="latency (s)", ylabel="jobs", title="histogram")
+    ecdf.set(xlabel="latency (s)", ylabel="fraction of completed jobs", ylim=(0, 1.01), title="ECDF")
+    ecdf.legend(fontsize=8, loc="lower right")
+    if len(by_workload) > 1:
+        hist.legend(fontsize=8)
+    return fig
+
+
+def _success_from_jobs(jobs: list[dict]) -> list[tuple[str, list[float], list[float]]]:
+    """The success rate in up to 40 equal windows of finishing time, and since the start."""
+    done = sorted((j["finished"], j["status"] == M.COMPLETED) for j in jobs if j["finished"] is not None)
+    if not done:
+        return []
+    times = [t for t, _ in done]
+    ok, running = 0, []
+    for i, (_, success) in enumerate(done):
+        ok += success
+        running.append(ok / (i + 1))
+    t0, bins = times[0], max(1, min(40, len(done) // 10))
+    width = (times[-1] - t0) / bins or 1
+    totals, oks = [0] * bins, [0] * bins
+    for t, success in done:
+        b = min(int((t - t0) / width), bins - 1)
+        totals[b] += 1
+        oks[b] += success
+    windows = [b for b in range(bins) if totals[b]]
+    return [("per window", [t0 + (b + 0.5) * width for b in windows], [oks[b] / totals[b] for b in windows]),
+            ("since the start", times, running)]
+
+
+def _success_from_counters(metrics: list[dict]) -> list[tuple[str, list[float], list[float]]]:
+    """Without jobs.csv: the gateways' completed and failed counters, carried forward."""
+    gws = gateways(metrics)
+    rows = [r for r in metrics if r["entity"] in gws]
+    completed = dict(zip(*summed_series(rows, M.JOBS_COMPLETED)))
+    failed = dict(zip(*summed_series(rows, M.JOBS_FAILED)))
+    c = f = 0
+    times, rates = [], []
+    for t in sorted(set(completed) | set(failed)):
+        c, f = completed.get(t, c), failed.get(t, f)
+        if c + f:
+            times.append(t)
+            rates.append(c / (c + f))
+    return [("since the start (gateway counters)", times, rates)] if times else []
+
+
+def fig_success(tables: Tables, summary: dict) -> Drawn:
+    jobs = tables.get("jobs")
+    lines = _success_from_jobs(jobs) if jobs else _success_from_counters(tables.get("metrics") or [])
+    if not lines:
+        return "No finished jobs."
+    scale, unit = _time_unit(lines[-1][1])
+    fig, ax = _figure()
+    for label, times, rates in lines:
+        ax.plot([t / scale for t in times], rates, lw=1.2, marker="o" if label == "per window" else None,
+                ms=3, label=label)
+    ax.set(xlabel=f"simulated time ({unit})", ylabel="success rate", ylim=(-0.02, 1.02))
+    ax.legend(fontsize=8, loc="lower left")
+    return fig
+
+
+def fig_tickets(tables: Tables, summary: dict) -> Drawn:
+    metrics = tables.get("metrics") or []
+    names = (M.TICKETS_SENT, M.TICKETS_WON, M.TICKETS_REDEEMED, M.TICKETS_EXPIRED)
+    series = {name: summed_series(metrics, name) for name in names}
+    series = {name: s for name, s in series.items() if s[0]}
+    if not series:
+        return "No tickets recorded."
+    scale, unit = _time_unit([t for times, _ in series.values() for t in times])
+    fig, (sent_ax, won_ax) = _figure(2, 5)
+    # tickets sent outnumber winners by the win probability's inverse: two axes keep both readable
+    if M.TICKETS_SENT in series:
+        times, values = series[M.TICKETS_SENT]
+        sent_ax.plot([t / scale for t in times], values, label="sent")
+    for name in names[1:]:
+        if name in series:
+            times, values = series[name]
+            won_ax.plot([t / scale for t in times], values, label=name.removeprefix("tickets_"))
+    sent_ax.set(xlabel=f"simulated time ({unit})", ylabel="tickets (cumulative)", title="sent")
+    won_ax.set(xlabel=f"simulated time ({unit})", ylabel="tickets (cumulative)", title="winning tickets")
+    for ax in (sent_ax, won_ax):
+        if ax.lines:
+            ax.legend(fontsize=8)
+    return fig
+
+
+def fig_fees(tables: Tables, summary: dict) -> Drawn:
+    metrics = tables.get("metrics") or []
+    by_orch = {o: v for o, v in summary["fees"]["by_orchestrator"].items() if v["expected_wei"]}
+    if not by_orch:
+        return "No fees recorded."
+    fig, (ratio_ax, lines_ax) = _figure(2, 5)
+    names = list(by_orch)
+    xs = [by_orch[o]["expected_wei"] / 1e18 for o in names]
+    ys = [by_orch[o]["realised_ratio"] or 0 for o in names]
+    ratio_ax.axhline(1, color="grey", lw=1, ls="--")
+    ratio_ax.scatter(xs, ys, s=22, zorder=3)
+    if len(names) <= LABEL_LIMIT:
+        for name, x, y in zip(names, xs, ys):
+            ratio_ax.annotate(name, (x, y), xytext=(3, 3), textcoords="offset points", fontsize=7)
+    ratio_ax.set(xlabel="expected fees (ETH)", ylabel="realised / expected", title="at the end of the run")
+    expected, realised = entity_series(metrics, M.FEES_EXPECTED), entity_series(metrics, M.FEES_REALISED)
+    top = sorted(names, key=lambda o: -by_orch[o]["expected_wei"])[:TOP_ORCHESTRATORS]
+    top = [o for o in top if o in expected]
+    scale, unit = _time_unit([t for o in top for t in expected[o][0]])
+    for i, o in enumerate(top):
+        color = f"C{i}"
+        times, values = expected[o]
+        lines_ax.plot([t / scale for t in times], [v / 1e18 for v in values], color=color, ls="--", lw=1)
+        if o in realised:
+            times, values = realised[o]
+            lines_ax.plot([t / scale for t in times], [v / 1e18 for v in values], color=color, lw=1.5, label=o)
+    lines_ax.set(xlabel=f"simulated time ({unit})", ylabel="fees (ETH, cumulative)",
+                 title=f"top {len(top)}: realised (solid) vs expected (dashed)")
+    if lines_ax.get_legend_handles_labels()[0]:
+        lines_ax.legend(fontsize=7)
+    return fig
+
+
+def fig_rewards(tables: Tables, summary: dict) -> Drawn:
+    metrics = tables.get("metrics") or []
+    per_round_total: dict[int, float] = {}
+    for rounds in per_round(metrics, M.REWARD).values():
+        for rnd, value in rounds.items():
+            per_round_total[rnd] = per_round_total.get(rnd, 0) + value
+    minted = per_round([r for r in metrics if r["entity"] == M.NETWORK], M.MINTED).get(M.NETWORK, {})
+    if not per_round_total and not minted:
+        return "No rewards recorded."
+    fig, ax = _figure()
+    if per_round_total:
+        ax.bar(list(per_round_total), list(per_round_total.values()), width=0.8, label="rewards (orchestrators)")
+    if minted:
+        ax.plot(list(minted), list(minted.values()), color="C1", marker=".", lw=1, label="minted (network)")
+    ax.set(xlabel="round", ylabel="LPT per round")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def fig_network(tables: Tables, summary: dict) -> Drawn:
+    network = [r for r in tables.get("metrics") or [] if r["entity"] == M.NETWORK]
+    panels = ((M.INFLATION, "inflation (% per round)", 1e-7), (M.BONDING_RATE, "bonding rate (%)", 100),
+              (M.TOTAL_SUPPLY, "total supply (LPT)", 1))
+    series = {name: per_round(network, name).get(M.NETWORK, {}) for name, _, _ in panels}
+    if not any(series.values()):
+        return "No network economics recorded."
+    fig, axes = _figure(3, 4)
+    for ax, (name, label, factor) in zip(axes, panels):
+        rounds = series[name]
+        if rounds:
+            ax.plot(list(rounds), [v * factor for v in rounds.values()], marker="." if len(rounds) < 60 else None)
+        else:
+            ax.text(0.5, 0.5, "not recorded", ha="center", va="center", transform=ax.transAxes)
+        ax.set(xlabel="round", title=label)
+    axes[2].yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
+    return fig
+
+
+FIGURES: list[tuple[str, Callable[[Tables, dict], Drawn]]] = [
+    ("Selection: job share vs stake share", fig_selection),
+    ("Job latency", fig_latency),
+    ("Success rate over time", fig_success),
+    ("Tickets over time", fig_tickets),
+    ("Payment variance: expected vs realised fees", fig_fees),
+    ("Rewards per round", fig_rewards),
+    ("Inflation, bonding rate and total supply", fig_network),
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# the page
+
+
+def _png(fig: Figure) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _header(results_dir: Path, summary: dict) -> tuple[str, str]:
+    """The page title and the line under it, from summary.json's extra fields."""
+    extra = dict(summary.get("extra") or {})
+    timing = results_dir / "timing.json"  # wall-clock figures live apart so summary.json is reproducible
+    if timing.exists():
+        extra.update(json.loads(timing.read_text()))
+    title = str(extra.pop("scenario", None) or results_dir.resolve().name)
+    if "seed" not in extra and summary.get("seed") is not None:
+        extra["seed"] = summary["seed"]
+    parts = []
+    for key in [k for k in EXTRA_KEYS if k in extra] + sorted(k for k in extra if k not in EXTRA_KEYS):
+        value = extra[key]
+        if key.endswith("_s") and isinstance(value, (int, float)):  # seconds
+            value = duration(value)
+        parts.append(f"{EXTRA_LABELS.get(key, key.removesuffix('_s').replace('_', ' '))} {value}")
+    return title, " · ".join(parts)
+
+
+def _summary_table(summary: dict) -> str:
+    rows = []
+    for title, body in summary_rows(summary):
+        rows.append(f'<tr><th colspan="2">{html.escape(title)}</th></tr>')
+        rows.extend(f"<tr><td>{html.escape(label)}</td><td>{html.escape(value)}</td></tr>"
+                    for label, value in body)
+    return "<table>\n" + "\n".join(rows) + "\n</table>" if rows else '<p class="note">Nothing recorded.</p>'
+
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 70em; margin: 2em auto; padding: 0 1em; color: #222; }
+h1 { margin-bottom: 0.2em; } .meta { color: #555; margin-top: 0; }
+table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
+th { text-align: left; padding: 0.6em 0.4em 0.2em; border-bottom: 1px solid #ccc; }
+td { padding: 0.1em 1.2em 0.1em 0.8em; } td:first-child { white-space: pre; color: #444; }
+img { max-width: 100%; } .note { color: #777; font-style: italic; }
+"""
+
+
+def write_report(results_dir: str | Path) -> Path:
+    """Build `report.html` in the results folder from its tables and summary.json (computed if
+    absent) and return its path."""
+    root = Path(results_dir)
+    tables = load_results(root)
+    summary = read_summary(root) or summarize(tables)
+    title, meta = _header(root, summary)
+    parts = [f"<h1>{html.escape(title)}</h1>", f'<p class="meta">{html.escape(meta)}</p>',
+             "<h2>Summary</h2>", _summary_table(summary)]
+    for heading, draw in FIGURES:
+        parts.append(f"<h2>{html.escape(heading)}</h2>")
+        try:
+            drawn = draw(tables, summary)
+        except Exception as exc:  # one broken figure must not cost the person the whole page
+            warnings.warn(f"report figure {heading!r} failed: {exc!r}", RuntimeWarning, stacklevel=2)
+            drawn = f"This figure could not be drawn: {exc!r}"
+        if isinstance(drawn, Figure):
+            parts.append(f'<img alt="{html.escape(heading)}" src="data:image/png;base64,{_png(drawn)}">')
+        else:
+            parts.append(f'<p class="note">{html.escape(drawn)}</p>')
+    page = (f'<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+            f"<title>lpsim report: {html.escape(title)}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
+            + "\n".join(parts) + "\n</body>\n</html>\n")
+    path = root / REPORT_FILE
+    path.write_text(page, encoding="utf-8")
+    return path

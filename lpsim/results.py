@@ -1,0 +1,227 @@
+"""A run's recorded outputs: the `Recorder` the engine appends to while it runs, the results
+folder it writes, and the readers that load that folder back.
+
+Results folder (one run):
+
+    metrics.csv            run, seed, time, round, entity, metric, value   (always)
+    jobs.csv               one row per finished job                          (metrics.jobs)
+    transitions.csv        every job state-machine transition               (metrics.transitions)
+    transition_counts.csv  run, seed, state, event, next_state, count      (always)
+    summary.json           lpsim.summary.write_summary
+    report.html            lpsim.report.write_report
+
+Times are simulated seconds, `round` the protocol round number. Appends are plain tuples (the
+engine calls them in its hot loop); run and seed, constant for a recorder, and the job latency
+are added when the files are written. Floats are written with `repr`, so a rerun of the same
+scenario and seed writes the same bytes.
+"""
+from __future__ import annotations
+
+import csv
+from enum import Enum
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+__all__ = [
+    "FILES",
+    "JOB_COLUMNS",
+    "METRIC_COLUMNS",
+    "TRANSITION_COLUMNS",
+    "TRANSITION_COUNT_COLUMNS",
+    "Recorder",
+    "load_results",
+    "read_table",
+    "to_dataframe",
+]
+
+METRIC_COLUMNS = ("run", "seed", "time", "round", "entity", "metric", "value")
+JOB_COLUMNS = ("run", "seed", "job", "gateway", "orchestrator", "workload", "pipeline", "submitted",
+               "finished", "latency", "status", "reason", "attempts", "swaps", "tickets_sent", "fee_wei")
+TRANSITION_COLUMNS = ("run", "seed", "time", "job", "state", "event", "next_state")
+TRANSITION_COUNT_COLUMNS = ("run", "seed", "state", "event", "next_state", "count")
+
+FILES = {
+    "metrics": "metrics.csv",
+    "jobs": "jobs.csv",
+    "transitions": "transitions.csv",
+    "transition_counts": "transition_counts.csv",
+}
+COLUMNS = {
+    "metrics": METRIC_COLUMNS,
+    "jobs": JOB_COLUMNS,
+    "transitions": TRANSITION_COLUMNS,
+    "transition_counts": TRANSITION_COUNT_COLUMNS,
+}
+
+
+class Recorder:
+    """Collects a run's rows in memory and writes them as the results folder.
+
+    `jobs=False` makes `job` a no-op (no jobs.csv); `transitions=True` keeps every transition
+    for transitions.csv. Transition counts are always kept.
+    """
+
+    def __init__(self, run: Any = 0, seed: int = 0, *, jobs: bool = True, transitions: bool = False) -> None:
+        self.run = str(run)
+        self.seed = int(seed)
+        self.metric_rows: list[tuple] = []
+        self.job_rows: Optional[list[tuple]] = [] if jobs else None
+        self.transition_rows: Optional[list[tuple]] = [] if transitions else None
+        self.transition_counts: dict[tuple, int] = {}
+        if not jobs:
+            self.job = _ignore  # type: ignore[method-assign]
+
+    def metric(self, time: float, round: int, entity: str, metric: str, value: float) -> None:
+        """One sample: `metric` of `entity` is `value` at simulated `time` in `round`."""
+        self.metric_rows.append((time, round, entity, metric, value))
+
+    def job(self, job: Any, gateway: str, orchestrator: str, workload: str, pipeline: str,
+            submitted: float, finished: float, status: str, reason: str, attempts: int, swaps: int,
+            tickets_sent: int, fee_wei: float) -> None:
+        """One finished job (`status` "completed" or "failed"; `orchestrator` the last one tried,
+        "" if none; `reason` "" unless it failed). The latency is `finished - submitted`."""
+        self.job_rows.append((job, gateway, orchestrator, workload, pipeline, submitted, finished,
+                              status, reason, attempts, swaps, tickets_sent, fee_wei))
+
+    def transition(self, time: float, job: Any, state: Any, event: Any, next_state: Any) -> None:
+        """One job state-machine transition (states and events: enums or strings)."""
+        key = (state, event, next_state)
+        counts = self.transition_counts
+        counts[key] = counts.get(key, 0) + 1
+        if self.transition_rows is not None:
+            self.transition_rows.append((time, job, state, event, next_state))
+
+    def write(self, out_dir: str | Path) -> dict[str, Path]:
+        """Write the CSV files into `out_dir` (created if needed) and return them by table name.
+        A disabled table's file left there by an earlier run is removed, so the folder always
+        describes this run."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        run, seed, c, ts = self.run, self.seed, _cell, _time
+        tables: dict[str, Any] = {
+            "metrics": ((run, seed, ts(t), c(r), e, m, c(v)) for t, r, e, m, v in self.metric_rows),
+            "jobs": None if self.job_rows is None else (
+                (run, seed, c(job), gw, orch, wl, pipe, ts(sub), ts(fin), ts(_latency(sub, fin)), status,
+                 reason, c(att), c(swaps), c(tickets), c(fee))
+                for job, gw, orch, wl, pipe, sub, fin, status, reason, att, swaps, tickets, fee
+                in self.job_rows),
+            "transitions": None if self.transition_rows is None else (
+                (run, seed, ts(t), c(job), _name(s), _name(e), _name(n))
+                for t, job, s, e, n in self.transition_rows),
+            "transition_counts": (
+                (run, seed, _name(s), _name(e), _name(n), count)
+                for (s, e, n), count in sorted(self.transition_counts.items(), key=_count_order)),
+        }
+        written = {}
+        for table, rows in tables.items():
+            path = out / FILES[table]
+            if rows is None:
+                path.unlink(missing_ok=True)
+                continue
+            with path.open("w", newline="", encoding="utf-8") as f:
+                writer = csv.writer(f, lineterminator="\n")
+                writer.writerow(COLUMNS[table])
+                writer.writerows(rows)
+            written[table] = path
+        return written
+
+
+def _ignore(*args: Any, **kwargs: Any) -> None:
+    """`Recorder.job` when jobs are not recorded."""
+
+
+def _latency(submitted: Optional[float], finished: Optional[float]) -> Optional[float]:
+    return None if submitted is None or finished is None else finished - submitted
+
+
+def _time(t: Optional[float]) -> str:
+    """Times are always written as floats ("50.0", never "50"), whatever the clock handed in."""
+    return "" if t is None else float.__repr__(float(t))
+
+
+def _cell(value: Any) -> Any:
+    """A number as its exact text: floats by repr (numpy floats too, whose own repr in numpy 2
+    is "np.float64(...)"), ints and bools as integers, None as an empty cell."""
+    if isinstance(value, float):
+        return float.__repr__(value)
+    if isinstance(value, (int, str)):
+        return int(value) if isinstance(value, bool) else value
+    if value is None:
+        return ""
+    if hasattr(value, "item"):  # a numpy scalar
+        return _cell(value.item())
+    return str(value)
+
+
+def _name(x: Any) -> str:
+    return x.name if isinstance(x, Enum) else str(x)
+
+
+def _count_order(item: tuple) -> tuple:
+    """Transition counts in the state machine's order (enum values), then by name."""
+    return tuple((x.value, "") if isinstance(x, Enum) and isinstance(x.value, int) else (-1, str(x))
+                 for x in item[0])
+
+
+# ---------------------------------------------------------------------------------------------
+# reading back
+
+
+def _int(s: str) -> Optional[int]:
+    return None if s == "" else int(s)
+
+
+def _float(s: str) -> Optional[float]:
+    return None if s == "" else float(s)
+
+
+def _number(s: str) -> Optional[int | float]:
+    """An int where the text is one (wei amounts stay exact), else a float ("0.5", "1e+20",
+    "nan", "inf": each has a ".", "e" or "n", which no integer has)."""
+    if s == "":
+        return None
+    return float(s) if "." in s or "e" in s or "n" in s else int(s)
+
+
+_CONVERTERS: dict[str, Callable[[str], Any]] = {
+    "seed": _int, "round": _int, "attempts": _int, "swaps": _int, "tickets_sent": _int, "count": _int,
+    "time": _float, "submitted": _float, "finished": _float, "latency": _float,
+    "value": _number, "fee_wei": _number,
+}  # every other column is text (run and job ids included)
+
+
+def read_table(path: str | Path) -> list[dict[str, Any]]:
+    """One CSV of a results folder as a list of row dicts with numbers converted."""
+    with Path(path).open(newline="", encoding="utf-8") as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if header is None:
+            return []
+        convert = [(col, _CONVERTERS.get(col, str)) for col in header]
+        return [{col: conv(cell) for (col, conv), cell in zip(convert, row)} for row in reader]
+
+
+def load_results(results_dir: str | Path) -> dict[str, Optional[list[dict[str, Any]]]]:
+    """Every table of a results folder by name ("metrics", "jobs", "transitions",
+    "transition_counts"); a table whose file is absent (e.g. jobs not recorded) is None."""
+    root = Path(results_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"no results folder at {root}")
+    return {table: read_table(root / name) if (root / name).exists() else None
+            for table, name in FILES.items()}
+
+
+def to_dataframe(results_dir: str | Path, table: str = "metrics"):
+    """One table of a results folder as a pandas DataFrame (pandas is optional)."""
+    try:
+        import pandas as pd
+    except ImportError as exc:
+        raise ImportError("lpsim.results.to_dataframe needs pandas: pip install pandas") from exc
+    if table not in FILES:
+        raise ValueError(f"unknown table {table!r}: one of {', '.join(FILES)}")
+    columns = COLUMNS[table]
+    text = [c for c in columns if c not in _CONVERTERS]
+    numeric = [c for c in columns if c in _CONVERTERS]
+    # text cells stay text ("" is a value, e.g. no failure reason); an empty numeric cell is NaN
+    return pd.read_csv(Path(results_dir) / FILES[table], dtype={c: str for c in text},
+                       keep_default_na=False, na_values={c: [""] for c in numeric})

@@ -1,0 +1,391 @@
+"""A run's summary: the numbers a person reads first (jobs, latency, payments, economics,
+selection), computed from a results folder, written as `summary.json` and printed as a table.
+
+Metric rows are samples: a cumulative counter is read as each entity's last sample (then summed
+over entities); a per-round value (`metric_names.PER_ROUND`) as the last sample of each round.
+Every number is None where the run recorded nothing to compute it from (e.g. no jobs in an
+economics-only run), so the schema is the same for every run.
+"""
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from pathlib import Path
+from typing import Any, Iterable, Optional
+
+from lpsim import metric_names as M
+from lpsim.results import load_results
+
+__all__ = [
+    "EXTRA_KEYS",
+    "EXTRA_LABELS",
+    "SUMMARY_FILE",
+    "duration",
+    "entities_with",
+    "format_summary",
+    "gateways",
+    "last_values",
+    "latency_stats",
+    "orchestrators",
+    "per_round",
+    "percentile",
+    "read_summary",
+    "summarize",
+    "summary_rows",
+    "write_summary",
+]
+
+# extra fields the report's header shows first, in this order, and their labels (any other field
+# follows by name; a field ending in "_s" is a number of seconds)
+EXTRA_KEYS = ("scenario", "seed", "duration_s", "wall_s", "wall_time_s", "setup_s", "backend")
+EXTRA_LABELS = {"duration_s": "duration", "wall_s": "wall time", "wall_time_s": "wall time"}
+SUMMARY_FILE = "summary.json"
+
+Rows = list[dict[str, Any]]
+
+
+# ---------------------------------------------------------------------------------------------
+# reading metric rows
+
+
+def last_values(rows: Rows, metric: str, entities: Optional[set] = None) -> dict[str, Any]:
+    """Each entity's latest sample of `metric` (by time; the later row on a tie)."""
+    last: dict[str, tuple[float, Any]] = {}
+    for r in rows:
+        if r["metric"] == metric and (entities is None or r["entity"] in entities):
+            seen = last.get(r["entity"])
+            if seen is None or r["time"] >= seen[0]:
+                last[r["entity"]] = (r["time"], r["value"])
+    return {entity: value for entity, (_, value) in last.items()}
+
+
+def per_round(rows: Rows, metric: str) -> dict[str, dict[int, Any]]:
+    """entity -> round -> the last sample of `metric` in that round (per-round metrics)."""
+    out: dict[str, dict[int, tuple[float, Any]]] = {}
+    for r in rows:
+        if r["metric"] == metric:
+            rounds = out.setdefault(r["entity"], {})
+            seen = rounds.get(r["round"])
+            if seen is None or r["time"] >= seen[0]:
+                rounds[r["round"]] = (r["time"], r["value"])
+    return {e: {rnd: v for rnd, (_, v) in sorted(rs.items())} for e, rs in out.items()}
+
+
+def entities_with(rows: Rows, metrics: Iterable[str]) -> set[str]:
+    """The entities that reported any of `metrics` (how orchestrators and gateways are told apart:
+    their names are the scenario's to choose)."""
+    wanted = set(metrics)
+    return {r["entity"] for r in rows if r["metric"] in wanted}
+
+
+def orchestrators(rows: Rows) -> set[str]:
+    return entities_with(rows, (M.STAKE, M.STAKE_SHARE, M.FEES_EXPECTED, M.REWARD, M.TICKETS_RECEIVED))
+
+
+def gateways(rows: Rows) -> set[str]:
+    return entities_with(rows, (M.JOBS_SUBMITTED, M.JOBS_FAILED, M.TICKETS_SENT, M.DEPOSIT))
+
+
+def _total(values: dict[str, Any]) -> Any:
+    return sum(values.values()) if values else None
+
+
+def _ratio(num: Any, den: Any) -> Optional[float]:
+    return None if num is None or not den else num / den
+
+
+# ---------------------------------------------------------------------------------------------
+# statistics
+
+
+def percentile(sorted_values: list[float], q: float) -> Optional[float]:
+    """The q-th percentile (0..100) of already sorted values, linearly interpolated between the
+    closest ranks (numpy's default method); None for no values."""
+    if not sorted_values:
+        return None
+    pos = (len(sorted_values) - 1) * q / 100
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(sorted_values) - 1)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
+
+
+def latency_stats(latencies: Iterable[float]) -> dict[str, Any]:
+    values = sorted(latencies)
+    return {
+        "count": len(values),
+        "mean": sum(values) / len(values) if values else None,
+        "p50": percentile(values, 50),
+        "p95": percentile(values, 95),
+        "p99": percentile(values, 99),
+    }
+
+
+def _job_counts(jobs: Rows) -> dict[str, Any]:
+    completed = [j for j in jobs if j["status"] == M.COMPLETED]
+    return {
+        "total": len(jobs),
+        "completed": len(completed),
+        "failed": len(jobs) - len(completed),
+        "success_rate": _ratio(len(completed), len(jobs)),
+        "latency": latency_stats(j["latency"] for j in completed if j["latency"] is not None),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# the summary
+
+
+def summarize(results: str | Path | dict, extra: Optional[dict] = None) -> dict[str, Any]:
+    """The summary of one run: `results` is a results folder or what `load_results` returned;
+    `extra` (scenario name, seed, duration, wall time, ...) is kept under "extra"."""
+    tables = load_results(results) if isinstance(results, (str, Path)) else results
+    metrics = tables.get("metrics") or []
+    jobs = tables.get("jobs")
+    first_row = next((t[0] for t in tables.values() if t), None)
+    return {
+        "run": first_row["run"] if first_row else None,
+        "seed": first_row["seed"] if first_row else None,
+        "extra": dict(extra or {}),
+        "jobs": _jobs_section(jobs, metrics),
+        "latency": _job_counts(jobs)["latency"] if jobs is not None else latency_stats(()),
+        "tickets": {name.removeprefix("tickets_"): _total(last_values(metrics, name))
+                    for name in M.TICKET_METRICS},
+        "fees": _fees_section(metrics),
+        "rewards": _rewards_section(metrics),
+        "economics": _economics_section(metrics),
+        "selection": _selection_section(jobs, metrics),
+        "transitions": [{k: r[k] for k in ("state", "event", "next_state", "count")}
+                        for r in tables.get("transition_counts") or []],
+    }
+
+
+def _jobs_section(jobs: Optional[Rows], metrics: Rows) -> dict[str, Any]:
+    if jobs is None:
+        # jobs.csv not recorded: the gateways' counters still give the totals
+        gws = gateways(metrics)
+        completed = _total(last_values(metrics, M.JOBS_COMPLETED, gws))
+        failed = _total(last_values(metrics, M.JOBS_FAILED, gws))
+        total = None if completed is None and failed is None else (completed or 0) + (failed or 0)
+        return {"source": "metrics" if total is not None else None, "total": total,
+                "completed": completed, "failed": failed, "success_rate": _ratio(completed, total),
+                "failure_reasons": {}, "attempts": None, "swaps": None, "by_workload": {}}
+    counts = _job_counts(jobs)
+    del counts["latency"]
+    by_workload = {}
+    for workload in sorted({j["workload"] for j in jobs}):
+        by_workload[workload] = _job_counts([j for j in jobs if j["workload"] == workload])
+    reasons = Counter(j["reason"] or "unknown" for j in jobs if j["status"] != M.COMPLETED)
+    return {"source": "jobs", **counts, "failure_reasons": dict(sorted(reasons.items())),
+            "attempts": sum(j["attempts"] for j in jobs), "swaps": sum(j["swaps"] for j in jobs),
+            "by_workload": by_workload}
+
+
+def _fees_section(metrics: Rows) -> dict[str, Any]:
+    expected = last_values(metrics, M.FEES_EXPECTED)
+    realised = last_values(metrics, M.FEES_REALISED)
+    by_orch = {o: {"expected_wei": expected.get(o), "realised_wei": realised.get(o),
+                   "realised_ratio": _ratio(realised.get(o), expected.get(o))}
+               for o in sorted(set(expected) | set(realised))}
+    total_expected, total_realised = _total(expected), _total(realised)
+    return {"expected_wei": total_expected, "realised_wei": total_realised,
+            "realised_ratio": _ratio(total_realised, total_expected), "by_orchestrator": by_orch}
+
+
+def _rewards_section(metrics: Rows) -> dict[str, Any]:
+    rewards = per_round(metrics, M.REWARD)
+    by_orch = {o: sum(rounds.values()) for o, rounds in sorted(rewards.items())}
+    return {"total_lpt": _total(by_orch), "by_orchestrator": by_orch}
+
+
+def _economics_section(metrics: Rows) -> dict[str, Any]:
+    network = [r for r in metrics if r["entity"] == M.NETWORK]
+    out: dict[str, Any] = {}
+    for name in M.NETWORK_METRICS:
+        series = [r for r in network if r["metric"] == name]
+        # rows come in time order; a stable sort by time only guards against an engine that doesn't
+        series.sort(key=lambda r: r["time"])
+        out[name] = {"first": series[0]["value"] if series else None,
+                     "last": series[-1]["value"] if series else None}
+    minted = per_round(network, M.MINTED).get(M.NETWORK, {})
+    out[M.MINTED]["total"] = sum(minted.values()) if minted else None
+    rounds = [r["round"] for r in network]
+    out["rounds"] = {"first": min(rounds) if rounds else None, "last": max(rounds) if rounds else None}
+    return out
+
+
+def _selection_section(jobs: Optional[Rows], metrics: Rows) -> dict[str, Any]:
+    stake_share = last_values(metrics, M.STAKE_SHARE)
+    if jobs is not None:
+        done = Counter(j["orchestrator"] for j in jobs if j["status"] == M.COMPLETED)
+    else:
+        done = Counter(last_values(metrics, M.JOBS_COMPLETED, orchestrators(metrics)))
+    total_done = sum(done.values())
+    orchs = {}
+    for o in sorted(set(stake_share) | set(done)):
+        orchs[o] = {"stake_share": stake_share.get(o), "jobs_completed": done.get(o, 0),
+                    "job_share": _ratio(done.get(o, 0), total_done)}
+    # total variation distance between the two distributions: 0 = jobs exactly follow stake
+    paired = [(v["stake_share"], v["job_share"]) for v in orchs.values()
+              if v["stake_share"] is not None and v["job_share"] is not None]
+    tvd = sum(abs(s - j) for s, j in paired) / 2 if paired else None
+    return {"orchestrators": orchs, "total_variation": tvd}
+
+
+# ---------------------------------------------------------------------------------------------
+# output
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN or infinity: they become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def write_summary(results_dir: str | Path, summary: dict) -> Path:
+    """Write `summary.json` into the results folder (sorted keys; floats by repr, so stable)."""
+    path = Path(results_dir) / SUMMARY_FILE
+    path.write_text(json.dumps(_finite(summary), sort_keys=True, indent=2, allow_nan=False) + "\n",
+                    encoding="utf-8")
+    return path
+
+
+def read_summary(results_dir: str | Path) -> Optional[dict]:
+    """The folder's summary.json, or None if it has none."""
+    path = Path(results_dir) / SUMMARY_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def _count(n: Any) -> str:
+    return f"{n:,}" if isinstance(n, int) else f"{n:,.6g}"
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.2f} %"
+
+
+def _seconds(s: float) -> str:
+    if abs(s) < 1:
+        return f"{1000 * s:.1f} ms"
+    if abs(s) < 600:
+        return f"{s:.3f} s"
+    return duration(s)
+
+
+def duration(s: float) -> str:
+    """A simulated or wall duration in the largest unit that keeps it readable."""
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if abs(s) >= 2 * size:
+            return f"{s / size:.4g} {unit}"
+    return f"{s:.3g} s"
+
+
+def _wei(wei: float) -> str:
+    """An ETH amount in ETH, in gwei below a thousandth of an ETH, in wei below a thousandth of
+    a gwei."""
+    if abs(wei) >= 1e15:
+        return f"{wei / 1e18:.6g} ETH"
+    return f"{wei / 1e9:,.6g} gwei" if abs(wei) >= 1e6 else f"{wei:,.6g} wei"
+
+
+def _lpt(x: float) -> str:
+    return f"{x:,.2f} LPT"
+
+
+def _inflation(ppb: float) -> str:
+    return f"{ppb / 1e7:.5g} %"
+
+
+def _span(pair: dict, fmt) -> Optional[str]:
+    first, last = pair.get("first"), pair.get("last")
+    if first is None:
+        return None
+    return fmt(first) if first == last else f"{fmt(first)} → {fmt(last)}"
+
+
+def _counts(values: dict, keys: tuple[str, ...]) -> Optional[str]:
+    """"a / b" of the counts present, "—" for one not recorded; None if none was."""
+    if all(values[k] is None for k in keys):
+        return None
+    return " / ".join("—" if values[k] is None else _count(values[k]) for k in keys)
+
+
+def _latencies(stats: dict) -> Optional[str]:
+    if not stats.get("count"):
+        return None
+    return " / ".join(_seconds(stats[q]) for q in ("p50", "p95", "p99"))
+
+
+def summary_rows(summary: dict) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The summary as sections of (label, value) rows, those without data left out: the one
+    layout behind the terminal table and the report's table."""
+    jobs, lat, tickets, fees = summary["jobs"], summary["latency"], summary["tickets"], summary["fees"]
+    econ, sel = summary["economics"], summary["selection"]
+
+    def rows(*pairs: tuple[str, Any]) -> list[tuple[str, str]]:
+        return [(label, value) for label, value in pairs if value is not None]
+
+    ok = jobs.get("success_rate")
+    sections = [
+        ("jobs", rows(
+            ("total", _count(jobs["total"]) if jobs["total"] else None),
+            ("completed", f"{_count(jobs['completed'])} ({_pct(ok)})" if ok is not None else None),
+            ("failed", _count(jobs["failed"]) if jobs["total"] else None),
+            *((f"  {reason}", _count(n)) for reason, n in
+              sorted(jobs["failure_reasons"].items(), key=lambda kv: (-kv[1], kv[0]))),
+            ("attempts / swaps", f"{_count(jobs['attempts'])} / {_count(jobs['swaps'])}"
+             if jobs["attempts"] is not None and jobs["total"] else None),
+            *((workload, f"{_count(w['total'])} jobs, {_pct(w['success_rate'])} completed")
+              for workload, w in jobs["by_workload"].items() if len(jobs["by_workload"]) > 1),
+        )),
+        ("latency (completed jobs)", rows(
+            ("p50 / p95 / p99", _latencies(lat)),
+            ("mean", _seconds(lat["mean"]) if lat["count"] else None),
+            *((f"{workload} p50/p95/p99", _latencies(w["latency"]))
+              for workload, w in jobs["by_workload"].items() if len(jobs["by_workload"]) > 1),
+        )),
+        ("payments", rows(
+            ("tickets sent / received", _counts(tickets, ("sent", "received"))),
+            ("tickets won / redeemed", _counts(tickets, ("won", "redeemed"))),
+            ("tickets expired / pending", _counts(tickets, ("expired", "pending"))),
+            ("fees expected", _wei(fees["expected_wei"]) if fees["expected_wei"] is not None else None),
+            ("fees realised", (_wei(fees["realised_wei"]) + (f" ({_pct(fees['realised_ratio'])} of expected)"
+                               if fees["realised_ratio"] is not None else ""))
+             if fees["realised_wei"] is not None else None),
+        )),
+        ("economics", rows(
+            ("rounds", _span(econ["rounds"], str)),
+            ("inflation per round", _span(econ[M.INFLATION], _inflation)),
+            ("bonding rate", _span(econ[M.BONDING_RATE], _pct)),
+            ("total supply", _span(econ[M.TOTAL_SUPPLY], _lpt)),
+            ("total bonded", _span(econ[M.TOTAL_BONDED], _lpt)),
+            ("minted", _lpt(econ[M.MINTED]["total"]) if econ[M.MINTED]["total"] is not None else None),
+            ("rewards", _lpt(summary["rewards"]["total_lpt"])
+             if summary["rewards"]["total_lpt"] is not None else None),
+            ("active orchestrators", _span(econ[M.ACTIVE_ORCHESTRATORS], _count)),
+        )),
+        ("selection", rows(
+            ("orchestrators", _count(len(sel["orchestrators"])) if sel["orchestrators"] else None),
+            ("stake vs job share (TVD)", f"{sel['total_variation']:.4f}"
+             if sel["total_variation"] is not None else None),
+        )),
+    ]
+    return [(title, body) for title, body in sections if body]
+
+
+def format_summary(summary: dict) -> str:
+    """The summary as a compact aligned table for the terminal."""
+    sections = summary_rows(summary)
+    if not sections:
+        return "(nothing recorded)"
+    width = max(len(label) for _, body in sections for label, _ in body)
+    lines = []
+    for title, body in sections:
+        lines.append(title)
+        lines.extend(f"  {label:<{width}}  {value}" for label, value in body)
+    return "\n".join(lines)

@@ -1,0 +1,237 @@
+"""The recorder, the results folder and the summary, on a small synthetic run (no engine, no
+chain) whose numbers are worked out by hand below."""
+from __future__ import annotations
+
+import json
+import re
+import sys
+
+import numpy as np
+import pytest
+
+from lpsim import metric_names as M
+from lpsim.results import FILES, METRIC_COLUMNS, Recorder, load_results, to_dataframe
+from lpsim.summary import format_summary, percentile, summarize, write_summary
+from node.core.job import Event, Job
+
+# (job, gateway, orchestrator, workload, pipeline, submitted, finished, status, reason, attempts,
+#  swaps, tickets_sent, fee_wei). Completed latencies: 1, 2, 3, 4 s.
+JOBS = [
+    ("j0", "gw-0", "orch-0", M.TRANSCODING, "transcoding", 0.0, 1.0, M.COMPLETED, "", 1, 0, 2, 100),
+    ("j1", "gw-0", "orch-0", M.TRANSCODING, "transcoding", 1.0, 3.0, M.COMPLETED, "", 2, 0, 3, 150),
+    ("j2", "gw-1", "orch-1", M.BATCH_AI, "text-to-image", 2.0, 5.0, M.COMPLETED, "", 1, 0, 1, 2.5e3),
+    ("j3", "gw-1", "orch-1", M.BATCH_AI, "text-to-image", 2.0, 6.0, M.COMPLETED, "", 1, 0, 1, 2.5e3),
+    ("j4", "gw-0", "", M.TRANSCODING, "transcoding", 3.0, 3.5, M.FAILED, "no_orchestrator", 0, 0, 0, 0),
+    ("j5", "gw-1", "orch-2", M.BATCH_AI, "text-to-image", 4.0, 9.0, M.FAILED, "compute_failed", 3, 1, 4, 0),
+]
+
+# entity -> metric -> [(time, round, value)]; rounds are 100 s long, sampled at 50, 75 and 100 s
+SAMPLES = {
+    "orch-0": {M.STAKE_SHARE: [(50, 1, 0.5), (100, 2, 0.6)],
+               M.TICKETS_WON: [(50, 1, 1), (100, 2, 3)],
+               M.TICKETS_REDEEMED: [(50, 1, 0), (100, 2, 2)],
+               M.TICKETS_PENDING: [(50, 1, 1), (100, 2, 1)],
+               M.FEES_EXPECTED: [(50, 1, 1000), (100, 2, 3000)],
+               M.FEES_REALISED: [(50, 1, 0), (100, 2, 4000)],
+               M.REWARD: [(50, 1, 10.0), (75, 1, 10.0), (100, 2, 12.0)]},  # round 1 sampled twice
+    "orch-1": {M.STAKE_SHARE: [(50, 1, 0.3), (100, 2, 0.3)],
+               M.TICKETS_WON: [(50, 1, 0), (100, 2, 2)],
+               M.TICKETS_REDEEMED: [(50, 1, 0), (100, 2, 1)],
+               M.TICKETS_EXPIRED: [(50, 1, 0), (100, 2, 1)],
+               M.TICKETS_PENDING: [(50, 1, 0), (100, 2, 0)],
+               M.FEES_EXPECTED: [(50, 1, 500), (100, 2, 2000)],
+               M.FEES_REALISED: [(50, 1, 0), (100, 2, 0)],
+               M.REWARD: [(50, 1, 5.0), (100, 2, 6.0)]},
+    "orch-2": {M.STAKE_SHARE: [(50, 1, 0.2), (100, 2, np.float64(0.1))]},
+    "gw-0": {M.TICKETS_SENT: [(50, 1, 10), (100, 2, 25)],
+             M.JOBS_COMPLETED: [(50, 1, 1), (100, 2, 2)], M.JOBS_FAILED: [(50, 1, 0), (100, 2, 1)]},
+    "gw-1": {M.TICKETS_SENT: [(50, 1, 5), (100, 2, 7)],
+             M.JOBS_COMPLETED: [(50, 1, 0), (100, 2, 2)], M.JOBS_FAILED: [(50, 1, 1), (100, 2, 1)]},
+    M.NETWORK: {M.INFLATION: [(50, 1, 1_000_000), (75, 1, 1_000_000), (100, 2, 999_500)],
+                M.BONDING_RATE: [(50, 1, 0.4), (100, 2, 0.1 + 0.35)],
+                M.TOTAL_SUPPLY: [(50, 1, 1e6), (100, 2, 1e6 + 22.0)],
+                M.TOTAL_BONDED: [(50, 1, 4e5), (100, 2, 4.5e5)],
+                M.MINTED: [(50, 1, 15.0), (75, 1, 15.0), (100, 2, 18.0)],  # 33 in all
+                M.ACTIVE_ORCHESTRATORS: [(50, 1, 3), (100, 2, 3)]},
+}
+
+
+def synthetic_recorder(jobs: bool = True, transitions: bool = True) -> Recorder:
+    rec = Recorder(run="r0", seed=7, jobs=jobs, transitions=transitions)
+    rows = sorted((t, rnd, entity, metric, value) for entity, metrics in SAMPLES.items()
+                  for metric, samples in metrics.items() for t, rnd, value in samples)
+    for row in rows:  # time order, as an engine records them
+        rec.metric(*row)
+    for job in JOBS:
+        rec.job(*job)
+    # two real state-machine runs: one straight through, one with a retry
+    for name, events in (("j0", [Event.INGEST, Event.DISCOVER, Event.SESSION_READY, Event.DISPATCH]),
+                         ("j1", [Event.INGEST, Event.DISCOVER, Event.SESSION_READY, Event.DISPATCH,
+                                 Event.COMPUTE_FAILED, Event.REDISPATCH])):
+        job = Job(record=False)
+        for i, event in enumerate(events):
+            t = job.fire(event, float(i))
+            rec.transition(t.time, name, t.state, t.event, t.next)
+    return rec
+
+
+@pytest.fixture
+def results_dir(tmp_path):
+    synthetic_recorder().write(tmp_path)
+    return tmp_path
+
+
+def test_round_trip(results_dir):
+    tables = load_results(results_dir)
+    metrics = tables["metrics"]
+    assert list(metrics[0]) == list(METRIC_COLUMNS)
+    assert len(metrics) == sum(len(s) for m in SAMPLES.values() for s in m.values())
+    assert {(r["run"], r["seed"]) for r in metrics} == {("r0", 7)}
+    bonding = [r for r in metrics if r["metric"] == M.BONDING_RATE]
+    assert bonding[-1]["value"] == 0.1 + 0.35  # the float's exact value, not a rounded one
+    assert isinstance(bonding[-1]["round"], int) and bonding[-1]["time"] == 100.0
+    assert [r["value"] for r in metrics if r["metric"] == M.FEES_EXPECTED] == [1000, 500, 3000, 2000]
+    assert all(type(r["value"]) is int for r in metrics if r["metric"] == M.FEES_EXPECTED)
+
+    jobs = tables["jobs"]
+    assert [j["job"] for j in jobs] == [j[0] for j in JOBS]
+    assert [j["latency"] for j in jobs] == [1.0, 2.0, 3.0, 4.0, 0.5, 5.0]
+    assert jobs[4]["orchestrator"] == "" and jobs[4]["reason"] == "no_orchestrator"
+    assert jobs[2]["fee_wei"] == 2500.0 and jobs[0]["fee_wei"] == 100
+
+    assert [t["state"] for t in tables["transitions"][:2]] == ["IDLE", "INGESTING"]
+    counts = {(c["state"], c["event"], c["next_state"]): c["count"] for c in tables["transition_counts"]}
+    assert counts[("IDLE", "INGEST", "INGESTING")] == 2
+    assert counts[("SEGMENT_DISPATCH", "COMPUTE_FAILED", "RETRY")] == 1
+    assert sum(counts.values()) == len(tables["transitions"]) == 10
+    # in the state machine's order
+    assert [c["state"] for c in tables["transition_counts"]][:2] == ["IDLE", "INGESTING"]
+
+
+def test_rewrite_is_byte_identical(tmp_path):
+    synthetic_recorder().write(tmp_path / "a")
+    synthetic_recorder().write(tmp_path / "b")
+    for name in FILES.values():
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    first = (tmp_path / "a" / "metrics.csv").read_text()
+    assert "np.float64" not in first and "r0,7,100.0,2,orch-2,stake_share,0.1\n" in first
+
+
+def test_disabled_tables_are_not_written(tmp_path):
+    synthetic_recorder().write(tmp_path)  # an earlier run left jobs.csv and transitions.csv
+    rec = synthetic_recorder(jobs=False, transitions=False)
+    assert rec.job_rows is None and rec.transition_rows is None
+    written = rec.write(tmp_path)
+    assert set(written) == {"metrics", "transition_counts"}
+    tables = load_results(tmp_path)
+    assert tables["jobs"] is None and tables["transitions"] is None
+    assert sum(c["count"] for c in tables["transition_counts"]) == 10
+
+
+def test_load_results_missing_folder(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        load_results(tmp_path / "nope")
+
+
+def test_to_dataframe_without_pandas(results_dir, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pandas", None)  # import fails as if pandas were absent
+    with pytest.raises(ImportError, match="pip install pandas"):
+        to_dataframe(results_dir, "jobs")
+
+
+def test_to_dataframe(results_dir):
+    pytest.importorskip("pandas")
+    jobs = to_dataframe(results_dir, "jobs")
+    assert list(jobs["job"]) == [j[0] for j in JOBS]
+    assert jobs["reason"].iloc[0] == "" and jobs["latency"].sum() == 15.5
+    assert to_dataframe(results_dir)["value"].dtype.kind == "f"
+
+
+def test_percentile_matches_numpy():
+    values = sorted([0.3, 1.7, 0.2, 5.0, 2.2, 0.9, 0.4])
+    for q in (0, 10, 50, 95, 99, 100):
+        assert percentile(values, q) == pytest.approx(float(np.percentile(values, q)))
+    assert percentile([], 50) is None and percentile([2.0], 99) == 2.0
+
+
+def test_summary_by_hand(results_dir):
+    s = summarize(results_dir, {"scenario": "synthetic"})
+    assert s["run"] == "r0" and s["seed"] == 7 and s["extra"] == {"scenario": "synthetic"}
+
+    jobs = s["jobs"]
+    assert (jobs["total"], jobs["completed"], jobs["failed"]) == (6, 4, 2)
+    assert jobs["success_rate"] == pytest.approx(4 / 6)
+    assert jobs["failure_reasons"] == {"compute_failed": 1, "no_orchestrator": 1}
+    assert (jobs["attempts"], jobs["swaps"]) == (8, 1)
+    ai = jobs["by_workload"][M.BATCH_AI]
+    assert (ai["total"], ai["completed"], ai["success_rate"]) == (3, 2, pytest.approx(2 / 3))
+    assert ai["latency"]["p50"] == 3.5  # latencies 3 and 4
+
+    # completed latencies 1, 2, 3, 4: rank (n-1)q/100 interpolated
+    lat = s["latency"]
+    assert lat["count"] == 4 and lat["mean"] == 2.5 and lat["p50"] == 2.5
+    assert lat["p95"] == pytest.approx(3.85) and lat["p99"] == pytest.approx(3.97)
+
+    # each entity's last sample, summed
+    assert s["tickets"] == {"sent": 32, "received": None, "won": 5, "redeemed": 3, "expired": 1, "pending": 1}
+    fees = s["fees"]
+    assert (fees["expected_wei"], fees["realised_wei"], fees["realised_ratio"]) == (5000, 4000, 0.8)
+    assert fees["by_orchestrator"]["orch-0"]["realised_ratio"] == pytest.approx(4 / 3)
+
+    # per-round values: the last sample of each round, never every sample
+    assert s["rewards"]["by_orchestrator"] == {"orch-0": 22.0, "orch-1": 11.0}
+    assert s["rewards"]["total_lpt"] == 33.0
+    econ = s["economics"]
+    assert econ[M.MINTED] == {"first": 15.0, "last": 18.0, "total": 33.0}
+    assert econ[M.INFLATION] == {"first": 1_000_000, "last": 999_500}
+    assert econ[M.BONDING_RATE]["last"] == 0.1 + 0.35 and econ["rounds"] == {"first": 1, "last": 2}
+
+    sel = s["selection"]["orchestrators"]
+    assert {o: v["job_share"] for o, v in sel.items()} == {"orch-0": 0.5, "orch-1": 0.5, "orch-2": 0.0}
+    assert {o: v["stake_share"] for o, v in sel.items()} == {"orch-0": 0.6, "orch-1": 0.3, "orch-2": 0.1}
+    # (|0.5 - 0.6| + |0.5 - 0.3| + |0 - 0.1|) / 2
+    assert s["selection"]["total_variation"] == pytest.approx(0.2)
+
+    assert {"state": "IDLE", "event": "INGEST", "next_state": "INGESTING", "count": 2} in s["transitions"]
+
+
+def test_summary_without_jobs_uses_gateway_counters(tmp_path):
+    synthetic_recorder(jobs=False).write(tmp_path)
+    s = summarize(tmp_path)
+    assert s["jobs"]["source"] == "metrics"
+    # gw-0 2 + gw-1 2 completed, 1 + 1 failed (the orchestrators' jobs_completed not counted twice)
+    assert (s["jobs"]["total"], s["jobs"]["completed"], s["jobs"]["failed"]) == (6, 4, 2)
+    assert s["latency"]["count"] == 0 and s["latency"]["p50"] is None
+
+
+def test_summary_of_nothing(tmp_path):
+    s = summarize(tmp_path)
+    assert s["jobs"]["total"] is None and s["tickets"]["sent"] is None
+    assert s["selection"]["total_variation"] is None
+    assert format_summary(s) == "(nothing recorded)"
+
+
+def test_write_summary_is_stable_json(results_dir):
+    s = summarize(results_dir, {"scenario": "synthetic", "wall_time_s": float("nan")})
+    path = write_summary(results_dir, s)
+    text = path.read_text()
+    assert write_summary(results_dir, summarize(results_dir, {"scenario": "synthetic",
+                                                              "wall_time_s": float("nan")})).read_text() == text
+    loaded = json.loads(text)
+    assert loaded["extra"]["wall_time_s"] is None  # NaN is not JSON
+    assert loaded["latency"] == s["latency"] and loaded["selection"] == s["selection"]
+    assert list(loaded) == sorted(loaded)
+
+
+def test_format_summary(results_dir):
+    text = format_summary(summarize(results_dir))
+    lines = text.splitlines()
+    for section in ("jobs", "latency (completed jobs)", "payments", "economics"):
+        assert section in lines
+    assert "4 (66.67 %)" in text and "2.50 s" not in text  # latencies below 10 s keep three decimals
+    assert "2.500 s / 3.850 s / 3.970 s" in text
+    assert "80.00 % of expected" in text and "40.00 % → 45.00 %" in text
+    assert "tickets sent / received    32 / —" in text and "inflation per round" in text
+    # every value starts in one column
+    starts = {re.match(r"\s+\S.*?\s{2,}", line).end() for line in lines if line.startswith("  ")}
+    assert len(starts) == 1, text
