@@ -119,6 +119,7 @@ class Simulation:
 
     def _genesis(self) -> None:
         world, sc = self.world, self.scenario
+        world.open_genesis_block()
         supply = {world.accounts[1].address: sc.chain.initial_supply}
         supply.update({a.address: a.genesis_stake for a in self.orchestrators + self.delegators})
         world.mint(supply)

@@ -23,7 +23,7 @@ from node.core.balances import Balances, UpdateStatus, complete_update
 from node.core.capabilities import pipeline_capability
 from node.core.discovery import Discovery, OrchestratorInfo
 from node.core.errors import PaymentError, TicketParamsExpired
-from node.core.job import Event, Job
+from node.core.job import Event, Job, State
 from node.core.payment import Payment, new_payment
 from node.core.pricing import estimate_transcode_fee, gateway_ai_units
 from node.core.selection import ProbabilitySelectionAlgorithm
@@ -255,11 +255,11 @@ class SimGateway:
             session = pools.select(env.now)
             if session is None:
                 error = NO_ORCHESTRATORS
-                self._fire(job, job_id, Event.NO_ORCHESTRATOR if job.state.name == "RETRY" else Event.GIVE_UP, error)
+                self._fire(job, job_id, Event.NO_ORCHESTRATOR if job.state is State.RETRY else Event.GIVE_UP, error)
                 break
             offer: Offer = session.info
             last = offer.orchestrator.name
-            if job.state.name == "RETRY":
+            if job.state is State.RETRY:
                 self._fire(job, job_id, Event.REDISPATCH)
             else:
                 self._fire(job, job_id, Event.DISPATCH)
@@ -329,7 +329,7 @@ class SimGateway:
             while retry.begin_try(env.now):
                 pool_size = sum(1 for o in self.orchestrators if o.can_run(w.pipeline, w.model_id))
                 if selector.wants_refresh(env.now, pool_size):
-                    if job.state.name == "INGESTING":
+                    if job.state is State.INGESTING:
                         self._fire(job, job_id, Event.DISCOVER)
                     sessions = yield from self._discover(w.pipeline, w.model_id, selector.suspender.suspended)
                     selector.refresh(env.now, sessions)
@@ -339,9 +339,9 @@ class SimGateway:
                 tries += 1
                 offer: Offer = session.info
                 last = offer.orchestrator.name
-                if job.state.name in ("INGESTING", "DISCOVERING"):
+                if job.state in (State.INGESTING, State.DISCOVERING):
                     self._fire(job, job_id, Event.SESSION_READY)
-                self._fire(job, job_id, Event.REDISPATCH if job.state.name == "RETRY" else Event.DISPATCH)
+                self._fire(job, job_id, Event.REDISPATCH if job.state is State.RETRY else Event.DISPATCH)
                 served, responded, update = None, False, None
                 try:
                     payment, update = self._pay(offer, units * offer.price)
@@ -375,7 +375,7 @@ class SimGateway:
                 if action is AIErrorAction.BAD_REQUEST:
                     error = str(attempt_error)
                     break
-                if job.state.name != "RETRY":
+                if job.state is not State.RETRY:
                     break  # the budget of this machine's attempts is spent
             for s in retry.finish():
                 selector.complete(s)
@@ -384,14 +384,14 @@ class SimGateway:
         if not done and error is None:
             error = NO_ORCHESTRATORS
         if not done and not job.done:
-            self._fire(job, job_id, Event.GIVE_UP if job.state.name != "RETRY" else Event.NO_ORCHESTRATOR, error)
+            self._fire(job, job_id, Event.GIVE_UP if job.state is not State.RETRY else Event.NO_ORCHESTRATOR, error)
         self._finish(job_id, m.BATCH_AI, w.pipeline, submitted, last, error, tries, 0, tickets, fee_paid)
 
     # ------------------------------------------------------------------ records
 
     def _fire(self, job: Job, job_id: int, event: Event, reason: str = "") -> None:
         t = job.fire(event, self.world.env.now, reason)
-        self.rec.transition(t.time, job_id, t.state.name, t.event.name, t.next.name)
+        self.rec.transition(t.time, job_id, t.state, t.event, t.next)
 
     def _finish(self, job_id, workload, pipeline, submitted, orchestrator, error, attempts, swaps, tickets, fee):
         now = self.world.env.now

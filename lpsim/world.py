@@ -11,7 +11,7 @@ from __future__ import annotations
 import simpy
 
 from node.core.chain_view import SenderInfo
-from node.eth import LPT, Account, FastChain, Protocol, ProtocolParams, RevmChain, deploy_protocol
+from node.eth import Account, FastChain, Protocol, ProtocolParams, RevmChain, deploy_protocol
 from node.eth.deploy import MINTER_ROLE
 from node.eth.payments import ProtocolChainView
 
@@ -95,6 +95,11 @@ class World:
     def accounts(self) -> list[Account]:
         return self.chain.accounts
 
+    def open_genesis_block(self) -> None:
+        """Put every genesis transaction (mints, bonds, registrations, funding) in one block, so a
+        large network does not spill into an uninitialised round while it is being set up."""
+        self.chain.open_block(self.chain.block_number + 1, self.chain.timestamp + 1)
+
     def mint(self, amounts: dict[str, int]) -> None:
         """Genesis LPT: `amounts` maps address → LPT wei."""
         token, owner = self.protocol.LivepeerToken, self.protocol.owner
@@ -141,6 +146,3 @@ class World:
             chain.open_block(target, chain.timestamp)
 
 
-def lpt(amount: float) -> int:
-    """LPT (a float, as distributions draw it) → LPT wei."""
-    return int(round(amount * 1e6)) * (LPT // 10**6)

@@ -1,0 +1,844 @@
+"""Scenario files (scenarios/README.md): their models, their loader, and their error report.
+
+- The pydantic models of every section, with the reference's defaults; unknown keys are refused.
+  Values are parsed once, into the units the engine uses: durations in seconds (float), ETH
+  amounts in wei (int), LPT amounts in LPT base units (int), prices in wei per unit (`Fraction`),
+  rates per second, fractions in [0, 1], distributions as `lpsim.distributions` objects that
+  sample in those units. Durations in `blocks` or `rounds` are converted through the same file's
+  `chain.block_time` and `chain.round_length`.
+- A YAML loader that records the line of every mapping key and list item, so that an error at
+  `("orchestrators", 0, "reward_cut")` is reported at the line of that key.
+- `ScenarioError`, listing every problem as `line N, dotted.path: message`.
+
+`load_scenario(path)` and `parse_scenario(text)` are the entry points; `Scenario.to_yaml()` writes
+the resolved scenario back (it parses to an equal `Scenario`).
+"""
+from __future__ import annotations
+
+import difflib
+import re
+import types
+from collections.abc import Mapping
+from contextlib import suppress
+from contextvars import ContextVar
+from dataclasses import dataclass, fields as dataclass_fields
+from fractions import Fraction
+from pathlib import Path
+from typing import Annotated, Any, Literal, Optional, Union, get_args, get_origin
+
+import yaml
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, PlainValidator, ValidationError,
+                      create_model, field_validator, model_validator)
+
+from node.eth.deploy import LPT_AMOUNT_FIELDS, ProtocolParams
+
+from . import units
+from .distributions import Distribution, Exponential, Constant, parse_distribution
+from .seeds import SeedTree
+from .units import FieldError
+
+# --- pipelines and transcoding profiles --------------------------------------------------------
+
+TRANSCODING = "transcoding"
+# go-livepeer's AI pipelines and the model each uses when none is named (spec node.md §3.7).
+DEFAULT_MODEL_IDS: dict[str, str] = {
+    "text-to-image": "stabilityai/sdxl-turbo",
+    "image-to-image": "stabilityai/sdxl-turbo",
+    "image-to-video": "stabilityai/stable-video-diffusion-img2vid-xt",
+    "upscale": "stabilityai/stable-diffusion-x4-upscaler",
+    "audio-to-text": "openai/whisper-large-v3",
+    "segment-anything-2": "facebook/sam2-hiera-large",
+    "llm": "meta-llama/llama-3.1-8B-Instruct",
+    "image-to-text": "Salesforce/blip-image-captioning-large",
+    "text-to-speech": "parler-tts/parler-tts-large-v1",
+    "live-video-to-video": "noop",
+}
+AI_PIPELINES = tuple(DEFAULT_MODEL_IDS)
+PIPELINES = (TRANSCODING, *AI_PIPELINES)
+BATCH_AI_PIPELINES = tuple(p for p in AI_PIPELINES if p != "live-video-to-video")
+
+DEFAULT_COMPUTE = {  # compute time per job in mock mode
+    TRANSCODING: {"dist": "lognormal", "median": "0.4 s", "sigma": 0.3},
+    "ai": {"dist": "lognormal", "median": "1 s", "sigma": 0.3},
+}
+
+
+@dataclass(frozen=True)
+class VideoProfile:
+    """An lpms transcoding preset: what a rendition costs is width × height × fps pixels a second.
+
+    It also reads as `node.core.pricing.PixelProfile` and `node.core.capabilities.ProfileLike`
+    (an H.264 rendition in MPEG-TS with an integer framerate, as the presets are)."""
+
+    name: str
+    width: int
+    height: int
+    fps: int
+    # ProfileLike's other fields (class attributes, not dataclass fields): the lpms defaults.
+    format = ""
+    encoder = "h264"
+    profile = ""
+    gop = 0.0
+    framerate_den = 0
+
+    @property
+    def framerate(self) -> int:
+        return self.fps
+
+    @property
+    def pixels_per_second(self) -> int:
+        return self.width * self.height * self.fps
+
+
+# lpms ffmpeg/videoprofile.go presets (spec node.md §8.1).
+PROFILES: dict[str, VideoProfile] = {p.name: p for p in (
+    VideoProfile("P720p60fps16x9", 1280, 720, 60),
+    VideoProfile("P720p30fps16x9", 1280, 720, 30),
+    VideoProfile("P720p25fps16x9", 1280, 720, 25),
+    VideoProfile("P720p30fps4x3", 960, 720, 30),
+    VideoProfile("P576p30fps16x9", 1024, 576, 30),
+    VideoProfile("P576p25fps16x9", 1024, 576, 25),
+    VideoProfile("P360p30fps16x9", 640, 360, 30),
+    VideoProfile("P360p25fps16x9", 640, 360, 25),
+    VideoProfile("P360p30fps4x3", 480, 360, 30),
+    VideoProfile("P240p30fps16x9", 426, 240, 30),
+    VideoProfile("P240p25fps16x9", 426, 240, 25),
+    VideoProfile("P240p30fps4x3", 320, 240, 30),
+    VideoProfile("P144p30fps16x9", 256, 144, 30),
+    VideoProfile("P144p25fps16x9", 256, 144, 25),
+)}
+
+
+def _one_of(kind: str, value: Any, valid: tuple[str, ...] | list[str]) -> ValueError:
+    return ValueError(f'unknown {kind} "{value}" (expected one of {", ".join(valid)})')
+
+
+def _pipeline(value: Any) -> str:
+    if value not in PIPELINES:
+        raise _one_of("pipeline", value, PIPELINES)
+    return value
+
+
+def _batch_ai_pipeline(value: Any) -> str:
+    if value == "live-video-to-video":
+        raise ValueError("live-video-to-video is a live pipeline, not a batch one")
+    if value not in BATCH_AI_PIPELINES:
+        raise _one_of("batch AI pipeline", value, BATCH_AI_PIPELINES)
+    return value
+
+
+def _ai_price_key(value: Any) -> str:
+    """`pipeline` or `pipeline/model id` (model ids contain slashes themselves)."""
+    pipeline, slash, model_id = str(value).partition("/")
+    if pipeline == TRANSCODING:
+        raise ValueError("transcoding is priced per pixel (price_per_pixel / max_price_per_pixel)")
+    if pipeline not in AI_PIPELINES:
+        raise _one_of("AI pipeline", pipeline, AI_PIPELINES)
+    if slash and not model_id:
+        raise ValueError(f'"{value}" names no model after the slash')
+    return value
+
+
+def _profile(value: Any) -> VideoProfile:
+    if isinstance(value, VideoProfile):
+        return value
+    if value not in PROFILES:
+        raise _one_of("profile", value, list(PROFILES))
+    return PROFILES[value]
+
+
+# --- durations: converted through the chain of the scenario being validated -------------------
+
+DEFAULT_BLOCK_TIME = 12.0
+DEFAULT_ROUND_LENGTH = ProtocolParams().round_length
+# (block_time, round_length) of the scenario under validation: Scenario sets it from the raw
+# `chain` section before validating, so that `3 rounds` anywhere in the file means that chain's
+# rounds. A section validated on its own (e.g. `Network.model_validate(...)`) gets the defaults.
+_TIME_BASE: ContextVar[tuple[float, int]] = ContextVar("lpsim_time_base",
+                                                      default=(DEFAULT_BLOCK_TIME, DEFAULT_ROUND_LENGTH))
+
+
+def _seconds(value: Any) -> float:
+    return units.parse_duration(value).to_seconds(*_TIME_BASE.get())
+
+
+def _block_time(value: Any) -> float:
+    duration = units.parse_duration(value)
+    if duration.chain_relative:
+        raise ValueError("must be a time such as `12 s`, not a number of blocks or rounds")
+    return duration.to_seconds(0, 0)
+
+
+def _time_base_of(data: Any) -> tuple[float, int]:
+    """The time base of raw scenario data; defaults where the chain section is invalid (its
+    own errors are reported by its fields)."""
+    block_time, round_length = DEFAULT_BLOCK_TIME, DEFAULT_ROUND_LENGTH
+    chain = data.get("chain") if isinstance(data, Mapping) else None
+    if isinstance(chain, Mapping):
+        with suppress(ValueError):
+            block_time = _block_time(chain.get("block_time", DEFAULT_BLOCK_TIME)) or DEFAULT_BLOCK_TIME
+        value = chain.get("round_length")
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+            round_length = value
+    return block_time, round_length
+
+
+# --- field types -----------------------------------------------------------------------------
+
+def _serialized(fmt) -> PlainSerializer:
+    return PlainSerializer(fmt, return_type=Any)
+
+
+def _distribution_of(unit, fmt) -> Any:
+    return Annotated[Distribution, PlainValidator(lambda value: parse_distribution(value, unit)),
+                     _serialized(lambda dist: dist.to_data(fmt))]
+
+
+Int = Annotated[int, Field(strict=True)]  # YAML writes integers as such; `count: true` is a mistake
+Seconds = Annotated[float, BeforeValidator(_seconds), _serialized(units.plain)]
+PositiveSeconds = Annotated[Seconds, Field(gt=0)]
+Wei = Annotated[int, BeforeValidator(units.parse_eth)]
+LptAmount = Annotated[int, BeforeValidator(units.parse_lpt), _serialized(units.format_lpt)]
+Price = Annotated[Fraction, PlainValidator(units.parse_price), _serialized(units.format_price)]
+Rate = Annotated[float, BeforeValidator(units.parse_rate), Field(gt=0)]
+Ratio = Annotated[float, BeforeValidator(units.parse_fraction)]
+DurationDistribution = _distribution_of(_seconds, units.plain)
+LptDistribution = _distribution_of(lambda value: float(units.parse_lpt(value)), units.format_lpt)
+PriceDistribution = _distribution_of(lambda value: float(units.parse_price(value)), units.plain)
+PipelineName = Annotated[str, BeforeValidator(_pipeline)]
+AIPriceKey = Annotated[str, BeforeValidator(_ai_price_key)]
+Profile = Annotated[VideoProfile, PlainValidator(_profile), _serialized(lambda profile: profile.name)]
+
+
+class Section(BaseModel):
+    """Base of every section: unknown keys refused, immutable, defaults parsed like values
+    (so they are written as the reference writes them: "1 ETH", "10 min", "1 rounds")."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, arbitrary_types_allowed=True)
+
+
+# --- chain -------------------------------------------------------------------------------------
+
+# ProtocolParams fields in fixed point: how many units make 1 (they also take a percentage).
+_FIXED_POINT_ONE = {"round_lock_amount": 10**6, "inflation": 10**9, "inflation_change": 10**9,
+                    "target_bonding_rate": 10**9, "treasury_reward_cut_rate": 10**27}
+
+
+def _whole_number(value: Any) -> int:
+    amount, unit = units.split_quantity(value, "expected a whole number")
+    if unit or amount.denominator != 1 or amount < 0:
+        raise ValueError(f"expected a whole number (got {value!r})")
+    return amount.numerator
+
+
+def _fixed_point(value: Any, one: int) -> int:
+    """A ProtocolParams fixed-point value: a whole number of 1/`one` units, or a percentage."""
+    expected = f"expected a whole number of 1e-{len(str(one)) - 1} units or a percentage such as `50%`"
+    amount, unit = units.split_quantity(value, expected)
+    if unit == "%":
+        amount = amount * one / 100
+    elif unit:
+        raise ValueError(f"{expected} (got {value!r})")
+    if amount.denominator != 1 or amount < 0:
+        raise ValueError(f"{expected} (got {value!r})")
+    return amount.numerator
+
+
+def _protocol_param_type(name: str) -> Any:
+    if name in LPT_AMOUNT_FIELDS:
+        parse, extra = units.parse_lpt, [_serialized(units.format_lpt)]
+    elif name in _FIXED_POINT_ONE:
+        parse, extra = (lambda value: _fixed_point(value, _FIXED_POINT_ONE[name])), []
+    else:
+        parse, extra = _whole_number, []
+
+    def validate(value: Any) -> int:
+        parsed = parse(value)
+        try:  # ProtocolParams' own bounds, checked for this one field
+            ProtocolParams(**{name: parsed})
+        except ValueError as exc:
+            raise ValueError(str(exc).removeprefix(f"ProtocolParams.{name} ")) from None
+        return parsed
+
+    return Annotated[(int, BeforeValidator(validate), *extra)]
+
+
+def _protocol_param_default(name: str, value: int) -> Any:
+    return units.format_lpt(value) if name in LPT_AMOUNT_FIELDS else value
+
+
+ProtocolParamsSection = create_model(
+    "ProtocolParamsSection",
+    __base__=Section,
+    **{f.name: (_protocol_param_type(f.name), _protocol_param_default(f.name, f.default))
+       for f in dataclass_fields(ProtocolParams) if f.name != "round_length"},
+)
+ProtocolParamsSection.__doc__ = """`chain.params`: every field of `node.eth.ProtocolParams` but `round_length`
+(`chain.round_length`), defaulting to its defaults. LPT amounts take LPT units; fixed-point
+fields take their integer or a percentage (`target_bonding_rate: 50%`)."""
+
+
+class Chain(Section):
+    backend: Literal["revm", "fast", "embedded"] = "revm"
+    block_time: Annotated[float, BeforeValidator(_block_time), Field(gt=0), _serialized(units.plain)] = "12 s"
+    round_length: Int = Field(DEFAULT_ROUND_LENGTH, ge=1)
+    gas_price: Wei = "0.01 gwei"
+    redeem_gas: Int = Field(1_200_000, ge=0)
+    params: ProtocolParamsSection = Field(default_factory=dict)  # type: ignore[valid-type]
+    initial_supply: LptAmount = 0
+
+    @property
+    def round_seconds(self) -> float:
+        """Simulated seconds per round: round_length × block_time."""
+        return self.round_length * self.block_time
+
+    def protocol_params(self) -> ProtocolParams:
+        return ProtocolParams(round_length=self.round_length, **dict(self.params))
+
+
+# --- orchestrators -------------------------------------------------------------------------------
+
+class Group(Section):
+    """A group of `count` agents named `<name>-<i>`."""
+
+    name: str = Field(min_length=1)
+    count: Int = Field(1, ge=1)
+
+    def member_names(self) -> list[str]:
+        return [f"{self.name}-{i}" for i in range(self.count)]
+
+
+class Pipeline(Section):
+    """What an orchestrator runs for one pipeline; `name` is its key in `pipelines`."""
+
+    name: str = Field(exclude=True)
+    model_id: str
+    warm: bool = True
+    compute: DurationDistribution
+    mode: Literal["mock", "real"] = "mock"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _pipeline_defaults(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and isinstance(data.get("name"), str):
+            name = data["name"]  # (an unknown one is reported at its key; these defaults avoid follow-on errors)
+            data = {"model_id": DEFAULT_MODEL_IDS.get(name, ""),
+                    "compute": DEFAULT_COMPUTE[TRANSCODING if name == TRANSCODING else "ai"], **data}
+        return data
+
+
+def _reward(value: Any) -> float:
+    if value == "always":
+        return 1.0
+    if value == "never":
+        return 0.0
+    try:
+        return units.parse_fraction(value)
+    except ValueError as exc:
+        raise ValueError(f"expected always, never or a probability per round such as 0.9 ({exc})") from None
+
+
+class OrchestratorGroup(Group):
+    stake: LptDistribution = "1000 LPT"
+    reward_cut: Ratio = 0.1
+    fee_share: Ratio = 0.5
+    price_per_pixel: PriceDistribution = "1200 wei"
+    ai_prices: dict[AIPriceKey, Price] = {}
+    auto_adjust_price: bool = True
+    ticket_ev: Wei = "8 gwei"
+    max_face_value: Wei = 0
+    capacity: Int = Field(10, ge=1)
+    pipelines: dict[PipelineName, Pipeline] = Field({TRANSCODING: {}}, min_length=1)
+    failure_rate: Ratio = 0
+    # Probability of calling reward in a round when active: always = 1, never = 0.
+    reward: Annotated[float, BeforeValidator(_reward),
+                      _serialized(lambda p: {1.0: "always", 0.0: "never"}.get(p, p))] = "always"
+    service_uri: str = "https://{name}:8935"  # {name}: the orchestrator's name; {index}: its i
+
+    @field_validator("pipelines", mode="before")
+    @classmethod
+    def _name_pipelines(cls, value: Any) -> Any:
+        """Hand each pipeline its key (it sets the defaults); `transcoding:` alone means {}."""
+        if not isinstance(value, Mapping):
+            return value
+        named = {}
+        for key, config in value.items():
+            config = {} if config is None else config
+            if isinstance(config, Mapping):
+                if "name" in config:
+                    raise FieldError('unknown key "name" (a pipeline is named by its key)', (key, "name"))
+                config = {**config, "name": key}
+            named[key] = config
+        return named
+
+    @field_validator("service_uri")
+    @classmethod
+    def _check_service_uri(cls, value: str) -> str:
+        try:
+            value.format(name="o", index=0)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"bad placeholder in {value!r} ({exc}); use {{name}} or {{index}}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _distinct_service_uris(self) -> "OrchestratorGroup":
+        if self.count > 1 and len({self.service_uri_for(i) for i in range(2)}) == 1:
+            raise FieldError("every orchestrator of a group needs its own URI: use {name} or {index}", ("service_uri",))
+        return self
+
+    def service_uri_for(self, index: int) -> str:
+        return self.service_uri.format(name=f"{self.name}-{index}", index=index)
+
+
+# --- gateways and their demand ------------------------------------------------------------------
+
+class Selection(Section):
+    """go-livepeer's orchestrator selection weights (spec node.md §3.5)."""
+
+    stake_weight: Ratio = 0.7
+    price_weight: Ratio = 0.0
+    rand_weight: Ratio = 0.3
+    price_exp_factor: float = Field(100.0, gt=0)
+
+    @model_validator(mode="after")
+    def _weights_sum_to_one(self) -> "Selection":
+        total = self.stake_weight + self.price_weight + self.rand_weight
+        if abs(total - 1) > 1e-4:  # go refuses to start otherwise
+            raise ValueError(f"stake_weight + price_weight + rand_weight must add up to 1 (got {total:g})")
+        return self
+
+
+class PoissonArrival(Section):
+    process: Literal["poisson"]
+    rate: Rate
+
+    @property
+    def interarrival(self) -> Distribution:
+        """Seconds between arrivals."""
+        return Exponential(1.0 / self.rate)
+
+
+class ConstantArrival(Section):
+    process: Literal["constant"]
+    interval: PositiveSeconds
+
+    @property
+    def interarrival(self) -> Distribution:
+        """Seconds between arrivals."""
+        return Constant(self.interval)
+
+
+Arrival = Annotated[Union[PoissonArrival, ConstantArrival], Field(discriminator="process")]
+
+
+class Workload(Section):
+    """What a gateway's clients send: the fields every workload has."""
+
+    type: str
+    arrival: Arrival
+    start: Seconds = 0
+    stop: Optional[Seconds] = None  # None: the end of the run
+
+    @model_validator(mode="after")
+    def _stop_after_start(self) -> "Workload":
+        if self.stop is not None and self.stop <= self.start:
+            raise FieldError(f"must be after start ({units.plain(self.stop)} s <= {units.plain(self.start)} s)",
+                             ("stop",))
+        return self
+
+
+class Source(Section):
+    width: Int = Field(1280, ge=1)
+    height: Int = Field(720, ge=1)
+    fps: float = Field(30, gt=0)
+
+
+class TranscodingWorkload(Workload):
+    """Streams arrive by `arrival`; each lasts `stream_duration` and is cut into segments."""
+
+    type: Literal["transcoding"]
+    stream_duration: DurationDistribution = "10 min"
+    segment_duration: PositiveSeconds = "2 s"
+    profiles: tuple[Profile, ...] = ("P240p30fps16x9", "P360p30fps16x9")
+    source: Source = Field(default_factory=dict)
+
+    @field_validator("profiles")
+    @classmethod
+    def _some_profiles(cls, value: tuple) -> tuple:
+        if not value:  # (not min_length: pydantic would report it too when an item is invalid)
+            raise ValueError("must list at least one profile")
+        return value
+
+
+class BatchAIWorkload(Workload):
+    """Requests arrive by `arrival`, each one job of `pipeline`."""
+
+    type: Literal["batch_ai"]
+    pipeline: Annotated[str, BeforeValidator(_batch_ai_pipeline)]
+    model_id: str
+    request: dict[str, Any] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_model_id(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and "model_id" not in data:
+            pipeline = data.get("pipeline")  # (when missing or unknown it is reported by itself)
+            data = {**data, "model_id": DEFAULT_MODEL_IDS.get(pipeline, "") if isinstance(pipeline, str) else ""}
+        return data
+
+
+AnyWorkload = Annotated[Union[TranscodingWorkload, BatchAIWorkload], Field(discriminator="type")]
+
+
+class GatewayGroup(Group):
+    deposit: Wei = "1 ETH"
+    reserve: Wei = "1 ETH"
+    max_price_per_pixel: Optional[Price] = None  # None: accept any price
+    max_ai_prices: dict[AIPriceKey, Price] = {}
+    selection: Selection = Field(default_factory=dict)
+    max_attempts: Int = Field(3, ge=1)
+    max_ticket_ev: Wei = "3000 gwei"
+    max_total_ev: Wei = "20000 gwei"
+    demand: list[AnyWorkload] = []
+
+
+# --- delegators, network, metrics ---------------------------------------------------------------
+
+class DelegatorGroup(Group):
+    stake: LptDistribution = "100 LPT"
+    bond_to: Literal["stake_weighted", "uniform", "lowest_cut"] = "stake_weighted"
+    unbond_probability: Ratio = 0  # per round
+    rebond_after: Optional[Seconds] = None  # None: leave for good
+    claim_every: Optional[PositiveSeconds] = "30 d"  # None: never claim
+
+
+class Network(Section):
+    latency: DurationDistribution = {"dist": "lognormal", "median": "40 ms", "sigma": 0.5}
+    loss: Ratio = 0
+
+
+class Metrics(Section):
+    sample_every: PositiveSeconds = "1 rounds"
+    jobs: bool = True
+    transitions: bool = False
+
+
+# --- the scenario --------------------------------------------------------------------------------
+
+GROUP_PREFIXES = {"orchestrators": "orch", "gateways": "gw", "delegators": "del"}
+
+
+class Scenario(Section):
+    """A whole scenario, resolved: see the module docstring for the units of its values."""
+
+    name: str = "scenario"
+    description: str = ""
+    seed: Int = Field(0, ge=0)
+    duration: PositiveSeconds
+    chain: Chain = Field(default_factory=dict)
+    orchestrators: list[OrchestratorGroup] = Field(min_length=1)
+    gateways: list[GatewayGroup] = []
+    delegators: list[DelegatorGroup] = []
+    network: Network = Field(default_factory=dict)
+    metrics: Metrics = Field(default_factory=dict)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _prepare(cls, data: Any, handler: Any) -> "Scenario":
+        """Name unnamed groups after their index, and validate under this chain's time base."""
+        if isinstance(data, Mapping):
+            data = dict(data)
+            for key, prefix in GROUP_PREFIXES.items():
+                if isinstance(data.get(key), list):
+                    data[key] = [{"name": f"{prefix}{i}", **group} if isinstance(group, Mapping) and "name" not in group
+                                 else group for i, group in enumerate(data[key])]
+        token = _TIME_BASE.set(_time_base_of(data))
+        try:
+            return handler(data)
+        finally:
+            _TIME_BASE.reset(token)
+
+    @model_validator(mode="after")
+    def _distinct_group_names(self) -> "Scenario":
+        """Agent names (`<name>-<i>`) are distinct exactly when group names are."""
+        seen: dict[str, str] = {}
+        for key in GROUP_PREFIXES:
+            for i, group in enumerate(getattr(self, key)):
+                if group.name in seen:
+                    raise FieldError(f'duplicate group name "{group.name}" (also {seen[group.name]})', (key, i, "name"))
+                seen[group.name] = f"{key}[{i}]"
+        return self
+
+    @property
+    def groups(self) -> list[Group]:
+        return [*self.orchestrators, *self.gateways, *self.delegators]
+
+    def protocol_params(self) -> ProtocolParams:
+        return self.chain.protocol_params()
+
+    def seed_tree(self) -> SeedTree:
+        return SeedTree(self.seed)
+
+    def to_data(self) -> dict[str, Any]:
+        """The resolved scenario as plain data: seconds, wei, LPT amounts as "<n> LPT"."""
+        return self.model_dump(mode="json")
+
+    def to_yaml(self) -> str:
+        """The resolved scenario as YAML; `parse_scenario` reads it back to an equal Scenario."""
+        header = "# resolved by lpsim: durations in seconds, ETH amounts and prices in wei\n"
+        return header + yaml.safe_dump(self.to_data(), sort_keys=False, allow_unicode=True, width=100)
+
+
+# --- loading and error reports -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a scenario file, where it is."""
+
+    line: int | None
+    path: str
+    message: str
+    column: int | None = None
+
+    def __str__(self) -> str:
+        where = [f"line {self.line}"] if self.line else []
+        if self.column:
+            where.append(f"column {self.column}")
+        if self.path:
+            where.append(self.path)
+        return f"{', '.join(where)}: {self.message}" if where else self.message
+
+
+class ScenarioError(ValueError):
+    """An invalid scenario: `problems` lists every one; the message is the report."""
+
+    def __init__(self, source: str, problems: list[Problem]):
+        self.source = source
+        self.problems = list(problems)
+        count = len(self.problems)
+        lines = [f"{source}: {count} problem{'' if count == 1 else 's'}", *(f"  {p}" for p in self.problems)]
+        super().__init__("\n".join(lines))
+
+
+@dataclass(frozen=True)
+class _Document:
+    data: Any
+    lines: dict[tuple, int]  # path -> 1-based line of that key or list item; () -> the document
+    duplicates: list[Problem]
+
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def _load_yaml(text: str) -> _Document:
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return _Document(None, {}, [])
+        lines: dict[tuple, int] = {(): node.start_mark.line + 1}
+        duplicates: list[Problem] = []
+        _record_lines(loader, node, (), lines, duplicates)
+        return _Document(loader.construct_document(node), lines, duplicates)
+    finally:
+        loader.dispose()
+
+
+def _record_lines(loader: yaml.SafeLoader, node: yaml.Node, path: tuple, lines: dict, duplicates: list) -> None:
+    if isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            lines[path + (i,)] = item.start_mark.line + 1
+            _record_lines(loader, item, path + (i,), lines, duplicates)
+    elif isinstance(node, yaml.MappingNode):
+        seen: dict[Any, int] = {}
+        merged = []
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:  # `<<: *anchor`: its keys count where not overridden
+                merged += value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+                continue
+            if not isinstance(key_node, yaml.ScalarNode):
+                continue
+            key, line = loader.construct_object(key_node), key_node.start_mark.line + 1
+            if key in seen:
+                duplicates.append(Problem(line, _dotted(path + (key,)),
+                                          f'duplicate key "{key}" (first on line {seen[key]})'))
+            seen.setdefault(key, line)
+            lines[path + (key,)] = line
+            _record_lines(loader, value_node, path + (key,), lines, duplicates)
+        for source in merged:
+            inherited: dict[tuple, int] = {}
+            _record_lines(loader, source, path, inherited, [])
+            for key, line in inherited.items():
+                lines.setdefault(key, line)
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> Problem:
+    if not isinstance(exc, yaml.MarkedYAMLError):
+        return Problem(None, "", f"invalid YAML: {exc}")
+    mark = exc.problem_mark or exc.context_mark
+    message = exc.problem or "invalid YAML"
+    if exc.context:
+        where = f" on line {exc.context_mark.line + 1}" if exc.context_mark and exc.context_mark is not mark else ""
+        message = f"{message} ({exc.context}{where})"
+    return Problem(mark.line + 1 if mark else None, "", message, mark.column + 1 if mark else None)
+
+
+def _dotted(loc: tuple) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif re.fullmatch(r"[\w-]+", str(part)):
+            text += f".{part}" if text else str(part)
+        else:
+            text += f'["{part}"]'
+    return text
+
+
+_TAG_KEYS = ("type", "process")  # the discriminators of the tagged unions above
+
+
+def _clean_loc(loc: tuple, data: Any) -> tuple:
+    """Pydantic's error location as a path in the file: without the tags of tagged unions
+    (the value of `type` / `process`) and without its `[key]` marker for errors in a key."""
+    out, node = [], data
+    for part in loc:
+        if part == "[key]":
+            continue
+        if isinstance(node, Mapping) and part not in node and any(node.get(k) == part for k in _TAG_KEYS):
+            continue
+        out.append(part)
+        if isinstance(node, Mapping):
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        else:
+            node = None
+    return tuple(out)
+
+
+def _line_of(loc: tuple, lines: dict[tuple, int]) -> int | None:
+    """The line of `loc`, else of its nearest parent in the file."""
+    for end in range(len(loc), -1, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return None
+
+
+def _model_fields_at(loc: tuple) -> list[str]:
+    """The keys the section at pydantic location `loc` accepts ([] when it is not a section)."""
+    tp: Any = Scenario
+    for part in loc:
+        tp = _strip_annotated(tp)
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            field = tp.model_fields.get(part)
+            tp = field.annotation if field else None
+        elif get_origin(tp) in (list, tuple):
+            tp = get_args(tp)[0]
+        elif get_origin(tp) is dict:
+            tp = get_args(tp)[1]
+        elif get_origin(tp) in (Union, types.UnionType):
+            tp = next((m for m in map(_strip_annotated, get_args(tp)) if part in _tags(m)), None)
+        else:
+            return []
+    tp = _strip_annotated(tp)
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return [name for name, field in tp.model_fields.items() if not field.exclude]
+    return []
+
+
+def _strip_annotated(tp: Any) -> Any:
+    while get_origin(tp) is Annotated:
+        tp = get_args(tp)[0]
+    return tp
+
+
+def _tags(model: Any) -> tuple:
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        return ()
+    fields = model.model_fields
+    return tuple(tag for key in _TAG_KEYS if key in fields for tag in get_args(fields[key].annotation))
+
+
+_MOVED_KEYS = {("chain", "params", "round_length"): "set `chain.round_length` instead"}
+
+
+def _unknown_key(loc: tuple) -> str:
+    key = loc[-1]
+    message = f'unknown key "{key}"'
+    if loc in _MOVED_KEYS:
+        return f"{message}: {_MOVED_KEYS[loc]}"
+    known = _model_fields_at(loc[:-1])
+    close = difflib.get_close_matches(str(key), known, n=1)
+    if close:
+        return f'{message}; did you mean "{close[0]}"?'
+    return f"{message} (expected one of {', '.join(known)})" if known else message
+
+
+def _describe(error: dict) -> tuple[tuple, str]:
+    """(location below pydantic's, message) of one pydantic error, in the file's words."""
+    kind, ctx, given = error["type"], error.get("ctx") or {}, error.get("input")
+    if kind in ("value_error", "assertion_error") and isinstance(ctx.get("error"), BaseException):
+        return getattr(ctx["error"], "path", ()), str(ctx["error"])
+    if kind == "missing":
+        return (), "required"
+    if kind == "extra_forbidden":
+        return (), _unknown_key(tuple(error["loc"]))
+    if kind == "literal_error":
+        return (), f"must be {ctx['expected']} (got {given!r})"
+    if kind in ("greater_than", "greater_than_equal"):
+        bound = f"greater than {ctx['gt']}" if kind == "greater_than" else f"at least {ctx['ge']}"
+        return (), f"must be {bound} (got {given!r})"
+    if kind == "too_short":
+        count = ctx.get("min_length", 1)
+        return (), f"must have at least {count} {'entry' if count == 1 else 'entries'}"
+    if kind == "union_tag_invalid":
+        return (ctx["discriminator"].strip("'"),), f"must be one of {ctx['expected_tags']} (got {ctx['tag']!r})"
+    if kind == "union_tag_not_found":
+        return (ctx["discriminator"].strip("'"),), "required"
+    message = error["msg"]
+    if given is not None and not isinstance(given, (Mapping, list)):
+        message += f" (got {given!r})"
+    return (), message
+
+
+def _problem(error: dict, document: _Document) -> Problem:
+    below, message = _describe(error)
+    loc = _clean_loc(tuple(error["loc"]), document.data) + tuple(below)
+    return Problem(_line_of(loc, document.lines), _dotted(loc), message)
+
+
+def _default_name(source: str) -> str:
+    return "scenario" if source.startswith("<") else Path(source).stem
+
+
+def parse_scenario(text: str, source: str = "<string>", seed: int | None = None) -> Scenario:
+    """Validate a scenario given as YAML text; `seed` overrides the file's. `source` names the
+    text in error reports and gives the default `name` (its stem)."""
+    try:
+        document = _load_yaml(text)
+    except yaml.YAMLError as exc:
+        raise ScenarioError(source, [_yaml_problem(exc)]) from None
+    data = document.data
+    if not isinstance(data, Mapping):
+        got = "the file is empty" if data is None else f"got {type(data).__name__} {data!r}"[:80]
+        raise ScenarioError(source, [Problem(document.lines.get(()), "", f"a scenario is a mapping of keys such as "
+                                             f"`duration` and `orchestrators` ({got})")])
+    data = {"name": _default_name(source), **data}
+    if seed is not None:
+        data["seed"] = seed
+    problems = list(document.duplicates)
+    scenario = None
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        problems += [_problem(error, document) for error in exc.errors()]
+    if problems:
+        raise ScenarioError(source, sorted(problems, key=lambda p: p.line or 0))
+    return scenario
+
+
+def load_scenario(path: str | Path, seed: int | None = None) -> Scenario:
+    """Read and validate a scenario file; `seed` overrides the file's (as `--seed` does)."""
+    path = Path(path)
+    return parse_scenario(path.read_text(encoding="utf-8"), source=str(path), seed=seed)
