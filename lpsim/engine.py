@@ -162,21 +162,23 @@ class Simulation:
                     p.RoundsManager.initializeRound(sender=self.orchestrators[0].account)
                 except TransactionFailed:
                     pass  # somebody already did
+            # the bonding rate the Minter set this round's inflation from (active stake / supply at
+            # initialisation, before this round's rewards)
+            supply = p.Minter.getGlobalTotalSupply()
+            bonding_rate = p.BondingManager.getTotalBonded() / supply if supply else 0.0
             minted = 0
             for o in self.orchestrators:
                 minted += o.call_reward(round_)
             self._refresh_stakes()
-            self._record_round(round_, minted)
+            self._record_round(round_, minted, bonding_rate)
             yield env.timeout(world.time_of_round(round_ + 1) - env.now)
 
-    def _record_round(self, round_: int, minted: int) -> None:
+    def _record_round(self, round_: int, minted: int, bonding_rate: float) -> None:
         p, now, rec = self.world.protocol, self.world.env.now, self.rec
-        supply = p.Minter.getGlobalTotalSupply()
-        bonded = p.BondingManager.getTotalBonded()
         for metric, value in ((m.INFLATION, p.Minter.inflation()),
-                              (m.BONDING_RATE, bonded / supply if supply else 0.0),
+                              (m.BONDING_RATE, bonding_rate),
                               (m.TOTAL_SUPPLY, p.LivepeerToken.totalSupply() / LPT_F),
-                              (m.TOTAL_BONDED, bonded / LPT_F),
+                              (m.TOTAL_BONDED, p.BondingManager.getTotalBonded() / LPT_F),
                               (m.MINTED, minted / LPT_F),
                               (m.ACTIVE_ORCHESTRATORS, len(self.stakes))):
             rec.metric(now, round_, m.NETWORK, metric, value)

@@ -11,7 +11,7 @@ the parties.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from itertools import count
 from typing import Any
@@ -28,7 +28,9 @@ from node.core.payment import Payment, new_payment
 from node.core.pricing import estimate_transcode_fee, gateway_ai_units
 from node.core.selection import ProbabilitySelectionAlgorithm
 from node.core.sender import Sender
-from node.core.sessions import SegmentAction, SegmentAttempts, Session, TranscodeSessions, latency_score
+from node.core.sender import PARAMS_EXPIRY_BUFFER
+from node.core.sessions import (AUTH_TOKEN_VALID_PERIOD, SegmentAction, SegmentAttempts, Session, TranscodeSessions,
+                                auth_token_needs_refresh, latency_score)
 from node.eth import Account
 
 from . import metric_names as m
@@ -36,7 +38,6 @@ from .orchestrator import Offer, SimOrchestrator
 from .world import World
 
 NO_ORCHESTRATORS = "no orchestrators available"
-_job_ids = count()
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,7 @@ class SimGateway:
         self.sender = Sender(self.address, account.key, world.view, max_ev=max_ticket_ev, max_total_ev=max_total_ev)
         self.balances = Balances(lambda: world.env.now)
         self.ai_selectors: dict[tuple[str, str | None], AISessionSelector] = {}
+        self._job_numbers = count()
         # cumulative counters
         self.jobs_submitted = self.jobs_completed = self.jobs_failed = self.tickets_sent = 0
 
@@ -214,8 +216,24 @@ class SimGateway:
         if served is not None and served.params is not None:
             self.sender.cleanup_session(offer.params.session_id)
             self.sender.start_session(served.params)
-            return Offer(offer.orchestrator, offer.price, offer.price_info, served.params, offer.session_id)
+            return replace(offer, params=served.params)
         return offer
+
+    def _refreshed(self, offer: Offer):
+        """A SimPy process: the offer, renewed through GetOrchestrator first if its ticket params
+        are about to expire or its auth token is in its last 10 % (go's shouldRefreshSession)."""
+        world = self.world
+        stale = offer.params is not None and \
+            offer.params.expiration_block - world.block_now() <= PARAMS_EXPIRY_BUFFER
+        if not stale and not auth_token_needs_refresh(world.env.now, offer.issued_at + AUTH_TOKEN_VALID_PERIOD):
+            return offer
+        yield world.env.timeout(2 * self.network.one_way())
+        fresh = offer.orchestrator.offer(self.address, offer.pipeline)  # PaymentError: the attempt fails
+        if offer.params is not None:
+            self.sender.cleanup_session(offer.params.session_id)
+        if fresh.params is not None:
+            self.sender.start_session(fresh.params)
+        return fresh
 
     # ------------------------------------------------------------------ transcoding
 
@@ -244,7 +262,7 @@ class SimGateway:
     def _segment(self, w: Workload, pools: TranscodeSessions, submitted: float):
         env = self.world.env
         job = Job(self.max_attempts, max_swaps=0, record=False)
-        job_id = next(_job_ids)
+        job_id = self._next_job_id()
         self.jobs_submitted += 1
         self._fire(job, job_id, Event.INGEST)
         attempts = SegmentAttempts(self.max_attempts)
@@ -267,6 +285,7 @@ class SimGateway:
             sent_at = env.now
             served, responded, update = None, False, None
             try:
+                offer = session.info = yield from self._refreshed(offer)
                 fee = estimate_transcode_fee(w.renditions, w.segment_duration, offer.price) or Fraction(0)
                 payment, update = self._pay(offer, fee)
                 tickets += len(payment.ticket_sender_params)
@@ -317,7 +336,7 @@ class SimGateway:
         env = self.world.env
         retry = AIRequestRetry(env.now)
         job = Job(retry.max_tries, max_swaps=0, record=False)  # go's AI loop: up to 20 tries in 2 s
-        job_id = next(_job_ids)
+        job_id = self._next_job_id()
         self.jobs_submitted += 1
         submitted = env.now
         self._fire(job, job_id, Event.INGEST)
@@ -344,6 +363,7 @@ class SimGateway:
                 self._fire(job, job_id, Event.REDISPATCH if job.state is State.RETRY else Event.DISPATCH)
                 served, responded, update = None, False, None
                 try:
+                    offer = session.info = yield from self._refreshed(offer)
                     payment, update = self._pay(offer, units * offer.price)
                     tickets += len(payment.ticket_sender_params)
                     yield env.timeout(self.network.one_way())
@@ -388,6 +408,9 @@ class SimGateway:
         self._finish(job_id, m.BATCH_AI, w.pipeline, submitted, last, error, tries, 0, tickets, fee_paid)
 
     # ------------------------------------------------------------------ records
+
+    def _next_job_id(self) -> str:
+        return f"{self.name}/{next(self._job_numbers)}"
 
     def _fire(self, job: Job, job_id: int, event: Event, reason: str = "") -> None:
         t = job.fire(event, self.world.env.now, reason)

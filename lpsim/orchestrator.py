@@ -47,6 +47,8 @@ class Offer:
     price_info: PriceInfo
     params: TicketParams | None  # None when the price is zero (no payments)
     session_id: str  # the auth token's session id: the balance key on both sides
+    pipeline: str
+    issued_at: float  # simulated time of the GetOrchestrator answer (auth token validity)
 
 
 @dataclass
@@ -116,7 +118,7 @@ class SimOrchestrator:
         price = auto_adjust_price(base, lambda: self.recipient.tx_cost_multiplier(gateway)) if self.auto_adjust else base
         params = self.recipient.ticket_params(gateway, price) if price > 0 else None
         session_id = self._randbytes(4).hex()
-        return Offer(self, price, PriceInfo.from_fraction(price), params, session_id)
+        return Offer(self, price, PriceInfo.from_fraction(price), params, session_id, pipeline, self.world.env.now)
 
     def can_run(self, pipeline: str, model_id: str | None) -> bool:
         model = self.pipelines.get(pipeline)
