@@ -93,7 +93,8 @@ class Simulation:
             max_price_per_pixel=g.max_price_per_pixel, max_ai_prices=dict(g.max_ai_prices),
             max_attempts=g.max_attempts, max_ticket_ev=g.max_ticket_ev, max_total_ev=g.max_total_ev,
             network=Network(self.scenario.network.latency, self.scenario.network.loss, tree.generator("network")),
-            rng=tree.generator("selection"), record_jobs=self.scenario.metrics.jobs)
+            rng=tree.generator("selection"), demand_rng=tree.generator("demand"),
+            record_jobs=self.scenario.metrics.jobs)
         gw.deposit, gw.reserve = g.deposit, g.reserve
         gw.workloads = [self._workload(w) for w in g.demand]
         return gw

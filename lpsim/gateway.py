@@ -82,7 +82,8 @@ class SimGateway:
     def __init__(self, world: World, name: str, account: Account, *, recorder, orchestrators: list[SimOrchestrator],
                  stakes: dict[str, int], selection: ProbabilitySelectionAlgorithm, max_price_per_pixel: Fraction | None,
                  max_ai_prices: dict[str, Fraction], max_attempts: int, max_ticket_ev: int, max_total_ev: int,
-                 network: Network, rng: np.random.Generator, record_jobs: bool) -> None:
+                 network: Network, rng: np.random.Generator, demand_rng: np.random.Generator,
+                 record_jobs: bool) -> None:
         self.world, self.name, self.account = world, name, account
         self.address = account.address
         self.rec = recorder
@@ -93,7 +94,9 @@ class SimGateway:
         self.max_ai_prices = max_ai_prices
         self.max_attempts = max_attempts
         self.network = network
-        self.rng = rng
+        self.rng = rng  # protocol draws: discovery order, selection
+        self.demand_rng = demand_rng  # the clients: arrivals, stream lengths (apart, so that a
+        # protocol change does not change the demand a run sees)
         self.record_jobs = record_jobs
         self.sender = Sender(self.address, account.key, world.view, max_ev=max_ticket_ev, max_total_ev=max_total_ev)
         self.balances = Balances(lambda: world.env.now)
@@ -115,7 +118,7 @@ class SimGateway:
         if w.start > env.now:
             yield env.timeout(w.start - env.now)
         while True:
-            yield env.timeout(w.arrival.next_interval(self.rng))
+            yield env.timeout(w.arrival.next_interval(self.demand_rng))
             if env.now >= w.stop:
                 return
             if w.kind == m.TRANSCODING:
@@ -239,7 +242,7 @@ class SimGateway:
 
     def _stream(self, w: Workload):
         env = self.world.env
-        segments = max(1, math.ceil(float(w.stream_duration.sample(self.rng)) / w.segment_duration))
+        segments = max(1, math.ceil(float(w.stream_duration.sample(self.demand_rng)) / w.segment_duration))
         pools: TranscodeSessions | None = None
         for seq in range(segments):
             started = env.now
@@ -268,6 +271,7 @@ class SimGateway:
         attempts = SegmentAttempts(self.max_attempts)
         units = sum(r.width * r.height * round(r.framerate / r.framerate_den * w.segment_duration) for r in w.renditions)
         last, tickets, fee_paid, error = "", 0, Fraction(0), None
+        swaps_before = pools.untrusted.swaps
         self._fire(job, job_id, Event.SESSION_READY)
         while True:
             session = pools.select(env.now)
@@ -320,7 +324,7 @@ class SimGateway:
                     self._fire(job, job_id, Event.GIVE_UP, error)
                 break
         self._finish(job_id, m.TRANSCODING, "transcoding", submitted, last, error, attempts.attempts,
-                     pools.untrusted.swaps, tickets, fee_paid)
+                     pools.untrusted.swaps - swaps_before, tickets, fee_paid)
 
     # ------------------------------------------------------------------ batch AI
 

@@ -61,8 +61,10 @@ class SeedTree:
         return np.random.Generator(np.random.PCG64(self.seed_sequence(*path)))
 
     def randbytes(self, *path: PathPart) -> Callable[[int], bytes]:
-        """`n -> n random bytes` from the stream of `path` (e.g. a recipient's ticket seeds)."""
-        return self.generator(*path).bytes
+        """`n -> n random bytes` from the stream of `path` (e.g. a recipient's ticket seeds).
+        Drawn by a `random.Random` seeded from the stream: ~40x cheaper per call than numpy's
+        `Generator.bytes`, and the simulator asks for a seed with every ticket offer."""
+        return self.python_random(*path).randbytes
 
     def python_random(self, *path: PathPart) -> random.Random:
         """A `random.Random` seeded from the stream of `path` (for code that wants one)."""

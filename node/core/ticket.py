@@ -78,10 +78,16 @@ class Ticket:
         set_ = object.__setattr__
         set_(self, "recipient", _checksum(self.recipient))
         set_(self, "sender", _checksum(self.sender))
+        # Tickets are made on the payment hot path: check the common case cheaply and leave the
+        # descriptive errors (and conversions) to the slow helpers.
         for name in ("face_value", "win_prob", "sender_nonce", "creation_round"):
-            _uint256(getattr(self, name), name)
-        set_(self, "recipient_rand_hash", _bytes32(self.recipient_rand_hash, "recipient_rand_hash"))
-        set_(self, "creation_round_block_hash", _bytes32(self.creation_round_block_hash, "creation_round_block_hash"))
+            value = getattr(self, name)
+            if type(value) is not int or not 0 <= value <= MAX_WIN_PROB:
+                _uint256(value, name)
+        for name in ("recipient_rand_hash", "creation_round_block_hash"):
+            value = getattr(self, name)
+            if type(value) is not bytes or len(value) != 32:
+                set_(self, name, _bytes32(value, name))
 
     @property
     def aux_data(self) -> bytes:

@@ -1,0 +1,179 @@
+"""Simulator speed: the issue's three workloads, plus baselines measured in the same run that show
+where the time goes.
+
+    python benchmarks/bench_sim.py            # quickstart, one network day, one economics year
+    python benchmarks/bench_sim.py --quick    # shorter horizons (smoke)
+    python benchmarks/bench_sim.py --profile  # also print the top functions of the day run
+
+Figures printed:
+- ticket crypto floor: signing + recovering one ticket (secp256k1), the cost every paid job pays
+  per ticket whatever the engine does;
+- core loop: select an orchestrator, stage a payment, sign, receive and validate it, debit the
+  work — the protocol core alone, no SimPy, no chain — per job, as the engine's baseline;
+- quickstart, network day (100 orchestrators, 20 gateways, transcoding + batch AI) and
+  economics year (100 orchestrators, ~412 rounds): wall time, simulated jobs per wall second,
+  tickets per job, and the ratio of the engine's cost per job to the core loop's.
+Targets on the 2-core development machine: >= 5,000 jobs per wall second, a simulated year of the
+economics scenario in <= 60 s.
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import random
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from lpsim.engine import Simulation  # noqa: E402
+from lpsim.scenario import load_scenario  # noqa: E402
+from node.core.balances import Balances, UpdateStatus, complete_update  # noqa: E402
+from node.core.chain_view import ReserveInfo, SenderInfo  # noqa: E402
+from node.core.payment import PaymentReceiver, new_payment  # noqa: E402
+from node.core.pricing import PriceInfo, estimate_transcode_fee  # noqa: E402
+from node.core.recipient import REDEEM_GAS_ARBITRUM, Recipient  # noqa: E402
+from node.core.redemption import Redeemer  # noqa: E402
+from node.core.selection import ProbabilitySelectionAlgorithm  # noqa: E402
+from node.core.sender import Sender  # noqa: E402
+from node.core.sender_monitor import SenderMonitor  # noqa: E402
+from node.core.ticket import Ticket, recipient_rand_hash, recover_signer, sign_ticket  # noqa: E402
+
+
+@dataclass
+class _View:
+    """A constant chain view: the core loop measures the protocol rules, not chain reads."""
+
+    block: int = 1000
+
+    def last_initialized_round(self): return 10
+    def block_hash_for_round(self, r): return b"\x0a" * 32
+    def transcoder_pool_size(self): return 100
+    def last_seen_block(self): return self.block
+    def sender_info(self, s): return SenderInfo(10**19, 0, ReserveInfo(10**19, 0))
+    def claimed_reserve(self, h, c): return 0
+    def is_active(self, o): return True
+    def gas_price(self): return 10_000_000
+
+
+@dataclass(frozen=True)
+class _Rendition:
+    width: int
+    height: int
+    framerate: int = 30
+    framerate_den: int = 1
+
+
+def crypto_floor(n: int) -> float:
+    """Seconds to sign and recover one ticket."""
+    key = bytes([7]) * 32
+    ticket = Ticket("0x" + "11" * 20, "0x" + "22" * 20, 10**15, 2**200, 1, recipient_rand_hash(5), 10, b"\x0a" * 32)
+    h = ticket.hash()
+    t0 = time.perf_counter()
+    for _ in range(n):
+        recover_signer(h, sign_ticket(h, key))
+    return (time.perf_counter() - t0) / n
+
+
+def core_loop(n: int, price_per_pixel: int = 700) -> tuple[float, float]:
+    """Seconds per job and tickets per job for the protocol core alone (a 2 s segment, two
+    renditions, 100 orchestrators, go's default ticket parameters)."""
+    from eth_account import Account
+
+    view, rng = _View(), random.Random(1)
+    gw_key = bytes([2]) * 32
+    gw = Account.from_key(gw_key).address
+    orchs = []
+    for i in range(100):
+        addr = Account.from_key(bytes([3]) + i.to_bytes(31, "big")).address
+        monitor = SenderMonitor(addr, view)
+        rec = Recipient(addr, bytes(32), view, monitor, rng.randbytes, redeem_gas=REDEEM_GAS_ARBITRUM)
+        orchs.append(PaymentReceiver(rec, Balances(lambda: 0.0), Redeemer(view, monitor, None, REDEEM_GAS_ARBITRUM)))
+    stakes = {o.recipient.address: 1000 + i for i, o in enumerate(orchs)}
+    by_addr = {o.recipient.address: o for o in orchs}
+    sender, balances, algo = Sender(gw, gw_key, view), Balances(lambda: 0.0), ProbabilitySelectionAlgorithm()
+    price = Fraction(price_per_pixel)
+    renditions = (_Rendition(426, 240), _Rendition(640, 360))
+    pixels = sum(r.width * r.height * 60 for r in renditions)
+    sessions = {}
+    for o in orchs:
+        params = o.recipient.ticket_params(gw, price)
+        sessions[o.recipient.address] = [params, sender.start_session(params)]
+    tickets = 0
+    t0 = time.perf_counter()
+    for i in range(n):
+        addr = algo.select(list(stakes), stakes, rng)
+        o, (params, pm) = by_addr[addr], sessions[addr]
+        fee = estimate_transcode_fee(renditions, 2.0, price)
+        payment, update = new_payment(sender, balances, addr, "s", pm, fee, PriceInfo.from_fraction(price))
+        tickets += len(payment.ticket_sender_params)
+        got = o.process_payment(payment, "s")
+        got.raise_for_error()
+        update.status, update.debit = UpdateStatus.RECEIVED_CHANGE, o.debit_fees(gw, "s", price, pixels)
+        complete_update(balances, update)
+        fresh = o.recipient.ticket_params(gw, price)
+        sender.cleanup_session(pm)
+        sessions[addr] = [fresh, sender.start_session(fresh)]
+    return (time.perf_counter() - t0) / n, tickets / n
+
+
+def run(path: Path, duration: float | None, profile: bool = False) -> dict:
+    sc = load_scenario(path)
+    t0 = time.perf_counter()
+    sim = Simulation(sc)
+    setup = time.perf_counter() - t0
+    end = sc.duration if duration is None else min(duration, sc.duration)
+    profiler = cProfile.Profile() if profile else None
+    t1 = time.perf_counter()
+    if profiler:
+        profiler.enable()
+    sim.run(end)
+    if profiler:
+        profiler.disable()
+    wall = time.perf_counter() - t1
+    jobs = sum(g.jobs_submitted for g in sim.gateways)
+    tickets = sum(g.tickets_sent for g in sim.gateways)
+    if profiler:
+        with tempfile.NamedTemporaryFile(suffix=".prof") as f:
+            profiler.dump_stats(f.name)
+            pstats.Stats(f.name).sort_stats("tottime").print_stats(20)
+    return dict(name=sc.name, simulated=end, setup=setup, wall=wall, jobs=jobs, tickets=tickets,
+                rounds=sim.world.current_round() - sim.first_round)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="shorter horizons")
+    ap.add_argument("--profile", action="store_true", help="profile the network-day run")
+    args = ap.parse_args()
+    scen = ROOT / "scenarios"
+
+    floor = crypto_floor(300 if args.quick else 2000)
+    per_job, tickets_per_job = core_loop(500 if args.quick else 5000)
+    print(f"ticket crypto floor   {floor * 1e6:8.1f} us per ticket (sign + recover)")
+    print(f"core loop (baseline)  {per_job * 1e6:8.1f} us per job, {tickets_per_job:.2f} tickets/job "
+          f"-> {1 / per_job:,.0f} jobs/s; crypto {floor * tickets_per_job / per_job:.0%} of it")
+
+    runs = [(scen / "quickstart.yaml", 1800 if args.quick else None, False),
+            (scen / "network-day.yaml", 3 * 3600 if args.quick else None, args.profile),
+            (scen / "economics.yaml", 30 * 86400 if args.quick else None, False)]
+    print(f"{'run':<14} {'simulated':>11} {'setup s':>8} {'wall s':>8} {'jobs':>9} {'jobs/s':>8} "
+          f"{'tickets/job':>11} {'rounds':>6} {'us/job vs core':>15}")
+    for path, duration, profile in runs:
+        r = run(path, duration, profile)
+        jps = r["jobs"] / r["wall"] if r["jobs"] else 0.0
+        tpj = r["tickets"] / r["jobs"] if r["jobs"] else 0.0
+        ratio = f"{(r['wall'] / r['jobs']) / per_job:.2f}x" if r["jobs"] else "-"
+        print(f"{r['name']:<14} {r['simulated'] / 86400:>9.2f} d {r['setup']:>8.1f} {r['wall']:>8.1f} {r['jobs']:>9,} "
+              f"{jps:>8,.0f} {tpj:>11.2f} {r['rounds']:>6} {ratio:>15}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
