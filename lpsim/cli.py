@@ -66,6 +66,9 @@ def cmd_run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     progress = _progress_bar(sc.duration, enabled=not args.quiet)
     try:
         summary = run_scenario(sc, out, progress=progress.update)
+    except ValueError as exc:  # a scenario the engine cannot build (e.g. an unavailable mode)
+        print(f"lpsim run: {exc}", file=sys.stderr)
+        return 1
     finally:
         progress.close()
     print(format_summary(summary))

@@ -69,6 +69,12 @@ class Simulation:
 
     def _orchestrator(self, g, i: int, account) -> SimOrchestrator:
         name = f"{g.name}-{i}"
+        real = [n for n, p in g.pipelines.items() if p.mode == "real"]
+        if real:
+            # Real pipelines are the node's workers (PyAV, diffusers), which this build lacks:
+            # refuse rather than silently simulate them.
+            raise ValueError(f"orchestrators '{g.name}': pipelines {real} ask for mode: real, which needs the "
+                             "node's worker pipelines; not available in this version — use mode: mock")
         tree = self.tree.child("orchestrator", name)
         rng = tree.generator("draws")
         o = SimOrchestrator(
