@@ -111,6 +111,10 @@ class Simulation:
             return Workload(m.TRANSCODING, Arrival(w.arrival), w.start, stop, stream_duration=w.stream_duration,
                             segment_duration=w.segment_duration,
                             renditions=tuple(Rendition(p.name, p.width, p.height, p.fps) for p in w.profiles))
+        if w.type == m.LIVE_AI:
+            return Workload(m.LIVE_AI, Arrival(w.arrival), w.start, stop, pipeline="live-video-to-video",
+                            model_id=w.model_id, stream_duration=w.session_duration,
+                            payment_interval=w.payment_interval)
         return Workload(m.BATCH_AI, Arrival(w.arrival), w.start, stop, pipeline=w.pipeline, model_id=w.model_id,
                         request=dict(w.request))
 

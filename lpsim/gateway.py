@@ -25,8 +25,8 @@ from node.core.discovery import Discovery, OrchestratorInfo
 from node.core.errors import PaymentError, TicketParamsExpired
 from node.core.job import Event, Job, State
 from node.core.payment import Payment, new_payment
-from node.core.pricing import estimate_transcode_fee, gateway_ai_units
-from node.core.selection import ProbabilitySelectionAlgorithm
+from node.core.pricing import LIVE_INITIAL_UNITS, estimate_transcode_fee, gateway_ai_units, live_video_units
+from node.core.selection import LiveSelectionAlgorithm, ProbabilitySelectionAlgorithm
 from node.core.sender import Sender
 from node.core.sender import PARAMS_EXPIRY_BUFFER
 from node.core.sessions import (AUTH_TOKEN_VALID_PERIOD, SegmentAction, SegmentAttempts, Session, TranscodeSessions,
@@ -34,10 +34,22 @@ from node.core.sessions import (AUTH_TOKEN_VALID_PERIOD, SegmentAction, SegmentA
 from node.eth import Account
 
 from . import metric_names as m
-from .orchestrator import Offer, SimOrchestrator
+from .orchestrator import Offer, Served, SimOrchestrator
 from .world import World
 
 NO_ORCHESTRATORS = "no orchestrators available"
+LIVE_PIPELINE = "live-video-to-video"
+LIVE_SWAP_WINDOW = 180.0  # more than LIVE_MAX_SWAPS swaps within 3 minutes stop the stream
+LIVE_MAX_SWAPS = 2
+
+
+@dataclass
+class _LiveStart:
+    session: Session | None = None
+    slot: Any = None
+    error: str | None = None
+    attempts: int = 0
+    tickets: int = 0
 
 
 @dataclass(frozen=True)
@@ -59,7 +71,8 @@ class Workload:
     stop: float
     pipeline: str = "transcoding"
     model_id: str | None = None
-    stream_duration: Any = None  # distribution of seconds (transcoding)
+    stream_duration: Any = None  # distribution of seconds (transcoding, live sessions)
+    payment_interval: float = 5.0  # live sessions
     segment_duration: float = 2.0
     renditions: tuple[Rendition, ...] = ()
     request: dict | None = None  # batch AI request fields
@@ -90,6 +103,7 @@ class SimGateway:
         self.orchestrators = orchestrators
         self.stakes = stakes  # address -> active stake, refreshed by the engine every round
         self.selection = selection
+        self.live_selection = LiveSelectionAlgorithm()
         self.max_price_per_pixel = max_price_per_pixel
         self.max_ai_prices = max_ai_prices
         self.max_attempts = max_attempts
@@ -123,6 +137,8 @@ class SimGateway:
                 return
             if w.kind == m.TRANSCODING:
                 env.process(self._stream(w))
+            elif w.kind == m.LIVE_AI:
+                env.process(self._live_session(w))
             else:
                 env.process(self._ai_request(w))
 
@@ -332,9 +348,23 @@ class SimGateway:
         key = (pipeline, model_id)
         selector = self.ai_selectors.get(key)
         if selector is None:
+            max_price = self.max_ai_prices.get(pipeline)
+            live = pipeline == LIVE_PIPELINE
+            choose = self._choose_live(max_price) if live else self._choose(max_price)
             selector = self.ai_selectors[key] = AISessionSelector(
-                int(pipeline_capability(pipeline)), model_id or pipeline, choose=self._choose(self.max_ai_prices.get(pipeline)))
+                int(pipeline_capability(pipeline)), model_id or pipeline, choose=choose)
         return selector
+
+    def _choose_live(self, max_price: Fraction | None):
+        """go's LiveSelectionAlgorithm: the first session under the max price, in the pool's order
+        (discovery latency)."""
+        def choose(sessions: list[Session]) -> Session | None:
+            by_address = {s.address: s for s in sessions}
+            chosen = self.live_selection.select(list(by_address), self.stakes, self.rng,
+                                                prices={a: s.info.price for a, s in by_address.items()},
+                                                max_price=max_price)
+            return by_address.get(chosen) if chosen else None
+        return choose
 
     def _ai_request(self, w: Workload):
         env = self.world.env
@@ -411,6 +441,125 @@ class SimGateway:
             self._fire(job, job_id, Event.GIVE_UP if job.state is not State.RETRY else Event.NO_ORCHESTRATOR, error)
         self._finish(job_id, m.BATCH_AI, w.pipeline, submitted, last, error, tries, 0, tickets, fee_paid)
 
+    # ------------------------------------------------------------------ live video
+
+    def _live_session(self, w: Workload):
+        """One live video-to-video session: start it on an orchestrator (60 s paid up front),
+        pay every interval while it streams, swap when the orchestrator drops it (stop after more
+        than 2 swaps within 3 minutes), end it after its duration. The job row's latency is the
+        time to start; the job machine sees the stream as one long execution."""
+        env = self.world.env
+        job = Job(1, max_swaps=None, record=False)  # every drop is a swap; the 3-minute rule is below
+        job_id = self._next_job_id()
+        self.jobs_submitted += 1
+        self._fire(job, job_id, Event.INGEST)
+        submitted = env.now
+        end_at = env.now + float(w.stream_duration.sample(self.demand_rng))
+        selector = self._ai_selector(LIVE_PIPELINE, w.model_id)
+        last, tickets, fee_paid, error, attempts = "", 0, Fraction(0), None, 0
+        started_at, swap_times = None, []
+        while error is None:
+            started = yield from self._start_live(w, selector, job, job_id)
+            attempts += started.attempts
+            tickets += started.tickets
+            if started.session is None:
+                error = started.error or NO_ORCHESTRATORS
+                break
+            session, slot = started.session, started.slot
+            offer: Offer = session.info
+            last = offer.orchestrator.name
+            started_at = env.now if started_at is None else started_at
+            dropped = None
+            while env.now < end_at:  # streaming: pay every interval
+                yield env.timeout(min(w.payment_interval, end_at - env.now))
+                units = live_video_units(w.payment_interval)
+                try:
+                    offer = session.info = yield from self._refreshed(offer)
+                    payment, update = self._pay(offer, units * offer.price)
+                    tickets += len(payment.ticket_sender_params)
+                    served = offer.orchestrator.live_payment(payment, offer.session_id, units)
+                except PaymentError as exc:
+                    update, served = None, Served(f"payment error: {exc}")
+                session.info = offer = self._settle(offer, update, served, True)
+                if served.error is not None:
+                    dropped = served.error
+                    break
+                fee_paid += served.fee
+            offer.orchestrator.end_live(slot)
+            if dropped is None:  # streamed to its end
+                selector.complete(session)
+                for event in (Event.RESULT, Event.RECEIVED, Event.VERIFIED, Event.PUBLISHED, Event.SETTLED):
+                    self._fire(job, job_id, event)
+                break
+            # the orchestrator dropped the stream: swap, unless that is the 3rd within 3 minutes
+            selector.remove(session)
+            self._fire(job, job_id, Event.COMPUTE_FAILED, dropped)
+            swap_times = [t for t in swap_times if env.now - t < LIVE_SWAP_WINDOW] + [env.now]
+            if len(swap_times) > LIVE_MAX_SWAPS:
+                error = f"too many swaps: {dropped}"
+                self._fire(job, job_id, Event.GIVE_UP, error)
+            else:
+                self._fire(job, job_id, Event.REDISCOVER)
+        if not job.done:
+            self._fire(job, job_id, Event.NO_ORCHESTRATOR if job.state is State.DISCOVERING else Event.GIVE_UP, error)
+        self._finish(job_id, m.LIVE_AI, LIVE_PIPELINE, submitted, last, error, attempts, len(swap_times), tickets,
+                     fee_paid, finished=started_at)
+
+    def _start_live(self, w: Workload, selector: AISessionSelector, job: Job, job_id: str):
+        """A SimPy process: go's processAIRequest for a live start (pay 60 s, start the stream).
+        Leaves the job executing on success; failed tries are swaps."""
+        env = self.world.env
+        retry = AIRequestRetry(env.now, live=True)
+        result = _LiveStart()
+        try:
+            while retry.begin_try(env.now):
+                pool_size = sum(1 for o in self.orchestrators if o.can_run(LIVE_PIPELINE, w.model_id))
+                if selector.wants_refresh(env.now, pool_size):
+                    if job.state is State.INGESTING:
+                        self._fire(job, job_id, Event.DISCOVER)
+                    sessions = yield from self._discover(LIVE_PIPELINE, w.model_id, selector.suspender.suspended)
+                    selector.refresh(env.now, sessions)
+                session = selector.select(env.now, self.rng)
+                if session is None:
+                    break
+                result.attempts += 1
+                self._fire(job, job_id, Event.SESSION_READY)
+                self._fire(job, job_id, Event.DISPATCH)
+                offer: Offer = session.info
+                served, update, slot = None, None, None
+                try:
+                    offer = session.info = yield from self._refreshed(offer)
+                    payment, update = self._pay(offer, LIVE_INITIAL_UNITS * offer.price)
+                    result.tickets += len(payment.ticket_sender_params)
+                    yield env.timeout(self.network.one_way())
+                    self._fire(job, job_id, Event.SUBMITTED)
+                    served, slot = yield env.process(offer.orchestrator.start_live(payment, offer.session_id))
+                    yield env.timeout(self.network.one_way())
+                    attempt_error = served.error
+                except PaymentError as exc:
+                    attempt_error = f"payment error: {exc}"
+                # the initial payment stays as credit for the stream (debited as it streams)
+                if served is not None and served.error is None:
+                    served = Served(None, Fraction(0), served.params)
+                session.info = self._settle(offer, update, served, served is not None)
+                action = retry.on_result(session, attempt_error)
+                if action is AIErrorAction.COMPLETE:
+                    result.session, result.slot = session, slot
+                    break
+                self._fire(job, job_id, Event.COMPUTE_FAILED, attempt_error)
+                self._fire(job, job_id, Event.REDISCOVER)
+                if action is AIErrorAction.RETRY_SAME:
+                    selector.complete(session)
+                else:
+                    selector.remove(session)
+                if action is AIErrorAction.BAD_REQUEST:
+                    result.error = str(attempt_error)
+                    break
+            retry.finish()  # live: set-aside sessions are dropped, as go removes them
+        except ServiceUnavailableError as exc:
+            result.error = str(exc)
+        return result
+
     # ------------------------------------------------------------------ records
 
     def _next_job_id(self) -> str:
@@ -420,8 +569,9 @@ class SimGateway:
         t = job.fire(event, self.world.env.now, reason)
         self.rec.transition(t.time, job_id, t.state, t.event, t.next)
 
-    def _finish(self, job_id, workload, pipeline, submitted, orchestrator, error, attempts, swaps, tickets, fee):
-        now = self.world.env.now
+    def _finish(self, job_id, workload, pipeline, submitted, orchestrator, error, attempts, swaps, tickets, fee,
+                finished: float | None = None):
+        now = self.world.env.now if finished is None else finished
         if error is None:
             self.jobs_completed += 1
         else:

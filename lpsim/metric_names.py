@@ -45,5 +45,6 @@ NETWORK_METRICS = (INFLATION, BONDING_RATE, TOTAL_SUPPLY, TOTAL_BONDED, MINTED, 
 # jobs.csv vocabulary
 TRANSCODING = "transcoding"
 BATCH_AI = "batch_ai"
+LIVE_AI = "live_ai"  # a live video-to-video session; its latency is the time to start streaming
 COMPLETED = "completed"
 FAILED = "failed"

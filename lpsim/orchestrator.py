@@ -126,21 +126,33 @@ class SimOrchestrator:
 
     # ------------------------------------------------------------------ work
 
-    def serve(self, payment: Payment, session: str, pipeline: str, units: int, *, queue: bool):
-        """A SimPy process: take the payment, do the work, debit it; returns a `Served`.
-        `queue`: wait for a free slot (transcoding) instead of refusing (batch AI, as go's
-        "insufficient capacity")."""
+    def _credit(self, payment: Payment, session: str) -> str | None:
+        """ProcessPayment, counted; the error to answer with, if any."""
         got = self.receiver.process_payment(payment, session)
         self.tickets_received += got.tickets
         self.tickets_won += got.winning
         self.fees_expected += got.ev
         if got.winning:
             self._wake_redeemer()
-        if got.error is not None:
-            return Served(f"payment error: {got.error}")
+        return None if got.error is None else f"payment error: {got.error}"
+
+    def _take_payment(self, payment: Payment, session: str) -> tuple[str | None, Fraction]:
+        """ProcessPayment and the balance check before paid work: (error, the session's price)."""
+        error = self._credit(payment, session)
+        if error is not None:
+            return error, Fraction(0)
         price = self.receiver.balances.fixed_price(payment.sender, session) or Fraction(0)
         if price > 0 and not self.receiver.sufficient_balance(payment.sender, session):
-            return Served("Insufficient balance")
+            return "Insufficient balance", price
+        return None, price
+
+    def serve(self, payment: Payment, session: str, pipeline: str, units: int, *, queue: bool):
+        """A SimPy process: take the payment, do the work, debit it; returns a `Served`.
+        `queue`: wait for a free slot (transcoding) instead of refusing (batch AI, as go's
+        "insufficient capacity")."""
+        error, price = self._take_payment(payment, session)
+        if error is not None:
+            return Served(error)
         if not queue and self.slots.count >= self.slots.capacity:
             return Served("insufficient capacity")
         with self.slots.request() as slot:
@@ -152,6 +164,45 @@ class SimOrchestrator:
         self.jobs_completed += 1
         params = self.recipient.ticket_params(payment.sender, price) if price > 0 else None
         return Served(None, fee, params)
+
+    # ------------------------------------------------------------------ live video
+
+    def start_live(self, payment: Payment, session: str):
+        """A SimPy process: take the initial payment, hold a slot for the stream and start it;
+        returns (Served, the slot request to hand back to `end_live`, or None)."""
+        error, _ = self._take_payment(payment, session)
+        if error is None and self.slots.count >= self.slots.capacity:
+            error = "insufficient capacity"
+        if error is not None:
+            return Served(error), None
+        slot = self.slots.request()
+        yield slot
+        yield self.world.env.timeout(float(self.pipelines["live-video-to-video"].compute.sample(self.rng)))
+        return Served(None), slot
+
+    def live_payment(self, payment: Payment, session: str, units: int) -> Served:
+        """One interval of a live stream: credit the payment, debit the interval's units (go's
+        AccountPayment; a balance short of the fee stops the stream), or drop the stream at the
+        orchestrator's failure rate."""
+        error = self._credit(payment, session)
+        if error is not None:
+            return Served(error)
+        if self.failure_rate and self.rng.random() < self.failure_rate:
+            return Served("stream dropped")
+        price = self.receiver.balances.fixed_price(payment.sender, session) or Fraction(0)
+        if price > 0:
+            fee = price * units
+            balance = self.receiver.balances.balance(payment.sender, session) or Fraction(0)
+            if balance < fee:
+                return Served(f"insufficient balance, mid={session}, fee={fee}, balance={balance}")
+            self.receiver.debit_fees(payment.sender, session, price, units)
+            return Served(None, fee)
+        return Served(None)
+
+    def end_live(self, slot) -> None:
+        if slot is not None:
+            self.slots.release(slot)
+            self.jobs_completed += 1
 
     # ------------------------------------------------------------------ on-chain duties
 

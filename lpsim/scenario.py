@@ -487,7 +487,17 @@ class BatchAIWorkload(Workload):
         return data
 
 
-AnyWorkload = Annotated[Union[TranscodingWorkload, BatchAIWorkload], Field(discriminator="type")]
+class LiveAIWorkload(Workload):
+    """Live video-to-video sessions arrive by `arrival`; each streams for `session_duration`,
+    paying 60 s up front and then every `payment_interval` (go's -livePaymentInterval)."""
+
+    type: Literal["live_ai"]
+    model_id: str = DEFAULT_MODEL_IDS["live-video-to-video"]
+    session_duration: DurationDistribution = "5 min"
+    payment_interval: PositiveSeconds = "5 s"
+
+
+AnyWorkload = Annotated[Union[TranscodingWorkload, BatchAIWorkload, LiveAIWorkload], Field(discriminator="type")]
 
 
 class GatewayGroup(Group):

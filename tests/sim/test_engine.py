@@ -23,7 +23,8 @@ orchestrators:
     pipelines:
       transcoding: {}
       text-to-image: {compute: 0.8 s}
-    ai_prices: {text-to-image: 50000}
+      live-video-to-video: {compute: 1.5 s}
+    ai_prices: {text-to-image: 50000, live-video-to-video: 1}
 gateways:
   - name: g
     count: 2
@@ -35,6 +36,9 @@ gateways:
         pipeline: text-to-image
         arrival: {process: poisson, rate: 6/min}
         request: {width: 512, height: 512}
+      - type: live_ai
+        arrival: {process: poisson, rate: 20/h}
+        session_duration: 4 min
 delegators:
   - count: 6
     unbond_probability: 20%
@@ -78,7 +82,7 @@ def test_every_job_ends_completed_or_failed_with_a_reason(small_run):
     assert len(jobs) > 500
     assert Counter(j["status"] for j in jobs).keys() <= {m.COMPLETED, m.FAILED}
     assert all(bool(j["reason"]) == (j["status"] == m.FAILED) for j in jobs)
-    assert {j["workload"] for j in jobs} == {m.TRANSCODING, m.BATCH_AI}
+    assert {j["workload"] for j in jobs} == {m.TRANSCODING, m.BATCH_AI, m.LIVE_AI}
     # failures happen (5 % compute failures, 1 % loss) and are mostly recovered by retries
     assert any(j["attempts"] > 1 for j in jobs if j["status"] == m.COMPLETED)
     assert summary["jobs"]["success_rate"] > 0.95
