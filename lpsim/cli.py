@@ -44,7 +44,18 @@ def cmd_validate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
             continue
         agents = (f"{sum(g.count for g in sc.orchestrators)} orchestrators, {sum(g.count for g in sc.gateways)} "
                   f"gateways, {sum(g.count for g in sc.delegators)} delegators")
-        print(f"{path}: ok ({sc.name}: {agents}, {sc.duration:g} s simulated, seed {sc.seed})")
+        sweep = ""
+        if sc.sweep is not None:
+            from lpsim.sweep import expand
+
+            try:
+                units = expand(sc)
+            except ScenarioError as exc:
+                print(exc, file=sys.stderr)
+                failed += 1
+                continue
+            sweep = f"; sweep of {len({u.point for u in units})} points x {sc.sweep.runs} runs"
+        print(f"{path}: ok ({sc.name}: {agents}, {sc.duration:g} s simulated, seed {sc.seed}{sweep})")
     return 1 if failed else 0
 
 
@@ -75,6 +86,51 @@ def cmd_run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if not args.no_report:
         print(f"report: {write_report(out)}")
     return 0
+
+
+def cmd_sweep(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from pathlib import Path
+
+    from lpsim.backends import make_backend
+    from lpsim.scenario import ScenarioError, load_scenario
+    from lpsim.sweep import expand, format_summary, run_sweep
+    from lpsim.sweep_report import write_sweep_report
+
+    try:
+        sc = load_scenario(args.scenario, seed=args.seed)
+        units = expand(sc, runs=args.runs)
+    except (ScenarioError, OSError) as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    out = Path(args.out or Path("results") / f"{sc.name}-sweep-seed{sc.seed}")
+    points = len({u.point for u in units})
+    print(f"lpsim sweep: {sc.name}, {points} point(s) x {len(units) // points} run(s) on the {args.backend} "
+          f"backend -> {out}")
+    bar = None
+    if not args.quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(units), unit="run", dynamic_ncols=True, file=sys.stderr)
+
+    def progress(result: dict) -> None:
+        if result["status"] != "ok":
+            print(f"run failed: point {result['point']} run {result['run']} seed {result['seed']}: "
+                  f"{result['error']}", file=sys.stderr)
+        if bar is not None:
+            bar.update(1)
+
+    try:
+        backend = make_backend(args.backend, args.workers, args.address)
+        result = run_sweep(sc, out, backend=backend, runs=args.runs, progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    print(format_summary(out))
+    print(f"report: {write_sweep_report(out)}")
+    resumed = sum(1 for r in result.results if r.get("resumed"))
+    if resumed:
+        print(f"{resumed} run(s) reused from an earlier, identical sweep in {out}")
+    return 1 if result.failed else 0
 
 
 def cmd_report(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -120,6 +176,21 @@ def build_parser() -> argparse.ArgumentParser:
     run_p.add_argument("--quiet", action="store_true", help="no progress bar")
     run_p.add_argument("--no-report", action="store_true", help="skip the HTML report")
     run_p.set_defaults(func=cmd_run, parser=run_p)
+    sw = sub.add_parser("sweep", help="run a scenario's sweep (points x Monte Carlo runs) on a backend",
+                        description="Expand the scenario's `sweep:` (parameters as a grid or zipped) into "
+                        "points x runs, each with its own seed, run them on a backend, and gather one tidy "
+                        "table with confidence intervals. Rerunning into the same folder resumes.")
+    sw.add_argument("scenario", help="scenario file with a `sweep:` section (without one: Monte Carlo runs)")
+    sw.add_argument("--backend", choices=("local", "process", "ray"), default="process",
+                    help="where runs execute (default process: a pool of all cores)")
+    sw.add_argument("--runs", type=non_negative_int, default=None, help="Monte Carlo runs per point "
+                    "(default: the sweep's `runs`)")
+    sw.add_argument("--workers", type=non_negative_int, default=None, help="processes (process) or CPUs (local ray)")
+    sw.add_argument("--address", default=None, help="Ray cluster address (default: ray.init's own)")
+    sw.add_argument("--seed", type=non_negative_int, default=None, help="override the scenario's seed")
+    sw.add_argument("--out", default=None, help="results folder (default results/<name>-sweep-seed<seed>)")
+    sw.add_argument("--quiet", action="store_true", help="no progress bar")
+    sw.set_defaults(func=cmd_sweep, parser=sw)
     val = sub.add_parser("validate", help="check scenario files without running them")
     val.add_argument("scenarios", nargs="+", help="scenario files")
     val.set_defaults(func=cmd_validate, parser=val)

@@ -357,6 +357,28 @@ img { max-width: 100%; } .note { color: #777; font-style: italic; }
 """
 
 
+def figure_section(heading: str, draw: Callable[[], Drawn]) -> list[str]:
+    """A heading and its figure (embedded PNG) or note; a figure that fails becomes a note."""
+    parts = [f"<h2>{html.escape(heading)}</h2>"]
+    try:
+        drawn = draw()
+    except Exception as exc:  # one broken figure must not cost the person the whole page
+        warnings.warn(f"report figure {heading!r} failed: {exc!r}", RuntimeWarning, stacklevel=2)
+        drawn = f"This figure could not be drawn: {exc!r}"
+    if isinstance(drawn, Figure):
+        parts.append(f'<img alt="{html.escape(heading)}" src="data:image/png;base64,{_png(drawn)}">')
+    else:
+        parts.append(f'<p class="note">{html.escape(drawn)}</p>')
+    return parts
+
+
+def html_page(title: str, parts: list[str]) -> str:
+    """A self-contained page: the style, the title, the given HTML parts."""
+    return (f'<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+            f"<title>lpsim report: {html.escape(title)}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
+            + "\n".join(parts) + "\n</body>\n</html>\n")
+
+
 def write_report(results_dir: str | Path) -> Path:
     """Build `report.html` in the results folder from its tables and summary.json (computed if
     absent) and return its path."""
@@ -367,19 +389,7 @@ def write_report(results_dir: str | Path) -> Path:
     parts = [f"<h1>{html.escape(title)}</h1>", f'<p class="meta">{html.escape(meta)}</p>',
              "<h2>Summary</h2>", _summary_table(summary)]
     for heading, draw in FIGURES:
-        parts.append(f"<h2>{html.escape(heading)}</h2>")
-        try:
-            drawn = draw(tables, summary)
-        except Exception as exc:  # one broken figure must not cost the person the whole page
-            warnings.warn(f"report figure {heading!r} failed: {exc!r}", RuntimeWarning, stacklevel=2)
-            drawn = f"This figure could not be drawn: {exc!r}"
-        if isinstance(drawn, Figure):
-            parts.append(f'<img alt="{html.escape(heading)}" src="data:image/png;base64,{_png(drawn)}">')
-        else:
-            parts.append(f'<p class="note">{html.escape(drawn)}</p>')
-    page = (f'<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-            f"<title>lpsim report: {html.escape(title)}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
-            + "\n".join(parts) + "\n</body>\n</html>\n")
+        parts += figure_section(heading, lambda draw=draw: draw(tables, summary))
     path = root / REPORT_FILE
-    path.write_text(page, encoding="utf-8")
+    path.write_text(html_page(title, parts), encoding="utf-8")
     return path

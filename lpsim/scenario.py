@@ -538,6 +538,32 @@ class Metrics(Section):
 GROUP_PREFIXES = {"orchestrators": "orch", "gateways": "gw", "delegators": "del"}
 
 
+class Sweep(Section):
+    """Parameters to vary and Monte Carlo runs per point (lpsim.sweep expands and runs it).
+    `parameters` maps a dotted path into the scenario (`chain.params.inflation_change`,
+    `gateways[0].demand[0].arrival.rate`) to the values to try, written as in the file."""
+
+    mode: Literal["grid", "zip"] = "grid"  # every combination, or the i-th values together
+    parameters: dict[str, list[Any]] = Field(min_length=1)
+    runs: Int = Field(1, ge=1)  # Monte Carlo runs per point, each with its own seed
+    common_seeds: bool = False  # run r uses the same seed at every point (common random numbers)
+
+    @field_validator("parameters")
+    @classmethod
+    def _values(cls, value: dict) -> dict:
+        for path, values in value.items():
+            if not values:
+                raise FieldError("needs at least one value", (path,))
+        return value
+
+    @model_validator(mode="after")
+    def _zip_lengths(self) -> "Sweep":
+        if self.mode == "zip" and len({len(v) for v in self.parameters.values()}) > 1:
+            lengths = ", ".join(f"{k}: {len(v)}" for k, v in self.parameters.items())
+            raise FieldError(f"zip mode needs lists of one length ({lengths})", ("parameters",))
+        return self
+
+
 class Scenario(Section):
     """A whole scenario, resolved: see the module docstring for the units of its values."""
 
@@ -551,6 +577,7 @@ class Scenario(Section):
     delegators: list[DelegatorGroup] = []
     network: Network = Field(default_factory=dict)
     metrics: Metrics = Field(default_factory=dict)
+    sweep: Optional[Sweep] = None  # `lpsim sweep` runs it; `lpsim run` runs the base scenario
 
     @model_validator(mode="wrap")
     @classmethod
