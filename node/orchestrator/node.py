@@ -1,0 +1,212 @@
+"""The orchestrator's state and decisions, for its network servers to drive: prices, capabilities,
+auth tokens, ticket params, payments, capacity, and its on-chain duties (initialise the round,
+call reward once per round while active, redeem winning tickets, register its service URI).
+
+Every protocol rule is the core's (node.core); this module wires them to a real clock, real
+randomness and a real chain (node.eth), and keeps per-process state. Offchain (no chain) there are
+no prices, tickets or payments, as go-livepeer's `-network offchain`.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Callable
+
+from node.core.ai_models import AIModelConfig, ai_model_constraints, ai_model_prices
+from node.core.balances import Balances
+from node.core.capabilities import DEFAULT_CAPABILITIES, MANDATORY_CAPABILITIES, Capabilities
+from node.core.errors import PaymentError
+from node.core.params import TicketParams
+from node.core.payment import Payment, PaymentReceived, PaymentReceiver
+from node.core.pricing import PriceInfo, PriceTable
+from node.core.recipient import DEFAULT_TICKET_EV, REDEEM_GAS_L1, Recipient
+from node.core.redemption import Outcome, Redeemer
+from node.core.sender_monitor import SenderMonitor
+from node.net.auth import AuthToken, issue_auth_token, new_secret, new_session_id
+from node.metrics import NodeMetrics
+
+VERSION = "0.1.0"
+
+
+@dataclass
+class OrchestratorConfig:
+    service_uri: str  # e.g. http://127.0.0.1:8935 (go's -serviceAddr)
+    price_per_unit: Fraction = Fraction(0)  # -pricePerUnit (wei)
+    pixels_per_unit: int = 1  # -pixelsPerUnit
+    ai_models: list[AIModelConfig] = field(default_factory=list)  # -aiModels
+    transcoding: bool = True  # runs a transcoder (-transcoder)
+    max_sessions: int = 10  # -maxSessions
+    ticket_ev: int = DEFAULT_TICKET_EV  # -ticketEV
+    max_face_value: int = 0  # -maxFaceValue
+    redeem_gas: int = REDEEM_GAS_L1
+    auto_adjust_price: bool = True  # -autoAdjustPrice
+
+
+@dataclass(frozen=True)
+class Offer:
+    """What GetOrchestrator answers a gateway (before wire encoding)."""
+
+    transcoder: str
+    address: str
+    price: PriceInfo | None
+    ticket_params: TicketParams | None
+    auth_token: AuthToken
+    capabilities: Capabilities
+
+
+class OrchestratorNode:
+    """One orchestrator. `chain` is a node.core.chain_view.ChainView and `broker` a Broker (both
+    from node.eth.payments) for on-chain mode; None for both means offchain."""
+
+    def __init__(self, config: OrchestratorConfig, *, address: str = "", chain=None, broker=None,
+                 clock: Callable[[], float] = time.time, randbytes: Callable[[int], bytes] = os.urandom,
+                 metrics: NodeMetrics | None = None) -> None:
+        self.config = config
+        self.address = address
+        self.chain = chain
+        self.clock = clock
+        self.randbytes = randbytes
+        self.metrics = metrics or NodeMetrics("orchestrator", config.service_uri)
+        self.secret = new_secret(randbytes)
+        self.lock = threading.Lock()  # the core's state is touched from server threads
+        self.onchain = chain is not None
+        self.prices = PriceTable()
+        if self.onchain:  # prices only mean something with payments (go: AI prices are on-chain only)
+            self.prices.set_base_price(PriceTable.DEFAULT, Fraction(config.price_per_unit) / config.pixels_per_unit)
+            price_flag = str(config.price_per_unit) if config.price_per_unit else None
+            for (gateway, cap, model), price in ai_model_prices(config.ai_models, price_flag,
+                                                                config.pixels_per_unit).items():
+                self.prices.set_capability_price(gateway, int(cap), model, price)
+        self.capabilities = self._capabilities()
+        self.sessions: dict[str, float] = {}  # transcoding session id -> last use
+        if self.onchain:
+            self.monitor = SenderMonitor(address, chain)
+            self.recipient = Recipient(address, randbytes(32), chain, self.monitor, randbytes, ev=config.ticket_ev,
+                                       redeem_gas=config.redeem_gas, max_face_value=config.max_face_value)
+            self.redeemer = Redeemer(chain, self.monitor, broker, config.redeem_gas)
+            self.receiver = PaymentReceiver(self.recipient, Balances(clock), self.redeemer)
+
+    def _capabilities(self) -> Capabilities:
+        caps = set(DEFAULT_CAPABILITIES) if self.config.transcoding else set(MANDATORY_CAPABILITIES)
+        constraints = ai_model_constraints(self.config.ai_models)
+        caps |= {int(c) for c in constraints}
+        base = Capabilities.new(sorted(caps), MANDATORY_CAPABILITIES, version=VERSION)
+        capacities = dict(base.capacities)
+        for cap, models in constraints.items():
+            capacities[int(cap)] = sum(m.capacity for m in models.values())
+        return Capabilities(base.bitstring, base.mandatories, VERSION, "",
+                            {int(c): dict(models) for c, models in constraints.items()}, capacities)
+
+    # ------------------------------------------------------------------ GetOrchestrator
+
+    def offer(self, sender: str, job_caps: Capabilities | None = None) -> Offer:
+        """Price, ticket params and a fresh auth token for `sender` (go's orchestratorInfoWithCaps);
+        raises PaymentError (e.g. "insufficient sender reserve") like the RPC does."""
+        token = issue_auth_token(self.secret, new_session_id(self.randbytes), self.clock())
+        price, params = None, None
+        if self.onchain:
+            with self.lock:
+                value = self.prices.price(sender, job_caps, auto_adjust=self.config.auto_adjust_price,
+                                          tx_cost_multiplier=lambda: self.recipient.tx_cost_multiplier(sender))
+                price = PriceInfo.from_fraction(value)
+                params = self.recipient.ticket_params(sender, price.price) if value > 0 else None
+        return Offer(self.config.service_uri, self.address, price, params, token, self.capabilities)
+
+    # ------------------------------------------------------------------ payments
+
+    def process_payment(self, payment: Payment, session: str) -> PaymentReceived:
+        """go's ProcessPayment (offchain: accepted as it is)."""
+        if not self.onchain:
+            return PaymentReceived()
+        with self.lock:
+            got = self.receiver.process_payment(payment, session)
+        sender = payment.sender or ""
+        m = self.metrics
+        m.tickets_recv.labels(sender).inc(got.tickets)
+        m.ticket_value_recv.labels(sender).inc(float(got.ev))
+        m.winning_tickets_recv.labels(sender).inc(got.winning)
+        if got.error is not None:
+            m.payment_recv_errors.labels(sender, "fatal" if got.error.fatal else "non_fatal").inc()
+        return got
+
+    def price_for(self, sender: str, session: str) -> Fraction:
+        if not self.onchain:
+            return Fraction(0)
+        return self.receiver.balances.fixed_price(sender, session) or Fraction(0)
+
+    def sufficient_balance(self, sender: str, session: str) -> bool:
+        """Offchain or free: always; else at least one ticket's EV in hand."""
+        if not self.onchain or self.price_for(sender, session) == 0:
+            return True
+        with self.lock:
+            return self.receiver.sufficient_balance(sender, session)
+
+    def debit(self, sender: str, session: str, units: int) -> Fraction:
+        if not self.onchain:
+            return Fraction(0)
+        price = self.price_for(sender, session)
+        with self.lock:
+            return self.receiver.debit_fees(sender, session, price, units)
+
+    def fresh_params(self, sender: str, session: str) -> tuple[PriceInfo | None, TicketParams | None]:
+        """The session's pinned price and new ticket params, sent back with every result."""
+        if not self.onchain:
+            return None, None
+        price = self.price_for(sender, session)
+        if price == 0:
+            return PriceInfo.from_fraction(price), None
+        with self.lock:
+            return PriceInfo.from_fraction(price), self.recipient.ticket_params(sender, price)
+
+    # ------------------------------------------------------------------ capacity
+
+    def check_capacity(self, session: str) -> bool:
+        """go's CheckCapacity: a known session, or room for a new one (idle sessions end at 70 s)."""
+        now = self.clock()
+        with self.lock:
+            for sid, last in list(self.sessions.items()):
+                if now - last > 70:
+                    del self.sessions[sid]
+            if session in self.sessions or len(self.sessions) < self.config.max_sessions:
+                self.sessions[session] = now
+                return True
+            return False
+
+    # ------------------------------------------------------------------ on-chain duties
+
+    def round_duties(self, protocol, account) -> dict:
+        """Once per new block: initialise the round if nobody has, call reward if active and not
+        yet this round, redeem what is due. Returns what happened (for logs)."""
+        from node.eth import TransactionFailed
+
+        done: dict = {}
+        rm, bm = protocol.RoundsManager, protocol.BondingManager
+        try:
+            if not rm.currentRoundInitialized():
+                rm.initializeRound(sender=account)
+                done["initialized"] = rm.currentRound()
+            current = rm.currentRound()
+            if bm.isActiveTranscoder(self.address) and bm.getTranscoder(self.address)[0] != current:
+                bm.reward(sender=account)
+                done["reward"] = current
+        except TransactionFailed as exc:
+            self.metrics.reward_call_errors.inc()
+            done["error"] = exc.reason
+        with self.lock:
+            results = self.redeemer.on_block(self.chain.last_seen_block())
+        for r in results:
+            sender = r.ticket.ticket.sender
+            if r.outcome is Outcome.REDEEMED:
+                self.metrics.value_redeemed.labels(sender).inc(r.ticket.ticket.face_value)
+            elif r.outcome is not Outcome.EXPIRED:
+                self.metrics.ticket_redemption_errors.labels(sender).inc()
+        done["redemptions"] = [r.outcome.value for r in results]
+        return done
+
+
+def payment_error_status(error: PaymentError) -> int:
+    """go answers a ProcessPayment error with 400."""
+    return 400
