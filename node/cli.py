@@ -116,6 +116,42 @@ def _stop(*_) -> None:
     raise KeyboardInterrupt  # SIGTERM stops the server like Ctrl-C
 
 
+def cmd_devnet(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    import asyncio
+    import logging
+    from fractions import Fraction
+
+    from node.devnet import DevnetConfig, run_devnet
+
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = DevnetConfig(host=args.host, gateway_port=args.port, orchestrators=args.orchestrators,
+                          round_length=args.round_length, block_time=args.block_time, mode=args.mode,
+                          models_dir=args.models_dir or DevnetConfig.models_dir,
+                          price_per_pixel=Fraction(args.price_per_pixel), ticket_ev=args.ticket_ev,
+                          broken_runners=args.broken_runners)
+
+    def ready(net) -> None:
+        for name, url in net.urls.items():
+            print(f"{name}: {url}")
+        print(f"try: curl -s -X POST {net.urls['gateway']}/text-to-image -H 'Content-Type: application/json' "
+              "-d '{\"prompt\": \"a cat\", \"model_id\": \"" + config.model_id + "\", \"width\": 64, "
+              "\"height\": 64, \"num_inference_steps\": 2}'")
+        print("running; Ctrl-C to stop", flush=True)
+
+    try:
+        asyncio.run(run_devnet(config, ready))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def cmd_ai_runner(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from node.worker.ai.app import main as runner_main
+
+    return runner_main(args.runner_args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lpnode", description="Livepeer node (Python)")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -131,6 +167,30 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--addresses", metavar="FILE", help="write the contract addresses, as JSON keyed by name, to FILE")
     add_protocol_params(dev)
     dev.set_defaults(func=cmd_devchain, parser=dev)
+    net = sub.add_parser(
+        "devnet", help="run a devchain, orchestrators with AI and transcoding workers, and a gateway",
+        description="Start a whole network on loopback: a devchain with the protocol deployed, orchestrators "
+        "(bonded, registered, calling reward, redeeming tickets) each with an AI runner and a PyAV "
+        "transcoder, and a funded gateway; print the gateway's URL and run until Ctrl-C.")
+    net.add_argument("--host", default="127.0.0.1")
+    net.add_argument("--port", type=non_negative_int, default=9935, help="gateway port (default 9935; 0 picks one)")
+    net.add_argument("--orchestrators", type=non_negative_int, default=1, help="orchestrators (default 1)")
+    net.add_argument("--round-length", type=non_negative_int, default=50, help="blocks per round (default 50)")
+    net.add_argument("--block-time", type=float, default=1.0, help="seconds between devchain blocks (default 1)")
+    net.add_argument("--mode", choices=("real", "mock"), default="real",
+                     help="AI runners: real (a tiny Stable Diffusion built from configs) or declared mocks")
+    net.add_argument("--models-dir", default=None, help="where models are built/loaded (default ~/.cache/lpsim/models)")
+    net.add_argument("--price-per-pixel", type=non_negative_int, default=1, help="wei per pixel (default 1)")
+    net.add_argument("--ticket-ev", type=non_negative_int, default=10**15,
+                     help="orchestrators' ticket EV in wei (default 1e15, so tickets win in a demo)")
+    net.add_argument("--broken-runners", type=non_negative_int, default=0,
+                     help="orchestrators whose AI runner is unreachable (to see retries and swaps)")
+    net.add_argument("--verbose", action="store_true", help="log round duties and redemptions")
+    net.set_defaults(func=cmd_devnet, parser=net)
+    runner = sub.add_parser("ai-runner", help="serve one AI pipeline with ai-runner's HTTP API",
+                            add_help=False)
+    runner.add_argument("runner_args", nargs=argparse.REMAINDER)
+    runner.set_defaults(func=cmd_ai_runner, parser=runner)
     return parser
 
 

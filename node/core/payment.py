@@ -89,22 +89,25 @@ class PaymentReceiver:
             return PaymentReceived(error=exc)
         self.balances.pin_price(sender, session, price)
         expiration = payment.expiration_params or TicketExpirationParams(0, b"\x00" * 32)
-        tickets, ev, winning, error = 0, Fraction(0), 0, None
+        tickets, winning, error = 0, 0, None
         for sp in payment.ticket_sender_params:
             ticket = make_ticket(params, expiration, sender, sp.sender_nonce)
             got = self.recipient.receive_ticket(ticket, sp.sig, params.seed, params.expiration_block, price)
             if got.error is not None:
                 if got.error.fatal:
-                    return PaymentReceived(tickets, ev, winning, got.error)
+                    error = got.error
+                    break
                 error = error or got.error  # sticky: no more credit from here on
             if error is None:
-                ticket_ev = ticket.expected_value()
-                self.balances.credit(sender, session, ticket_ev)
-                ev += ticket_ev
                 tickets += 1
             if got.won:  # queued even after a non-fatal error, as in go
                 winning += 1
                 self.redeemer.queue(SignedTicket(ticket, sp.sig, got.recipient_rand, params.expiration_block))
+        # Every ticket of a payment has the same EV: credit the good ones at once (go credits
+        # them one by one; the sum is the same).
+        ev = tickets * params.ev
+        if tickets:
+            self.balances.credit(sender, session, ev)
         return PaymentReceived(tickets, ev, winning, error)
 
     def sufficient_balance(self, sender: str, session: str) -> bool:

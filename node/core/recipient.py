@@ -73,6 +73,7 @@ class Recipient:
         self._secret = bytes(secret)
         self._rand_bytes = rand_bytes
         self._nonces: dict[int, _Nonces] = {}
+        self._last_rand: tuple[tuple, int] | None = None  # the tickets of one payment share a rand
 
     # ------------------------------------------------------------------ the offer
 
@@ -143,8 +144,14 @@ class Recipient:
     def receive_ticket(self, ticket: Ticket, sig: bytes, seed: int, expiration_block: int,
                        price: Fraction) -> ReceivedTicket:
         """Validate one ticket in go's order; see ReceivedTicket for what comes back."""
-        expiration = TicketExpirationParams(ticket.creation_round, ticket.creation_round_block_hash)
-        rand = self.rand(seed, ticket.sender, ticket.face_value, ticket.win_prob, expiration_block, price, expiration)
+        key = (seed, ticket.sender, ticket.face_value, ticket.win_prob, expiration_block, price,
+               ticket.creation_round, ticket.creation_round_block_hash)
+        if self._last_rand is not None and self._last_rand[0] == key:
+            rand = self._last_rand[1]
+        else:
+            expiration = TicketExpirationParams(ticket.creation_round, ticket.creation_round_block_hash)
+            rand = self.rand(seed, ticket.sender, ticket.face_value, ticket.win_prob, expiration_block, price, expiration)
+            self._last_rand = (key, rand)
         try:
             self.monitor.validate_sender(ticket.sender)
         except FatalReceiveError as exc:

@@ -1,0 +1,201 @@
+"""`lpnode devnet`: a whole Livepeer network on loopback in one command — a devchain with the
+protocol deployed (JSON-RPC, anvil semantics), orchestrators that bond, register their service
+URI and do their round duties, each with an AI runner (the tiny Stable Diffusion built locally,
+or declared mocks) and a PyAV transcoder, and a gateway funded on TicketBroker. Every node talks to
+the chain over JSON-RPC and to each other over gRPC and HTTP, paid in tickets.
+
+The devchain mines a block every `block_time` seconds, so ticket params expire and winning tickets
+get redeemed as on a real chain; rounds are `round_length` blocks.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+log = logging.getLogger("lpnode.devnet")
+
+ETH = 10**18
+
+
+@dataclass
+class DevnetConfig:
+    host: str = "127.0.0.1"
+    gateway_port: int = 9935
+    orchestrators: int = 1
+    round_length: int = 50
+    block_time: float = 1.0
+    mode: str = "real"  # AI runners: real (tiny SD from configs) or mock
+    pipeline: str = "text-to-image"
+    model_id: str = "test/tiny-sd"
+    models_dir: str = str(Path.home() / ".cache" / "lpsim" / "models")
+    price_per_pixel: Fraction = Fraction(1)  # wei per pixel, transcoding and AI
+    ticket_ev: int = 10**15  # high so that tickets win in a demo (go's default is 8 gwei)
+    deposit: int = 10 * ETH
+    reserve: int = 10 * ETH
+    transcoding: bool = True
+    broken_runners: int = 0  # orchestrators whose runner is unreachable (failure drills)
+
+
+def _serve_uvicorn(app, host: str) -> tuple[object, int]:
+    """Run a uvicorn server in a thread on an ephemeral port; returns (server, port)."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=0, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    return server, server.servers[0].sockets[0].getsockname()[1]
+
+
+class Devnet:
+    def __init__(self, config: DevnetConfig) -> None:
+        self.config = config
+        self.stopping = threading.Event()
+        self.urls: dict[str, str] = {}
+        self.servers: list = []
+
+    # ------------------------------------------------------------------ chain
+
+    def start_chain(self) -> None:
+        from node.eth import EmbeddedChain, JsonRpcChain, ProtocolParams, attach_protocol, deploy_protocol
+        from node.eth.devchain import DevchainRpc, make_server
+
+        cfg = self.config
+        n = 2 + cfg.orchestrators
+        self.chain = EmbeddedChain(num_accounts=n)
+        deployed = deploy_protocol(self.chain, ProtocolParams(round_length=cfg.round_length, num_active_transcoders=10))
+        self.rpc_server = make_server(DevchainRpc(self.chain), cfg.host, 0)
+        threading.Thread(target=self.rpc_server.serve_forever, daemon=True).start()
+        url = f"http://{cfg.host}:{self.rpc_server.server_address[1]}"
+        self.urls["devchain"] = url
+        self.client = JsonRpcChain(url, accounts=self.chain.accounts)
+        self.protocol = attach_protocol(self.client, deployed.addresses, owner=self.chain.accounts[0])
+
+    def _produce_blocks(self) -> None:
+        while not self.stopping.wait(self.config.block_time):
+            try:
+                self.client.mine(1)
+            except Exception as exc:  # noqa: BLE001 - a missed block is not fatal
+                log.warning("block production: %s", exc)
+
+    # ------------------------------------------------------------------ nodes
+
+    def start_runner(self, index: int) -> str:
+        from node.worker.ai.app import create_app
+
+        cfg = self.config
+        if index < cfg.broken_runners:
+            return f"http://{cfg.host}:9"  # discard port: nothing listens (a worker that is down)
+        if cfg.mode == "real":
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            from node.worker.ai.tiny_models import build_tiny_sd
+
+            build_tiny_sd(cfg.models_dir, cfg.model_id)
+            app = create_app(cfg.pipeline, cfg.model_id, mode="real", models_dir=cfg.models_dir)
+        else:
+            app = create_app(cfg.pipeline, cfg.model_id, mode="mock")
+        _, port = _serve_uvicorn(app, cfg.host)
+        return f"http://{cfg.host}:{port}"
+
+    async def start_orchestrator(self, index: int):
+        from node.core.ai_models import AIModelConfig
+        from node.eth.payments import ProtocolBroker, ProtocolChainView
+        from node.orchestrator.node import OrchestratorConfig, OrchestratorNode
+        from node.orchestrator.server import serve_orchestrator
+
+        cfg = self.config
+        account = self.chain.accounts[1 + index]
+        p = self.protocol
+        import socket
+
+        with socket.socket() as s:  # the service URI is registered before the server starts
+            s.bind((cfg.host, 0))
+            port = s.getsockname()[1]
+        uri = f"http://{cfg.host}:{port}"
+        p.approve_and_bond(account, 1000 * 10**18, account.address)
+        p.BondingManager.transcoder(0, 1_000_000, sender=account)
+        p.ServiceRegistry.setServiceURI(uri, sender=account)
+        runner = self.start_runner(index)
+        ai = [AIModelConfig(cfg.pipeline, cfg.model_id, warm=True, price_per_unit=cfg.price_per_pixel)]
+        node = OrchestratorNode(
+            OrchestratorConfig(uri, price_per_unit=cfg.price_per_pixel, ai_models=ai, transcoding=cfg.transcoding,
+                               ticket_ev=cfg.ticket_ev),
+            address=account.address, chain=ProtocolChainView(p), broker=ProtocolBroker(p, account))
+        # keep the servers referenced: a grpc.aio server that is garbage-collected stops serving
+        self.servers.append(await serve_orchestrator(node, cfg.host, port, private_key=account.key,
+                                                     transcode=_transcoder(), runners={cfg.pipeline: runner}))
+        threading.Thread(target=self._duties, args=(node, account), daemon=True).start()
+        self.urls[f"orchestrator-{index}"] = uri
+        return node
+
+    def _duties(self, node, account) -> None:
+        while not self.stopping.wait(self.config.block_time):
+            try:
+                done = node.round_duties(self.protocol, account)
+                if done.get("redemptions") or "reward" in done or "initialized" in done:
+                    log.info("orchestrator %s: %s", account.address, done)
+            except Exception as exc:  # noqa: BLE001 - keep serving; the next block retries
+                log.warning("round duties: %s", exc)
+
+    async def start_gateway(self, orchestrators: list) -> None:
+        from node.eth.payments import ProtocolBroker, ProtocolChainView
+        from node.gateway.node import GatewayNode
+        from node.gateway.server import create_app
+        from node.net.headers import VideoProfile
+
+        cfg = self.config
+        account = self.chain.accounts[1 + cfg.orchestrators]
+        ProtocolBroker(self.protocol, account).fund_deposit_and_reserve(cfg.deposit, cfg.reserve)
+        uris = [self.urls[f"orchestrator-{i}"] for i in range(cfg.orchestrators)]
+        stakes = {o.address: 1000 * 10**18 for o in orchestrators}
+        self.gateway = GatewayNode(uris, account=account, chain=ProtocolChainView(self.protocol), stakes=stakes)
+        self.gateway.sender.max_ev = self.gateway.sender.max_total_ev = Fraction(100 * cfg.ticket_ev)
+        profiles = (VideoProfile("P240p30fps16x9", 426, 240, 250_000, 30, 1),
+                    VideoProfile("P360p30fps16x9", 640, 360, 400_000, 30, 1))
+        import uvicorn
+
+        server = uvicorn.Server(uvicorn.Config(create_app(self.gateway, profiles), host=cfg.host,
+                                               port=cfg.gateway_port, log_level="warning"))
+        self.gateway_task = asyncio.create_task(server.serve())
+        while not server.started:
+            await asyncio.sleep(0.01)
+        self.urls["gateway"] = f"http://{cfg.host}:{server.servers[0].sockets[0].getsockname()[1]}"
+
+    async def start(self) -> None:
+        self.start_chain()
+        orchestrators = [await self.start_orchestrator(i) for i in range(self.config.orchestrators)]
+        await self.start_gateway(orchestrators)
+        self.protocol.next_round()  # the orchestrators join the active set
+        # blocks from now on (not during set-up, which must stay within one initialised round)
+        threading.Thread(target=self._produce_blocks, daemon=True).start()
+
+
+def _transcoder():
+    """The orchestrator's local transcoder: PyAV, software x264."""
+    from node.worker.profiles import VideoProfile as WorkerProfile
+    from node.worker.transcode import transcode
+
+    def run(data: bytes, profiles) -> list[tuple[bytes, int]]:
+        wanted = [WorkerProfile(p.name, p.width, p.height, p.bitrate, p.framerate, p.framerate_den) for p in profiles]
+        result = transcode(data, wanted, preset="ultrafast")
+        return [(r.data, r.pixels) for r in result.renditions]
+
+    return run
+
+
+async def run_devnet(config: DevnetConfig, ready=None) -> None:
+    net = Devnet(config)
+    await net.start()
+    if ready is not None:
+        ready(net)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        net.stopping.set()

@@ -1,0 +1,371 @@
+"""The gateway: discovery over gRPC, selection and sessions, payments, retries and swaps — all
+decided by the protocol core (node.core) — driving real HTTP requests to orchestrators.
+
+Batch AI follows go's processAIRequest (node.core.ai_sessions: warm before cold, a 2 s retry
+window, suspensions); transcoding follows go's segment path (node.core.sessions: session reuse,
+up to 3 attempts per segment, suspend-and-swap on errors).
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import time
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+from typing import Any
+
+import grpc
+import httpx
+
+from node.core.ai_sessions import AIErrorAction, AIRequestRetry, AISessionSelector, ServiceUnavailableError
+from node.core.balances import Balances, UpdateStatus, complete_update
+from node.core.capabilities import Capabilities, ai_job_capabilities, job_capabilities, pipeline_capability
+from node.core.discovery import Discovery
+from node.core.errors import PaymentError
+from node.core.keccak import keccak
+from node.core.payment import Payment, new_payment
+from node.core.pricing import estimate_transcode_fee, gateway_ai_units
+from node.core.selection import ProbabilitySelectionAlgorithm
+from node.core.sender import PARAMS_EXPIRY_BUFFER, Sender
+from node.core.sessions import (SegmentAction, SegmentAttempts, Session, TranscodeSessions, auth_token_needs_refresh,
+                                latency_score)
+from node.metrics import NodeMetrics
+from node.net import wire
+from node.net.auth import orchestrator_request_sig
+from node.net.headers import (PAYMENT_HEADER, SEGMENT_HEADER, SegMetadata, VideoProfile, encode_payment_header,
+                              encode_segment_header)
+from node.net.proto import lp_rpc_pb2 as pb
+from node.net.proto import lp_rpc_pb2_grpc as pb_grpc
+
+GRPC_TIMEOUT = 8.0
+AI_AUTHORIZATION = "Livepeer-AI-Worker-1.0"
+
+
+class GatewayError(Exception):
+    """What the gateway answers its client: go's status and message."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class OrchInfo:
+    """A session's view of an orchestrator: the last OrchestratorInfo and when it was fetched."""
+
+    uri: str
+    info: wire.OrchestratorInfo
+    fetched: float
+    pm_session: str | None = None
+
+
+def grpc_target(uri: str) -> str:
+    return uri.split("://", 1)[-1].rstrip("/")
+
+
+class GatewayNode:
+    def __init__(self, orch_addrs: list[str], *, account=None, chain=None, metrics: NodeMetrics | None = None,
+                 selection: ProbabilitySelectionAlgorithm | None = None, max_attempts: int = 3,
+                 max_price: Fraction | None = None, stakes: dict[str, int] | None = None, rng=None) -> None:
+        import random
+
+        self.orch_addrs = orch_addrs
+        self.account = account
+        self.address = account.address if account else ""
+        self.chain = chain
+        self.onchain = chain is not None
+        self.metrics = metrics or NodeMetrics("gateway", "gateway")
+        self.selection = selection or ProbabilitySelectionAlgorithm()
+        self.max_attempts = max_attempts
+        self.max_price = max_price
+        self.stakes = stakes or {}
+        self.rng = rng or random.Random(int.from_bytes(os.urandom(8), "big"))
+        self.sender = Sender(self.address, account.key, chain) if self.onchain else None
+        self.balances = Balances(time.time)
+        self.ai_selectors: dict[tuple[str, str], AISessionSelector] = {}
+        self.streams: dict[str, TranscodeSessions] = {}
+        self.http = httpx.AsyncClient(timeout=60.0)
+        self.channels: dict[str, grpc.aio.Channel] = {}
+
+    async def close(self) -> None:
+        await self.http.aclose()
+        for channel in self.channels.values():
+            await channel.close()
+
+    # ------------------------------------------------------------------ discovery
+
+    async def get_orchestrator(self, uri: str, caps: Capabilities | None) -> wire.OrchestratorInfo:
+        channel = self.channels.get(uri)
+        if channel is None:
+            channel = self.channels[uri] = grpc.aio.insecure_channel(grpc_target(uri))
+        stub = pb_grpc.OrchestratorStub(channel)
+        req = pb.OrchestratorRequest(address=wire.address_bytes(self.address) if self.address else b"")
+        if self.onchain:
+            req.sig = orchestrator_request_sig(self.address, self.account.key)
+        caps_msg = wire.capabilities_to_proto(caps)
+        if caps_msg is not None:
+            req.capabilities.CopyFrom(caps_msg)
+        info = await stub.GetOrchestrator(req, timeout=GRPC_TIMEOUT)
+        return wire.orchestrator_info_from_proto(info)
+
+    async def discover(self, caps: Capabilities | None, suspended=None) -> list[Session]:
+        """The core's Discovery over the -orchAddr pool, with real concurrency and timers."""
+        disc = Discovery(self.orch_addrs, len(self.orch_addrs), self.rng, suspended=suspended,
+                         predicate=self._acceptable, compatible=lambda oc: caps is None or caps.compatible_with(oc),
+                         legacy_only=caps is None)
+        started = time.monotonic()
+        tasks = {asyncio.create_task(self._timed(uri, caps)): uri for uri in disc.to_query}
+        infos: dict[str, wire.OrchestratorInfo] = {}
+        pending = set(tasks)
+        while pending and not disc.done:
+            timeout = max(0.0, disc.deadline - (time.monotonic() - started))
+            done, pending = await asyncio.wait(pending, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            if not done:
+                disc.timer_fired()
+                continue
+            for task in done:
+                uri = tasks[task]
+                latency, info, error = task.result()
+                if error is not None:
+                    self.metrics.discovery_errors.inc()
+                    disc.error(uri)
+                else:
+                    infos[uri] = info
+                    disc.response(uri, info.discovery_info(), latency)
+        for task in pending:
+            task.cancel()
+        sessions = []
+        for d in disc.result():
+            info = infos[d.url]
+            sessions.append(self._session(d.url, info, d.latency, caps))
+        return sessions
+
+    async def _timed(self, uri: str, caps):
+        t0 = time.monotonic()
+        try:
+            info = await self.get_orchestrator(uri, caps)
+            return time.monotonic() - t0, info, None
+        except Exception as exc:  # noqa: BLE001 - any RPC failure is a discovery error
+            return time.monotonic() - t0, None, exc
+
+    def _acceptable(self, info) -> bool:
+        if not self.onchain:
+            return True
+        if not info.address or info.price_info is None or info.price_info < 0:
+            return False
+        if info.ticket_params is None:
+            return True
+        try:
+            self.sender.validate_ticket_params(info.ticket_params)
+        except PaymentError:
+            return False
+        return True
+
+    def _session(self, uri: str, info: wire.OrchestratorInfo, latency: float, caps) -> Session:
+        state = OrchInfo(uri, info, time.time())
+        if self.onchain and info.ticket_params is not None:
+            state.pm_session = self.sender.start_session(info.ticket_params)
+        warm = None
+        if caps is not None and caps.constraints and info.capabilities is not None:
+            cap, models = next(iter(caps.constraints.items()))
+            model = (info.capabilities.constraints.get(cap) or {}).get(next(iter(models)))
+            warm = None if model is None else model.warm
+        return Session(info.transcoder or uri, info.address, initial_latency=latency, info=state, warm=warm)
+
+    def _choose(self, sessions: list[Session]) -> Session | None:
+        if not sessions:
+            return None
+        if not self.onchain:
+            return min(sessions, key=lambda s: s.latency_score)
+        by_address = {s.address: s for s in sessions}
+        prices = {a: wire._price(s.info.info.price_info) for a, s in by_address.items()}
+        stakes = {a: self.stakes.get(a, 0) for a in by_address}
+        chosen = self.selection.select(list(by_address), stakes, self.rng, prices=prices, max_price=self.max_price)
+        return by_address.get(chosen)
+
+    # ------------------------------------------------------------------ payments
+
+    async def _refreshed(self, state: OrchInfo, caps) -> OrchInfo:
+        """Refresh the session's OrchestratorInfo when its params or auth token run out."""
+        info = state.info
+        stale = self.onchain and info.ticket_params is not None and \
+            info.ticket_params.expiration_block - self.chain.last_seen_block() <= PARAMS_EXPIRY_BUFFER
+        if not stale and not auth_token_needs_refresh(time.time(), info.auth_token.expiration):
+            return state
+        fresh = await self.get_orchestrator(state.uri, caps)
+        return self._renew(state, fresh)
+
+    def _renew(self, state: OrchInfo, info: wire.OrchestratorInfo) -> OrchInfo:
+        if self.onchain and state.pm_session:
+            self.sender.cleanup_session(state.pm_session)
+        new = OrchInfo(state.uri, info, time.time())
+        if self.onchain and info.ticket_params is not None:
+            new.pm_session = self.sender.start_session(info.ticket_params)
+        return new
+
+    def _payment(self, state: OrchInfo, fee: Fraction, session_key: str):
+        info = state.info
+        if not self.onchain or info.ticket_params is None or info.price_info is None:
+            return Payment(self.address or None, expected_price=info.price_info), None
+        payment, update = new_payment(self.sender, self.balances, info.address, session_key, state.pm_session, fee,
+                                      info.price_info)
+        n = len(payment.ticket_sender_params)
+        self.metrics.tickets_sent.labels(info.address).inc(n)
+        self.metrics.ticket_value_sent.labels(info.address).inc(float(n * info.ticket_params.ev))
+        return payment, update
+
+    def _headers(self, md: SegMetadata, payment: Payment) -> dict[str, str]:
+        return {SEGMENT_HEADER: encode_segment_header(md, self.account.key if self.onchain else None),
+                PAYMENT_HEADER: encode_payment_header(payment if payment.ticket_params or payment.sender else None)}
+
+    # ------------------------------------------------------------------ batch AI
+
+    async def ai_request(self, pipeline: str, body: bytes, content_type: str, fields: dict[str, Any],
+                         image_size: tuple[int, int] | None = None) -> tuple[bytes, str]:
+        """Process one batch AI request (go's processAIRequest); returns (body, content type) or
+        raises GatewayError with go's status."""
+        model_id = str(fields.get("model_id") or "")
+        cap = int(pipeline_capability(pipeline))
+        key = (pipeline, model_id)
+        selector = self.ai_selectors.get(key)
+        if selector is None:
+            selector = self.ai_selectors[key] = AISessionSelector(cap, model_id, choose=self._choose)
+        caps = ai_job_capabilities(cap, model_id, with_defaults=True)
+        try:
+            units = gateway_ai_units(pipeline, fields, image_size=image_size)
+        except ValueError as exc:
+            raise GatewayError(400, str(exc)) from None
+        self.metrics.ai_models_requested.labels(pipeline, model_id).inc()
+        retry = AIRequestRetry(time.monotonic())
+        try:
+            while retry.begin_try(time.monotonic()):
+                if selector.wants_refresh(time.monotonic(), len(self.orch_addrs)):
+                    selector.refresh(time.monotonic(), await self.discover(caps, selector.suspender.suspended))
+                session = selector.select(time.monotonic(), self.rng)
+                if session is None:
+                    break
+                error, reply = await self._submit_ai(session, pipeline, body, content_type, units, caps, model_id)
+                action = retry.on_result(session, error)
+                if action is AIErrorAction.COMPLETE:
+                    selector.complete(session)
+                    for s in retry.finish():
+                        selector.complete(s)
+                    return reply
+                self.metrics.ai_request_errors.labels(pipeline, model_id, action.value).inc()
+                if action is AIErrorAction.RETRY_SAME:
+                    selector.complete(session)
+                elif action in (AIErrorAction.REMOVE, AIErrorAction.BAD_REQUEST):
+                    selector.remove(session)
+                if action is AIErrorAction.BAD_REQUEST:
+                    raise GatewayError(400, str(error))
+            for s in retry.finish():
+                selector.complete(s)
+        except ServiceUnavailableError as exc:
+            raise GatewayError(503, str(exc)) from None
+        raise GatewayError(503, "no orchestrators available")
+
+    async def _submit_ai(self, session: Session, pipeline, body, content_type, units, caps, model_id):
+        state: OrchInfo = session.info
+        update = None
+        try:
+            state = session.info = await self._refreshed(state, caps)
+            price = wire._price(state.info.price_info) or Fraction(0)
+            manifest = f"{int(pipeline_capability(pipeline))}_{model_id}"  # go's AI accounting key
+            payment, update = self._payment(state, units * price, manifest)
+            md = SegMetadata(manifest, 0, keccak(b""), capabilities=caps, auth_token=state.info.auth_token)
+            headers = {**self._headers(md, payment), "Content-Type": content_type, "Authorization": AI_AUTHORIZATION}
+            t0 = time.monotonic()
+            reply = await self.http.post(f"{state.info.transcoder}/{pipeline}", content=body, headers=headers)
+        except PaymentError as exc:
+            self.metrics.payment_create_errors.inc()
+            self._settle(update, None)
+            return f"payment error: {exc}", None
+        except (httpx.HTTPError, grpc.RpcError) as exc:
+            self._settle(update, None)
+            return f"{type(exc).__name__}: {exc}", None
+        self.metrics.ai_request_latency.labels(pipeline, model_id).observe(time.monotonic() - t0)
+        if reply.status_code != 200:
+            self._settle(update, Fraction(0), spent=True)
+            return f"returned {reply.status_code}: {reply.text[:200]}", None
+        self._settle(update, units * (wire._price(state.info.price_info) or Fraction(0)))
+        return None, (reply.content, reply.headers.get("content-type", "application/json"))
+
+    def _settle(self, update, debit: Fraction | None, spent: bool = False) -> None:
+        if update is None:
+            return
+        if debit is not None and not spent:
+            update.status, update.debit = UpdateStatus.RECEIVED_CHANGE, debit
+        elif spent:
+            update.status = UpdateStatus.CREDIT_SPENT
+        complete_update(self.balances, update)
+
+    # ------------------------------------------------------------------ transcoding
+
+    async def transcode(self, manifest_id: str, seq: int, data: bytes, duration: float,
+                        profiles: tuple[VideoProfile, ...]) -> list[tuple[str, bytes]]:
+        """Transcode one ingested segment: (rendition name, bytes) per profile; GatewayError 503
+        when no orchestrator is available, 500/422 when every attempt failed."""
+        self.metrics.segment_source_appeared.inc()
+        caps = job_capabilities(profiles)
+        sessions = self.streams.get(manifest_id)
+        if sessions is None:
+            sessions = self.streams[manifest_id] = TranscodeSessions(0, len(self.orch_addrs), choose_unknown=self._choose)
+        pool = sessions.untrusted
+        if pool.needs_refresh() or pool.refresh_wanted:
+            if pool.begin_refresh() is not None:
+                pool.end_refresh(await self.discover(caps, pool.suspender.suspended))
+        attempts = SegmentAttempts(self.max_attempts)
+        started = time.monotonic()
+        while True:
+            session = sessions.select(time.monotonic())
+            if session is None:
+                raise GatewayError(503, "No sessions available")
+            pool.push_in_flight(session, time.monotonic(), duration)
+            t0 = time.monotonic()
+            error, renditions = await self._submit_segment(session, manifest_id, seq, data, duration, profiles, caps)
+            action = attempts.record(error)
+            if action is SegmentAction.DONE:
+                sessions.complete(session, latency_score(time.monotonic() - t0, duration))
+                self.metrics.transcode_overall_latency.observe(time.monotonic() - started)
+                self.metrics.segment_transcoded.inc()
+                return renditions
+            self.metrics.segment_transcode_failed.labels("retryable" if action is SegmentAction.RETRY else "final").inc()
+            sessions.fail(session, error)
+            if action is not SegmentAction.RETRY:
+                raise GatewayError(422 if "max transcode attempts" in str(attempts.error) else 500, str(attempts.error))
+            self.metrics.orchestrator_swaps.inc()
+
+    async def _submit_segment(self, session, manifest_id, seq, data, duration, profiles, caps):
+        state: OrchInfo = session.info
+        update = None
+        try:
+            state = session.info = await self._refreshed(state, caps)
+            price = wire._price(state.info.price_info)
+            fee = estimate_transcode_fee(profiles, duration, price) or Fraction(0)
+            payment, update = self._payment(state, fee, state.info.auth_token.session_id)
+            md = SegMetadata(manifest_id, seq, keccak(data), profiles, duration, caps, state.info.auth_token)
+            headers = {**self._headers(md, payment), "Content-Type": "video/MP2T"}
+            reply = await self.http.post(f"{state.info.transcoder}/segment", content=data, headers=headers)
+        except PaymentError as exc:
+            self._settle(update, None)
+            return f"payment error: {exc}", None
+        except httpx.HTTPError as exc:
+            self._settle(update, None)
+            return f"{type(exc).__name__}: {exc}", None
+        if reply.status_code != 200:
+            self._settle(update, None, spent=True)
+            return f"{reply.status_code}: {reply.text[:200]}", None
+        result = pb.TranscodeResult.FromString(reply.content)
+        if result.HasField("info"):
+            session.info = self._renew(state, replace(wire.orchestrator_info_from_proto(result.info),
+                                                      auth_token=state.info.auth_token))
+        if result.WhichOneof("result") == "error":
+            self._settle(update, None, spent=True)
+            return result.error, None
+        pixels = sum(s.pixels for s in result.data.segments)
+        self._settle(update, Fraction(pixels) * (price or 0))
+        out = []
+        for profile, seg in zip(profiles, result.data.segments):
+            out.append((profile.name, base64.b64decode(seg.url.split(",", 1)[1])))
+        return None, out

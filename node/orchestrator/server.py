@@ -1,0 +1,263 @@
+"""The orchestrator's network surfaces on one port (node.net.demux): gRPC GetOrchestrator, Ping and
+EndTranscodingSession, and the HTTP endpoints /segment, /payment, the batch AI routes (proxied to
+the node's AI runners), /metrics — with go-livepeer's status codes and bodies.
+
+The request handlers only translate between the wire and node.orchestrator.node, which applies
+the protocol core; the work itself is done by a transcoder (node.worker.transcode) or by an AI
+runner reached over HTTP (node.worker.ai, or any ai-runner compatible service).
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from typing import Callable
+
+import grpc
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+
+from node.core.capabilities import pipeline_capability
+from node.core.errors import PaymentError
+from node.core.keccak import keccak
+from node.core.pricing import AIRequestError, orchestrator_ai_units
+from node.metrics import CONTENT_TYPE_LATEST
+from node.net import wire
+from node.net.auth import sign, token_matches, verify_orchestrator_request
+from node.net.headers import (PAYMENT_HEADER, SEGMENT_HEADER, HeaderError, decode_payment_header, verify_seg_creds)
+from node.net.proto import lp_rpc_pb2 as pb
+from node.net.proto import lp_rpc_pb2_grpc as pb_grpc
+
+from .node import OrchestratorNode
+
+log = logging.getLogger("lpnode.orchestrator")
+
+AI_JSON_ROUTES = ("text-to-image", "llm", "text-to-speech")
+AI_MULTIPART_ROUTES = ("image-to-image", "image-to-video", "upscale", "audio-to-text", "segment-anything-2",
+                       "image-to-text")
+RUNNER_TIMEOUT = 15 * 60.0  # remote AI worker request timeout
+
+
+def info_proto(node: OrchestratorNode, offer) -> pb.OrchestratorInfo:
+    return wire.orchestrator_info_to_proto(wire.OrchestratorInfo(
+        transcoder=offer.transcoder, address=offer.address, ticket_params=offer.ticket_params,
+        price_info=offer.price, capabilities=offer.capabilities, auth_token=offer.auth_token))
+
+
+class OrchestratorService(pb_grpc.OrchestratorServicer):
+    def __init__(self, node: OrchestratorNode, private_key: bytes | None) -> None:
+        self.node, self.key = node, private_key
+
+    async def GetOrchestrator(self, request: pb.OrchestratorRequest, context) -> pb.OrchestratorInfo:
+        node = self.node
+        sender = wire.address_from_bytes(request.address) if request.address else ""
+        if node.onchain and not verify_orchestrator_request(request.address, request.sig):
+            await context.abort(grpc.StatusCode.UNKNOWN, "Invalid orchestrator request: orchestrator req sig check failed")
+        if len(node.sessions) >= node.config.max_sessions and not request.ignoreCapacityCheck:
+            await context.abort(grpc.StatusCode.UNKNOWN, "Invalid orchestrator request: OrchestratorCapped")
+        caps = wire.capabilities_from_proto(wire.optional(request, "capabilities"))
+        try:
+            offer = await asyncio.to_thread(node.offer, sender, caps if caps and caps.constraints else None)
+        except PaymentError as exc:
+            await context.abort(grpc.StatusCode.UNKNOWN, str(exc))
+        return info_proto(node, offer)
+
+    async def Ping(self, request: pb.PingPong, context) -> pb.PingPong:
+        return pb.PingPong(value=sign(request.value, self.key) if self.key else b"")
+
+    async def EndTranscodingSession(self, request, context):
+        token = wire.auth_token_from_proto(wire.optional(request, "auth_token"))
+        if not token_matches(self.node.secret, token):
+            await context.abort(grpc.StatusCode.UNKNOWN, "Invalid auth token")
+        self.node.sessions.pop(token.session_id, None)
+        return pb.EndTranscodingSessionResponse()
+
+
+def create_http_app(node: OrchestratorNode, *, transcode: Callable | None, runners: dict[str, str]) -> FastAPI:
+    """`transcode(segment bytes, profiles) -> list[(bytes, pixels)]` runs a segment locally (None:
+    this orchestrator does not transcode); `runners` maps a pipeline to its AI runner's base URL."""
+    app = FastAPI(title="lpnode orchestrator")
+    client = httpx.AsyncClient(timeout=RUNNER_TIMEOUT)
+    metrics = node.metrics
+
+    def credentials(request: Request, compatible=lambda caps: True):
+        """Payment then seg creds, as go's order of checks: (payment, segment metadata)."""
+        payment = decode_payment_header(request.headers.get(PAYMENT_HEADER, ""))
+        md = verify_seg_creds(request.headers.get(SEGMENT_HEADER, ""), payment.sender, compatible=compatible,
+                              secret=node.secret, now=time.time(), check_capacity=node.check_capacity,
+                              offchain=not node.onchain)
+        return payment, md
+
+    def pay(payment, session) -> Response | None:
+        got = node.process_payment(payment, session)
+        if got.error is not None:
+            return PlainTextResponse(str(got.error), status_code=400)
+        if not node.sufficient_balance(payment.sender or "", session):
+            return PlainTextResponse("Insufficient balance", status_code=400)
+        return None
+
+    def refreshed_info(payment, session) -> pb.OrchestratorInfo:
+        price, params = node.fresh_params(payment.sender or "", session)
+        return wire.orchestrator_info_to_proto(wire.OrchestratorInfo(
+            transcoder=node.config.service_uri, address=node.address, ticket_params=params, price_info=price,
+            capabilities=node.capabilities))
+
+    @app.post("/segment")
+    async def segment(request: Request):
+        try:
+            payment, md = credentials(request)
+        except HeaderError as exc:
+            return PlainTextResponse(str(exc), status_code=exc.status)
+        metrics.segment_source_appeared.inc()
+        session = md.auth_token.session_id
+        refused = await asyncio.to_thread(pay, payment, session)
+        if refused is not None:
+            return refused
+        data = await request.body()
+        if keccak(data) != md.hash and md.hash != b"\x00" * 32:
+            return PlainTextResponse("Forbidden", status_code=403)
+        result = pb.TranscodeResult(seq=md.seq)
+        if transcode is None:
+            result.error = "no transcoder available"
+        else:
+            started = time.perf_counter()
+            try:
+                outputs = await asyncio.to_thread(transcode, data, md.profiles)
+            except Exception as exc:  # noqa: BLE001 - the error goes back in the result, as go does
+                metrics.segment_transcode_failed.labels(type(exc).__name__).inc()
+                result.error = str(exc)
+            else:
+                metrics.transcode_time.observe(time.perf_counter() - started)
+                metrics.segment_transcoded.inc()
+                pixels = sum(p for _, p in outputs)
+                await asyncio.to_thread(node.debit, payment.sender or "", session, pixels)
+                for i, (segment_bytes, px) in enumerate(outputs):
+                    result.data.segments.add(url=f"data:video/MP2T;base64,{_b64(segment_bytes)}", pixels=px)
+        result.info.CopyFrom(refreshed_info(payment, session))
+        return Response(result.SerializeToString(), media_type="application/octet-stream")
+
+    @app.post("/payment")
+    async def payment_only(request: Request):
+        try:
+            payment, md = credentials(request)
+        except HeaderError as exc:
+            return PlainTextResponse(str(exc), status_code=exc.status)
+        got = await asyncio.to_thread(node.process_payment, payment, md.manifest_id)
+        if got.error is not None:
+            return PlainTextResponse(str(got.error), status_code=400)
+        result = pb.PaymentResult()
+        result.info.CopyFrom(refreshed_info(payment, md.manifest_id))
+        return Response(result.SerializeToString(), media_type="application/octet-stream")
+
+    async def ai(pipeline: str, request: Request):
+        try:
+            payment, md = credentials(request)
+        except HeaderError as exc:
+            return PlainTextResponse(str(exc), status_code=exc.status)
+        runner = runners.get(pipeline)
+        if runner is None:
+            return JSONResponse({"error": {"message": f"pipeline {pipeline} not available"}}, status_code=400)
+        session = md.manifest_id  # "<capability>_<model>" (go's batch AI accounting key)
+        refused = await asyncio.to_thread(pay, payment, session)
+        if refused is not None:
+            return refused
+        body = await request.body()
+        model = ""
+        started = time.perf_counter()
+        try:
+            if pipeline in AI_JSON_ROUTES:
+                fields = json.loads(body or b"{}")
+                model = str(fields.get("model_id", ""))
+                units = orchestrator_ai_units(pipeline, fields)
+            else:
+                units = 0  # multipart: counted from the runner's result below
+            metrics.ai_models_requested.labels(pipeline, model).inc()
+            reply = await client.post(f"{runner}/{pipeline}", content=body,
+                                      headers={"content-type": request.headers.get("content-type", "")})
+        except AIRequestError as exc:
+            return JSONResponse({"error": {"message": str(exc)}}, status_code=400)
+        except (httpx.HTTPError, ValueError) as exc:
+            metrics.ai_request_errors.labels(pipeline, model, "runner").inc()
+            return JSONResponse({"error": {"message": f"runner error: {exc}"}}, status_code=500)
+        metrics.ai_request_latency.labels(pipeline, model).observe(time.perf_counter() - started)
+        if reply.status_code != 200:
+            metrics.ai_request_errors.labels(pipeline, model, str(reply.status_code)).inc()
+            return Response(reply.content, status_code=reply.status_code,
+                            media_type=reply.headers.get("content-type"))
+        if not units:
+            units = _units_from_result(pipeline, reply)
+        await asyncio.to_thread(node.debit, payment.sender or "", session, units)
+        return Response(reply.content, media_type=reply.headers.get("content-type"))
+
+    for route in AI_JSON_ROUTES + AI_MULTIPART_ROUTES:
+        app.add_api_route(f"/{route}", _route(ai, route), methods=["POST"])
+
+    @app.get("/metrics")
+    async def prometheus():
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.on_event("shutdown")
+    async def close_client():
+        await client.aclose()
+
+    return app
+
+
+def _units_from_result(pipeline: str, reply: httpx.Response) -> int:
+    """Units of a multipart request, from what the runner produced (image pixels; 1 otherwise)."""
+    try:
+        from node.worker.ai.media import decode_data_url, read_image
+
+        image = reply.json()["images"][0]["url"]
+        img = read_image(decode_data_url(image))
+        return img.width * img.height
+    except Exception:  # noqa: BLE001 - a result without an image is charged one unit
+        return 1
+
+
+def _b64(data: bytes) -> str:
+    import base64
+
+    return base64.b64encode(data).decode()
+
+
+async def serve_orchestrator(node: OrchestratorNode, host: str, port: int, *, private_key: bytes | None,
+                             transcode: Callable | None, runners: dict[str, str]):
+    """Start gRPC and HTTP on private ports behind one demuxed public port; returns a stopper."""
+    import uvicorn
+
+    from node.net.demux import serve_demux
+
+    grpc_server = grpc.aio.server()
+    pb_grpc.add_OrchestratorServicer_to_server(OrchestratorService(node, private_key), grpc_server)
+    grpc_port = grpc_server.add_insecure_port("127.0.0.1:0")
+    await grpc_server.start()
+    app = create_http_app(node, transcode=transcode, runners=runners)
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    http_server = uvicorn.Server(config)
+    http_task = asyncio.create_task(http_server.serve())
+    while not http_server.started:
+        await asyncio.sleep(0.01)
+    http_port = http_server.servers[0].sockets[0].getsockname()[1]
+    demux = await serve_demux(host, port, http_port, grpc_port)
+
+    async def stop():
+        demux.close()
+        http_server.should_exit = True
+        with contextlib.suppress(Exception):
+            await http_task
+        await grpc_server.stop(0)
+
+    return demux, stop
+
+
+def _route(handler, pipeline: str):
+    """A FastAPI endpoint for one pipeline (FastAPI reads the signature: `request` must be typed)."""
+    async def endpoint(request: Request):
+        return await handler(pipeline, request)
+
+    endpoint.__name__ = pipeline.replace("-", "_")
+    return endpoint

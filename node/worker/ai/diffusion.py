@@ -1,0 +1,183 @@
+"""Real text-to-image and image-to-image pipelines with diffusers, loaded from local files only.
+
+Loading goes through the real `from_pretrained` path: diffusers' AutoPipelineForText2Image /
+AutoPipelineForImage2Image read model_index.json and build whatever pipeline class it names
+(StableDiffusionPipeline for the tiny test model; SDXL and others work the same way). The model
+is looked up under the models directory (model_dirs.py) in either the plain or the hub-cache
+layout, always with `local_files_only=True`, and HF_HUB_OFFLINE=1 is set for the process unless
+the caller already chose otherwise: nothing is ever downloaded.
+
+Like ai-runner: the device is CUDA, then MPS, then CPU; the dtype is float16 only on a GPU and
+only when `*.fp16.safetensors` files are present (float32 otherwise, always on CPU); a request's
+seed becomes a torch.Generator; num_inference_steps < 1 falls back to the pipeline default;
+sd-turbo / sdxl-turbo force guidance 0 (and image-to-image strength ≥ 1/steps); SDXL-Lightning
+ids force guidance 0 and their 2/4/8 steps; '|' splits prompts onto extra text encoders when the
+pipeline has them. Differences: no safety checker is loaded (nsfw is always reported False) and
+LoRA requests are validated but loading adapters is not supported (400).
+"""
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+import re
+import threading
+from pathlib import Path
+from typing import Any, List, Optional, Tuple
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from .errors import InferenceError, LoraLoadingError  # noqa: E402
+from .media import parse_loras, split_prompt  # noqa: E402
+from .model_dirs import locate_model  # noqa: E402
+from .pipelines import Pipeline  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+_load_lock = threading.Lock()
+
+
+def torch_device() -> torch.device:
+    """cuda, then mps, then cpu (ai-runner's get_torch_device)."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def _is_turbo(model_id: str) -> bool:
+    return re.search(r"[-_]turbo", model_id, re.IGNORECASE) is not None
+
+
+def _lightning_steps(model_id: str) -> Optional[int]:
+    if "SDXL-Lightning" not in model_id:
+        return None
+    for steps in (2, 4, 8):
+        if f"{steps}step" in model_id:
+            return steps
+    return 8
+
+
+def _has_fp16_files(folder: Path) -> bool:
+    return any(".fp16." in p.name for p in folder.rglob("*.safetensors"))
+
+
+class _DiffusersPipeline(Pipeline):
+    mode = "real"
+    auto_class_name = ""
+
+    def __init__(
+        self,
+        model_id: str,
+        *,
+        models_dir: Optional[str | Path] = None,
+        device: Optional[str] = None,
+        dtype: Optional[torch.dtype] = None,
+        num_threads: Optional[int] = None,
+    ):
+        import diffusers
+        from diffusers.utils import is_accelerate_available
+
+        self.model_id = model_id
+        folder, layout = locate_model(models_dir, model_id)
+        self.model_path = folder
+        self.device = torch.device(device) if device else torch_device()
+        if num_threads:
+            torch.set_num_threads(num_threads)
+        fp16 = self.device.type != "cpu" and _has_fp16_files(folder)
+        self.dtype = dtype or (torch.float16 if fp16 else torch.float32)
+
+        kwargs: dict[str, Any] = {"local_files_only": True}
+        # diffusers ≥ 0.36 spells the argument `dtype`; older ones `torch_dtype`.
+        from diffusers.pipelines import pipeline_utils
+
+        kwargs["dtype" if hasattr(pipeline_utils, "_resolve_dtype") else "torch_dtype"] = self.dtype
+        if fp16 and dtype is None:
+            kwargs["variant"] = "fp16"
+        if not is_accelerate_available():
+            kwargs["low_cpu_mem_usage"] = False
+        auto = getattr(diffusers, self.auto_class_name)
+        if layout == "hub":  # the runner's path: resolve the repo id inside a hub cache
+            source, kwargs["cache_dir"] = model_id, str(folder.parents[2])
+        else:
+            source = str(folder)
+        with _load_lock:
+            self.ldm = auto.from_pretrained(source, **kwargs).to(self.device)
+        self.ldm.set_progress_bar_config(disable=True)
+        if getattr(self.ldm, "safety_checker", None) is not None:
+            self.ldm.safety_checker = None  # off: nsfw is reported False
+        params = inspect.signature(self.ldm.__call__).parameters
+        self._accepts = set(params)
+        log.info("loaded %s (%s) from %s on %s/%s", model_id, type(self.ldm).__name__, folder,
+                 self.device, self.dtype)
+
+    # -- the parameters every diffusers image pipeline shares
+
+    def _prepare(self, prompt: str, kwargs: dict) -> dict:
+        seed = kwargs.pop("seed", None)
+        kwargs.pop("safety_check", None)
+        loras = parse_loras(kwargs.pop("loras", "") or "")
+        if loras:
+            raise LoraLoadingError("LoRA adapters are not supported by this runner.")
+        if seed is not None:
+            gen_device = "cpu" if self.device.type == "mps" else self.device
+            kwargs["generator"] = torch.Generator(gen_device).manual_seed(int(seed))
+        steps = kwargs.get("num_inference_steps", 0)
+        if "num_inference_steps" in kwargs and (steps is None or steps < 1):
+            del kwargs["num_inference_steps"]
+        if _is_turbo(self.model_id):
+            kwargs["guidance_scale"] = 0.0
+        lightning = _lightning_steps(self.model_id)
+        if lightning is not None:
+            kwargs["guidance_scale"] = 0.0
+            kwargs["num_inference_steps"] = lightning
+        for key, text in (("prompt", prompt), ("negative_prompt", kwargs.pop("negative_prompt", ""))):
+            parts = split_prompt(text or "", key)
+            if len(parts) > 1 and all(k in self._accepts for k in parts):
+                kwargs.update(parts)  # one part per text encoder
+            else:  # a single text encoder: the text as written
+                kwargs[key] = text or ""
+        return {k: v for k, v in kwargs.items() if k in self._accepts}
+
+    def _run(self, kwargs: dict) -> Tuple[List[Image.Image], List[Optional[bool]]]:
+        try:
+            with torch.inference_mode():
+                out = self.ldm(**kwargs)
+        except torch.cuda.OutOfMemoryError:
+            raise
+        except Exception as e:
+            raise InferenceError(original_exception=e) from e
+        return list(out.images), [None] * len(out.images)
+
+
+class TextToImagePipeline(_DiffusersPipeline):
+    """text-to-image with any diffusers text-to-image pipeline found in the models directory."""
+
+    name = "text-to-image"
+    auto_class_name = "AutoPipelineForText2Image"
+
+    def __call__(self, prompt: str, **kwargs) -> Tuple[List[Image.Image], List[Optional[bool]]]:
+        return self._run(self._prepare(prompt, dict(kwargs)))
+
+
+class ImageToImagePipeline(_DiffusersPipeline):
+    """image-to-image (strength-controlled img2img) with the same models."""
+
+    name = "image-to-image"
+    auto_class_name = "AutoPipelineForImage2Image"
+
+    def __call__(
+        self, prompt: str, image: Image.Image, **kwargs
+    ) -> Tuple[List[Image.Image], List[Optional[bool]]]:
+        kwargs = dict(kwargs)
+        if _is_turbo(self.model_id) and "num_inference_steps" in kwargs:
+            steps = kwargs["num_inference_steps"] or 1
+            kwargs["strength"] = max(1.0 / max(1, steps), kwargs.get("strength", 0.5))
+        call = self._prepare(prompt, kwargs)
+        call["image"] = image
+        return self._run(call)
