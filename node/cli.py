@@ -134,6 +134,9 @@ def cmd_devnet(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     def ready(net) -> None:
         for name, url in net.urls.items():
             print(f"{name}: {url}")
+        if args.addresses:
+            Path(args.addresses).write_text(json.dumps(net.addresses, indent=2) + "\n")
+            print(f"contract addresses written to {args.addresses}")
         print(f"try: curl -s -X POST {net.urls['gateway']}/text-to-image -H 'Content-Type: application/json' "
               "-d '{\"prompt\": \"a cat\", \"model_id\": \"" + config.model_id + "\", \"width\": 64, "
               "\"height\": 64, \"num_inference_steps\": 2}'")
@@ -186,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     net.add_argument("--broken-runners", type=non_negative_int, default=0,
                      help="orchestrators whose AI runner is unreachable (to see retries and swaps)")
     net.add_argument("--verbose", action="store_true", help="log round duties and redemptions")
+    net.add_argument("--addresses", metavar="FILE", help="write the contract addresses, as JSON keyed by name, to FILE")
     net.set_defaults(func=cmd_devnet, parser=net)
     runner = sub.add_parser("ai-runner", help="serve one AI pipeline with ai-runner's HTTP API",
                             add_help=False)

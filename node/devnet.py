@@ -75,6 +75,7 @@ class Devnet:
         threading.Thread(target=self.rpc_server.serve_forever, daemon=True).start()
         url = f"http://{cfg.host}:{self.rpc_server.server_address[1]}"
         self.urls["devchain"] = url
+        self.addresses = deployed.addresses
         self.client = JsonRpcChain(url, accounts=self.chain.accounts)
         self.protocol = attach_protocol(self.client, deployed.addresses, owner=self.chain.accounts[0])
 

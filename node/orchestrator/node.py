@@ -90,7 +90,7 @@ class OrchestratorNode:
             self.receiver = PaymentReceiver(self.recipient, Balances(clock), self.redeemer)
 
     def _capabilities(self) -> Capabilities:
-        caps = set(DEFAULT_CAPABILITIES) if self.config.transcoding else set(MANDATORY_CAPABILITIES)
+        caps = set(DEFAULT_CAPABILITIES)  # every go orchestrator advertises these, transcoder or not
         constraints = ai_model_constraints(self.config.ai_models)
         caps |= {int(c) for c in constraints}
         base = Capabilities.new(sorted(caps), MANDATORY_CAPABILITIES, version=VERSION)

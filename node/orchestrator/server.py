@@ -80,7 +80,7 @@ def create_http_app(node: OrchestratorNode, *, transcode: Callable | None, runne
     """`transcode(segment bytes, profiles) -> list[(bytes, pixels)]` runs a segment locally (None:
     this orchestrator does not transcode); `runners` maps a pipeline to its AI runner's base URL."""
     app = FastAPI(title="lpnode orchestrator")
-    client = httpx.AsyncClient(timeout=RUNNER_TIMEOUT)
+    client = app.state.runner_client = httpx.AsyncClient(timeout=RUNNER_TIMEOUT)
     metrics = node.metrics
 
     def credentials(request: Request, compatible=lambda caps: True):
@@ -199,10 +199,6 @@ def create_http_app(node: OrchestratorNode, *, transcode: Callable | None, runne
     async def prometheus():
         return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
-    @app.on_event("shutdown")
-    async def close_client():
-        await client.aclose()
-
     return app
 
 
@@ -246,6 +242,7 @@ async def serve_orchestrator(node: OrchestratorNode, host: str, port: int, *, pr
 
     async def stop():
         demux.close()
+        await app.state.runner_client.aclose()
         http_server.should_exit = True
         with contextlib.suppress(Exception):
             await http_task

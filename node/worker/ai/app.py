@@ -108,6 +108,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="real models or declared mocks (default real; MOCK_PIPELINE=true: mock)")
     p.add_argument("--compute-time", type=float, default=0.0,
                    help="mock mode: simulated seconds per pipeline call")
+    p.add_argument("--num-threads", type=int, default=None,
+                   help="real mode: torch CPU threads (1 is much faster on a busy small CPU)")
     p.add_argument("--host", default=env("HOST", "127.0.0.1"))
     p.add_argument("--port", type=int, default=int(env("PORT", "8000")))
     p.add_argument("--auth-token", default=env("AUTH_TOKEN"), help="bearer token (env AUTH_TOKEN)")
@@ -131,6 +133,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     options: dict[str, Any] = {}
     if args.mode == "mock":
         options["compute_time"] = args.compute_time
+    elif args.num_threads:
+        options["num_threads"] = args.num_threads
     app = create_app(args.pipeline, args.model_id, mode=args.mode, models_dir=args.models_dir,
                      auth_token=args.auth_token, version=os.environ.get("VERSION", "undefined"),
                      background_load=args.background_load, **options)

@@ -1,0 +1,61 @@
+"""Offchain mode (go-livepeer's `-network offchain`): no chain, no payments — gateway and
+orchestrator in this process, over real sockets, with a mock AI runner."""
+import asyncio
+import json
+import socket
+
+import pytest
+
+pytest.importorskip("grpc")
+pytest.importorskip("fastapi")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_offchain_ai_request_and_a_failed_segment_without_a_transcoder():
+    from node.core.ai_models import AIModelConfig
+    from node.devnet import _serve_uvicorn
+    from node.gateway.node import GatewayError, GatewayNode
+    from node.net.headers import VideoProfile
+    from node.orchestrator.node import OrchestratorConfig, OrchestratorNode
+    from node.orchestrator.server import serve_orchestrator
+    from node.worker.ai.app import create_app
+
+    _, runner_port = _serve_uvicorn(create_app("text-to-image", "m", mode="mock"), "127.0.0.1")
+
+    async def scenario():
+        port = free_port()
+        node = OrchestratorNode(OrchestratorConfig(f"http://127.0.0.1:{port}", transcoding=False,
+                                                   ai_models=[AIModelConfig("text-to-image", "m", warm=True)]))
+        _, stop = await serve_orchestrator(node, "127.0.0.1", port, private_key=None, transcode=None,
+                                           runners={"text-to-image": f"http://127.0.0.1:{runner_port}"})
+        gateway = GatewayNode([f"http://127.0.0.1:{port}"])
+        try:
+            fields = {"prompt": "a dog", "model_id": "m", "width": 64, "height": 64, "seed": 3}
+            body, media_type = await gateway.ai_request("text-to-image", json.dumps(fields).encode(),
+                                                        "application/json", fields)
+            assert media_type.startswith("application/json")
+            assert json.loads(body)["images"][0]["seed"] == 3
+            assert not node.onchain and gateway.sender is None  # nothing paid, nothing to pay with
+            # a model nobody serves: discovery finds no compatible orchestrator
+            with pytest.raises(GatewayError) as exc:
+                other = dict(fields, model_id="other")
+                await gateway.ai_request("text-to-image", json.dumps(other).encode(), "application/json", other)
+            assert exc.value.status == 503
+            # this orchestrator runs no transcoder: the attempt fails, the orchestrator is suspended
+            # and removed, and with nobody left the segment gets go's 503
+            profile = VideoProfile("P240p30fps16x9", 426, 240, 250_000, 30, 1)
+            with pytest.raises(GatewayError) as exc:
+                await gateway.transcode("s", 0, b"not video", 2.0, (profile,))
+            assert exc.value.status == 503 and str(exc.value) == "No sessions available"
+            failed = gateway.metrics.segment_transcode_failed.labels("retryable")._value.get()
+            assert failed == 1
+        finally:
+            await gateway.close()
+            await stop()
+
+    asyncio.run(scenario())
