@@ -149,12 +149,6 @@ def cmd_devnet(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     return 0
 
 
-def cmd_ai_runner(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from node.worker.ai.app import main as runner_main
-
-    return runner_main(args.runner_args)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lpnode", description="Livepeer node (Python)")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -191,10 +185,14 @@ def build_parser() -> argparse.ArgumentParser:
     net.add_argument("--verbose", action="store_true", help="log round duties and redemptions")
     net.add_argument("--addresses", metavar="FILE", help="write the contract addresses, as JSON keyed by name, to FILE")
     net.set_defaults(func=cmd_devnet, parser=net)
-    runner = sub.add_parser("ai-runner", help="serve one AI pipeline with ai-runner's HTTP API",
-                            add_help=False)
-    runner.add_argument("runner_args", nargs=argparse.REMAINDER)
-    runner.set_defaults(func=cmd_ai_runner, parser=runner)
+    from node.launch import gateway_parser, orchestrator_parser, run_gateway, run_orchestrator
+
+    orch = orchestrator_parser(sub)
+    orch.set_defaults(func=run_orchestrator, parser=orch)
+    gw = gateway_parser(sub)
+    gw.set_defaults(func=run_gateway, parser=gw)
+    sub.add_parser("ai-runner", help="serve one AI pipeline with ai-runner's HTTP API "
+                   "(lpnode ai-runner --help)", add_help=False)
     return parser
 
 
@@ -205,6 +203,11 @@ def run(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["ai-runner"]:  # its own parser takes every flag that follows
+        from node.worker.ai.app import main as runner_main
+
+        return runner_main(argv[1:])
     return run(build_parser(), argv)
 
 

@@ -39,6 +39,7 @@ AI_JSON_ROUTES = ("text-to-image", "llm", "text-to-speech")
 AI_MULTIPART_ROUTES = ("image-to-image", "image-to-video", "upscale", "audio-to-text", "segment-anything-2",
                        "image-to-text")
 RUNNER_TIMEOUT = 15 * 60.0  # remote AI worker request timeout
+_RUNNING: set = set()
 
 
 def info_proto(node: OrchestratorNode, offer) -> pb.OrchestratorInfo:
@@ -239,8 +240,10 @@ async def serve_orchestrator(node: OrchestratorNode, host: str, port: int, *, pr
         await asyncio.sleep(0.01)
     http_port = http_server.servers[0].sockets[0].getsockname()[1]
     demux = await serve_demux(host, port, http_port, grpc_port)
+    _RUNNING.add(grpc_server)  # a grpc.aio server nobody references is collected and stops serving
 
     async def stop():
+        _RUNNING.discard(grpc_server)
         demux.close()
         await app.state.runner_client.aclose()
         http_server.should_exit = True

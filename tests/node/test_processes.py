@@ -1,0 +1,63 @@
+"""Separate processes on loopback, offchain (go's -network offchain): an AI runner, an orchestrator
+with a PyAV transcoder, and a gateway, started with go-livepeer's flag names."""
+import json
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+httpx = pytest.importorskip("httpx")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, deadline: float) -> None:
+    while time.time() < deadline:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    pytest.fail(f"{url} did not come up")
+
+
+def test_runner_orchestrator_gateway_as_processes(tmp_path):
+    from node.worker.media import synthetic_segment
+
+    runner, orch, gw = free_port(), free_port(), free_port()
+    models = tmp_path / "aiModels.json"
+    models.write_text(json.dumps([{"pipeline": "text-to-image", "model_id": "m", "warm": True,
+                                   "url": f"http://127.0.0.1:{runner}"}]))
+    lpnode = [sys.executable, "-m", "node.cli"]
+    procs = [
+        subprocess.Popen(lpnode + ["ai-runner", "--pipeline", "text-to-image", "--model-id", "m", "--mode", "mock",
+                                   "--port", str(runner)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+        subprocess.Popen(lpnode + ["orchestrator", "-serviceAddr", f"127.0.0.1:{orch}", "-aiModels", str(models),
+                                   "-transcoder"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+        subprocess.Popen(lpnode + ["gateway", "-httpAddr", f"127.0.0.1:{gw}", "-orchAddr", f"127.0.0.1:{orch}"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+    ]
+    try:
+        deadline = time.time() + 60
+        for port in (runner, orch, gw):
+            wait_http(f"http://127.0.0.1:{port}/metrics" if port != runner else f"http://127.0.0.1:{port}/health",
+                      deadline)
+        r = httpx.post(f"http://127.0.0.1:{gw}/text-to-image", json={"prompt": "x", "model_id": "m", "width": 64,
+                                                                      "height": 64}, timeout=30)
+        assert r.status_code == 200 and r.json()["images"][0]["url"].startswith("data:image/png;base64,")
+        r = httpx.post(f"http://127.0.0.1:{gw}/live/s/0.ts", content=synthetic_segment(2.0, 1280, 720),
+                       headers={"Accept": "multipart/mixed"}, timeout=60)
+        assert r.status_code == 200 and r.content.count(b"Rendition-Name: ") == 2
+        text = httpx.get(f"http://127.0.0.1:{orch}/metrics").text
+        assert "livepeer_segment_transcoded_total 1.0" in text
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(10)
