@@ -99,7 +99,8 @@ class Devnet:
             from node.worker.ai.tiny_models import build_tiny_sd
 
             build_tiny_sd(cfg.models_dir, cfg.model_id)
-            app = create_app(cfg.pipeline, cfg.model_id, mode="real", models_dir=cfg.models_dir)
+            # one torch thread: the devnet's nodes share the machine with the runner
+            app = create_app(cfg.pipeline, cfg.model_id, mode="real", models_dir=cfg.models_dir, num_threads=1)
         else:
             app = create_app(cfg.pipeline, cfg.model_id, mode="mock")
         _, port = _serve_uvicorn(app, cfg.host)
@@ -153,7 +154,8 @@ class Devnet:
 
         cfg = self.config
         account = self.chain.accounts[1 + cfg.orchestrators]
-        ProtocolBroker(self.protocol, account).fund_deposit_and_reserve(cfg.deposit, cfg.reserve)
+        if cfg.deposit or cfg.reserve:
+            ProtocolBroker(self.protocol, account).fund_deposit_and_reserve(cfg.deposit, cfg.reserve)
         uris = [self.urls[f"orchestrator-{i}"] for i in range(cfg.orchestrators)]
         stakes = {o.address: 1000 * 10**18 for o in orchestrators}
         self.gateway = GatewayNode(uris, account=account, chain=ProtocolChainView(self.protocol), stakes=stakes)
