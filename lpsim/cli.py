@@ -133,6 +133,21 @@ def cmd_sweep(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 1 if result.failed else 0
 
 
+def cmd_validation(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from lpsim.backends import make_backend
+    from lpsim.validation_report import write_validation_report
+
+    page, result = write_validation_report(args.out, runs=args.runs, backend=make_backend(args.backend),
+                                           quarter=args.quarter)
+    replay, fees = result["inflation_replay"], result["fee_flow"]
+    print(f"inflation replay: {replay['matched']}/{replay['compared']} rounds match "
+          f"({100 * replay['match_rate']:.2f} %); mismatches {replay['mismatches']}")
+    print(f"fee flow ({fees['runs']} runs vs {fees['quarter']}): tickets/day {fees['tickets_per_day']['band']}, "
+          f"ETH/day {fees['eth_per_day']['band']}: {'within' if fees['ok'] else 'outside'} the recorded range")
+    print(f"report: {page}")
+    return 0 if fees["ok"] and not result["failed_runs"] else 1
+
+
 def cmd_report(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from pathlib import Path
 
@@ -194,6 +209,12 @@ def build_parser() -> argparse.ArgumentParser:
     val = sub.add_parser("validate", help="check scenario files without running them")
     val.add_argument("scenarios", nargs="+", help="scenario files")
     val.set_defaults(func=cmd_validate, parser=val)
+    vr = sub.add_parser("validation", help="compare the simulator with the recorded network (inflation replay, fee flow)")
+    vr.add_argument("--out", default="results/validation", help="folder (default results/validation)")
+    vr.add_argument("--runs", type=non_negative_int, default=5, help="fee-flow Monte Carlo runs (default 5)")
+    vr.add_argument("--backend", choices=("local", "process", "ray"), default="process")
+    vr.add_argument("--quarter", default="2026Q1", help="recorded quarter to compare with (default 2026Q1)")
+    vr.set_defaults(func=cmd_validation, parser=vr)
     rep = sub.add_parser("report", help="(re)build the HTML report of a results folder")
     rep.add_argument("results", help="results folder written by `lpsim run`")
     rep.set_defaults(func=cmd_report, parser=rep)

@@ -53,6 +53,12 @@ def small_parameters(out: Path) -> dict[str, dict]:
             "workers": None,
             "out_dir": str(out),
         },
+        "validation.ipynb": {
+            "runs": 1,
+            "backend": "local",
+            "quarter": "2026Q1",
+            "out_dir": str(out),
+        },
     }
 
 
@@ -62,6 +68,7 @@ EXPECTED_FILES = {
     "economics.ipynb": ["runs.csv", "metrics.csv", "summary.json", "report.html", "point-3/run-1/metrics.csv"],
     "selection_and_payments.ipynb": ["selection/jobs.csv", "selection/summary.json", "payments/runs.csv",
                                      "payments/point-0/run-1/metrics.csv"],
+    "validation.ipynb": ["fee-flow/runs.csv", "fee-flow/point-0/run-0/metrics.csv"],
 }
 
 NAMES = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))

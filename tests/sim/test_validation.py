@@ -268,3 +268,13 @@ def test_fee_flow_scenario_is_calibrated_to_q1_2026():
     tickets_per_day = eth_per_day * ETH / face
     assert rec["eth_p05"] < eth_per_day < rec["eth_p95"]
     assert rec["tickets_p05"] < tickets_per_day < rec["tickets_p95"]
+
+
+def test_validation_report_puts_both_comparisons_on_one_page(tmp_path):
+    from lpsim.backends import LocalBackend
+    from lpsim.validation_report import write_validation_report
+
+    page, result = write_validation_report(tmp_path, runs=1, backend=LocalBackend())
+    assert result["inflation_replay"]["matched"] == 1500 and result["inflation_replay"]["compared"] == 1501
+    assert result["fee_flow"]["runs"] == 1 and result["fee_flow"]["ok"]
+    assert page.read_text().count("<img") == 2
