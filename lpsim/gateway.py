@@ -21,7 +21,7 @@ import numpy as np
 from node.core.ai_sessions import AIErrorAction, AIRequestRetry, AISessionSelector, ServiceUnavailableError
 from node.core.balances import Balances, UpdateStatus, complete_update
 from node.core.capabilities import pipeline_capability
-from node.core.discovery import Discovery, OrchestratorInfo
+from node.core.discovery import Discovery, OrchestratorInfo, db_pool_predicate
 from node.core.errors import PaymentError, TicketParamsExpired
 from node.core.job import Event, Job, State
 from node.core.payment import Payment, new_payment
@@ -104,6 +104,7 @@ class SimGateway:
         self.stakes = stakes  # address -> active stake, refreshed by the engine every round
         self.selection = selection
         self.live_selection = LiveSelectionAlgorithm()
+        self._predicate = db_pool_predicate(lambda p: p is None or self.sender.validate_ticket_params(p))
         self.max_price_per_pixel = max_price_per_pixel
         self.max_ai_prices = max_ai_prices
         self.max_attempts = max_attempts
@@ -183,16 +184,8 @@ class SimGateway:
         return [self._session(offers[d.url], d.latency, pipeline) for d in discovery.result()]
 
     def _acceptable(self, info: OrchestratorInfo) -> bool:
-        """The on-chain pool's predicate: an address, ticket params this gateway accepts, a price."""
-        if not info.address or info.price_info is None or info.price_info < 0:
-            return False
-        if info.ticket_params is None:
-            return True
-        try:
-            self.sender.validate_ticket_params(info.ticket_params)
-        except PaymentError:
-            return False
-        return True
+        """The on-chain pool's predicate (free orchestrators send no ticket params here)."""
+        return self._predicate(info)
 
     def _session(self, offer: Offer, latency: float, pipeline: str) -> Session:
         if offer.params is not None:

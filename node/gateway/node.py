@@ -21,7 +21,7 @@ import httpx
 from node.core.ai_sessions import AIErrorAction, AIRequestRetry, AISessionSelector, ServiceUnavailableError
 from node.core.balances import Balances, UpdateStatus, complete_update
 from node.core.capabilities import Capabilities, ai_job_capabilities, job_capabilities, pipeline_capability
-from node.core.discovery import Discovery
+from node.core.discovery import Discovery, db_pool_predicate
 from node.core.errors import PaymentError
 from node.core.keccak import keccak
 from node.core.payment import Payment, new_payment
@@ -82,6 +82,7 @@ class GatewayNode:
         self.stakes = stakes or {}
         self.rng = rng or random.Random(int.from_bytes(os.urandom(8), "big"))
         self.sender = Sender(self.address, account.key, chain) if self.onchain else None
+        self._predicate = db_pool_predicate(lambda p: p is None or self.sender.validate_ticket_params(p))
         self.balances = Balances(time.time)
         self.ai_selectors: dict[tuple[str, str], AISessionSelector] = {}
         self.streams: dict[str, TranscodeSessions] = {}
@@ -150,17 +151,8 @@ class GatewayNode:
             return time.monotonic() - t0, None, exc
 
     def _acceptable(self, info) -> bool:
-        if not self.onchain:
-            return True
-        if not info.address or info.price_info is None or info.price_info < 0:
-            return False
-        if info.ticket_params is None:
-            return True
-        try:
-            self.sender.validate_ticket_params(info.ticket_params)
-        except PaymentError:
-            return False
-        return True
+        """Offchain anyone; on-chain the DB pool's predicate (free orchestrators send no params)."""
+        return not self.onchain or self._predicate(info)
 
     def _session(self, uri: str, info: wire.OrchestratorInfo, latency: float, caps) -> Session:
         state = OrchInfo(uri, info, time.time())
@@ -185,6 +177,19 @@ class GatewayNode:
         return by_address.get(chosen)
 
     # ------------------------------------------------------------------ payments
+
+    def check_funds(self) -> None:
+        """A gateway whose deposit or reserve is drained (or unlocking) cannot pay anyone: end the
+        request with that reason rather than a generic "no orchestrators available"."""
+        if not self.onchain:
+            return
+        info = self.chain.sender_info(self.address)
+        self.metrics.gateway_deposit.set(info.deposit)
+        self.metrics.gateway_reserve.set(info.reserve.funds_remaining)
+        try:
+            self.sender.validate_sender(info)
+        except PaymentError as exc:
+            raise GatewayError(402, f"cannot pay orchestrators: {exc}") from None
 
     async def _refreshed(self, state: OrchInfo, caps) -> OrchInfo:
         """Refresh the session's OrchestratorInfo when its params or auth token run out."""
@@ -237,6 +242,7 @@ class GatewayNode:
         except ValueError as exc:
             raise GatewayError(400, str(exc)) from None
         self.metrics.ai_models_requested.labels(pipeline, model_id).inc()
+        self.check_funds()
         retry = AIRequestRetry(time.monotonic())
         try:
             while retry.begin_try(time.monotonic()):
@@ -307,6 +313,7 @@ class GatewayNode:
         """Transcode one ingested segment: (rendition name, bytes) per profile; GatewayError 503
         when no orchestrator is available, 500/422 when every attempt failed."""
         self.metrics.segment_source_appeared.inc()
+        self.check_funds()
         caps = job_capabilities(profiles)
         sessions = self.streams.get(manifest_id)
         if sessions is None:
