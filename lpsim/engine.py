@@ -16,6 +16,7 @@ from node.core.selection import ProbabilitySelectionAlgorithm
 from node.eth import TransactionFailed
 
 from . import metric_names as m
+from .compute import RealCompute
 from .delegator import SimDelegator
 from .gateway import Network, Rendition, SimGateway, Workload
 from .orchestrator import PipelineModel, SimOrchestrator
@@ -69,12 +70,6 @@ class Simulation:
 
     def _orchestrator(self, g, i: int, account) -> SimOrchestrator:
         name = f"{g.name}-{i}"
-        real = [n for n, p in g.pipelines.items() if p.mode == "real"]
-        if real:
-            # Real pipelines are the node's workers (PyAV, diffusers), which this build lacks:
-            # refuse rather than silently simulate them.
-            raise ValueError(f"orchestrators '{g.name}': pipelines {real} ask for mode: real, which needs the "
-                             "node's worker pipelines; not available in this version — use mode: mock")
         tree = self.tree.child("orchestrator", name)
         rng = tree.generator("draws")
         o = SimOrchestrator(
@@ -82,7 +77,8 @@ class Simulation:
             price_per_pixel=_price(g.price_per_pixel.sample(rng)),
             ai_prices={k: Fraction(v) for k, v in g.ai_prices.items()}, auto_adjust_price=g.auto_adjust_price,
             ticket_ev=g.ticket_ev, max_face_value=g.max_face_value, capacity=g.capacity,
-            pipelines={n: PipelineModel(n, p.model_id, p.warm, p.compute) for n, p in g.pipelines.items()},
+            pipelines={n: PipelineModel(n, p.model_id, p.warm, RealCompute(n, p.model_id) if p.mode == "real" else p.compute)
+                       for n, p in g.pipelines.items()},
             failure_rate=g.failure_rate, reward_policy=g.reward, service_uri=g.service_uri_for(i),
             redeem_gas=self.scenario.chain.redeem_gas, rng=tree.generator("work"), randbytes=tree.randbytes("seeds"))
         o.genesis_stake = int(g.stake.sample(rng))

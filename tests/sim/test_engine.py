@@ -205,3 +205,17 @@ def test_inflation_steps_by_exactly_inflation_change_towards_the_target():
     minted = [r[4] for r in rows if r[3] == m.MINTED]
     supply = [r[4] for r in rows if r[3] == m.TOTAL_SUPPLY]
     assert sum(minted[1:]) == pytest.approx(supply[-1] - supply[0], rel=1e-9)
+
+
+def test_real_pipelines_run_in_wall_time_and_charge_their_measured_duration():
+    pytest.importorskip("av")
+    sim = Simulation(small(**{"      transcoding: {}\n": "      transcoding: {mode: real}\n",
+                              "duration: 40 min": "duration: 1 min",
+                              "rate: 30/h": "rate: 120/h",
+                              "stream_duration: 3 min": "stream_duration: 10 s"}))
+    compute = sim.orchestrators[0].pipelines["transcoding"].compute
+    sim.run()
+    jobs = [r for r in sim.rec.job_rows if r[3] == m.TRANSCODING and r[7] == m.COMPLETED]
+    assert jobs and type(compute).__name__ == "RealCompute"
+    # each segment took at least the time a real PyAV transcode of 2 s of 720p takes here
+    assert min(r[6] - r[5] for r in jobs) > 0.05

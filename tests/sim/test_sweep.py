@@ -77,7 +77,7 @@ def test_interval_is_students_t():
 FAILING = """
 sweep:
   parameters:
-    orchestrators[0].pipelines.transcoding.mode: [mock, real]
+    chain.backend: [revm, embedded]
   runs: 2
 """
 
@@ -87,10 +87,10 @@ def test_a_failed_run_keeps_its_seed_and_error_and_the_others_finish(tmp_path):
     assert len(result.results) == 4
     assert [r["status"] for r in result.results] == ["ok", "ok", "failed", "failed"]
     failed = result.failed[0]
-    assert "mode: real" in failed["error"] and failed["seed"] == result.units[2].seed
+    assert "the simulator runs on" in failed["error"] and failed["seed"] == result.units[2].seed
     rows = list(csv.DictReader((tmp_path / "out" / "runs.csv").open()))
     assert [r["status"] for r in rows] == ["ok", "ok", "failed", "failed"]
-    assert rows[2]["seed"] == str(failed["seed"]) and "mode: real" in rows[2]["error"]
+    assert rows[2]["seed"] == str(failed["seed"]) and "the simulator runs on" in rows[2]["error"]
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["points"][0]["runs_ok"] == 2 and summary["points"][1]["runs_ok"] == 0
     assert summary["points"][1]["failed"][0]["seed"] == failed["seed"]
