@@ -129,7 +129,8 @@ def cmd_devnet(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
                           round_length=args.round_length, block_time=args.block_time, mode=args.mode,
                           models_dir=args.models_dir or DevnetConfig.models_dir,
                           price_per_pixel=Fraction(args.price_per_pixel), ticket_ev=args.ticket_ev,
-                          broken_runners=args.broken_runners)
+                          broken_runners=args.broken_runners, deposit=int(args.deposit * 10**18),
+                          reserve=int(args.reserve * 10**18))
 
     def ready(net) -> None:
         for name, url in net.urls.items():
@@ -182,6 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="orchestrators' ticket EV in wei (default 1e15, so tickets win in a demo)")
     net.add_argument("--broken-runners", type=non_negative_int, default=0,
                      help="orchestrators whose AI runner is unreachable (to see retries and swaps)")
+    net.add_argument("--deposit", type=float, default=10.0, help="the gateway's TicketBroker deposit in ETH (default 10)")
+    net.add_argument("--reserve", type=float, default=10.0, help="the gateway's TicketBroker reserve in ETH (default 10)")
     net.add_argument("--verbose", action="store_true", help="log round duties and redemptions")
     net.add_argument("--addresses", metavar="FILE", help="write the contract addresses, as JSON keyed by name, to FILE")
     net.set_defaults(func=cmd_devnet, parser=net)

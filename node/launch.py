@@ -61,7 +61,7 @@ def run_orchestrator(args, parser) -> int:
     from node.core.ai_models import AIModelsError, parse_ai_models
     from node.core.pricing import parse_price_per_unit
     from node.core.recipient import DEFAULT_TICKET_EV
-    from node.eth.payments import ProtocolBroker, ProtocolChainView
+    from node.eth.payments import CachedChainView, ProtocolBroker, ProtocolChainView
     from node.orchestrator.node import OrchestratorConfig, OrchestratorNode
     from node.orchestrator.server import serve_orchestrator
 
@@ -83,7 +83,7 @@ def run_orchestrator(args, parser) -> int:
     if protocol is None:
         node = OrchestratorNode(config)
     else:
-        node = OrchestratorNode(config, address=account.address, chain=ProtocolChainView(protocol),
+        node = OrchestratorNode(config, address=account.address, chain=CachedChainView(ProtocolChainView(protocol)),
                                 broker=ProtocolBroker(protocol, account))
     transcode = None
     if args.transcoder:
@@ -136,7 +136,7 @@ def run_gateway(args, parser) -> int:
 
     from node.core.discovery import parse_orch_addrs
     from node.core.pricing import parse_price_per_unit
-    from node.eth.payments import ProtocolChainView
+    from node.eth.payments import CachedChainView, ProtocolChainView
     from node.gateway.node import GatewayNode
     from node.gateway.server import create_app
     from node.net.headers import VideoProfile
@@ -147,7 +147,7 @@ def run_gateway(args, parser) -> int:
     # go prepends https://; this node serves plaintext, so orchestrator URLs are http://
     orchs = [o.url.replace("https://", "http://", 1) for o in parse_orch_addrs(args.orchAddr)]
     max_price, _ = parse_price_per_unit(args.maxPricePerUnit)
-    node = GatewayNode(orchs, account=account, chain=ProtocolChainView(protocol) if protocol else None,
+    node = GatewayNode(orchs, account=account, chain=CachedChainView(ProtocolChainView(protocol)) if protocol else None,
                        max_attempts=args.maxAttempts,
                        max_price=(max_price / args.pixelsPerUnit) if max_price else None)
     if node.sender is not None:

@@ -79,3 +79,59 @@ class ProtocolBroker:
     def fund_deposit_and_reserve(self, deposit: int, reserve: int):
         return self.protocol.TicketBroker.fundDepositAndReserve(
             deposit, reserve, sender=self.account, value=deposit + reserve)
+
+
+class CachedChainView:
+    """A ChainView that reads the chain at most once per `ttl` seconds per question, as
+    go-livepeer's watchers do (the block poller ticks every -blockPollingInterval; sender info is
+    cached and refreshed from events): payments ask for sender funds on every ticket, and a
+    JSON-RPC round trip per ticket would dominate a node's latency. `invalidate()` after a
+    transaction of our own."""
+
+    def __init__(self, base: ProtocolChainView, ttl: float = 1.0, clock=None) -> None:
+        import threading
+        import time
+
+        self.base, self.ttl = base, ttl
+        self._clock = clock or time.monotonic
+        self._cache: dict = {}
+        self._lock = threading.Lock()
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+    def _get(self, key, read, *args):
+        now = self._clock()
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None and now - hit[0] < self.ttl:
+                return hit[1]
+        value = read(*args)
+        with self._lock:
+            self._cache[key] = (now, value)
+        return value
+
+    def last_initialized_round(self) -> int:
+        return self._get("round", self.base.last_initialized_round)
+
+    def block_hash_for_round(self, round_: int) -> bytes:
+        return self._get(("hash", round_), self.base.block_hash_for_round, round_)
+
+    def transcoder_pool_size(self) -> int:
+        return self._get("pool", self.base.transcoder_pool_size)
+
+    def last_seen_block(self) -> int:
+        return self._get("block", self.base.last_seen_block)
+
+    def sender_info(self, sender: str) -> SenderInfo:
+        return self._get(("sender", sender), self.base.sender_info, sender)
+
+    def claimed_reserve(self, reserve_holder: str, claimant: str) -> int:
+        return self._get(("claimed", reserve_holder, claimant), self.base.claimed_reserve, reserve_holder, claimant)
+
+    def is_active(self, orchestrator: str) -> bool:
+        return self._get(("active", orchestrator), self.base.is_active, orchestrator)
+
+    def gas_price(self) -> int:
+        return self.base.gas_price()

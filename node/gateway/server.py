@@ -32,9 +32,11 @@ REQUIRED = {"text-to-image": "prompt", "image-to-image": "prompt", "text-to-spee
 
 
 def error(status: int, message: str) -> JSONResponse:
-    if status == 503:
-        message = "Service Unavailable Error" if not message.startswith("no orchestrators") else message
-    elif status >= 500:
+    """go's AI error body; 503 and 500 hide the cause (go replaces the message), except the
+    "no orchestrators available" 503, which go passes through."""
+    if status == 503 and not message.startswith("no orchestrators"):
+        message = "Service Unavailable Error"
+    elif status >= 500 and status != 503:
         message = "Internal Server Error"
     return JSONResponse({"error": {"message": message}}, status_code=status)
 
