@@ -60,6 +60,7 @@ class Devnet:
         self.stopping = threading.Event()
         self.urls: dict[str, str] = {}
         self.servers: list = []
+        self.views: list = []  # the nodes' cached chain views, cleared once set-up is done
 
     # ------------------------------------------------------------------ chain
 
@@ -78,6 +79,13 @@ class Devnet:
         self.addresses = deployed.addresses
         self.client = JsonRpcChain(url, accounts=self.chain.accounts)
         self.protocol = attach_protocol(self.client, deployed.addresses, owner=self.chain.accounts[0])
+
+    def _view(self):
+        from node.eth.payments import CachedChainView, ProtocolChainView
+
+        view = CachedChainView(ProtocolChainView(self.protocol))
+        self.views.append(view)
+        return view
 
     def _produce_blocks(self) -> None:
         while not self.stopping.wait(self.config.block_time):
@@ -108,7 +116,7 @@ class Devnet:
 
     async def start_orchestrator(self, index: int):
         from node.core.ai_models import AIModelConfig
-        from node.eth.payments import CachedChainView, ProtocolBroker, ProtocolChainView
+        from node.eth.payments import ProtocolBroker
         from node.orchestrator.node import OrchestratorConfig, OrchestratorNode
         from node.orchestrator.server import serve_orchestrator
 
@@ -129,7 +137,7 @@ class Devnet:
         node = OrchestratorNode(
             OrchestratorConfig(uri, price_per_unit=cfg.price_per_pixel, ai_models=ai, transcoding=cfg.transcoding,
                                ticket_ev=cfg.ticket_ev),
-            address=account.address, chain=CachedChainView(ProtocolChainView(p)), broker=ProtocolBroker(p, account))
+            address=account.address, chain=self._view(), broker=ProtocolBroker(p, account))
         # keep the servers referenced: a grpc.aio server that is garbage-collected stops serving
         self.servers.append(await serve_orchestrator(node, cfg.host, port, private_key=account.key,
                                                      transcode=_transcoder(), runners={cfg.pipeline: runner}))
@@ -147,7 +155,7 @@ class Devnet:
                 log.warning("round duties: %s", exc)
 
     async def start_gateway(self, orchestrators: list) -> None:
-        from node.eth.payments import CachedChainView, ProtocolBroker, ProtocolChainView
+        from node.eth.payments import ProtocolBroker
         from node.gateway.node import GatewayNode
         from node.gateway.server import create_app
         from node.net.headers import VideoProfile
@@ -158,7 +166,7 @@ class Devnet:
             ProtocolBroker(self.protocol, account).fund_deposit_and_reserve(cfg.deposit, cfg.reserve)
         uris = [self.urls[f"orchestrator-{i}"] for i in range(cfg.orchestrators)]
         stakes = {o.address: 1000 * 10**18 for o in orchestrators}
-        self.gateway = GatewayNode(uris, account=account, chain=CachedChainView(ProtocolChainView(self.protocol)), stakes=stakes)
+        self.gateway = GatewayNode(uris, account=account, chain=self._view(), stakes=stakes)
         self.gateway.sender.max_ev = self.gateway.sender.max_total_ev = Fraction(100 * cfg.ticket_ev)
         profiles = (VideoProfile("P240p30fps16x9", 426, 240, 250_000, 30, 1),
                     VideoProfile("P360p30fps16x9", 640, 360, 400_000, 30, 1))
@@ -176,6 +184,8 @@ class Devnet:
         orchestrators = [await self.start_orchestrator(i) for i in range(self.config.orchestrators)]
         await self.start_gateway(orchestrators)
         self.protocol.next_round()  # the orchestrators join the active set
+        for view in self.views:  # what they cached during set-up predates the round
+            view.invalidate()
         # blocks from now on (not during set-up, which must stay within one initialised round)
         threading.Thread(target=self._produce_blocks, daemon=True).start()
 
