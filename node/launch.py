@@ -54,6 +54,7 @@ def orchestrator_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("-maxFaceValue", type=int, default=0)
     p.add_argument("-maxSessions", type=int, default=10)
     p.add_argument("-blockPollingInterval", type=float, default=5.0, help="seconds between round-duty checks")
+    p.add_argument("-orchSecret", default=None, help="secret remote transcoders register with")
     return p
 
 
@@ -91,9 +92,15 @@ def run_orchestrator(args, parser) -> int:
 
         transcode = _transcoder()
 
+    remote = None
+    if args.orchSecret:
+        from node.orchestrator.remote import RemoteTranscoders
+
+        remote = RemoteTranscoders(args.orchSecret, uri)
+
     async def main():
         await serve_orchestrator(node, host or "127.0.0.1", int(port), private_key=account.key if account else None,
-                                 transcode=transcode, runners=runners)
+                                 transcode=transcode, runners=runners, remote=remote)
         print(f"orchestrator {account.address if account else '(offchain)'} serving on {uri}", flush=True)
         if protocol is not None:
             stop = threading.Event()
@@ -157,4 +164,28 @@ def run_gateway(args, parser) -> int:
     host, _, port = args.httpAddr.rpartition(":")
     print(f"gateway serving on http://{args.httpAddr}, orchestrators {orchs}", flush=True)
     uvicorn.run(create_app(node, profiles), host=host or "127.0.0.1", port=int(port), log_level="warning")
+    return 0
+
+
+def transcoder_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("transcoder", help="run a remote transcoder attached to an orchestrator")
+    p.add_argument("-orchAddr", required=True, help="the orchestrator's host:port")
+    p.add_argument("-orchSecret", required=True, help="the orchestrator's -orchSecret")
+    p.add_argument("-maxSessions", type=int, default=2, help="segments transcoded at once (capacity)")
+    return p
+
+
+def run_transcoder_mode(args, parser) -> int:
+    from node.devnet import _transcoder
+    from node.orchestrator.remote import run_transcoder
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    print(f"transcoder registering with {args.orchAddr} (capacity {args.maxSessions})", flush=True)
+    try:
+        asyncio.run(run_transcoder(args.orchAddr, args.orchSecret, args.maxSessions, _transcoder()))
+    except KeyboardInterrupt:
+        pass
+    except Exception as exc:  # noqa: BLE001 - e.g. a refused registration: say why and exit non-zero
+        print(f"lpnode transcoder: {exc}", flush=True)
+        return 1
     return 0

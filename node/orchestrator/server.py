@@ -27,11 +27,15 @@ from node.core.pricing import AIRequestError, orchestrator_ai_units
 from node.metrics import CONTENT_TYPE_LATEST
 from node.net import wire
 from node.net.auth import sign, token_matches, verify_orchestrator_request
-from node.net.headers import (PAYMENT_HEADER, SEGMENT_HEADER, HeaderError, decode_payment_header, verify_seg_creds)
+from node.net.headers import (PAYMENT_HEADER, SEGMENT_HEADER, HeaderError, decode_payment_header, segment_to_proto,
+                              verify_seg_creds)
 from node.net.proto import lp_rpc_pb2 as pb
 from node.net.proto import lp_rpc_pb2_grpc as pb_grpc
 
 from .node import OrchestratorNode
+from .remote import AUTH_TYPE as REMOTE_AUTH
+from .remote import ERROR_MIME as REMOTE_ERROR_MIME
+from .remote import RemoteTranscoders, parse_multipart
 
 log = logging.getLogger("lpnode.orchestrator")
 
@@ -46,6 +50,18 @@ def info_proto(node: OrchestratorNode, offer) -> pb.OrchestratorInfo:
     return wire.orchestrator_info_to_proto(wire.OrchestratorInfo(
         transcoder=offer.transcoder, address=offer.address, ticket_params=offer.ticket_params,
         price_info=offer.price, capabilities=offer.capabilities, auth_token=offer.auth_token))
+
+
+class TranscoderService(pb_grpc.TranscoderServicer):
+    def __init__(self, remote: RemoteTranscoders) -> None:
+        self.remote = remote
+
+    async def RegisterTranscoder(self, request: pb.RegisterRequest, context):
+        try:
+            async for notify in self.remote.serve(request, context.peer()):
+                yield notify
+        except (PermissionError, ValueError) as exc:
+            await context.abort(grpc.StatusCode.UNKNOWN, str(exc))
 
 
 class OrchestratorService(pb_grpc.OrchestratorServicer):
@@ -77,7 +93,8 @@ class OrchestratorService(pb_grpc.OrchestratorServicer):
         return pb.EndTranscodingSessionResponse()
 
 
-def create_http_app(node: OrchestratorNode, *, transcode: Callable | None, runners: dict[str, str]) -> FastAPI:
+def create_http_app(node: OrchestratorNode, *, transcode: Callable | None, runners: dict[str, str],
+                    remote: RemoteTranscoders | None = None) -> FastAPI:
     """`transcode(segment bytes, profiles) -> list[(bytes, pixels)]` runs a segment locally (None:
     this orchestrator does not transcode); `runners` maps a pipeline to its AI runner's base URL."""
     app = FastAPI(title="lpnode orchestrator")
@@ -121,12 +138,15 @@ def create_http_app(node: OrchestratorNode, *, transcode: Callable | None, runne
         if keccak(data) != md.hash and md.hash != b"\x00" * 32:
             return PlainTextResponse("Forbidden", status_code=403)
         result = pb.TranscodeResult(seq=md.seq)
-        if transcode is None:
+        if transcode is None and not remote:
             result.error = "no transcoder available"
         else:
             started = time.perf_counter()
             try:
-                outputs = await asyncio.to_thread(transcode, data, md.profiles)
+                if remote:  # attached transcoders first, as go's orchestrator does
+                    outputs = await remote.transcode(data, segment_to_proto(md), md.duration)
+                else:
+                    outputs = await asyncio.to_thread(transcode, data, md.profiles)
             except Exception as exc:  # noqa: BLE001 - the error goes back in the result, as go does
                 metrics.segment_transcode_failed.labels(type(exc).__name__).inc()
                 result.error = str(exc)
@@ -139,6 +159,33 @@ def create_http_app(node: OrchestratorNode, *, transcode: Callable | None, runne
                     result.data.segments.add(url=f"data:video/MP2T;base64,{_b64(segment_bytes)}", pixels=px)
         result.info.CopyFrom(refreshed_info(payment, session))
         return Response(result.SerializeToString(), media_type="application/octet-stream")
+
+    @app.get("/segment-data/{task}")
+    async def segment_data(task: int):
+        data = remote.segments.get(task) if remote else None
+        if data is None:
+            return PlainTextResponse("Not Found", status_code=404)
+        return Response(data, media_type="video/MP2T")
+
+    @app.post("/transcodeResults")
+    async def transcode_results(request: Request):
+        if remote is None or request.headers.get("Authorization") != REMOTE_AUTH or \
+                request.headers.get("Credentials") != remote.secret:
+            return PlainTextResponse("Unauthorized", status_code=401)
+        try:
+            task = int(request.headers.get("TaskId", ""))
+        except ValueError:
+            return PlainTextResponse("Invalid Task ID", status_code=400)
+        content_type = request.headers.get("Content-Type", "")
+        body = await request.body()
+        if content_type.startswith(REMOTE_ERROR_MIME):
+            remote.result(task, None, body.decode(errors="replace"))
+            return PlainTextResponse("OK")
+        if not request.headers.get("Pixels", "").isdigit():
+            return PlainTextResponse("Invalid Pixels", status_code=400)
+        boundary = content_type.partition("boundary=")[2]
+        remote.result(task, parse_multipart(body, boundary), None)
+        return PlainTextResponse("OK")
 
     @app.post("/payment")
     async def payment_only(request: Request):
@@ -222,7 +269,8 @@ def _b64(data: bytes) -> str:
 
 
 async def serve_orchestrator(node: OrchestratorNode, host: str, port: int, *, private_key: bytes | None,
-                             transcode: Callable | None, runners: dict[str, str]):
+                             transcode: Callable | None, runners: dict[str, str],
+                             remote: RemoteTranscoders | None = None):
     """Start gRPC and HTTP on private ports behind one demuxed public port; returns a stopper."""
     import uvicorn
 
@@ -230,9 +278,11 @@ async def serve_orchestrator(node: OrchestratorNode, host: str, port: int, *, pr
 
     grpc_server = grpc.aio.server()
     pb_grpc.add_OrchestratorServicer_to_server(OrchestratorService(node, private_key), grpc_server)
+    if remote is not None:
+        pb_grpc.add_TranscoderServicer_to_server(TranscoderService(remote), grpc_server)
     grpc_port = grpc_server.add_insecure_port("127.0.0.1:0")
     await grpc_server.start()
-    app = create_http_app(node, transcode=transcode, runners=runners)
+    app = create_http_app(node, transcode=transcode, runners=runners, remote=remote)
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
     http_server = uvicorn.Server(config)
     http_task = asyncio.create_task(http_server.serve())

@@ -61,3 +61,34 @@ def test_runner_orchestrator_gateway_as_processes(tmp_path):
             p.terminate()
         for p in procs:
             p.wait(10)
+
+
+def test_a_remote_transcoder_attached_with_the_orchestrators_secret(tmp_path):
+    from node.worker.media import synthetic_segment
+
+    orch, gw = free_port(), free_port()
+    lpnode = [sys.executable, "-m", "node.cli"]
+    procs = [subprocess.Popen(lpnode + ["orchestrator", "-serviceAddr", f"127.0.0.1:{orch}", "-orchSecret", "s3cret"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+             subprocess.Popen(lpnode + ["gateway", "-httpAddr", f"127.0.0.1:{gw}", "-orchAddr", f"127.0.0.1:{orch}"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        deadline = time.time() + 60
+        wait_http(f"http://127.0.0.1:{orch}/metrics", deadline)
+        wait_http(f"http://127.0.0.1:{gw}/healthz", deadline)
+        # a wrong secret is refused: the transcoder process exits with go's message
+        bad = subprocess.run(lpnode + ["transcoder", "-orchAddr", f"127.0.0.1:{orch}", "-orchSecret", "nope"],
+                             capture_output=True, text=True, timeout=60)
+        assert bad.returncode == 1 and "invalid secret" in bad.stdout
+        procs.append(subprocess.Popen(lpnode + ["transcoder", "-orchAddr", f"127.0.0.1:{orch}", "-orchSecret",
+                                                "s3cret"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        time.sleep(3)  # registration
+        r = httpx.post(f"http://127.0.0.1:{gw}/live/s/0.ts", content=synthetic_segment(2.0, 1280, 720),
+                       headers={"Accept": "multipart/mixed"}, timeout=60)
+        assert r.status_code == 200 and r.content.count(b"Rendition-Name: ") == 2
+        assert "livepeer_segment_transcoded_total 1.0" in httpx.get(f"http://127.0.0.1:{orch}/metrics").text
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(10)
