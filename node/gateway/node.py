@@ -29,7 +29,7 @@ from node.core.pricing import estimate_transcode_fee, gateway_ai_units
 from node.core.selection import ProbabilitySelectionAlgorithm
 from node.core.sender import PARAMS_EXPIRY_BUFFER, Sender
 from node.core.sessions import (SegmentAction, SegmentAttempts, Session, TranscodeSessions, auth_token_needs_refresh,
-                                latency_score)
+                                latency_score, segment_http_timeout)
 from node.metrics import NodeMetrics
 from node.net import wire
 from node.net.auth import orchestrator_request_sig
@@ -353,7 +353,8 @@ class GatewayNode:
             payment, update = self._payment(state, fee, state.info.auth_token.session_id)
             md = SegMetadata(manifest_id, seq, keccak(data), profiles, duration, caps, state.info.auth_token)
             headers = {**self._headers(md, payment), "Content-Type": "video/MP2T"}
-            reply = await self.http.post(f"{state.info.transcoder}/segment", content=data, headers=headers)
+            reply = await self.http.post(f"{state.info.transcoder}/segment", content=data, headers=headers,
+                                         timeout=segment_http_timeout(duration))  # go: max(8 s, 4 x duration)
         except PaymentError as exc:
             self._settle(update, None)
             return f"payment error: {exc}", None
