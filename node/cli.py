@@ -129,7 +129,7 @@ def cmd_devnet(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
                           round_length=args.round_length, block_time=args.block_time, mode=args.mode,
                           models_dir=args.models_dir or DevnetConfig.models_dir,
                           price_per_pixel=Fraction(args.price_per_pixel), ticket_ev=args.ticket_ev,
-                          broken_runners=args.broken_runners, deposit=int(args.deposit * 10**18),
+                          broken_runners=args.broken_runners, slow_transcoders=args.slow_transcoders, deposit=int(args.deposit * 10**18),
                           reserve=int(args.reserve * 10**18))
 
     def ready(net) -> None:
@@ -183,6 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="orchestrators' ticket EV in wei (default 1e15, so tickets win in a demo)")
     net.add_argument("--broken-runners", type=non_negative_int, default=0,
                      help="orchestrators whose AI runner is unreachable (to see retries and swaps)")
+    net.add_argument("--slow-transcoders", type=non_negative_int, default=0,
+                     help="orchestrators whose transcoder stalls 20 s a segment (to see timeouts and swaps)")
     net.add_argument("--deposit", type=float, default=10.0, help="the gateway's TicketBroker deposit in ETH (default 10)")
     net.add_argument("--reserve", type=float, default=10.0, help="the gateway's TicketBroker reserve in ETH (default 10)")
     net.add_argument("--verbose", action="store_true", help="log round duties and redemptions")

@@ -40,6 +40,7 @@ class DevnetConfig:
     reserve: int = 10 * ETH
     transcoding: bool = True
     broken_runners: int = 0  # orchestrators whose runner is unreachable (failure drills)
+    slow_transcoders: int = 0  # orchestrators whose transcoder stalls 20 s a segment (failure drills)
 
 
 def _serve_uvicorn(app, host: str) -> tuple[object, int]:
@@ -139,8 +140,9 @@ class Devnet:
                                ticket_ev=cfg.ticket_ev),
             address=account.address, chain=self._view(), broker=ProtocolBroker(p, account))
         # keep the servers referenced: a grpc.aio server that is garbage-collected stops serving
+        transcode = _transcoder(stall=20.0 if index < cfg.slow_transcoders else 0.0)
         self.servers.append(await serve_orchestrator(node, cfg.host, port, private_key=account.key,
-                                                     transcode=_transcoder(), runners={cfg.pipeline: runner}))
+                                                     transcode=transcode, runners={cfg.pipeline: runner}))
         threading.Thread(target=self._duties, args=(node, account), daemon=True).start()
         self.urls[f"orchestrator-{index}"] = uri
         return node
@@ -190,12 +192,15 @@ class Devnet:
         threading.Thread(target=self._produce_blocks, daemon=True).start()
 
 
-def _transcoder():
-    """The orchestrator's local transcoder: PyAV, software x264."""
+def _transcoder(stall: float = 0.0):
+    """The orchestrator's local transcoder: PyAV, software x264 (`stall`: seconds to sit on each
+    segment first — a declared failure drill for a slow orchestrator)."""
     from node.worker.profiles import VideoProfile as WorkerProfile
     from node.worker.transcode import transcode
 
     def run(data: bytes, profiles) -> list[tuple[bytes, int]]:
+        if stall:
+            time.sleep(stall)
         wanted = [WorkerProfile(p.name, p.width, p.height, p.bitrate, p.framerate, p.framerate_den) for p in profiles]
         result = transcode(data, wanted, preset="ultrafast")
         return [(r.data, r.pixels) for r in result.renditions]

@@ -34,13 +34,21 @@ def start_devnet(tmp_path, *extra):
     pytest.fail(f"devnet did not start: {proc.stdout.read()}")
 
 
+def stop(proc) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:  # e.g. a worker thread still inside a stalled transcode
+        proc.kill()
+        proc.wait(10)
+
+
 @pytest.fixture(scope="module")
 def devnet(tmp_path_factory):
     # a ticket EV close to the face value (100 x 350,000 gas x 1 gwei): nearly every ticket wins
     proc, urls, addresses = start_devnet(tmp_path_factory.mktemp("devnet"), "--ticket-ev", str(3 * 10**16))
     yield urls, addresses
-    proc.terminate()
-    proc.wait(10)
+    stop(proc)
 
 
 def metric(url: str, name: str) -> float:
@@ -133,8 +141,7 @@ def test_a_broken_worker_is_retried_and_swapped(tmp_path):
         assert ok == 4  # every request ends on the working orchestrator
         assert metric(urls["orchestrator-1"], "ai_models_requested_total") == 4
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop(proc)
 
 
 def test_a_drained_gateway_gets_a_clear_error(tmp_path):
@@ -145,5 +152,27 @@ def test_a_drained_gateway_gets_a_clear_error(tmp_path):
         assert r.json() == {"error": {"message": "cannot pay orchestrators: no sender deposit"}}
         assert metric(urls["orchestrator-0"], "tickets_recv_total") == 0
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop(proc)
+
+
+def test_a_slow_orchestrator_times_out_and_the_segment_goes_to_another(tmp_path):
+    from node.worker.media import synthetic_segment
+
+    proc, urls, _ = start_devnet(tmp_path, "--orchestrators", "2", "--slow-transcoders", "1")
+    try:
+        segment = synthetic_segment(2.0, 1280, 720)
+        # each new stream selects afresh (equal stakes: either orchestrator); go on until one picked
+        # the slow orchestrator (0) first — at most 10 streams, a 1-in-1024 chance of never
+        for stream in range(10):
+            t0 = time.time()
+            r = httpx.post(f"{urls['gateway']}/live/s{stream}/0.ts", content=segment,
+                           headers={"Accept": "multipart/mixed"}, timeout=60)
+            assert r.status_code == 200 and r.content.count(b"Rendition-Name: ") == 2
+            if metric(urls["gateway"], "orchestrator_swaps_total"):
+                # it waited out go's segment timeout, max(8 s, 4 x 2 s), then went to the other
+                assert time.time() - t0 >= 8
+                break
+        assert metric(urls["gateway"], "orchestrator_swaps_total") == 1
+        assert metric(urls["orchestrator-1"], "segment_transcoded_total") == stream + 1
+    finally:
+        stop(proc)
