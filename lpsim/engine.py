@@ -147,6 +147,8 @@ class Simulation:
         for d in self.delegators:
             d.start(self.orchestrators, self.stakes)
         self.first_round = world.current_round()
+        for o in self.orchestrators:  # prices are fixed for a run: one row each, at time 0
+            self.rec.metric(0.0, self.first_round, o.name, m.PRICE_PER_PIXEL, float(o.price_per_pixel))
 
     # ------------------------------------------------------------------ rounds
 
@@ -235,6 +237,23 @@ class Simulation:
             if progress is not None:
                 progress(env.now)
 
+    def finish(self, out: str | Path, timing: dict | None = None) -> dict:
+        """Write the results folder for the run so far (a stepped run included): the rows, the
+        resolved scenario, summary.json, and the wall-clock `timing` apart in timing.json (it
+        varies run to run, so summary.json stays reproducible). Returns the summary."""
+        from .summary import summarize, write_summary
+
+        self.sample()
+        out = Path(out)
+        self.rec.write(out)
+        (out / "scenario.yaml").write_text(self.scenario.to_yaml())
+        summary = summarize(out, extra={"scenario": self.scenario.name, "seed": self.seed,
+                                        "duration_s": self.scenario.duration, "backend": self.scenario.chain.backend})
+        write_summary(out, summary)
+        if timing is not None:
+            (out / "timing.json").write_text(json.dumps(timing) + "\n")
+        return summary
+
     def step_round(self) -> int:
         """Run to the start of the next round; returns it."""
         nxt = self.world.current_round() + 1
@@ -244,20 +263,8 @@ class Simulation:
 
 def run_scenario(scenario: Scenario, out: str | Path, seed: int | None = None, progress=None) -> dict:
     """Run `scenario` to its end and write the results folder; returns the summary."""
-    from .summary import summarize, write_summary
-
     t0 = time.perf_counter()
     sim = Simulation(scenario, seed)
     setup = time.perf_counter() - t0
     sim.run(progress=progress)
-    sim.sample()
-    wall = time.perf_counter() - t0
-    out = Path(out)
-    sim.rec.write(out)
-    (out / "scenario.yaml").write_text(scenario.to_yaml())
-    summary = summarize(out, extra={"scenario": scenario.name, "seed": sim.seed, "duration_s": scenario.duration,
-                                    "backend": scenario.chain.backend})
-    write_summary(out, summary)
-    # Wall-clock figures vary run to run: kept out of summary.json so that it is reproducible.
-    (out / "timing.json").write_text(json.dumps({"wall_s": round(wall, 3), "setup_s": round(setup, 3)}) + "\n")
-    return summary
+    return sim.finish(out, timing={"wall_s": round(time.perf_counter() - t0, 3), "setup_s": round(setup, 3)})

@@ -29,6 +29,7 @@ TICKETS_PENDING = "tickets_pending"  # won, not yet redeemed nor expired (a leve
 FEES_EXPECTED = "fees_expected_wei"  # sum of face value × win probability of tickets received
 FEES_REALISED = "fees_realised_wei"  # face value of tickets redeemed
 REWARD = "reward_lpt"  # the orchestrator's reward in this round
+PRICE_PER_PIXEL = "price_per_pixel_wei"  # the orchestrator's base transcoding price (recorded once, at time 0)
 
 # gateway rows
 JOBS_SUBMITTED = "jobs_submitted"

@@ -620,10 +620,54 @@ class Scenario(Section):
         """The resolved scenario as plain data: seconds, wei, LPT amounts as "<n> LPT"."""
         return self.model_dump(mode="json")
 
+    def with_overrides(self, overrides: Mapping[str, Any]) -> "Scenario":
+        """A copy with values changed by dotted path (`chain.params.inflation`,
+        `gateways[0].demand[0].arrival.rate`), written as in a scenario file, and validated again."""
+        data = self.to_data()
+        for path, value in overrides.items():
+            set_path(data, path, value)
+        return Scenario.model_validate(data)
+
     def to_yaml(self) -> str:
         """The resolved scenario as YAML; `parse_scenario` reads it back to an equal Scenario."""
         header = "# resolved by lpsim: durations in seconds, ETH amounts and prices in wei\n"
         return header + yaml.safe_dump(self.to_data(), sort_keys=False, allow_unicode=True, width=100)
+
+
+# --- dotted paths (sweeps and overrides) ----------------------------------------------------------
+
+_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def _path_parts(path: str) -> list[str | int]:
+    parts, pos = [], 0
+    for m in _PATH_PART.finditer(path):
+        if m.start() != pos and path[pos] != ".":
+            break
+        parts.append(m.group(1) if m.group(1) is not None else int(m.group(2)))
+        pos = m.end() + (1 if m.end() < len(path) and path[m.end()] == "." else 0)
+    if not parts or pos != len(path):
+        raise ValueError(f"not a parameter path: {path!r} (e.g. chain.params.inflation, gateways[0].demand[0].arrival.rate)")
+    return parts
+
+
+def set_path(data: dict, path: str, value: Any) -> None:
+    """Set `value` at a dotted path in scenario data (lists by [i]); the parent must exist."""
+    parts = _path_parts(path)
+    node: Any = data
+    for i, part in enumerate(parts[:-1]):
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            where = ".".join(str(p) for p in parts[:i + 1])
+            raise ValueError(f"{path}: the scenario has no {where}") from None
+    last = parts[-1]
+    if isinstance(node, list) and not (isinstance(last, int) and last < len(node)):
+        raise ValueError(f"{path}: index out of range")
+    if (isinstance(node, dict) and isinstance(last, int)) or not isinstance(node, (dict, list)):
+        raise ValueError(f"{path}: cannot set a value there")
+    node[last] = value
+
 
 
 # --- loading and error reports -------------------------------------------------------------------

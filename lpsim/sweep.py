@@ -19,7 +19,6 @@ import csv
 import itertools
 import json
 import math
-import re
 import statistics
 import traceback
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from typing import Any, Callable, Iterable
 
 from pydantic import ValidationError
 
-from .scenario import Problem, Scenario, ScenarioError
+from .scenario import Problem, Scenario, ScenarioError, set_path  # noqa: F401 (set_path: public here too)
 from .seeds import SeedTree
 
 # Headline figures of a run, read from its summary.json: name -> path of keys.
@@ -72,39 +71,6 @@ class Unit:
 
 
 # ---------------------------------------------------------------------------------- expansion
-
-_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
-
-
-def _path_parts(path: str) -> list[str | int]:
-    parts, pos = [], 0
-    for m in _PATH_PART.finditer(path):
-        if m.start() != pos and path[pos] != ".":
-            break
-        parts.append(m.group(1) if m.group(1) is not None else int(m.group(2)))
-        pos = m.end() + (1 if m.end() < len(path) and path[m.end()] == "." else 0)
-    if not parts or pos != len(path):
-        raise ValueError(f"not a parameter path: {path!r} (e.g. chain.params.inflation, gateways[0].demand[0].arrival.rate)")
-    return parts
-
-
-def set_path(data: dict, path: str, value: Any) -> None:
-    """Set `value` at a dotted path in scenario data (lists by [i]); the parent must exist."""
-    parts = _path_parts(path)
-    node: Any = data
-    for i, part in enumerate(parts[:-1]):
-        try:
-            node = node[part]
-        except (KeyError, IndexError, TypeError):
-            where = ".".join(str(p) for p in parts[:i + 1])
-            raise ValueError(f"{path}: the scenario has no {where}") from None
-    last = parts[-1]
-    if isinstance(node, list) and not (isinstance(last, int) and last < len(node)):
-        raise ValueError(f"{path}: index out of range")
-    if (isinstance(node, dict) and isinstance(last, int)) or not isinstance(node, (dict, list)):
-        raise ValueError(f"{path}: cannot set a value there")
-    node[last] = value
-
 
 def points(scenario: Scenario) -> list[dict[str, Any]]:
     """The sweep's points: one dict of path -> value per point."""

@@ -219,3 +219,20 @@ def test_real_pipelines_run_in_wall_time_and_charge_their_measured_duration():
     assert jobs and type(compute).__name__ == "RealCompute"
     # each segment took at least the time a real PyAV transcode of 2 s of 720p takes here
     assert min(r[6] - r[5] for r in jobs) > 0.05
+
+
+def test_a_stepped_run_can_be_inspected_between_rounds_and_finished_into_a_results_folder(tmp_path):
+    scenario = small().with_overrides({"duration": "30 min", "delegators[0].unbond_probability": 0})
+    sim = Simulation(scenario)
+    first = sim.world.current_round()
+    assert sim.step_round() == first + 1
+    inflation = sim.world.protocol.Minter.inflation()
+    jobs_so_far = sum(g.jobs_submitted for g in sim.gateways)
+    assert inflation > 0 and jobs_so_far > 0
+    sim.run()
+    summary = sim.finish(tmp_path)
+    assert summary["jobs"]["total"] >= jobs_so_far
+    rows = load_results(tmp_path)["metrics"]
+    prices = {r["entity"]: r["value"] for r in rows if r["metric"] == m.PRICE_PER_PIXEL}
+    assert set(prices) == {o.name for o in sim.orchestrators}
+    assert all(p == float(o.price_per_pixel) for o, p in zip(sim.orchestrators, prices.values()))
