@@ -190,8 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
     net.add_argument("--verbose", action="store_true", help="log round duties and redemptions")
     net.add_argument("--addresses", metavar="FILE", help="write the contract addresses, as JSON keyed by name, to FILE")
     net.set_defaults(func=cmd_devnet, parser=net)
-    from node.launch import (gateway_parser, orchestrator_parser, run_gateway, run_orchestrator, run_transcoder_mode,
-                             transcoder_parser)
+    from node.launch import (ai_worker_parser, gateway_parser, orchestrator_parser, run_ai_worker_mode, run_gateway,
+                             run_orchestrator, run_transcoder_mode, transcoder_parser)
 
     orch = orchestrator_parser(sub)
     orch.set_defaults(func=run_orchestrator, parser=orch)
@@ -199,6 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
     gw.set_defaults(func=run_gateway, parser=gw)
     tr = transcoder_parser(sub)
     tr.set_defaults(func=run_transcoder_mode, parser=tr)
+    aw = ai_worker_parser(sub)
+    aw.set_defaults(func=run_ai_worker_mode, parser=aw)
     sub.add_parser("ai-runner", help="serve one AI pipeline with ai-runner's HTTP API "
                    "(lpnode ai-runner --help)", add_help=False)
     return parser

@@ -92,15 +92,15 @@ def run_orchestrator(args, parser) -> int:
 
         transcode = _transcoder()
 
-    remote = None
+    remote = ai_workers = None
     if args.orchSecret:
-        from node.orchestrator.remote import RemoteTranscoders
+        from node.orchestrator.remote import RemoteAIWorkers, RemoteTranscoders
 
-        remote = RemoteTranscoders(args.orchSecret, uri)
+        remote, ai_workers = RemoteTranscoders(args.orchSecret, uri), RemoteAIWorkers(args.orchSecret)
 
     async def main():
         await serve_orchestrator(node, host or "127.0.0.1", int(port), private_key=account.key if account else None,
-                                 transcode=transcode, runners=runners, remote=remote)
+                                 transcode=transcode, runners=runners, remote=remote, ai_workers=ai_workers)
         print(f"orchestrator {account.address if account else '(offchain)'} serving on {uri}", flush=True)
         if protocol is not None:
             stop = threading.Event()
@@ -187,5 +187,31 @@ def run_transcoder_mode(args, parser) -> int:
         pass
     except Exception as exc:  # noqa: BLE001 - e.g. a refused registration: say why and exit non-zero
         print(f"lpnode transcoder: {exc}", flush=True)
+        return 1
+    return 0
+
+
+def ai_worker_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("ai-worker", help="run a remote AI worker attached to an orchestrator")
+    p.add_argument("-orchAddr", required=True, help="the orchestrator's host:port")
+    p.add_argument("-orchSecret", required=True, help="the orchestrator's -orchSecret")
+    p.add_argument("-runnerUrl", required=True, help="the AI runner this worker drives (lpnode ai-runner)")
+    p.add_argument("-pipeline", default="text-to-image")
+    p.add_argument("-modelID", required=True)
+    return p
+
+
+def run_ai_worker_mode(args, parser) -> int:
+    from node.orchestrator.remote import run_ai_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    print(f"AI worker registering with {args.orchAddr} for {args.pipeline} {args.modelID}", flush=True)
+    try:
+        asyncio.run(run_ai_worker(args.orchAddr, args.orchSecret, args.runnerUrl.rstrip("/"), args.pipeline,
+                                  args.modelID))
+    except KeyboardInterrupt:
+        pass
+    except Exception as exc:  # noqa: BLE001 - e.g. a refused registration: say why and exit non-zero
+        print(f"lpnode ai-worker: {exc}", flush=True)
         return 1
     return 0

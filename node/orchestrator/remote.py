@@ -142,3 +142,168 @@ def parse_multipart(body: bytes, boundary: str) -> list[tuple[bytes, int]]:
                 pixels = int(value.strip())
         out.append((data[:-2] if data.endswith(b"\r\n") else data, pixels))
     return out
+
+
+# ------------------------------------------------------------------------------- remote AI workers
+# (core/ai_orchestrator.go RemoteAIWorkerManager, server/ai_worker.go): an AI worker registers with
+# RegisterAIWorker (the orchestrator's secret, its capabilities); jobs go down the stream as
+# NotifyAIJob{AIJobData{pipeline, requestData = JSON {"input_url", "request"}}, taskId}; the worker
+# runs them on its runner and posts /aiResults (Authorization `Livepeer-AI-Worker-1.0`,
+# Credentials, TaskId, Pipeline): multipart/mixed with each image as a PNG part (the JSON's url
+# replaced by the part's filename) and the JSON response as a part, or `livepeer/ai-worker-error`.
+
+AI_AUTH_TYPE = "Livepeer-AI-Worker-1.0"
+AI_ERROR_MIME = "livepeer/ai-worker-error"
+
+
+@dataclass(eq=False)
+class RemoteAIWorker:
+    address: str
+    pipelines: frozenset
+    queue: asyncio.Queue = field(default_factory=asyncio.Queue)
+    load: int = 0
+
+
+class RemoteAIWorkers:
+    def __init__(self, secret: str) -> None:
+        self.secret = secret
+        self.workers: list[RemoteAIWorker] = []
+        self.pending: dict[int, asyncio.Future] = {}
+        self._tasks = itertools.count(1)
+
+    def serves(self, pipeline: str) -> bool:
+        return any(pipeline in w.pipelines for w in self.workers)
+
+    async def serve(self, request: pb.RegisterAIWorkerRequest, address: str):
+        from node.core.capabilities import pipeline_capability
+        from node.net import wire
+
+        if request.secret != self.secret:
+            raise PermissionError(ERR_SECRET)
+        caps = wire.capabilities_from_proto(wire.optional(request, "capabilities"))
+        ai = {int(c) for c in (caps.constraints if caps else {})}
+        pipelines = frozenset(p for p in ("text-to-image", "image-to-image", "llm", "text-to-speech", "upscale",
+                                          "image-to-video", "audio-to-text", "segment-anything-2", "image-to-text")
+                              if int(pipeline_capability(p)) in ai)
+        w = RemoteAIWorker(address, pipelines)
+        self.workers.append(w)
+        try:
+            while True:
+                yield await w.queue.get()
+        finally:
+            self.workers.remove(w)
+
+    async def run(self, pipeline: str, request_json: bytes, timeout: float = 15 * 60.0) -> bytes:
+        """Send a JSON request to the least-loaded worker serving `pipeline`; the runner's JSON back."""
+        import json
+
+        able = [w for w in self.workers if pipeline in w.pipelines]
+        if not able:
+            raise RuntimeError("no AI workers available")
+        w = min(able, key=lambda x: x.load)
+        task = next(self._tasks)
+        future = asyncio.get_running_loop().create_future()
+        self.pending[task] = future
+        w.load += 1
+        try:
+            data = json.dumps({"input_url": "", "request": json.loads(request_json or b"{}")}).encode()
+            w.queue.put_nowait(pb.NotifyAIJob(AIJobData=pb.AIJobData(pipeline=pipeline, requestData=data), taskId=task))
+            return await asyncio.wait_for(future, timeout)
+        finally:
+            w.load -= 1
+            self.pending.pop(task, None)
+
+    def result(self, task: int, body: bytes | None, error: str | None) -> bool:
+        future = self.pending.get(task)
+        if future is None or future.done():
+            return False
+        if error is not None:
+            future.set_exception(RuntimeError(error))
+        else:
+            future.set_result(body)
+        return True
+
+
+def ai_result_from_multipart(body: bytes, boundary: str) -> bytes:
+    """Reassemble the runner's JSON from an /aiResults body: each image filename back to a PNG
+    data URL (the gateway's clients get data URLs, as from a local runner)."""
+    import base64
+    import json
+
+    files, doc = {}, None
+    for part in body.split(b"--" + boundary.encode())[1:]:
+        if part.startswith(b"--"):
+            break
+        head, _, data = part.partition(b"\r\n\r\n")
+        data = data[:-2] if data.endswith(b"\r\n") else data
+        headers = {k.strip().lower(): v.strip() for k, _, v in
+                   (line.partition(":") for line in head.decode("latin-1").split("\r\n") if ":" in line)}
+        if headers.get("content-type", "").startswith("application/json"):
+            doc = json.loads(data)
+        else:
+            name = headers.get("content-disposition", "").partition("filename=")[2].strip('"')
+            files[name] = data
+    if doc is None:
+        raise ValueError("no JSON part in the AI worker's result")
+    for image in doc.get("images", []):
+        if image.get("url") in files:
+            image["url"] = "data:image/png;base64," + base64.b64encode(files[image["url"]]).decode()
+    return json.dumps(doc).encode()
+
+
+async def run_ai_worker(orch_addr: str, secret: str, runner_url: str, pipeline: str, model_id: str) -> None:
+    """The remote AI worker's side (`lpnode ai-worker`): register for (pipeline, model), run each
+    job on the runner at `runner_url`, post the result as go's worker does."""
+    import base64
+    import json
+    import uuid
+
+    import grpc
+    import httpx
+
+    from node.core.capabilities import ai_job_capabilities, pipeline_capability
+    from node.net import wire
+    from node.net.proto import lp_rpc_pb2_grpc as pb_grpc
+
+    target = orch_addr.split("://", 1)[-1]
+    base = orch_addr if "://" in orch_addr else f"http://{orch_addr}"
+    caps = wire.capabilities_to_proto(ai_job_capabilities(int(pipeline_capability(pipeline)), model_id,
+                                                          warm=True, with_defaults=True))
+    async with grpc.aio.insecure_channel(target) as channel, httpx.AsyncClient(timeout=15 * 60) as http:
+        stream = pb_grpc.AIWorkerStub(channel).RegisterAIWorker(
+            pb.RegisterAIWorkerRequest(secret=secret, capabilities=caps))
+
+        async def handle(notify: pb.NotifyAIJob) -> None:
+            job = notify.AIJobData
+            headers = {"Authorization": AI_AUTH_TYPE, "Credentials": secret, "TaskId": str(notify.taskId),
+                       "Pipeline": job.pipeline}
+            try:
+                request = json.loads(job.requestData)["request"]
+                reply = await http.post(f"{runner_url}/{job.pipeline}", json=request)
+                if reply.status_code != 200:
+                    raise RuntimeError(f"runner returned {reply.status_code}: {reply.text[:200]}")
+                doc = reply.json()
+            except Exception as exc:  # noqa: BLE001 - the error goes back to the orchestrator
+                await http.post(f"{base}/aiResults", content=str(exc).encode(),
+                                headers={**headers, "Content-Type": AI_ERROR_MIME})
+                return
+            boundary, parts = uuid.uuid4().hex, []
+            for image in doc.get("images", []):
+                url = image.get("url", "")
+                if url.startswith("data:"):
+                    name = f"{uuid.uuid4().hex[:8]}.png"
+                    png = base64.b64decode(url.split(",", 1)[1])
+                    image["url"] = name
+                    parts.append(f"--{boundary}\r\nContent-Type: image/png\r\nContent-Length: {len(png)}\r\n"
+                                 f"Content-Disposition: attachment; filename={name}\r\n\r\n".encode() + png + b"\r\n")
+            payload = json.dumps(doc).encode()
+            parts.append(f"--{boundary}\r\nContent-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
+                         .encode() + payload + b"\r\n")
+            await http.post(f"{base}/aiResults", content=b"".join(parts) + f"--{boundary}--\r\n".encode(),
+                            headers={**headers, "Content-Type": f"multipart/mixed; boundary={boundary}"})
+
+        tasks = set()
+        async for notify in stream:
+            task = asyncio.create_task(handle(notify))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)

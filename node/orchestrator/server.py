@@ -35,7 +35,8 @@ from node.net.proto import lp_rpc_pb2_grpc as pb_grpc
 from .node import OrchestratorNode
 from .remote import AUTH_TYPE as REMOTE_AUTH
 from .remote import ERROR_MIME as REMOTE_ERROR_MIME
-from .remote import RemoteTranscoders, parse_multipart
+from .remote import AI_AUTH_TYPE as AI_AUTH
+from .remote import AI_ERROR_MIME, RemoteAIWorkers, RemoteTranscoders, ai_result_from_multipart, parse_multipart
 
 log = logging.getLogger("lpnode.orchestrator")
 
@@ -61,6 +62,18 @@ class TranscoderService(pb_grpc.TranscoderServicer):
             async for notify in self.remote.serve(request, context.peer()):
                 yield notify
         except (PermissionError, ValueError) as exc:
+            await context.abort(grpc.StatusCode.UNKNOWN, str(exc))
+
+
+class AIWorkerService(pb_grpc.AIWorkerServicer):
+    def __init__(self, workers: RemoteAIWorkers) -> None:
+        self.workers = workers
+
+    async def RegisterAIWorker(self, request: pb.RegisterAIWorkerRequest, context):
+        try:
+            async for notify in self.workers.serve(request, context.peer()):
+                yield notify
+        except PermissionError as exc:
             await context.abort(grpc.StatusCode.UNKNOWN, str(exc))
 
 
@@ -94,7 +107,7 @@ class OrchestratorService(pb_grpc.OrchestratorServicer):
 
 
 def create_http_app(node: OrchestratorNode, *, transcode: Callable | None, runners: dict[str, str],
-                    remote: RemoteTranscoders | None = None) -> FastAPI:
+                    remote: RemoteTranscoders | None = None, ai_workers: RemoteAIWorkers | None = None) -> FastAPI:
     """`transcode(segment bytes, profiles) -> list[(bytes, pixels)]` runs a segment locally (None:
     this orchestrator does not transcode); `runners` maps a pipeline to its AI runner's base URL."""
     app = FastAPI(title="lpnode orchestrator")
@@ -187,6 +200,26 @@ def create_http_app(node: OrchestratorNode, *, transcode: Callable | None, runne
         remote.result(task, parse_multipart(body, boundary), None)
         return PlainTextResponse("OK")
 
+    @app.post("/aiResults")
+    async def ai_results(request: Request):
+        if ai_workers is None or request.headers.get("Authorization") != AI_AUTH or \
+                request.headers.get("Credentials") != ai_workers.secret:
+            return PlainTextResponse("Unauthorized", status_code=401)
+        try:
+            task = int(request.headers.get("TaskId", ""))
+        except ValueError:
+            return PlainTextResponse("Invalid Task ID", status_code=400)
+        content_type = request.headers.get("Content-Type", "")
+        body = await request.body()
+        if content_type.startswith(AI_ERROR_MIME):
+            ai_workers.result(task, None, body.decode(errors="replace"))
+        else:
+            try:
+                ai_workers.result(task, ai_result_from_multipart(body, content_type.partition("boundary=")[2]), None)
+            except ValueError as exc:
+                ai_workers.result(task, None, str(exc))
+        return PlainTextResponse("OK")
+
     @app.post("/payment")
     async def payment_only(request: Request):
         try:
@@ -206,7 +239,8 @@ def create_http_app(node: OrchestratorNode, *, transcode: Callable | None, runne
         except HeaderError as exc:
             return PlainTextResponse(str(exc), status_code=exc.status)
         runner = runners.get(pipeline)
-        if runner is None:
+        remote_ai = ai_workers is not None and ai_workers.serves(pipeline) and pipeline in AI_JSON_ROUTES
+        if runner is None and not remote_ai:
             return JSONResponse({"error": {"message": f"pipeline {pipeline} not available"}}, status_code=400)
         session = md.manifest_id  # "<capability>_<model>" (go's batch AI accounting key)
         refused = await asyncio.to_thread(pay, payment, session)
@@ -223,8 +257,16 @@ def create_http_app(node: OrchestratorNode, *, transcode: Callable | None, runne
             else:
                 units = 0  # multipart: counted from the runner's result below
             metrics.ai_models_requested.labels(pipeline, model).inc()
-            reply = await client.post(f"{runner}/{pipeline}", content=body,
-                                      headers={"content-type": request.headers.get("content-type", "")})
+            if remote_ai:  # attached AI workers first, as go's orchestrator does
+                try:
+                    result = await ai_workers.run(pipeline, body)
+                except RuntimeError as exc:
+                    metrics.ai_request_errors.labels(pipeline, model, "worker").inc()
+                    return JSONResponse({"error": {"message": str(exc)}}, status_code=500)
+                reply = httpx.Response(200, content=result, headers={"content-type": "application/json"})
+            else:
+                reply = await client.post(f"{runner}/{pipeline}", content=body,
+                                          headers={"content-type": request.headers.get("content-type", "")})
         except AIRequestError as exc:
             return JSONResponse({"error": {"message": str(exc)}}, status_code=400)
         except (httpx.HTTPError, ValueError) as exc:
@@ -270,7 +312,7 @@ def _b64(data: bytes) -> str:
 
 async def serve_orchestrator(node: OrchestratorNode, host: str, port: int, *, private_key: bytes | None,
                              transcode: Callable | None, runners: dict[str, str],
-                             remote: RemoteTranscoders | None = None):
+                             remote: RemoteTranscoders | None = None, ai_workers: RemoteAIWorkers | None = None):
     """Start gRPC and HTTP on private ports behind one demuxed public port; returns a stopper."""
     import uvicorn
 
@@ -280,9 +322,11 @@ async def serve_orchestrator(node: OrchestratorNode, host: str, port: int, *, pr
     pb_grpc.add_OrchestratorServicer_to_server(OrchestratorService(node, private_key), grpc_server)
     if remote is not None:
         pb_grpc.add_TranscoderServicer_to_server(TranscoderService(remote), grpc_server)
+    if ai_workers is not None:
+        pb_grpc.add_AIWorkerServicer_to_server(AIWorkerService(ai_workers), grpc_server)
     grpc_port = grpc_server.add_insecure_port("127.0.0.1:0")
     await grpc_server.start()
-    app = create_http_app(node, transcode=transcode, runners=runners, remote=remote)
+    app = create_http_app(node, transcode=transcode, runners=runners, remote=remote, ai_workers=ai_workers)
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
     http_server = uvicorn.Server(config)
     http_task = asyncio.create_task(http_server.serve())

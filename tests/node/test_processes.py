@@ -92,3 +92,42 @@ def test_a_remote_transcoder_attached_with_the_orchestrators_secret(tmp_path):
             p.terminate()
         for p in procs:
             p.wait(10)
+
+
+def test_a_remote_ai_worker_attached_with_the_orchestrators_secret():
+    runner, orch, gw = free_port(), free_port(), free_port()
+    lpnode = [sys.executable, "-m", "node.cli"]
+    procs = [
+        subprocess.Popen(lpnode + ["ai-runner", "--pipeline", "text-to-image", "--model-id", "m", "--mode", "mock",
+                                   "--port", str(runner)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+        subprocess.Popen(lpnode + ["orchestrator", "-serviceAddr", f"127.0.0.1:{orch}", "-orchSecret", "s3cret",
+                                   "-aiModels", "text-to-image:m:true"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+        subprocess.Popen(lpnode + ["gateway", "-httpAddr", f"127.0.0.1:{gw}", "-orchAddr", f"127.0.0.1:{orch}"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        deadline = time.time() + 60
+        wait_http(f"http://127.0.0.1:{runner}/health", deadline)
+        wait_http(f"http://127.0.0.1:{orch}/metrics", deadline)
+        wait_http(f"http://127.0.0.1:{gw}/healthz", deadline)
+        worker = lpnode + ["ai-worker", "-orchAddr", f"127.0.0.1:{orch}", "-runnerUrl", f"http://127.0.0.1:{runner}",
+                           "-modelID", "m", "-orchSecret"]
+        bad = subprocess.run(worker + ["nope"], capture_output=True, text=True, timeout=60)
+        assert bad.returncode == 1 and "invalid secret" in bad.stdout
+        body = {"prompt": "x", "model_id": "m", "width": 64, "height": 64, "seed": 5}
+        # no worker attached and no runner configured: the orchestrator cannot serve it
+        r = httpx.post(f"http://127.0.0.1:{gw}/text-to-image", json=body, timeout=30)
+        assert r.status_code != 200
+        procs.append(subprocess.Popen(worker + ["s3cret"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        time.sleep(3)  # registration
+        r = httpx.post(f"http://127.0.0.1:{gw}/text-to-image", json=body, timeout=30)
+        assert r.status_code == 200, r.text
+        image = r.json()["images"][0]
+        assert image["seed"] == 5 and image["url"].startswith("data:image/png;base64,")
+        direct = httpx.post(f"http://127.0.0.1:{runner}/text-to-image", json=body).json()["images"][0]
+        assert image["url"] == direct["url"]  # the worker's PNG part, reassembled byte for byte
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(10)
