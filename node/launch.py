@@ -175,20 +175,27 @@ def transcoder_parser(sub) -> argparse.ArgumentParser:
     return p
 
 
+def _run_worker(name: str, banner: str, main) -> int:
+    """Run a remote worker's loop until interrupted; a failure (e.g. a refused registration) is
+    printed and exits 1."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    print(banner, flush=True)
+    try:
+        asyncio.run(main)
+    except KeyboardInterrupt:
+        pass
+    except Exception as exc:  # noqa: BLE001 - say why and exit non-zero
+        print(f"lpnode {name}: {exc}", flush=True)
+        return 1
+    return 0
+
+
 def run_transcoder_mode(args, parser) -> int:
     from node.devnet import _transcoder
     from node.orchestrator.remote import run_transcoder
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    print(f"transcoder registering with {args.orchAddr} (capacity {args.maxSessions})", flush=True)
-    try:
-        asyncio.run(run_transcoder(args.orchAddr, args.orchSecret, args.maxSessions, _transcoder()))
-    except KeyboardInterrupt:
-        pass
-    except Exception as exc:  # noqa: BLE001 - e.g. a refused registration: say why and exit non-zero
-        print(f"lpnode transcoder: {exc}", flush=True)
-        return 1
-    return 0
+    return _run_worker("transcoder", f"transcoder registering with {args.orchAddr} (capacity {args.maxSessions})",
+                       run_transcoder(args.orchAddr, args.orchSecret, args.maxSessions, _transcoder()))
 
 
 def ai_worker_parser(sub) -> argparse.ArgumentParser:
@@ -204,14 +211,6 @@ def ai_worker_parser(sub) -> argparse.ArgumentParser:
 def run_ai_worker_mode(args, parser) -> int:
     from node.orchestrator.remote import run_ai_worker
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    print(f"AI worker registering with {args.orchAddr} for {args.pipeline} {args.modelID}", flush=True)
-    try:
-        asyncio.run(run_ai_worker(args.orchAddr, args.orchSecret, args.runnerUrl.rstrip("/"), args.pipeline,
-                                  args.modelID))
-    except KeyboardInterrupt:
-        pass
-    except Exception as exc:  # noqa: BLE001 - e.g. a refused registration: say why and exit non-zero
-        print(f"lpnode ai-worker: {exc}", flush=True)
-        return 1
-    return 0
+    return _run_worker("ai-worker", f"AI worker registering with {args.orchAddr} for {args.pipeline} {args.modelID}",
+                       run_ai_worker(args.orchAddr, args.orchSecret, args.runnerUrl.rstrip("/"), args.pipeline,
+                                     args.modelID))

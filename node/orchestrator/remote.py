@@ -21,6 +21,30 @@ ERR_ZERO_CAPACITY = "zero capacity"
 ERR_NO_TRANSCODERS = "no transcoders available"
 
 
+class _Tasks:
+    """Jobs handed to remote workers and awaiting their results, by task id."""
+
+    def __init__(self) -> None:
+        self.pending: dict[int, asyncio.Future] = {}
+        self._tasks = itertools.count(1)
+
+    def _new_task(self) -> tuple[int, asyncio.Future]:
+        task = next(self._tasks)
+        future = self.pending[task] = asyncio.get_running_loop().create_future()
+        return task, future
+
+    def result(self, task: int, value, error: str | None) -> bool:
+        """Deliver a worker's result (or its error); False for an unknown or finished task."""
+        future = self.pending.get(task)
+        if future is None or future.done():
+            return False
+        if error is not None:
+            future.set_exception(RuntimeError(error))
+        else:
+            future.set_result(value)
+        return True
+
+
 @dataclass(eq=False)
 class RemoteTranscoder:
     address: str
@@ -29,13 +53,12 @@ class RemoteTranscoder:
     load: int = 0
 
 
-class RemoteTranscoders:
+class RemoteTranscoders(_Tasks):
     def __init__(self, secret: str, service_uri: str) -> None:
+        super().__init__()
         self.secret, self.service_uri = secret, service_uri
         self.transcoders: list[RemoteTranscoder] = []
-        self.pending: dict[int, asyncio.Future] = {}
         self.segments: dict[int, bytes] = {}  # task id -> segment bytes the transcoder downloads
-        self._tasks = itertools.count(1)
 
     def __bool__(self) -> bool:
         return bool(self.transcoders)
@@ -60,10 +83,8 @@ class RemoteTranscoders:
         if not free:
             raise RuntimeError(ERR_NO_TRANSCODERS)
         t = min(free, key=lambda x: x.load / x.capacity)
-        task = next(self._tasks)
+        task, future = self._new_task()
         self.segments[task] = data
-        future = asyncio.get_running_loop().create_future()
-        self.pending[task] = future
         t.load += 1
         try:
             t.queue.put_nowait(pb.NotifySegment(url=f"{self.service_uri}/segment-data/{task}", segData=seg,
@@ -73,16 +94,6 @@ class RemoteTranscoders:
             t.load -= 1
             self.pending.pop(task, None)
             self.segments.pop(task, None)
-
-    def result(self, task: int, renditions: list[tuple[bytes, int]] | None, error: str | None) -> bool:
-        future = self.pending.get(task)
-        if future is None or future.done():
-            return False
-        if error is not None:
-            future.set_exception(RuntimeError(error))
-        else:
-            future.set_result(renditions)
-        return True
 
 
 async def run_transcoder(orch_addr: str, secret: str, capacity: int, transcode) -> None:
@@ -164,12 +175,11 @@ class RemoteAIWorker:
     load: int = 0
 
 
-class RemoteAIWorkers:
+class RemoteAIWorkers(_Tasks):
     def __init__(self, secret: str) -> None:
+        super().__init__()
         self.secret = secret
         self.workers: list[RemoteAIWorker] = []
-        self.pending: dict[int, asyncio.Future] = {}
-        self._tasks = itertools.count(1)
 
     def serves(self, pipeline: str) -> bool:
         return any(pipeline in w.pipelines for w in self.workers)
@@ -201,9 +211,7 @@ class RemoteAIWorkers:
         if not able:
             raise RuntimeError("no AI workers available")
         w = min(able, key=lambda x: x.load)
-        task = next(self._tasks)
-        future = asyncio.get_running_loop().create_future()
-        self.pending[task] = future
+        task, future = self._new_task()
         w.load += 1
         try:
             data = json.dumps({"input_url": "", "request": json.loads(request_json or b"{}")}).encode()
@@ -212,16 +220,6 @@ class RemoteAIWorkers:
         finally:
             w.load -= 1
             self.pending.pop(task, None)
-
-    def result(self, task: int, body: bytes | None, error: str | None) -> bool:
-        future = self.pending.get(task)
-        if future is None or future.done():
-            return False
-        if error is not None:
-            future.set_exception(RuntimeError(error))
-        else:
-            future.set_result(body)
-        return True
 
 
 def ai_result_from_multipart(body: bytes, boundary: str) -> bytes:

@@ -180,10 +180,11 @@ def create_http_app(node: OrchestratorNode, *, transcode: Callable | None, runne
             return PlainTextResponse("Not Found", status_code=404)
         return Response(data, media_type="video/MP2T")
 
-    @app.post("/transcodeResults")
-    async def transcode_results(request: Request):
-        if remote is None or request.headers.get("Authorization") != REMOTE_AUTH or \
-                request.headers.get("Credentials") != remote.secret:
+    async def worker_result(request: Request, workers, auth: str, error_mime: str, parse) -> Response:
+        """A remote worker's result upload (go's TranscodeResults / AIResults): the worker's
+        auth type and the orchestrator's secret, a task id, then the result or the error."""
+        if workers is None or request.headers.get("Authorization") != auth or \
+                request.headers.get("Credentials") != workers.secret:
             return PlainTextResponse("Unauthorized", status_code=401)
         try:
             task = int(request.headers.get("TaskId", ""))
@@ -191,34 +192,25 @@ def create_http_app(node: OrchestratorNode, *, transcode: Callable | None, runne
             return PlainTextResponse("Invalid Task ID", status_code=400)
         content_type = request.headers.get("Content-Type", "")
         body = await request.body()
-        if content_type.startswith(REMOTE_ERROR_MIME):
-            remote.result(task, None, body.decode(errors="replace"))
+        if content_type.startswith(error_mime):
+            workers.result(task, None, body.decode(errors="replace"))
             return PlainTextResponse("OK")
-        if not request.headers.get("Pixels", "").isdigit():
-            return PlainTextResponse("Invalid Pixels", status_code=400)
-        boundary = content_type.partition("boundary=")[2]
-        remote.result(task, parse_multipart(body, boundary), None)
+        try:
+            workers.result(task, parse(body, content_type.partition("boundary=")[2]), None)
+        except ValueError as exc:
+            workers.result(task, None, str(exc))
         return PlainTextResponse("OK")
+
+    @app.post("/transcodeResults")
+    async def transcode_results(request: Request):
+        if remote is not None and request.headers.get("Content-Type", "").startswith("multipart/") and \
+                not request.headers.get("Pixels", "").isdigit():
+            return PlainTextResponse("Invalid Pixels", status_code=400)
+        return await worker_result(request, remote, REMOTE_AUTH, REMOTE_ERROR_MIME, parse_multipart)
 
     @app.post("/aiResults")
     async def ai_results(request: Request):
-        if ai_workers is None or request.headers.get("Authorization") != AI_AUTH or \
-                request.headers.get("Credentials") != ai_workers.secret:
-            return PlainTextResponse("Unauthorized", status_code=401)
-        try:
-            task = int(request.headers.get("TaskId", ""))
-        except ValueError:
-            return PlainTextResponse("Invalid Task ID", status_code=400)
-        content_type = request.headers.get("Content-Type", "")
-        body = await request.body()
-        if content_type.startswith(AI_ERROR_MIME):
-            ai_workers.result(task, None, body.decode(errors="replace"))
-        else:
-            try:
-                ai_workers.result(task, ai_result_from_multipart(body, content_type.partition("boundary=")[2]), None)
-            except ValueError as exc:
-                ai_workers.result(task, None, str(exc))
-        return PlainTextResponse("OK")
+        return await worker_result(request, ai_workers, AI_AUTH, AI_ERROR_MIME, ai_result_from_multipart)
 
     @app.post("/payment")
     async def payment_only(request: Request):
