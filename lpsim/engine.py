@@ -18,7 +18,7 @@ from node.eth import TransactionFailed
 from . import metric_names as m
 from .compute import RealCompute
 from .delegator import SimDelegator
-from .gateway import Network, Rendition, SimGateway, Workload
+from .gateway import Network, SimGateway, Workload
 from .orchestrator import PipelineModel, SimOrchestrator
 from .results import Recorder
 from .scenario import Scenario
@@ -106,7 +106,7 @@ class Simulation:
         if w.type == m.TRANSCODING:
             return Workload(m.TRANSCODING, Arrival(w.arrival), w.start, stop, stream_duration=w.stream_duration,
                             segment_duration=w.segment_duration,
-                            renditions=tuple(Rendition(p.name, p.width, p.height, p.fps) for p in w.profiles))
+                            renditions=tuple(w.profiles))
         if w.type == m.LIVE_AI:
             return Workload(m.LIVE_AI, Arrival(w.arrival), w.start, stop, pipeline="live-video-to-video",
                             model_id=w.model_id, stream_duration=w.session_duration,

@@ -52,17 +52,6 @@ class _LiveStart:
     tickets: int = 0
 
 
-@dataclass(frozen=True)
-class Rendition:
-    """A transcoding output profile as the pricing rules read it."""
-
-    name: str
-    width: int
-    height: int
-    framerate: int
-    framerate_den: int = 1
-
-
 @dataclass
 class Workload:
     kind: str  # m.TRANSCODING or m.BATCH_AI
@@ -74,7 +63,7 @@ class Workload:
     stream_duration: Any = None  # distribution of seconds (transcoding, live sessions)
     payment_interval: float = 5.0  # live sessions
     segment_duration: float = 2.0
-    renditions: tuple[Rendition, ...] = ()
+    renditions: tuple = ()  # lpsim.scenario.VideoProfile (the pricing rules' PixelProfile)
     request: dict | None = None  # batch AI request fields
 
 
@@ -278,7 +267,7 @@ class SimGateway:
         self.jobs_submitted += 1
         self._fire(job, job_id, Event.INGEST)
         attempts = SegmentAttempts(self.max_attempts)
-        units = sum(r.width * r.height * round(r.framerate / r.framerate_den * w.segment_duration) for r in w.renditions)
+        units = sum(r.width * r.height * round(r.framerate / (r.framerate_den or 1) * w.segment_duration) for r in w.renditions)
         last, tickets, fee_paid, error = "", 0, Fraction(0), None
         swaps_before = pools.untrusted.swaps
         self._fire(job, job_id, Event.SESSION_READY)

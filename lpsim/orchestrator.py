@@ -15,7 +15,6 @@ import numpy as np
 import simpy
 
 from node.core.balances import Balances
-from node.core.errors import PaymentError
 from node.core.params import TicketParams
 from node.core.payment import Payment, PaymentReceiver
 from node.core.pricing import PriceInfo, auto_adjust_price
@@ -258,6 +257,3 @@ class SimOrchestrator:
         return {"redeemed": c["redeemed"], "expired": c["expired"], "dropped": c["dropped"],
                 "pending": c["queued"] - c["redeemed"] - c["expired"] - c["dropped"]}
 
-
-def payment_error(exc: PaymentError) -> str:
-    return f"payment error: {exc}"

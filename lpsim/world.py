@@ -10,27 +10,26 @@ from __future__ import annotations
 
 import simpy
 
-from node.core.chain_view import SenderInfo
 from node.eth import Account, FastChain, Protocol, ProtocolParams, RevmChain, deploy_protocol
 from node.eth.deploy import MINTER_ROLE
-from node.eth.payments import ProtocolChainView
+from node.eth.payments import CachedChainView, ProtocolChainView
 
 BACKENDS = {"revm": RevmChain, "fast": FastChain}
 
 
-class SimChainView:
-    """node.core.chain_view.ChainView for the simulation: the contracts' answers, cached until
-    the next transaction or block (payments read sender funds for every ticket; the chain only
-    changes when something is mined), and the last seen block taken from simulated time."""
+class SimChainView(CachedChainView):
+    """node.core.chain_view.ChainView for the simulation: the node's cached view, except that an
+    answer stays fresh until the next transaction or block rather than for a wall-clock TTL
+    (payments read sender funds for every ticket; the chain only changes when something is
+    mined), a round's block hash is kept once set, and the last seen block is simulated time's."""
 
     def __init__(self, world: "World") -> None:
+        super().__init__(ProtocolChainView(world.protocol, world.gas_price))
         self.world = world
-        self._base = ProtocolChainView(world.protocol, world.gas_price)
-        self._cache: dict = {}
         self._version: tuple[int, int] | None = None
         self._hashes: dict[int, bytes] = {}  # a round's block hash never changes once set
 
-    def _cached(self, key, read, *args):
+    def _get(self, key, read, *args):
         chain = self.world.chain
         version = (chain._tx_count, chain.block_number)
         if version != self._version:
@@ -42,34 +41,16 @@ class SimChainView:
             value = self._cache[key] = read(*args)
             return value
 
-    def last_initialized_round(self) -> int:
-        return self._cached("round", self._base.last_initialized_round)
-
     def block_hash_for_round(self, round_: int) -> bytes:
         value = self._hashes.get(round_)
         if value is None:
-            value = self._base.block_hash_for_round(round_)
+            value = self.base.block_hash_for_round(round_)
             if any(value):
                 self._hashes[round_] = value
         return value
 
-    def transcoder_pool_size(self) -> int:
-        return self._cached("pool", self._base.transcoder_pool_size)
-
     def last_seen_block(self) -> int:
         return self.world.block_now()
-
-    def sender_info(self, sender: str) -> SenderInfo:
-        return self._cached(("sender", sender), self._base.sender_info, sender)
-
-    def claimed_reserve(self, reserve_holder: str, claimant: str) -> int:
-        return self._cached(("claimed", reserve_holder, claimant), self._base.claimed_reserve, reserve_holder, claimant)
-
-    def is_active(self, orchestrator: str) -> bool:
-        return self._cached(("active", orchestrator), self._base.is_active, orchestrator)
-
-    def gas_price(self) -> int:
-        return self.world.gas_price
 
 
 class World:

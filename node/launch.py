@@ -10,7 +10,6 @@ import argparse
 import asyncio
 import json
 import logging
-import os
 import threading
 from fractions import Fraction
 from pathlib import Path

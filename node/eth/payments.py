@@ -86,7 +86,8 @@ class CachedChainView:
     go-livepeer's watchers do (the block poller ticks every -blockPollingInterval; sender info is
     cached and refreshed from events): payments ask for sender funds on every ticket, and a
     JSON-RPC round trip per ticket would dominate a node's latency. `invalidate()` after a
-    transaction of our own."""
+    transaction of our own. `_get` decides freshness; the simulator's view (lpsim.world) keys it
+    to the chain's blocks and transactions instead of a TTL."""
 
     def __init__(self, base: ProtocolChainView, ttl: float = 1.0, clock=None) -> None:
         import threading

@@ -18,7 +18,6 @@ from typing import Callable
 from node.core.ai_models import AIModelConfig, ai_model_constraints, ai_model_prices
 from node.core.balances import Balances
 from node.core.capabilities import DEFAULT_CAPABILITIES, MANDATORY_CAPABILITIES, Capabilities
-from node.core.errors import PaymentError
 from node.core.params import TicketParams
 from node.core.payment import Payment, PaymentReceived, PaymentReceiver
 from node.core.pricing import PriceInfo, PriceTable
@@ -206,7 +205,3 @@ class OrchestratorNode:
         done["redemptions"] = [r.outcome.value for r in results]
         return done
 
-
-def payment_error_status(error: PaymentError) -> int:
-    """go answers a ProcessPayment error with 400."""
-    return 400

@@ -20,7 +20,6 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from node.core.capabilities import pipeline_capability
 from node.core.errors import PaymentError
 from node.core.keccak import keccak
 from node.core.pricing import AIRequestError, orchestrator_ai_units
