@@ -26,7 +26,7 @@ from node.core.errors import PaymentError, TicketParamsExpired
 from node.core.job import Event, Job, State
 from node.core.payment import Payment, new_payment
 from node.core.pricing import LIVE_INITIAL_UNITS, estimate_transcode_fee, gateway_ai_units, live_video_units
-from node.core.selection import LiveSelectionAlgorithm, ProbabilitySelectionAlgorithm
+from node.core.selection import LiveSelectionAlgorithm, ProbabilitySelectionAlgorithm, select_session
 from node.core.sender import Sender
 from node.core.sender import PARAMS_EXPIRY_BUFFER
 from node.core.sessions import (AUTH_TOKEN_VALID_PERIOD, SegmentAction, SegmentAttempts, Session, TranscodeSessions,
@@ -41,6 +41,10 @@ NO_ORCHESTRATORS = "no orchestrators available"
 LIVE_PIPELINE = "live-video-to-video"
 LIVE_SWAP_WINDOW = 180.0  # more than LIVE_MAX_SWAPS swaps within 3 minutes stop the stream
 LIVE_MAX_SWAPS = 2
+
+
+def _offer_price(session: Session) -> Fraction | None:
+    return session.info.price
 
 
 @dataclass
@@ -184,15 +188,8 @@ class SimGateway:
 
     def _choose(self, max_price: Fraction | None):
         """The selection algorithm over unknown sessions (on-chain: stake, price and random)."""
-        def choose(sessions: list[Session]) -> Session | None:
-            if not sessions:
-                return None
-            by_address = {s.address: s for s in sessions}
-            addrs = list(by_address)
-            prices = {a: s.info.price for a, s in by_address.items()}
-            chosen = self.selection.select(addrs, self.stakes, self.rng, prices=prices, max_price=max_price)
-            return by_address.get(chosen) if chosen else None
-        return choose
+        return lambda sessions: select_session(self.selection, sessions, self.stakes, self.rng, _offer_price,
+                                               max_price)
 
     # ------------------------------------------------------------------ paying
 
@@ -340,13 +337,8 @@ class SimGateway:
     def _choose_live(self, max_price: Fraction | None):
         """go's LiveSelectionAlgorithm: the first session under the max price, in the pool's order
         (discovery latency)."""
-        def choose(sessions: list[Session]) -> Session | None:
-            by_address = {s.address: s for s in sessions}
-            chosen = self.live_selection.select(list(by_address), self.stakes, self.rng,
-                                                prices={a: s.info.price for a, s in by_address.items()},
-                                                max_price=max_price)
-            return by_address.get(chosen) if chosen else None
-        return choose
+        return lambda sessions: select_session(self.live_selection, sessions, self.stakes, self.rng, _offer_price,
+                                               max_price)
 
     def _ai_request(self, w: Workload):
         env = self.world.env

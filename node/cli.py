@@ -80,8 +80,13 @@ def cmd_devchain(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
         parser.error("--accounts must be between 1 and 1000")
     chain = EmbeddedChain(num_accounts=args.accounts)
     protocol = deploy_protocol(chain, params)
+    rpc = DevchainRpc(chain)
+    if args.no_mining:
+        rpc.automine = False
+    if args.block_time:
+        rpc.start_interval_mining(args.block_time)
     try:
-        server = make_server(DevchainRpc(chain), args.host, args.port)
+        server = make_server(rpc, args.host, args.port)
     except OSError as exc:
         print(f"lpnode devchain: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
@@ -129,7 +134,8 @@ def cmd_devnet(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
                           round_length=args.round_length, block_time=args.block_time, mode=args.mode,
                           models_dir=args.models_dir or DevnetConfig.models_dir,
                           price_per_pixel=Fraction(args.price_per_pixel), ticket_ev=args.ticket_ev,
-                          broken_runners=args.broken_runners, slow_transcoders=args.slow_transcoders, deposit=int(args.deposit * 10**18),
+                          broken_runners=args.broken_runners, slow_transcoders=args.slow_transcoders,
+                          lying_transcoders=args.lying_transcoders, deposit=int(args.deposit * 10**18),
                           reserve=int(args.reserve * 10**18))
 
     def ready(net) -> None:
@@ -163,6 +169,10 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--port", type=non_negative_int, default=8545, help="port (default 8545; 0 picks a free one)")
     dev.add_argument("--accounts", type=non_negative_int, default=10, help="funded, unlocked accounts (default 10)")
     dev.add_argument("--addresses", metavar="FILE", help="write the contract addresses, as JSON keyed by name, to FILE")
+    dev.add_argument("--block-time", type=float, default=0, metavar="SECONDS",
+                     help="mine a block every SECONDS instead of one per transaction (anvil's --block-time)")
+    dev.add_argument("--no-mining", action="store_true",
+                     help="automine off: transactions wait in the pending pool until evm_mine (anvil's --no-mining)")
     add_protocol_params(dev)
     dev.set_defaults(func=cmd_devchain, parser=dev)
     net = sub.add_parser(
@@ -185,6 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="orchestrators whose AI runner is unreachable (to see retries and swaps)")
     net.add_argument("--slow-transcoders", type=non_negative_int, default=0,
                      help="orchestrators whose transcoder stalls 20 s a segment (to see timeouts and swaps)")
+    net.add_argument("--lying-transcoders", type=non_negative_int, default=0,
+                     help="orchestrators (after the slow ones) that report twice the pixels they transcoded, "
+                     "to see the gateway's local verification (-localVerify) find a PixelMismatch and swap")
     net.add_argument("--deposit", type=float, default=10.0, help="the gateway's TicketBroker deposit in ETH (default 10)")
     net.add_argument("--reserve", type=float, default=10.0, help="the gateway's TicketBroker reserve in ETH (default 10)")
     net.add_argument("--verbose", action="store_true", help="log round duties and redemptions")

@@ -41,6 +41,9 @@ class DevnetConfig:
     transcoding: bool = True
     broken_runners: int = 0  # orchestrators whose runner is unreachable (failure drills)
     slow_transcoders: int = 0  # orchestrators whose transcoder stalls 20 s a segment (failure drills)
+    # orchestrators (after the slow ones) that report twice the pixels they transcoded (failure drills:
+    # the gateway's local verification finds "PixelMismatch" and swaps)
+    lying_transcoders: int = 0
 
 
 def _serve_uvicorn(app, host: str) -> tuple[object, int]:
@@ -132,15 +135,16 @@ class Devnet:
         uri = f"http://{cfg.host}:{port}"
         p.approve_and_bond(account, 1000 * 10**18, account.address)
         p.BondingManager.transcoder(0, 1_000_000, sender=account)
-        p.ServiceRegistry.setServiceURI(uri, sender=account)
         runner = self.start_runner(index)
         ai = [AIModelConfig(cfg.pipeline, cfg.model_id, warm=True, price_per_unit=cfg.price_per_pixel)]
         node = OrchestratorNode(
             OrchestratorConfig(uri, price_per_unit=cfg.price_per_pixel, ai_models=ai, transcoding=cfg.transcoding,
                                ticket_ev=cfg.ticket_ev),
             address=account.address, chain=self._view(), broker=ProtocolBroker(p, account))
+        node.register_service_uri(p, account)
         # keep the servers referenced: a grpc.aio server that is garbage-collected stops serving
-        transcode = _transcoder(stall=20.0 if index < cfg.slow_transcoders else 0.0)
+        lying = cfg.slow_transcoders <= index < cfg.slow_transcoders + cfg.lying_transcoders
+        transcode = _transcoder(stall=20.0 if index < cfg.slow_transcoders else 0.0, pixels_factor=2 if lying else 1)
         self.servers.append(await serve_orchestrator(node, cfg.host, port, private_key=account.key,
                                                      transcode=transcode, runners={cfg.pipeline: runner}))
         threading.Thread(target=self._duties, args=(node, account), daemon=True).start()
@@ -156,7 +160,8 @@ class Devnet:
             except Exception as exc:  # noqa: BLE001 - keep serving; the next block retries
                 log.warning("round duties: %s", exc)
 
-    async def start_gateway(self, orchestrators: list) -> None:
+    async def start_gateway(self) -> None:
+        from node.eth.orchestrator_pool import ChainOrchestratorPool
         from node.eth.payments import ProtocolBroker
         from node.gateway.node import GatewayNode
         from node.gateway.server import create_app
@@ -166,9 +171,8 @@ class Devnet:
         account = self.chain.accounts[1 + cfg.orchestrators]
         if cfg.deposit or cfg.reserve:
             ProtocolBroker(self.protocol, account).fund_deposit_and_reserve(cfg.deposit, cfg.reserve)
-        uris = [self.urls[f"orchestrator-{i}"] for i in range(cfg.orchestrators)]
-        stakes = {o.address: 1000 * 10**18 for o in orchestrators}
-        self.gateway = GatewayNode(uris, account=account, chain=self._view(), stakes=stakes)
+        # discovery as an on-chain go gateway without -orchAddr: the active set and ServiceRegistry
+        self.gateway = GatewayNode(account=account, chain=self._view(), pool=ChainOrchestratorPool(self.protocol))
         self.gateway.sender.max_ev = self.gateway.sender.max_total_ev = Fraction(100 * cfg.ticket_ev)
         profiles = (VideoProfile("P240p30fps16x9", 426, 240, 250_000, 30, 1),
                     VideoProfile("P360p30fps16x9", 640, 360, 400_000, 30, 1))
@@ -183,8 +187,9 @@ class Devnet:
 
     async def start(self) -> None:
         self.start_chain()
-        orchestrators = [await self.start_orchestrator(i) for i in range(self.config.orchestrators)]
-        await self.start_gateway(orchestrators)
+        for i in range(self.config.orchestrators):
+            await self.start_orchestrator(i)
+        await self.start_gateway()
         self.protocol.next_round()  # the orchestrators join the active set
         for view in self.views:  # what they cached during set-up predates the round
             view.invalidate()
@@ -192,9 +197,11 @@ class Devnet:
         threading.Thread(target=self._produce_blocks, daemon=True).start()
 
 
-def _transcoder(stall: float = 0.0):
-    """The orchestrator's local transcoder: PyAV, software x264 (`stall`: seconds to sit on each
-    segment first — a declared failure drill for a slow orchestrator)."""
+def _transcoder(stall: float = 0.0, pixels_factor: int = 1):
+    """The orchestrator's local transcoder: PyAV, software x264. Declared failure drills: `stall`,
+    seconds to sit on each segment first (a slow orchestrator); `pixels_factor`, what it multiplies
+    the pixels it reports by (2: a lying orchestrator that bills twice the work — honest renditions,
+    a false count, which the gateway's local verification catches as "PixelMismatch")."""
     from node.worker.profiles import VideoProfile as WorkerProfile
     from node.worker.transcode import transcode
 
@@ -203,7 +210,7 @@ def _transcoder(stall: float = 0.0):
             time.sleep(stall)
         wanted = [WorkerProfile(p.name, p.width, p.height, p.bitrate, p.framerate, p.framerate_den) for p in profiles]
         result = transcode(data, wanted, preset="ultrafast")
-        return [(r.data, r.pixels) for r in result.renditions]
+        return [(r.data, r.pixels * pixels_factor) for r in result.renditions]
 
     return run
 

@@ -10,17 +10,64 @@ import argparse
 import asyncio
 import json
 import logging
+import re
 import threading
 from fractions import Fraction
 from pathlib import Path
 
 log = logging.getLogger("lpnode")
+# go's -transactionTimeout and -maxTransactionReplacements defaults (node.eth.txmanager's too; kept
+# here so that parsing flags does not import the chain layer)
+DEFAULT_TX_TIMEOUT = 5 * 60.0
+DEFAULT_MAX_REPLACEMENTS = 1
 
 
 def add_chain_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("-ethUrl", default=None, help="JSON-RPC URL of the chain (absent: offchain)")
     p.add_argument("-ethKey", default=None, help="hex private key of this node's account (on-chain)")
     p.add_argument("-addresses", default=None, help="JSON file of contract addresses (lpnode devchain --addresses)")
+    p.add_argument("-transactionTimeout", "-txTimeout", dest="transactionTimeout", type=_duration,
+                   default=DEFAULT_TX_TIMEOUT,
+                   help="how long to wait for a transaction to be mined before replacing it: a Go duration "
+                   "(5m, 30s, 1m30s) or seconds (default 5m)")
+    p.add_argument("-maxTransactionReplacements", type=_non_negative, default=DEFAULT_MAX_REPLACEMENTS,
+                   help="times a stuck transaction is replaced at a higher gas price (default 1)")
+
+
+_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a Go duration ("5m", "30s", "1m30s", "500ms", "1h") or a plain number of seconds."""
+    text = text.strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    parts = re.findall(r"(\d+(?:\.\d*)?|\.\d+)([a-zµ]+)", text)
+    if not parts or "".join(n + u for n, u in parts) != text or any(u not in _DURATION_UNITS for _, u in parts):
+        raise ValueError(f"not a duration: {text!r}")
+    return sum(float(n) * _DURATION_UNITS[u] for n, u in parts)
+
+
+def _duration(text: str) -> float:
+    try:
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+    return seconds
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative: {text!r}")
+    return value
 
 
 def connect(args, parser):
@@ -35,7 +82,8 @@ def connect(args, parser):
 
     key = bytes.fromhex(args.ethKey.removeprefix("0x"))
     account = Account(EthAccount.from_key(key).address, key)
-    chain = JsonRpcChain(args.ethUrl, accounts=[account])
+    chain = JsonRpcChain(args.ethUrl, accounts=[account], tx_timeout=args.transactionTimeout,
+                         max_replacements=args.maxTransactionReplacements)
     protocol = attach_protocol(chain, json.loads(Path(args.addresses).read_text()), owner=account)
     return protocol, account
 
@@ -85,6 +133,7 @@ def run_orchestrator(args, parser) -> int:
     else:
         node = OrchestratorNode(config, address=account.address, chain=CachedChainView(ProtocolChainView(protocol)),
                                 broker=ProtocolBroker(protocol, account))
+        protocol.chain.tx_manager.on_replacement.append(lambda _: node.metrics.transaction_replacements.inc())
     transcode = None
     if args.transcoder:
         from node.devnet import _transcoder
@@ -96,6 +145,9 @@ def run_orchestrator(args, parser) -> int:
         from node.orchestrator.remote import RemoteAIWorkers, RemoteTranscoders
 
         remote, ai_workers = RemoteTranscoders(args.orchSecret, uri), RemoteAIWorkers(args.orchSecret)
+
+    if protocol is not None and node.register_service_uri(protocol, account):
+        log.info("registered service URI %s", uri)
 
     async def main():
         await serve_orchestrator(node, host or "127.0.0.1", int(port), private_key=account.key if account else None,
@@ -123,17 +175,34 @@ def run_orchestrator(args, parser) -> int:
     return 0
 
 
+def go_bool(value: str) -> bool:
+    """A Go boolean flag's value (strconv.ParseBool): 1/t/true/True/TRUE or 0/f/false/False/FALSE."""
+    if value in ("1", "t", "T", "true", "TRUE", "True"):
+        return True
+    if value in ("0", "f", "F", "false", "FALSE", "False"):
+        return False
+    raise argparse.ArgumentTypeError(f"invalid boolean value {value!r}")
+
+
 def gateway_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser("gateway", help="run a gateway (client HTTP API on -httpAddr)")
     p.add_argument("-httpAddr", default="127.0.0.1:9935")
-    p.add_argument("-orchAddr", required=True, help="comma-separated orchestrator addresses (host:port or URLs)")
+    p.add_argument("-orchAddr", default="", help="comma-separated orchestrator addresses (host:port or URLs); "
+                   "absent on-chain: the chain's active orchestrators and their ServiceRegistry URIs")
     add_chain_flags(p)
     p.add_argument("-maxPricePerUnit", default="0", help="max wei per unit (0: any)")
     p.add_argument("-pixelsPerUnit", type=int, default=1)
     p.add_argument("-maxTicketEV", type=int, default=3_000_000_000_000)
     p.add_argument("-maxTotalEV", type=int, default=20_000_000_000_000)
     p.add_argument("-maxAttempts", type=int, default=3)
+    p.add_argument("-localVerify", nargs="?", const=True, default=None, type=go_bool,
+                   help="check every transcoded segment: the orchestrator's signature (on-chain) and the "
+                   "decoded pixel counts; a mismatch drops the orchestrator and retries the segment "
+                   "(default: on on-chain, off offchain; -localVerify=false to turn off)")
     p.add_argument("-transcodingOptions", default="P240p30fps16x9,P360p30fps16x9")
+    # go funds a gateway through livepeer_cli; these top the TicketBroker deposit and reserve up at start
+    p.add_argument("-deposit", type=int, default=0, help="on-chain: top the TicketBroker deposit up to this (wei)")
+    p.add_argument("-reserve", type=int, default=0, help="on-chain: top the TicketBroker reserve up to this (wei)")
     return p
 
 
@@ -142,6 +211,7 @@ def run_gateway(args, parser) -> int:
 
     from node.core.discovery import parse_orch_addrs
     from node.core.pricing import parse_price_per_unit
+    from node.eth.orchestrator_pool import ChainOrchestratorPool
     from node.eth.payments import CachedChainView, ProtocolChainView
     from node.gateway.node import GatewayNode
     from node.gateway.server import create_app
@@ -150,20 +220,36 @@ def run_gateway(args, parser) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     protocol, account = connect(args, parser)
+    if protocol is not None:
+        fund_gateway(protocol, account, args.deposit, args.reserve)
     # go prepends https://; this node serves plaintext, so orchestrator URLs are http://
     orchs = [o.url.replace("https://", "http://", 1) for o in parse_orch_addrs(args.orchAddr)]
+    if not orchs and protocol is None:
+        parser.error("an offchain gateway needs -orchAddr")
+    pool = ChainOrchestratorPool(protocol) if protocol is not None and not orchs else None
     max_price, _ = parse_price_per_unit(args.maxPricePerUnit)
-    node = GatewayNode(orchs, account=account, chain=CachedChainView(ProtocolChainView(protocol)) if protocol else None,
-                       max_attempts=args.maxAttempts,
+    node = GatewayNode(orchs, account=account, pool=pool, chain=CachedChainView(ProtocolChainView(protocol)) if protocol else None,
+                       max_attempts=args.maxAttempts, local_verify=args.localVerify,
                        max_price=(max_price / args.pixelsPerUnit) if max_price else None)
     if node.sender is not None:
         node.sender.max_ev, node.sender.max_total_ev = Fraction(args.maxTicketEV), Fraction(args.maxTotalEV)
     profiles = tuple(VideoProfile(p.name, p.width, p.height, p.bitrate, p.fps, p.fps_den)
                      for p in parse_transcoding_options(args.transcodingOptions))
     host, _, port = args.httpAddr.rpartition(":")
-    print(f"gateway serving on http://{args.httpAddr}, orchestrators {orchs}", flush=True)
+    print(f"gateway serving on http://{args.httpAddr}, orchestrators {orchs or 'from the chain'}", flush=True)
     uvicorn.run(create_app(node, profiles), host=host or "127.0.0.1", port=int(port), log_level="warning")
     return 0
+
+
+def fund_gateway(protocol, account, deposit: int, reserve: int) -> None:
+    """Top the gateway's TicketBroker deposit and reserve up to the targets in one transaction."""
+    from node.eth.payments import ProtocolBroker, ProtocolChainView
+
+    info = ProtocolChainView(protocol).sender_info(account.address)
+    more_deposit, more_reserve = max(0, deposit - info.deposit), max(0, reserve - info.reserve.funds_remaining)
+    if more_deposit or more_reserve:
+        ProtocolBroker(protocol, account).fund_deposit_and_reserve(more_deposit, more_reserve)
+        log.info("funded deposit +%d wei, reserve +%d wei", more_deposit, more_reserve)
 
 
 def transcoder_parser(sub) -> argparse.ArgumentParser:

@@ -49,6 +49,9 @@ class NodeMetrics:
         self.gateway_deposit = gauge("gateway_deposit", "the gateway's TicketBroker deposit (wei)")
         self.gateway_reserve = gauge("gateway_reserve", "the gateway's TicketBroker reserve (wei)")
         self.reward_call_errors = counter("reward_call_errors", "reward calls that failed")
+        # go logs replacements but has no metric for them; the name is ours
+        self.transaction_replacements = counter("transaction_replacements",
+                                                "stuck transactions replaced at a higher gas price")
         # AI
         self.ai_models_requested = counter("ai_models_requested", "AI requests", ("pipeline", "model_name"))
         self.ai_request_errors = counter("ai_request_errors", "AI requests that failed",

@@ -179,3 +179,16 @@ class LiveSelectionAlgorithm:
         """The first address under the max price, or None; stakes, rng and scores are unused."""
         filtered = filter_by_max_price(addrs, max_price, prices)
         return filtered[0] if filtered else None
+
+
+def select_session(algorithm, sessions: Sequence, stakes: Mapping[str, int], rng: RandomSource,
+                   price_of, max_price: Optional[Fraction] = None):
+    """Run `algorithm` over sessions (anything with an `.address`), one candidate per address (the
+    last session of an address stands for it), `price_of(session)` its wei-per-pixel price;
+    returns the chosen session, or None."""
+    if not sessions:
+        return None
+    by_address = {s.address: s for s in sessions}
+    chosen = algorithm.select(list(by_address), stakes, rng,
+                              prices={a: price_of(s) for a, s in by_address.items()}, max_price=max_price)
+    return by_address.get(chosen) if chosen else None

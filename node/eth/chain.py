@@ -23,6 +23,7 @@ from .abi import EventRegistry, decode_output, decode_revert, encode_args, selec
 from .compiler import CompiledContract
 from .contract import Contract, Receipt
 from .errors import ChainError, TransactionFailed, revert_reason
+from .txmanager import DEFAULT_MAX_REPLACEMENTS, DEFAULT_TX_TIMEOUT, MinedTransaction, TransactionManager
 
 # The well-known development mnemonic (anvil and hardhat use it too); keys derive from it.
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
@@ -205,20 +206,29 @@ class Web3Chain(Chain):
             tx["to"] = to
         with _reverts_as_transaction_failed():
             tx["gas"] = self.w3.eth.estimate_gas(tx)  # raises with the revert reason
-            tx_hash = self._submit(tx, sender)
-        rcpt = self.w3.eth.wait_for_transaction_receipt(tx_hash)
+        mined = self._submit_and_wait(tx, sender)
+        rcpt = mined.receipt
         if rcpt["status"] != 1:
             # The estimate passed but the mined transaction reverted (state moved in between).
             raise TransactionFailed(self._replay_reason(tx, rcpt["blockNumber"]))
         receipt = Receipt(
-            tx_hash=bytes(tx_hash),
+            tx_hash=bytes(mined.tx_hash),
             block_number=rcpt["blockNumber"],
             gas_used=rcpt["gasUsed"],
             gas_cost=rcpt["gasUsed"] * rcpt.get("effectiveGasPrice", 0),
             contract_address=rcpt.get("contractAddress"),
+            origin_tx_hash=bytes(mined.origin_tx_hash),
+            replacements=mined.replacements,
         )
         logs = [(lg["address"], [bytes(t) for t in lg["topics"]], bytes(lg["data"]), lg["logIndex"]) for lg in rcpt["logs"]]
         return receipt, logs
+
+    def _submit_and_wait(self, tx: dict, sender: Account) -> MinedTransaction:
+        """Send `tx` and wait for it to be mined (an in-process chain mines it at once)."""
+        with _reverts_as_transaction_failed():
+            tx_hash = self._submit(tx, sender)
+        rcpt = self.w3.eth.wait_for_transaction_receipt(tx_hash)
+        return MinedTransaction(bytes(tx_hash), rcpt, (bytes(tx_hash),))
 
     def _submit(self, tx: dict, sender: Account) -> bytes:
         return self.w3.eth.send_transaction(tx)
@@ -312,9 +322,15 @@ def _one_pass_gas_estimate(state, transaction) -> int:
 
 class JsonRpcChain(Web3Chain):
     """Any JSON-RPC endpoint. Transactions from accounts whose key is known are signed here;
-    others are sent with eth_sendTransaction (the node must hold the account unlocked)."""
+    others are sent with eth_sendTransaction (the node must hold the account unlocked).
 
-    def __init__(self, url: str, accounts: list[Account] | None = None, timeout: float = 60):
+    Sending goes through a TransactionManager (node.eth.txmanager), as go-livepeer's does: a
+    transaction not mined within `tx_timeout` seconds is replaced at a higher gas price, up to
+    `max_replacements` times (go's -transactionTimeout and -maxTransactionReplacements)."""
+
+    def __init__(self, url: str, accounts: list[Account] | None = None, timeout: float = 60, *,
+                 tx_timeout: float = DEFAULT_TX_TIMEOUT, max_replacements: int = DEFAULT_MAX_REPLACEMENTS,
+                 poll_interval: float = 0.1):
         from web3 import HTTPProvider, Web3
 
         w3 = Web3(HTTPProvider(url, request_kwargs={"timeout": timeout}))
@@ -323,18 +339,41 @@ class JsonRpcChain(Web3Chain):
             accounts = [known.get(to_checksum_address(a), Account(to_checksum_address(a))) for a in w3.eth.accounts]
         super().__init__(w3, accounts)
         self.url = url
+        self.tx_manager = TransactionManager(self, tx_timeout=tx_timeout, max_replacements=max_replacements,
+                                             poll_interval=poll_interval)
 
-    def _submit(self, tx: dict, sender: Account) -> bytes:
+    def _submit_and_wait(self, tx: dict, sender: Account) -> MinedTransaction:
+        with _reverts_as_transaction_failed():
+            return self.tx_manager.send(tx, sender)
+
+    # --- the TransactionManager's backend ----------------------------------------------------
+    def prepare(self, tx: dict, sender: Account) -> dict:
+        """`tx` with the sender's next nonce, the chain id and fees: EIP-1559 (fee cap twice the
+        base fee plus the node's suggested tip) where blocks have a base fee, else a gas price."""
+        tx = dict(tx, nonce=self.w3.eth.get_transaction_count(sender.address, "pending"), chainId=self.w3.eth.chain_id)
+        base = self.w3.eth.get_block("latest").get("baseFeePerGas")
+        if base is None:
+            tx["gasPrice"] = self.w3.eth.gas_price
+        else:
+            tip = self.w3.eth.max_priority_fee
+            tx.update(maxFeePerGas=2 * base + tip, maxPriorityFeePerGas=tip)
+        return tx
+
+    def broadcast(self, tx: dict, sender: Account) -> bytes:
         if sender.key is None:
-            return self.w3.eth.send_transaction(tx)
+            return bytes(self.w3.eth.send_transaction(tx))
         from eth_account import Account as EthAccount
 
-        tx = dict(tx, nonce=self.w3.eth.get_transaction_count(sender.address, "pending"), chainId=self.w3.eth.chain_id)
-        base = self.w3.eth.get_block("latest").get("baseFeePerGas", 0)
-        tip = self.w3.eth.max_priority_fee
-        tx.update(maxFeePerGas=2 * base + tip, maxPriorityFeePerGas=tip)
         signed = EthAccount.sign_transaction(tx, sender.key)
-        return self.w3.eth.send_raw_transaction(signed.raw_transaction)
+        return bytes(self.w3.eth.send_raw_transaction(signed.raw_transaction))
+
+    def receipt(self, tx_hash: bytes):
+        from web3.exceptions import TransactionNotFound
+
+        try:
+            return self.w3.eth.get_transaction_receipt(tx_hash)
+        except TransactionNotFound:
+            return None
 
     def mine(self, blocks: int = 1) -> None:
         if blocks <= 0:

@@ -23,6 +23,8 @@ class Receipt:
     gas_cost: int  # wei paid for gas: gas_used × effective gas price
     events: list[Event] = field(default_factory=list)
     contract_address: str | None = None
+    origin_tx_hash: bytes | None = None  # the hash first sent, when a replacement was mined instead
+    replacements: int = 0  # replacement transactions sent for this nonce (node.eth.txmanager)
 
     def events_named(self, name: str) -> list[Event]:
         return [e for e in self.events if e.name == name]

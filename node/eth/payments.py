@@ -71,7 +71,9 @@ class ProtocolBroker:
             # Our backends refuse a reverting transaction before it is mined, as go-ethereum's gas
             # estimate does, and go retries those on the next block (the ticket expires out of the
             # queue if it never succeeds); only a mined failure is its non-retryable
-            # "transaction failed". A round not yet initialised, for one, passes.
+            # "transaction failed". A round not yet initialised, for one, passes. So does a
+            # transaction still not mined after its replacements (txmanager.TransactionTimeout,
+            # go's "context deadline exceeded"), which go's queue also retries.
             message = f"execution reverted: {exc.reason}" if isinstance(exc, TransactionFailed) else str(exc)
             raise RedemptionError(message, retryable=True) from exc
         self.receipts.append(receipt)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import os
 import time
 from dataclasses import dataclass, replace
@@ -26,10 +27,12 @@ from node.core.errors import PaymentError
 from node.core.keccak import keccak
 from node.core.payment import Payment, new_payment
 from node.core.pricing import estimate_transcode_fee, gateway_ai_units
-from node.core.selection import ProbabilitySelectionAlgorithm
+from node.core.selection import ProbabilitySelectionAlgorithm, select_session
 from node.core.sender import PARAMS_EXPIRY_BUFFER, Sender
 from node.core.sessions import (SegmentAction, SegmentAttempts, Session, TranscodeSessions, auth_token_needs_refresh,
                                 latency_score, segment_http_timeout)
+from node.core.verification import (SegmentResult, SegmentVerifier, Verdict, local_verify_default, pixel_error,
+                                    signature_error)
 from node.metrics import NodeMetrics
 from node.net import wire
 from node.net.auth import orchestrator_request_sig
@@ -37,6 +40,8 @@ from node.net.headers import (PAYMENT_HEADER, SEGMENT_HEADER, SegMetadata, Video
                               encode_segment_header)
 from node.net.proto import lp_rpc_pb2 as pb
 from node.net.proto import lp_rpc_pb2_grpc as pb_grpc
+
+log = logging.getLogger("lpnode.gateway")
 
 GRPC_TIMEOUT = 8.0
 AI_AUTHORIZATION = "Livepeer-AI-Worker-1.0"
@@ -65,16 +70,25 @@ def grpc_target(uri: str) -> str:
 
 
 class GatewayNode:
-    def __init__(self, orch_addrs: list[str], *, account=None, chain=None, metrics: NodeMetrics | None = None,
-                 selection: ProbabilitySelectionAlgorithm | None = None, max_attempts: int = 3,
-                 max_price: Fraction | None = None, stakes: dict[str, int] | None = None, rng=None) -> None:
+    def __init__(self, orch_addrs: list[str] | None = None, *, account=None, chain=None, pool=None,
+                 metrics: NodeMetrics | None = None, selection: ProbabilitySelectionAlgorithm | None = None,
+                 max_attempts: int = 3, max_price: Fraction | None = None, stakes: dict[str, int] | None = None,
+                 rng=None, local_verify: bool | None = None) -> None:
+        """Orchestrators come from `orch_addrs` (go's -orchAddr) or, when that is empty, from `pool`
+        (node.eth.orchestrator_pool.ChainOrchestratorPool: the chain's active set and service URIs,
+        whose stakes then weight selection). `local_verify` is go's -localVerify (None: on on-chain,
+        off offchain): signature and pixel-count checks of every transcoded segment."""
         import random
 
-        self.orch_addrs = orch_addrs
+        if not orch_addrs and pool is None:
+            raise ValueError("a gateway needs -orchAddr or an on-chain orchestrator pool")
+        self.orch_addrs = list(orch_addrs or [])
+        self.pool = None if self.orch_addrs else pool
         self.account = account
         self.address = account.address if account else ""
         self.chain = chain
         self.onchain = chain is not None
+        self.local_verify = local_verify_default(self.onchain, local_verify)
         self.metrics = metrics or NodeMetrics("gateway", "gateway")
         self.selection = selection or ProbabilitySelectionAlgorithm()
         self.max_attempts = max_attempts
@@ -110,8 +124,18 @@ class GatewayNode:
         info = await stub.GetOrchestrator(req, timeout=GRPC_TIMEOUT)
         return wire.orchestrator_info_from_proto(info)
 
+    async def refresh_pool(self) -> list[str]:
+        """The orchestrator URIs to discover: -orchAddr as given, else the chain's active set (go's
+        DB pool, re-read each round), whose stakes become the selection's."""
+        if self.pool is not None:
+            members = await asyncio.to_thread(self.pool.orchestrators)
+            # go would dial https://; this node's orchestrators serve plaintext
+            self.orch_addrs = [m.service_uri.replace("https://", "http://", 1) for m in members]
+            self.stakes = {m.address: m.stake for m in members}
+        return self.orch_addrs
+
     async def discover(self, caps: Capabilities | None, suspended=None) -> list[Session]:
-        """The core's Discovery over the -orchAddr pool, with real concurrency and timers."""
+        """The core's Discovery over the orchestrator pool, with real concurrency and timers."""
         disc = Discovery(self.orch_addrs, len(self.orch_addrs), self.rng, suspended=suspended,
                          predicate=self._acceptable, compatible=lambda oc: caps is None or caps.compatible_with(oc),
                          legacy_only=caps is None)
@@ -166,15 +190,10 @@ class GatewayNode:
         return Session(info.transcoder or uri, info.address, initial_latency=latency, info=state, warm=warm)
 
     def _choose(self, sessions: list[Session]) -> Session | None:
-        if not sessions:
-            return None
-        if not self.onchain:
-            return min(sessions, key=lambda s: s.latency_score)
-        by_address = {s.address: s for s in sessions}
-        prices = {a: wire._price(s.info.info.price_info) for a, s in by_address.items()}
-        stakes = {a: self.stakes.get(a, 0) for a in by_address}
-        chosen = self.selection.select(list(by_address), stakes, self.rng, prices=prices, max_price=self.max_price)
-        return by_address.get(chosen)
+        if not self.onchain:  # offchain go has no selection algorithm: the lowest latency first
+            return min(sessions, key=lambda s: s.latency_score, default=None)
+        return select_session(self.selection, sessions, self.stakes, self.rng,
+                              lambda s: wire.price_per_pixel(s.info.info.price_info), self.max_price)
 
     # ------------------------------------------------------------------ payments
 
@@ -243,6 +262,7 @@ class GatewayNode:
             raise GatewayError(400, str(exc)) from None
         self.metrics.ai_models_requested.labels(pipeline, model_id).inc()
         self.check_funds()
+        await self.refresh_pool()
         retry = AIRequestRetry(time.monotonic())
         try:
             while retry.begin_try(time.monotonic()):
@@ -276,7 +296,7 @@ class GatewayNode:
         update = None
         try:
             state = session.info = await self._refreshed(state, caps)
-            price = wire._price(state.info.price_info) or Fraction(0)
+            price = wire.price_per_pixel(state.info.price_info) or Fraction(0)
             manifest = f"{int(pipeline_capability(pipeline))}_{model_id}"  # go's AI accounting key
             payment, update = self._payment(state, units * price, manifest)
             md = SegMetadata(manifest, 0, keccak(b""), capabilities=caps, auth_token=state.info.auth_token)
@@ -294,7 +314,7 @@ class GatewayNode:
         if reply.status_code != 200:
             self._settle(update, Fraction(0), spent=True)
             return f"returned {reply.status_code}: {reply.text[:200]}", None
-        self._settle(update, units * (wire._price(state.info.price_info) or Fraction(0)))
+        self._settle(update, units * (wire.price_per_pixel(state.info.price_info) or Fraction(0)))
         return None, (reply.content, reply.headers.get("content-type", "application/json"))
 
     def _settle(self, update, debit: Fraction | None, spent: bool = False) -> None:
@@ -311,9 +331,16 @@ class GatewayNode:
     async def transcode(self, manifest_id: str, seq: int, data: bytes, duration: float,
                         profiles: tuple[VideoProfile, ...]) -> list[tuple[str, bytes]]:
         """Transcode one ingested segment: (rendition name, bytes) per profile; GatewayError 503
-        when no orchestrator is available, 500/422 when every attempt failed."""
+        when no orchestrator is available, 500/422 when every attempt failed.
+
+        With local verification (`-localVerify`) each successful reply is checked as go's
+        downloadResults/verify do (node.core.verification): the session is completed first, then a
+        retryable failure ("PixelMismatch") drops the orchestrator from the pool (no suspension)
+        and the attempt counts as failed; after more than 2 failed verifications of the segment
+        the best retryable result is accepted."""
         self.metrics.segment_source_appeared.inc()
         self.check_funds()
+        await self.refresh_pool()
         caps = job_capabilities(profiles)
         sessions = self.streams.get(manifest_id)
         if sessions is None:
@@ -323,6 +350,7 @@ class GatewayNode:
             if pool.begin_refresh() is not None:
                 pool.end_refresh(await self.discover(caps, pool.suspender.suspended))
         attempts = SegmentAttempts(self.max_attempts)
+        verifier = SegmentVerifier() if self.local_verify else None  # go: one per segment
         started = time.monotonic()
         while True:
             session = sessions.select(time.monotonic())
@@ -330,25 +358,51 @@ class GatewayNode:
                 raise GatewayError(503, "No sessions available")
             pool.push_in_flight(session, time.monotonic(), duration)
             t0 = time.monotonic()
-            error, renditions = await self._submit_segment(session, manifest_id, seq, data, duration, profiles, caps)
+            error, result = await self._submit_segment(session, manifest_id, seq, data, duration, profiles, caps)
+            verdict = None
+            if error is None:
+                sessions.complete(session, latency_score(time.monotonic() - t0, duration))
+                if verifier is not None:
+                    verdict = await self._verify(verifier, result, session)
+                    if verdict.drop:  # go's removeSession: out of the pool, not suspended
+                        sessions.drop(session)
+                    if verdict.accepted is not None:
+                        result = verdict.accepted  # this result, or an earlier one once retries are spent
+                    else:
+                        error = str(verdict.error)
             action = attempts.record(error)
             if action is SegmentAction.DONE:
-                sessions.complete(session, latency_score(time.monotonic() - t0, duration))
                 self.metrics.transcode_overall_latency.observe(time.monotonic() - started)
                 self.metrics.segment_transcoded.inc()
-                return renditions
+                return result.payload
             self.metrics.segment_transcode_failed.labels("retryable" if action is SegmentAction.RETRY else "final").inc()
-            sessions.fail(session, error)
+            if verdict is None:  # a submission failure; a failed verification was handled above
+                sessions.fail(session, error)
             if action is not SegmentAction.RETRY:
                 raise GatewayError(422 if "max transcode attempts" in str(attempts.error) else 500, str(attempts.error))
             self.metrics.orchestrator_swaps.inc()
 
+    async def _verify(self, verifier: SegmentVerifier, result: SegmentResult, session: Session) -> Verdict:
+        """go's verify: the signature (on-chain), then each rendition decoded and its pixels counted
+        against the reported ones; the policy says what to do."""
+        error = signature_error(result, verifier.verify_sig)
+        if error is None:
+            counted, decode_error = await asyncio.to_thread(_count_pixels, result.renditions)
+            error = pixel_error(result, counted, decode_error)
+        verdict = verifier.record(result, error)
+        if verdict.error is not None:
+            log.warning("verification of a segment from %s failed: %s%s", session.uri, verdict.error,
+                        "; accepting the best result" if verdict.accepted is not None else "")
+        return verdict
+
     async def _submit_segment(self, session, manifest_id, seq, data, duration, profiles, caps):
+        """One attempt: (error, None) or (None, SegmentResult whose payload is the renditions as
+        (profile name, bytes))."""
         state: OrchInfo = session.info
         update = None
         try:
             state = session.info = await self._refreshed(state, caps)
-            price = wire._price(state.info.price_info)
+            price = wire.price_per_pixel(state.info.price_info)
             fee = estimate_transcode_fee(profiles, duration, price) or Fraction(0)
             payment, update = self._payment(state, fee, state.info.auth_token.session_id)
             md = SegMetadata(manifest_id, seq, keccak(data), profiles, duration, caps, state.info.auth_token)
@@ -371,9 +425,23 @@ class GatewayNode:
         if result.WhichOneof("result") == "error":
             self._settle(update, None, spent=True)
             return result.error, None
+        # go debits the reported pixels before downloading or verifying anything
         pixels = sum(s.pixels for s in result.data.segments)
         self._settle(update, Fraction(pixels) * (price or 0))
-        out = []
-        for profile, seg in zip(profiles, result.data.segments):
-            out.append((profile.name, base64.b64decode(seg.url.split(",", 1)[1])))
-        return None, out
+        renditions = [base64.b64decode(seg.url.split(",", 1)[1]) for seg in result.data.segments]
+        info = session.info.info  # the OrchestratorInfo it answered with (go's updateSession)
+        return None, SegmentResult(
+            renditions, [seg.pixels for seg in result.data.segments], sig=result.data.sig, address=info.address,
+            ticket_recipient=info.ticket_params.recipient if info.ticket_params is not None else None,
+            payload=[(profile.name, r) for profile, r in zip(profiles, renditions)])
+
+
+def _count_pixels(renditions) -> tuple[list[int] | None, str | None]:
+    """Decode each rendition and count its pixels (lpms' decoded pixels): (counts, None), or
+    (None, the decoder's error) when one does not decode."""
+    from node.worker.transcode import TranscodeError, count_pixels
+
+    try:
+        return [count_pixels(r) for r in renditions], None
+    except TranscodeError as exc:
+        return None, str(exc)

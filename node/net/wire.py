@@ -43,7 +43,7 @@ __all__ = [
     "payment_to_proto", "payment_from_proto", "capabilities_to_proto", "capabilities_from_proto",
     "auth_token_to_proto", "auth_token_from_proto", "GPUComputeInfo", "HardwareInformation",
     "hardware_to_proto", "hardware_from_proto", "OrchestratorInfo", "orchestrator_info_to_proto",
-    "orchestrator_info_from_proto",
+    "orchestrator_info_from_proto", "price_per_pixel",
 ]
 
 # ------------------------------------------------------------------------ integers, addresses
@@ -74,7 +74,7 @@ def optional(msg: Any, name: str) -> Any:
     return getattr(msg, name) if msg.HasField(name) else None
 
 
-def _price(info: Optional[PriceInfo]) -> Optional[Fraction]:
+def price_per_pixel(info: Optional[PriceInfo]) -> Optional[Fraction]:
     """The wei-per-unit price of a PriceInfo, None when absent or unusable (0 pixels per unit)."""
     if info is None or info.pixels_per_unit == 0:
         return None
@@ -170,7 +170,7 @@ def payment_from_proto(msg: pb.Payment) -> Payment:
     expected = price_info_from_proto(optional(msg, "expected_price"))
     return Payment(
         sender=address_from_bytes(msg.sender) if msg.sender else None,
-        ticket_params=ticket_params_from_proto(optional(msg, "ticket_params"), _price(expected)),
+        ticket_params=ticket_params_from_proto(optional(msg, "ticket_params"), price_per_pixel(expected)),
         expiration_params=expiration_params_from_proto(optional(msg, "expiration_params")),
         ticket_sender_params=tuple(TicketSenderParams(sp.sender_nonce, bytes(sp.sig))
                                    for sp in msg.ticket_sender_params),
@@ -297,7 +297,7 @@ class OrchestratorInfo:
         """What the core's discovery and selection read: the price as wei per pixel (None if
         absent or with 0 pixels per unit)."""
         return discovery.OrchestratorInfo(self.transcoder, self.address, self.ticket_params,
-                                          _price(self.price_info), self.capabilities, self.nodes)
+                                          price_per_pixel(self.price_info), self.capabilities, self.nodes)
 
 
 def orchestrator_info_to_proto(info: OrchestratorInfo) -> pb.OrchestratorInfo:
@@ -322,7 +322,7 @@ def orchestrator_info_from_proto(msg: pb.OrchestratorInfo) -> OrchestratorInfo:
     return OrchestratorInfo(
         transcoder=msg.transcoder,
         address=address_from_bytes(msg.address) if msg.address else "",
-        ticket_params=ticket_params_from_proto(optional(msg, "ticket_params"), _price(price_info)),
+        ticket_params=ticket_params_from_proto(optional(msg, "ticket_params"), price_per_pixel(price_info)),
         price_info=price_info,
         capabilities=capabilities_from_proto(optional(msg, "capabilities")),
         auth_token=auth_token_from_proto(optional(msg, "auth_token")),

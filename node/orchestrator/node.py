@@ -176,6 +176,14 @@ class OrchestratorNode:
 
     # ------------------------------------------------------------------ on-chain duties
 
+    def register_service_uri(self, protocol, account) -> bool:
+        """Point ServiceRegistry at this node's -serviceAddr unless it already does (gateways find
+        on-chain orchestrators there); True when a transaction was sent."""
+        if protocol.ServiceRegistry.getServiceURI(self.address) == self.config.service_uri:
+            return False
+        protocol.ServiceRegistry.setServiceURI(self.config.service_uri, sender=account)
+        return True
+
     def round_duties(self, protocol, account) -> dict:
         """Once per new block: initialise the round if nobody has, call reward if active and not
         yet this round, redeem what is due. Returns what happened (for logs)."""

@@ -1,6 +1,8 @@
 """The orchestrator's network surfaces on one port (node.net.demux): gRPC GetOrchestrator, Ping and
 EndTranscodingSession, and the HTTP endpoints /segment, /payment, the batch AI routes (proxied to
-the node's AI runners), /metrics — with go-livepeer's status codes and bodies.
+the node's AI runners or sent to attached AI workers, which fetch a multipart request's input from
+/stream/<request id>/<name> and post results to /aiResults), /metrics — with go-livepeer's status
+codes and bodies.
 
 The request handlers only translate between the wire and node.orchestrator.node, which applies
 the protocol core; the work itself is done by a transcoder (node.worker.transcode) or by an AI
@@ -23,6 +25,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from node.core.errors import PaymentError
 from node.core.keccak import keccak
 from node.core.pricing import AIRequestError, orchestrator_ai_units
+from node.core.verification import sign_renditions
 from node.metrics import CONTENT_TYPE_LATEST
 from node.net import wire
 from node.net.auth import sign, token_matches, verify_orchestrator_request
@@ -35,7 +38,8 @@ from .node import OrchestratorNode
 from .remote import AUTH_TYPE as REMOTE_AUTH
 from .remote import ERROR_MIME as REMOTE_ERROR_MIME
 from .remote import AI_AUTH_TYPE as AI_AUTH
-from .remote import AI_ERROR_MIME, RemoteAIWorkers, RemoteTranscoders, ai_result_from_multipart, parse_multipart
+from .remote import (AI_ERROR_MIME, AI_INPUT_PATH, AI_MULTIPART_FIELDS, RemoteAIWorkers, RemoteTranscoders,
+                     ai_request_from_form, ai_result_from_multipart, parse_multipart)
 
 log = logging.getLogger("lpnode.orchestrator")
 
@@ -106,9 +110,11 @@ class OrchestratorService(pb_grpc.OrchestratorServicer):
 
 
 def create_http_app(node: OrchestratorNode, *, transcode: Callable | None, runners: dict[str, str],
-                    remote: RemoteTranscoders | None = None, ai_workers: RemoteAIWorkers | None = None) -> FastAPI:
+                    remote: RemoteTranscoders | None = None, ai_workers: RemoteAIWorkers | None = None,
+                    private_key: bytes | None = None) -> FastAPI:
     """`transcode(segment bytes, profiles) -> list[(bytes, pixels)]` runs a segment locally (None:
-    this orchestrator does not transcode); `runners` maps a pipeline to its AI runner's base URL."""
+    this orchestrator does not transcode); `runners` maps a pipeline to its AI runner's base URL;
+    `private_key` (on-chain) signs each segment's renditions (TranscodeData.sig)."""
     app = FastAPI(title="lpnode orchestrator")
     client = app.state.runner_client = httpx.AsyncClient(timeout=RUNNER_TIMEOUT)
     metrics = node.metrics
@@ -154,6 +160,7 @@ def create_http_app(node: OrchestratorNode, *, transcode: Callable | None, runne
             result.error = "no transcoder available"
         else:
             started = time.perf_counter()
+            outputs = None
             try:
                 if remote:  # attached transcoders first, as go's orchestrator does
                     outputs = await remote.transcode(data, segment_to_proto(md), md.duration)
@@ -164,11 +171,19 @@ def create_http_app(node: OrchestratorNode, *, transcode: Callable | None, runne
                 result.error = str(exc)
             else:
                 metrics.transcode_time.observe(time.perf_counter() - started)
+                # go's transcodeSeg: one rendition per profile, each at least 25 bytes
+                if len(outputs) != len(md.profiles):
+                    result.error = "MismatchedSegments"
+                elif any(len(segment_bytes) < 25 for segment_bytes, _ in outputs):
+                    result.error = "ZeroSegments"
+            if outputs is not None and not result.error:
                 metrics.segment_transcoded.inc()
                 pixels = sum(p for _, p in outputs)
                 await asyncio.to_thread(node.debit, payment.sender or "", session, pixels)
                 for i, (segment_bytes, px) in enumerate(outputs):
                     result.data.segments.add(url=f"data:video/MP2T;base64,{_b64(segment_bytes)}", pixels=px)
+                if node.onchain and private_key:  # go signs only with an Ethereum account
+                    result.data.sig = sign_renditions([segment_bytes for segment_bytes, _ in outputs], private_key)
         result.info.CopyFrom(refreshed_info(payment, session))
         return Response(result.SerializeToString(), media_type="application/octet-stream")
 
@@ -211,6 +226,15 @@ def create_http_app(node: OrchestratorNode, *, transcode: Callable | None, runne
     async def ai_results(request: Request):
         return await worker_result(request, ai_workers, AI_AUTH, AI_ERROR_MIME, ai_result_from_multipart)
 
+    @app.get(AI_INPUT_PATH + "/{request_id}/{name}")
+    async def ai_input(request_id: str, name: str):
+        """A multipart AI request's input, for the remote AI worker running it (go serves it from
+        its memory storage under /stream/): only while the task runs."""
+        data = ai_workers.input(f"{request_id}/{name}") if ai_workers is not None else None
+        if data is None:
+            return PlainTextResponse("Not Found", status_code=404)
+        return Response(data, media_type="application/octet-stream")
+
     @app.post("/payment")
     async def payment_only(request: Request):
         try:
@@ -230,7 +254,7 @@ def create_http_app(node: OrchestratorNode, *, transcode: Callable | None, runne
         except HeaderError as exc:
             return PlainTextResponse(str(exc), status_code=exc.status)
         runner = runners.get(pipeline)
-        remote_ai = ai_workers is not None and ai_workers.serves(pipeline) and pipeline in AI_JSON_ROUTES
+        remote_ai = ai_workers is not None and ai_workers.serves(pipeline)
         if runner is None and not remote_ai:
             return JSONResponse({"error": {"message": f"pipeline {pipeline} not available"}}, status_code=400)
         session = md.manifest_id  # "<capability>_<model>" (go's batch AI accounting key)
@@ -239,6 +263,7 @@ def create_http_app(node: OrchestratorNode, *, transcode: Callable | None, runne
             return refused
         body = await request.body()
         model = ""
+        job = upload = None  # a multipart request for a remote AI worker: its typed fields and its file
         started = time.perf_counter()
         try:
             if pipeline in AI_JSON_ROUTES:
@@ -247,13 +272,20 @@ def create_http_app(node: OrchestratorNode, *, transcode: Callable | None, runne
                 units = orchestrator_ai_units(pipeline, fields)
             else:
                 units = 0  # multipart: counted from the runner's result below
+                if remote_ai:
+                    job, upload = await _multipart_job(pipeline, request)
+                    model = str(job.get("model_id") or "")
             metrics.ai_models_requested.labels(pipeline, model).inc()
             if remote_ai:  # attached AI workers first, as go's orchestrator does
                 try:
-                    result = await ai_workers.run(pipeline, body)
-                except RuntimeError as exc:
+                    if job is not None:
+                        result = await ai_workers.run(pipeline, job, input=upload,
+                                                      service_uri=node.config.service_uri)
+                    else:
+                        result = await ai_workers.run(pipeline, body)
+                except (RuntimeError, asyncio.TimeoutError) as exc:
                     metrics.ai_request_errors.labels(pipeline, model, "worker").inc()
-                    return JSONResponse({"error": {"message": str(exc)}}, status_code=500)
+                    return JSONResponse({"error": {"message": str(exc) or "AI worker timed out"}}, status_code=500)
                 reply = httpx.Response(200, content=result, headers={"content-type": "application/json"})
             else:
                 reply = await client.post(f"{runner}/{pipeline}", content=body,
@@ -281,6 +313,24 @@ def create_http_app(node: OrchestratorNode, *, transcode: Callable | None, runne
         return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+async def _multipart_job(pipeline: str, request: Request) -> tuple[dict, bytes]:
+    """A multipart request for a remote AI worker: (the typed fields, the uploaded file), as go's
+    orchestrator binds the form into its request body; AIRequestError (400) when it cannot."""
+    file_field = AI_MULTIPART_FIELDS[pipeline][0]
+    try:
+        form = await request.form()
+    except Exception as exc:  # noqa: BLE001 - a malformed body is the caller's mistake
+        raise AIRequestError(f"invalid multipart body: {exc}") from None
+    upload = form.get(file_field)
+    if upload is None or isinstance(upload, str):
+        raise AIRequestError(f"{file_field} field is required")
+    data = await upload.read()
+    try:
+        return ai_request_from_form(pipeline, {k: v for k, v in form.items() if isinstance(v, str)}), data
+    except ValueError as exc:
+        raise AIRequestError(str(exc)) from None
 
 
 def _units_from_result(pipeline: str, reply: httpx.Response) -> int:
@@ -317,7 +367,8 @@ async def serve_orchestrator(node: OrchestratorNode, host: str, port: int, *, pr
         pb_grpc.add_AIWorkerServicer_to_server(AIWorkerService(ai_workers), grpc_server)
     grpc_port = grpc_server.add_insecure_port("127.0.0.1:0")
     await grpc_server.start()
-    app = create_http_app(node, transcode=transcode, runners=runners, remote=remote, ai_workers=ai_workers)
+    app = create_http_app(node, transcode=transcode, runners=runners, remote=remote, ai_workers=ai_workers,
+                          private_key=private_key)
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
     http_server = uvicorn.Server(config)
     http_task = asyncio.create_task(http_server.serve())

@@ -3,41 +3,21 @@ anvil's semantics, reverts as geth/anvil report them, a plain web3 client, and a
 of the contract suite re-run against the server."""
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import time
-
 import pytest
 import requests
 
 from node.eth import JsonRpcChain, attach_protocol
-from node.eth.deploy import params_to_flags
 
 from ..conftest import TEST_PARAMS
+from .devchain_process import devchain_process
 
 pytestmark = pytest.mark.devchain
 
 
 @pytest.fixture(scope="module")
 def devchain(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("devchain")
-    out, log_path = tmp / "addresses.json", tmp / "devchain.log"
-    cmd = [sys.executable, "-m", "node.cli", "devchain", "--port", "0", "--accounts", "20",
-           "--addresses", str(out), *params_to_flags(TEST_PARAMS)]
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 180
-    while "listening" not in log_path.read_text() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.1)
-    text = log_path.read_text()
-    if "listening" not in text:
-        proc.kill()
-        pytest.fail("devchain did not start:\n" + text)
-    url = next(line.split()[1] for line in text.splitlines() if line.startswith("devchain: "))
-    yield url, json.loads(out.read_text())
-    proc.terminate()
-    assert proc.wait(timeout=30) == 0, log_path.read_text()
+    with devchain_process(tmp_path_factory.mktemp("devchain")) as running:
+        yield running
 
 
 def rpc(url, method, *params):

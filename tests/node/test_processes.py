@@ -94,23 +94,39 @@ def test_a_remote_transcoder_attached_with_the_orchestrators_secret(tmp_path):
             p.wait(10)
 
 
+def _png(color: tuple, size: int = 64) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (size, size), color).save(buf, format="png")
+    return buf.getvalue()
+
+
 def test_a_remote_ai_worker_attached_with_the_orchestrators_secret():
-    runner, orch, gw = free_port(), free_port(), free_port()
+    """One worker for two pipelines: text-to-image (JSON) and image-to-image (multipart: the
+    orchestrator serves the upload at go's /stream/ path for the worker to fetch)."""
+    runner, runner_i2i, orch, gw = free_port(), free_port(), free_port(), free_port()
     lpnode = [sys.executable, "-m", "node.cli"]
     procs = [
         subprocess.Popen(lpnode + ["ai-runner", "--pipeline", "text-to-image", "--model-id", "m", "--mode", "mock",
                                    "--port", str(runner)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+        subprocess.Popen(lpnode + ["ai-runner", "--pipeline", "image-to-image", "--model-id", "m", "--mode", "mock",
+                                   "--port", str(runner_i2i)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
         subprocess.Popen(lpnode + ["orchestrator", "-serviceAddr", f"127.0.0.1:{orch}", "-orchSecret", "s3cret",
-                                   "-aiModels", "text-to-image:m:true"],
+                                   "-aiModels", "text-to-image:m:true,image-to-image:m:true"],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
         subprocess.Popen(lpnode + ["gateway", "-httpAddr", f"127.0.0.1:{gw}", "-orchAddr", f"127.0.0.1:{orch}"],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
     try:
         deadline = time.time() + 60
         wait_http(f"http://127.0.0.1:{runner}/health", deadline)
+        wait_http(f"http://127.0.0.1:{runner_i2i}/health", deadline)
         wait_http(f"http://127.0.0.1:{orch}/metrics", deadline)
         wait_http(f"http://127.0.0.1:{gw}/healthz", deadline)
-        worker = lpnode + ["ai-worker", "-orchAddr", f"127.0.0.1:{orch}", "-runnerUrl", f"http://127.0.0.1:{runner}",
+        worker = lpnode + ["ai-worker", "-orchAddr", f"127.0.0.1:{orch}", "-pipeline", "text-to-image,image-to-image",
+                           "-runnerUrl", f"http://127.0.0.1:{runner},http://127.0.0.1:{runner_i2i}",
                            "-modelID", "m", "-orchSecret"]
         bad = subprocess.run(worker + ["nope"], capture_output=True, text=True, timeout=60)
         assert bad.returncode == 1 and "invalid secret" in bad.stdout
@@ -126,6 +142,21 @@ def test_a_remote_ai_worker_attached_with_the_orchestrators_secret():
         assert image["seed"] == 5 and image["url"].startswith("data:image/png;base64,")
         direct = httpx.post(f"http://127.0.0.1:{runner}/text-to-image", json=body).json()["images"][0]
         assert image["url"] == direct["url"]  # the worker's PNG part, reassembled byte for byte
+
+        # image-to-image: the mock blends the input's mean colour into its output, so the result
+        # equals the runner's own answer only if the worker fetched the very input uploaded
+        form = {"prompt": "x", "model_id": "m", "seed": "7", "strength": "0.5", "num_inference_steps": "2"}
+        upload = {"image": ("in.png", _png((200, 30, 90)), "image/png")}
+        r = httpx.post(f"http://127.0.0.1:{gw}/image-to-image", data=form, files=upload, timeout=30)
+        assert r.status_code == 200, r.text
+        image = r.json()["images"][0]
+        direct = httpx.post(f"http://127.0.0.1:{runner_i2i}/image-to-image", data=form, files=upload).json()
+        other = httpx.post(f"http://127.0.0.1:{runner_i2i}/image-to-image", data=form,
+                           files={"image": ("in.png", _png((10, 220, 40)), "image/png")}).json()
+        assert image == direct["images"][0] and image["url"] != other["images"][0]["url"]
+        # the input is served only to a running task: an unknown one is 404
+        r = httpx.get(f"http://127.0.0.1:{orch}/stream/0badc0de/0badc0de.tempfile")
+        assert r.status_code == 404
     finally:
         for p in procs:
             p.terminate()

@@ -1,0 +1,132 @@
+"""Every node its own process, on-chain, as a developer would run them: `lpnode devchain`, an AI
+runner, `lpnode orchestrator -ethUrl ...` (bonded beforehand, as livepeer_cli would) and
+`lpnode gateway -ethUrl ...` with no -orchAddr. The orchestrator registers its service URI and
+initialises the round; the gateway funds itself, finds the orchestrator through the active set and
+ServiceRegistry, and pays in tickets that the orchestrator redeems."""
+import json
+import re
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from .test_processes import free_port, wait_http
+
+httpx = pytest.importorskip("httpx")
+
+pytestmark = pytest.mark.devchain
+
+LPNODE = [sys.executable, "-m", "node.cli"]
+ETH = 10**18
+
+
+def start_devchain(tmp_path):
+    addresses, log_path = tmp_path / "addresses.json", tmp_path / "devchain.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(LPNODE + ["devchain", "--port", "0", "--accounts", "4", "--round-length", "50",
+                                          "--addresses", str(addresses)], stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 180
+    while "listening" not in log_path.read_text() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    text = log_path.read_text()
+    if "listening" not in text:
+        proc.kill()
+        pytest.fail("devchain did not start:\n" + text)
+    url = next(line.split()[1] for line in text.splitlines() if line.startswith("devchain: "))
+    return proc, url, addresses
+
+
+def metric(url: str, name: str) -> float:
+    text = httpx.get(f"{url}/metrics").text
+    return sum(float(v) for v in re.findall(rf"^livepeer_{name}(?:{{[^}}]*}})? (\S+)$", text, re.M))
+
+
+def wait_for(condition, seconds: float, what: str):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def test_an_offchain_gateway_needs_orch_addr():
+    r = subprocess.run(LPNODE + ["gateway", "-httpAddr", f"127.0.0.1:{free_port()}"], capture_output=True, text=True)
+    assert r.returncode == 2 and "an offchain gateway needs -orchAddr" in r.stderr
+
+
+def test_orchestrator_and_gateway_processes_on_chain(tmp_path):
+    from node.eth import LPT, JsonRpcChain, attach_protocol, dev_accounts
+
+    chain_proc, url, addresses = start_devchain(tmp_path)
+    procs, stop = [chain_proc], threading.Event()
+    miner = None
+    try:
+        _, orch_acct, gw_acct = dev_accounts(3)
+        chain = JsonRpcChain(url, accounts=[orch_acct])
+        p = attach_protocol(chain, json.loads(addresses.read_text()))
+        p.approve_and_bond(orch_acct, 1000 * LPT, orch_acct.address)  # what livepeer_cli does
+        p.BondingManager.transcoder(0, 1_000_000, sender=orch_acct)
+        start_round = p.current_round()
+
+        def mine():  # a block every 50 ms, as a chain would produce them
+            while not stop.wait(0.05):
+                chain.mine()
+
+        miner = threading.Thread(target=mine, daemon=True)
+        miner.start()
+        runner, orch, gw = free_port(), free_port(), free_port()
+        models = tmp_path / "aiModels.json"
+        models.write_text(json.dumps([{"pipeline": "text-to-image", "model_id": "m", "warm": True,
+                                       "price_per_unit": 1, "url": f"http://127.0.0.1:{runner}"}]))
+        chain_flags = ["-ethUrl", url, "-addresses", str(addresses)]
+        procs += [
+            subprocess.Popen(LPNODE + ["ai-runner", "--pipeline", "text-to-image", "--model-id", "m", "--mode", "mock",
+                                       "--port", str(runner)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+            # a ticket EV close to the face value (100 x redeem gas x gas price): nearly every ticket wins
+            subprocess.Popen(LPNODE + ["orchestrator", "-serviceAddr", f"127.0.0.1:{orch}", "-aiModels", str(models),
+                                       "-pricePerUnit", "1", "-ticketEV", str(3 * 10**16), "-blockPollingInterval",
+                                       "0.2", "-ethKey", orch_acct.key.hex(), *chain_flags],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+            subprocess.Popen(LPNODE + ["gateway", "-httpAddr", f"127.0.0.1:{gw}", "-deposit", str(10 * ETH),
+                                       "-reserve", str(10 * ETH), "-maxTicketEV", str(10**17), "-maxTotalEV",
+                                       str(10**18), "-ethKey", gw_acct.key.hex(), *chain_flags],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+        ]
+        deadline = time.time() + 90
+        for health in (f"http://127.0.0.1:{runner}/health", f"http://127.0.0.1:{orch}/metrics",
+                       f"http://127.0.0.1:{gw}/metrics"):
+            wait_http(health, deadline)
+        # the orchestrator registered itself and, once the round ended, initialised the next one,
+        # joined the active set and called reward in it
+        assert p.ServiceRegistry.getServiceURI(orch_acct.address) == f"http://127.0.0.1:{orch}"
+        wait_for(lambda: p.current_round() > start_round and p.RoundsManager.currentRoundInitialized()
+                 and p.BondingManager.getTranscoder(orch_acct.address)[0] == p.current_round(), 60, "round duties")
+        (deposit, _), (reserve, _) = p.TicketBroker.getSenderInfo(gw_acct.address)
+        assert (deposit, reserve) == (10 * ETH, 10 * ETH)  # funded by the gateway at start
+
+        for i in range(3):
+            r = httpx.post(f"http://127.0.0.1:{gw}/text-to-image",
+                           json={"prompt": f"p{i}", "model_id": "m", "width": 64, "height": 64}, timeout=60)
+            assert r.status_code == 200, r.text
+            assert r.json()["images"][0]["url"].startswith("data:image/png;base64,")
+        orch_url = f"http://127.0.0.1:{orch}"
+        assert metric(orch_url, "winning_tickets_recv_total") >= 1
+        wait_for(lambda: metric(orch_url, "value_redeemed_total") > 0, 60, "a redemption")
+        time.sleep(1)  # let a redemption in flight finish
+        redeemed = metric(orch_url, "value_redeemed_total")
+        (deposit, _), _ = p.TicketBroker.getSenderInfo(gw_acct.address)
+        assert deposit == 10 * ETH - redeemed
+    finally:
+        stop.set()
+        if miner is not None:
+            miner.join(10)
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
