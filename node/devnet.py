@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -101,22 +100,19 @@ class Devnet:
     # ------------------------------------------------------------------ nodes
 
     def start_runner(self, index: int) -> str:
-        from node.worker.ai.app import create_app
+        from node.worker.ai.local_runner import start_local_runner
 
         cfg = self.config
         if index < cfg.broken_runners:
             return f"http://{cfg.host}:9"  # discard port: nothing listens (a worker that is down)
         if cfg.mode == "real":
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
             from node.worker.ai.tiny_models import build_tiny_sd
 
             build_tiny_sd(cfg.models_dir, cfg.model_id)
             # one torch thread: the devnet's nodes share the machine with the runner
-            app = create_app(cfg.pipeline, cfg.model_id, mode="real", models_dir=cfg.models_dir, num_threads=1)
-        else:
-            app = create_app(cfg.pipeline, cfg.model_id, mode="mock")
-        _, port = _serve_uvicorn(app, cfg.host)
-        return f"http://{cfg.host}:{port}"
+            return start_local_runner(cfg.pipeline, cfg.model_id, mode="real", models_dir=cfg.models_dir,
+                                      host=cfg.host, num_threads=1)
+        return start_local_runner(cfg.pipeline, cfg.model_id, mode="mock", host=cfg.host)
 
     async def start_orchestrator(self, index: int):
         from node.core.ai_models import AIModelConfig

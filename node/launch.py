@@ -96,6 +96,12 @@ def orchestrator_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("-pixelsPerUnit", type=int, default=1)
     p.add_argument("-aiModels", default="", help="aiModels.json file or pipeline:model_id:warm triples; "
                    "an entry's `url` is its AI runner")
+    p.add_argument("-aiWorker", action="store_true", help="run the AI models here: an in-process runner for "
+                   "every -aiModels entry without a `url` (without it, remote AI workers serve them)")
+    p.add_argument("-aiModelsDir", default=None, help="where -aiWorker runners load models from, offline "
+                   "(default $MODEL_DIR, then ~/.lpData/models)")
+    p.add_argument("-aiRunnerMode", choices=("real", "mock"), default="real",
+                   help="-aiWorker runners: real models, or the declared deterministic mocks (lpnode's flag)")
     p.add_argument("-transcoder", action="store_true", help="transcode locally with PyAV")
     p.add_argument("-ticketEV", type=int, default=None, help="ticket EV in wei (default 8 gwei)")
     p.add_argument("-maxFaceValue", type=int, default=0)
@@ -122,6 +128,8 @@ def run_orchestrator(args, parser) -> int:
     except (AIModelsError, ValueError) as exc:
         parser.error(str(exc))
     runners = {m.pipeline: m.url.rstrip("/") for m in models if m.url}
+    if args.aiWorker:
+        runners.update(start_runners([m for m in models if not m.url], args.aiRunnerMode, args.aiModelsDir, parser))
     protocol, account = connect(args, parser)
     host, _, port = args.serviceAddr.rpartition(":")
     uri = f"http://{args.serviceAddr}"
@@ -182,6 +190,20 @@ def go_bool(value: str) -> bool:
     if value in ("0", "f", "F", "false", "FALSE", "False"):
         return False
     raise argparse.ArgumentTypeError(f"invalid boolean value {value!r}")
+
+
+def start_runners(models, mode: str, models_dir: str | None, parser) -> dict[str, str]:
+    """An in-process AI runner per model (go: one runner container each); pipeline -> URL."""
+    from node.worker.ai.local_runner import start_local_runner
+
+    runners = {}
+    for m in models:
+        try:
+            runners[m.pipeline] = start_local_runner(m.pipeline, m.model_id, mode=mode, models_dir=models_dir)
+        except Exception as exc:  # noqa: BLE001 - a model that cannot load stops the node, as go does
+            parser.exit(1, f"lpnode orchestrator: cannot load {m.pipeline} model {m.model_id}: {exc}\n")
+        log.info("AI runner for %s %s (%s) at %s", m.pipeline, m.model_id, mode, runners[m.pipeline])
+    return runners
 
 
 def gateway_parser(sub) -> argparse.ArgumentParser:
@@ -287,8 +309,9 @@ def ai_worker_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser("ai-worker", help="run a remote AI worker attached to an orchestrator")
     p.add_argument("-orchAddr", required=True, help="the orchestrator's host:port")
     p.add_argument("-orchSecret", required=True, help="the orchestrator's -orchSecret")
-    p.add_argument("-runnerUrl", required=True, help="the AI runner this worker drives (lpnode ai-runner)")
-    p.add_argument("-pipeline", default="text-to-image")
+    p.add_argument("-runnerUrl", required=True, help="the AI runner this worker drives (lpnode ai-runner); "
+                   "comma-separated, one per -pipeline, when each pipeline has its own")
+    p.add_argument("-pipeline", default="text-to-image", help="pipeline(s) served, comma-separated")
     p.add_argument("-modelID", required=True)
     return p
 

@@ -18,14 +18,14 @@ def free_port() -> int:
 
 def test_offchain_ai_request_and_a_failed_segment_without_a_transcoder():
     from node.core.ai_models import AIModelConfig
-    from node.devnet import _serve_uvicorn
+    from node.worker.ai.local_runner import serve_in_thread
     from node.gateway.node import GatewayError, GatewayNode
     from node.net.headers import VideoProfile
     from node.orchestrator.node import OrchestratorConfig, OrchestratorNode
     from node.orchestrator.server import serve_orchestrator
     from node.worker.ai.app import create_app
 
-    _, runner_port = _serve_uvicorn(create_app("text-to-image", "m", mode="mock"), "127.0.0.1")
+    _, runner_port = serve_in_thread(create_app("text-to-image", "m", mode="mock"), "127.0.0.1")
 
     async def scenario():
         port = free_port()

@@ -162,3 +162,46 @@ def test_a_remote_ai_worker_attached_with_the_orchestrators_secret():
             p.terminate()
         for p in procs:
             p.wait(10)
+
+
+def test_an_orchestrator_with_ai_worker_runs_the_models_itself(tmp_path):
+    """`-aiWorker`: the orchestrator loads each -aiModels entry without a `url` from -aiModelsDir
+    (the tiny Stable Diffusion, real diffusers through from_pretrained, offline) and serves it."""
+    pytest.importorskip("diffusers")
+    from node.worker.ai.tiny_models import TINY_SD_ID, build_tiny_sd
+
+    build_tiny_sd(tmp_path / "models")
+    orch, gw = free_port(), free_port()
+    lpnode = [sys.executable, "-m", "node.cli"]
+    missing = subprocess.run(lpnode + ["orchestrator", "-serviceAddr", f"127.0.0.1:{free_port()}", "-aiWorker",
+                                       "-aiModels", "text-to-image:test/absent:true", "-aiModelsDir",
+                                       str(tmp_path / "models")], capture_output=True, text=True, timeout=120)
+    assert missing.returncode == 1 and "cannot load text-to-image model test/absent" in missing.stderr
+    procs = [
+        subprocess.Popen(lpnode + ["orchestrator", "-serviceAddr", f"127.0.0.1:{orch}", "-aiWorker", "-aiModels",
+                                   f"text-to-image:{TINY_SD_ID}:true", "-aiModelsDir", str(tmp_path / "models")],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+        subprocess.Popen(lpnode + ["gateway", "-httpAddr", f"127.0.0.1:{gw}", "-orchAddr", f"127.0.0.1:{orch}"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        deadline = time.time() + 120
+        wait_http(f"http://127.0.0.1:{orch}/metrics", deadline)
+        wait_http(f"http://127.0.0.1:{gw}/healthz", deadline)
+        body = {"prompt": "a lighthouse", "model_id": TINY_SD_ID, "width": 64, "height": 64, "seed": 3,
+                "num_inference_steps": 2}
+        r = httpx.post(f"http://127.0.0.1:{gw}/text-to-image", json=body, timeout=120)
+        assert r.status_code == 200, r.text
+        image = r.json()["images"][0]
+        assert image["seed"] == 3 and image["url"].startswith("data:image/png;base64,")
+        import base64
+        import io
+
+        from PIL import Image
+
+        png = Image.open(io.BytesIO(base64.b64decode(image["url"].split(",", 1)[1])))
+        assert png.size == (64, 64)
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(10)

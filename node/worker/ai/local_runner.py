@@ -1,0 +1,33 @@
+"""An AI runner inside the calling process, served on loopback from a thread: what an orchestrator
+does for an -aiModels entry that names no runner `url` (go starts one runner container per
+pipeline and model there), and what `lpnode devnet` runs beside each orchestrator."""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+from .app import create_app
+
+
+def serve_in_thread(app, host: str = "127.0.0.1") -> tuple[object, int]:
+    """Run an ASGI app under uvicorn in a daemon thread on an ephemeral port; (server, port)."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=0, log_level="warning", lifespan="on"))
+    threading.Thread(target=server.run, daemon=True).start()
+    while not server.started:
+        time.sleep(0.01)
+    return server, server.servers[0].sockets[0].getsockname()[1]
+
+
+def start_local_runner(pipeline: str, model_id: str, *, mode: str = "real", models_dir: str | Path | None = None,
+                       host: str = "127.0.0.1", **options) -> str:
+    """Load `model_id` for `pipeline` (real: from `models_dir` through from_pretrained, offline;
+    mock: the declared deterministic mocks) and serve it; returns the runner's base URL."""
+    if mode == "real":
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach a hub at run time
+    app = create_app(pipeline, model_id, mode=mode, models_dir=models_dir, **options)
+    _, port = serve_in_thread(app, host)
+    return f"http://{host}:{port}"
