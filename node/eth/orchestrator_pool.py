@@ -29,20 +29,33 @@ def stake_units(total_stake_wei: int) -> int:
     return total_stake_wei // STAKE_UNIT
 
 
+def pool_members(bm, attempts: int = 3) -> list[str]:
+    """The transcoder pool's addresses in list order. Over JSON-RPC the walk spans blocks, and a
+    `reward` or bond in between re-sorts the list (an address met twice, another skipped), so a
+    walk whose distinct addresses do not add up to the pool size is done again."""
+    for _ in range(attempts):
+        size, seen = bm.getTranscoderPoolSize(), {}
+        address = bm.getFirstTranscoderInPool()
+        while address and address.lower() != ZERO_ADDRESS and address not in seen and len(seen) <= size:
+            seen[address] = None
+            address = bm.getNextTranscoderInPool(address)
+        if len(seen) == size:
+            break
+    return list(seen)
+
+
 def active_orchestrators(protocol) -> list[RegisteredOrchestrator]:
     """Every orchestrator active this round with a non-empty service URI, in pool order."""
     bm, rm, registry = protocol.BondingManager, protocol.RoundsManager, protocol.ServiceRegistry
     current = rm.currentRound()
     found = []
-    address = bm.getFirstTranscoderInPool()
-    while address and address.lower() != ZERO_ADDRESS:
+    for address in pool_members(bm):
         uri = registry.getServiceURI(address)
         if uri and bm.isActiveTranscoder(address):
             # as go: 0 until the round's earnings pool is written (a bond in the round before, or
             # this round's reward call), and selection then treats the stake as unknown
             total_stake = bm.getTranscoderEarningsPoolForRound(address, current)[0]
             found.append(RegisteredOrchestrator(to_checksum_address(address), uri, stake_units(total_stake)))
-        address = bm.getNextTranscoderInPool(address)
     return found
 
 

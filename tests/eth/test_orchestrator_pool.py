@@ -42,3 +42,35 @@ def test_pool_is_reread_when_the_round_changes(protocol, accounts):
     protocol.next_round()
     members = pool.orchestrators()
     assert [(m.address, m.stake) for m in members] == [(a.address, 150_000_000), (b.address, 50_000_000)]
+
+
+class _ReorderingPool:
+    """A BondingManager whose list is re-sorted (b overtakes a) after the first hop of a walk."""
+
+    def __init__(self):
+        self.walks = 0
+        self.order = ["0xA", "0xB", "0xC"]
+
+    def getTranscoderPoolSize(self):
+        return 3
+
+    def getFirstTranscoderInPool(self):
+        self.walks += 1
+        return self.order[0]
+
+    def getNextTranscoderInPool(self, address):
+        if self.walks == 1 and address == "0xA":
+            self.order = ["0xB", "0xA", "0xC"]  # a reward re-sorted the pool mid-walk
+        i = self.order.index(address) + 1
+        return self.order[i] if i < len(self.order) else ZERO
+
+
+ZERO = "0x" + "00" * 20
+
+
+def test_a_walk_spoiled_by_a_resort_is_done_again():
+    from node.eth.orchestrator_pool import pool_members
+
+    bm = _ReorderingPool()
+    assert pool_members(bm) == ["0xB", "0xA", "0xC"]  # the first walk skipped 0xB and was redone
+    assert bm.walks == 2
