@@ -168,7 +168,9 @@ class Devnet:
         if cfg.deposit or cfg.reserve:
             ProtocolBroker(self.protocol, account).fund_deposit_and_reserve(cfg.deposit, cfg.reserve)
         # discovery as an on-chain go gateway without -orchAddr: the active set and ServiceRegistry
-        self.gateway = GatewayNode(account=account, chain=self._view(), pool=ChainOrchestratorPool(self.protocol))
+        view = self._view()
+        self.gateway = GatewayNode(account=account, chain=view,
+                                   pool=ChainOrchestratorPool(self.protocol, view.last_initialized_round))
         self.gateway.sender.max_ev = self.gateway.sender.max_total_ev = Fraction(100 * cfg.ticket_ev)
         profiles = (VideoProfile("P240p30fps16x9", 426, 240, 250_000, 30, 1),
                     VideoProfile("P360p30fps16x9", 640, 360, 400_000, 30, 1))

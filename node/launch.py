@@ -248,11 +248,11 @@ def run_gateway(args, parser) -> int:
     orchs = [o.url.replace("https://", "http://", 1) for o in parse_orch_addrs(args.orchAddr)]
     if not orchs and protocol is None:
         parser.error("an offchain gateway needs -orchAddr")
-    pool = ChainOrchestratorPool(protocol) if protocol is not None and not orchs else None
+    view = CachedChainView(ProtocolChainView(protocol)) if protocol is not None else None
+    pool = ChainOrchestratorPool(protocol, view.last_initialized_round) if view is not None and not orchs else None
     max_price, _ = parse_price_per_unit(args.maxPricePerUnit)
-    node = GatewayNode(orchs, account=account, pool=pool, chain=CachedChainView(ProtocolChainView(protocol)) if protocol else None,
-                       max_attempts=args.maxAttempts, local_verify=args.localVerify,
-                       max_price=(max_price / args.pixelsPerUnit) if max_price else None)
+    node = GatewayNode(orchs, account=account, pool=pool, chain=view, max_attempts=args.maxAttempts,
+                       local_verify=args.localVerify, max_price=(max_price / args.pixelsPerUnit) if max_price else None)
     if node.sender is not None:
         node.sender.max_ev, node.sender.max_total_ev = Fraction(args.maxTicketEV), Fraction(args.maxTotalEV)
     profiles = tuple(VideoProfile(p.name, p.width, p.height, p.bitrate, p.fps, p.fps_den)

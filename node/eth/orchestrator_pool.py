@@ -60,17 +60,20 @@ def active_orchestrators(protocol) -> list[RegisteredOrchestrator]:
 
 
 class ChainOrchestratorPool:
-    """`active_orchestrators`, re-read when the round changes (thread-safe)."""
+    """`active_orchestrators`, re-read when the last initialised round changes (thread-safe).
+    `last_round` is how the round is learnt: a node passes its cached chain view's (go asks its
+    round watcher, not the chain, on every request); the default asks the RoundsManager."""
 
-    def __init__(self, protocol) -> None:
+    def __init__(self, protocol, last_round=None) -> None:
         self.protocol = protocol
+        self.last_round = last_round or protocol.RoundsManager.lastInitializedRound
         self._round: int | None = None
         self._members: list[RegisteredOrchestrator] = []
         self._lock = threading.Lock()
 
     def orchestrators(self) -> list[RegisteredOrchestrator]:
         with self._lock:
-            current = self.protocol.RoundsManager.currentRound()
+            current = self.last_round()
             if current != self._round:
                 self._members, self._round = active_orchestrators(self.protocol), current
             return list(self._members)
