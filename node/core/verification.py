@@ -220,11 +220,12 @@ class SegmentVerifier:
             return Verdict(best[2], error)
         return Verdict(None, error)
 
-    def verify(self, result: SegmentResult, counted: Optional[Sequence[int]] = None, *,
-               decode_error: Optional[str] = None, score: float = 0.0) -> Verdict:
-        """Both checks and the policy, for a caller that has the pixel counts at hand (a runtime
-        that decodes should check the signature first and decode only if it passed)."""
+    def verify(self, result: SegmentResult, count: Callable[[], tuple[Optional[Sequence[int]], Optional[str]]],
+               *, score: float = 0.0) -> Verdict:
+        """Both checks in go's order and the policy. `count()` decodes the renditions and returns
+        (pixel counts, None) or (None, the decoder's error); it runs only if the signature passed."""
         error = signature_error(result, self.verify_sig)
         if error is None:
+            counted, decode_error = count()
             error = pixel_error(result, counted, decode_error)
         return self.record(result, error, score)

@@ -31,8 +31,7 @@ from node.core.selection import ProbabilitySelectionAlgorithm, select_session
 from node.core.sender import PARAMS_EXPIRY_BUFFER, Sender
 from node.core.sessions import (SegmentAction, SegmentAttempts, Session, TranscodeSessions, auth_token_needs_refresh,
                                 latency_score, segment_http_timeout)
-from node.core.verification import (SegmentResult, SegmentVerifier, Verdict, local_verify_default, pixel_error,
-                                    signature_error)
+from node.core.verification import SegmentResult, SegmentVerifier, Verdict, local_verify_default
 from node.metrics import NodeMetrics
 from node.net import wire
 from node.net.auth import orchestrator_request_sig
@@ -385,11 +384,7 @@ class GatewayNode:
     async def _verify(self, verifier: SegmentVerifier, result: SegmentResult, session: Session) -> Verdict:
         """go's verify: the signature (on-chain), then each rendition decoded and its pixels counted
         against the reported ones; the policy says what to do."""
-        error = signature_error(result, verifier.verify_sig)
-        if error is None:
-            counted, decode_error = await asyncio.to_thread(_count_pixels, result.renditions)
-            error = pixel_error(result, counted, decode_error)
-        verdict = verifier.record(result, error)
+        verdict = await asyncio.to_thread(verifier.verify, result, lambda: _count_pixels(result.renditions))
         if verdict.error is not None:
             log.warning("verification of a segment from %s failed: %s%s", session.uri, verdict.error,
                         "; accepting the best result" if verdict.accepted is not None else "")

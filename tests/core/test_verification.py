@@ -32,6 +32,11 @@ RENDITIONS = [b"rendition 240p" * 4, b"rendition 360p" * 4]
 PIXELS = [426 * 240 * 60, 640 * 360 * 60]  # 2 s at 30 fps
 
 
+def decoded(pixels):
+    """A `count` for SegmentVerifier.verify whose decoder found `pixels`."""
+    return lambda: (pixels, None)
+
+
 def result(renditions=RENDITIONS, pixels=PIXELS, key=O_KEY, address=O_ADDRESS, recipient=O_ADDRESS, payload=None):
     sig = sign_renditions(renditions, key) if key else b""
     return SegmentResult(list(renditions), list(pixels), sig=sig, address=address, ticket_recipient=recipient,
@@ -119,7 +124,7 @@ def test_go_policy_has_two_retries_and_local_verify_defaults():
 def test_a_passing_result_is_accepted_and_nothing_counts():
     v = SegmentVerifier()
     r = result()
-    verdict = v.verify(r, PIXELS)
+    verdict = v.verify(r, decoded(PIXELS))
     assert verdict.passed and verdict.accepted is r and not verdict.drop and v.count == 0
 
 
@@ -127,9 +132,9 @@ def test_pixel_mismatch_is_retried_then_after_more_than_two_failures_the_latest_
     v = SegmentVerifier()
     lies = [result(pixels=[p * 2 for p in PIXELS], payload=i) for i in range(3)]
     for i in range(2):  # failures 1 and 2: not accepted, the orchestrator is dropped
-        verdict = v.verify(lies[i], PIXELS)
+        verdict = v.verify(lies[i], decoded(PIXELS))
         assert verdict.accepted is None and verdict.drop and str(verdict.error) == PIXEL_MISMATCH
-    verdict = v.verify(lies[2], PIXELS)  # failure 3 > Retries: the best candidate (all scores 0: the latest)
+    verdict = v.verify(lies[2], decoded(PIXELS))  # failure 3 > Retries: the best candidate (all scores 0: the latest)
     assert v.count == 3 and verdict.accepted is lies[2] and verdict.drop and str(verdict.error) == PIXEL_MISMATCH
 
 
@@ -145,15 +150,15 @@ def test_the_best_scoring_candidate_is_accepted():
 def test_non_retryable_and_fatal_failures_count_but_are_never_accepted():
     v = SegmentVerifier()
     for _ in range(3):
-        verdict = v.verify(result(key=OTHER_KEY), PIXELS)
+        verdict = v.verify(result(key=OTHER_KEY), decoded(PIXELS))
         assert verdict.accepted is None and not verdict.drop and str(verdict.error) == PM_CHECK_FAILED
     assert v.count == 3 and v.candidates == []
     # an earlier retryable candidate is accepted when a later failure is not retryable
     v = SegmentVerifier()
     liar = result(pixels=[1, 1])
-    v.verify(liar, PIXELS)
+    v.verify(liar, decoded(PIXELS))
     v.record(result(), VerificationError("AudioMismatch", fatal=True))  # go's Fatal: retryable, never kept
-    verdict = v.verify(result(key=OTHER_KEY), PIXELS)
+    verdict = v.verify(result(key=OTHER_KEY), decoded(PIXELS))
     assert verdict.accepted is liar and str(verdict.error) == PM_CHECK_FAILED and not verdict.drop
 
 
@@ -167,7 +172,7 @@ def test_a_pixel_mismatch_drops_the_orchestrator_without_suspending_it_and_the_s
     assert chosen is liar
     sessions.untrusted.push_in_flight(chosen, 0.0, 2.0)
     sessions.complete(chosen, 0.5)
-    verdict = verifier.verify(result(pixels=[p + 1 for p in PIXELS]), PIXELS)
+    verdict = verifier.verify(result(pixels=[p + 1 for p in PIXELS]), decoded(PIXELS))
     assert verdict.drop
     sessions.drop(chosen)
     assert attempts.record(str(verdict.error)) is SegmentAction.RETRY
@@ -181,3 +186,13 @@ def test_a_pixel_mismatch_drops_the_orchestrator_without_suspending_it_and_the_s
 def test_verification_errors_are_not_in_lpms_non_retryable_list(message):
     attempts = SegmentAttempts(3)
     assert attempts.record(message) is SegmentAction.RETRY
+
+
+def test_renditions_are_decoded_only_after_the_signature_passed():
+    def must_not_decode():
+        raise AssertionError("decoded a segment whose signature failed")
+
+    verdict = SegmentVerifier().verify(result(key=OTHER_KEY), must_not_decode)
+    assert str(verdict.error) == PM_CHECK_FAILED
+    verdict = SegmentVerifier().verify(result(), lambda: (None, "Invalid data found when processing input"))
+    assert str(verdict.error) == "Invalid data found when processing input" and not verdict.drop
