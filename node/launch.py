@@ -15,11 +15,10 @@ import threading
 from fractions import Fraction
 from pathlib import Path
 
+from node.cli import non_negative_int
+from node.eth.txmanager import DEFAULT_MAX_REPLACEMENTS, DEFAULT_TX_TIMEOUT
+
 log = logging.getLogger("lpnode")
-# go's -transactionTimeout and -maxTransactionReplacements defaults (node.eth.txmanager's too; kept
-# here so that parsing flags does not import the chain layer)
-DEFAULT_TX_TIMEOUT = 5 * 60.0
-DEFAULT_MAX_REPLACEMENTS = 1
 
 
 def add_chain_flags(p: argparse.ArgumentParser) -> None:
@@ -30,7 +29,7 @@ def add_chain_flags(p: argparse.ArgumentParser) -> None:
                    default=DEFAULT_TX_TIMEOUT,
                    help="how long to wait for a transaction to be mined before replacing it: a Go duration "
                    "(5m, 30s, 1m30s) or seconds (default 5m)")
-    p.add_argument("-maxTransactionReplacements", type=_non_negative, default=DEFAULT_MAX_REPLACEMENTS,
+    p.add_argument("-maxTransactionReplacements", type=non_negative_int, default=DEFAULT_MAX_REPLACEMENTS,
                    help="times a stuck transaction is replaced at a higher gas price (default 1)")
 
 
@@ -58,16 +57,6 @@ def _duration(text: str) -> float:
     if seconds <= 0:
         raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
     return seconds
-
-
-def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative: {text!r}")
-    return value
 
 
 def connect(args, parser):

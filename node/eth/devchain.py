@@ -256,8 +256,9 @@ class DevchainRpc:
         if request.get("to"):
             tx["to"] = to_checksum_address(request["to"])
         nonce = request.get("nonce")
-        tx["nonce"] = _int(nonce) if nonce is not None else self.pool.pending_nonce(
-            bytes.fromhex(sender[2:]), self._account_nonce(bytes.fromhex(sender[2:])))
+        if nonce is None:
+            nonce = self.pool.pending_nonce(_bytes(sender), self._account_nonce(_bytes(sender)))
+        tx["nonce"] = _int(nonce)
         tx["gas"] = _int(request["gas"]) if request.get("gas") else _int(self._forward("eth_estimateGas", [request]))
         if request.get("gasPrice") is not None:
             tx["gasPrice"] = _int(request["gasPrice"])

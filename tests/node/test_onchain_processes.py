@@ -4,7 +4,6 @@ runner, `lpnode orchestrator -ethUrl ...` (bonded beforehand, as livepeer_cli wo
 initialises the round; the gateway funds itself, finds the orchestrator through the active set and
 ServiceRegistry, and pays in tickets that the orchestrator redeems."""
 import json
-import re
 import subprocess
 import sys
 import threading
@@ -12,7 +11,9 @@ import time
 
 import pytest
 
-from .test_processes import free_port, wait_http
+from ..eth.devchain_process import devchain_process
+from .test_devnet import metric
+from .test_processes import free_port, stop_all, wait_http
 
 httpx = pytest.importorskip("httpx")
 
@@ -20,27 +21,6 @@ pytestmark = pytest.mark.devchain
 
 LPNODE = [sys.executable, "-m", "node.cli"]
 ETH = 10**18
-
-
-def start_devchain(tmp_path):
-    addresses, log_path = tmp_path / "addresses.json", tmp_path / "devchain.log"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(LPNODE + ["devchain", "--port", "0", "--accounts", "4", "--round-length", "50",
-                                          "--addresses", str(addresses)], stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 180
-    while "listening" not in log_path.read_text() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.1)
-    text = log_path.read_text()
-    if "listening" not in text:
-        proc.kill()
-        pytest.fail("devchain did not start:\n" + text)
-    url = next(line.split()[1] for line in text.splitlines() if line.startswith("devchain: "))
-    return proc, url, addresses
-
-
-def metric(url: str, name: str) -> float:
-    text = httpx.get(f"{url}/metrics").text
-    return sum(float(v) for v in re.findall(rf"^livepeer_{name}(?:{{[^}}]*}})? (\S+)$", text, re.M))
 
 
 def wait_for(condition, seconds: float, what: str):
@@ -58,15 +38,20 @@ def test_an_offchain_gateway_needs_orch_addr():
 
 
 def test_orchestrator_and_gateway_processes_on_chain(tmp_path):
+    with devchain_process(tmp_path, "--round-length", "50") as (url, addresses):
+        _run_nodes_on_chain(tmp_path, url, addresses)
+
+
+def _run_nodes_on_chain(tmp_path, url: str, addresses: dict) -> None:
     from node.eth import LPT, JsonRpcChain, attach_protocol, dev_accounts
 
-    chain_proc, url, addresses = start_devchain(tmp_path)
-    procs, stop = [chain_proc], threading.Event()
-    miner = None
+    procs, stop, miner = [], threading.Event(), None
+    addresses_file = tmp_path / "nodes-addresses.json"  # -addresses for the nodes
+    addresses_file.write_text(json.dumps(addresses))
     try:
         _, orch_acct, gw_acct = dev_accounts(3)
         chain = JsonRpcChain(url, accounts=[orch_acct])
-        p = attach_protocol(chain, json.loads(addresses.read_text()))
+        p = attach_protocol(chain, addresses)
         p.approve_and_bond(orch_acct, 1000 * LPT, orch_acct.address)  # what livepeer_cli does
         p.BondingManager.transcoder(0, 1_000_000, sender=orch_acct)
         start_round = p.current_round()
@@ -81,7 +66,7 @@ def test_orchestrator_and_gateway_processes_on_chain(tmp_path):
         models = tmp_path / "aiModels.json"
         models.write_text(json.dumps([{"pipeline": "text-to-image", "model_id": "m", "warm": True,
                                        "price_per_unit": 1, "url": f"http://127.0.0.1:{runner}"}]))
-        chain_flags = ["-ethUrl", url, "-addresses", str(addresses)]
+        chain_flags = ["-ethUrl", url, "-addresses", str(addresses_file)]
         procs += [
             subprocess.Popen(LPNODE + ["ai-runner", "--pipeline", "text-to-image", "--model-id", "m", "--mode", "mock",
                                        "--port", str(runner)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
@@ -123,10 +108,4 @@ def test_orchestrator_and_gateway_processes_on_chain(tmp_path):
         stop.set()
         if miner is not None:
             miner.join(10)
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_all(procs)

@@ -17,6 +17,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def stop_all(procs) -> None:
+    """Terminate the processes and wait for each (10 s at most)."""
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        p.wait(10)
+
+
 def wait_http(url: str, deadline: float) -> None:
     while time.time() < deadline:
         try:
@@ -57,10 +65,7 @@ def test_runner_orchestrator_gateway_as_processes(tmp_path):
         text = httpx.get(f"http://127.0.0.1:{orch}/metrics").text
         assert "livepeer_segment_transcoded_total 1.0" in text
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            p.wait(10)
+        stop_all(procs)
 
 
 def test_a_remote_transcoder_attached_with_the_orchestrators_secret(tmp_path):
@@ -88,10 +93,7 @@ def test_a_remote_transcoder_attached_with_the_orchestrators_secret(tmp_path):
         assert r.status_code == 200 and r.content.count(b"Rendition-Name: ") == 2
         assert "livepeer_segment_transcoded_total 1.0" in httpx.get(f"http://127.0.0.1:{orch}/metrics").text
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            p.wait(10)
+        stop_all(procs)
 
 
 def _png(color: tuple, size: int = 64) -> bytes:
@@ -158,10 +160,7 @@ def test_a_remote_ai_worker_attached_with_the_orchestrators_secret():
         r = httpx.get(f"http://127.0.0.1:{orch}/stream/0badc0de/0badc0de.tempfile")
         assert r.status_code == 404
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            p.wait(10)
+        stop_all(procs)
 
 
 def test_an_orchestrator_with_ai_worker_runs_the_models_itself(tmp_path):
@@ -201,7 +200,4 @@ def test_an_orchestrator_with_ai_worker_runs_the_models_itself(tmp_path):
         png = Image.open(io.BytesIO(base64.b64decode(image["url"].split(",", 1)[1])))
         assert png.size == (64, 64)
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            p.wait(10)
+        stop_all(procs)
