@@ -16,24 +16,32 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_offchain_ai_request_and_a_failed_segment_without_a_transcoder():
+async def ai_orchestrator(runner_port: int):
+    """An offchain orchestrator (no transcoder) whose text-to-image model "m" is the runner on
+    `runner_port`; returns (uri, node, stop)."""
     from node.core.ai_models import AIModelConfig
+    from node.orchestrator.node import OrchestratorConfig, OrchestratorNode
+    from node.orchestrator.server import serve_orchestrator
+
+    port = free_port()
+    node = OrchestratorNode(OrchestratorConfig(f"http://127.0.0.1:{port}", transcoding=False,
+                                               ai_models=[AIModelConfig("text-to-image", "m", warm=True)]))
+    _, stop = await serve_orchestrator(node, "127.0.0.1", port, private_key=None, transcode=None,
+                                       runners={"text-to-image": f"http://127.0.0.1:{runner_port}"})
+    return f"http://127.0.0.1:{port}", node, stop
+
+
+def test_offchain_ai_request_and_a_failed_segment_without_a_transcoder():
     from node.worker.ai.local_runner import serve_in_thread
     from node.gateway.node import GatewayError, GatewayNode
     from node.net.headers import VideoProfile
-    from node.orchestrator.node import OrchestratorConfig, OrchestratorNode
-    from node.orchestrator.server import serve_orchestrator
     from node.worker.ai.app import create_app
 
     _, runner_port = serve_in_thread(create_app("text-to-image", "m", mode="mock"), "127.0.0.1")
 
     async def scenario():
-        port = free_port()
-        node = OrchestratorNode(OrchestratorConfig(f"http://127.0.0.1:{port}", transcoding=False,
-                                                   ai_models=[AIModelConfig("text-to-image", "m", warm=True)]))
-        _, stop = await serve_orchestrator(node, "127.0.0.1", port, private_key=None, transcode=None,
-                                           runners={"text-to-image": f"http://127.0.0.1:{runner_port}"})
-        gateway = GatewayNode([f"http://127.0.0.1:{port}"])
+        uri, node, stop = await ai_orchestrator(runner_port)
+        gateway = GatewayNode([uri])
         try:
             fields = {"prompt": "a dog", "model_id": "m", "width": 64, "height": 64, "seed": 3}
             body, media_type = await gateway.ai_request("text-to-image", json.dumps(fields).encode(),
@@ -65,29 +73,18 @@ def test_an_unreachable_orchestrator_is_skipped_and_one_that_goes_down_is_swappe
     """The failure table's first row: an -orchAddr entry where nothing listens never gets work, and
     an orchestrator that stops answering after discovery fails the attempt, which is retried on
     another orchestrator; the client sees only successes."""
-    from node.core.ai_models import AIModelConfig
     from node.gateway.node import GatewayNode
-    from node.orchestrator.node import OrchestratorConfig, OrchestratorNode
-    from node.orchestrator.server import serve_orchestrator
     from node.worker.ai.app import create_app
     from node.worker.ai.local_runner import serve_in_thread
 
     _, runner_port = serve_in_thread(create_app("text-to-image", "m", mode="mock"), "127.0.0.1")
     fields = {"prompt": "a dog", "model_id": "m", "width": 64, "height": 64, "seed": 3}
 
-    async def orchestrator():
-        port = free_port()
-        node = OrchestratorNode(OrchestratorConfig(f"http://127.0.0.1:{port}", transcoding=False,
-                                                   ai_models=[AIModelConfig("text-to-image", "m", warm=True)]))
-        _, stop = await serve_orchestrator(node, "127.0.0.1", port, private_key=None, transcode=None,
-                                           runners={"text-to-image": f"http://127.0.0.1:{runner_port}"})
-        return f"http://127.0.0.1:{port}", node, stop
-
     def served(node) -> float:
         return node.metrics.ai_models_requested.labels("text-to-image", "m")._value.get()
 
     async def scenario():
-        (uri_a, a, stop_a), (uri_b, b, stop_b) = await orchestrator(), await orchestrator()
+        (uri_a, a, stop_a), (uri_b, b, stop_b) = await ai_orchestrator(runner_port), await ai_orchestrator(runner_port)
         dead = f"http://127.0.0.1:{free_port()}"  # nothing listens there
         gateway = GatewayNode([dead, uri_a, uri_b])
         stopped = set()
