@@ -8,10 +8,13 @@ which go stores as the earnings pool's total stake for the round in LPT × 10^5 
 """
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 
 from eth_utils import to_checksum_address
+
+log = logging.getLogger("lpnode.discovery")
 
 ZERO_ADDRESS = "0x" + "00" * 20
 STAKE_UNIT = 10**13  # wei per stored stake unit: go keeps LPT x 10^5
@@ -76,4 +79,7 @@ class ChainOrchestratorPool:
             current = self.last_round()
             if current != self._round:
                 self._members, self._round = active_orchestrators(self.protocol), current
+                log.info("orchestrators active in round %d: %s", current,
+                         ", ".join(f"{m.address} at {m.service_uri} (stake {m.stake})" for m in self._members)
+                         or "none")
             return list(self._members)

@@ -210,6 +210,6 @@ class OrchestratorNode:
                 self.metrics.value_redeemed.labels(sender).inc(r.ticket.ticket.face_value)
             elif r.outcome is not Outcome.EXPIRED:
                 self.metrics.ticket_redemption_errors.labels(sender).inc()
-        done["redemptions"] = [r.outcome.value for r in results]
+        done["redemptions"] = [f"{r.outcome.value}: {r.error}" if r.error else r.outcome.value for r in results]
         return done
 
