@@ -23,13 +23,14 @@ LPNODE = [sys.executable, "-m", "node.cli"]
 ETH = 10**18
 
 
-def wait_for(condition, seconds: float, what: str):
+def wait_for(condition, seconds: float, what):
+    """Wait until `condition()`; else fail naming `what` (a string, or a callable giving one)."""
     deadline = time.time() + seconds
     while time.time() < deadline:
         if condition():
             return
         time.sleep(0.2)
-    pytest.fail(f"timed out waiting for {what}")
+    pytest.fail(f"timed out waiting for {what() if callable(what) else what}")
 
 
 def test_an_offchain_gateway_needs_orch_addr():
@@ -38,7 +39,10 @@ def test_an_offchain_gateway_needs_orch_addr():
 
 
 def test_orchestrator_and_gateway_processes_on_chain(tmp_path):
-    with devchain_process(tmp_path, "--round-length", "50") as (url, addresses):
+    # rounds of 100 blocks and a block every 100 ms, as the devnet tests: ticket params (40 blocks)
+    # outlive the nodes' 1 s chain caches, and a winning ticket's redemption window (from its
+    # params' expiry to the end of its validity, 2 rounds) is several duty polls long
+    with devchain_process(tmp_path) as (url, addresses):
         _run_nodes_on_chain(tmp_path, url, addresses)
 
 
@@ -46,6 +50,8 @@ def _run_nodes_on_chain(tmp_path, url: str, addresses: dict) -> None:
     from node.eth import LPT, JsonRpcChain, attach_protocol, dev_accounts
 
     procs, stop, miner = [], threading.Event(), None
+    orch_log_path = tmp_path / "orchestrator.log"  # its round duties and redemptions, for a failure
+    orch_log = open(orch_log_path, "w")
     addresses_file = tmp_path / "nodes-addresses.json"  # -addresses for the nodes
     addresses_file.write_text(json.dumps(addresses))
     try:
@@ -56,8 +62,8 @@ def _run_nodes_on_chain(tmp_path, url: str, addresses: dict) -> None:
         p.BondingManager.transcoder(0, 1_000_000, sender=orch_acct)
         start_round = p.current_round()
 
-        def mine():  # a block every 50 ms, as a chain would produce them
-            while not stop.wait(0.05):
+        def mine():  # a block every 100 ms, as a chain would produce them
+            while not stop.wait(0.1):
                 chain.mine()
 
         miner = threading.Thread(target=mine, daemon=True)
@@ -70,11 +76,14 @@ def _run_nodes_on_chain(tmp_path, url: str, addresses: dict) -> None:
         procs += [
             subprocess.Popen(LPNODE + ["ai-runner", "--pipeline", "text-to-image", "--model-id", "m", "--mode", "mock",
                                        "--port", str(runner)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
-            # a ticket EV close to the face value (100 x redeem gas x gas price): nearly every ticket wins
+            # the face value capped just above the ticket EV (go's gateway refuses EV >= face value):
+            # every ticket wins (probability 1 - 2^11/face value); 2^11 keeps the wei sums exact as
+            # the float metrics the test reads
             subprocess.Popen(LPNODE + ["orchestrator", "-serviceAddr", f"127.0.0.1:{orch}", "-aiModels", str(models),
-                                       "-pricePerUnit", "1", "-ticketEV", str(3 * 10**16), "-blockPollingInterval",
+                                       "-pricePerUnit", "1", "-ticketEV", str(3 * 10**16), "-maxFaceValue",
+                                       str(3 * 10**16 + 2**11), "-blockPollingInterval",
                                        "0.2", "-ethKey", orch_acct.key.hex(), *chain_flags],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+                             stdout=orch_log, stderr=subprocess.STDOUT),
             subprocess.Popen(LPNODE + ["gateway", "-httpAddr", f"127.0.0.1:{gw}", "-deposit", str(10 * ETH),
                                        "-reserve", str(10 * ETH), "-maxTicketEV", str(10**17), "-maxTotalEV",
                                        str(10**18), "-ethKey", gw_acct.key.hex(), *chain_flags],
@@ -92,6 +101,10 @@ def _run_nodes_on_chain(tmp_path, url: str, addresses: dict) -> None:
         (deposit, _), (reserve, _) = p.TicketBroker.getSenderInfo(gw_acct.address)
         assert (deposit, reserve) == (10 * ETH, 10 * ETH)  # funded by the gateway at start
 
+        # warm-up: a cold orchestrator's first GetOrchestrator (its chain reads, over JSON-RPC, not
+        # cached yet) can outlast go's 500 ms discovery timeout, and go answers that request 503
+        # "no orchestrators available"; later discoveries hear it in time
+        httpx.post(f"http://127.0.0.1:{gw}/text-to-image", json={"prompt": "warm-up", "model_id": "m"}, timeout=60)
         for i in range(3):
             r = httpx.post(f"http://127.0.0.1:{gw}/text-to-image",
                            json={"prompt": f"p{i}", "model_id": "m", "width": 64, "height": 64}, timeout=60)
@@ -99,7 +112,8 @@ def _run_nodes_on_chain(tmp_path, url: str, addresses: dict) -> None:
             assert r.json()["images"][0]["url"].startswith("data:image/png;base64,")
         orch_url = f"http://127.0.0.1:{orch}"
         assert metric(orch_url, "winning_tickets_recv_total") >= 1
-        wait_for(lambda: metric(orch_url, "value_redeemed_total") > 0, 60, "a redemption")
+        wait_for(lambda: metric(orch_url, "value_redeemed_total") > 0, 60,
+                 lambda: "a redemption; the orchestrator's log:\n" + orch_log_path.read_text()[-4000:])
         time.sleep(1)  # let a redemption in flight finish
         redeemed = metric(orch_url, "value_redeemed_total")
         (deposit, _), _ = p.TicketBroker.getSenderInfo(gw_acct.address)
@@ -109,3 +123,4 @@ def _run_nodes_on_chain(tmp_path, url: str, addresses: dict) -> None:
         if miner is not None:
             miner.join(10)
         stop_all(procs)
+        orch_log.close()
