@@ -396,9 +396,9 @@ class SimGateway:
                     done = True
                     break
                 self._fire(job, job_id, Event.COMPUTE_FAILED, attempt_error)
-                if action in (AIErrorAction.RETRY_SAME,):
+                if action in (AIErrorAction.RETRY_SAME, AIErrorAction.BAD_REQUEST):
                     selector.complete(session)
-                elif action in (AIErrorAction.REMOVE, AIErrorAction.BAD_REQUEST):
+                elif action is AIErrorAction.REMOVE:
                     selector.remove(session)
                 if action is AIErrorAction.BAD_REQUEST:
                     error = str(attempt_error)

@@ -317,18 +317,23 @@ def _go_duration(seconds: float) -> str:
     return out
 
 
+# The runner refused the request itself: go matches "returned 400" only, so a runner's 422 (a
+# field of the wrong type) or 413 made it suspend the orchestrator and try every other one.
+_REQUEST_REFUSED = re.compile(r"returned (?:400|413|415|422)\b")
+
+
 def parse_bad_request_error(error: Any) -> Optional[BadRequestError]:
-    """go's parseBadRequestError: an error whose text contains "returned 400" becomes a 400 with
-    the text after it (trimmed; "bad request" if empty). A BadRequestError is passed through."""
+    """go's parseBadRequestError: an error whose text contains "returned 400" (here also 413, 415
+    and 422) becomes a 400 with the text after it (trimmed; "bad request" if empty). A
+    BadRequestError is passed through."""
     if error is None:
         return None
     if isinstance(error, BadRequestError):
         return error
-    text = str(error)
-    _, found, detail = text.partition("returned 400")
-    if not found:
+    match = _REQUEST_REFUSED.search(str(error))
+    if match is None:
         return None
-    return BadRequestError(detail.strip() or "bad request")
+    return BadRequestError(str(error)[match.end():].lstrip(": ").strip() or "bad request")
 
 
 def _contains(error: Any, *needles: str) -> bool:
@@ -341,7 +346,7 @@ class AIErrorAction(Enum):
     RETRY_SAME = "retry_same"  # complete the session and try again (the same O may come back)
     SET_ASIDE = "set_aside"  # keep it out of this request; `finish` returns it for completion
     REMOVE = "remove"  # remove (suspend) it and try another
-    BAD_REQUEST = "bad_request"  # remove (suspend) it and answer 400 now
+    BAD_REQUEST = "bad_request"  # answer 400 now; the O is completed, not suspended (go suspends it)
 
 
 def classify_ai_error(error: Any, same_session_tries: int, *, live: bool = False) -> AIErrorAction:
@@ -369,7 +374,7 @@ class AIRequestRetry:
             session = sel.select(now, rng)      # (a session-refresh error just uses up the try)
             if session is None: break
             action = retry.on_result(session, submit(session))
-            ... COMPLETE/RETRY_SAME: sel.complete; REMOVE/BAD_REQUEST: sel.remove;
+            ... COMPLETE/RETRY_SAME/BAD_REQUEST: sel.complete; REMOVE: sel.remove;
             ... COMPLETE: break; BAD_REQUEST: raise retry.bad_request(error)
         for s in retry.finish(): sel.complete(s)
         if not succeeded: raise ServiceUnavailableError(NO_ORCHESTRATORS)
@@ -404,7 +409,7 @@ class AIRequestRetry:
 
     def on_result(self, session: Session, error: Any = None) -> AIErrorAction:
         """Classify a submission's outcome (error None = success); a set-aside session is kept
-        for `finish`. The caller applies COMPLETE/RETRY_SAME (complete) and REMOVE/BAD_REQUEST
+        for `finish`. The caller applies COMPLETE/RETRY_SAME/BAD_REQUEST (complete) and REMOVE
         (remove, i.e. suspend)."""
         tried = self.session_tries.get(session.uri, 0) + 1
         self.session_tries[session.uri] = tried

@@ -11,7 +11,8 @@ from .ticket import MAX_WIN_PROB, ZERO_HASH, Ticket
 
 
 def int_bytes(value: int) -> bytes:
-    """Minimal big-endian bytes of a non-negative integer, zero as b"" (Go's big.Int.Bytes)."""
+    """Minimal big-endian bytes of |value|, zero as b"" (Go's big.Int.Bytes drops the sign)."""
+    value = abs(value)
     return value.to_bytes((value.bit_length() + 7) // 8, "big")
 
 

@@ -5,7 +5,8 @@ SufficientBalance, DebitFees; spec node.md §2.4, §2.5).
 The gateway tops up its credit at the orchestrator with just enough tickets to cover the request's
 estimated fee; the orchestrator credits the EV of every valid ticket to (sender, session), pins
 the session's price at its first payment, checks the balance covers one ticket before working and
-debits the work done afterwards. Offchain (no tickets, no price) every check passes.
+debits the work done afterwards. Offchain (no tickets, no price) every check passes; on-chain a
+payment without tickets buys nothing (go would make the session free: see process_payment).
 """
 from __future__ import annotations
 
@@ -76,8 +77,11 @@ class PaymentReceiver:
         params = payment.ticket_params
         if not sender and params is not None:
             return PaymentReceived(error=PaymentError(f"Could not find Sender for payment: {payment}"))
-        if params is None:  # no tickets: the session is free
-            self.balances.pin_price(sender or "", session, Fraction(0))
+        if params is None:
+            # No tickets: nothing to credit, and nothing pinned. go pins a price of 0 here, which
+            # makes the session free from then on (SufficientBalance is skipped at price 0): a
+            # sender with no deposit gets paid work by sending no tickets. Here the session keeps
+            # no price, so the runtime charges it the orchestrator's current one.
             return PaymentReceived()
         if not self.recipient.chain.is_active(params.recipient):
             round_ = self.recipient.chain.last_initialized_round()

@@ -26,7 +26,7 @@ from node.core.discovery import Discovery, db_pool_predicate
 from node.core.errors import PaymentError
 from node.core.keccak import keccak
 from node.core.payment import Payment, new_payment
-from node.core.pricing import estimate_transcode_fee, gateway_ai_units
+from node.core.pricing import PriceError, PriceInfo, estimate_transcode_fee, gateway_ai_units, validate_price
 from node.core.selection import ProbabilitySelectionAlgorithm, select_session
 from node.core.sender import PARAMS_EXPIRY_BUFFER, Sender
 from node.core.sessions import (SegmentAction, SegmentAttempts, Session, TranscodeSessions, auth_token_needs_refresh,
@@ -43,6 +43,7 @@ from node.net.proto import lp_rpc_pb2_grpc as pb_grpc
 log = logging.getLogger("lpnode.gateway")
 
 GRPC_TIMEOUT = 8.0
+MAX_AI_DISCOVERIES = 2  # discovery rounds one AI request may start
 AI_AUTHORIZATION = "Livepeer-AI-Worker-1.0"
 
 
@@ -62,6 +63,7 @@ class OrchInfo:
     info: wire.OrchestratorInfo
     fetched: float
     pm_session: str | None = None
+    initial_price: PriceInfo | None = None  # the price at discovery: go's session InitialPrice
 
 
 def grpc_target(uri: str) -> str:
@@ -178,7 +180,7 @@ class GatewayNode:
         return not self.onchain or self._predicate(info)
 
     def _session(self, uri: str, info: wire.OrchestratorInfo, latency: float, caps) -> Session:
-        state = OrchInfo(uri, info, time.time())
+        state = OrchInfo(uri, info, time.time(), initial_price=info.price_info)
         if self.onchain and info.ticket_params is not None:
             state.pm_session = self.sender.start_session(info.ticket_params)
         warm = None
@@ -222,7 +224,7 @@ class GatewayNode:
     def _renew(self, state: OrchInfo, info: wire.OrchestratorInfo) -> OrchInfo:
         if self.onchain and state.pm_session:
             self.sender.cleanup_session(state.pm_session)
-        new = OrchInfo(state.uri, info, time.time())
+        new = OrchInfo(state.uri, info, time.time(), initial_price=state.initial_price)
         if self.onchain and info.ticket_params is not None:
             new.pm_session = self.sender.start_session(info.ticket_params)
         return new
@@ -231,6 +233,10 @@ class GatewayNode:
         info = state.info
         if not self.onchain or info.ticket_params is None or info.price_info is None:
             return Payment(self.address or None, expected_price=info.price_info), None
+        try:  # go's validatePrice: nothing is reserved or signed for an orchestrator that refuses
+            validate_price(info.price_info, state.initial_price)
+        except PriceError as exc:
+            raise PaymentError(str(exc)) from None
         payment, update = new_payment(self.sender, self.balances, info.address, session_key, state.pm_session, fee,
                                       info.price_info)
         n = len(payment.ticket_sender_params)
@@ -263,9 +269,13 @@ class GatewayNode:
         self.check_funds()
         await self.refresh_pool()
         retry = AIRequestRetry(time.monotonic())
+        discoveries = 0
         try:
             while retry.begin_try(time.monotonic()):
-                if selector.wants_refresh(time.monotonic(), len(self.orch_addrs)):
+                # go rediscovers whenever the pool runs low, so a request that empties it fans out
+                # GetOrchestrator on every try; one request gets at most MAX_AI_DISCOVERIES here
+                if discoveries < MAX_AI_DISCOVERIES and selector.wants_refresh(time.monotonic(), len(self.orch_addrs)):
+                    discoveries += 1
                     selector.refresh(time.monotonic(), await self.discover(caps, selector.suspender.suspended))
                 session = selector.select(time.monotonic(), self.rng)
                 if session is None:
@@ -278,12 +288,15 @@ class GatewayNode:
                         selector.complete(s)
                     return reply
                 self.metrics.ai_request_errors.labels(pipeline, model_id, action.value).inc()
+                if action is AIErrorAction.BAD_REQUEST:
+                    # the request's fault, not the orchestrator's: go suspends it all the same,
+                    # so one malformed request would take orchestrators away from everyone
+                    selector.complete(session)
+                    raise GatewayError(400, str(retry.bad_request(error)))
                 if action is AIErrorAction.RETRY_SAME:
                     selector.complete(session)
-                elif action in (AIErrorAction.REMOVE, AIErrorAction.BAD_REQUEST):
+                elif action is AIErrorAction.REMOVE:
                     selector.remove(session)
-                if action is AIErrorAction.BAD_REQUEST:
-                    raise GatewayError(400, str(error))
             for s in retry.finish():
                 selector.complete(s)
         except ServiceUnavailableError as exc:

@@ -11,14 +11,15 @@ import uuid
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
+from node.eth.errors import ChainError
 from node.metrics import CONTENT_TYPE_LATEST
+from node.net import limits
 from node.net.headers import VideoProfile
 
 from .node import GatewayError, GatewayNode
 
 log = logging.getLogger("lpnode.gateway")
 
-MAX_UPLOAD = 50 * 1024 * 1024  # bytes; larger bodies get 413
 JSON_ROUTES = ("text-to-image", "llm", "text-to-speech")
 MULTIPART_ROUTES = ("image-to-image", "image-to-video", "upscale", "audio-to-text", "segment-anything-2",
                     "image-to-text")
@@ -43,17 +44,19 @@ def error(status: int, message: str) -> JSONResponse:
 
 def create_app(gateway: GatewayNode, profiles: tuple[VideoProfile, ...]) -> FastAPI:
     app = FastAPI(title="lpnode gateway")
+    limits.guard_app(app, limits.limit_by_prefix(limits.MAX_SMALL_BODY, live=limits.MAX_SEGMENT_BYTES,
+                                                 **{r: limits.MAX_UPLOAD + limits.MULTIPART_OVERHEAD
+                                                    for r in JSON_ROUTES + MULTIPART_ROUTES}),
+                     unavailable=(ChainError,))
 
     async def ai(pipeline: str, request: Request):
         body = await request.body()
-        if len(body) > MAX_UPLOAD:
-            return error(413, "request body too large")
         content_type = request.headers.get("content-type", "")
         image_size = None
         if pipeline in JSON_ROUTES:
             try:
-                fields = json.loads(body or b"{}")
-            except json.JSONDecodeError as exc:
+                fields = limits.loads(body or b"{}")
+            except ValueError as exc:
                 return error(400, f"invalid JSON: {exc}")
             if not isinstance(fields, dict):
                 return error(400, "request body must be a JSON object")
@@ -95,7 +98,7 @@ def create_app(gateway: GatewayNode, profiles: tuple[VideoProfile, ...]) -> Fast
             seq = int(seq_text)
         except ValueError:
             return PlainTextResponse("invalid sequence number", status_code=400)
-        duration = int(request.headers.get("Content-Duration", "2000")) / 1000
+        duration = content_duration(request.headers.get("Content-Duration", ""))
         data = await request.body()
         try:
             renditions = await gateway.transcode(manifest_id, seq, data, duration, profiles)
@@ -122,6 +125,16 @@ def create_app(gateway: GatewayNode, profiles: tuple[VideoProfile, ...]) -> Fast
         return Response(gateway.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def content_duration(header: str) -> float:
+    """A segment's duration in seconds from Content-Duration (ms); go fills in its 2 s default
+    when the header is missing or not a number (and so do we for a non-positive one)."""
+    try:
+        ms = int(header)
+    except ValueError:
+        ms = 0
+    return ms / 1000 if 0 < ms <= 5 * 60 * 1000 else 2.0
 
 
 def _route(handler, pipeline: str):

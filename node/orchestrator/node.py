@@ -28,6 +28,7 @@ from node.net.auth import AuthToken, issue_auth_token, new_secret, new_session_i
 from node.metrics import NodeMetrics
 
 VERSION = "0.1.0"
+SESSION_IDLE_TIMEOUT = 70.0  # seconds (core/orchestrator.go transcodeLoopTimeout)
 
 
 @dataclass
@@ -107,12 +108,20 @@ class OrchestratorNode:
         token = issue_auth_token(self.secret, new_session_id(self.randbytes), self.clock())
         price, params = None, None
         if self.onchain:
-            with self.lock:
-                value = self.prices.price(sender, job_caps, auto_adjust=self.config.auto_adjust_price,
-                                          tx_cost_multiplier=lambda: self.recipient.tx_cost_multiplier(sender))
-                price = PriceInfo.from_fraction(value)
-                params = self.recipient.ticket_params(sender, price.price) if value > 0 else None
+            value = self.current_price(sender, job_caps)
+            price = PriceInfo.from_fraction(value)
+            if value > 0:
+                with self.lock:
+                    params = self.recipient.ticket_params(sender, price.price)
         return Offer(self.config.service_uri, self.address, price, params, token, self.capabilities)
+
+    def current_price(self, sender: str, job_caps: Capabilities | None = None) -> Fraction:
+        """What this orchestrator charges `sender` now for the job (0 offchain)."""
+        if not self.onchain:
+            return Fraction(0)
+        with self.lock:
+            return self.prices.price(sender, job_caps, auto_adjust=self.config.auto_adjust_price,
+                                     tx_cost_multiplier=lambda: self.recipient.tx_cost_multiplier(sender))
 
     # ------------------------------------------------------------------ payments
 
@@ -131,48 +140,71 @@ class OrchestratorNode:
             m.payment_recv_errors.labels(sender, "fatal" if got.error.fatal else "non_fatal").inc()
         return got
 
-    def price_for(self, sender: str, session: str) -> Fraction:
+    def price_for(self, sender: str, session: str, job_caps: Capabilities | None = None) -> Fraction:
+        """The session's pinned price, else the current one: a session nobody has paid for yet
+        costs what a new offer would (go falls back to no charge at all here; see payment.py)."""
         if not self.onchain:
             return Fraction(0)
-        return self.receiver.balances.fixed_price(sender, session) or Fraction(0)
+        pinned = self.receiver.balances.fixed_price(sender, session)
+        return pinned if pinned is not None else self.current_price(sender, job_caps)
 
-    def sufficient_balance(self, sender: str, session: str) -> bool:
+    def sufficient_balance(self, sender: str, session: str, job_caps: Capabilities | None = None) -> bool:
         """Offchain or free: always; else at least one ticket's EV in hand."""
-        if not self.onchain or self.price_for(sender, session) == 0:
+        if self.price_for(sender, session, job_caps) <= 0:
             return True
         with self.lock:
             return self.receiver.sufficient_balance(sender, session)
 
-    def debit(self, sender: str, session: str, units: int) -> Fraction:
+    def debit(self, sender: str, session: str, units: int, job_caps: Capabilities | None = None) -> Fraction:
         if not self.onchain:
             return Fraction(0)
-        price = self.price_for(sender, session)
+        price = self.price_for(sender, session, job_caps)
         with self.lock:
             return self.receiver.debit_fees(sender, session, price, units)
 
-    def fresh_params(self, sender: str, session: str) -> tuple[PriceInfo | None, TicketParams | None]:
-        """The session's pinned price and new ticket params, sent back with every result."""
+    def fresh_params(self, sender: str, session: str,
+                     job_caps: Capabilities | None = None) -> tuple[PriceInfo | None, TicketParams | None]:
+        """The session's price and new ticket params, sent back with every result."""
         if not self.onchain:
             return None, None
-        price = self.price_for(sender, session)
-        if price == 0:
+        price = self.price_for(sender, session, job_caps)
+        if price <= 0:
             return PriceInfo.from_fraction(price), None
         with self.lock:
             return PriceInfo.from_fraction(price), self.recipient.ticket_params(sender, price)
 
     # ------------------------------------------------------------------ capacity
 
-    def check_capacity(self, session: str) -> bool:
-        """go's CheckCapacity: a known session, or room for a new one (idle sessions end at 70 s)."""
+    def _expire_sessions(self) -> None:
+        """go's transcode loop ends after 70 s without a segment, freeing its slot."""
         now = self.clock()
+        for sid, last in list(self.sessions.items()):
+            if now - last > SESSION_IDLE_TIMEOUT:
+                del self.sessions[sid]
+
+    def check_capacity(self, session: str) -> bool:
+        """go's CheckCapacity: a known session, or room for a new one. Takes no slot."""
         with self.lock:
-            for sid, last in list(self.sessions.items()):
-                if now - last > 70:
-                    del self.sessions[sid]
-            if session in self.sessions or len(self.sessions) < self.config.max_sessions:
-                self.sessions[session] = now
-                return True
-            return False
+            self._expire_sessions()
+            return session in self.sessions or len(self.sessions) < self.config.max_sessions
+
+    def at_capacity(self) -> bool:
+        """GetOrchestrator's check (CheckCapacity("")): every transcoding slot held."""
+        return not self.check_capacity("")
+
+    def use_session(self, session: str) -> bool:
+        """A paid segment for `session`: start its transcoding session (go's getSegmentChan) or
+        keep it alive; False when every slot is held by other running sessions."""
+        with self.lock:
+            self._expire_sessions()
+            if session not in self.sessions and len(self.sessions) >= self.config.max_sessions:
+                return False
+            self.sessions[session] = self.clock()
+            return True
+
+    def end_session(self, session: str) -> None:
+        with self.lock:
+            self.sessions.pop(session, None)
 
     # ------------------------------------------------------------------ on-chain duties
 

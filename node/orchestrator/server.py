@@ -22,12 +22,14 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
+from node.core.capabilities import ai_job_capabilities, pipeline_capability
 from node.core.errors import PaymentError
 from node.core.keccak import keccak
 from node.core.pricing import AIRequestError, orchestrator_ai_units
 from node.core.verification import sign_renditions
+from node.eth.errors import ChainError
 from node.metrics import CONTENT_TYPE_LATEST
-from node.net import wire
+from node.net import limits, wire
 from node.net.auth import sign, token_matches, verify_orchestrator_request
 from node.net.headers import (PAYMENT_HEADER, SEGMENT_HEADER, HeaderError, decode_payment_header, segment_to_proto,
                               verify_seg_creds)
@@ -89,12 +91,12 @@ class OrchestratorService(pb_grpc.OrchestratorServicer):
         sender = wire.address_from_bytes(request.address) if request.address else ""
         if node.onchain and not verify_orchestrator_request(request.address, request.sig):
             await context.abort(grpc.StatusCode.UNKNOWN, "Invalid orchestrator request: orchestrator req sig check failed")
-        if len(node.sessions) >= node.config.max_sessions and not request.ignoreCapacityCheck:
+        if not request.ignoreCapacityCheck and node.at_capacity():
             await context.abort(grpc.StatusCode.UNKNOWN, "Invalid orchestrator request: OrchestratorCapped")
         caps = wire.capabilities_from_proto(wire.optional(request, "capabilities"))
         try:
             offer = await asyncio.to_thread(node.offer, sender, caps if caps and caps.constraints else None)
-        except PaymentError as exc:
+        except (PaymentError, ChainError) as exc:
             await context.abort(grpc.StatusCode.UNKNOWN, str(exc))
         return info_proto(node, offer)
 
@@ -105,7 +107,7 @@ class OrchestratorService(pb_grpc.OrchestratorServicer):
         token = wire.auth_token_from_proto(wire.optional(request, "auth_token"))
         if not token_matches(self.node.secret, token):
             await context.abort(grpc.StatusCode.UNKNOWN, "Invalid auth token")
-        self.node.sessions.pop(token.session_id, None)
+        self.node.end_session(token.session_id)
         return pb.EndTranscodingSessionResponse()
 
 
@@ -116,6 +118,11 @@ def create_http_app(node: OrchestratorNode, *, transcode: Callable | None, runne
     this orchestrator does not transcode); `runners` maps a pipeline to its AI runner's base URL;
     `private_key` (on-chain) signs each segment's renditions (TranscodeData.sig)."""
     app = FastAPI(title="lpnode orchestrator")
+    ai_limit = limits.MAX_UPLOAD + limits.MULTIPART_OVERHEAD
+    limits.guard_app(app, limits.limit_by_prefix(
+        limits.MAX_SMALL_BODY, segment=limits.MAX_SEGMENT_BYTES, transcodeResults=limits.MAX_SEGMENT_BYTES,
+        aiResults=limits.MAX_SEGMENT_BYTES, **{r: ai_limit for r in AI_JSON_ROUTES + AI_MULTIPART_ROUTES}),
+        unavailable=(ChainError,))
     client = app.state.runner_client = httpx.AsyncClient(timeout=RUNNER_TIMEOUT)
     metrics = node.metrics
 
@@ -127,11 +134,11 @@ def create_http_app(node: OrchestratorNode, *, transcode: Callable | None, runne
                               offchain=not node.onchain)
         return payment, md
 
-    def pay(payment, session) -> Response | None:
+    def pay(payment, session, job_caps=None) -> Response | None:
         got = node.process_payment(payment, session)
         if got.error is not None:
             return PlainTextResponse(str(got.error), status_code=400)
-        if not node.sufficient_balance(payment.sender or "", session):
+        if not node.sufficient_balance(payment.sender or "", session, job_caps):
             return PlainTextResponse("Insufficient balance", status_code=400)
         return None
 
@@ -158,6 +165,8 @@ def create_http_app(node: OrchestratorNode, *, transcode: Callable | None, runne
         result = pb.TranscodeResult(seq=md.seq)
         if transcode is None and not remote:
             result.error = "no transcoder available"
+        elif not node.use_session(session):  # every slot held by other running sessions
+            result.error = "OrchestratorCapped"
         else:
             started = time.perf_counter()
             outputs = None
@@ -257,25 +266,31 @@ def create_http_app(node: OrchestratorNode, *, transcode: Callable | None, runne
         remote_ai = ai_workers is not None and ai_workers.serves(pipeline)
         if runner is None and not remote_ai:
             return JSONResponse({"error": {"message": f"pipeline {pipeline} not available"}}, status_code=400)
-        session = md.manifest_id  # "<capability>_<model>" (go's batch AI accounting key)
-        refused = await asyncio.to_thread(pay, payment, session)
-        if refused is not None:
-            return refused
         body = await request.body()
-        model = ""
-        job = upload = None  # a multipart request for a remote AI worker: its typed fields and its file
-        started = time.perf_counter()
+        job = upload = None  # a multipart request's typed fields and its file, for remote AI workers
         try:
             if pipeline in AI_JSON_ROUTES:
-                fields = json.loads(body or b"{}")
+                fields = limits.loads(body or b"{}")
+                if not isinstance(fields, dict):
+                    raise AIRequestError("request body must be a JSON object")
                 model = str(fields.get("model_id", ""))
                 units = orchestrator_ai_units(pipeline, fields)
             else:
                 units = 0  # multipart: counted from the runner's result below
-                if remote_ai:
-                    job, upload = await _multipart_job(pipeline, request)
-                    model = str(job.get("model_id") or "")
-            metrics.ai_models_requested.labels(pipeline, model).inc()
+                form, upload = await _multipart_job(pipeline, request, typed=remote_ai)
+                job = form if remote_ai else None
+                model = str(form.get("model_id") or "")
+        except (AIRequestError, ValueError) as exc:
+            return JSONResponse({"error": {"message": str(exc)}}, status_code=400)
+        # go's batch AI accounting key, made here from the request (not the sender's header)
+        cap = int(pipeline_capability(pipeline))
+        session, job_caps = f"{cap}_{model}", ai_job_capabilities(cap, model, with_defaults=True)
+        refused = await asyncio.to_thread(pay, payment, session, job_caps)
+        if refused is not None:
+            return refused
+        metrics.ai_models_requested.labels(pipeline, model).inc()
+        started = time.perf_counter()
+        try:
             if remote_ai:  # attached AI workers first, as go's orchestrator does
                 try:
                     if job is not None:
@@ -290,9 +305,7 @@ def create_http_app(node: OrchestratorNode, *, transcode: Callable | None, runne
             else:
                 reply = await client.post(f"{runner}/{pipeline}", content=body,
                                           headers={"content-type": request.headers.get("content-type", "")})
-        except AIRequestError as exc:
-            return JSONResponse({"error": {"message": str(exc)}}, status_code=400)
-        except (httpx.HTTPError, ValueError) as exc:
+        except httpx.HTTPError as exc:
             metrics.ai_request_errors.labels(pipeline, model, "runner").inc()
             return JSONResponse({"error": {"message": f"runner error: {exc}"}}, status_code=500)
         metrics.ai_request_latency.labels(pipeline, model).observe(time.perf_counter() - started)
@@ -302,7 +315,7 @@ def create_http_app(node: OrchestratorNode, *, transcode: Callable | None, runne
                             media_type=reply.headers.get("content-type"))
         if not units:
             units = _units_from_result(pipeline, reply)
-        await asyncio.to_thread(node.debit, payment.sender or "", session, units)
+        await asyncio.to_thread(node.debit, payment.sender or "", session, units, job_caps)
         return Response(reply.content, media_type=reply.headers.get("content-type"))
 
     for route in AI_JSON_ROUTES + AI_MULTIPART_ROUTES:
@@ -315,20 +328,24 @@ def create_http_app(node: OrchestratorNode, *, transcode: Callable | None, runne
     return app
 
 
-async def _multipart_job(pipeline: str, request: Request) -> tuple[dict, bytes]:
-    """A multipart request for a remote AI worker: (the typed fields, the uploaded file), as go's
-    orchestrator binds the form into its request body; AIRequestError (400) when it cannot."""
-    file_field = AI_MULTIPART_FIELDS[pipeline][0]
+async def _multipart_job(pipeline: str, request: Request, typed: bool) -> tuple[dict, bytes | None]:
+    """A multipart request's fields: typed, with the uploaded file, as go's orchestrator binds the
+    form into its request body, for a remote AI worker (`typed`); else the form's text fields
+    only (the body goes to the runner as it came). AIRequestError (400) when it cannot."""
     try:
         form = await request.form()
     except Exception as exc:  # noqa: BLE001 - a malformed body is the caller's mistake
         raise AIRequestError(f"invalid multipart body: {exc}") from None
+    fields = {k: v for k, v in form.items() if isinstance(v, str)}
+    if not typed:
+        return fields, None
+    file_field = AI_MULTIPART_FIELDS[pipeline][0]
     upload = form.get(file_field)
     if upload is None or isinstance(upload, str):
         raise AIRequestError(f"{file_field} field is required")
     data = await upload.read()
     try:
-        return ai_request_from_form(pipeline, {k: v for k, v in form.items() if isinstance(v, str)}), data
+        return ai_request_from_form(pipeline, fields), data
     except ValueError as exc:
         raise AIRequestError(str(exc)) from None
 

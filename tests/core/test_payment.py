@@ -141,10 +141,14 @@ def test_a_fatal_error_stops_the_payment_at_once(net):
     assert got.error.fatal and got.tickets == 0 and receiver.balances.balance(G, "s") == 0
 
 
-def test_payments_without_tickets_pin_a_zero_price(net):
+def test_payments_without_tickets_buy_nothing(net):
+    """go pins a price of 0 here (free work for a sender with no deposit); we pin nothing and
+    credit nothing, so the session is not made free and the balance check still applies."""
     receiver = net[2]
-    assert receiver.process_payment(Payment(G), "free").error is None
-    assert receiver.balances.fixed_price(G, "free") == 0
+    got = receiver.process_payment(Payment(G), "free")
+    assert got.error is None and got.tickets == 0
+    assert receiver.balances.fixed_price(G, "free") is None
+    assert not receiver.sufficient_balance(G, "free")
 
 
 @pytest.mark.parametrize("payment, message", [

@@ -106,6 +106,16 @@ def test_free_offers_have_zero_face_value_and_win_prob():
     assert (params.face_value, params.win_prob, params.ev) == (0, 0, 0)
 
 
+def test_a_negative_price_gets_a_free_offer_as_in_go():
+    """go's TicketParams at a negative price: face value and win probability 0, the rand over
+    the price's absolute value (big.Int.Bytes drops the sign); no OverflowError."""
+    rec = make_recipient()
+    params = rec.ticket_params(G, Fraction(-5, 3))
+    assert (params.face_value, params.win_prob) == (0, 0)
+    assert params.recipient_rand_hash == recipient_rand_hash(
+        rec.rand(params.seed, G, 0, 0, params.expiration_block, Fraction(5, 3), params.expiration_params))
+
+
 def test_offer_expires_40_blocks_after_the_last_seen_block_with_the_current_round():
     chain = arbitrum_chain(block=5000, round=77)
     params = make_recipient(chain).ticket_params(G, PRICE)

@@ -11,6 +11,7 @@ mounted ASGI apps), as go-livepeer runs several containers.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import threading
@@ -19,6 +20,9 @@ from typing import Any, Optional, Sequence
 
 from fastapi import FastAPI
 
+from node.net.limits import MULTIPART_OVERHEAD, guard_app
+
+from .errors import http_error
 from .pipelines import BATCH_PIPELINES, MODES, Pipeline, load_pipeline
 from .routes import MAX_UPLOAD_BYTES, PIPELINE_ROUTERS, RunnerState, meta_router
 
@@ -86,10 +90,18 @@ def create_app(
     state.version = version
 
     app = FastAPI(title="AI runner (lpsim)", version=version)
+    # ai-runner has no body limit but its file limit; this one refuses an oversize body before
+    # reading it, and JSON nested past what any route takes (FastAPI would parse it)
+    guard_app(app, lambda path: max_upload_bytes + MULTIPART_OVERHEAD, runner_error,
+              too_large="File size exceeds limit.")
     app.state.runner = state
     app.include_router(meta_router())
     app.include_router(PIPELINE_ROUTERS[state.pipeline_name]())
     return app
+
+
+def runner_error(status: int, message: str) -> tuple[bytes, str]:
+    return json.dumps(http_error(message)).encode(), "application/json"
 
 
 def _parser() -> argparse.ArgumentParser:

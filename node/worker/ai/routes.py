@@ -23,6 +23,8 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
+from node.net.limits import MAX_UPLOAD
+
 from . import hardware
 from .errors import ErrorConfig, error_response, map_exception
 from .media import (
@@ -54,7 +56,7 @@ from .models import (
 )
 from .pipelines import Pipeline
 
-MAX_UPLOAD_BYTES = 50 * 1024 * 1024  # audio-to-text and image-to-text: 413 above this
+MAX_UPLOAD_BYTES = MAX_UPLOAD  # audio-to-text and image-to-text: 413 above this
 
 RESPONSES: Dict[Union[int, str], Dict[str, Any]] = {
     400: {"model": HTTPError},
