@@ -11,6 +11,7 @@ everything above them only ever call this interface.
 """
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,8 +23,14 @@ from eth_utils import to_checksum_address
 from .abi import EventRegistry, decode_output, decode_revert, encode_args, selector
 from .compiler import CompiledContract
 from .contract import Contract, Receipt
-from .errors import ChainError, TransactionFailed, revert_reason
+from .errors import ChainError, ChainUnavailable, TransactionFailed, revert_reason
+from .rpc_http import DEFAULT_RPC_TIMEOUT
 from .txmanager import DEFAULT_MAX_REPLACEMENTS, DEFAULT_TX_TIMEOUT, MinedTransaction, TransactionManager
+
+log = logging.getLogger("lpnode.eth.chain")
+
+# anvil_mine asks for at most this many blocks at once (the devchain refuses over 10,000 a call)
+MINE_CHUNK = 1000
 
 # The well-known development mnemonic (anvil and hardhat use it too); keys derive from it.
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
@@ -326,14 +333,21 @@ class JsonRpcChain(Web3Chain):
 
     Sending goes through a TransactionManager (node.eth.txmanager), as go-livepeer's does: a
     transaction not mined within `tx_timeout` seconds is replaced at a higher gas price, up to
-    `max_replacements` times (go's -transactionTimeout and -maxTransactionReplacements)."""
+    `max_replacements` times (go's -transactionTimeout and -maxTransactionReplacements).
 
-    def __init__(self, url: str, accounts: list[Account] | None = None, timeout: float = 60, *,
+    Every request has `timeout` seconds to connect and be answered, and is sent once: a chain
+    that is down, frozen or answering garbage raises ChainUnavailable (node.eth.errors) within
+    that time, never a requests/urllib3 exception. A signed transaction whose sending timed
+    out is not given up: its hash is known here, so it is waited for like any other."""
+
+    def __init__(self, url: str, accounts: list[Account] | None = None, timeout: float = DEFAULT_RPC_TIMEOUT, *,
                  tx_timeout: float = DEFAULT_TX_TIMEOUT, max_replacements: int = DEFAULT_MAX_REPLACEMENTS,
                  poll_interval: float = 0.1):
-        from web3 import HTTPProvider, Web3
+        from web3 import Web3
 
-        w3 = Web3(HTTPProvider(url, request_kwargs={"timeout": timeout}))
+        from .rpc_http import ChainHTTPProvider
+
+        w3 = Web3(ChainHTTPProvider(url, timeout=timeout))
         if accounts is None:
             known = {a.address: a for a in dev_accounts(20)}
             accounts = [known.get(to_checksum_address(a), Account(to_checksum_address(a))) for a in w3.eth.accounts]
@@ -365,7 +379,16 @@ class JsonRpcChain(Web3Chain):
         from eth_account import Account as EthAccount
 
         signed = EthAccount.sign_transaction(tx, sender.key)
-        return bytes(self.w3.eth.send_raw_transaction(signed.raw_transaction))
+        try:
+            return bytes(self.w3.eth.send_raw_transaction(signed.raw_transaction))
+        except ChainUnavailable as exc:
+            if not exc.maybe_delivered:
+                raise
+            # The node may have it: wait for it by its hash (a replacement follows if it never
+            # arrived) rather than forget a transaction that may yet be mined.
+            log.warning("event=tx_send_uncertain sender=%s nonce=%d hash=0x%s error=%r", sender.address,
+                        tx["nonce"], bytes(signed.hash).hex(), str(exc))
+            return bytes(signed.hash)
 
     def receipt(self, tx_hash: bytes):
         from web3.exceptions import TransactionNotFound
@@ -376,11 +399,16 @@ class JsonRpcChain(Web3Chain):
             return None
 
     def mine(self, blocks: int = 1) -> None:
-        if blocks <= 0:
-            return
-        if "error" in self.w3.provider.make_request("anvil_mine", [hex(blocks)]):
-            for _ in range(blocks):  # a node without anvil_mine: one evm_mine per block
-                self._rpc("evm_mine", [])
+        while blocks > 0:
+            chunk = min(blocks, MINE_CHUNK)
+            resp = self.w3.provider.make_request("anvil_mine", [hex(chunk)])
+            if "error" in resp:
+                if not _method_missing(resp["error"]):
+                    raise ChainError(f"anvil_mine: {_message(resp['error'])}")
+                for _ in range(blocks):  # a node without anvil_mine: one evm_mine per block
+                    self._rpc("evm_mine", [])
+                return
+            blocks -= chunk
 
     def set_next_block_timestamp(self, timestamp: int) -> None:
         self._rpc("evm_setNextBlockTimestamp", [timestamp])
@@ -395,5 +423,18 @@ class JsonRpcChain(Web3Chain):
     def _rpc(self, method: str, params: list) -> Any:
         resp = self.w3.provider.make_request(method, params)
         if "error" in resp:
-            raise ChainError(f"{method}: {resp['error'].get('message', resp['error'])}")
-        return resp["result"]
+            raise ChainError(f"{method}: {_message(resp['error'])}")
+        return resp.get("result")
+
+
+def _message(error: Any) -> str:
+    return str(error.get("message", error)) if isinstance(error, dict) else str(error)
+
+
+def _method_missing(error: Any) -> bool:
+    """A JSON-RPC error saying the method does not exist (-32601, or a node's wording of it)."""
+    if isinstance(error, dict) and error.get("code") == -32601:
+        return True
+    message = _message(error).lower()
+    return any(words in message for words in ("not found", "not supported", "does not exist", "unknown method",
+                                               "not available"))

@@ -21,9 +21,13 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import socket
 import threading
+import time
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from itertools import accumulate
 from typing import Any
 
 from eth_utils import to_checksum_address
@@ -35,6 +39,26 @@ from .mempool import Mempool, PoolError, PooledTransaction
 
 log = logging.getLogger("lpnode.devchain")
 INSUFFICIENT_FUNDS = "insufficient funds for gas * price + value"  # geth's wording
+
+# --- limits: what one request may ask of the server (geth's equivalent in brackets) ----------
+MAX_BODY_BYTES = 5 * 1024 * 1024  # a request body [maxRequestContentLength, 5 MiB; 413 above it]
+MAX_JSON_DEPTH = 128  # nesting of arrays and objects [none; Go's encoding/json stops at 10,000]
+MAX_BATCH_ITEMS = 1000  # calls in one batch [BatchRequestLimit 1000: "batch too large"]
+MAX_BATCH_RESPONSE_BYTES = 25 * 1000 * 1000  # [BatchResponseMaxSize 25 MB: "response too large"]
+REQUEST_TIMEOUT = 30.0  # s; batch items not started by then answer "request timed out" [WriteTimeout 30 s]
+READ_TIMEOUT = 30.0  # s to send the headers and body [ReadTimeout 30 s]
+MAX_CONNECTIONS = 256  # connections served at once; more are answered 503 [none]
+MAX_MINE_BLOCKS = 10_000  # blocks per anvil_mine/evm_mine call [none in anvil]: ~10 s of py-evm mining
+MINE_SLICE = 100  # blocks mined per turn of the chain lock, so other clients are served in between
+MAX_TIMESTAMP = 2**64 - 1  # block timestamps are uint64 in geth's and anvil's headers
+MIN_BLOCK_TIME, MAX_BLOCK_TIME = 0.01, 365 * 86400.0  # anvil_setIntervalMining seconds (0 stops it)
+MAX_DISCARD_BYTES = 64 * 1024 * 1024  # of a refused body, read and dropped so the client sees the 413
+MAX_RAW_TX_BYTES = 4 * 32 * 1024  # a pooled transaction's size [txMaxSize 128 KiB: "oversized data"]
+
+# JSON-RPC error codes beyond the spec's, as geth numbers them
+REQUEST_TIMED_OUT = -32002  # geth errcodeTimeout, "request timed out"
+RESPONSE_TOO_LARGE = -32003  # geth errcodeResponseTooLarge, "response too large"
+ACCEPTED_CONTENT_TYPES = ("application/json", "application/json-rpc", "application/jsonrequest")  # geth's
 
 
 def _quantity(value: Any) -> Any:
@@ -63,10 +87,10 @@ def _bytes(value: Any) -> bytes:
 
 
 def _bool(value: Any) -> bool:
-    if isinstance(value, str):
-        if value.lower() not in ("true", "false"):
-            raise ValueError(f"expected a boolean, got {value!r}")
+    if isinstance(value, str) and value.lower() in ("true", "false"):
         return value.lower() == "true"
+    if not isinstance(value, (bool, int)) or isinstance(value, int) and value not in (0, 1):
+        raise ValueError(f"expected a boolean, got {str(value)[:40]!r}")
     return bool(value)
 
 
@@ -76,12 +100,112 @@ class RpcError(Exception):
         self.code, self.message, self.data = code, message, data
 
 
+def _count(value: Any, what: str, maximum: int) -> int:
+    """A whole number from 0 to `maximum` (hex string, decimal string or JSON number), or -32602."""
+    if isinstance(value, bool) or isinstance(value, float) and not value.is_integer():
+        raise RpcError(-32602, f"{what} must be a whole number, got {value!r}")
+    try:
+        number = _int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise RpcError(-32602, f"{what} must be a whole number, got {str(value)[:40]!r}") from None
+    if number < 0:
+        raise RpcError(-32602, f"{what} must not be negative, got {number}")
+    if number > maximum:
+        shown = number if number.bit_length() <= 256 else f"a {number.bit_length()}-bit number"
+        raise RpcError(-32602, f"{what} {shown} is over the limit of {maximum}")
+    return number
+
+
+class FairLock:
+    """A lock handed out in arrival order. The chain's lock must be one: a long call (mining
+    thousands of blocks) gives it up between slices, and with a plain Lock the same thread
+    would usually take it straight back, starving every other client."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._next_ticket = 0
+        self._serving = 0
+
+    def acquire(self) -> None:
+        with self._cond:
+            ticket = self._next_ticket
+            self._next_ticket += 1
+            while ticket != self._serving:
+                self._cond.wait()
+
+    def release(self) -> None:
+        with self._cond:
+            self._serving += 1
+            self._cond.notify_all()
+
+    def __enter__(self) -> FairLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+class RequestRefused(Exception):
+    """A request answered before dispatch: its HTTP status and JSON-RPC error."""
+
+    def __init__(self, status: int, code: int, message: str):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+_ESCAPE = re.compile(r"\\.", re.DOTALL)  # a backslash and the character it escapes
+_STRING = re.compile(r'"[^"]*"')  # a string, once escapes are gone
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_DEPTH_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+
+
+def _nesting_depth(text: str) -> int:
+    """An upper bound of how deep `text`'s arrays and objects nest, in linear time: escapes
+    and then strings removed (what is left of a string cannot hold a quote), brackets counted."""
+    opening = text.count("[") + text.count("{")
+    if opening <= MAX_JSON_DEPTH:
+        return opening
+    brackets = _NOT_BRACKET.sub("", _STRING.sub("", _ESCAPE.sub("", text)))
+    depth = peak = 0
+    for start in range(0, len(brackets), 65536):  # in slices, to stop early on a nesting bomb
+        depths = list(accumulate(map(_DEPTH_STEP.__getitem__, brackets[start:start + 65536]), initial=depth))
+        depth, peak = depths[-1], max(peak, max(depths))
+        if peak > MAX_JSON_DEPTH:
+            break
+    return peak
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_body(body: bytes) -> Any:
+    """The JSON of a request body, or RequestRefused (-32700) for what is not JSON, is not
+    UTF-8, or nests deeper than MAX_JSON_DEPTH. The depth is checked before parsing: the chain
+    stack raises Python's recursion limit to 100,000 (py_ecc, imported by py-evm), far past
+    what the C stack holds, so the json module's recursive parser would crash the process on a
+    nesting bomb instead of raising RecursionError."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RequestRefused(200, -32700, f"parse error: the body is not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    if _nesting_depth(text) > MAX_JSON_DEPTH:
+        raise RequestRefused(200, -32700, f"parse error: JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        return json.loads(text or "null", parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        raise RequestRefused(200, -32700, f"parse error: {str(exc)[:200]}") from None
+
+
 class DevchainRpc:
-    """JSON-RPC dispatch over an EmbeddedChain; one request at a time (py-evm is not thread-safe)."""
+    """JSON-RPC dispatch over an EmbeddedChain; one call at a time (py-evm is not thread-safe),
+    in arrival order. Mining many blocks takes the chain in slices of MINE_SLICE blocks, so
+    other clients' calls are answered in between."""
 
     def __init__(self, chain: EmbeddedChain):
         self.chain = chain
-        self.lock = threading.Lock()
+        self.lock = FairLock()
         self.automine = True
         self.pool = Mempool()
         self._interval_stop: threading.Event | None = None
@@ -90,9 +214,6 @@ class DevchainRpc:
         self._next_snapshot = 1
         self._time_offset = 0
         self.control = {
-            "evm_mine": self._evm_mine,
-            "anvil_mine": self._anvil_mine,
-            "hardhat_mine": self._anvil_mine,
             "evm_snapshot": self._evm_snapshot,
             "evm_revert": self._evm_revert,
             "evm_increaseTime": self._evm_increase_time,
@@ -107,21 +228,44 @@ class DevchainRpc:
             "eth_getTransactionCount": self._get_transaction_count,
             "eth_getTransactionByHash": self._get_transaction_by_hash,
         }
+        # long calls: they take the chain lock themselves, a slice at a time
+        self.unlocked = {
+            "evm_mine": self._evm_mine,
+            "anvil_mine": self._anvil_mine,
+            "hardhat_mine": self._anvil_mine,
+        }
 
     # --- control methods, anvil semantics -----------------------------------------------
     def _evm_mine(self, params: list) -> str:
-        blocks = 1
+        blocks, timestamp = 1, None
         if params and isinstance(params[0], dict):
-            blocks = _int(params[0].get("blocks", 1))
+            blocks = _count(params[0].get("blocks", 1), "evm_mine: blocks", MAX_MINE_BLOCKS)
             if "timestamp" in params[0]:
-                self.chain.set_next_block_timestamp(_int(params[0]["timestamp"]))
+                timestamp = _count(params[0]["timestamp"], "evm_mine: timestamp", MAX_TIMESTAMP)
         elif params and params[0] is not None:
-            self.chain.set_next_block_timestamp(_int(params[0]))
-        self.mine(blocks)
+            timestamp = _count(params[0], "evm_mine: timestamp", MAX_TIMESTAMP)
+        self.mine_in_slices(blocks, timestamp)
         return "0x0"
 
     def _anvil_mine(self, params: list) -> None:
-        self.mine(_int(params[0]) if params and params[0] is not None else 1)
+        blocks = _count(params[0], "anvil_mine: block count", MAX_MINE_BLOCKS) if params and params[0] is not None else 1
+        if len(params) > 1 and params[1] is not None and _count(params[1], "anvil_mine: interval", MAX_TIMESTAMP):
+            raise RpcError(-32602, "anvil_mine: an interval between blocks is not supported")
+        self.mine_in_slices(blocks)
+
+    def mine_in_slices(self, blocks: int, timestamp: int | None = None) -> None:
+        """Mine `blocks` blocks (the first at `timestamp` when given), taking the chain lock for
+        MINE_SLICE blocks at a time; the caller does not hold it. Another client's transaction
+        may land between two slices, as it may between two anvil_mine calls."""
+        first = True
+        while first or blocks > 0:
+            n = min(blocks, MINE_SLICE)
+            with self.lock:
+                if first and timestamp is not None:
+                    self.chain.set_next_block_timestamp(timestamp)
+                self.mine(n)
+            blocks -= n
+            first = False
 
     def _evm_snapshot(self, params: list) -> str:
         public = self._next_snapshot
@@ -144,7 +288,7 @@ class DevchainRpc:
     def _evm_increase_time(self, params: list) -> str:
         if not params:
             raise RpcError(-32602, "evm_increaseTime expects a number of seconds")
-        seconds = _int(params[0])
+        seconds = _count(params[0], "evm_increaseTime: seconds", MAX_TIMESTAMP - self.chain.timestamp)
         self._time_offset += seconds
         self.chain.increase_time(seconds)
         return hex(self._time_offset)
@@ -152,7 +296,7 @@ class DevchainRpc:
     def _evm_set_next_block_timestamp(self, params: list) -> None:
         if not params:
             raise RpcError(-32602, "evm_setNextBlockTimestamp expects a timestamp")
-        self.chain.set_next_block_timestamp(_int(params[0]))
+        self.chain.set_next_block_timestamp(_count(params[0], "evm_setNextBlockTimestamp: timestamp", MAX_TIMESTAMP))
 
     # --- mining modes and the pending pool ----------------------------------------------
     def mine(self, blocks: int = 1) -> None:
@@ -206,7 +350,16 @@ class DevchainRpc:
     def _set_interval_mining(self, params: list) -> None:
         if not params:
             raise RpcError(-32602, "anvil_setIntervalMining expects a number of seconds")
-        seconds = float(_int(params[0]) if isinstance(params[0], str) else params[0])
+        value = params[0]
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise RpcError(-32602, f"anvil_setIntervalMining: seconds must be a number, got {str(value)[:40]!r}")
+        try:
+            seconds = float(_int(value) if isinstance(value, str) else value)
+        except (ValueError, OverflowError):
+            raise RpcError(-32602, f"anvil_setIntervalMining: seconds must be a number, got {value[:40]!r}") from None
+        if seconds != 0 and not MIN_BLOCK_TIME <= seconds <= MAX_BLOCK_TIME:
+            raise RpcError(-32602, f"anvil_setIntervalMining: seconds must be 0 (stop) or from {MIN_BLOCK_TIME:g} "
+                                   f"to {MAX_BLOCK_TIME:g}, got {seconds:g}")
         self.start_interval_mining(seconds)
 
     def _account_nonce(self, sender: bytes) -> int:
@@ -218,6 +371,8 @@ class DevchainRpc:
         if not params:
             raise RpcError(-32602, "eth_sendRawTransaction expects the signed transaction")
         raw = _bytes(params[0])
+        if len(raw) > MAX_RAW_TX_BYTES:
+            raise RpcError(-32000, "oversized data")  # geth's ErrOversizedData
         try:
             tx = self.chain.backend.chain.get_vm().get_transaction_builder().decode(raw)
             tx.validate()
@@ -284,22 +439,49 @@ class DevchainRpc:
         return _pending_transaction_json(pooled)
 
     # --- dispatch --------------------------------------------------------------------------
-    def handle(self, request: Any) -> Any:
-        if isinstance(request, list):
-            if not request:
-                return self._error(None, RpcError(-32600, "empty batch"))
-            return [self.handle(r) for r in request]
+    def handle(self, request: Any, deadline: float | None = None) -> Any:
+        """The answer to a parsed request: one call, or a batch of at most MAX_BATCH_ITEMS calls
+        answered in order; batch items not started by `deadline` (time.monotonic()) or once the
+        answers pass MAX_BATCH_RESPONSE_BYTES get geth's errors instead of running."""
+        if not isinstance(request, list):
+            return self.handle_call(request)
+        if not request:
+            return self._error(None, RpcError(-32600, "empty batch"))
+        if len(request) > MAX_BATCH_ITEMS:
+            return self._error(None, RpcError(-32600, "batch too large"))  # geth's answer, one error for all
+        answers, size = [], 0
+        for item in request:
+            rid = item.get("id") if isinstance(item, dict) else None
+            if size > MAX_BATCH_RESPONSE_BYTES:
+                answer = self._error(rid, RpcError(RESPONSE_TOO_LARGE, "response too large"))
+            elif deadline is not None and time.monotonic() > deadline:
+                answer = self._error(rid, RpcError(REQUEST_TIMED_OUT, "request timed out"))
+            else:
+                answer = self.handle_call(item)
+                size += len(json.dumps(answer))
+            answers.append(answer)
+        return answers
+
+    def handle_call(self, request: Any) -> dict:
+        """The answer to one call (a batch inside a batch is not a call)."""
         if not isinstance(request, dict) or not isinstance(request.get("method"), str):
             return self._error(None, RpcError(-32600, "invalid request"))
-        rid, method, params = request.get("id"), request["method"], request.get("params") or []
+        rid, method, params = request.get("id"), request["method"], request.get("params")
+        if params is None:
+            params = []
+        if not isinstance(params, list):
+            return self._error(rid, RpcError(-32602, "non-array args"))  # geth's wording
         try:
-            with self.lock:
-                result = self._dispatch(method, params)
+            if method in self.unlocked:
+                result = self.unlocked[method](params)
+            else:
+                with self.lock:
+                    result = self._dispatch(method, params)
         except RpcError as exc:
             return self._error(rid, exc)
         except Exception as exc:  # noqa: BLE001 - bad params to a control method: an error, not a dead server
-            return self._error(rid, RpcError(-32602 if isinstance(exc, (TypeError, ValueError)) else -32000,
-                                             f"{method}: {exc}"))
+            bad_params = isinstance(exc, (TypeError, ValueError, OverflowError, IndexError, KeyError))
+            return self._error(rid, RpcError(-32602 if bad_params else -32000, f"{method}: {str(exc)[:1000]}"))
         return {"jsonrpc": "2.0", "id": rid, "result": result}
 
     def _dispatch(self, method: str, params: list) -> Any:
@@ -351,26 +533,153 @@ def _pending_transaction_json(pooled: PooledTransaction) -> dict:
     return _quantity(out)
 
 
-def make_server(rpc: DevchainRpc, host: str = "127.0.0.1", port: int = 8545) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-            length = int(self.headers.get("Content-Length") or 0)
-            try:
-                request = json.loads(self.rfile.read(length) or b"null")
-            except ValueError:
-                body = rpc._error(None, RpcError(-32700, "parse error"))
-            else:
-                body = rpc.handle(request)
-            payload = json.dumps(body).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+class DevchainServer(ThreadingHTTPServer):
+    """A thread per connection, at most MAX_CONNECTIONS at once; one more is answered 503 and
+    closed at once."""
 
-        def log_message(self, fmt: str, *args) -> None:  # quiet: one line per request is noise
+    daemon_threads = True
+    request_queue_size = 128  # listen backlog (socketserver's default, 5, drops connections in bursts)
+
+    def __init__(self, address: tuple[str, int], handler: type, max_connections: int = MAX_CONNECTIONS):
+        self._slots = threading.BoundedSemaphore(max_connections)
+        super().__init__(address, handler)
+
+    def process_request(self, request, client_address) -> None:
+        if not self._slots.acquire(blocking=False):
+            try:
+                request.settimeout(1.0)
+                request.sendall(_BUSY)
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def handle_error(self, request, client_address) -> None:
+        log.warning("devchain: a request from %s failed", client_address[0], exc_info=True)
+
+
+_BUSY_BODY = json.dumps({"jsonrpc": "2.0", "id": None,
+                         "error": {"code": -32000, "message": "too many connections"}}).encode()
+_BUSY = (b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
+         b"Content-Length: " + str(len(_BUSY_BODY)).encode() + b"\r\n\r\n" + _BUSY_BODY)
+
+
+class DevchainHandler(BaseHTTPRequestHandler):
+    """POST a JSON-RPC request (or batch) to any path. Before anything is dispatched: the body
+    is at most MAX_BODY_BYTES (413), has a JSON content type when it names one (415), arrives
+    within READ_TIMEOUT with the headers (else the connection is dropped), is UTF-8 JSON nested
+    at most MAX_JSON_DEPTH deep (-32700)."""
+
+    rpc: DevchainRpc  # set by make_server
+    timeout = READ_TIMEOUT  # per socket operation; the watchdog below bounds the whole read
+
+    def setup(self) -> None:
+        super().setup()
+        self._reading = True
+        self._watchdog = threading.Timer(READ_TIMEOUT, self._read_expired)
+        self._watchdog.daemon = True
+        self._watchdog.start()
+
+    def finish(self) -> None:
+        self._watchdog.cancel()
+        super().finish()
+
+    def _read_expired(self) -> None:
+        """Headers and body not in after READ_TIMEOUT: drop the connection (a slow client holds
+        a thread and a connection slot, never the chain)."""
+        if self._reading:
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        deadline = time.monotonic() + REQUEST_TIMEOUT
+        try:
+            request = self._read_request()
+        except RequestRefused as exc:
+            self._reply(exc.status, self.rpc._error(None, RpcError(exc.code, exc.message)))
+            if self._unread_body:
+                self._discard_body()
+            self._watchdog.cancel()
+            self._reading = False
+            return
+        except (OSError, ValueError):  # the client went away or was cut off by the watchdog
+            self.close_connection = True
+            return
+        self._watchdog.cancel()
+        self._reading = False
+        self._reply(200, self.rpc.handle(request, deadline))
+
+    def _discard_body(self) -> None:
+        """After refusing a body unread: read and drop what the client still sends (up to the
+        watchdog's deadline and MAX_DISCARD_BYTES), so it sees the answer rather than a reset."""
+        try:
+            self.connection.shutdown(socket.SHUT_WR)
+            left = MAX_DISCARD_BYTES
+            while left > 0:
+                chunk = self.rfile.read1(min(left, 65536))
+                if not chunk:
+                    break
+                left -= len(chunk)
+        except (OSError, ValueError):
             pass
 
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
-    return server
+    def _read_request(self) -> Any:
+        self._unread_body = "Content-Length" in self.headers or "Transfer-Encoding" in self.headers
+        content_type = self.headers.get("Content-Type")
+        if content_type is not None:
+            media_type = content_type.split(";", 1)[0].strip().lower()
+            if media_type not in ACCEPTED_CONTENT_TYPES:
+                raise RequestRefused(415, -32600, "invalid content type, only application/json is supported")
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            raise RequestRefused(411, -32600, "a Content-Length is required")
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            raise RequestRefused(400, -32600, "invalid Content-Length") from None
+        if length < 0:
+            raise RequestRefused(400, -32600, "invalid Content-Length")
+        if length > MAX_BODY_BYTES:
+            raise RequestRefused(413, -32600, f"content length too large ({length}>{MAX_BODY_BYTES})")  # geth's
+        body = bytearray()
+        while len(body) < length:
+            chunk = self.rfile.read1(min(length - len(body), 65536))
+            if not chunk:
+                raise ConnectionError("the body ended early")
+            body += chunk
+        self._unread_body = False
+        return parse_body(bytes(body))
+
+    def _reply(self, status: int, body: Any) -> None:
+        payload = json.dumps(body).encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            if self.close_connection:
+                self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(payload)
+        except OSError:  # the client went away
+            self.close_connection = True
+
+    def log_message(self, fmt: str, *args) -> None:  # quiet: one line per request is noise
+        pass
+
+
+def make_server(rpc: DevchainRpc, host: str = "127.0.0.1", port: int = 8545,
+                max_connections: int = MAX_CONNECTIONS) -> DevchainServer:
+    handler = type("Handler", (DevchainHandler,), {"rpc": rpc})
+    return DevchainServer((host, port), handler, max_connections)
