@@ -12,6 +12,7 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
+from node.core.balances import BALANCES_TTL
 from node.core.selection import ProbabilitySelectionAlgorithm
 from node.eth import TransactionFailed
 
@@ -142,6 +143,7 @@ class Simulation:
         env = world.env
         env.process(self._round_keeper())
         env.process(self._sampler())
+        env.process(self._housekeeper())
         for gw in self.gateways:
             gw.start(gw.workloads)
         for d in self.delegators:
@@ -200,6 +202,15 @@ class Simulation:
         while True:
             yield env.timeout(every)
             self.sample()
+
+    def _housekeeper(self):
+        """Every agent forgets what has gone stale, once per balance TTL (go's cleanup interval):
+        without it the core's per-offer and per-session state grows with every request."""
+        env = self.world.env
+        while True:
+            yield env.timeout(BALANCES_TTL)
+            for agent in (*self.orchestrators, *self.gateways):
+                agent.forget_stale()
 
     def sample(self) -> None:
         """Record every agent's cumulative counters now."""

@@ -24,6 +24,7 @@ from node.core.capabilities import pipeline_capability
 from node.core.discovery import Discovery, OrchestratorInfo, db_pool_predicate
 from node.core.errors import PaymentError, TicketParamsExpired
 from node.core.job import Event, Job, State
+from node.core.params import TicketParams
 from node.core.payment import Payment, new_payment
 from node.core.pricing import LIVE_INITIAL_UNITS, estimate_transcode_fee, gateway_ai_units, live_video_units
 from node.core.selection import LiveSelectionAlgorithm, ProbabilitySelectionAlgorithm, select_session
@@ -109,6 +110,7 @@ class SimGateway:
         self.sender = Sender(self.address, account.key, world.view, max_ev=max_ticket_ev, max_total_ev=max_total_ev)
         self.balances = Balances(lambda: world.env.now)
         self.ai_selectors: dict[tuple[str, str | None], AISessionSelector] = {}
+        self._pm_sessions: dict[str, int] = {}  # the sender's PM sessions -> their params' expiration block
         self._job_numbers = count()
         # cumulative counters
         self.jobs_submitted = self.jobs_completed = self.jobs_failed = self.tickets_sent = 0
@@ -181,8 +183,7 @@ class SimGateway:
         return self._predicate(info)
 
     def _session(self, offer: Offer, latency: float, pipeline: str) -> Session:
-        if offer.params is not None:
-            self.sender.start_session(offer.params)
+        self._start_pm_session(offer.params)
         o = offer.orchestrator
         return Session(o.service_uri, o.address, initial_latency=latency, info=offer, warm=o.pipelines[pipeline].warm)
 
@@ -212,8 +213,8 @@ class SimGateway:
             update.status = UpdateStatus.CREDIT_SPENT
         complete_update(self.balances, update)
         if served is not None and served.params is not None:
-            self.sender.cleanup_session(offer.params.session_id)
-            self.sender.start_session(served.params)
+            self._end_pm_session(offer.params)
+            self._start_pm_session(served.params)
             return replace(offer, params=served.params)
         return offer
 
@@ -227,11 +228,29 @@ class SimGateway:
             return offer
         yield world.env.timeout(2 * self.network.one_way())
         fresh = offer.orchestrator.offer(self.address, offer.pipeline)  # PaymentError: the attempt fails
-        if offer.params is not None:
-            self.sender.cleanup_session(offer.params.session_id)
-        if fresh.params is not None:
-            self.sender.start_session(fresh.params)
+        self._end_pm_session(offer.params)
+        self._start_pm_session(fresh.params)
         return fresh
+
+    def _start_pm_session(self, params: TicketParams | None) -> None:
+        if params is not None:
+            self.sender.start_session(params)
+            self._pm_sessions[params.session_id] = params.expiration_block
+
+    def _end_pm_session(self, params: TicketParams | None) -> None:
+        if params is not None:
+            self.sender.cleanup_session(params.session_id)
+            self._pm_sessions.pop(params.session_id, None)
+
+    def forget_stale(self) -> None:
+        """Drop idle balances (go's balance cleanup loop) and the PM sessions of expired ticket
+        params: no payment can use those any more (`_refreshed` renews such an offer first), and
+        sessions dropped from a pool would otherwise be kept for ever."""
+        self.balances.cleanup()
+        block = self.world.block_now()
+        for session_id in [s for s, expiry in self._pm_sessions.items() if expiry <= block]:
+            self.sender.cleanup_session(session_id)
+            del self._pm_sessions[session_id]
 
     # ------------------------------------------------------------------ transcoding
 

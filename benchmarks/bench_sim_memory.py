@@ -1,0 +1,126 @@
+"""Simulator memory per simulated day: peak RSS of one run of 1, 7 and 30 simulated days, each in
+its own process, at one batch AI request a minute (the workload of the issue that found the growth).
+
+    python benchmarks/bench_sim_memory.py                 # 1, 7, 30 days, metrics.jobs off and on
+    python benchmarks/bench_sim_memory.py --days 1 7      # other horizons
+    python benchmarks/bench_sim_memory.py --jobs off      # one setting only
+    python benchmarks/bench_sim_memory.py --trace 2       # tracemalloc: what grew over 2 days
+
+Printed per run: wall time, jobs, the child's peak RSS (ru_maxrss from os.wait4) and, between
+horizons, the growth in MB per simulated day. With `metrics.jobs` off the growth should be about
+flat; with it on, about the job rows kept (one tuple per request).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SCENARIO = """\
+name: memory
+seed: 7
+duration: {days} d
+chain:
+  backend: revm
+orchestrators:
+  - count: 4
+    stake: 1000 LPT
+    ai_prices: {{text-to-image: 100000 wei}}
+    pipelines: {{text-to-image: {{}}}}
+gateways:
+  - count: 1
+    deposit: 100 ETH
+    reserve: 100 ETH
+    demand:
+      - type: batch_ai
+        pipeline: text-to-image
+        arrival: {{process: constant, interval: 1 min}}
+        request: {{width: 512, height: 512}}
+metrics:
+  jobs: {jobs}
+"""
+
+CHILD = """\
+import sys, tempfile
+sys.path.insert(0, {root!r})
+from lpsim.engine import run_scenario
+from lpsim.scenario import parse_scenario
+summary = run_scenario(parse_scenario(sys.stdin.read()), tempfile.mkdtemp(prefix="lpsim-mem-"))
+print(summary["jobs"]["total"])
+"""
+
+TRACE = """\
+import sys, tracemalloc
+sys.path.insert(0, {root!r})
+from lpsim.engine import Simulation
+from lpsim.scenario import parse_scenario
+sim = Simulation(parse_scenario(sys.stdin.read()))
+sim.run(until=86400)
+tracemalloc.start(8)
+before = tracemalloc.take_snapshot()
+sim.run()
+after = tracemalloc.take_snapshot()
+for stat in after.compare_to(before, "traceback")[:15]:
+    print(f"{{stat.size_diff / 2**20:8.2f}} MB {{stat.count_diff:+9d}} blocks")
+    for line in stat.traceback.format()[-8:]:
+        print("    " + line)
+"""
+
+
+def scenario(days: float, jobs: bool) -> str:
+    return SCENARIO.format(days=days, jobs="true" if jobs else "false")
+
+
+def measure(days: float, jobs: bool) -> tuple[float, int, float]:
+    """(wall seconds, jobs, peak RSS in MB) of one run in a child process."""
+    start = time.perf_counter()
+    child = subprocess.Popen([sys.executable, "-c", CHILD.format(root=str(ROOT))], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
+    child.stdin.write(scenario(days, jobs))
+    child.stdin.close()
+    out = child.stdout.read()
+    _, status, usage = os.wait4(child.pid, 0)  # reaped here, not by Popen: its own rusage
+    child.returncode = os.waitstatus_to_exitcode(status)
+    child.stdout.close()
+    if child.returncode:
+        raise SystemExit(f"child failed ({child.returncode})")
+    return time.perf_counter() - start, int(out.split()[-1]), usage.ru_maxrss / 1024
+
+
+def trace(days: float, jobs: bool) -> None:
+    subprocess.run([sys.executable, "-c", TRACE.format(root=str(ROOT))], input=scenario(days, jobs), text=True,
+                   check=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=float, nargs="+", default=[1, 7, 30])
+    parser.add_argument("--jobs", choices=("off", "on", "both"), default="both")
+    parser.add_argument("--trace", type=float, default=None, metavar="DAYS",
+                        help="instead: tracemalloc's top growth between day 1 and DAYS")
+    args = parser.parse_args()
+    settings = {"off": [False], "on": [True], "both": [False, True]}[args.jobs]
+    if args.trace is not None:
+        for jobs in settings:
+            print(f"metrics.jobs {'on' if jobs else 'off'}: growth from day 1 to day {args.trace:g}")
+            trace(args.trace, jobs)
+        return
+    print(f"{'jobs rows':>9} {'days':>5} {'wall s':>8} {'jobs':>7} {'peak RSS MB':>12} {'MB/day since last':>18}")
+    for jobs in settings:
+        last = None
+        for days in sorted(args.days):
+            wall, count, rss = measure(days, jobs)
+            slope = "" if last is None else f"{(rss - last[1]) / (days - last[0]):.2f}"
+            print(f"{'on' if jobs else 'off':>9} {days:>5g} {wall:>8.1f} {count:>7} {rss:>12.1f} {slope:>18}",
+                  flush=True)
+            last = (days, rss)
+
+
+if __name__ == "__main__":
+    main()
