@@ -14,7 +14,7 @@ import os
 import time
 from dataclasses import dataclass, replace
 from fractions import Fraction
-from typing import Any
+from typing import IO, Any
 
 import grpc
 import httpx
@@ -101,6 +101,7 @@ class GatewayNode:
         self.balances = Balances(time.time)
         self.ai_selectors: dict[tuple[str, str], AISessionSelector] = {}
         self.streams: dict[str, TranscodeSessions] = {}
+        self.stream_refreshes: dict[str, asyncio.Future] = {}  # manifest id -> its discovery under way
         self.http = httpx.AsyncClient(timeout=60.0)
         self.channels: dict[str, grpc.aio.Channel] = {}
 
@@ -250,7 +251,7 @@ class GatewayNode:
 
     # ------------------------------------------------------------------ batch AI
 
-    async def ai_request(self, pipeline: str, body: bytes, content_type: str, fields: dict[str, Any],
+    async def ai_request(self, pipeline: str, body: bytes | IO[bytes], content_type: str, fields: dict[str, Any],
                          image_size: tuple[int, int] | None = None) -> tuple[bytes, str]:
         """Process one batch AI request (go's processAIRequest); returns (body, content type) or
         raises GatewayError with go's status."""
@@ -314,7 +315,8 @@ class GatewayNode:
             md = SegMetadata(manifest, 0, keccak(b""), capabilities=caps, auth_token=state.info.auth_token)
             headers = {**self._headers(md, payment), "Content-Type": content_type, "Authorization": AI_AUTHORIZATION}
             t0 = time.monotonic()
-            reply = await self.http.post(f"{state.info.transcoder}/{pipeline}", content=body, headers=headers)
+            reply = await self.http.post(f"{state.info.transcoder}/{pipeline}", content=_content(body),
+                                         headers={**headers, "Content-Length": str(_length(body))})
         except PaymentError as exc:
             self.metrics.payment_create_errors.inc()
             self._settle(update, None)
@@ -358,9 +360,8 @@ class GatewayNode:
         if sessions is None:
             sessions = self.streams[manifest_id] = TranscodeSessions(0, len(self.orch_addrs), choose_unknown=self._choose)
         pool = sessions.untrusted
-        if pool.needs_refresh() or pool.refresh_wanted:
-            if pool.begin_refresh() is not None:
-                pool.end_refresh(await self.discover(caps, pool.suspender.suspended))
+        if pool.needs_refresh() or pool.refresh_wanted or manifest_id in self.stream_refreshes:
+            await self._refresh_stream(manifest_id, pool, caps)
         attempts = SegmentAttempts(self.max_attempts)
         verifier = SegmentVerifier() if self.local_verify else None  # go: one per segment
         started = time.monotonic()
@@ -393,6 +394,25 @@ class GatewayNode:
             if action is not SegmentAction.RETRY:
                 raise GatewayError(422 if "max transcode attempts" in str(attempts.error) else 500, str(attempts.error))
             self.metrics.orchestrator_swaps.inc()
+
+    async def _refresh_stream(self, manifest_id: str, pool, caps) -> None:
+        """Discover for a stream's pool; a segment that arrives while a discovery is under way waits
+        for it instead of finding the pool empty (a stream's first segments come together)."""
+        task = self.stream_refreshes.get(manifest_id)
+        if task is None:
+            if pool.begin_refresh() is None:
+                return
+
+            async def refresh() -> None:
+                found = []
+                try:
+                    found = await self.discover(caps, pool.suspender.suspended)
+                finally:
+                    pool.end_refresh(found)
+                    self.stream_refreshes.pop(manifest_id, None)
+
+            task = self.stream_refreshes[manifest_id] = asyncio.ensure_future(refresh())
+        await asyncio.shield(task)
 
     async def _verify(self, verifier: SegmentVerifier, result: SegmentResult, session: Session) -> Verdict:
         """go's verify: the signature (on-chain), then each rendition decoded and its pixels counted
@@ -442,6 +462,27 @@ class GatewayNode:
             renditions, [seg.pixels for seg in result.data.segments], sig=result.data.sig, address=info.address,
             ticket_recipient=info.ticket_params.recipient if info.ticket_params is not None else None,
             payload=[(profile.name, r) for profile, r in zip(profiles, renditions)])
+
+
+def _content(body):
+    """A request body for httpx: bytes as they are; a file (a spooled upload) read from its start
+    in chunks, so that each try sends it whole without holding it in memory."""
+    if isinstance(body, (bytes, bytearray)):
+        return body
+
+    async def chunks():
+        body.seek(0)
+        while chunk := body.read(1 << 16):
+            yield chunk
+
+    return chunks()
+
+
+def _length(body) -> int:
+    if isinstance(body, (bytes, bytearray)):
+        return len(body)
+    body.seek(0, 2)
+    return body.tell()
 
 
 def _count_pixels(renditions) -> tuple[list[int] | None, str | None]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 import uuid
 
 from fastapi import FastAPI, Request
@@ -29,6 +30,7 @@ DEFAULT_MODELS = {"text-to-image": "stabilityai/sdxl-turbo", "image-to-image": "
                   "llm": "meta-llama/llama-3.1-8B-Instruct", "segment-anything-2": "facebook/sam2-hiera-large",
                   "image-to-text": "Salesforce/blip-image-captioning-large",
                   "text-to-speech": "parler-tts/parler-tts-large-v1"}
+SPOOL_IN_MEMORY = 1024 * 1024  # bytes of a multipart upload held in memory before it goes to a file
 REQUIRED = {"text-to-image": "prompt", "image-to-image": "prompt", "text-to-speech": "text"}
 
 
@@ -50,7 +52,15 @@ def create_app(gateway: GatewayNode, profiles: tuple[VideoProfile, ...]) -> Fast
                      unavailable=(ChainError,))
 
     async def ai(pipeline: str, request: Request):
-        body = await request.body()
+        if pipeline in JSON_ROUTES:
+            return await ai_request(pipeline, request, await request.body())
+        # a multipart upload goes to a file past 1 MiB: a refused or slow one costs no memory
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as body:
+            async for chunk in request.stream():
+                body.write(chunk)
+            return await ai_request(pipeline, request, body)
+
+    async def ai_request(pipeline: str, request: Request, body):
         content_type = request.headers.get("content-type", "")
         image_size = None
         if pipeline in JSON_ROUTES:
@@ -61,7 +71,10 @@ def create_app(gateway: GatewayNode, profiles: tuple[VideoProfile, ...]) -> Fast
             if not isinstance(fields, dict):
                 return error(400, "request body must be a JSON object")
         else:
-            form = await request.form()
+            try:
+                form = await Request(request.scope, _replay(body)).form()
+            except Exception:  # noqa: BLE001 - a malformed multipart body is the client's mistake
+                return error(400, "invalid multipart body")
             fields = {k: v for k, v in form.items() if isinstance(v, str)}
             upload = form.get("image") or form.get("audio")
             if upload is None or isinstance(upload, str):
@@ -125,6 +138,17 @@ def create_app(gateway: GatewayNode, profiles: tuple[VideoProfile, ...]) -> Fast
         return Response(gateway.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def _replay(file):
+    """An ASGI `receive` that plays a spooled body back from its start."""
+    file.seek(0)
+
+    async def receive() -> dict:
+        chunk = file.read(1 << 16)
+        return {"type": "http.request", "body": chunk, "more_body": bool(chunk)}
+
+    return receive
 
 
 def content_duration(header: str) -> float:
