@@ -97,7 +97,7 @@ def main() -> int:
     ap.add_argument("--concurrency", type=int, default=64)
     args = ap.parse_args()
     proc = subprocess.Popen([sys.executable, "-m", "node.cli", "devnet", "--port", "0", "--mode", "mock",
-                             "--orchestrators", "2", "--block-time", "0.5"], stdout=subprocess.PIPE, text=True)
+                             "--orchestrators", "2"], stdout=subprocess.PIPE, text=True)
     urls: dict[str, str] = {}
     try:
         for line in proc.stdout:
