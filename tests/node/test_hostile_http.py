@@ -251,3 +251,27 @@ def test_recursion_limit_is_put_back_after_the_chain_stack_is_loaded():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["12288", "refused"]
+
+
+def test_an_unreachable_chain_is_a_fast_named_503_not_a_hang_or_a_traceback():
+    """The chain layer raises ChainUnavailable within its timeout (tests/eth cover the frozen and
+    the closed endpoint); gateway and orchestrator answer it with 503 and its message."""
+    from node.eth.errors import ChainUnavailable
+
+    def dead(*args, **kwargs):
+        raise ChainUnavailable("http://127.0.0.1:1", "eth_call", "no answer within 10 s")
+
+    async def scenario():
+        async with paid_network() as net, httpx.AsyncClient(timeout=30) as client:
+            await honest(client, net.gateway_uri)
+            net.chain.sender_info = dead  # the gateway reads its own deposit on every request
+            reply = await client.post(f"{net.gateway_uri}/text-to-image", json=t2i())
+            assert reply.status_code == 503 and "no answer within 10 s" in reply.json()["error"]["message"]
+            del net.chain.sender_info
+            net.chain.is_active = dead  # the orchestrator checks its own activity on every payment
+            reply = await client.post(f"{net.gateway_uri}/text-to-image", json=t2i())
+            assert reply.status_code in (400, 503) and "Traceback" not in reply.text
+            del net.chain.is_active
+            await honest(client, net.gateway_uri)
+
+    run(scenario())
