@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 
 H2_PREFACE = b"PRI * HTTP/2.0"
+FIRST_BYTES_TIMEOUT = 10.0  # seconds for a new connection to send its first 14 bytes
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -30,9 +31,9 @@ async def serve_demux(host: str, port: int, http_port: int, grpc_port: int) -> a
     """Listen on host:port and hand each connection to the HTTP or the gRPC backend."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            head = await reader.readexactly(len(H2_PREFACE))
-        except (asyncio.IncompleteReadError, ConnectionError):
+        try:  # a connection that never says what it is does not hold a socket for ever
+            head = await asyncio.wait_for(reader.readexactly(len(H2_PREFACE)), FIRST_BYTES_TIMEOUT)
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.TimeoutError):
             writer.close()
             return
         target = grpc_port if head == H2_PREFACE else http_port
