@@ -97,6 +97,9 @@ def orchestrator_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("-maxSessions", type=int, default=10)
     p.add_argument("-blockPollingInterval", type=float, default=5.0, help="seconds between round-duty checks")
     p.add_argument("-orchSecret", default=None, help="secret remote transcoders register with")
+    p.add_argument("-datadir", default=None, help="on-chain: where the node keeps its database (lpdb.sqlite3: "
+                   "winning tickets until redeemed, so a restart redeems them; default ~/.lpData/<network>, "
+                   "<network> being go's name for the chain or chain-<chain id>)")
     return p
 
 
@@ -128,8 +131,11 @@ def run_orchestrator(args, parser) -> int:
     if protocol is None:
         node = OrchestratorNode(config)
     else:
+        store = open_ticket_store(args.datadir, protocol)
         node = OrchestratorNode(config, address=account.address, chain=CachedChainView(ProtocolChainView(protocol)),
-                                broker=ProtocolBroker(protocol, account))
+                                broker=ProtocolBroker(protocol, account), ticket_store=store)
+        if node.redeemer.counts["restored"]:
+            log.info("restored %d winning tickets from %s", node.redeemer.counts["restored"], store.path)
         protocol.chain.tx_manager.on_replacement.append(lambda _: node.metrics.transaction_replacements.inc())
     transcode = None
     if args.transcoder:
@@ -170,6 +176,15 @@ def run_orchestrator(args, parser) -> int:
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def open_ticket_store(datadir: str | None, protocol):
+    """The winning-ticket store in -datadir (go's default ~/.lpData/<network> without it), scoped to
+    this chain by its genesis block hash (a devchain started again is another chain)."""
+    from node.orchestrator.ticket_store import DB_FILE, SqliteTicketStore, default_datadir
+
+    folder = Path(datadir).expanduser() if datadir else default_datadir(protocol.chain.w3.eth.chain_id)
+    return SqliteTicketStore(folder / DB_FILE, chain=protocol.chain.block_hash(0))  # this chain's rows only
 
 
 def go_bool(value: str) -> bool:

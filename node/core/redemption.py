@@ -17,12 +17,37 @@ sender's available funds and its own face value both exceed the transaction cost
 
 One simplification: after a retryable failure go retries the same ticket up to once per queued
 ticket within the same block; here it waits for the next block.
+
+Persistence (go's `ticketQueue` rows in the node's database): the queue sits in front of a
+`TicketStore`. A winning ticket is written to the store when it is queued — inside the payment's
+processing, so before the payment is acknowledged — and removed once its fate is decided
+(redeemed, dropped or expired); a retry leaves it there. A new Redeemer over the same store (a
+restarted node) loads what is left and redeems it. The store is an interface: `MemoryTicketStore`
+here (the simulator's and the tests' default), SQLite for the live node
+(node.orchestrator.ticket_store).
+
+Exactly once: TicketBroker refuses a ticket it has seen (`usedTickets`), so the only question
+after a restart is whether a restored ticket's redemption was already mined — sent before the
+crash, its removal never recorded. A restored ticket is checked before anything else: found used
+on chain (only a redemption reveals its recipientRand, and a redemption pays the recipient
+whoever sends it) it is REDEEMED, not an error — its transaction was ours and was mined. The check
+repeats while a restored ticket waits at the head of its queue, so an old transaction mined later
+(our new attempt then reverting with "ticket is used", a retry) ends the same way. A restored
+ticket whose creation round has no block hash, or another one, on this chain (a store left over
+from another chain, e.g. an earlier devchain) can never be redeemed and is DROPPED with the
+contract's own words.
+
+Max float after a restart: pending amounts (SenderMonitor) are face values of redemptions in
+flight, kept in memory as go keeps them; they start at zero after a restart, and a restored
+ticket counts in its sender's pending amount while its redemption is in flight, exactly as a
+freshly queued one (go never counts queued-but-unsubmitted winners either).
 """
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
 from enum import Enum
+from typing import Protocol
 
 from .chain_view import Broker, ChainView
 from .errors import RedemptionError
@@ -61,27 +86,82 @@ def is_retryable(message: str) -> bool:
     return not any(text in message for text in NON_RETRYABLE)
 
 
+class TicketStore(Protocol):
+    """Where queued winning tickets outlive the process (go's TicketStore: StoreWinningTicket,
+    MarkWinningTicketRedeemed). `add` must be durable when it returns: the payment carrying the
+    ticket is acknowledged right after. Keyed by ticket hash; adding a stored ticket or removing
+    an absent one does nothing."""
+
+    def add(self, signed: SignedTicket) -> None: ...
+
+    def remove(self, signed: SignedTicket) -> None: ...
+
+    def load(self) -> list[SignedTicket]:
+        """Every stored ticket, in the order they were added."""
+        ...
+
+
+class MemoryTicketStore:
+    """A TicketStore in memory: nothing survives the process (the simulator's default; a test
+    hands one store to a second Redeemer to play a restart)."""
+
+    def __init__(self) -> None:
+        self._tickets: dict[bytes, SignedTicket] = {}
+
+    def add(self, signed: SignedTicket) -> None:
+        self._tickets.setdefault(signed.ticket.hash(), signed)
+
+    def remove(self, signed: SignedTicket) -> None:
+        self._tickets.pop(signed.ticket.hash(), None)
+
+    def load(self) -> list[SignedTicket]:
+        return list(self._tickets.values())
+
+    def __len__(self) -> int:
+        return len(self._tickets)
+
+
 class Redeemer:
     """The redemption queue and its consumer for one orchestrator (go's ticketQueue per sender
-    plus LocalSenderMonitor.redeemWinningTicket)."""
+    plus LocalSenderMonitor.redeemWinningTicket), over a TicketStore.
+
+    On construction the store's tickets for this orchestrator (`monitor.claimant`) are queued
+    again, before any new one: those of another recipient sharing the store are left alone.
+    `counts`: queued (this process), restored (from the store), then redeemed, dropped, expired
+    and retry outcomes; every ticket queued or restored ends redeemed, dropped or expired, or is
+    still queued."""
 
     def __init__(self, chain: ChainView, monitor: SenderMonitor, broker: Broker, redeem_gas: int,
-                 ticket_validity_period: int = TICKET_VALIDITY_PERIOD) -> None:
+                 ticket_validity_period: int = TICKET_VALIDITY_PERIOD, store: TicketStore | None = None) -> None:
         self.chain = chain
         self.monitor = monitor
         self.broker = broker
         self.redeem_gas = redeem_gas
         self.ticket_validity_period = ticket_validity_period
+        self.store: TicketStore = store if store is not None else MemoryTicketStore()
         self._queues: dict[str, list[SignedTicket]] = {}
         self._known: set[bytes] = set()  # ticket hashes ever queued: a replayed winner is queued once
+        self._restored: set[bytes] = set()  # hashes of restored tickets not yet finished
         self.counts: Counter[str] = Counter()
         self.value_redeemed = 0  # Σ face value of redeemed tickets (go's value_redeemed metric)
+        claimant = monitor.claimant.lower()
+        for signed in self.store.load():
+            key = signed.ticket.hash()
+            if signed.ticket.recipient.lower() != claimant or key in self._known:
+                continue
+            self._known.add(key)
+            self._restored.add(key)
+            self._queues.setdefault(signed.ticket.sender, []).append(signed)
+            self.counts["restored"] += 1
 
     def queue(self, signed: SignedTicket) -> bool:
-        """Queue a winning ticket; False when this very ticket was queued before."""
+        """Queue a winning ticket, durably (the store's `add` returns once it is written); False
+        when this very ticket was queued before. A failing store raises, and the ticket is not
+        queued: the payment must not be acknowledged."""
         key = signed.ticket.hash()
         if key in self._known:
             return False
+        self.store.add(signed)
         self._known.add(key)
         self._queues.setdefault(signed.ticket.sender, []).append(signed)
         self.counts["queued"] += 1
@@ -100,6 +180,11 @@ class Redeemer:
         for sender, queue in self._queues.items():
             while queue:
                 signed = queue[0]
+                if self._restored and signed.ticket.hash() in self._restored:
+                    settled = self._settle_restored(signed)
+                    if settled is not None:
+                        results.append(self._finish(queue, settled))
+                        continue
                 if signed.ticket.creation_round < oldest_round:
                     results.append(self._finish(queue, Redemption(signed, Outcome.EXPIRED)))
                     continue
@@ -122,9 +207,28 @@ class Redeemer:
                 results.append(self._finish(queue, Redemption(signed, Outcome.REDEEMED)))
         return results
 
+    def _settle_restored(self, signed: SignedTicket) -> Redemption | None:
+        """A restored ticket's fate when the chain already decided it: redeemed before the
+        restart (used on chain), or never redeemable here (not this chain's round hash)."""
+        ticket = signed.ticket
+        if self.broker.is_used_ticket(ticket):
+            self.value_redeemed += ticket.face_value
+            return Redemption(signed, Outcome.REDEEMED)
+        block_hash = self.chain.block_hash_for_round(ticket.creation_round)
+        if block_hash == b"\x00" * 32:
+            return Redemption(signed, Outcome.DROPPED, "ticket creationRound does not have a block hash")
+        if block_hash != ticket.creation_round_block_hash:
+            return Redemption(signed, Outcome.DROPPED, "ticket creationRoundBlockHash invalid for creationRound")
+        return None
+
     def _finish(self, queue: list[SignedTicket], result: Redemption) -> Redemption:
+        """The ticket's fate is decided: out of the queue, then out of the store (a crash in
+        between leaves it stored, and a restart finds it used, or redeems it)."""
         queue.pop(0)
         self.counts[result.outcome.value] += 1
+        if self._restored:
+            self._restored.discard(result.ticket.ticket.hash())
+        self.store.remove(result.ticket)
         return result
 
     def _redeem(self, signed: SignedTicket) -> None:

@@ -63,7 +63,7 @@ class OrchestratorNode:
 
     def __init__(self, config: OrchestratorConfig, *, address: str = "", chain=None, broker=None,
                  clock: Callable[[], float] = time.time, randbytes: Callable[[int], bytes] = os.urandom,
-                 metrics: NodeMetrics | None = None) -> None:
+                 metrics: NodeMetrics | None = None, ticket_store=None) -> None:
         self.config = config
         self.address = address
         self.chain = chain
@@ -86,7 +86,9 @@ class OrchestratorNode:
             self.monitor = SenderMonitor(address, chain)
             self.recipient = Recipient(address, randbytes(32), chain, self.monitor, randbytes, ev=config.ticket_ev,
                                        redeem_gas=config.redeem_gas, max_face_value=config.max_face_value)
-            self.redeemer = Redeemer(chain, self.monitor, broker, config.redeem_gas)
+            # winning tickets wait in `ticket_store` (a node.core.redemption.TicketStore; in memory
+            # when None): the live node's is SQLite in -datadir, and a restart redeems what it holds
+            self.redeemer = Redeemer(chain, self.monitor, broker, config.redeem_gas, store=ticket_store)
             self.receiver = PaymentReceiver(self.recipient, Balances(clock), self.redeemer)
 
     def _capabilities(self) -> Capabilities:
