@@ -236,7 +236,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run(build_parser(), argv)
+    try:
+        return run(build_parser(), argv)
+    except KeyboardInterrupt:
+        print("lpsim: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

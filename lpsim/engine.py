@@ -21,7 +21,7 @@ from .compute import RealCompute
 from .delegator import SimDelegator
 from .gateway import Network, SimGateway, Workload
 from .orchestrator import PipelineModel, SimOrchestrator
-from .results import Recorder
+from .results import SCENARIO_FILE, TIMING_FILE, Recorder, clear_run_files
 from .scenario import Scenario
 from .seeds import SeedTree
 from .world import World
@@ -249,20 +249,22 @@ class Simulation:
                 progress(env.now)
 
     def finish(self, out: str | Path, timing: dict | None = None) -> dict:
-        """Write the results folder for the run so far (a stepped run included): the rows, the
-        resolved scenario, summary.json, and the wall-clock `timing` apart in timing.json (it
-        varies run to run, so summary.json stays reproducible). Returns the summary."""
+        """Write the results folder for the run so far (a stepped run included), replacing what an
+        earlier run wrote there (`clear_run_files`): the rows, the resolved scenario,
+        summary.json, and the wall-clock `timing` apart in timing.json (it varies run to run, so
+        summary.json stays reproducible). Returns the summary."""
         from .summary import summarize, write_summary
 
         self.sample()
         out = Path(out)
+        clear_run_files(out)
         self.rec.write(out)
-        (out / "scenario.yaml").write_text(self.scenario.to_yaml())
+        (out / SCENARIO_FILE).write_text(self.scenario.to_yaml())
         summary = summarize(out, extra={"scenario": self.scenario.name, "seed": self.seed,
                                         "duration_s": self.scenario.duration, "backend": self.scenario.chain.backend})
         write_summary(out, summary)
         if timing is not None:
-            (out / "timing.json").write_text(json.dumps(timing) + "\n")
+            (out / TIMING_FILE).write_text(json.dumps(timing) + "\n")
         return summary
 
     def step_round(self) -> int:

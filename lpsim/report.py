@@ -20,13 +20,12 @@ from matplotlib.figure import Figure  # the object API: Agg canvas, no pyplot gl
 from matplotlib.ticker import NullFormatter, StrMethodFormatter
 
 from lpsim import metric_names as M
-from lpsim.results import load_results
+from lpsim.results import REPORT_FILE, TIMING_FILE, load_results
 from lpsim.summary import (EXTRA_KEYS, EXTRA_LABELS, duration, gateways, per_round, percentile, read_summary,
                            summarize, summary_rows)
 
 __all__ = ["REPORT_FILE", "write_report"]
 
-REPORT_FILE = "report.html"
 LABEL_LIMIT = 30  # label scatter points by orchestrator up to this many
 TOP_ORCHESTRATORS = 5  # fee lines drawn for this many orchestrators
 
@@ -323,7 +322,7 @@ def _png(fig: Figure) -> str:
 def _header(results_dir: Path, summary: dict) -> tuple[str, str]:
     """The page title and the line under it, from summary.json's extra fields."""
     extra = dict(summary.get("extra") or {})
-    timing = results_dir / "timing.json"  # wall-clock figures live apart so summary.json is reproducible
+    timing = results_dir / TIMING_FILE  # wall-clock figures live apart so summary.json is reproducible
     if timing.exists():
         extra.update(json.loads(timing.read_text()))
     title = str(extra.pop("scenario", None) or results_dir.resolve().name)

@@ -7,8 +7,14 @@ Results folder (one run):
     jobs.csv               one row per finished job                          (metrics.jobs)
     transitions.csv        every job state-machine transition               (metrics.transitions)
     transition_counts.csv  run, seed, state, event, next_state, count      (always)
+    scenario.yaml          the resolved scenario
     summary.json           lpsim.summary.write_summary
+    timing.json            wall-clock times (apart: they differ run to run)
     report.html            lpsim.report.write_report
+
+A run removes every one of these files a previous run left in its folder before it writes its own
+(`clear_run_files`), so a folder never mixes two runs (`--no-report` leaves no old report.html);
+other files there are left alone.
 
 Times are simulated seconds, `round` the protocol round number. Appends are plain tuples (the
 engine calls them in its hot loop); run and seed, constant for a recorder, and the job latency
@@ -28,7 +34,9 @@ __all__ = [
     "METRIC_COLUMNS",
     "TRANSITION_COLUMNS",
     "TRANSITION_COUNT_COLUMNS",
+    "RUN_FILES",
     "Recorder",
+    "clear_run_files",
     "load_results",
     "read_table",
     "to_dataframe",
@@ -46,6 +54,11 @@ FILES = {
     "transitions": "transitions.csv",
     "transition_counts": "transition_counts.csv",
 }
+SCENARIO_FILE = "scenario.yaml"
+SUMMARY_FILE = "summary.json"
+TIMING_FILE = "timing.json"
+REPORT_FILE = "report.html"
+RUN_FILES = (*FILES.values(), SCENARIO_FILE, SUMMARY_FILE, TIMING_FILE, REPORT_FILE)
 COLUMNS = {
     "metrics": METRIC_COLUMNS,
     "jobs": JOB_COLUMNS,
@@ -124,6 +137,12 @@ class Recorder:
                 writer.writerows(rows)
             written[table] = path
         return written
+
+
+def clear_run_files(out_dir: str | Path) -> None:
+    """Remove what an earlier run wrote in `out_dir` (RUN_FILES only)."""
+    for name in RUN_FILES:
+        (Path(out_dir) / name).unlink(missing_ok=True)
 
 
 def _ignore(*args: Any, **kwargs: Any) -> None:

@@ -16,6 +16,7 @@ the resolved scenario back (it parses to an equal `Scenario`).
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import types
 from collections.abc import Mapping
@@ -36,6 +37,19 @@ from . import units
 from .distributions import Distribution, Exponential, Constant, parse_distribution
 from .seeds import SeedTree
 from .units import FieldError
+
+# --- limits (scenarios/README.md, "Limits"): far above any study, low enough that a mistaken or
+# hostile file is refused at its line instead of exhausting memory or running for ever ----------
+
+MAX_FILE_BYTES = 10 * 2**20
+MAX_DEPTH = 50  # nesting of mappings and lists, aliases expanded
+MAX_VALUES = 200_000  # values in the file once aliases are expanded
+MAX_AGENTS = 100_000  # orchestrators + gateways + delegators
+MAX_DURATION_YEARS = 100  # simulated time of one run
+MAX_SWEEP_POINTS = 10_000
+MAX_SWEEP_RUNS = 100_000  # points x runs
+LIMITS_HINT = 'see "Limits" in scenarios/README.md'
+
 
 # --- pipelines and transcoding profiles --------------------------------------------------------
 
@@ -304,6 +318,13 @@ class Group(Section):
     name: str = Field(min_length=1)
     count: Int = Field(1, ge=1)
 
+    @field_validator("count")
+    @classmethod
+    def _count_limit(cls, value: int) -> int:
+        if value > MAX_AGENTS:
+            raise ValueError(f"must be at most {MAX_AGENTS:,} (got {value:,}); {LIMITS_HINT}")
+        return value
+
     def member_names(self) -> list[str]:
         return [f"{self.name}-{i}" for i in range(self.count)]
 
@@ -561,7 +582,23 @@ class Sweep(Section):
         if self.mode == "zip" and len({len(v) for v in self.parameters.values()}) > 1:
             lengths = ", ".join(f"{k}: {len(v)}" for k, v in self.parameters.items())
             raise FieldError(f"zip mode needs lists of one length ({lengths})", ("parameters",))
+        check_sweep_size(self.point_count, self.runs)
         return self
+
+    @property
+    def point_count(self) -> int:
+        """How many points the sweep has (counted, not expanded)."""
+        lengths = [len(v) for v in self.parameters.values()]
+        return lengths[0] if self.mode == "zip" else math.prod(lengths)
+
+
+def check_sweep_size(points: int, runs: int) -> None:
+    """Refuse more points, or points x runs, than the limits (FieldError)."""
+    if points > MAX_SWEEP_POINTS:
+        raise FieldError(f"{points:,} points, more than {MAX_SWEEP_POINTS:,}; {LIMITS_HINT}", ("parameters",))
+    if points * runs > MAX_SWEEP_RUNS:
+        raise FieldError(f"{points:,} points x {runs:,} runs, more than {MAX_SWEEP_RUNS:,} runs; {LIMITS_HINT}",
+                         ("runs",))
 
 
 class Scenario(Section):
@@ -604,6 +641,24 @@ class Scenario(Section):
                 if group.name in seen:
                     raise FieldError(f'duplicate group name "{group.name}" (also {seen[group.name]})', (key, i, "name"))
                 seen[group.name] = f"{key}[{i}]"
+        return self
+
+    @field_validator("duration")
+    @classmethod
+    def _duration_limit(cls, value: float) -> float:
+        if value > MAX_DURATION_YEARS * units.SECONDS_PER_UNIT["y"]:
+            raise ValueError(f"must be at most {MAX_DURATION_YEARS} y (got {units.plain(value)} s); {LIMITS_HINT}")
+        return value
+
+    @model_validator(mode="after")
+    def _agent_limit(self) -> "Scenario":
+        total = 0
+        for key in GROUP_PREFIXES:
+            for i, group in enumerate(getattr(self, key)):
+                total += group.count
+                if total > MAX_AGENTS:
+                    raise FieldError(f"more than {MAX_AGENTS:,} agents in all (orchestrators, gateways and "
+                                     f"delegators); {LIMITS_HINT}", (key, i, "count"))
         return self
 
     @property
@@ -711,8 +766,86 @@ class _Document:
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
+class _Loader(yaml.SafeLoader):
+    """yaml.SafeLoader that measures every node as it composes it: its number of values and its
+    depth once aliases are expanded. An alias costs nothing to compose but repeats its anchor's
+    whole value wherever the data is walked (nine aliases of nine aliases ... is the "billion
+    laughs"), so sizes past the limits are refused at the node's line before anything walks them."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self._depth = 0
+        self._measured: dict[int, tuple[int, int]] = {}  # id(node) -> (values, depth), aliases expanded
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        mark = self.peek_event().start_mark
+        if self.check_event(yaml.AliasEvent):
+            node = super().compose_node(parent, index)
+            if id(node) not in self._measured:
+                raise yaml.composer.ComposerError(None, None, "an alias cannot stand inside its own anchor", mark)
+            return node
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise yaml.composer.ComposerError(None, None, f"nested deeper than {MAX_DEPTH} levels; {LIMITS_HINT}",
+                                              mark)
+        node = super().compose_node(parent, index)
+        self._depth -= 1
+        self._measure(node, mark)
+        return node
+
+    def _measure(self, node: yaml.Node, mark: Any) -> None:
+        if isinstance(node, yaml.MappingNode):
+            children = [child for pair in node.value for child in pair]
+        else:
+            children = node.value if isinstance(node, yaml.SequenceNode) else []
+        measured = [self._measured[id(child)] for child in children]
+        values = 1 + sum(v for v, _ in measured)
+        depth = 1 + max((d for _, d in measured), default=0)
+        if values > MAX_VALUES:
+            raise yaml.composer.ComposerError(None, None, f"more than {MAX_VALUES:,} values once aliases are "
+                                              f"expanded; {LIMITS_HINT}", mark)
+        if depth > MAX_DEPTH:
+            raise yaml.composer.ComposerError(None, None, f"nested deeper than {MAX_DEPTH} levels once aliases "
+                                              f"are expanded; {LIMITS_HINT}", mark)
+        self._measured[id(node)] = (values, depth)
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        try:
+            return super().construct_yaml_int(node)
+        except ValueError:  # beyond Python's 4300-digit conversion limit
+            raise yaml.constructor.ConstructorError(None, None, f"integer of {len(node.value):,} digits is out of "
+                                                    "range", node.start_mark) from None
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
+
+
+def _decode(data: bytes) -> str:
+    """UTF-8 text, or a ScenarioError-ready Problem at the first byte that is not."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        start = data.rfind(b"\n", 0, exc.start) + 1
+        raise _TextError(Problem(data.count(b"\n", 0, exc.start) + 1, "",
+                                 f"not UTF-8 text (byte 0x{data[exc.start]:02x})", exc.start - start + 1)) from None
+
+
+class _TextError(Exception):
+    """A problem with the file as text, before it is YAML."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(str(problem))
+        self.problem = problem
+
+
+def _text_of(text: str | bytes) -> str:
+    if len(text) > MAX_FILE_BYTES:
+        raise _TextError(Problem(None, "", f"larger than {MAX_FILE_BYTES // 2**20} MiB; {LIMITS_HINT}"))
+    return _decode(text) if isinstance(text, bytes) else text
+
+
 def _load_yaml(text: str) -> _Document:
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:
@@ -753,7 +886,11 @@ def _record_lines(loader: yaml.SafeLoader, node: yaml.Node, path: tuple, lines: 
                 lines.setdefault(key, line)
 
 
-def _yaml_problem(exc: yaml.YAMLError) -> Problem:
+def _yaml_problem(exc: yaml.YAMLError, text: str) -> Problem:
+    if isinstance(exc, yaml.reader.ReaderError):  # a character YAML does not allow
+        start = text.rfind("\n", 0, exc.position) + 1
+        return Problem(text.count("\n", 0, exc.position) + 1, "",
+                       f"character #x{exc.character:04x} is not allowed in YAML", exc.position - start + 1)
     if not isinstance(exc, yaml.MarkedYAMLError):
         return Problem(None, "", f"invalid YAML: {exc}")
     mark = exc.problem_mark or exc.context_mark
@@ -893,13 +1030,16 @@ def _default_name(source: str) -> str:
     return "scenario" if source.startswith("<") else Path(source).stem
 
 
-def parse_scenario(text: str, source: str = "<string>", seed: int | None = None) -> Scenario:
-    """Validate a scenario given as YAML text; `seed` overrides the file's. `source` names the
-    text in error reports and gives the default `name` (its stem)."""
+def parse_scenario(text: str | bytes, source: str = "<string>", seed: int | None = None) -> Scenario:
+    """Validate a scenario given as YAML text (bytes: UTF-8); `seed` overrides the file's.
+    `source` names the text in error reports and gives the default `name` (its stem)."""
     try:
+        text = _text_of(text)
         document = _load_yaml(text)
+    except _TextError as exc:
+        raise ScenarioError(source, [exc.problem]) from None
     except yaml.YAMLError as exc:
-        raise ScenarioError(source, [_yaml_problem(exc)]) from None
+        raise ScenarioError(source, [_yaml_problem(exc, text)]) from None
     data = document.data
     if not isinstance(data, Mapping):
         got = "the file is empty" if data is None else f"got {type(data).__name__} {data!r}"[:80]
@@ -922,4 +1062,6 @@ def parse_scenario(text: str, source: str = "<string>", seed: int | None = None)
 def load_scenario(path: str | Path, seed: int | None = None) -> Scenario:
     """Read and validate a scenario file; `seed` overrides the file's (as `--seed` does)."""
     path = Path(path)
-    return parse_scenario(path.read_text(encoding="utf-8"), source=str(path), seed=seed)
+    with path.open("rb") as f:
+        data = f.read(MAX_FILE_BYTES + 1)  # one byte more tells a file over the limit
+    return parse_scenario(data, source=str(path), seed=seed)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Iterable, Optional
 
 from lpsim import metric_names as M
-from lpsim.results import load_results
+from lpsim.results import SUMMARY_FILE, load_results
 
 __all__ = [
     "EXTRA_KEYS",
@@ -40,7 +40,6 @@ __all__ = [
 # follows by name; a field ending in "_s" is a number of seconds)
 EXTRA_KEYS = ("scenario", "seed", "duration_s", "wall_s", "wall_time_s", "setup_s", "backend")
 EXTRA_LABELS = {"duration_s": "duration", "wall_s": "wall time", "wall_time_s": "wall time"}
-SUMMARY_FILE = "summary.json"
 
 Rows = list[dict[str, Any]]
 

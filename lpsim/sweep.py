@@ -23,12 +23,13 @@ import statistics
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from pydantic import ValidationError
 
-from .scenario import Problem, Scenario, ScenarioError, set_path  # noqa: F401 (set_path: public here too)
+from .scenario import Problem, Scenario, ScenarioError, check_sweep_size, set_path  # noqa: F401 (set_path: public here too)
 from .seeds import SeedTree
+from .units import FieldError
 
 # Headline figures of a run, read from its summary.json: name -> path of keys.
 FIGURES: dict[str, tuple[str, ...]] = {
@@ -72,14 +73,16 @@ class Unit:
 
 # ---------------------------------------------------------------------------------- expansion
 
-def points(scenario: Scenario) -> list[dict[str, Any]]:
-    """The sweep's points: one dict of path -> value per point."""
+def points(scenario: Scenario) -> Iterator[dict[str, Any]]:
+    """The sweep's points, one at a time: one dict of path -> value per point."""
     sweep = scenario.sweep
     if sweep is None:
-        return [{}]
+        yield {}
+        return
     names, lists = list(sweep.parameters), list(sweep.parameters.values())
     combos = zip(*lists) if sweep.mode == "zip" else itertools.product(*lists)
-    return [dict(zip(names, combo)) for combo in combos]
+    for combo in combos:
+        yield dict(zip(names, combo))
 
 
 def expand(scenario: Scenario, runs: int | None = None, seed: int | None = None) -> list[Unit]:
@@ -89,6 +92,10 @@ def expand(scenario: Scenario, runs: int | None = None, seed: int | None = None)
     base.pop("sweep", None)
     sweep = scenario.sweep
     runs = runs or (sweep.runs if sweep else 1)
+    try:  # (again: `runs` may override the file's)
+        check_sweep_size(sweep.point_count if sweep else 1, runs)
+    except FieldError as exc:
+        raise ScenarioError(scenario.name, [Problem(None, f"sweep.{exc.path[0]}", str(exc))]) from None
     tree = SeedTree(scenario.seed if seed is None else seed).child("sweep")
     common = bool(sweep and sweep.common_seeds)
     units, problems = [], []

@@ -11,10 +11,9 @@ round length, so `parse_duration` returns a small `Duration` resolved later by
 """
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation, localcontext
+from decimal import Decimal, localcontext
 from fractions import Fraction
 from typing import Any
 
@@ -38,6 +37,11 @@ EXPECTED_RATE = "expected a rate such as `5/s` or `120/h`"
 EXPECTED_FRACTION = "expected a fraction such as `0.5` or `50%`"
 EXPECTED_NUMBER = "expected a number"
 
+# Written numbers are refused beyond this power of ten either way: an exact value of 1e400 (or
+# 1e-400) costs memory and time to build and overflows every float it meets. Amounts of wei
+# (ETH, LPT base units, prices) must also fit the chain's uint256.
+MAX_EXPONENT = 100
+MAX_WEI = 2**256 - 1
 _NUMBER = re.compile(r"\s*([+-]?(?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?:[eE][+-]?\d+)?)\s*(.*?)\s*\Z", re.S)
 
 
@@ -58,21 +62,20 @@ def split_quantity(value: Any, expected: str) -> tuple[Fraction, str]:
     """The exact number and the unit text ("" for none) of a bare number or "<number> <unit>"."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise ValueError(f"{expected} (got {value!r})")
-    if isinstance(value, int):
-        return Fraction(value), ""
-    if isinstance(value, float):
-        if not math.isfinite(value):
+    unit = ""
+    if isinstance(value, str):
+        match = _NUMBER.match(value)
+        if match is None:
             raise ValueError(f"{expected} (got {value!r})")
-        # repr is the shortest decimal that reads back as this float: what the file said.
-        return Fraction(Decimal(repr(value))), ""
-    match = _NUMBER.match(value)
-    if match is None:
+        number, unit = Decimal(match.group(1).replace("_", "")), match.group(2)
+    else:  # a float's repr is the shortest decimal that reads back as it: what the file said
+        number = Decimal(value) if isinstance(value, int) else Decimal(repr(value))
+    if not number.is_finite():
         raise ValueError(f"{expected} (got {value!r})")
-    try:
-        number = Fraction(Decimal(match.group(1).replace("_", "")))
-    except InvalidOperation:  # pragma: no cover - the pattern only admits decimals
-        raise ValueError(f"{expected} (got {value!r})") from None
-    return number, match.group(2)
+    if number and not -MAX_EXPONENT <= number.adjusted() < MAX_EXPONENT:
+        raise ValueError(f"out of range (got {value!r}): numbers lie between 1e-{MAX_EXPONENT} and "
+                         f"1e{MAX_EXPONENT} in size")
+    return Fraction(number), unit
 
 
 def _unknown_unit(unit: str, accepted: str) -> ValueError:
@@ -133,11 +136,17 @@ def _scaled(value: Any, expected: str, table: dict[str, int], bare: int, accepte
     amount, unit = split_quantity(value, expected)
     _non_negative(amount, value)
     if not unit:
-        return amount * bare
+        return _fits_uint256(amount * bare, value)
     scale = table.get(unit.lower())
     if scale is None:
         raise _unknown_unit(unit, accepted)
-    return amount * scale
+    return _fits_uint256(amount * scale, value)
+
+
+def _fits_uint256(wei: Fraction, value: Any) -> Fraction:
+    if wei > MAX_WEI:
+        raise ValueError(f"out of range (got {value!r}): amounts are below 2^256 wei")
+    return wei
 
 
 def parse_eth(value: Any) -> int:
