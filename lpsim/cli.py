@@ -46,15 +46,15 @@ def cmd_validate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
                   f"gateways, {sum(g.count for g in sc.delegators)} delegators")
         sweep = ""
         if sc.sweep is not None:
-            from lpsim.sweep import expand
+            from lpsim.sweep import iter_units
 
             try:
-                units = expand(sc)
+                points = sum(1 for u in iter_units(sc) if u.run == 0)  # each validated, none kept
             except ScenarioError as exc:
                 print(exc, file=sys.stderr)
                 failed += 1
                 continue
-            sweep = f"; sweep of {len({u.point for u in units})} points x {sc.sweep.runs} runs"
+            sweep = f"; sweep of {points} points x {sc.sweep.runs} runs"
         print(f"{path}: ok ({sc.name}: {agents}, {sc.duration:g} s simulated, seed {sc.seed}{sweep})")
     return 1 if failed else 0
 

@@ -86,8 +86,14 @@ def points(scenario: Scenario) -> Iterator[dict[str, Any]]:
 
 
 def expand(scenario: Scenario, runs: int | None = None, seed: int | None = None) -> list[Unit]:
-    """Every (point, run) of the scenario's sweep as units, each point validated. Seeds: run r of
-    point p draws SeedTree(seed).child("sweep").seed_of(p, r) (or of r alone with common seeds)."""
+    """Every (point, run) of the scenario's sweep as units, each point validated (`iter_units`)."""
+    return list(iter_units(scenario, runs, seed))
+
+
+def iter_units(scenario: Scenario, runs: int | None = None, seed: int | None = None) -> Iterator[Unit]:
+    """The units of `expand` one point at a time (what `lpsim validate` counts, keeping none);
+    invalid points raise one ScenarioError listing them all at the end. Seeds: run r of point p
+    draws SeedTree(seed).child("sweep").seed_of(p, r) (or of r alone with common seeds)."""
     base = scenario.to_data()
     base.pop("sweep", None)
     sweep = scenario.sweep
@@ -98,7 +104,7 @@ def expand(scenario: Scenario, runs: int | None = None, seed: int | None = None)
         raise ScenarioError(scenario.name, [Problem(None, f"sweep.{exc.path[0]}", str(exc))]) from None
     tree = SeedTree(scenario.seed if seed is None else seed).child("sweep")
     common = bool(sweep and sweep.common_seeds)
-    units, problems = [], []
+    problems = []
     for p, values in enumerate(points(scenario)):
         data = copy.deepcopy(base)
         try:
@@ -113,10 +119,9 @@ def expand(scenario: Scenario, runs: int | None = None, seed: int | None = None)
         for r in range(runs):
             path = ("run", r) if common else ("point", p, "run", r)
             s = int(tree.seed_sequence(*path).generate_state(1, dtype="uint64")[0] >> 1)
-            units.append(Unit(p, r, s, values, resolved))
+            yield Unit(p, r, s, values, resolved)
     if problems:
         raise ScenarioError(scenario.name, problems)
-    return units
 
 
 # ---------------------------------------------------------------------------------- running
