@@ -4,6 +4,8 @@ its own process, at one batch AI request a minute (the workload of the issue tha
     python benchmarks/bench_sim_memory.py                 # 1, 7, 30 days, metrics.jobs off and on
     python benchmarks/bench_sim_memory.py --days 1 7      # other horizons
     python benchmarks/bench_sim_memory.py --jobs off      # one setting only
+    python benchmarks/bench_sim_memory.py --workload transcoding   # a 1-minute stream a minute instead
+    python benchmarks/bench_sim_memory.py --root DIR      # measure another checkout's lpsim (before/after)
     python benchmarks/bench_sim_memory.py --trace 2       # tracemalloc: what grew over 2 days
 
 Printed per run: wall time, jobs, the child's peak RSS (ru_maxrss from os.wait4) and, between
@@ -32,19 +34,28 @@ orchestrators:
   - count: 4
     stake: 1000 LPT
     ai_prices: {{text-to-image: 100000 wei}}
-    pipelines: {{text-to-image: {{}}}}
+    pipelines: {{text-to-image: {{}}, transcoding: {{}}}}
 gateways:
   - count: 1
     deposit: 100 ETH
     reserve: 100 ETH
     demand:
-      - type: batch_ai
-        pipeline: text-to-image
-        arrival: {{process: constant, interval: 1 min}}
-        request: {{width: 512, height: 512}}
+{demand}
 metrics:
   jobs: {jobs}
 """
+
+DEMAND = {
+    "batch_ai": """\
+      - type: batch_ai
+        pipeline: text-to-image
+        arrival: {process: constant, interval: 1 min}
+        request: {width: 512, height: 512}""",
+    "transcoding": """\
+      - type: transcoding
+        arrival: {process: constant, interval: 1 min}
+        stream_duration: 1 min""",
+}
 
 CHILD = """\
 import sys, tempfile
@@ -73,16 +84,16 @@ for stat in after.compare_to(before, "traceback")[:15]:
 """
 
 
-def scenario(days: float, jobs: bool) -> str:
-    return SCENARIO.format(days=days, jobs="true" if jobs else "false")
+def scenario(days: float, jobs: bool, workload: str) -> str:
+    return SCENARIO.format(days=days, jobs="true" if jobs else "false", demand=DEMAND[workload])
 
 
-def measure(days: float, jobs: bool) -> tuple[float, int, float]:
+def measure(days: float, jobs: bool, workload: str, root: Path) -> tuple[float, int, float]:
     """(wall seconds, jobs, peak RSS in MB) of one run in a child process."""
     start = time.perf_counter()
-    child = subprocess.Popen([sys.executable, "-c", CHILD.format(root=str(ROOT))], stdin=subprocess.PIPE,
+    child = subprocess.Popen([sys.executable, "-c", CHILD.format(root=str(root))], stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, text=True)
-    child.stdin.write(scenario(days, jobs))
+    child.stdin.write(scenario(days, jobs, workload))
     child.stdin.close()
     out = child.stdout.read()
     _, status, usage = os.wait4(child.pid, 0)  # reaped here, not by Popen: its own rusage
@@ -93,15 +104,17 @@ def measure(days: float, jobs: bool) -> tuple[float, int, float]:
     return time.perf_counter() - start, int(out.split()[-1]), usage.ru_maxrss / 1024
 
 
-def trace(days: float, jobs: bool) -> None:
-    subprocess.run([sys.executable, "-c", TRACE.format(root=str(ROOT))], input=scenario(days, jobs), text=True,
-                   check=True)
+def trace(days: float, jobs: bool, workload: str, root: Path) -> None:
+    subprocess.run([sys.executable, "-c", TRACE.format(root=str(root))], input=scenario(days, jobs, workload),
+                   text=True, check=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=float, nargs="+", default=[1, 7, 30])
     parser.add_argument("--jobs", choices=("off", "on", "both"), default="both")
+    parser.add_argument("--workload", choices=sorted(DEMAND), default="batch_ai")
+    parser.add_argument("--root", type=Path, default=ROOT, help="the checkout whose lpsim runs (default this one)")
     parser.add_argument("--trace", type=float, default=None, metavar="DAYS",
                         help="instead: tracemalloc's top growth between day 1 and DAYS")
     args = parser.parse_args()
@@ -109,13 +122,13 @@ def main() -> None:
     if args.trace is not None:
         for jobs in settings:
             print(f"metrics.jobs {'on' if jobs else 'off'}: growth from day 1 to day {args.trace:g}")
-            trace(args.trace, jobs)
+            trace(args.trace, jobs, args.workload, args.root)
         return
     print(f"{'jobs rows':>9} {'days':>5} {'wall s':>8} {'jobs':>7} {'peak RSS MB':>12} {'MB/day since last':>18}")
     for jobs in settings:
         last = None
         for days in sorted(args.days):
-            wall, count, rss = measure(days, jobs)
+            wall, count, rss = measure(days, jobs, args.workload, args.root)
             slope = "" if last is None else f"{(rss - last[1]) / (days - last[0]):.2f}"
             print(f"{'on' if jobs else 'off':>9} {days:>5g} {wall:>8.1f} {count:>7} {rss:>12.1f} {slope:>18}",
                   flush=True)

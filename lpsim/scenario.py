@@ -809,15 +809,14 @@ class _Loader(yaml.SafeLoader):
                                               f"are expanded; {LIMITS_HINT}", mark)
         self._measured[id(node)] = (values, depth)
 
-    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        """A value YAML recognises but Python cannot build (an integer past 4300 digits, a date
+        such as 2001-13-45) is an error at its line, not a traceback."""
         try:
-            return super().construct_yaml_int(node)
-        except ValueError:  # beyond Python's 4300-digit conversion limit
-            raise yaml.constructor.ConstructorError(None, None, f"integer of {len(node.value):,} digits is out of "
-                                                    "range", node.start_mark) from None
-
-
-_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
+            return super().construct_object(node, deep)
+        except (ValueError, OverflowError) as exc:
+            raise yaml.constructor.ConstructorError(None, None, f"cannot read this value: {str(exc).split(';')[0]}",
+                                                    node.start_mark) from None
 
 
 def _decode(data: bytes) -> str:

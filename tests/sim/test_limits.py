@@ -101,9 +101,12 @@ def test_out_of_range_quantities_name_field_and_line(value, message):
     assert problems(MINIMAL + f"  - stake: {value}\n") == [f"line 4, orchestrators[1].stake: {message}"]
 
 
-def test_integers_beyond_pythons_digit_limit_are_refused_at_their_line():
-    assert problems(MINIMAL + "seed: 1" + "0" * 5000 + "\n") == \
-        ["line 4, column 7: integer of 5,001 digits is out of range"]
+def test_values_python_cannot_build_are_refused_at_their_line():
+    assert problems(MINIMAL + "seed: 1" + "0" * 5000 + "\n") == ["line 4, column 7: cannot read this value: Exceeds "
+                                                             "the limit (4300 digits) for integer string conversion: "
+                                                             "value has 5001 digits"]
+    assert problems(MINIMAL + "description: 2001-13-45\n") == \
+        ["line 4, column 14: cannot read this value: month must be in 1..12"]
 
 
 def test_a_billion_orchestrators_are_refused_with_the_limit():
