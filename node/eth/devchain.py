@@ -16,9 +16,21 @@ wait in a pending pool (node.eth.mempool, geth's admission and replacement rules
 `eth_getTransactionReceipt` of a pooled transaction is null, `eth_getTransactionByHash` answers
 it with a null block number, and `eth_getTransactionCount(addr, "pending")` counts it. Turning
 automine back on mines what is pooled; `evm_revert` empties the pool.
+
+Hostile input (the limits below, each with geth's equivalent): a body over 5 MiB is refused
+unread (413), a content type other than JSON is refused (415), JSON nested deeper than 128
+levels is a parse error found before parsing (-32700; the chain stack raises Python's recursion
+limit so high that the json module would overflow the C stack instead of raising), a batch is at
+most 1000 calls, 25 MB of answers and 30 s. Counts, timestamps and intervals given to the
+control methods are bounded (-32602); mining many blocks takes the chain lock a slice at a
+time and the lock is granted in arrival order, so other clients are answered meanwhile;
+eth_call, eth_estimateGas and eth_getLogs are aborted after 5 s. Connections are capped, and
+one that has not sent its request within 30 s is dropped.
 """
 from __future__ import annotations
 
+import _thread
+import ctypes
 import json
 import logging
 import re
@@ -53,6 +65,8 @@ MINE_SLICE = 100  # blocks mined per turn of the chain lock, so other clients ar
 MAX_TIMESTAMP = 2**64 - 1  # block timestamps are uint64 in geth's and anvil's headers
 MIN_BLOCK_TIME, MAX_BLOCK_TIME = 0.01, 365 * 86400.0  # anvil_setIntervalMining seconds (0 stops it)
 MAX_DISCARD_BYTES = 64 * 1024 * 1024  # of a refused body, read and dropped so the client sees the 413
+EVM_TIMEOUT = 5.0  # s an eth_call or eth_estimateGas may execute [RPCEVMTimeout 5 s]
+LOG_QUERY_TIMEOUT = 5.0  # s an eth_getLogs may scan blocks; then -32002 "request timed out"
 MAX_RAW_TX_BYTES = 4 * 32 * 1024  # a pooled transaction's size [txMaxSize 128 KiB: "oversized data"]
 
 # JSON-RPC error codes beyond the spec's, as geth numbers them
@@ -487,6 +501,12 @@ class DevchainRpc:
     def _dispatch(self, method: str, params: list) -> Any:
         if method in self.control:
             return self.control[method](params)
+        if method in _READ_ONLY_EXECUTION:
+            return _aborted_after(EVM_TIMEOUT, lambda: self._forward(method, params),
+                                  RpcError(-32000, f"execution aborted (timeout = {EVM_TIMEOUT:g}s)"))
+        if method == "eth_getLogs":
+            return _aborted_after(LOG_QUERY_TIMEOUT, lambda: self._forward(method, params),
+                                  RpcError(REQUEST_TIMED_OUT, "request timed out"))
         return self._forward(method, params)
 
     def _forward(self, method: str, params: list) -> Any:
@@ -513,6 +533,66 @@ class DevchainRpc:
         if exc.data is not None:
             error["data"] = exc.data
         return {"jsonrpc": "2.0", "id": rid, "error": error}
+
+
+_READ_ONLY_EXECUTION = frozenset({"eth_call", "eth_estimateGas", "eth_createAccessList"})
+
+
+class _Abort(BaseException):
+    """Raised into a thread whose read-only call ran past its time (a BaseException, so that
+    no `except Exception` on the way out swallows it)."""
+
+
+def _raise_in(thread_id: int, exc_type: type[BaseException] | None) -> None:
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), ctypes.py_object(exc_type) if exc_type
+                                               else ctypes.c_void_p(None))
+
+
+def _aborted_after(seconds: float, execute: Any, error: RpcError) -> Any:
+    """`execute()`, or `error` once it has run `seconds`, as geth aborts an eth_call past
+    RPCEVMTimeout. For read-only calls only (eth_call, eth_estimateGas, eth_getLogs): they work
+    on a throwaway state, so stopping them anywhere leaves the chain as it was.
+
+    `execute` runs in a worker thread of its own; past `seconds` an exception is raised into
+    that thread (again every 50 ms: one that lands in a __del__ is swallowed there) until the
+    worker says it is done. Only raw locks pass the word between the two threads (an exception
+    cannot land inside a C-level acquire or release), and the worker does not end before it is
+    let go, after any exception still pending has been withdrawn: so no exception ever reaches
+    another thread, and none is raised into a thread id that has been reused."""
+    outcome: dict = {}
+    finished, let_go = _thread.allocate_lock(), _thread.allocate_lock()
+    finished.acquire()
+    let_go.acquire()
+
+    def work() -> None:
+        try:
+            try:
+                outcome["result"] = execute()
+            except BaseException as exc:  # noqa: BLE001 - handed to the request thread
+                outcome["error"] = exc
+            finished.release()
+            let_go.acquire()
+        except BaseException:  # noqa: BLE001 - an abort landing after the work was done
+            pass
+
+    worker = threading.Thread(target=work, name="devchain-call", daemon=True)
+    worker.start()
+    aborted = False
+    if not finished.acquire(timeout=seconds):
+        while True:
+            aborted = True
+            _raise_in(worker.ident, _Abort)
+            if finished.acquire(timeout=0.05):
+                break
+    if aborted:
+        _raise_in(worker.ident, None)  # one not landed yet is withdrawn
+    let_go.release()
+    worker.join()  # it has nothing left to do but return
+    if isinstance(outcome.get("error"), _Abort):
+        raise error
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
 
 
 def _pending_transaction_json(pooled: PooledTransaction) -> dict:

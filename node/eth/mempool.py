@@ -20,6 +20,8 @@ from node.core.job import GETH_MIN_PRICE_BUMP
 ALREADY_KNOWN = "already known"
 NONCE_TOO_LOW = "nonce too low"
 REPLACEMENT_UNDERPRICED = "replacement transaction underpriced"
+POOL_FULL = "txpool is full"  # geth's ErrTxPoolOverflow
+MAX_POOLED = 5120 + 1024  # geth's txpool GlobalSlots + GlobalQueue defaults
 
 
 class PoolError(Exception):
@@ -49,8 +51,9 @@ def replacement_accepted(old_fee_cap: int, old_tip: int, new_fee_cap: int, new_t
 
 
 class Mempool:
-    def __init__(self, price_bump: int = GETH_MIN_PRICE_BUMP) -> None:
+    def __init__(self, price_bump: int = GETH_MIN_PRICE_BUMP, max_size: int = MAX_POOLED) -> None:
         self.price_bump = price_bump
+        self.max_size = max_size
         self._by_key: dict[tuple[bytes, int], PooledTransaction] = {}
         self._by_hash: dict[bytes, PooledTransaction] = {}
         self._seq = itertools.count()
@@ -74,6 +77,8 @@ class Mempool:
                                                         tx.max_fee_per_gas, tx.max_priority_fee_per_gas,
                                                         self.price_bump):
             raise PoolError(REPLACEMENT_UNDERPRICED)
+        if old is None and len(self._by_key) >= self.max_size:
+            raise PoolError(POOL_FULL)  # geth would evict the cheapest; a devchain's pool just says no
         if old is not None:
             del self._by_hash[old.hash]
         pooled = PooledTransaction(tx.hash, tx.sender, tx.nonce, tx.max_fee_per_gas, tx.max_priority_fee_per_gas,
@@ -95,11 +100,15 @@ class Mempool:
         nonces from the on-chain one up to the first gap, in nonce order; senders in the order
         their first such transaction arrived. Transactions whose nonce is already used on chain
         are dropped (they can never be mined); ones beyond a gap stay pooled."""
+        nonces: dict[bytes, list[int]] = {}
+        for sender, nonce in self._by_key:
+            nonces.setdefault(sender, []).append(nonce)
         by_sender: dict[bytes, list[PooledTransaction]] = {}
-        for sender in {s for s, _ in self._by_key}:
+        for sender, pooled in nonces.items():
             start = account_nonce(sender)
-            for (s, nonce) in [k for k in self._by_key if k[0] == sender and k[1] < start]:
-                self._forget(self._by_key[(s, nonce)])
+            for nonce in pooled:
+                if nonce < start:
+                    self._forget(self._by_key[(sender, nonce)])
             run, nonce = [], start
             while (sender, nonce) in self._by_key:
                 run.append(self._by_key[(sender, nonce)])

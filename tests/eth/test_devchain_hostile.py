@@ -326,3 +326,39 @@ def test_nesting_depth_bound(text, fits):
             json.loads(text)
         except ValueError:
             pass  # not JSON: parse_body answers -32700 either way
+
+
+LOOP_FOREVER = "0x5b600056"  # JUMPDEST PUSH1 0 JUMP: runs until the gas is gone (~10 s of py-evm for 30M gas)
+
+
+@pytest.mark.parametrize("method", ["eth_call", "eth_estimateGas"])
+def test_endless_execution_is_aborted(embedded_rpc, monkeypatch, method):
+    monkeypatch.setattr(dc, "EVM_TIMEOUT", 0.5)
+    sender = embedded_rpc.chain.accounts[0].address
+    params = [{"from": sender, "data": LOOP_FOREVER}] + (["latest"] if method == "eth_call" else [])
+    start = time.monotonic()
+    answer = embedded_rpc.handle({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
+    assert answer["error"] == {"code": -32000, "message": "execution aborted (timeout = 0.5s)"}
+    assert time.monotonic() - start < 3
+    # the chain is untouched and still works, transactions included
+    before = embedded_rpc.chain.block_number
+    sent = embedded_rpc.handle({"jsonrpc": "2.0", "id": 2, "method": "eth_sendTransaction",
+                                "params": [{"from": sender, "to": sender, "value": "0x1"}]})
+    assert "result" in sent and embedded_rpc.chain.block_number == before + 1
+
+
+def test_aborts_never_leak_into_other_calls(embedded_rpc, monkeypatch):
+    """Aborts landing at every moment of a call's life (timeouts around the call's own length)
+    are all answered as errors of that call; honest calls in between are unaffected."""
+    import random
+
+    sender = embedded_rpc.chain.accounts[0].address
+    rng = random.Random(7)
+    for _ in range(60):
+        monkeypatch.setattr(dc, "EVM_TIMEOUT", rng.uniform(0.001, 0.02))
+        gas = rng.choice([30_000, 80_000, 200_000])
+        answer = embedded_rpc.handle({"jsonrpc": "2.0", "id": 1, "method": "eth_call",
+                                      "params": [{"from": sender, "data": LOOP_FOREVER, "gas": hex(gas)}, "latest"]})
+        assert "error" in answer
+        assert "result" in embedded_rpc.handle({"jsonrpc": "2.0", "id": 2, "method": "eth_blockNumber", "params": []})
+    assert not [t for t in threading.enumerate() if t.name == "devchain-call"]

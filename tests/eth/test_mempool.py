@@ -83,3 +83,13 @@ def test_take_ready_nonce_order_senders_by_arrival_gaps_stay_stale_dropped():
     nonces.update({A: 4, B: 2})  # A's 3 got used by another route: stale
     assert [(t.sender, t.nonce) for t in pool.take_ready(lambda s: nonces[s])] == [(B, 2)]
     assert len(pool) == 1  # B4 waits behind B3
+
+
+def test_a_full_pool_refuses_new_transactions_but_takes_replacements():
+    pool = Mempool(max_size=2)
+    pool.add(tx(A, 0), account_nonce=0)
+    pool.add(tx(A, 1), account_nonce=0)
+    with pytest.raises(PoolError, match="^txpool is full$"):
+        pool.add(tx(B, 0), account_nonce=0)
+    pool.add(tx(A, 1, fee_cap=200, tag=1), account_nonce=0)  # a replacement takes no new slot
+    assert len(pool) == 2
