@@ -187,8 +187,14 @@ def trustedBurnTokens(_amount: uint256):
 def trustedWithdrawETH(_to: address, _amount: uint256):
     self._only_bonding_manager_or_jobs_manager()
     self._when_system_not_paused()
-    # 2300-gas stipend like Solidity's address.transfer; reverts on failure
-    send(_to, _amount)
+    # Solidity's address.transfer: the recipient always gets 2,300 gas. For a non-zero value the
+    # EVM adds that stipend to the 0 gas passed; for a zero value no stipend is added, so 2,300
+    # is passed explicitly (Vyper's send() would pass 0, and any recipient with code would run
+    # out of gas). A failure reverts, bubbling up the recipient's revert data as transfer does.
+    stipend: uint256 = 0
+    if _amount == 0:
+        stipend = 2300
+    raw_call(_to, b"", value=_amount, gas=stipend)
 
 
 @external

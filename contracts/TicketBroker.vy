@@ -9,10 +9,17 @@
         per round. Orchestrators (recipients) redeem winning tickets; the ETH stays in the Minter
         and is booked as fees in the BondingManager. Registered in the Controller as both
         "TicketBroker" and "JobsManager".
-@dev    Vyper needs bounds where Solidity has none: ticket auxData and signatures are accepted up
-        to MAX_BYTES bytes (their lengths are then checked explicitly, so the reference revert
-        strings fire; anything longer fails ABI decoding with a bare revert), and
-        batchRedeemWinningTickets takes at most MAX_BATCH tickets.
+@dev    Vyper needs bounds where Solidity has none. Ticket auxData and signatures are accepted
+        up to MAX_BYTES (1,024) bytes, and their lengths are then checked explicitly, so a
+        wrong length gets the reference's revert string ("invalid length for ticket auxData:
+        must be 64 bytes", "INVALID_SIGNATURE_LENGTH") and, inside batchRedeemWinningTickets,
+        only that ticket is skipped, as in the reference. Remaining deviation: a ticket whose
+        auxData or signature is longer than MAX_BYTES fails ABI decoding with a bare revert,
+        and in a batch that reverts the whole batch. (The bound is not larger because Vyper
+        lays memory out statically: the batch's arguments reserve MAX_BATCH * MAX_BYTES bytes
+        twice, and every batch pays the memory expansion past them: about 14,000 gas more at
+        1,024 than at 256, and it grows quadratically, about 160,000 more at 4,096.)
+        batchRedeemWinningTickets takes at most MAX_BATCH (32) tickets.
         isLocked(address) is an extra view (internal in the reference).
 """
 
@@ -37,7 +44,7 @@ interface IMinter:
     def trustedWithdrawETH(_to: address, _amount: uint256): nonpayable
 
 
-MAX_BYTES: constant(uint256) = 256
+MAX_BYTES: constant(uint256) = 1024
 MAX_BATCH: constant(uint256) = 32
 AUX_DATA_LENGTH: constant(uint256) = 64
 SIGNATURE_LENGTH: constant(uint256) = 65
@@ -411,12 +418,42 @@ def getSenderInfo(_sender: address) -> (Sender, ReserveInfo):
 
 # ------------------------------------------------------------------------------------------
 # Tickets
+#
+# The redemption path never hands a MAX_BYTES-sized value to an internal function: Vyper lays
+# memory out statically, so each such parameter would reserve MAX_BYTES more memory below the
+# external frame and every redemption would pay to expand past it. The lengths are checked
+# first, then only the 64 auxData bytes and 65 signature bytes are copied on.
 
 
 @internal
 @pure
-def _ticket_hash(_ticket: Ticket) -> bytes32:
+def _ticket_hash(
+    _recipient: address,
+    _sender: address,
+    _faceValue: uint256,
+    _winProb: uint256,
+    _senderNonce: uint256,
+    _recipientRandHash: bytes32,
+    _auxData: Bytes[AUX_DATA_LENGTH],
+) -> bytes32:
     # abi.encodePacked(recipient, sender, faceValue, winProb, senderNonce, recipientRandHash, auxData)
+    return keccak256(
+        concat(
+            convert(_recipient, bytes20),
+            convert(_sender, bytes20),
+            convert(_faceValue, bytes32),
+            convert(_winProb, bytes32),
+            convert(_senderNonce, bytes32),
+            _recipientRandHash,
+            _auxData,
+        )
+    )
+
+
+@external
+@pure
+def getTicketHash(_ticket: Ticket) -> bytes32:
+    # Any auxData length, as in the reference (the same packing as _ticket_hash).
     return keccak256(
         concat(
             convert(_ticket.recipient, bytes20),
@@ -430,37 +467,22 @@ def _ticket_hash(_ticket: Ticket) -> bytes32:
     )
 
 
-@external
-@pure
-def getTicketHash(_ticket: Ticket) -> bytes32:
-    return self._ticket_hash(_ticket)
-
-
-@internal
-@pure
-def _creation_round_and_block_hash(_auxData: Bytes[MAX_BYTES]) -> (uint256, bytes32):
-    assert len(_auxData) == AUX_DATA_LENGTH, "invalid length for ticket auxData: must be 64 bytes"
-    return convert(extract32(_auxData, 0), uint256), extract32(_auxData, 32)
-
-
 @internal
 @view
-def _require_valid_ticket_aux_data(_auxData: Bytes[MAX_BYTES]):
-    creation_round: uint256 = 0
-    creation_round_block_hash: bytes32 = empty(bytes32)
-    creation_round, creation_round_block_hash = self._creation_round_and_block_hash(_auxData)
+def _require_valid_creation_round(_creationRound: uint256, _creationRoundBlockHash: bytes32):
+    # MixinTicketProcessor.requireValidTicketAuxData after its length check
     rm: address = self._rounds_manager()
-    block_hash: bytes32 = staticcall IRoundsManager(rm).blockHashForRound(creation_round)
+    block_hash: bytes32 = staticcall IRoundsManager(rm).blockHashForRound(_creationRound)
     assert block_hash != empty(bytes32), "ticket creationRound does not have a block hash"
-    assert creation_round_block_hash == block_hash, "ticket creationRoundBlockHash invalid for creationRound"
-    assert creation_round + self.ticketValidityPeriod > staticcall IRoundsManager(rm).currentRound(), "ticket is expired"
+    assert _creationRoundBlockHash == block_hash, "ticket creationRoundBlockHash invalid for creationRound"
+    assert _creationRound + self.ticketValidityPeriod > staticcall IRoundsManager(rm).currentRound(), "ticket is expired"
 
 
 @internal
 @pure
-def _is_valid_ticket_sig(_sender: address, _sig: Bytes[MAX_BYTES], _ticketHash: bytes32) -> bool:
-    # OpenZeppelin 4.9 ECDSA.recover(ECDSA.toEthSignedMessageHash(hash), sig)
-    assert len(_sig) == SIGNATURE_LENGTH, "INVALID_SIGNATURE_LENGTH"
+def _recover_ticket_signer(_sig: Bytes[SIGNATURE_LENGTH], _ticketHash: bytes32) -> address:
+    # OpenZeppelin 4.9 ECDSA.recover(ECDSA.toEthSignedMessageHash(hash), sig), after its
+    # length check ("INVALID_SIGNATURE_LENGTH"), which the caller makes
     r: bytes32 = extract32(_sig, 0)
     s: bytes32 = extract32(_sig, 32)
     v: uint256 = convert(extract32(_sig, 33), uint256) & 255  # byte 64
@@ -468,25 +490,13 @@ def _is_valid_ticket_sig(_sender: address, _sig: Bytes[MAX_BYTES], _ticketHash: 
     digest: bytes32 = keccak256(concat(b"\x19Ethereum Signed Message:\n32", _ticketHash))
     signer: address = ecrecover(digest, v, r, s)
     assert signer != empty(address), "ECDSA: invalid signature"
-    return signer == _sender
+    return signer
 
 
 @internal
 @pure
-def _is_winning_ticket(_sig: Bytes[MAX_BYTES], _recipientRand: uint256, _winProb: uint256) -> bool:
+def _is_winning_ticket(_sig: Bytes[SIGNATURE_LENGTH], _recipientRand: uint256, _winProb: uint256) -> bool:
     return convert(keccak256(concat(_sig, convert(_recipientRand, bytes32))), uint256) < _winProb
-
-
-@internal
-@view
-def _require_valid_winning_ticket(_ticket: Ticket, _ticketHash: bytes32, _sig: Bytes[MAX_BYTES], _recipientRand: uint256):
-    assert _ticket.recipient != empty(address), "ticket recipient is null address"
-    assert _ticket.sender != empty(address), "ticket sender is null address"
-    self._require_valid_ticket_aux_data(_ticket.auxData)
-    assert keccak256(convert(_recipientRand, bytes32)) == _ticket.recipientRandHash, "recipientRand does not match recipientRandHash"
-    assert not self.usedTickets[_ticketHash], "ticket is used"
-    assert self._is_valid_ticket_sig(_ticket.sender, _sig, _ticketHash), "invalid signature over ticket hash"
-    assert self._is_winning_ticket(_sig, _recipientRand, _ticket.winProb), "ticket did not win"
 
 
 @external
@@ -499,8 +509,30 @@ def redeemWinningTicket(_ticket: Ticket, _sig: Bytes[MAX_BYTES], _recipientRand:
     self._when_system_not_paused()
     self._current_round_initialized()
 
-    ticket_hash: bytes32 = self._ticket_hash(_ticket)
-    self._require_valid_winning_ticket(_ticket, ticket_hash, _sig, _recipientRand)
+    # MixinTicketBrokerCore.requireValidWinningTicket, in its order. The reference hashes the
+    # ticket first; hashing after the auxData length check gives the same hash whenever it is
+    # used (a ticket with other auxData lengths fails before the hash is looked at).
+    assert _ticket.recipient != empty(address), "ticket recipient is null address"
+    assert _ticket.sender != empty(address), "ticket sender is null address"
+    assert len(_ticket.auxData) == AUX_DATA_LENGTH, "invalid length for ticket auxData: must be 64 bytes"
+    aux_data: Bytes[AUX_DATA_LENGTH] = slice(_ticket.auxData, 0, AUX_DATA_LENGTH)
+    creation_round: uint256 = convert(extract32(aux_data, 0), uint256)
+    self._require_valid_creation_round(creation_round, extract32(aux_data, 32))
+    assert keccak256(convert(_recipientRand, bytes32)) == _ticket.recipientRandHash, "recipientRand does not match recipientRandHash"
+    ticket_hash: bytes32 = self._ticket_hash(
+        _ticket.recipient,
+        _ticket.sender,
+        _ticket.faceValue,
+        _ticket.winProb,
+        _ticket.senderNonce,
+        _ticket.recipientRandHash,
+        aux_data,
+    )
+    assert not self.usedTickets[ticket_hash], "ticket is used"
+    assert len(_sig) == SIGNATURE_LENGTH, "INVALID_SIGNATURE_LENGTH"
+    sig: Bytes[SIGNATURE_LENGTH] = slice(_sig, 0, SIGNATURE_LENGTH)
+    assert self._recover_ticket_signer(sig, ticket_hash) == _ticket.sender, "invalid signature over ticket hash"
+    assert self._is_winning_ticket(sig, _recipientRand, _ticket.winProb), "ticket did not win"
 
     sender: Sender = self.senders[_ticket.sender]
     assert self._is_locked(sender.withdrawRound), "sender is unlocked"
@@ -519,7 +551,6 @@ def redeemWinningTicket(_ticket: Ticket, _sig: Bytes[MAX_BYTES], _recipientRand:
 
     if amount > 0:
         # The ETH stays in the Minter; the BondingManager books it as the recipient's fees.
-        creation_round: uint256 = convert(extract32(_ticket.auxData, 0), uint256)
         extcall IBondingManager(self._bonding_manager()).updateTranscoderWithFees(_ticket.recipient, amount, creation_round)
         log WinningTicketTransfer(sender=_ticket.sender, recipient=_ticket.recipient, amount=amount)
 
@@ -530,7 +561,7 @@ def redeemWinningTicket(_ticket: Ticket, _sig: Bytes[MAX_BYTES], _recipientRand:
         winProb=_ticket.winProb,
         senderNonce=_ticket.senderNonce,
         recipientRand=_recipientRand,
-        auxData=slice(_ticket.auxData, 0, AUX_DATA_LENGTH),
+        auxData=aux_data,
     )
 
 

@@ -31,3 +31,40 @@ def getTotalBonded() -> uint256:
 
 def deploy_source(chain, name: str, source: str, *args, sender=None):
     return chain.deploy(compile_source(name, source), *args, sender=sender)
+
+
+# ETH recipients with code, for the 2,300-gas stipend of Minter.trustedWithdrawETH (Solidity's
+# address.transfer: the recipient gets 2,300 gas whether the value is zero or not).
+
+# Logs what it received and the gas it was left with: a little work, well under 2,300 gas.
+LOGGING_RECIPIENT = """
+#pragma version ~=0.4.3
+event Received:
+    amount: uint256
+    gas: uint256
+
+@external
+@payable
+def __default__():
+    log Received(amount=msg.value, gas=msg.gas)
+"""
+
+# Counts in storage: a storage write needs more than 2,300 gas, so every transfer to it fails.
+STORING_RECIPIENT = """
+#pragma version ~=0.4.3
+received: public(uint256)
+
+@external
+@payable
+def __default__():
+    self.received += 1
+"""
+
+# Refuses ETH with a reason, which the transfer passes up.
+REFUSING_RECIPIENT = """
+#pragma version ~=0.4.3
+@external
+@payable
+def __default__():
+    raise "recipient refuses ETH"
+"""

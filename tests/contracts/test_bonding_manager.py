@@ -19,6 +19,7 @@ from .bonding import (
     ONE, PERC, ZERO, Delegator, Pool, Transcoder, addr, delegator, earnings_pool, pool_members, register, reverts,
     transcoder,
 )
+from .mocks import LOGGING_RECIPIENT, REFUSING_RECIPIENT, STORING_RECIPIENT, deploy_source
 
 MAX_ROUND = 2**256 - 1
 MAX_POOL_SIZE = 256
@@ -898,6 +899,40 @@ def test_fees_and_withdraw_fees(p, bm, acc):
     bm.withdrawFees(recipient, 0, sender=acc.d1)  # zero is allowed
     bm.withdrawFees(recipient, 87, sender=acc.d1)
     assert delegator(bm, acc.d1).fees == 0 and p.chain.eth_balance(recipient) == 187
+
+
+def test_withdraw_fees_to_a_contract(p, bm, acc):
+    """withdrawFees pays through Minter.trustedWithdrawETH, which gives a recipient with code
+    2,300 gas for any amount, zero included (Solidity's address.transfer): a zero withdrawal to a
+    contract succeeds and its earnings claim stands; a recipient needing more gas fails the call,
+    claim and all, for zero as for a positive amount."""
+    act_as_ticket_broker(p, acc.tb)
+    p.Minter.depositETH(value=10_000, sender=acc.tb)
+    register(bm, acc.t1, 1000, fee_share=PERC // 4)
+    bm.bond(3000, acc.t1.address, sender=acc.d1)
+    R = p.next_round()
+    bm.updateTranscoderWithFees(acc.t1.address, 1000, 0, sender=acc.tb)
+    logging = deploy_source(p.chain, "LoggingRecipient", LOGGING_RECIPIENT, sender=p.owner)
+    storing = deploy_source(p.chain, "StoringRecipient", STORING_RECIPIENT, sender=p.owner)
+    refusing = deploy_source(p.chain, "RefusingRecipient", REFUSING_RECIPIENT, sender=p.owner)
+
+    for amount in (0, 1):
+        with pytest.raises(TransactionFailed):
+            bm.withdrawFees(storing.address, amount, sender=acc.d1)
+        with reverts("recipient refuses ETH"):
+            bm.withdrawFees(refusing.address, amount, sender=acc.d1)
+    assert delegator(bm, acc.d1).lastClaimRound < R  # the failed calls claimed nothing
+
+    r = bm.withdrawFees(logging.address, 0, sender=acc.d1)
+    assert args(r, "EarningsClaimed")[0]["fees"] == 187
+    assert args(r, "WithdrawFees") == [dict(delegator=acc.d1.address, recipient=logging.address, amount=0)]
+    received = [e.args for e in r.events if e.address == logging.address]
+    assert len(received) == 1 and received[0]["amount"] == 0 and 0 < received[0]["gas"] < 2300
+    d = delegator(bm, acc.d1)
+    assert (d.fees, d.lastClaimRound) == (187, R)
+    r = bm.withdrawFees(logging.address, 100, sender=acc.d1)
+    assert [e.args for e in r.events if e.address == logging.address] == [dict(amount=100, gas=received[0]["gas"])]
+    assert p.chain.eth_balance(logging.address) == 100 and delegator(bm, acc.d1).fees == 87
 
 
 def test_claim_earnings(p, bm, acc):

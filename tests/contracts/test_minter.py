@@ -12,7 +12,9 @@ import pytest
 
 from node.eth import LPT, TransactionFailed, compile_contract, contract_id
 
-from .mocks import MOCK_BONDING_MANAGER, deploy_source
+from .mocks import (
+    LOGGING_RECIPIENT, MOCK_BONDING_MANAGER, REFUSING_RECIPIENT, STORING_RECIPIENT, deploy_source,
+)
 
 ZERO = "0x" + "00" * 20
 NULL_COMMIT = b"\x00" * 20
@@ -499,6 +501,36 @@ def test_trusted_withdraw_eth_to_rejecting_contract(protocol, jobs):
     # the Controller has no payable fallback, so the 2300-gas transfer fails and the call reverts
     with pytest.raises(TransactionFailed):
         protocol.Minter.trustedWithdrawETH(protocol.Controller.address, 1, sender=jobs)
+
+
+def test_trusted_withdraw_eth_gives_contracts_the_stipend_for_any_value(protocol, chain, jobs):
+    """As Solidity's address.transfer: a recipient with code gets 2,300 gas for a zero value
+    too (passed explicitly; the EVM adds the stipend only to non-zero-value calls), so one whose
+    code needs less than that accepts both, and gets the same gas for both."""
+    recipient = deploy_source(chain, "LoggingRecipient", LOGGING_RECIPIENT, sender=protocol.owner)
+    got = []
+    for amount in (0, ETH):
+        r = protocol.Minter.trustedWithdrawETH(recipient.address, amount, sender=jobs)
+        (event,) = [e for e in r.events if e.address == recipient.address]
+        assert event.name == "Received" and event.args["amount"] == amount
+        got.append(event.args["gas"])
+    assert got[0] == got[1] and 0 < got[0] < 2300
+    assert chain.eth_balance(recipient.address) == ETH
+
+
+def test_trusted_withdraw_eth_to_contract_needing_more_than_the_stipend_reverts(protocol, chain, jobs):
+    recipient = deploy_source(chain, "StoringRecipient", STORING_RECIPIENT, sender=protocol.owner)
+    for amount in (0, 1):
+        with pytest.raises(TransactionFailed):
+            protocol.Minter.trustedWithdrawETH(recipient.address, amount, sender=jobs)
+    assert recipient.received() == 0
+
+
+def test_trusted_withdraw_eth_passes_up_the_recipients_revert_reason(protocol, chain, jobs):
+    recipient = deploy_source(chain, "RefusingRecipient", REFUSING_RECIPIENT, sender=protocol.owner)
+    for amount in (0, 1):
+        with pytest.raises(TransactionFailed, match="recipient refuses ETH"):
+            protocol.Minter.trustedWithdrawETH(recipient.address, amount, sender=jobs)
 
 
 def test_trusted_withdraw_eth_guards(protocol, accounts, jobs):

@@ -6,10 +6,13 @@ A broadcaster B funds a deposit and/or a reserve; tickets from B to T1 win with 
 unless a test says otherwise. A sole self-delegated transcoder gets a ticket's whole face value as
 pendingFees (commission + its delegator share, no rounding at these numbers).
 """
+import re
 from types import SimpleNamespace
 
 import pytest
 
+from contracts import source_path
+from node.core.keccak import keccak
 from node.core.ticket import MAX_WIN_PROB, SECP256K1_N, Ticket, recipient_rand_hash, sign_ticket
 from node.eth import LPT, TransactionFailed
 
@@ -17,6 +20,10 @@ ETH = 10**18
 FACE = ETH // 10
 RAND = 1234567
 ZERO = "0x" + "00" * 20
+# Vyper's static bound on a ticket's auxData and signature lengths (Solidity has none): up to it
+# the contract's own length checks refuse a wrong length; beyond it ABI decoding does.
+MAX_BYTES = int(re.search(r"^MAX_BYTES: constant\(uint256\) = (\d+)$",
+                          source_path("TicketBroker").read_text(), re.M).group(1))
 
 
 # ---------------------------------------------------------------------------------- helpers
@@ -384,6 +391,12 @@ def test_get_ticket_hash_matches_python(net):
     empty_aux = Ticket(net.t1.address, net.b.address, 1, 2, 3, b"\x01" * 32, 0, b"\x00" * 32)
     assert empty_aux.aux_data == b""
     assert net.tb.getTicketHash(empty_aux.as_abi_tuple()) == empty_aux.hash()
+    # any auxData length, as in the reference (abi.encodePacked of the fields)
+    long_aux = b"\x02" * MAX_BYTES
+    tup = empty_aux.as_abi_tuple()[:6] + (long_aux,)
+    packed = (bytes.fromhex(net.t1.address[2:]) + bytes.fromhex(net.b.address[2:])
+              + b"".join(x.to_bytes(32, "big") for x in (1, 2, 3)) + b"\x01" * 32 + long_aux)
+    assert net.tb.getTicketHash(tup) == keccak(packed)
 
 
 # ---------------------------------------------------------------------------------- redemption: failures
@@ -398,7 +411,7 @@ def test_null_addresses(net):
         redeem(net, ticket.as_abi_tuple()[:1] + (ZERO,) + ticket.as_abi_tuple()[2:], sig, rand)
 
 
-@pytest.mark.parametrize("length", [0, 32, 63, 65, 128, 256])
+@pytest.mark.parametrize("length", [0, 32, 63, 65, 128, 256, 257, MAX_BYTES])
 def test_aux_data_must_be_64_bytes(net, length):
     net.tb.fundDeposit(sender=net.b, value=ETH)
     ticket, sig, rand = make_ticket(net)
@@ -456,6 +469,26 @@ def test_only_65_byte_signatures(net):
     for bad in (compact, sig + b"\x00", sig[:64], b"", sig * 3):
         with pytest.raises(TransactionFailed, match="INVALID_SIGNATURE_LENGTH"):
             redeem(net, ticket, bad, rand)
+    redeem(net, ticket, sig, rand)
+
+
+@pytest.mark.parametrize("length", [257, MAX_BYTES])
+def test_long_signatures_get_the_length_message(net, length):
+    net.tb.fundDeposit(sender=net.b, value=ETH)
+    ticket, sig, rand = make_ticket(net)
+    with pytest.raises(TransactionFailed, match="INVALID_SIGNATURE_LENGTH"):
+        redeem(net, ticket, sig.ljust(length, b"\x00"), rand)
+
+
+def test_aux_data_or_signature_beyond_the_vyper_bound(net):
+    """The deviation that remains: past MAX_BYTES, ABI decoding refuses with a bare revert."""
+    net.tb.fundDeposit(sender=net.b, value=ETH)
+    ticket, sig, rand = make_ticket(net)
+    for tup, s in ((with_aux(ticket, ticket.aux_data.ljust(MAX_BYTES + 1, b"\x00")), sig),
+                   (ticket.as_abi_tuple(), sig.ljust(MAX_BYTES + 1, b"\x00"))):
+        with pytest.raises(TransactionFailed) as failed:
+            redeem(net, tup, s, rand)
+        assert failed.value.reason == ""
     redeem(net, ticket, sig, rand)
 
 
@@ -538,6 +571,33 @@ def test_batch_redeem_skips_bad_tickets(net):
     assert net.bm.pendingFees(net.t1.address, 0) == fees_before + 3 * FACE
     assert net.tb.usedTickets(good1[0].hash()) and net.tb.usedTickets(good2[0].hash())
     assert not net.tb.usedTickets(bad[0].hash()) and not net.tb.usedTickets(losing[0].hash())
+
+
+def test_batch_redeem_skips_tickets_with_long_aux_data_or_signatures(net):
+    """As in the reference, a ticket whose auxData or signature has a wrong length, however long
+    (up to MAX_BYTES here), fails its own redemption inside the batch and the rest are redeemed
+    (a length past the bound used to revert the whole batch in ABI decoding)."""
+    net.tb.fundDeposit(sender=net.b, value=ETH)
+    good1, good2 = make_ticket(net, nonce=1), make_ticket(net, 2 * FACE, nonce=2)
+    long_aux, long_aux_sig, long_aux_rand = make_ticket(net, nonce=3)
+    long_sig, long_sig_sig, long_sig_rand = make_ticket(net, nonce=4)
+    tickets = [good1[0].as_abi_tuple(), with_aux(long_aux, long_aux.aux_data.ljust(MAX_BYTES, b"\x01")),
+               good2[0].as_abi_tuple(), long_sig.as_abi_tuple()]
+    sigs = [good1[1], long_aux_sig, good2[1], long_sig_sig.ljust(257, b"\x00")]  # 257: past the old bound
+    rands = [good1[2], long_aux_rand, good2[2], long_sig_rand]
+
+    r = net.tb.batchRedeemWinningTickets(tickets, sigs, rands, sender=net.t1)
+    assert [e.args["senderNonce"] for e in r.events_named("WinningTicketRedeemed")] == [1, 2]
+    assert sender_info(net, net.b)["deposit"] == ETH - 3 * FACE
+    assert not net.tb.usedTickets(long_aux.hash()) and not net.tb.usedTickets(long_sig.hash())
+    # the same tickets alone get the reference's messages
+    with pytest.raises(TransactionFailed, match="invalid length for ticket auxData: must be 64 bytes"):
+        redeem(net, tickets[1], sigs[1], rands[1])
+    with pytest.raises(TransactionFailed, match="INVALID_SIGNATURE_LENGTH"):
+        redeem(net, tickets[3], sigs[3], rands[3])
+    # and with well-formed fields they are redeemable
+    redeem(net, long_aux, long_aux_sig, long_aux_rand)
+    redeem(net, long_sig, long_sig_sig, long_sig_rand)
 
 
 def test_batch_redeem_with_only_failures_or_nothing(net):
