@@ -203,7 +203,8 @@ def parse_body(body: bytes) -> Any:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise RequestRefused(200, -32700, f"parse error: the body is not UTF-8 ({exc.reason} at byte {exc.start})") from None
+        raise RequestRefused(200, -32700,
+                             f"parse error: the body is not UTF-8 ({exc.reason} at byte {exc.start})") from None
     if _nesting_depth(text) > MAX_JSON_DEPTH:
         raise RequestRefused(200, -32700, f"parse error: JSON nested deeper than {MAX_JSON_DEPTH} levels")
     try:
@@ -262,7 +263,9 @@ class DevchainRpc:
         return "0x0"
 
     def _anvil_mine(self, params: list) -> None:
-        blocks = _count(params[0], "anvil_mine: block count", MAX_MINE_BLOCKS) if params and params[0] is not None else 1
+        blocks = 1
+        if params and params[0] is not None:
+            blocks = _count(params[0], "anvil_mine: block count", MAX_MINE_BLOCKS)
         if len(params) > 1 and params[1] is not None and _count(params[1], "anvil_mine: interval", MAX_TIMESTAMP):
             raise RpcError(-32602, "anvil_mine: an interval between blocks is not supported")
         self.mine_in_slices(blocks)

@@ -65,7 +65,8 @@ class ChainHTTPProvider(HTTPProvider):
             return json.loads(raw_response)
         except (ValueError, RecursionError) as exc:
             method = getattr(self._local, "method", "?")
-            raise ChainUnavailable(str(self.endpoint_uri), method, f"the answer is not JSON ({str(exc)[:100]})") from None
+            raise ChainUnavailable(str(self.endpoint_uri), method,
+                                   f"the answer is not JSON ({str(exc)[:100]})") from None
 
     def post(self, method: str, data: bytes) -> bytes:
         """POST `data`; the answer's body, or ChainUnavailable."""
@@ -102,6 +103,8 @@ class ChainHTTPProvider(HTTPProvider):
             raise ChainUnavailable(url, method, f"connection lost: {_reason(exc)}") from None
         except requests.exceptions.RequestException as exc:
             raise ChainUnavailable(url, method, _reason(exc)) from None
+        except OSError as exc:  # a socket error no layer wrapped
+            raise ChainUnavailable(url, method, f"connection lost: {_reason(exc)}") from None
 
 
 def _connect_failure(exc: requests.exceptions.ConnectionError) -> str | None:

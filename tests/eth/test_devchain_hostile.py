@@ -83,7 +83,8 @@ class TestDevchainProcess:
     def test_oversize_body_is_413(self, url):
         resp = post(url, b" " * (dc.MAX_BODY_BYTES + 1))
         assert resp.status_code == 413
-        assert resp.json()["error"]["message"] == f"content length too large ({dc.MAX_BODY_BYTES + 1}>{dc.MAX_BODY_BYTES})"
+        limit = dc.MAX_BODY_BYTES
+        assert resp.json()["error"]["message"] == f"content length too large ({limit + 1}>{limit})"
 
     def test_claimed_huge_length_is_refused_unread(self, url):
         start = time.monotonic()
@@ -108,7 +109,8 @@ class TestDevchainProcess:
         assert resp.status_code == 200
         assert resp.json()["error"]["code"] == -32700
 
-    @pytest.mark.parametrize("body", [b"null", b"1", b'"eth_blockNumber"', b"{}", b'{"method": 5}', b"[[[]]]", b"[1, 2]"])
+    @pytest.mark.parametrize("body", [b"null", b"1", b'"eth_blockNumber"', b"{}", b'{"method": 5}', b"[[[]]]",
+                                      b"[1, 2]"])
     def test_not_a_request_is_invalid_request(self, url, body):
         resp = post(url, body).json()
         answers = resp if isinstance(resp, list) else [resp]
@@ -133,7 +135,7 @@ class TestDevchainProcess:
                                               b"POST /" + b"a" * 70_000 + b" HTTP/1.1"])
     def test_odd_http_is_answered_not_fatal(self, url, request_line):
         answer = raw_exchange(url, request_line + b"\r\nHost: x\r\n\r\n")
-        assert b"Error code: 501" in answer or b"Error code: 400" in answer or b"Error code: 414" in answer or not answer
+        assert not answer or any(b"Error code: %d" % code in answer for code in (400, 414, 501))
 
     def test_bad_content_length(self, url):
         for length in (b"-5", b"abc"):
@@ -218,7 +220,8 @@ class TestDevchainProcess:
             assert time.monotonic() - start < 2
 
     def test_many_hostile_requests_at_once(self, url):
-        bodies = [b"[" * 100_000, bytes(range(256)), b'{"jsonrpc":"2.0","id":1,"method":"anvil_mine","params":["0xffffffff"]}',
+        bodies = [b"[" * 100_000, bytes(range(256)),
+                  b'{"jsonrpc":"2.0","id":1,"method":"anvil_mine","params":["0xffffffff"]}',
                   json.dumps([{"jsonrpc": "2.0", "id": i, "method": "eth_blockNumber"} for i in range(1001)]).encode()]
         errors: list = []
 
