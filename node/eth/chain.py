@@ -24,8 +24,9 @@ from .abi import EventRegistry, decode_output, decode_revert, encode_args, selec
 from .compiler import CompiledContract
 from .contract import Contract, Receipt
 from .errors import ChainError, ChainUnavailable, TransactionFailed, revert_reason
-from .rpc_http import DEFAULT_RPC_TIMEOUT
 from .txmanager import DEFAULT_MAX_REPLACEMENTS, DEFAULT_TX_TIMEOUT, MinedTransaction, TransactionManager
+
+DEFAULT_RPC_TIMEOUT = 10.0  # seconds for a JSON-RPC request to connect and be answered (node.eth.rpc_http)
 
 log = logging.getLogger("lpnode.eth.chain")
 

@@ -25,9 +25,9 @@ import requests
 import urllib3
 from web3 import HTTPProvider
 
+from .chain import DEFAULT_RPC_TIMEOUT
 from .errors import ChainUnavailable
 
-DEFAULT_RPC_TIMEOUT = 10.0  # seconds to connect, and for the whole answer to arrive
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024  # more than geth's largest batch answer (25 MB)
 
 
