@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import statistics
 import subprocess
 import sys
 import time
 
 import httpx
+from devnet_process import devnet
 
 BODY = {"prompt": "a cat", "model_id": "test/tiny-sd", "width": 64, "height": 64}
 
@@ -50,16 +50,7 @@ def main() -> int:
     ap.add_argument("--requests", type=int, default=200)
     ap.add_argument("--concurrency", type=int, default=4)
     args = ap.parse_args()
-    proc = subprocess.Popen([sys.executable, "-m", "node.cli", "devnet", "--port", "0", "--mode", "mock",
-                             "--block-time", "0.5"], stdout=subprocess.PIPE, text=True)
-    urls = {}
-    try:
-        for line in proc.stdout:
-            m = re.match(r"^([\w-]+): (http://\S+)$", line.strip())
-            if m:
-                urls[m.group(1)] = m.group(2)
-            if line.startswith("running"):
-                break
+    with devnet("--block-time", "0.5") as (_, urls):
         # the runner behind orchestrator-0: ask the orchestrator's metrics-free route table? The
         # devnet does not print it, so start a second mock runner as the baseline.
         runner = subprocess.Popen([sys.executable, "-m", "node.cli", "ai-runner", "--pipeline", "text-to-image",
@@ -77,8 +68,6 @@ def main() -> int:
             node_wall, node = asyncio.run(load(f"{urls['gateway']}/text-to-image", args.requests, args.concurrency))
         finally:
             runner.terminate()
-    finally:
-        proc.terminate()
     print(f"{args.requests} requests, concurrency {args.concurrency}, text-to-image 64x64 on a mock runner")
     print(f"{'path':<28} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8}")
     for name, wall, lat in (("runner alone (baseline)", base_wall, base), ("gateway -> orch -> runner", node_wall, node)):

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
-import subprocess
 import sys
 import threading
 import time
 
 import httpx
+from devnet_process import devnet
 
 UPLOAD = 200 * 1024 * 1024
 CHUNK = 1024 * 1024
@@ -96,16 +95,7 @@ def main() -> int:
     ap.add_argument("--requests", type=int, default=640)
     ap.add_argument("--concurrency", type=int, default=64)
     args = ap.parse_args()
-    proc = subprocess.Popen([sys.executable, "-m", "node.cli", "devnet", "--port", "0", "--mode", "mock",
-                             "--orchestrators", "2"], stdout=subprocess.PIPE, text=True)
-    urls: dict[str, str] = {}
-    try:
-        for line in proc.stdout:
-            m = re.match(r"^([\w-]+): (http://\S+)$", line.strip())
-            if m:
-                urls[m.group(1)] = m.group(2)
-            if line.startswith("running"):
-                break
+    with devnet("--orchestrators", "2") as (proc, urls):
         gateway = urls["gateway"]
         orchestrators = [u for name, u in urls.items() if name.startswith("orchestrator")]
         httpx.post(f"{gateway}/text-to-image", json=BODY, timeout=60).raise_for_status()  # warm-up
@@ -124,9 +114,6 @@ def main() -> int:
         wall, statuses = asyncio.run(paid_load(f"{gateway}/text-to-image", args.requests, args.concurrency))
         print(f"{args.requests} paid text-to-image requests at concurrency {args.concurrency}: "
               f"{args.requests / wall:.0f} req/s, statuses {statuses}")
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
     return 0
 
 

@@ -3,7 +3,6 @@ orchestrator, runner): nesting bombs, oversize and streamed bodies, bad content 
 protobuf, zero-ticket payments, bad requests and bursts. After each, the process answers honest
 requests and nothing was credited or worked for free."""
 import asyncio
-import json
 
 import pytest
 
