@@ -36,7 +36,10 @@ class Distribution:
         raise NotImplementedError
 
     def sample(self, rng: np.random.Generator) -> float:
-        return float(self._draw(rng, None))
+        x = float(self._draw(rng, None))
+        if not math.isfinite(x):  # parameters so large that a draw overflows (e.g. sigma: 1e50)
+            raise ValueError(f"a {self.name} draw overflowed to {x}: {self.to_data()}")
+        return x
 
     def sample_n(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return np.asarray(self._draw(rng, n), dtype=float)

@@ -131,6 +131,14 @@ def test_cli_prints_the_problem_without_a_traceback(tmp_path, capsys):
     assert err.count("line 3, column 12: not UTF-8 text (byte 0xff)") == 2 and "Traceback" not in err
 
 
+def test_a_draw_that_overflows_ends_the_run_with_a_message(tmp_path, capsys):
+    path = tmp_path / "wild.yaml"
+    path.write_text("duration: 10 min\norchestrators:\n  - stake: {dist: lognormal, median: 1000 LPT, sigma: 1e50}\n")
+    assert cli.main(["run", str(path), "--quiet", "--no-report", "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "lpsim run: a lognormal draw overflowed to inf" in err and "Traceback" not in err
+
+
 def test_run_into_an_old_folder_leaves_none_of_the_old_files(tmp_path, capsys):
     path, out = tmp_path / "tiny.yaml", tmp_path / "out"
     path.write_text("duration: 20 min\nchain: {round_length: 50}\norchestrators: [{}]\nmetrics: {jobs: false}\n")
