@@ -1,6 +1,7 @@
 """Build a simulated network from a scenario and run it: genesis on the chain, the agents' SimPy
 processes, the round keeper (initialise each round, orchestrators call reward, delegators act),
-the metric sampler, and the results folder.
+the metric sampler, the housekeeper (agents drop stale per-offer and per-session protocol state,
+so memory does not grow with the requests served), and the results folder.
 
 `Simulation` can be stepped (a round, or to a time) and inspected between steps, which is what a
 notebook wants; `run_scenario` runs one to the end and writes its results.
