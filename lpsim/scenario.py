@@ -7,7 +7,8 @@
   sample in those units. Durations in `blocks` or `rounds` are converted through the same file's
   `chain.block_time` and `chain.round_length`.
 - A YAML loader that records the line of every mapping key and list item, so that an error at
-  `("orchestrators", 0, "reward_cut")` is reported at the line of that key.
+  `("orchestrators", 0, "reward_cut")` is reported at the line of that key, and that refuses a
+  file past the limits (size, nesting, values once aliases are expanded) at the line at fault.
 - `ScenarioError`, listing every problem as `line N, dotted.path: message`.
 
 `load_scenario(path)` and `parse_scenario(text)` are the entry points; `Scenario.to_yaml()` writes
@@ -819,28 +820,24 @@ class _Loader(yaml.SafeLoader):
                                                     node.start_mark) from None
 
 
-def _decode(data: bytes) -> str:
-    """UTF-8 text, or a ScenarioError-ready Problem at the first byte that is not."""
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        start = data.rfind(b"\n", 0, exc.start) + 1
-        raise _TextError(Problem(data.count(b"\n", 0, exc.start) + 1, "",
-                                 f"not UTF-8 text (byte 0x{data[exc.start]:02x})", exc.start - start + 1)) from None
+def _problem_at(text: str | bytes, position: int, message: str) -> Problem:
+    """A problem at a character (or byte) offset of the file, as its line and column."""
+    newline = b"\n" if isinstance(text, bytes) else "\n"
+    line_start = text.rfind(newline, 0, position) + 1
+    return Problem(text.count(newline, 0, position) + 1, "", message, position - line_start + 1)
 
 
-class _TextError(Exception):
-    """A problem with the file as text, before it is YAML."""
-
-    def __init__(self, problem: Problem) -> None:
-        super().__init__(str(problem))
-        self.problem = problem
-
-
-def _text_of(text: str | bytes) -> str:
+def _text_of(text: str | bytes, source: str) -> str:
+    """The file as text: not too large, and UTF-8 when given as bytes."""
     if len(text) > MAX_FILE_BYTES:
-        raise _TextError(Problem(None, "", f"larger than {MAX_FILE_BYTES // 2**20} MiB; {LIMITS_HINT}"))
-    return _decode(text) if isinstance(text, bytes) else text
+        raise ScenarioError(source, [Problem(None, "", f"larger than {MAX_FILE_BYTES // 2**20} MiB; {LIMITS_HINT}")])
+    if isinstance(text, str):
+        return text
+    try:
+        return text.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        problem = _problem_at(text, exc.start, f"not UTF-8 text (byte 0x{text[exc.start]:02x})")
+        raise ScenarioError(source, [problem]) from None
 
 
 def _load_yaml(text: str) -> _Document:
@@ -887,9 +884,7 @@ def _record_lines(loader: yaml.SafeLoader, node: yaml.Node, path: tuple, lines: 
 
 def _yaml_problem(exc: yaml.YAMLError, text: str) -> Problem:
     if isinstance(exc, yaml.reader.ReaderError):  # a character YAML does not allow
-        start = text.rfind("\n", 0, exc.position) + 1
-        return Problem(text.count("\n", 0, exc.position) + 1, "",
-                       f"character #x{exc.character:04x} is not allowed in YAML", exc.position - start + 1)
+        return _problem_at(text, exc.position, f"character #x{exc.character:04x} is not allowed in YAML")
     if not isinstance(exc, yaml.MarkedYAMLError):
         return Problem(None, "", f"invalid YAML: {exc}")
     mark = exc.problem_mark or exc.context_mark
@@ -1032,11 +1027,9 @@ def _default_name(source: str) -> str:
 def parse_scenario(text: str | bytes, source: str = "<string>", seed: int | None = None) -> Scenario:
     """Validate a scenario given as YAML text (bytes: UTF-8); `seed` overrides the file's.
     `source` names the text in error reports and gives the default `name` (its stem)."""
+    text = _text_of(text, source)
     try:
-        text = _text_of(text)
         document = _load_yaml(text)
-    except _TextError as exc:
-        raise ScenarioError(source, [exc.problem]) from None
     except yaml.YAMLError as exc:
         raise ScenarioError(source, [_yaml_problem(exc, text)]) from None
     data = document.data

@@ -10,8 +10,8 @@ import pytest
 
 from lpsim import cli
 from lpsim.engine import Simulation
-from lpsim.scenario import (MAX_AGENTS, MAX_DEPTH, MAX_SWEEP_RUNS, MAX_VALUES, ScenarioError, load_scenario,
-                            parse_scenario)
+from lpsim.scenario import (MAX_AGENTS, MAX_DEPTH, MAX_FILE_BYTES, MAX_SWEEP_RUNS, MAX_VALUES, ScenarioError,
+                            load_scenario, parse_scenario)
 from lpsim.sweep import expand
 
 ROOT = Path(__file__).parents[2]
@@ -77,6 +77,13 @@ def test_non_utf8_bytes_are_named_at_their_line(tmp_path):
         load_scenario(path)
     assert [str(p) for p in info.value.problems] == ["line 4, column 17: not UTF-8 text (byte 0xe9)"]
     assert problems(MINIMAL + "description: a\x07b\n") == ["line 4, column 15: character #x0007 is not allowed in YAML"]
+
+
+def test_files_past_the_size_limit_are_refused_unread(tmp_path):
+    path = tmp_path / "huge.yaml"
+    path.write_bytes(MINIMAL.encode() + b"description: " + b"x" * MAX_FILE_BYTES + b"\n")
+    with pytest.raises(ScenarioError, match='larger than 10 MiB; see "Limits"'):
+        load_scenario(path)
 
 
 def test_deep_nesting_is_refused_at_its_line():
