@@ -27,7 +27,8 @@ from typing import Any, Callable, Iterable, Iterator
 
 from pydantic import ValidationError
 
-from .scenario import Problem, Scenario, ScenarioError, check_sweep_size, set_path  # noqa: F401 (set_path: public here too)
+from .scenario import (Problem, Scenario, ScenarioError, check_sweep_size,  # noqa: F401 (set_path: public here too)
+                       set_path)
 from .seeds import SeedTree
 from .units import FieldError
 
