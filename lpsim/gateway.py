@@ -110,7 +110,6 @@ class SimGateway:
         self.sender = Sender(self.address, account.key, world.view, max_ev=max_ticket_ev, max_total_ev=max_total_ev)
         self.balances = Balances(lambda: world.env.now)
         self.ai_selectors: dict[tuple[str, str | None], AISessionSelector] = {}
-        self._pm_sessions: dict[str, int] = {}  # the sender's PM sessions -> their params' expiration block
         self._job_numbers = count()
         # cumulative counters
         self.jobs_submitted = self.jobs_completed = self.jobs_failed = self.tickets_sent = 0
@@ -235,22 +234,17 @@ class SimGateway:
     def _start_pm_session(self, params: TicketParams | None) -> None:
         if params is not None:
             self.sender.start_session(params)
-            self._pm_sessions[params.session_id] = params.expiration_block
 
     def _end_pm_session(self, params: TicketParams | None) -> None:
         if params is not None:
             self.sender.cleanup_session(params.session_id)
-            self._pm_sessions.pop(params.session_id, None)
 
     def forget_stale(self) -> None:
         """Drop idle balances (go's balance cleanup loop) and the PM sessions of expired ticket
         params: no payment can use those any more (`_refreshed` renews such an offer first), and
         sessions dropped from a pool would otherwise be kept for ever."""
         self.balances.cleanup()
-        block = self.world.block_now()
-        for session_id in [s for s, expiry in self._pm_sessions.items() if expiry <= block]:
-            self.sender.cleanup_session(session_id)
-            del self._pm_sessions[session_id]
+        self.sender.cleanup_expired(self.world.block_now())
 
     # ------------------------------------------------------------------ transcoding
 

@@ -226,9 +226,7 @@ class SimOrchestrator:
     def forget_stale(self) -> None:
         """Drop the nonces of expired offers and idle balances and senders, as the node's
         cleanup loops do (every offer and session would otherwise be kept for ever)."""
-        self.recipient.on_block(self.world.block_now())
-        self.receiver.balances.cleanup()
-        self.monitor.cleanup(self.world.env.now)
+        self.receiver.forget_stale(self.world.block_now(), self.world.env.now)
 
     def _wake_redeemer(self) -> None:
         if self._wake is not None and not self._wake.triggered:

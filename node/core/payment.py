@@ -114,6 +114,13 @@ class PaymentReceiver:
             self.balances.credit(sender, session, ev)
         return PaymentReceived(tickets, ev, winning, error)
 
+    def forget_stale(self, block: int, now: float) -> None:
+        """go's cleanup loops: the nonces of offers expired by `block`, balances idle past their TTL
+        and senders idle past theirs with nothing pending (each would otherwise be kept for ever)."""
+        self.recipient.on_block(block)
+        self.balances.cleanup()
+        self.recipient.monitor.cleanup(now)
+
     def sufficient_balance(self, sender: str, session: str) -> bool:
         """At least one ticket's EV in hand before doing paid work."""
         balance = self.balances.balance(sender, session)

@@ -59,6 +59,14 @@ class Sender:
     def cleanup_session(self, session_id: str) -> None:
         self._sessions.pop(session_id, None)
 
+    def cleanup_expired(self, block: int) -> int:
+        """Forget the sessions on offers expired by `block` (no ticket on them can be accepted any
+        more; the runtime renews an expiring offer before paying on it); returns how many."""
+        expired = [s for s, session in self._sessions.items() if session.params.expiration_block <= block]
+        for session_id in expired:
+            del self._sessions[session_id]
+        return len(expired)
+
     def _session(self, session_id: str) -> _Session:
         try:
             return self._sessions[session_id]

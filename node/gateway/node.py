@@ -19,7 +19,8 @@ from typing import IO, Any
 import grpc
 import httpx
 
-from node.core.ai_sessions import AIErrorAction, AIRequestRetry, AISessionSelector, ServiceUnavailableError
+from node.core.ai_sessions import (AI_SESSION_TTL, AIErrorAction, AIRequestRetry, AISessionSelector,
+                                   ServiceUnavailableError)
 from node.core.balances import Balances, UpdateStatus, complete_update
 from node.core.capabilities import Capabilities, ai_job_capabilities, job_capabilities, pipeline_capability
 from node.core.discovery import Discovery, db_pool_predicate
@@ -44,6 +45,7 @@ log = logging.getLogger("lpnode.gateway")
 
 GRPC_TIMEOUT = 8.0
 MAX_AI_DISCOVERIES = 2  # discovery rounds one AI request may start
+STALE_CHECK_INTERVAL = 60.0  # seconds between the gateway's forget_stale passes
 AI_AUTHORIZATION = "Livepeer-AI-Worker-1.0"
 
 
@@ -101,6 +103,8 @@ class GatewayNode:
         self.balances = Balances(time.time)
         self.ai_selectors: dict[tuple[str, str], AISessionSelector] = {}
         self.streams: dict[str, TranscodeSessions] = {}
+        self.last_used: dict[tuple, float] = {}  # ("ai", pipeline, model) / ("stream", id) -> monotonic time
+        self._forgotten_at = time.monotonic()
         self.stream_refreshes: dict[str, asyncio.Future] = {}  # manifest id -> its discovery under way
         self.http = httpx.AsyncClient(timeout=60.0)
         self.channels: dict[str, grpc.aio.Channel] = {}
@@ -109,6 +113,26 @@ class GatewayNode:
         await self.http.aclose()
         for channel in self.channels.values():
             await channel.close()
+
+    def forget_stale(self) -> None:
+        """go's cleanup loops, run from the request path at most once a minute: balances idle past
+        their TTL, PM sessions on expired offers, and the AI selectors and stream pools nobody has
+        used for AI_SESSION_TTL (a client names any model and any stream: each would otherwise be
+        kept for ever)."""
+        now = time.monotonic()
+        if now - self._forgotten_at < STALE_CHECK_INTERVAL:
+            return
+        self._forgotten_at = now
+        self.balances.cleanup()
+        if self.onchain:
+            self.sender.cleanup_expired(self.chain.last_seen_block())
+        for key in [k for k, used in self.last_used.items() if now - used > AI_SESSION_TTL]:
+            del self.last_used[key]
+            kind, *name = key
+            if kind == "ai":
+                self.ai_selectors.pop(tuple(name), None)
+            elif name[0] not in self.stream_refreshes:
+                self.streams.pop(name[0], None)
 
     # ------------------------------------------------------------------ discovery
 
@@ -258,6 +282,8 @@ class GatewayNode:
         model_id = str(fields.get("model_id") or "")
         cap = int(pipeline_capability(pipeline))
         key = (pipeline, model_id)
+        self.forget_stale()
+        self.last_used[("ai", *key)] = time.monotonic()
         selector = self.ai_selectors.get(key)
         if selector is None:
             selector = self.ai_selectors[key] = AISessionSelector(cap, model_id, choose=self._choose)
@@ -356,6 +382,8 @@ class GatewayNode:
         self.check_funds()
         await self.refresh_pool()
         caps = job_capabilities(profiles)
+        self.forget_stale()
+        self.last_used[("stream", manifest_id)] = time.monotonic()
         sessions = self.streams.get(manifest_id)
         if sessions is None:
             sessions = self.streams[manifest_id] = TranscodeSessions(0, len(self.orch_addrs), choose_unknown=self._choose)

@@ -236,8 +236,10 @@ class OrchestratorNode:
         except TransactionFailed as exc:
             self.metrics.reward_call_errors.inc()
             done["error"] = exc.reason
+        block = self.chain.last_seen_block()
         with self.lock:
-            results = self.redeemer.on_block(self.chain.last_seen_block())
+            results = self.redeemer.on_block(block)
+            self.receiver.forget_stale(block, self.clock())
         for r in results:
             sender = r.ticket.ticket.sender
             if r.outcome is Outcome.REDEEMED:

@@ -189,3 +189,23 @@ def test_idle_balances_expire_after_the_ttl(net):
     balances.credit(O, "b", 1)
     clock.now = 601
     assert balances.cleanup() == 1 and balances.balance(O, "a") is None and balances.balance(O, "b") == 1
+
+
+def test_forget_stale_drops_expired_offers_idle_balances_and_sessions_on_expired_params(net):
+    """What the cleanup loops forget (the live node's round duties and the simulator both call
+    these): the recipient's nonces of offers expired by the block, idle balances, and the
+    sender's PM sessions on expired params."""
+    chain, clock, receiver, sender, gw_balances, params, pm = net
+    batch = sender.create_ticket_batch(pm, 2)
+    payment = Payment(G, params, batch.expiration_params, batch.sender_params, Price(1212, 1))
+    assert receiver.process_payment(payment, "s").error is None
+    assert len(receiver.recipient._nonces) == 1 and receiver.balances.balance(G, "s") > 0
+    receiver.forget_stale(params.expiration_block - 1, clock.now)
+    assert len(receiver.recipient._nonces) == 1  # the offer is still good
+    clock.now = 601
+    receiver.forget_stale(params.expiration_block, clock.now)
+    assert not receiver.recipient._nonces and receiver.balances.balance(G, "s") is None
+    assert sender.cleanup_expired(params.expiration_block - 1) == 0 and sender.ev(pm) == params.ev
+    assert sender.cleanup_expired(params.expiration_block) == 1
+    with pytest.raises(PaymentError, match="cannot find session"):
+        sender.ev(pm)

@@ -274,3 +274,26 @@ def test_an_unreachable_chain_is_a_fast_named_503_not_a_hang_or_a_traceback():
             await honest(client, net.gateway_uri)
 
     run(scenario())
+
+
+def test_state_a_client_names_is_forgotten_once_idle():
+    """A client names any model and any stream; the gateway's selector per model and pool per
+    stream are dropped once unused for AI_SESSION_TTL (checked at most once a minute from the
+    request path), with its idle balances and the PM sessions of expired offers."""
+    from node.core.ai_sessions import AI_SESSION_TTL
+    from node.gateway.node import STALE_CHECK_INTERVAL
+
+    async def scenario():
+        async with paid_network() as net, httpx.AsyncClient(timeout=30) as client:
+            for i in range(5):
+                reply = await client.post(f"{net.gateway_uri}/text-to-image", json=t2i(model_id=f"nobody-{i}"))
+                assert reply.status_code == 503
+            await honest(client, net.gateway_uri)
+            gateway = net.gateway
+            assert len(gateway.ai_selectors) == 6
+            gateway.last_used = {k: v - AI_SESSION_TTL - 1 for k, v in gateway.last_used.items()}
+            gateway._forgotten_at -= STALE_CHECK_INTERVAL
+            await honest(client, net.gateway_uri)  # runs the pass, then uses its own model again
+            assert list(gateway.ai_selectors) == [("text-to-image", MODEL)]
+
+    run(scenario())

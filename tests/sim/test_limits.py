@@ -189,6 +189,6 @@ metrics: {jobs: false}
     sim.run()
     gateway = sim.gateways[0]
     assert gateway.jobs_completed > 300
-    assert len(gateway.balances) < 20 and len(gateway._pm_sessions) < 20
+    assert len(gateway.balances) < 20 and len(gateway.sender._sessions) < 20
     for o in sim.orchestrators:
         assert len(o.receiver.balances) < 20 and len(o.recipient._nonces) < 20
