@@ -33,16 +33,16 @@ import _thread
 import ctypes
 import json
 import logging
-import re
 import socket
 import threading
 import time
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from itertools import accumulate
 from typing import Any
 
 from eth_utils import to_checksum_address
+
+from node.net.limits import MAX_JSON_DEPTH, json_depth_ok
 
 from .abi import encode_revert
 from .chain import EmbeddedChain
@@ -54,7 +54,6 @@ INSUFFICIENT_FUNDS = "insufficient funds for gas * price + value"  # geth's word
 
 # --- limits: what one request may ask of the server (geth's equivalent in brackets) ----------
 MAX_BODY_BYTES = 5 * 1024 * 1024  # a request body [maxRequestContentLength, 5 MiB; 413 above it]
-MAX_JSON_DEPTH = 128  # nesting of arrays and objects [none; Go's encoding/json stops at 10,000]
 MAX_BATCH_ITEMS = 1000  # calls in one batch [BatchRequestLimit 1000: "batch too large"]
 MAX_BATCH_RESPONSE_BYTES = 25 * 1000 * 1000  # [BatchResponseMaxSize 25 MB: "response too large"]
 REQUEST_TIMEOUT = 30.0  # s; batch items not started by then answer "request timed out" [WriteTimeout 30 s]
@@ -168,28 +167,6 @@ class RequestRefused(Exception):
         self.status, self.code, self.message = status, code, message
 
 
-_ESCAPE = re.compile(r"\\.", re.DOTALL)  # a backslash and the character it escapes
-_STRING = re.compile(r'"[^"]*"')  # a string, once escapes are gone
-_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
-_DEPTH_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
-
-
-def _nesting_depth(text: str) -> int:
-    """An upper bound of how deep `text`'s arrays and objects nest, in linear time: escapes
-    and then strings removed (what is left of a string cannot hold a quote), brackets counted."""
-    opening = text.count("[") + text.count("{")
-    if opening <= MAX_JSON_DEPTH:
-        return opening
-    brackets = _NOT_BRACKET.sub("", _STRING.sub("", _ESCAPE.sub("", text)))
-    depth = peak = 0
-    for start in range(0, len(brackets), 65536):  # in slices, to stop early on a nesting bomb
-        depths = list(accumulate(map(_DEPTH_STEP.__getitem__, brackets[start:start + 65536]), initial=depth))
-        depth, peak = depths[-1], max(peak, max(depths))
-        if peak > MAX_JSON_DEPTH:
-            break
-    return peak
-
-
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
@@ -205,7 +182,7 @@ def parse_body(body: bytes) -> Any:
     except UnicodeDecodeError as exc:
         raise RequestRefused(200, -32700,
                              f"parse error: the body is not UTF-8 ({exc.reason} at byte {exc.start})") from None
-    if _nesting_depth(text) > MAX_JSON_DEPTH:
+    if not json_depth_ok(body):
         raise RequestRefused(200, -32700, f"parse error: JSON nested deeper than {MAX_JSON_DEPTH} levels")
     try:
         return json.loads(text or "null", parse_constant=_reject_constant)

@@ -316,21 +316,6 @@ def test_batch_response_size_is_bounded(embedded_rpc, monkeypatch):
     assert answers[-1]["error"] == {"code": -32003, "message": "response too large"}
 
 
-@pytest.mark.parametrize("text, fits", [
-    ("[" * 200_000, False), ("[" * (dc.MAX_JSON_DEPTH + 1) + "]" * (dc.MAX_JSON_DEPTH + 1), False),
-    ("[" * dc.MAX_JSON_DEPTH + "]" * dc.MAX_JSON_DEPTH, True), ('["' + "[" * 10_000 + '"]', True),
-    ('["\\"' + "[" * 10_000 + '"]', True), ('["\\\\"' + ", [" * 200 + "]" * 200 + "]", False),
-    ("[[]," * 10_000 + "[]" + "]" * 10_000, False), ("[[]]," * 10_000, True),
-])
-def test_nesting_depth_bound(text, fits):
-    assert (dc._nesting_depth(text) <= dc.MAX_JSON_DEPTH) is fits
-    if fits:
-        try:
-            json.loads(text)
-        except ValueError:
-            pass  # not JSON: parse_body answers -32700 either way
-
-
 LOOP_FOREVER = "0x5b600056"  # JUMPDEST PUSH1 0 JUMP: runs until the gas is gone (~10 s of py-evm for 30M gas)
 
 
