@@ -46,6 +46,7 @@ log = logging.getLogger("lpnode.gateway")
 GRPC_TIMEOUT = 8.0
 MAX_AI_DISCOVERIES = 2  # discovery rounds one AI request may start
 STALE_CHECK_INTERVAL = 60.0  # seconds between the gateway's forget_stale passes
+MAX_MODEL_LABELS = 256  # distinct model ids in the gateway's metrics labels
 AI_AUTHORIZATION = "Livepeer-AI-Worker-1.0"
 
 
@@ -105,6 +106,7 @@ class GatewayNode:
         self.streams: dict[str, TranscodeSessions] = {}
         self.last_used: dict[tuple, float] = {}  # ("ai", pipeline, model) / ("stream", id) -> monotonic time
         self._forgotten_at = time.monotonic()
+        self._model_labels: set[str] = set()
         self.stream_refreshes: dict[str, asyncio.Future] = {}  # manifest id -> its discovery under way
         self.http = httpx.AsyncClient(timeout=60.0)
         self.channels: dict[str, grpc.aio.Channel] = {}
@@ -113,6 +115,14 @@ class GatewayNode:
         await self.http.aclose()
         for channel in self.channels.values():
             await channel.close()
+
+    def _model_label(self, model_id: str) -> str:
+        """The model's metrics label: clients name any model, and every label is kept for the
+        process's life, so past MAX_MODEL_LABELS distinct names the rest count as "other"."""
+        if model_id in self._model_labels or len(self._model_labels) < MAX_MODEL_LABELS:
+            self._model_labels.add(model_id)
+            return model_id
+        return "other"
 
     def forget_stale(self) -> None:
         """go's cleanup loops, run from the request path at most once a minute: balances idle past
@@ -292,7 +302,8 @@ class GatewayNode:
             units = gateway_ai_units(pipeline, fields, image_size=image_size)
         except ValueError as exc:
             raise GatewayError(400, str(exc)) from None
-        self.metrics.ai_models_requested.labels(pipeline, model_id).inc()
+        label = self._model_label(model_id)
+        self.metrics.ai_models_requested.labels(pipeline, label).inc()
         self.check_funds()
         await self.refresh_pool()
         retry = AIRequestRetry(time.monotonic())
@@ -314,7 +325,7 @@ class GatewayNode:
                     for s in retry.finish():
                         selector.complete(s)
                     return reply
-                self.metrics.ai_request_errors.labels(pipeline, model_id, action.value).inc()
+                self.metrics.ai_request_errors.labels(pipeline, label, action.value).inc()
                 if action is AIErrorAction.BAD_REQUEST:
                     # the request's fault, not the orchestrator's: go suspends it all the same,
                     # so one malformed request would take orchestrators away from everyone
@@ -350,7 +361,7 @@ class GatewayNode:
         except (httpx.HTTPError, grpc.RpcError) as exc:
             self._settle(update, None)
             return f"{type(exc).__name__}: {exc}", None
-        self.metrics.ai_request_latency.labels(pipeline, model_id).observe(time.monotonic() - t0)
+        self.metrics.ai_request_latency.labels(pipeline, self._model_label(model_id)).observe(time.monotonic() - t0)
         if reply.status_code != 200:
             self._settle(update, Fraction(0), spent=True)
             return f"returned {reply.status_code}: {reply.text[:200]}", None

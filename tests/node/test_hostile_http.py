@@ -279,9 +279,10 @@ def test_an_unreachable_chain_is_a_fast_named_503_not_a_hang_or_a_traceback():
 def test_state_a_client_names_is_forgotten_once_idle():
     """A client names any model and any stream; the gateway's selector per model and pool per
     stream are dropped once unused for AI_SESSION_TTL (checked at most once a minute from the
-    request path), with its idle balances and the PM sessions of expired offers."""
+    request path), with its idle balances and the PM sessions of expired offers; past 256 model
+    names its metrics count the rest as "other"."""
     from node.core.ai_sessions import AI_SESSION_TTL
-    from node.gateway.node import STALE_CHECK_INTERVAL
+    from node.gateway.node import MAX_MODEL_LABELS, STALE_CHECK_INTERVAL
 
     async def scenario():
         async with paid_network() as net, httpx.AsyncClient(timeout=30) as client:
@@ -295,5 +296,11 @@ def test_state_a_client_names_is_forgotten_once_idle():
             gateway._forgotten_at -= STALE_CHECK_INTERVAL
             await honest(client, net.gateway_uri)  # runs the pass, then uses its own model again
             assert list(gateway.ai_selectors) == [("text-to-image", MODEL)]
+            # and its metrics keep at most MAX_MODEL_LABELS model names
+            gateway._model_labels = {f"x{i}" for i in range(MAX_MODEL_LABELS)}
+            reply = await client.post(f"{net.gateway_uri}/text-to-image", json=t2i(model_id="one-more"))
+            assert reply.status_code == 503
+            assert gateway.metrics.ai_models_requested.labels("text-to-image", "other")._value.get() == 1
+            assert "one-more" not in gateway.metrics.exposition().decode()
 
     run(scenario())
