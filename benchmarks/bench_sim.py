@@ -4,6 +4,7 @@ where the time goes.
     python benchmarks/bench_sim.py            # quickstart, one network day, one economics year
     python benchmarks/bench_sim.py --quick    # shorter horizons (smoke)
     python benchmarks/bench_sim.py --profile  # also print the top functions of the day run
+    python benchmarks/bench_sim.py --check    # short: each run's jobs/s as a ratio to the goal
 
 Figures printed:
 - ticket crypto floor: signing + recovering one ticket (secp256k1), the cost every paid job pays
@@ -147,12 +148,32 @@ def run(path: Path, duration: float | None, profile: bool = False) -> dict:
                 rounds=sim.world.current_round() - sim.first_round)
 
 
+GOAL_JOBS_PER_S = 5000
+
+
+def check(scen: Path) -> int:
+    """Short runs of quickstart and the network day: jobs/s ÷ the goal, and ÷ the core loop's
+    jobs/s measured in the same run (so a slow or busy machine shows in both)."""
+    per_job, _ = core_loop(300)
+    core_jps = 1 / per_job
+    print(f"core loop (baseline)  {core_jps:8,.0f} jobs/s")
+    for path, duration in ((scen / "quickstart.yaml", 900), (scen / "network-day.yaml", 1800)):
+        r = run(path, duration)
+        jps = r["jobs"] / r["wall"] if r["jobs"] else 0.0
+        print(f"{r['name']:<14} {jps:8,.0f} jobs/s  {jps / GOAL_JOBS_PER_S:5.2f} of the goal ({GOAL_JOBS_PER_S:,}/s)  "
+              f"{jps / core_jps:5.2f} of the core loop")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="shorter horizons")
     ap.add_argument("--profile", action="store_true", help="profile the network-day run")
+    ap.add_argument("--check", action="store_true", help="short runs: ratios to the goal and the core loop")
     args = ap.parse_args()
     scen = ROOT / "scenarios"
+    if args.check:
+        return check(scen)
 
     floor = crypto_floor(300 if args.quick else 2000)
     per_job, tickets_per_job = core_loop(500 if args.quick else 5000)
