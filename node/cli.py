@@ -122,10 +122,10 @@ def _stop(*_) -> None:
 
 
 def cmd_devnet(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    import asyncio
     import logging
     from fractions import Fraction
 
+    from node import event_loop
     from node.devnet import DevnetConfig, run_devnet
 
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
@@ -150,7 +150,7 @@ def cmd_devnet(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         print("running; Ctrl-C to stop", flush=True)
 
     try:
-        asyncio.run(run_devnet(config, ready))
+        event_loop.run(run_devnet(config, ready))
     except KeyboardInterrupt:
         pass
     return 0

@@ -15,6 +15,7 @@ import threading
 from fractions import Fraction
 from pathlib import Path
 
+from node import event_loop
 from node.cli import non_negative_int
 from node.eth.txmanager import DEFAULT_MAX_REPLACEMENTS, DEFAULT_TX_TIMEOUT
 
@@ -172,7 +173,7 @@ def run_orchestrator(args, parser) -> int:
         await asyncio.Event().wait()
 
     try:
-        asyncio.run(main())
+        event_loop.run(main())
     except KeyboardInterrupt:
         pass
     return 0
@@ -292,7 +293,7 @@ def _run_worker(name: str, banner: str, main) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     print(banner, flush=True)
     try:
-        asyncio.run(main)
+        event_loop.run(main)
     except KeyboardInterrupt:
         pass
     except Exception as exc:  # noqa: BLE001 - say why and exit non-zero
