@@ -304,3 +304,33 @@ def test_state_a_client_names_is_forgotten_once_idle():
             assert "one-more" not in gateway.metrics.exposition().decode()
 
     run(scenario())
+
+
+def test_at_concurrency_64_every_credit_and_debit_is_counted_once():
+    """200 paid requests, 64 at a time: the orchestrator's balance for the gateway is exactly the
+    EV it credited less the fees it debited (one debit per request), and the gateway's mirror of
+    that balance agrees to the wei."""
+    from fractions import Fraction
+
+    async def scenario():
+        async with paid_network() as net, httpx.AsyncClient(timeout=60) as client:
+            node = net.orchestrator
+            credited, debited = [], []
+            process_payment, debit = node.process_payment, node.debit
+            node.process_payment = lambda *a: (lambda got: credited.append(got.ev) or got)(process_payment(*a))
+            node.debit = lambda *a: (lambda fee: debited.append(fee) or fee)(debit(*a))
+            semaphore = asyncio.Semaphore(64)
+
+            async def one(i):
+                async with semaphore:
+                    return (await client.post(f"{net.gateway_uri}/text-to-image", json=t2i(prompt=f"p{i}"))).status_code
+
+            statuses = await asyncio.gather(*(one(i) for i in range(200)))
+            assert statuses == [200] * 200
+            assert len(debited) == 200 and all(fee == PRICE * 64 * 64 for fee in debited)
+            key = f"27_{MODEL}"
+            balance = node.receiver.balances.balance(G, key)
+            assert balance == sum(credited, Fraction(0)) - sum(debited, Fraction(0))
+            assert net.gateway.balances.balance(O, key) == balance
+
+    run(scenario())
