@@ -307,8 +307,8 @@ class SimGateway:
                     attempt_error = "segment upload timed out"
                 else:
                     self._fire(job, job_id, Event.SUBMITTED)
-                    served = yield env.process(offer.orchestrator.serve(payment, offer.session_id, "transcoding",
-                                                                        units, queue=True))
+                    served = yield from offer.orchestrator.serve(payment, offer.session_id, "transcoding", units,
+                                                                 queue=True)
                     yield env.timeout(self.network.one_way())
                     responded = True
                     attempt_error = served.error
@@ -392,8 +392,8 @@ class SimGateway:
                         attempt_error = "request timed out"
                     else:
                         self._fire(job, job_id, Event.SUBMITTED)
-                        served = yield env.process(offer.orchestrator.serve(payment, offer.session_id, w.pipeline,
-                                                                            units, queue=False))
+                        served = yield from offer.orchestrator.serve(payment, offer.session_id, w.pipeline, units,
+                                                                     queue=False)
                         yield env.timeout(self.network.one_way())
                         responded = True
                         attempt_error = served.error
@@ -520,7 +520,7 @@ class SimGateway:
                     result.tickets += len(payment.ticket_sender_params)
                     yield env.timeout(self.network.one_way())
                     self._fire(job, job_id, Event.SUBMITTED)
-                    served, slot = yield env.process(offer.orchestrator.start_live(payment, offer.session_id))
+                    served, slot = yield from offer.orchestrator.start_live(payment, offer.session_id)
                     yield env.timeout(self.network.one_way())
                     attempt_error = served.error
                 except PaymentError as exc:

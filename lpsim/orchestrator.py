@@ -146,7 +146,8 @@ class SimOrchestrator:
         return None, price
 
     def serve(self, payment: Payment, session: str, pipeline: str, units: int, *, queue: bool):
-        """A SimPy process: take the payment, do the work, debit it; returns a `Served`.
+        """A SimPy generator the gateway's attempt runs inline (`yield from`: no process of its own
+        per job): take the payment, do the work, debit it; returns a `Served`.
         `queue`: wait for a free slot (transcoding) instead of refusing (batch AI, as go's
         "insufficient capacity")."""
         error, price = self._take_payment(payment, session)
@@ -155,7 +156,8 @@ class SimOrchestrator:
         if not queue and self.slots.count >= self.slots.capacity:
             return Served("insufficient capacity")
         with self.slots.request() as slot:
-            yield slot
+            if not slot.triggered:  # a free slot is granted at once: no need to wait a step for it
+                yield slot
             yield self.world.env.timeout(float(self.pipelines[pipeline].compute.sample(self.rng)))
         if self.failure_rate and self.rng.random() < self.failure_rate:
             return Served("compute failed")
@@ -167,15 +169,14 @@ class SimOrchestrator:
     # ------------------------------------------------------------------ live video
 
     def start_live(self, payment: Payment, session: str):
-        """A SimPy process: take the initial payment, hold a slot for the stream and start it;
-        returns (Served, the slot request to hand back to `end_live`, or None)."""
+        """A SimPy generator run inline, as `serve`: take the initial payment, hold a slot for the
+        stream and start it; returns (Served, the slot request to hand back to `end_live`, or None)."""
         error, _ = self._take_payment(payment, session)
         if error is None and self.slots.count >= self.slots.capacity:
             error = "insufficient capacity"
         if error is not None:
             return Served(error), None
-        slot = self.slots.request()
-        yield slot
+        slot = self.slots.request()  # free: checked above, so granted at once
         yield self.world.env.timeout(float(self.pipelines["live-video-to-video"].compute.sample(self.rng)))
         return Served(None), slot
 
