@@ -28,6 +28,17 @@ How pyrevm is driven, and why:
 - accounts loaded once stay warm and storage slots keep their first-loaded "original" value across
   transactions (the journal is never finalized), so gas figures are below a mined transaction's
   (every access after the first is warm); reverts, events and state are unaffected.
+
+Bounded memory. Because the journal is never finalized, it keeps every transaction's entries and
+logs, and pyrevm keeps every committed checkpoint, and each transaction leaves its gas-sink account
+(`CREATE(sender, nonce)`) in the state: about 2.6 KB a transaction, without bound. So, when no
+snapshot is live and the journal has grown by `_COMPACT_FRAMES` frames (or by the state's size, if
+larger) since the last time, the chain is compacted: the state is read out of the journal (pyrevm
+exposes it only through the journal's `Debug` text), and a fresh `EVM` is loaded with it, less the
+gas sinks and the empty accounts (EIP-161 would have removed them at a block's end). State, nonces,
+balances and code are kept exactly; accounts and slots go cold again, so the first transaction to
+touch each pays the cold-access gas once more — at points fixed by the transactions made, so a run
+stays reproducible.
 """
 from __future__ import annotations
 
@@ -45,6 +56,13 @@ from .head import GENESIS_TIMESTAMP, PythonHeadChain
 ETH = 10**18
 _BLOCK_GAS_LIMIT = 30_000_000
 _REVERT = re.compile(r"Revert \{ gas_used: \d+, output: 0x([0-9a-fA-F]*) \}")
+_COMPACT_FRAMES = 10_000  # journal frames (about three a transaction) between compactions, at least
+# one account of revm's JournaledState Debug text, and one storage slot of it
+_ACCOUNT = re.compile(r"(0x[0-9a-f]{40}): Account \{ info: AccountInfo \{ balance: (\d+), nonce: (\d+), "
+                      r"code_hash: 0x[0-9a-f]{64}, code: (None|Some\(.*?\)) \}, "
+                      r"storage: \{((?:\d+: StorageSlot \{ [^}]* \}(?:, )?)*)\}, status: AccountStatus\(([^)]*)\) \}")
+_CODE_LEN = re.compile(r"state: (?:Checked|Analysed) \{ len: (\d+)")  # analysed code is padded; its length
+_SLOT = re.compile(r"(\d+): StorageSlot \{ previous_or_original_value: \d+, present_value: (\d+) \}")
 
 
 class RevmChain(PythonHeadChain):
@@ -56,12 +74,16 @@ class RevmChain(PythonHeadChain):
     def __init__(self, num_accounts: int = 10, mnemonic: str = DEV_MNEMONIC, *, balance: int = 1_000_000 * ETH,
                  gas_price: int = 10**9, genesis_timestamp: int = GENESIS_TIMESTAMP, spec_id: str = "CANCUN"):
         super().__init__(genesis_timestamp)
-        from pyrevm import EVM, BlockEnv
+        from pyrevm import EVM, AccountInfo, BlockEnv
 
-        self._BlockEnv = BlockEnv
+        self._BlockEnv, self._EVM, self._AccountInfo = BlockEnv, EVM, AccountInfo
+        self._spec_id = spec_id
         self.evm = EVM(gas_limit=_BLOCK_GAS_LIMIT, spec_id=spec_id)
         self.gas_price = gas_price
         self._env_at: tuple[int, int] | None = None
+        self._gas_sinks: list[str] = []  # the CREATE(sender, nonce) accounts gas went to since the last compaction
+        self._compact_at = _COMPACT_FRAMES
+        self.compactions = 0
         self.accounts = dev_accounts(num_accounts, mnemonic)
         for a in self.accounts:
             self.evm.set_balance(a.address, balance)  # before any checkpoint: nothing to revert
@@ -134,7 +156,7 @@ class RevmChain(PythonHeadChain):
                 raise TransactionFailed("insufficient funds for gas * price + value")
             if not create:
                 # bump the nonce and pay for gas in one journaled step (see the module docstring)
-                evm.deploy(addr, b"", cost or None, _BLOCK_GAS_LIMIT)
+                self._gas_sinks.append(evm.deploy(addr, b"", cost or None, _BLOCK_GAS_LIMIT))
             elif cost:
                 evm.message_call(addr, "0x" + "00" * 20, b"", cost, _BLOCK_GAS_LIMIT)
             ok = True
@@ -145,6 +167,8 @@ class RevmChain(PythonHeadChain):
                 self._revert_to(cp)
         self._tx_count += 1
         self._block, self._ts, self._next_ts = number, ts, None
+        if not self._checkpoints and evm.journal_len >= self._compact_at:
+            self._compact()
         sender_b = to_canonical_address(addr)
         receipt = Receipt(
             tx_hash=keccak(b"lpsim revm chain tx" + self._tx_count.to_bytes(32, "big") + sender_b
@@ -156,6 +180,40 @@ class RevmChain(PythonHeadChain):
         )
         return receipt, [(address, [bytes(t) for t in topics], bytes(log_data), i)
                          for i, (address, topics, log_data) in enumerate(logs)]
+
+    def _compact(self) -> None:
+        """Move the state into a fresh EVM with an empty journal (see the module docstring); only
+        with no live checkpoint, since a checkpoint points into the old journal."""
+        old = self.evm
+        text = old.journal_str
+        text = text[:text.index(", transient_storage: {")]
+        sinks = {a.lower() for a in self._gas_sinks}
+        accounts, found = [], 0
+        for m in _ACCOUNT.finditer(text):
+            found += 1
+            address, balance, nonce, code_text, slots, status = m.groups()
+            code = old.get_code(address) if code_text != "None" else None
+            if code and (n := _CODE_LEN.search(code_text)):
+                code = code[:int(n.group(1))]
+            storage = [(int(k), int(v)) for k, v in _SLOT.findall(slots) if v != "0"]
+            if "SelfDestructed" in status or (not code and (address in sinks or not (int(balance) or int(nonce)
+                                                                                     or storage))):
+                continue
+            accounts.append((address, int(balance), int(nonce), code, storage))
+        if found != text.count(": Account { "):
+            raise ChainError("internal: revm's state text is not in the expected form; cannot compact")
+        evm = self._EVM(gas_limit=_BLOCK_GAS_LIMIT, spec_id=self._spec_id)
+        for address, balance, nonce, code, _ in sorted(accounts):
+            evm.insert_account_info(address, self._AccountInfo(balance=balance, nonce=nonce, code=code))
+        slots = 0
+        for address, _, _, _, storage in sorted(accounts):
+            for key, value in sorted(storage):
+                evm.insert_account_storage(address, key, value)
+            slots += len(storage)
+        self.evm, self._env_at, self._gas_sinks = evm, None, []
+        self._set_env(self._block, self._ts)
+        self._compact_at = evm.journal_len + max(_COMPACT_FRAMES, slots)
+        self.compactions += 1
 
     def _commit(self, cp) -> None:
         """Fold the newest checkpoint `cp` into its parent (revm's checkpoint_commit)."""

@@ -54,3 +54,41 @@ def test_nested_reused_and_stale_snapshots(revm, protocol, accounts):
     assert (revm.block_number, revm.eth_balance(a.address)) == start[:2]
     r = token.approve(bm.address, 1, sender=a)
     assert revm.eth_balance(a.address) == start[1] - r.gas_cost
+
+
+def test_memory_stays_bounded_over_many_transactions(monkeypatch):
+    """Journal, checkpoints and accounts stay bounded over thousands of transactions (the chain
+    compacts itself), and a compaction keeps state, nonces, balances and code exactly."""
+    import node.eth.revm as revm_module
+    from tests.conftest import TEST_PARAMS
+    from node.eth import deploy_protocol
+
+    monkeypatch.setattr(revm_module, "_COMPACT_FRAMES", 600)
+    chain = RevmChain(num_accounts=6)
+    protocol = deploy_protocol(chain, TEST_PARAMS)
+    token, bm, accounts = protocol.LivepeerToken, protocol.BondingManager, chain.accounts
+
+    def observed():
+        evm = chain.evm
+        infos = [evm.basic(a) for a in [x.address for x in accounts] + [token.address, bm.address]]
+        return ([(i.balance, i.nonce, i.code_hash, i.code) for i in infos],
+                [token.balanceOf(a.address) for a in accounts], token.allowance(accounts[1].address, bm.address),
+                token.totalSupply(), chain.block_number)
+
+    sizes = []
+    for i in range(3000):
+        sender = accounts[1 + i % 5]
+        token.approve(bm.address, i, sender=sender)
+        assert token.allowance(sender.address, bm.address) == i
+        if i % 500 == 499:
+            evm = chain.evm
+            sizes.append((evm.journal_len, len(evm.journal_state), len(evm.db_accounts), len(evm.checkpoint_ids)))
+    assert chain.compactions >= 4
+    assert max(s[0] for s in sizes) < 2 * 600 + 200
+    assert max(max(s[1:]) for s in sizes) < 600
+    before = observed()
+    chain._compact()
+    assert observed() == before
+    assert len(chain.evm.journal_state) + len(chain.evm.db_accounts) < 100  # no gas sinks left
+    assert token.transfer(accounts[2].address, 5, sender=accounts[1])  # and it goes on working
+    assert token.balanceOf(accounts[2].address) == before[1][2] + 5
