@@ -15,6 +15,7 @@ from pathlib import Path
 
 from node.core.balances import BALANCES_TTL
 from node.core.selection import ProbabilitySelectionAlgorithm
+from node.core.ticket import KnownSignatures, recover_signer, sign_ticket
 from node.eth import TransactionFailed
 
 from . import metric_names as m
@@ -48,8 +49,16 @@ def _price(x: float) -> Fraction:
 class Simulation:
     """One run of one scenario with one seed."""
 
-    def __init__(self, scenario: Scenario, seed: int | None = None, run: int | str = 0) -> None:
+    def __init__(self, scenario: Scenario, seed: int | None = None, run: int | str = 0, *,
+                 known_signers: bool = False) -> None:
+        """`known_signers`: a declared mode for very large studies, off by default. Orchestrators
+        look up who signed each ticket (the simulator made every signature) instead of recovering
+        the signer with secp256k1; the answers are the same, half the ticket crypto is skipped,
+        and the summary says the mode was on (node.core.ticket.KnownSignatures)."""
         self.scenario = scenario
+        self.known_signers = known_signers
+        known = KnownSignatures() if known_signers else None
+        self._sign, self._recover = (known.sign, known.recover) if known else (sign_ticket, recover_signer)
         self.seed = scenario.seed if seed is None else seed
         self.tree = SeedTree(self.seed)
         sc = scenario
@@ -82,7 +91,8 @@ class Simulation:
             pipelines={n: PipelineModel(n, p.model_id, p.warm, RealCompute(n, p.model_id) if p.mode == "real" else p.compute)
                        for n, p in g.pipelines.items()},
             failure_rate=g.failure_rate, reward_policy=g.reward, service_uri=g.service_uri_for(i),
-            redeem_gas=self.scenario.chain.redeem_gas, rng=tree.generator("work"), randbytes=tree.randbytes("seeds"))
+            redeem_gas=self.scenario.chain.redeem_gas, rng=tree.generator("work"), randbytes=tree.randbytes("seeds"),
+            recover=self._recover)
         o.genesis_stake = int(g.stake.sample(rng))
         return o
 
@@ -98,7 +108,7 @@ class Simulation:
             max_attempts=g.max_attempts, max_ticket_ev=g.max_ticket_ev, max_total_ev=g.max_total_ev,
             network=Network(self.scenario.network.latency, self.scenario.network.loss, tree.generator("network")),
             rng=tree.generator("selection"), demand_rng=tree.generator("demand"),
-            record_jobs=self.scenario.metrics.jobs)
+            record_jobs=self.scenario.metrics.jobs, sign=self._sign)
         gw.deposit, gw.reserve = g.deposit, g.reserve
         gw.workloads = [self._workload(w) for w in g.demand]
         return gw
@@ -261,8 +271,11 @@ class Simulation:
         clear_run_files(out)
         self.rec.write(out)
         (out / SCENARIO_FILE).write_text(self.scenario.to_yaml())
-        summary = summarize(out, extra={"scenario": self.scenario.name, "seed": self.seed,
-                                        "duration_s": self.scenario.duration, "backend": self.scenario.chain.backend})
+        extra = {"scenario": self.scenario.name, "seed": self.seed, "duration_s": self.scenario.duration,
+                 "backend": self.scenario.chain.backend}
+        if self.known_signers:  # only then, so a default run's summary is what it always was
+            extra["signature_recovery"] = "skipped: known signers"
+        summary = summarize(out, extra=extra)
         write_summary(out, summary)
         if timing is not None:
             (out / TIMING_FILE).write_text(json.dumps(timing) + "\n")
@@ -275,10 +288,11 @@ class Simulation:
         return self.world.current_round()
 
 
-def run_scenario(scenario: Scenario, out: str | Path, seed: int | None = None, progress=None) -> dict:
+def run_scenario(scenario: Scenario, out: str | Path, seed: int | None = None, progress=None, *,
+                 known_signers: bool = False) -> dict:
     """Run `scenario` to its end and write the results folder; returns the summary."""
     t0 = time.perf_counter()
-    sim = Simulation(scenario, seed)
+    sim = Simulation(scenario, seed, known_signers=known_signers)
     setup = time.perf_counter() - t0
     sim.run(progress=progress)
     return sim.finish(out, timing={"wall_s": round(time.perf_counter() - t0, 3), "setup_s": round(setup, 3)})

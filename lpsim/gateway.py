@@ -30,6 +30,7 @@ from node.core.pricing import LIVE_INITIAL_UNITS, estimate_transcode_fee, gatewa
 from node.core.selection import LiveSelectionAlgorithm, ProbabilitySelectionAlgorithm, select_session
 from node.core.sender import Sender
 from node.core.sender import PARAMS_EXPIRY_BUFFER
+from node.core.ticket import sign_ticket
 from node.core.sessions import (AUTH_TOKEN_VALID_PERIOD, SegmentAction, SegmentAttempts, Session, TranscodeSessions,
                                 auth_token_needs_refresh, latency_score)
 from node.eth import Account
@@ -90,7 +91,7 @@ class SimGateway:
                  stakes: dict[str, int], selection: ProbabilitySelectionAlgorithm, max_price_per_pixel: Fraction | None,
                  max_ai_prices: dict[str, Fraction], max_attempts: int, max_ticket_ev: int, max_total_ev: int,
                  network: Network, rng: np.random.Generator, demand_rng: np.random.Generator,
-                 record_jobs: bool) -> None:
+                 record_jobs: bool, sign=sign_ticket) -> None:
         self.world, self.name, self.account = world, name, account
         self.address = account.address
         self.rec = recorder
@@ -107,7 +108,8 @@ class SimGateway:
         self.demand_rng = demand_rng  # the clients: arrivals, stream lengths (apart, so that a
         # protocol change does not change the demand a run sees)
         self.record_jobs = record_jobs
-        self.sender = Sender(self.address, account.key, world.view, max_ev=max_ticket_ev, max_total_ev=max_total_ev)
+        self.sender = Sender(self.address, account.key, world.view, max_ev=max_ticket_ev, max_total_ev=max_total_ev,
+                             sign=sign)
         self.balances = Balances(lambda: world.env.now)
         self.ai_selectors: dict[tuple[str, str | None], AISessionSelector] = {}
         self._job_numbers = count()

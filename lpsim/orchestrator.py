@@ -21,6 +21,7 @@ from node.core.pricing import PriceInfo, auto_adjust_price
 from node.core.recipient import Recipient
 from node.core.redemption import Outcome, Redeemer
 from node.core.sender_monitor import SenderMonitor
+from node.core.ticket import recover_signer
 from node.eth import Account, TransactionFailed
 from node.eth.payments import ProtocolBroker
 
@@ -64,7 +65,7 @@ class SimOrchestrator:
                  price_per_pixel: Fraction, ai_prices: dict[str, Fraction], auto_adjust_price: bool,
                  ticket_ev: int, max_face_value: int, capacity: int, pipelines: dict[str, PipelineModel],
                  failure_rate: float, reward_policy: str | float, service_uri: str, redeem_gas: int,
-                 rng: np.random.Generator, randbytes) -> None:
+                 rng: np.random.Generator, randbytes, recover=recover_signer) -> None:
         self.world, self.name, self.account = world, name, account
         self.address = account.address
         self.reward_cut, self.fee_share = reward_cut, fee_share
@@ -78,7 +79,7 @@ class SimOrchestrator:
         env = world.env
         self.monitor = SenderMonitor(self.address, world.view)
         self.recipient = Recipient(self.address, randbytes(32), world.view, self.monitor, randbytes, ev=ticket_ev,
-                                   redeem_gas=redeem_gas, max_face_value=max_face_value)
+                                   redeem_gas=redeem_gas, max_face_value=max_face_value, recover=recover)
         self.redeemer = Redeemer(world.view, self.monitor, ProtocolBroker(world.protocol, account), redeem_gas,
                                  world.protocol.params.ticket_validity_period)
         self.receiver = PaymentReceiver(self.recipient, Balances(lambda: env.now), self.redeemer)

@@ -60,7 +60,7 @@ class Recipient:
     def __init__(self, address: str, secret: bytes, chain: ChainView, monitor: SenderMonitor,
                  rand_bytes: Callable[[int], bytes], *, ev: int = DEFAULT_TICKET_EV,
                  redeem_gas: int = REDEEM_GAS_L1, tx_cost_multiplier: int = TX_COST_MULTIPLIER,
-                 max_face_value: int = 0) -> None:
+                 max_face_value: int = 0, recover: Callable[[Ticket, bytes], str] = recover_signer) -> None:
         if len(secret) != 32:
             raise ValueError("recipient secret must be 32 bytes")
         self.address = address
@@ -72,6 +72,7 @@ class Recipient:
         self.max_face_value = max_face_value
         self._secret = bytes(secret)
         self._rand_bytes = rand_bytes
+        self._recover = recover  # a simulation's KnownSignatures.recover; recover_signer everywhere else
         self._nonces: dict[int, _Nonces] = {}
         self._last_rand: tuple[tuple, int] | None = None  # the tickets of one payment share a rand
 
@@ -173,7 +174,7 @@ class Recipient:
         if recipient_rand_hash(rand) != ticket.recipient_rand_hash:
             return FatalReceiveError("invalid recipientRand for ticket recipientRandHash")
         try:
-            signer = recover_signer(ticket, sig)
+            signer = self._recover(ticket, sig)
         except InvalidSignature:
             signer = None
         if signer != ticket.sender:

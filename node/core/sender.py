@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Callable
 
 from .chain_view import ChainView, SenderInfo
 from .errors import PaymentError, SenderValidationError, TicketParamsExpired
@@ -42,8 +43,10 @@ class Sender:
     """Signs tickets from `address` with `private_key` for the offers it has accepted."""
 
     def __init__(self, address: str, private_key: bytes, chain: ChainView, *, max_ev: int = MAX_TICKET_EV,
-                 max_total_ev: int = MAX_TOTAL_EV, deposit_multiplier: int = DEPOSIT_MULTIPLIER) -> None:
+                 max_total_ev: int = MAX_TOTAL_EV, deposit_multiplier: int = DEPOSIT_MULTIPLIER,
+                 sign: Callable[[bytes, bytes], bytes] = sign_ticket) -> None:
         self.address = address
+        self._sign = sign  # a simulation's KnownSignatures.sign; sign_ticket everywhere else
         self._key = bytes(private_key)
         self.chain = chain
         self.max_ev = Fraction(max_ev)
@@ -127,5 +130,5 @@ class Sender:
         for _ in range(size):
             session.nonce += 1
             ticket = make_ticket(params, expiration, self.address, session.nonce)
-            signed.append(TicketSenderParams(session.nonce, sign_ticket(ticket.hash(), self._key)))
+            signed.append(TicketSenderParams(session.nonce, self._sign(ticket.hash(), self._key)))
         return TicketBatch(params, expiration, self.address, tuple(signed))

@@ -220,6 +220,41 @@ def recover_signer(ticket_or_hash: Ticket | bytes, sig: bytes) -> str:
     return _checksum(keccak(public_key)[12:])
 
 
+@lru_cache(maxsize=256)
+def address_of_key(private_key: bytes) -> str:
+    """The checksum address of a 32-byte private key."""
+    public_key = coincurve.PrivateKey(private_key).public_key.format(compressed=False)[1:]
+    return _checksum(keccak(public_key)[12:])
+
+
+class KnownSignatures:
+    """`sign_ticket` and `recover_signer` for a process that makes every signature it checks (a
+    simulation: the simulator knows who signed). Each signature made here is remembered with its
+    signer, so checking it is a look-up instead of a recovery (half the ticket crypto); one not
+    made here, replayed, or forgotten (at most `size` are kept, oldest first) is recovered as
+    usual. The answers are recover_signer's either way; only the work is skipped."""
+
+    def __init__(self, size: int = 100_000) -> None:
+        self.size = size
+        self._signers: dict[tuple[bytes, bytes], str] = {}
+
+    def sign(self, ticket_or_hash: Ticket | bytes, private_key: bytes) -> bytes:
+        ticket_hash = _ticket_hash(ticket_or_hash)
+        sig = sign_ticket(ticket_hash, private_key)
+        if len(self._signers) >= self.size:
+            del self._signers[next(iter(self._signers))]
+        self._signers[(ticket_hash, sig)] = address_of_key(bytes(private_key))
+        return sig
+
+    def recover(self, ticket_or_hash: Ticket | bytes, sig: bytes) -> str:
+        ticket_hash = _ticket_hash(ticket_or_hash)
+        signer = self._signers.pop((ticket_hash, bytes(sig)), None)
+        return recover_signer(ticket_hash, sig) if signer is None else signer
+
+    def __len__(self) -> int:
+        return len(self._signers)
+
+
 def is_winning(sig: bytes, recipient_rand: int, win_prob: int) -> bool:
     """uint256(keccak256(sig || uint256 recipient_rand)) < win_prob: the on-chain winning rule."""
     draw = keccak(bytes(sig) + _uint256(recipient_rand, "recipient_rand"))

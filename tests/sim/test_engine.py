@@ -70,6 +70,15 @@ def test_same_scenario_and_seed_give_byte_identical_results(small_run, tmp_path)
         assert (tmp_path / name).read_bytes() == (first / name).read_bytes(), name
 
 
+def test_known_signers_mode_gives_the_same_rows_and_says_it_was_on(small_run, tmp_path):
+    first, summary = small_run
+    known = run_scenario(small(), tmp_path, known_signers=True)
+    for name in ("metrics.csv", "jobs.csv", "transitions.csv", "transition_counts.csv"):
+        assert (tmp_path / name).read_bytes() == (first / name).read_bytes(), name
+    assert "signature_recovery" not in summary["extra"]
+    assert known["extra"]["signature_recovery"] == "skipped: known signers"
+
+
 def test_another_seed_gives_another_run(small_run, tmp_path):
     first, _ = small_run
     run_scenario(small(), tmp_path, seed=4)
