@@ -57,8 +57,9 @@ class Simulation:
         and the summary says the mode was on (node.core.ticket.KnownSignatures)."""
         self.scenario = scenario
         self.known_signers = known_signers
-        known = KnownSignatures() if known_signers else None
-        self._sign, self._recover = (known.sign, known.recover) if known else (sign_ticket, recover_signer)
+        self.signatures = KnownSignatures() if known_signers else None
+        self._sign, self._recover = ((self.signatures.sign, self.signatures.recover) if known_signers
+                                     else (sign_ticket, recover_signer))
         self.seed = scenario.seed if seed is None else seed
         self.tree = SeedTree(self.seed)
         sc = scenario

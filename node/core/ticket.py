@@ -236,6 +236,7 @@ class KnownSignatures:
 
     def __init__(self, size: int = 100_000) -> None:
         self.size = size
+        self.looked_up = 0  # signers found without a recovery
         self._signers: dict[tuple[bytes, bytes], str] = {}
 
     def sign(self, ticket_or_hash: Ticket | bytes, private_key: bytes) -> bytes:
@@ -249,7 +250,10 @@ class KnownSignatures:
     def recover(self, ticket_or_hash: Ticket | bytes, sig: bytes) -> str:
         ticket_hash = _ticket_hash(ticket_or_hash)
         signer = self._signers.pop((ticket_hash, bytes(sig)), None)
-        return recover_signer(ticket_hash, sig) if signer is None else signer
+        if signer is None:
+            return recover_signer(ticket_hash, sig)
+        self.looked_up += 1
+        return signer
 
     def __len__(self) -> int:
         return len(self._signers)

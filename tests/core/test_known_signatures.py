@@ -18,8 +18,9 @@ def test_signatures_are_sign_tickets_and_recover_to_their_signer():
     sig = known.sign(ticket.hash(), KEY)
     assert sig == sign_ticket(ticket, KEY)
     assert known.recover(ticket, sig) == recover_signer(ticket, sig) == address_of_key(KEY) == ticket.sender
-    assert len(known) == 0  # looked up once, then forgotten: a replay is recovered as usual
-    assert known.recover(ticket, sig) == ticket.sender
+    assert len(known) == 0 and known.looked_up == 1  # looked up once, then forgotten:
+    assert known.recover(ticket, sig) == ticket.sender  # a replay is recovered as usual
+    assert known.looked_up == 1
 
 
 def test_a_signature_not_made_here_or_over_another_ticket_is_recovered():
