@@ -69,7 +69,11 @@ def cmd_run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
     try:
         sc = load_scenario(args.scenario, seed=args.seed)
-    except (ScenarioError, OSError) as exc:
+        if args.jobs_sample is not None or args.jobs_format is not None:  # metrics.jobs, as a mapping
+            jobs = {} if isinstance(sc.metrics.jobs, bool) else sc.metrics.jobs.model_dump()
+            given = {"sample": args.jobs_sample, "format": args.jobs_format}
+            sc = sc.with_overrides({"metrics.jobs": {**jobs, **{k: v for k, v in given.items() if v is not None}}})
+    except (ScenarioError, OSError, ValueError) as exc:
         print(exc, file=sys.stderr)
         return 1
     out = Path(args.out or Path("results") / f"{sc.name}-seed{sc.seed}")
@@ -190,6 +194,10 @@ def build_parser() -> argparse.ArgumentParser:
     run_p.add_argument("--out", default=None, help="results folder (default results/<name>-seed<seed>)")
     run_p.add_argument("--quiet", action="store_true", help="no progress bar")
     run_p.add_argument("--no-report", action="store_true", help="skip the HTML report")
+    run_p.add_argument("--jobs-sample", default=None, metavar="FRACTION",
+                       help="keep this fraction of the job rows (e.g. 10%%; metrics.jobs.sample)")
+    run_p.add_argument("--jobs-format", choices=("csv", "parquet"), default=None,
+                       help="job rows to jobs.csv or jobs.parquet (metrics.jobs.format; parquet needs pyarrow)")
     run_p.set_defaults(func=cmd_run, parser=run_p)
     sw = sub.add_parser("sweep", help="run a scenario's sweep (points x Monte Carlo runs) on a backend",
                         description="Expand the scenario's `sweep:` (parameters as a grid or zipped) into "

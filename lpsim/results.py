@@ -5,6 +5,7 @@ Results folder (one run):
 
     metrics.csv            run, seed, time, round, entity, metric, value   (always)
     jobs.csv               one row per finished job                          (metrics.jobs)
+      or jobs.parquet      the same rows as Parquet (metrics.jobs.format: parquet; needs pyarrow)
     transitions.csv        every job state-machine transition               (metrics.transitions)
     transition_counts.csv  run, seed, state, event, next_state, count      (always)
     scenario.yaml          the resolved scenario
@@ -15,6 +16,11 @@ Results folder (one run):
 A run removes every one of these files a previous run left in its folder before it writes its own
 (`clear_run_files`), so a folder never mixes two runs (`--no-report` leaves no old report.html);
 other files there are left alone.
+
+`metrics.jobs.sample` keeps that fraction of the jobs' rows, each job kept or not by a draw from
+the seed tree's ("recorder", "jobs sample") stream, so a rerun keeps the same jobs; the summary
+then counts jobs from the gateways' counters and estimates latency from the kept rows
+(`jobs_sample` reads the fraction back from the folder's scenario.yaml).
 
 Times are simulated seconds, `round` the protocol round number. Appends are plain tuples (the
 engine calls them in its hot loop); run and seed, constant for a recorder, and the job latency
@@ -28,6 +34,8 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from .seeds import SeedTree
+
 __all__ = [
     "FILES",
     "JOB_COLUMNS",
@@ -37,6 +45,7 @@ __all__ = [
     "RUN_FILES",
     "Recorder",
     "clear_run_files",
+    "jobs_sample",
     "load_results",
     "read_table",
     "to_dataframe",
@@ -54,11 +63,12 @@ FILES = {
     "transitions": "transitions.csv",
     "transition_counts": "transition_counts.csv",
 }
+JOBS_PARQUET = "jobs.parquet"
 SCENARIO_FILE = "scenario.yaml"
 SUMMARY_FILE = "summary.json"
 TIMING_FILE = "timing.json"
 REPORT_FILE = "report.html"
-RUN_FILES = (*FILES.values(), SCENARIO_FILE, SUMMARY_FILE, TIMING_FILE, REPORT_FILE)
+RUN_FILES = (*FILES.values(), JOBS_PARQUET, SCENARIO_FILE, SUMMARY_FILE, TIMING_FILE, REPORT_FILE)
 COLUMNS = {
     "metrics": METRIC_COLUMNS,
     "jobs": JOB_COLUMNS,
@@ -70,19 +80,25 @@ COLUMNS = {
 class Recorder:
     """Collects a run's rows in memory and writes them as the results folder.
 
-    `jobs=False` makes `job` a no-op (no jobs.csv); `transitions=True` keeps every transition
-    for transitions.csv. Transition counts are always kept.
+    `jobs=False` makes `job` a no-op (no jobs.csv); `jobs` may also be the scenario's
+    `metrics.jobs` mapping (`sample`, `format`: see the module docstring). `transitions=True`
+    keeps every transition for transitions.csv. Transition counts are always kept.
     """
 
-    def __init__(self, run: Any = 0, seed: int = 0, *, jobs: bool = True, transitions: bool = False) -> None:
+    def __init__(self, run: Any = 0, seed: int = 0, *, jobs: Any = True, transitions: bool = False) -> None:
         self.run = str(run)
         self.seed = int(seed)
+        self.jobs_sample = float(getattr(jobs, "sample", 1.0))
+        self.jobs_format = getattr(jobs, "format", "csv")
         self.metric_rows: list[tuple] = []
         self.job_rows: Optional[list[tuple]] = [] if jobs else None
         self.transition_rows: Optional[list[tuple]] = [] if transitions else None
         self.transition_counts: dict[tuple, int] = {}
         if not jobs:
             self.job = _ignore  # type: ignore[method-assign]
+        elif self.jobs_sample < 1:
+            self._keep = SeedTree(self.seed).python_random("recorder", "jobs sample").random
+            self.job = self._sampled_job  # type: ignore[method-assign]
 
     def metric(self, time: float, round: int, entity: str, metric: str, value: float) -> None:
         """One sample: `metric` of `entity` is `value` at simulated `time` in `round`."""
@@ -95,6 +111,11 @@ class Recorder:
         "" if none; `reason` "" unless it failed). The latency is `finished - submitted`."""
         self.job_rows.append((job, gateway, orchestrator, workload, pipeline, submitted, finished,
                               status, reason, attempts, swaps, tickets_sent, fee_wei))
+
+    def _sampled_job(self, *row: Any) -> None:
+        """`job` when only a sample of the jobs is kept (positional arguments, as `job`'s)."""
+        if self._keep() < self.jobs_sample:
+            self.job_rows.append(row)
 
     def transition(self, time: float, job: Any, state: Any, event: Any, next_state: Any) -> None:
         """One job state-machine transition (states and events: enums or strings)."""
@@ -126,6 +147,10 @@ class Recorder:
                 for (s, e, n), count in sorted(self.transition_counts.items(), key=_count_order)),
         }
         written = {}
+        (out / JOBS_PARQUET).unlink(missing_ok=True)
+        if self.job_rows is not None and self.jobs_format == "parquet":
+            tables["jobs"] = None
+            written["jobs"] = self._write_jobs_parquet(out / JOBS_PARQUET)
         for table, rows in tables.items():
             path = out / FILES[table]
             if rows is None:
@@ -137,6 +162,28 @@ class Recorder:
                 writer.writerows(rows)
             written[table] = path
         return written
+
+
+    def _write_jobs_parquet(self, path: Path) -> Path:
+        """The job rows as one Parquet file, typed columns (times and fees float64, counts int64)."""
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+        except ImportError as exc:
+            raise ImportError("metrics.jobs.format: parquet needs pyarrow: pip install pyarrow") from exc
+        rows = self.job_rows
+        n = len(rows)
+        fields = [name for name in JOB_COLUMNS[2:] if name != "latency"]  # what `job` appends, in order
+        column = {name: [row[i] for row in rows] for i, name in enumerate(fields)}
+        column["job"] = [str(job) for job in column["job"]]
+        column["latency"] = [_latency(sub, fin) for sub, fin in zip(column["submitted"], column["finished"])]
+        text, counts = pa.string(), pa.int64()
+        types = {"submitted": pa.float64(), "finished": pa.float64(), "latency": pa.float64(),
+                 "attempts": counts, "swaps": counts, "tickets_sent": counts, "fee_wei": pa.float64()}
+        table = pa.table({"run": pa.array([self.run] * n, text), "seed": pa.array([self.seed] * n, counts),
+                          **{name: pa.array(column[name], types.get(name, text)) for name in JOB_COLUMNS[2:]}})
+        pq.write_table(table, path, compression="zstd")
+        return path
 
 
 def clear_run_files(out_dir: str | Path) -> None:
@@ -220,14 +267,36 @@ def read_table(path: str | Path) -> list[dict[str, Any]]:
         return [{col: conv(cell) for (col, conv), cell in zip(convert, row)} for row in reader]
 
 
+def read_parquet_table(path: str | Path) -> list[dict[str, Any]]:
+    """jobs.parquet as the same row dicts `read_table` gives for jobs.csv (needs pyarrow)."""
+    import pyarrow.parquet as pq
+
+    return pq.read_table(path).to_pylist()
+
+
 def load_results(results_dir: str | Path) -> dict[str, Optional[list[dict[str, Any]]]]:
     """Every table of a results folder by name ("metrics", "jobs", "transitions",
-    "transition_counts"); a table whose file is absent (e.g. jobs not recorded) is None."""
+    "transition_counts"); a table whose file is absent (e.g. jobs not recorded) is None. The jobs
+    come from jobs.parquet where the run wrote that instead of jobs.csv."""
     root = Path(results_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"no results folder at {root}")
-    return {table: read_table(root / name) if (root / name).exists() else None
-            for table, name in FILES.items()}
+    tables = {table: read_table(root / name) if (root / name).exists() else None for table, name in FILES.items()}
+    if tables["jobs"] is None and (root / JOBS_PARQUET).exists():
+        tables["jobs"] = read_parquet_table(root / JOBS_PARQUET)
+    return tables
+
+
+def jobs_sample(results_dir: str | Path) -> float:
+    """The fraction of jobs a results folder's job rows hold (metrics.jobs.sample in its
+    scenario.yaml; 1 where it has none)."""
+    path = Path(results_dir) / SCENARIO_FILE
+    if not path.exists():
+        return 1.0
+    import yaml
+
+    jobs = ((yaml.safe_load(path.read_text()) or {}).get("metrics") or {}).get("jobs")
+    return float(jobs.get("sample", 1.0)) if isinstance(jobs, dict) else 1.0
 
 
 def to_dataframe(results_dir: str | Path, table: str = "metrics"):
@@ -238,6 +307,9 @@ def to_dataframe(results_dir: str | Path, table: str = "metrics"):
         raise ImportError("lpsim.results.to_dataframe needs pandas: pip install pandas") from exc
     if table not in FILES:
         raise ValueError(f"unknown table {table!r}: one of {', '.join(FILES)}")
+    if table == "jobs" and not (Path(results_dir) / FILES["jobs"]).exists() and \
+            (Path(results_dir) / JOBS_PARQUET).exists():
+        return pd.read_parquet(Path(results_dir) / JOBS_PARQUET)
     columns = COLUMNS[table]
     text = [c for c in columns if c not in _CONVERTERS]
     numeric = [c for c in columns if c in _CONVERTERS]

@@ -549,9 +549,16 @@ class Network(Section):
     loss: Ratio = 0
 
 
+class JobRows(Section):
+    """`metrics.jobs` as a mapping: which job rows to keep and the file they go to."""
+
+    sample: Ratio = Field(1.0, gt=0, le=1)  # the fraction of jobs kept, drawn from the seed tree
+    format: Literal["csv", "parquet"] = "csv"  # jobs.csv, or jobs.parquet (needs pyarrow)
+
+
 class Metrics(Section):
     sample_every: PositiveSeconds = "1 rounds"
-    jobs: bool = True
+    jobs: Union[bool, JobRows] = True  # true: every job in jobs.csv; false: none; or a JobRows mapping
     transitions: bool = False
 
 

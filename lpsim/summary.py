@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Iterable, Optional
 
 from lpsim import metric_names as M
-from lpsim.results import SUMMARY_FILE, load_results
+from lpsim.results import SUMMARY_FILE, jobs_sample, load_results
 
 __all__ = [
     "EXTRA_KEYS",
@@ -141,25 +141,32 @@ def summarize(results: str | Path | dict, extra: Optional[dict] = None) -> dict[
     tables = load_results(results) if isinstance(results, (str, Path)) else results
     metrics = tables.get("metrics") or []
     jobs = tables.get("jobs")
+    # sampled job rows (metrics.jobs.sample) give the latencies; the counts come from the counters
+    sample = jobs_sample(results) if isinstance(results, (str, Path)) else 1.0
+    counted = jobs if sample == 1 else None
     first_row = next((t[0] for t in tables.values() if t), None)
     return {
         "run": first_row["run"] if first_row else None,
         "seed": first_row["seed"] if first_row else None,
         "extra": dict(extra or {}),
-        "jobs": _jobs_section(jobs, metrics),
+        "jobs": _jobs_section(counted, metrics, sample, jobs),
         "latency": _job_counts(jobs)["latency"] if jobs is not None else latency_stats(()),
         "tickets": {name.removeprefix("tickets_"): _total(last_values(metrics, name))
                     for name in M.TICKET_METRICS},
         "fees": _fees_section(metrics),
         "rewards": _rewards_section(metrics),
         "economics": _economics_section(metrics),
-        "selection": _selection_section(jobs, metrics),
+        "selection": _selection_section(counted, metrics),
         "transitions": [{k: r[k] for k in ("state", "event", "next_state", "count")}
                         for r in tables.get("transition_counts") or []],
     }
 
 
-def _jobs_section(jobs: Optional[Rows], metrics: Rows) -> dict[str, Any]:
+def _jobs_section(jobs: Optional[Rows], metrics: Rows, sample: float = 1.0,
+                  sampled: Optional[Rows] = None) -> dict[str, Any]:
+    if sample < 1:
+        return {**_jobs_section(None, metrics), "sample": sample,
+                "sampled_rows": len(sampled) if sampled is not None else None}
     if jobs is None:
         # jobs.csv not recorded: the gateways' counters still give the totals
         gws = gateways(metrics)
@@ -335,6 +342,8 @@ def summary_rows(summary: dict) -> list[tuple[str, list[tuple[str, str]]]]:
             ("total", _count(jobs["total"]) if jobs["total"] else None),
             ("completed", f"{_count(jobs['completed'])} ({_pct(ok)})" if ok is not None else None),
             ("failed", _count(jobs["failed"]) if jobs["total"] else None),
+            ("rows kept", f"{_count(jobs['sampled_rows'])} (a {_pct(jobs['sample'])} sample)"
+             if jobs.get("sampled_rows") is not None else None),
             *((f"  {reason}", _count(n)) for reason, n in
               sorted(jobs["failure_reasons"].items(), key=lambda kv: (-kv[1], kv[0]))),
             ("attempts / swaps", f"{_count(jobs['attempts'])} / {_count(jobs['swaps'])}"

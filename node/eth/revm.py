@@ -83,6 +83,7 @@ class RevmChain(PythonHeadChain):
         self._env_at: tuple[int, int] | None = None
         self._gas_sinks: list[str] = []  # the CREATE(sender, nonce) accounts gas went to since the last compaction
         self._compact_at = _COMPACT_FRAMES
+        self._state: dict[str, list] = {}  # address -> [balance, nonce, code, {slot: value}] at the last compaction
         self.compactions = 0
         self.accounts = dev_accounts(num_accounts, mnemonic)
         for a in self.accounts:
@@ -183,36 +184,48 @@ class RevmChain(PythonHeadChain):
 
     def _compact(self) -> None:
         """Move the state into a fresh EVM with an empty journal (see the module docstring); only
-        with no live checkpoint, since a checkpoint points into the old journal."""
-        old = self.evm
+        with no live checkpoint, since a checkpoint points into the old journal.
+
+        The journal holds only the accounts and slots touched since the last compaction; the rest
+        is in the EVM's database, which pyrevm does not list, so `_state` keeps what was loaded
+        into it, and the journal's changes are laid over that."""
+        old, state = self.evm, self._state
         text = old.journal_str
         text = text[:text.index(", transient_storage: {")]
-        sinks = {a.lower() for a in self._gas_sinks}
-        accounts, found = [], 0
+        found = 0
         for m in _ACCOUNT.finditer(text):
             found += 1
             address, balance, nonce, code_text, slots, status = m.groups()
+            if "SelfDestructed" in status:
+                state.pop(address, None)
+                continue
             code = old.get_code(address) if code_text != "None" else None
             if code and (n := _CODE_LEN.search(code_text)):
-                code = code[:int(n.group(1))]
-            storage = [(int(k), int(v)) for k, v in _SLOT.findall(slots) if v != "0"]
-            if "SelfDestructed" in status or (not code and (address in sinks or not (int(balance) or int(nonce)
-                                                                                     or storage))):
-                continue
-            accounts.append((address, int(balance), int(nonce), code, storage))
+                code = code[:int(n.group(1))]  # analysed code comes padded
+            account = state.setdefault(address, [0, 0, None, {}])
+            account[:3] = int(balance), int(nonce), code
+            storage = account[3]
+            for key, value in _SLOT.findall(slots):
+                if value == "0":
+                    storage.pop(int(key), None)
+                else:
+                    storage[int(key)] = int(value)
         if found != text.count(": Account { "):
             raise ChainError("internal: revm's state text is not in the expected form; cannot compact")
+        sinks = {a.lower() for a in self._gas_sinks}
+        for address in [a for a, (balance, nonce, code, storage) in state.items()
+                        if not code and (a in sinks or not (balance or nonce or storage))]:
+            del state[address]
         evm = self._EVM(gas_limit=_BLOCK_GAS_LIMIT, spec_id=self._spec_id)
-        for address, balance, nonce, code, _ in sorted(accounts):
+        for address in sorted(state):
+            balance, nonce, code, _ = state[address]
             evm.insert_account_info(address, self._AccountInfo(balance=balance, nonce=nonce, code=code))
-        slots = 0
-        for address, _, _, _, storage in sorted(accounts):
-            for key, value in sorted(storage):
+        for address in sorted(state):
+            for key, value in sorted(state[address][3].items()):
                 evm.insert_account_storage(address, key, value)
-            slots += len(storage)
         self.evm, self._env_at, self._gas_sinks = evm, None, []
         self._set_env(self._block, self._ts)
-        self._compact_at = evm.journal_len + max(_COMPACT_FRAMES, slots)
+        self._compact_at = evm.journal_len + max(_COMPACT_FRAMES, sum(len(a[3]) for a in state.values()))
         self.compactions += 1
 
     def _commit(self, cp) -> None:

@@ -71,10 +71,11 @@ def test_memory_stays_bounded_over_many_transactions(monkeypatch):
     def observed():
         evm = chain.evm
         infos = [evm.basic(a) for a in [x.address for x in accounts] + [token.address, bm.address]]
-        return ([(i.balance, i.nonce, i.code_hash, i.code) for i in infos],
+        return ([(i.balance, i.nonce, i.code_hash) for i in infos],  # the code hash: the code, exactly
                 [token.balanceOf(a.address) for a in accounts], token.allowance(accounts[1].address, bm.address),
                 token.totalSupply(), chain.block_number)
 
+    start = observed()
     sizes = []
     for i in range(3000):
         sender = accounts[1 + i % 5]
@@ -87,6 +88,8 @@ def test_memory_stays_bounded_over_many_transactions(monkeypatch):
     assert max(s[0] for s in sizes) < 2 * 600 + 200
     assert max(max(s[1:]) for s in sizes) < 600
     before = observed()
+    assert (before[1], before[3], before[0][0]) == (start[1], start[3], start[0][0])  # LPT balances, supply; deployer ETH
+    assert [i[1:] for i in before[0][6:]] == [i[1:] for i in start[0][6:]]  # the contracts' nonces and code
     chain._compact()
     assert observed() == before
     assert len(chain.evm.journal_state) + len(chain.evm.db_accounts) < 100  # no gas sinks left

@@ -235,3 +235,55 @@ def test_format_summary(results_dir):
     # every value starts in one column
     starts = {re.match(r"\s+\S.*?\s{2,}", line).end() for line in lines if line.startswith("  ")}
     assert len(starts) == 1, text
+
+
+def _many_jobs(rec: Recorder, n: int = 2000) -> None:
+    for i in range(n):
+        rec.job(f"j{i}", "gw-0", "orch-0", M.TRANSCODING, "transcoding", float(i), i + 0.5, M.COMPLETED, "", 1, 0,
+                1, 10.0)
+
+
+def test_job_sample_is_a_reproducible_fraction_drawn_from_the_seed(tmp_path):
+    from lpsim.scenario import JobRows
+
+    kept = {}
+    for name, seed in (("a", 7), ("b", 7), ("c", 8)):
+        rec = Recorder(run="r0", seed=seed, jobs=JobRows(sample=0.25))
+        _many_jobs(rec)
+        rec.write(tmp_path / name)
+        kept[name] = [j["job"] for j in load_results(tmp_path / name)["jobs"]]
+    assert (tmp_path / "a" / "jobs.csv").read_bytes() == (tmp_path / "b" / "jobs.csv").read_bytes()
+    assert 400 < len(kept["a"]) < 600 and kept["a"] != kept["c"]
+    full = Recorder(run="r0", seed=7, jobs=JobRows(sample=1))
+    _many_jobs(full)
+    assert len(full.job_rows) == 2000
+
+
+def test_jobs_as_parquet_read_back_as_the_csv_rows(tmp_path):
+    pytest.importorskip("pyarrow")
+    from lpsim.scenario import JobRows
+
+    synthetic_recorder().write(tmp_path / "csv")
+    for name in ("a", "b"):
+        rec = Recorder(run="r0", seed=7, jobs=JobRows(format="parquet"))
+        for job in JOBS:
+            rec.job(*job)
+        assert set(rec.write(tmp_path / name)) == {"metrics", "jobs", "transition_counts"}
+    assert not (tmp_path / "a" / "jobs.csv").exists()
+    assert (tmp_path / "a" / "jobs.parquet").read_bytes() == (tmp_path / "b" / "jobs.parquet").read_bytes()
+    assert load_results(tmp_path / "a")["jobs"] == load_results(tmp_path / "csv")["jobs"]
+    synthetic_recorder().write(tmp_path / "a")  # a csv run in the same folder removes the parquet file
+    assert not (tmp_path / "a" / "jobs.parquet").exists()
+
+
+def test_metrics_jobs_takes_a_bool_or_a_mapping():
+    from lpsim.scenario import ScenarioError, parse_scenario
+
+    base = "duration: 1 h\norchestrators: [{count: 1}]\nmetrics: {jobs: %s}\n"
+    assert parse_scenario(base % "false").metrics.jobs is False
+    jobs = parse_scenario(base % "{sample: 10%, format: parquet}").metrics.jobs
+    assert (jobs.sample, jobs.format) == (0.1, "parquet")
+    assert parse_scenario(parse_scenario(base % "{sample: 10%}").to_yaml()).metrics.jobs.sample == 0.1
+    for bad in ("{sample: 0}", "{sample: 2}", "{format: xlsx}"):
+        with pytest.raises((ScenarioError, ValueError)):
+            parse_scenario(base % bad)

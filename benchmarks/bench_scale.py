@@ -1,0 +1,90 @@
+"""Simulator scale: the network day (scenarios/network-day.yaml) grown to N orchestrators and N/5
+gateways (the active set grown with it, to at most 256), each size run in its own process; the curve of wall time
+and peak memory from 100 to 1,000 orchestrators (1,000 is scenarios/network-day-10x.yaml).
+
+    python benchmarks/bench_scale.py                    # N = 100, 250, 500, 1000, one simulated day
+    python benchmarks/bench_scale.py --quick            # the same sizes, one simulated hour
+    python benchmarks/bench_scale.py --sizes 100 1000 --duration "6 h"
+    python benchmarks/bench_scale.py --jobs off         # metrics.jobs (default: the scenario's, on)
+
+Printed per size: setup and total wall seconds, jobs, jobs per wall second, peak RSS of the child
+(ru_maxrss from os.wait4), and the ratio of each to the smallest size's.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MAX_ACTIVE = 256  # lpsim.scenario's bound on chain.params.num_active_transcoders
+
+CHILD = """\
+import json, sys, tempfile
+sys.path.insert(0, {root!r})
+from lpsim.engine import run_scenario
+from lpsim.scenario import load_scenario
+n, overrides = json.loads(sys.argv[1])
+scenario = load_scenario({path!r}).with_overrides(overrides)
+with tempfile.TemporaryDirectory(prefix="lpsim-scale-") as out:
+    summary = run_scenario(scenario, out)
+    timing = json.loads(open(out + "/timing.json").read())
+print(json.dumps({{"jobs": summary["jobs"]["total"], "setup_s": timing["setup_s"]}}))
+"""
+
+
+def overrides(n: int, duration: str | None, jobs: str | None) -> dict:
+    """The network day at n orchestrators and n/5 gateways, the active set grown with them up to
+    the scenario format's limit (256)."""
+    out = {"orchestrators[0].count": n, "gateways[0].count": max(1, n // 5),
+           "chain.params.num_active_transcoders": min(n, MAX_ACTIVE)}
+    if duration:
+        out["duration"] = duration
+    if jobs:
+        out["metrics.jobs"] = jobs == "on"
+    return out
+
+
+def measure(n: int, duration: str | None, jobs: str | None) -> dict:
+    """One size in a child process: wall seconds, jobs, setup seconds, peak RSS in MB."""
+    code = CHILD.format(root=str(ROOT), path=str(ROOT / "scenarios" / "network-day.yaml"))
+    start = time.perf_counter()
+    child = subprocess.Popen([sys.executable, "-c", code, json.dumps([n, overrides(n, duration, jobs)])],
+                             stdout=subprocess.PIPE, text=True)
+    out = child.stdout.read()
+    _, status, usage = os.wait4(child.pid, 0)  # reaped here, not by Popen: its own rusage
+    child.stdout.close()
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode:
+        raise SystemExit(f"child for N={n} failed ({child.returncode})")
+    row = json.loads(out.splitlines()[-1])
+    row.update(n=n, wall_s=time.perf_counter() - start, rss_mb=usage.ru_maxrss / 1024)
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 250, 500, 1000])
+    parser.add_argument("--duration", default=None, help='simulated duration (default the scenario\'s "1 d")')
+    parser.add_argument("--quick", action="store_true", help='shorthand for --duration "1 h"')
+    parser.add_argument("--jobs", choices=("on", "off"), default=None, help="metrics.jobs (default the scenario's)")
+    args = parser.parse_args()
+    duration = "1 h" if args.quick and not args.duration else args.duration
+    print(f"network day scaled, duration {duration or '1 d'}")
+    print(f"{'orchs':>6} {'gws':>5} {'setup s':>8} {'wall s':>8} {'jobs':>9} {'jobs/s':>7} {'peak RSS MB':>12}"
+          f" {'x wall':>7} {'x RSS':>6}")
+    first = None
+    for n in args.sizes:
+        row = measure(n, duration, args.jobs)
+        first = first or row
+        print(f"{n:>6} {max(1, n // 5):>5} {row['setup_s']:>8.1f} {row['wall_s']:>8.1f} {row['jobs']:>9}"
+              f" {row['jobs'] / row['wall_s']:>7.0f} {row['rss_mb']:>12.1f}"
+              f" {row['wall_s'] / first['wall_s']:>7.2f} {row['rss_mb'] / first['rss_mb']:>6.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
