@@ -7,10 +7,16 @@ its own process, at one batch AI request a minute (the workload of the issue tha
     python benchmarks/bench_sim_memory.py --workload transcoding   # a 1-minute stream a minute instead
     python benchmarks/bench_sim_memory.py --root DIR      # measure another checkout's lpsim (before/after)
     python benchmarks/bench_sim_memory.py --trace 2       # tracemalloc: what grew over 2 days
+    python benchmarks/bench_sim_memory.py --chain 100000  # the revm chain alone: 100k transactions
+    python benchmarks/bench_sim_memory.py --chain 100000 --root OLD   # ... on another checkout
 
 Printed per run: wall time, jobs, the child's peak RSS (ru_maxrss from os.wait4) and, between
 horizons, the growth in MB per simulated day. With `metrics.jobs` off the growth should be about
 flat; with it on, about the job rows kept (one tuple per request).
+
+`--chain N`: no simulator, the revm backend alone: the protocol deployed, then N transactions
+(an LPT approve each, from five senders in turn) each followed by a view call; the child's peak
+RSS at every fifth of the way (a bounded chain stays flat after the first compaction).
 """
 from __future__ import annotations
 
@@ -84,6 +90,35 @@ for stat in after.compare_to(before, "traceback")[:15]:
 """
 
 
+CHAIN = """\
+import resource, sys
+sys.path.insert(0, {root!r})
+from node.eth import RevmChain, deploy_protocol
+chain = RevmChain(num_accounts=6)
+protocol = deploy_protocol(chain)
+token, bm, accounts = protocol.LivepeerToken, protocol.BondingManager, chain.accounts
+n = {n}
+for i in range(n + 1):
+    if i % (n // 5) == 0:
+        print(i, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, flush=True)
+    sender = accounts[1 + i % 5]
+    token.approve(bm.address, i, sender=sender)
+    token.allowance(sender.address, bm.address)
+"""
+
+
+def chain(n: int, root: Path) -> None:
+    print(f"{'transactions':>12} {'wall s':>8} {'peak RSS MB':>12}")
+    start = time.perf_counter()
+    with subprocess.Popen([sys.executable, "-c", CHAIN.format(root=str(root), n=n)], stdout=subprocess.PIPE,
+                          text=True) as child:
+        for line in child.stdout:
+            done, rss = line.split()
+            print(f"{int(done):>12} {time.perf_counter() - start:>8.1f} {float(rss):>12.1f}", flush=True)
+    if child.returncode:
+        raise SystemExit(f"child failed ({child.returncode})")
+
+
 def scenario(days: float, jobs: bool, workload: str) -> str:
     return SCENARIO.format(days=days, jobs="true" if jobs else "false", demand=DEMAND[workload])
 
@@ -117,7 +152,12 @@ def main() -> None:
     parser.add_argument("--root", type=Path, default=ROOT, help="the checkout whose lpsim runs (default this one)")
     parser.add_argument("--trace", type=float, default=None, metavar="DAYS",
                         help="instead: tracemalloc's top growth between day 1 and DAYS")
+    parser.add_argument("--chain", type=int, default=None, metavar="N",
+                        help="instead: the revm chain alone over N transactions (and N view calls)")
     args = parser.parse_args()
+    if args.chain is not None:
+        chain(args.chain, args.root)
+        return
     settings = {"off": [False], "on": [True], "both": [False, True]}[args.jobs]
     if args.trace is not None:
         for jobs in settings:

@@ -71,3 +71,16 @@ def test_a_run_that_compacts_the_revm_chain_is_reproducible(monkeypatch, tmp_pat
         assert sim.world.chain.compactions >= 2
         files.append({f: (tmp_path / name / f).read_bytes() for f in ("metrics.csv", "jobs.csv", "summary.json")})
     assert files[0] == files[1]
+
+
+def test_network_day_10x_is_the_network_day_ten_times_over():
+    from pathlib import Path
+
+    from lpsim.scenario import load_scenario
+
+    root = Path(__file__).parents[2] / "scenarios"
+    day = load_scenario(root / "network-day.yaml").with_overrides({
+        "name": "network-day-10x", "description": "One day, 1,000 orchestrators, 200 gateways, transcoding and "
+        "text-to-image.", "orchestrators[0].count": 1000, "gateways[0].count": 200,
+        "chain.params.num_active_transcoders": 256, "metrics.jobs": {"sample": 0.1, "format": "parquet"}})
+    assert load_scenario(root / "network-day-10x.yaml") == day
