@@ -141,7 +141,9 @@ def fig_latency(tables: Tables, summary: dict) -> Drawn:
         x = percentile(everything, q)
         for ax in (hist, ecdf):
             ax.axvline(x, color="black", lw=1, ls=style, label=f"p{q} {x:.3g} s" if ax is ecdf else None)
-    hist.set(xlabel="latency (s)", ylabel="jobs", title="histogram")
+    sample = summary.get("jobs", {}).get("sample")
+    hist.set(xlabel="latency (s)", ylabel="jobs",
+             title="histogram" if sample is None else f"histogram (the {100 * sample:g} % sample of jobs kept)")
     ecdf.set(xlabel="latency (s)", ylabel="fraction of completed jobs", ylim=(0, 1.01), title="ECDF")
     ecdf.legend(fontsize=8, loc="lower right")
     if len(by_workload) > 1:
@@ -383,7 +385,7 @@ def write_report(results_dir: str | Path) -> Path:
     absent) and return its path."""
     root = Path(results_dir)
     tables = load_results(root)
-    summary = read_summary(root) or summarize(tables)
+    summary = read_summary(root) or summarize(root)  # the folder: a sampled run's counts come from its counters
     title, meta = _header(root, summary)
     parts = [f"<h1>{html.escape(title)}</h1>", f'<p class="meta">{html.escape(meta)}</p>',
              "<h2>Summary</h2>", _summary_table(summary)]

@@ -94,6 +94,8 @@ class Recorder:
         self.job_rows: Optional[list[tuple]] = [] if jobs else None
         self.transition_rows: Optional[list[tuple]] = [] if transitions else None
         self.transition_counts: dict[tuple, int] = {}
+        if jobs and self.jobs_format == "parquet":
+            _pyarrow()  # refused now, not after the run
         if not jobs:
             self.job = _ignore  # type: ignore[method-assign]
         elif self.jobs_sample < 1:
@@ -166,11 +168,7 @@ class Recorder:
 
     def _write_jobs_parquet(self, path: Path) -> Path:
         """The job rows as one Parquet file, typed columns (times and fees float64, counts int64)."""
-        try:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-        except ImportError as exc:
-            raise ImportError("metrics.jobs.format: parquet needs pyarrow: pip install pyarrow") from exc
+        pa, pq = _pyarrow()
         rows = self.job_rows
         n = len(rows)
         fields = [name for name in JOB_COLUMNS[2:] if name != "latency"]  # what `job` appends, in order
@@ -190,6 +188,17 @@ def clear_run_files(out_dir: str | Path) -> None:
     """Remove what an earlier run wrote in `out_dir` (RUN_FILES only)."""
     for name in RUN_FILES:
         (Path(out_dir) / name).unlink(missing_ok=True)
+
+
+def _pyarrow():
+    """pyarrow and pyarrow.parquet, or a ValueError saying how to get them (an unavailable mode)."""
+    try:
+        import pyarrow
+        import pyarrow.parquet
+    except ImportError:
+        raise ValueError("metrics.jobs.format: parquet needs pyarrow (pip install pyarrow, or lpsim[research])") \
+            from None
+    return pyarrow, pyarrow.parquet
 
 
 def _ignore(*args: Any, **kwargs: Any) -> None:
