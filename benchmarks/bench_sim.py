@@ -4,7 +4,8 @@ where the time goes.
     python benchmarks/bench_sim.py            # quickstart, one network day, one economics year
     python benchmarks/bench_sim.py --quick    # shorter horizons (smoke)
     python benchmarks/bench_sim.py --profile  # also print the top functions of the day run
-    python benchmarks/bench_sim.py --check    # short: each run's jobs/s as a ratio to the goal
+    python benchmarks/bench_sim.py --check    # short: jobs/s as ratios to the goal and the core loop,
+                                              # also with the declared known-signers mode (no recovery)
 
 Figures printed:
 - ticket crypto floor: signing + recovering one ticket (secp256k1), the cost every paid job pays
