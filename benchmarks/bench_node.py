@@ -20,6 +20,7 @@ import time
 import httpx
 from devnet_process import devnet
 
+GOAL_ADDED_MS, GOAL_RATE = 5.0, 600  # issue 15: the node's own cost and its throughput
 BODY = {"prompt": "a cat", "model_id": "test/tiny-sd", "width": 64, "height": 64}
 
 
@@ -49,6 +50,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--requests", type=int, default=200)
     ap.add_argument("--concurrency", type=int, default=4)
+    ap.add_argument("--check", action="store_true",
+                    help="also print the figures against issue 15's goals (<= 5 ms p50 added, >= 600 req/s)")
     args = ap.parse_args()
     with devnet("--block-time", "0.5") as (_, urls):
         # the runner behind orchestrator-0: ask the orchestrator's metrics-free route table? The
@@ -74,6 +77,11 @@ def main() -> int:
         print(f"{name:<28} {args.requests / wall:>8.1f} {1000 * pct(lat, 50):>8.1f} {1000 * pct(lat, 95):>8.1f}")
     print(f"{'added by the node':<28} {'':>8} {1000 * (pct(node, 50) - pct(base, 50)):>8.1f} "
           f"{1000 * (pct(node, 95) - pct(base, 95)):>8.1f}   ({pct(node, 50) / pct(base, 50):.1f}x the runner's p50)")
+    if args.check:
+        added_ms, rate = 1000 * (pct(node, 50) - pct(base, 50)), args.requests / node_wall
+        print(f"check: added p50 {added_ms:.1f} ms = {added_ms / GOAL_ADDED_MS:.1f}x the {GOAL_ADDED_MS:g} ms goal; "
+              f"{rate:.0f} req/s = {rate / GOAL_RATE:.2f} of the {GOAL_RATE} req/s goal; "
+              f"through the node {rate / (args.requests / base_wall):.2f} of the runner alone")
     return 0
 
 
