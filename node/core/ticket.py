@@ -197,14 +197,18 @@ def recover_signer(ticket_or_hash: Ticket | bytes, sig: bytes) -> str:
             sig[:64] + bytes([v - 27]), signed_message_digest(ticket_or_hash), hasher=None)
     except (ValueError, TypeError) as exc:
         raise InvalidSignature("ECDSA: invalid signature") from exc
-    return _checksum(keccak(public_key.format(compressed=False)[1:])[12:])
+    return _address(public_key)
 
 
 @lru_cache(maxsize=256)
 def address_of_key(private_key: bytes) -> str:
     """The checksum address of a 32-byte private key."""
-    public_key = coincurve.PrivateKey(private_key).public_key.format(compressed=False)[1:]
-    return _checksum(keccak(public_key)[12:])
+    return _address(coincurve.PrivateKey(private_key).public_key)
+
+
+def _address(public_key: coincurve.PublicKey) -> str:
+    """An Ethereum address: the last 20 bytes of keccak256 of the uncompressed public key."""
+    return _checksum(keccak(public_key.format(compressed=False)[1:])[12:])
 
 
 class KnownSignatures:

@@ -20,7 +20,7 @@ import grpc
 import httpx
 
 from node.core.ai_sessions import (AI_SESSION_TTL, AIErrorAction, AIRequestRetry, AISessionSelector,
-                                   ServiceUnavailableError)
+                                   ServiceUnavailableError, selector_key)
 from node.core.balances import Balances, UpdateStatus, complete_update
 from node.core.capabilities import Capabilities, ai_job_capabilities, job_capabilities, pipeline_capability
 from node.core.discovery import Discovery, db_pool_predicate
@@ -123,6 +123,11 @@ class GatewayNode:
             self._model_labels.add(model_id)
             return model_id
         return "other"
+
+    def _use(self, *key) -> None:
+        """Note that a model's selector or a stream's pool is in use (and forget what is stale)."""
+        self.forget_stale()
+        self.last_used[key] = time.monotonic()
 
     def forget_stale(self) -> None:
         """go's cleanup loops, run from the request path at most once a minute: balances idle past
@@ -292,8 +297,7 @@ class GatewayNode:
         model_id = str(fields.get("model_id") or "")
         cap = int(pipeline_capability(pipeline))
         key = (pipeline, model_id)
-        self.forget_stale()
-        self.last_used[("ai", *key)] = time.monotonic()
+        self._use("ai", *key)
         selector = self.ai_selectors.get(key)
         if selector is None:
             selector = self.ai_selectors[key] = AISessionSelector(cap, model_id, choose=self._choose)
@@ -347,7 +351,7 @@ class GatewayNode:
         try:
             state = session.info = await self._refreshed(state, caps)
             price = wire.price_per_pixel(state.info.price_info) or Fraction(0)
-            manifest = f"{int(pipeline_capability(pipeline))}_{model_id}"  # go's AI accounting key
+            manifest = selector_key(int(pipeline_capability(pipeline)), model_id)  # go's AI accounting key
             payment, update = self._payment(state, units * price, manifest)
             md = SegMetadata(manifest, 0, keccak(b""), capabilities=caps, auth_token=state.info.auth_token)
             headers = {**self._headers(md, payment), "Content-Type": content_type, "Authorization": AI_AUTHORIZATION}
@@ -393,8 +397,7 @@ class GatewayNode:
         self.check_funds()
         await self.refresh_pool()
         caps = job_capabilities(profiles)
-        self.forget_stale()
-        self.last_used[("stream", manifest_id)] = time.monotonic()
+        self._use("stream", manifest_id)
         sessions = self.streams.get(manifest_id)
         if sessions is None:
             sessions = self.streams[manifest_id] = TranscodeSessions(0, len(self.orch_addrs), choose_unknown=self._choose)

@@ -71,10 +71,6 @@ def json_error(status: int, message: str) -> tuple[bytes, str]:
     return json.dumps({"error": {"message": message}}).encode(), "application/json"
 
 
-def text_error(status: int, message: str) -> tuple[bytes, str]:
-    return message.encode(), "text/plain; charset=utf-8"
-
-
 class _TooLarge(Exception):
     pass
 
@@ -168,7 +164,7 @@ class BodyLimit:
 
 def limit_by_prefix(default: int, **prefixes: int) -> Callable[[str], int]:
     """A `limit(path)` from path prefixes (longest first), e.g. limit_by_prefix(1 << 20, segment=...)."""
-    table = sorted(((f"/{p.replace('_', '-')}", n) for p, n in prefixes.items()), key=lambda t: -len(t[0]))
+    table = sorted(((f"/{p}", n) for p, n in prefixes.items()), key=lambda t: -len(t[0]))
 
     def limit(path: str) -> int:
         for prefix, n in table:

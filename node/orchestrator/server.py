@@ -21,6 +21,7 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
+from node.core.ai_sessions import selector_key
 from node.core.capabilities import ai_job_capabilities, pipeline_capability
 from node.core.errors import PaymentError
 from node.core.keccak import keccak
@@ -283,7 +284,7 @@ def create_http_app(node: OrchestratorNode, *, transcode: Callable | None, runne
             return JSONResponse({"error": {"message": str(exc)}}, status_code=400)
         # go's batch AI accounting key, made here from the request (not the sender's header)
         cap = int(pipeline_capability(pipeline))
-        session, job_caps = f"{cap}_{model}", ai_job_capabilities(cap, model, with_defaults=True)
+        session, job_caps = selector_key(cap, model), ai_job_capabilities(cap, model, with_defaults=True)
         refused = await asyncio.to_thread(pay, payment, session, job_caps)
         if refused is not None:
             return refused
