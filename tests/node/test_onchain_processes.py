@@ -39,9 +39,11 @@ def test_an_offchain_gateway_needs_orch_addr():
 
 
 def test_orchestrator_and_gateway_processes_on_chain(tmp_path):
-    # rounds of 100 blocks and a block every 100 ms, as the devnet tests: ticket params (40 blocks)
-    # outlive the nodes' 1 s chain caches, and a winning ticket's redemption window (from its
-    # params' expiry to the end of its validity, 2 rounds) is several duty polls long
+    # rounds of 100 blocks and a block every 250 ms: ticket params (40 blocks, 10 s) outlive the
+    # nodes' 1 s chain caches with room for a loaded CI machine (at 100 ms a block, params a gateway
+    # still took for fresh could expire on the way, and with one orchestrator that ends in a 503),
+    # and a winning ticket's redemption window (from its params' expiry to the end of its validity,
+    # 2 rounds) is several duty polls long
     with devchain_process(tmp_path) as (url, addresses):
         _run_nodes_on_chain(tmp_path, url, addresses)
 
@@ -52,6 +54,12 @@ def _run_nodes_on_chain(tmp_path, url: str, addresses: dict) -> None:
     procs, stop, miner = [], threading.Event(), None
     orch_log_path = tmp_path / "orchestrator.log"  # its round duties and redemptions, for a failure
     orch_log = open(orch_log_path, "w")
+    gw_log_path = tmp_path / "gateway.log"
+    gw_log = open(gw_log_path, "w")
+
+    def logs() -> str:
+        return "\n".join(f"{path.name} (its end):\n{path.read_text()[-3000:]}" for path in (orch_log_path, gw_log_path))
+
     addresses_file = tmp_path / "nodes-addresses.json"  # -addresses for the nodes
     addresses_file.write_text(json.dumps(addresses))
     try:
@@ -62,8 +70,8 @@ def _run_nodes_on_chain(tmp_path, url: str, addresses: dict) -> None:
         p.BondingManager.transcoder(0, 1_000_000, sender=orch_acct)
         start_round = p.current_round()
 
-        def mine():  # a block every 100 ms, as a chain would produce them
-            while not stop.wait(0.1):
+        def mine():  # a block every 250 ms, as a chain would produce them
+            while not stop.wait(0.25):
                 chain.mine()
 
         miner = threading.Thread(target=mine, daemon=True)
@@ -88,7 +96,7 @@ def _run_nodes_on_chain(tmp_path, url: str, addresses: dict) -> None:
             subprocess.Popen(LPNODE + ["gateway", "-httpAddr", f"127.0.0.1:{gw}", "-deposit", str(10 * ETH),
                                        "-reserve", str(10 * ETH), "-maxTicketEV", str(10**17), "-maxTotalEV",
                                        str(10**18), "-ethKey", gw_acct.key.hex(), *chain_flags],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+                             stdout=gw_log, stderr=subprocess.STDOUT),
         ]
         deadline = time.time() + 90
         for health in (f"http://127.0.0.1:{runner}/health", f"http://127.0.0.1:{orch}/metrics",
@@ -109,12 +117,12 @@ def _run_nodes_on_chain(tmp_path, url: str, addresses: dict) -> None:
         for i in range(3):
             r = httpx.post(f"http://127.0.0.1:{gw}/text-to-image",
                            json={"prompt": f"p{i}", "model_id": "m", "width": 64, "height": 64}, timeout=60)
-            assert r.status_code == 200, r.text
+            assert r.status_code == 200, f"{r.text}\n{logs()}"
             assert r.json()["images"][0]["url"].startswith("data:image/png;base64,")
         orch_url = f"http://127.0.0.1:{orch}"
         assert metric(orch_url, "winning_tickets_recv_total") >= 1
         wait_for(lambda: metric(orch_url, "value_redeemed_total") > 0, 60,
-                 lambda: "a redemption; the orchestrator's log:\n" + orch_log_path.read_text()[-4000:])
+                 lambda: "a redemption; the nodes' logs:\n" + logs())
         time.sleep(1)  # let a redemption in flight finish
         redeemed = metric(orch_url, "value_redeemed_total")
         (deposit, _), _ = p.TicketBroker.getSenderInfo(gw_acct.address)
@@ -125,3 +133,4 @@ def _run_nodes_on_chain(tmp_path, url: str, addresses: dict) -> None:
             miner.join(10)
         stop_all(procs)
         orch_log.close()
+        gw_log.close()
