@@ -32,7 +32,8 @@ def devchain_parser(sub) -> argparse.ArgumentParser:
 
 def cmd_devchain(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from node.eth import EmbeddedChain, deploy_protocol
-    from node.eth.devchain import DevchainRpc, make_server
+    from node.eth.devchain import DevchainRpc
+    from node.eth.devchain_server import make_server
 
     params = protocol_params_from(args, parser)
     if not 1 <= args.accounts <= 1000:

@@ -69,7 +69,8 @@ class Devnet:
 
     def start_chain(self) -> None:
         from node.eth import EmbeddedChain, JsonRpcChain, ProtocolParams, attach_protocol, deploy_protocol
-        from node.eth.devchain import DevchainRpc, make_server
+        from node.eth.devchain import DevchainRpc
+        from node.eth.devchain_server import make_server
 
         cfg = self.config
         n = 2 + cfg.orchestrators

@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from node.eth import devchain as dc
+from node.eth import devchain_server as http_server
 
 from .devchain_process import devchain_process
 
@@ -81,9 +82,9 @@ class TestDevchainProcess:
         assert resp["error"]["code"] == -32601
 
     def test_oversize_body_is_413(self, url):
-        resp = post(url, b" " * (dc.MAX_BODY_BYTES + 1))
+        resp = post(url, b" " * (http_server.MAX_BODY_BYTES + 1))
         assert resp.status_code == 413
-        limit = dc.MAX_BODY_BYTES
+        limit = http_server.MAX_BODY_BYTES
         assert resp.json()["error"]["message"] == f"content length too large ({limit + 1}>{limit})"
 
     def test_claimed_huge_length_is_refused_unread(self, url):
@@ -95,8 +96,8 @@ class TestDevchainProcess:
 
     def test_body_at_the_limit_is_read(self, url):
         body = json.dumps({"jsonrpc": "2.0", "id": 7, "method": "eth_blockNumber", "params": [],
-                           "pad": "x" * (dc.MAX_BODY_BYTES - 200)}).encode()
-        assert len(body) <= dc.MAX_BODY_BYTES
+                           "pad": "x" * (http_server.MAX_BODY_BYTES - 200)}).encode()
+        assert len(body) <= http_server.MAX_BODY_BYTES
         assert post(url, body, timeout=30).json()["id"] == 7
 
     @pytest.mark.parametrize("body", [bytes(range(256)) * 40, b"\x00" * 1000, b"\xff\xfe[\x00]\x00",
@@ -253,7 +254,7 @@ def serve(embedded_rpc):
     servers = []
 
     def start(**kwargs) -> str:
-        server = dc.make_server(embedded_rpc, "127.0.0.1", 0, **kwargs)
+        server = http_server.make_server(embedded_rpc, "127.0.0.1", 0, **kwargs)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)
         return f"http://127.0.0.1:{server.server_address[1]}"
@@ -265,7 +266,7 @@ def serve(embedded_rpc):
 
 
 def test_read_watchdog_drops_a_slow_client(serve, monkeypatch):
-    monkeypatch.setattr(dc, "READ_TIMEOUT", 0.5)
+    monkeypatch.setattr(http_server, "READ_TIMEOUT", 0.5)
     url = serve()
     host, port = url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=10) as slow:
