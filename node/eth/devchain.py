@@ -186,6 +186,9 @@ class DevchainRpc:
             "anvil_mine": self._anvil_mine,
             "hardhat_mine": self._anvil_mine,
         }
+        from .anvil import anvil_methods  # anvil's state-editing methods (node/eth/anvil.py)
+
+        self.control.update(anvil_methods(self))
 
     # --- control methods, anvil semantics -----------------------------------------------
     def _evm_mine(self, params: list) -> str:
