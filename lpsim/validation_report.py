@@ -22,7 +22,9 @@ def write_validation_report(out: str | Path, *, runs: int = 5, backend=None, qua
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     replay = replay_inflation()
-    path = Path(scenario) if scenario else Path(__file__).resolve().parents[1] / "scenarios" / "fee-flow.yaml"
+    from scenarios import scenario_path  # package data: found in an installed lpsim too
+
+    path = Path(scenario) if scenario else scenario_path("fee-flow")
     sweep = run_sweep(load_scenario(path), out / "fee-flow", backend=backend, runs=runs)
     flows = fee_flow_runs(out / "fee-flow", since_s=WARM_UP)
     check = fee_flow_check(flows, quarter)

@@ -1,38 +1,55 @@
-"""Shared fixtures: one chain per backend per session (the whole suite runs on the embedded
-web3/eth-tester backend and on the fast one), the protocol deployed once, and every test
-run on a snapshot that is reverted after it (deploy once, snapshot, revert)."""
+"""Shared fixtures, thin names over the lpsim pytest plugin's (node/testing/plugin.py, the same
+plugin users get): one chain per backend per session — the suite runs on the embedded, fast and
+revm backends (`lp_backend` in pyproject.toml's pytest settings; `--lp-backend NAME` narrows it),
+the protocol deployed once, and every test run on a snapshot reverted after it.
+
+A module may override `chain` and `_session_protocol` (tests/eth/test_devchain.py runs the contract
+tests against a devchain process that way); `protocol`, `accounts` and `deploy` follow them.
+
+Run with `python -P -m pytest --import-mode=append` (README, .ci/run), the suite tests the
+installed package: the guard below fails the run if the checkout's sources were imported instead,
+and PYTHONSAFEPATH keeps the subprocesses the tests start (`python -m node.cli ...`) on it too."""
 from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
 
 import pytest
 
-from node.eth import LPT, EmbeddedChain, FastChain, ProtocolParams, RevmChain, deploy_protocol
+from node.eth import deploy_protocol
+from node.testing.chains import TEST_PARAMS  # noqa: F401 - imported by tests as tests.conftest.TEST_PARAMS
 
-TEST_PARAMS = ProtocolParams(
-    round_length=100,
-    unbonding_period=2,
-    num_active_transcoders=10,
-    inflation=10_000_000,  # 1 % per round
-    inflation_change=500,
-    target_bonding_rate=500_000_000,
-    unlock_period=2,
-    ticket_validity_period=2,
-    lpt_per_account=1_000_000 * LPT,
-)
+REPO = Path(__file__).resolve().parents[1]
 
 
-BACKENDS = {"embedded": EmbeddedChain, "fast": FastChain, "revm": RevmChain}
+def _installed_guard() -> None:
+    import contracts
+    import lpsim
+    import node
+    import scenarios
+
+    from_checkout = [m.__name__ for m in (node, lpsim, contracts, scenarios) if REPO in Path(m.__file__).resolve().parents]
+    if from_checkout:
+        raise pytest.UsageError(
+            f"python -P was given (test the installed package) but {from_checkout} came from the checkout "
+            f"{REPO}; run `python -P -m pytest --import-mode=append`, with the package installed (pip install .)")
+    os.environ["PYTHONSAFEPATH"] = "1"  # the same for every Python process a test starts
 
 
-@pytest.fixture(scope="session", params=list(BACKENDS))
-def chain(request):
-    """One chain per backend for the session; every test that uses it runs once per backend
-    (ids "embedded", "fast" and "revm")."""
-    return BACKENDS[request.param](num_accounts=20)
+if sys.flags.safe_path:
+    _installed_guard()
 
 
 @pytest.fixture(scope="session")
-def _session_protocol(chain):
-    return deploy_protocol(chain, TEST_PARAMS)
+def chain(lp_chain):
+    """The session's chain on one backend (ids "embedded", "fast", "revm"), 20 accounts."""
+    return lp_chain
+
+
+@pytest.fixture(scope="session")
+def _session_protocol(chain, lp_session_protocol):
+    return lp_session_protocol
 
 
 @pytest.fixture
