@@ -25,9 +25,10 @@ import platform
 import re
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from starlette.applications import Starlette
@@ -694,15 +695,27 @@ def create_cli_app(api: CliNode) -> Starlette:
     return app
 
 
-def start_cli_server(api: CliNode, addr: str) -> threading.Thread:
-    """Serve the CLI API on `addr` (host:port) from a daemon thread with its own event loop, so a
-    slow transaction never stalls the node's own servers."""
+def start_cli_server(api: CliNode, addr: str | None) -> str | None:
+    """Serve the CLI API on `addr` (go's -cliAddr; None or "" for the mode's default) from a daemon
+    thread with its own event loop, so a slow transaction never stalls the node's own servers.
+    As go's StartCliWebserver, a port that cannot be bound is logged and the node runs on without
+    it. Returns the address listened on (the real port when `addr` asked for port 0), or None."""
+    import socket
+
     import uvicorn
 
+    addr = default_cli_addr(addr, api.mode)
     host, _, port = addr.rpartition(":")
-    config = uvicorn.Config(create_cli_app(api), host=host or "127.0.0.1", port=int(port), log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="cli-api", daemon=True)
-    thread.start()
-    log.info("CLI server listening on %s", addr)
-    return thread
+    host = host.strip("[]") or "127.0.0.1"
+    try:
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, int(port)))
+    except (OSError, ValueError) as exc:
+        log.error("CLI server: cannot listen on %s: %s", addr, exc)
+        return None
+    bound = f"{host}:{sock.getsockname()[1]}"
+    server = uvicorn.Server(uvicorn.Config(create_cli_app(api), log_level="warning", lifespan="off"))
+    threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="cli-api", daemon=True).start()
+    log.info("CLI server listening on %s", bound)
+    return bound

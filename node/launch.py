@@ -81,6 +81,8 @@ def connect(args, parser):
 def orchestrator_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser("orchestrator", help="run an orchestrator (gRPC + HTTP on -serviceAddr)")
     p.add_argument("-serviceAddr", default="127.0.0.1:8935", help="host:port to serve and advertise")
+    p.add_argument("-cliAddr", default=None, help="host:port of the operator CLI API (lpcli --node; "
+                   "go's default 127.0.0.1:7935)")
     add_chain_flags(p)
     p.add_argument("-pricePerUnit", default="0", help="wei per unit (transcoding and AI fallback)")
     p.add_argument("-pixelsPerUnit", type=int, default=1)
@@ -153,6 +155,10 @@ def run_orchestrator(args, parser) -> int:
     if protocol is not None and node.register_service_uri(protocol, account):
         log.info("registered service URI %s", uri)
 
+    from node.cli_api import CliNode, start_cli_server
+
+    start_cli_server(CliNode("orchestrator", protocol, account, orchestrator=node), args.cliAddr)
+
     async def main():
         await serve_orchestrator(node, host or "127.0.0.1", int(port), private_key=account.key if account else None,
                                  transcode=transcode, runners=runners, remote=remote, ai_workers=ai_workers)
@@ -214,6 +220,8 @@ def start_runners(models, mode: str, models_dir: str | None, parser) -> dict[str
 def gateway_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser("gateway", help="run a gateway (client HTTP API on -httpAddr)")
     p.add_argument("-httpAddr", default="127.0.0.1:9935")
+    p.add_argument("-cliAddr", default=None, help="host:port of the operator CLI API (lpcli --node; "
+                   "go's default 127.0.0.1:5935)")
     p.add_argument("-orchAddr", default="", help="comma-separated orchestrator addresses (host:port or URLs); "
                    "absent on-chain: the chain's active orchestrators and their ServiceRegistry URIs")
     add_chain_flags(p)
@@ -262,6 +270,10 @@ def run_gateway(args, parser) -> int:
         node.sender.max_ev, node.sender.max_total_ev = Fraction(args.maxTicketEV), Fraction(args.maxTotalEV)
     profiles = tuple(VideoProfile(p.name, p.width, p.height, p.bitrate, p.fps, p.fps_den)
                      for p in parse_transcoding_options(args.transcodingOptions))
+    from node.cli_api import CliNode, start_cli_server
+
+    start_cli_server(CliNode("gateway", protocol, account, gateway=node, transcoding_options=args.transcodingOptions),
+                     args.cliAddr)
     host, _, port = args.httpAddr.rpartition(":")
     print(f"gateway serving on http://{args.httpAddr}, orchestrators {orchs or 'from the chain'}", flush=True)
     uvicorn.run(create_app(node, profiles), host=host or "127.0.0.1", port=int(port), log_level="warning")

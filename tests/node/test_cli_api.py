@@ -44,7 +44,7 @@ def test_default_cli_addresses_follow_go():
 
 
 def test_reads_in_go_shapes(orch):
-    client, p, account, node = orch
+    client, p, account, _node = orch
     assert client.get("/ethAddr").text == account.address
     assert client.get("/currentRound").text == str(p.current_round())
     assert client.get("/tokenBalance").text == str(p.LivepeerToken.balanceOf(account.address))
@@ -88,7 +88,7 @@ def test_bond_then_orchestrator_config_registers_it(orch):
 
 
 def test_bad_input_gets_go_status_and_body(orch):
-    client, p, account, node = orch
+    client, _p, account, _node = orch
     r = client.post("/bond", data={"amount": "1"})
     assert (r.status_code, r.text) == (400, "missing form param: toAddr\n")
     assert r.headers["content-type"].startswith("text/plain")
@@ -111,7 +111,7 @@ def test_bad_input_gets_go_status_and_body(orch):
 
 
 def test_reverts_come_back_with_their_reason(orch):
-    client, p, account, node = orch
+    client, p, account, _node = orch
     r = client.post("/unbond", data={"amount": "1"})  # nothing bonded
     assert r.status_code == 500 and r.text.startswith("execution reverted"), r.text
     reason = r.text.removeprefix("execution reverted: ").strip()
@@ -123,7 +123,7 @@ def test_reverts_come_back_with_their_reason(orch):
 
 
 def test_ticket_broker_funding_unlock_and_withdraw(orch):
-    client, p, account, node = orch
+    client, p, account, _node = orch
     r = client.post("/fundDepositAndReserve", data={"depositAmount": str(10**18), "reserveAmount": str(2 * 10**18)})
     assert (r.status_code, r.text) == (200, "fundDepositAndReserve success")
     info = client.get("/senderInfo").json()
@@ -140,7 +140,7 @@ def test_ticket_broker_funding_unlock_and_withdraw(orch):
 
 
 def test_unbond_locks_rebond_and_withdraw_stake(orch):
-    client, p, account, node = orch
+    client, p, account, _node = orch
     other = p.chain.accounts[4].address
     assert client.post("/bond", data={"amount": "1000", "toAddr": other}).status_code == 200
     assert client.get("/delegatorInfo").json()["Status"] == "Pending"  # bonded from the next round
