@@ -183,8 +183,19 @@ class _progress_bar:
             self.bar.close()
 
 
+def _version() -> str:
+    """The installed distribution's version (the checkout's, when run uninstalled)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("lpsim")
+    except PackageNotFoundError:
+        return "(not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lpsim", description="Livepeer network simulator")
+    parser.add_argument("--version", action="version", version=f"lpsim {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     run_p = sub.add_parser("run", help="run a scenario and write its results folder and report",
                            description="Run a scenario file in simulated time with the contracts in the loop; "

@@ -669,6 +669,24 @@ class Scenario(Section):
                                      f"delegators); {LIMITS_HINT}", (key, i, "count"))
         return self
 
+    @model_validator(mode="after")
+    def _demand_is_served(self) -> "Scenario":
+        """Every workload has an orchestrator group that runs its pipeline (and model): one that
+        none runs would only fail, job after job (the engine's SimOrchestrator.can_run rule)."""
+        offered = {(name, None if name == TRANSCODING else p.model_id)
+                   for group in self.orchestrators for name, p in group.pipelines.items()}
+        for i, gateway in enumerate(self.gateways):
+            for j, work in enumerate(gateway.demand):
+                pipeline = {"transcoding": TRANSCODING, "live_ai": "live-video-to-video"}.get(work.type, None) \
+                    or work.pipeline
+                model = None if pipeline == TRANSCODING else work.model_id
+                if (pipeline, model) not in offered:
+                    runs = sorted(f"{p}/{m}" if m else p for p, m in offered)
+                    wanted = f"{pipeline} with model {model}" if model else pipeline
+                    raise FieldError(f"no orchestrator runs {wanted}, so every job would fail (the orchestrators "
+                                     f"run: {', '.join(runs)})", ("gateways", i, "demand", j))
+        return self
+
     @property
     def groups(self) -> list[Group]:
         return [*self.orchestrators, *self.gateways, *self.delegators]

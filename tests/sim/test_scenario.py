@@ -48,7 +48,11 @@ def test_defaults_are_the_reference():
 
 
 def test_group_defaults():
-    s = parse_scenario(MINIMAL + """\
+    s = parse_scenario("""\
+duration: 1 h
+orchestrators:
+  - {}
+  - pipelines: {llm: {}}
 gateways:
   - demand:
       - type: transcoding
@@ -141,6 +145,7 @@ orchestrators:
       llm: {model_id: meta-llama/Meta-Llama-3.1-8B-Instruct, warm: false}
     reward: never
     service_uri: "https://o{index}.example:8935"
+  - {}
 gateways:
   - max_price_per_pixel: 0.5 gwei
     demand:
@@ -428,3 +433,47 @@ orchestrators:
     assert problems("duration: 1 h\norchestrators: [{}]\nnetwork:\n  latency: {dist: gamma, k: 2}\n") == [
         'line 4, network.latency.dist: unknown distribution "gamma" (expected one of constant, uniform, normal, '
         'lognormal, exponential, pareto, choice, empirical)']
+
+
+def test_demand_no_orchestrator_serves_is_refused_at_its_line():
+    text = """\
+duration: 1 h
+orchestrators:
+  - pipelines:
+      transcoding:
+      text-to-image: {model_id: m1}
+gateways:
+  - demand:
+      - type: transcoding
+        arrival: {process: poisson, rate: 1/s}
+      - type: batch_ai
+        pipeline: text-to-image
+        model_id: m2
+        arrival: {process: poisson, rate: 1/s}
+"""
+    assert problems(text) == [
+        "line 10, gateways[0].demand[1]: no orchestrator runs text-to-image with model m2, so every job would fail "
+        "(the orchestrators run: text-to-image/m1, transcoding)"]
+    assert parse_scenario(text.replace("model_id: m2", "model_id: m1")).gateways[0].demand[1].model_id == "m1"
+
+
+def test_live_demand_needs_a_live_pipeline():
+    text = MINIMAL + """\
+gateways:
+  - demand:
+      - type: live_ai
+        arrival: {process: poisson, rate: 1/min}
+"""
+    (problem,) = problems(text)
+    assert "no orchestrator runs live-video-to-video with model" in problem and problem.startswith("line 6,")
+
+
+def test_lpsim_version_is_the_installed_distributions(capsys):
+    from importlib.metadata import version
+
+    from lpsim import cli
+
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.strip() == f"lpsim {version('lpsim')}"
