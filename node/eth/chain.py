@@ -36,6 +36,7 @@ MINE_CHUNK = 1000
 # The well-known development mnemonic (anvil and hardhat use it too); keys derive from it.
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
 DEV_HD_PATH = "m/44'/60'/0'/0"
+DEV_CHAIN_ID = 31337  # anvil's default
 
 
 @dataclass(frozen=True)
@@ -277,14 +278,23 @@ class EmbeddedChain(Web3Chain):
     each funded with 1,000,000 ETH; each transaction is mined in its own block.
     """
 
-    def __init__(self, num_accounts: int = 10, mnemonic: str = DEV_MNEMONIC):
+    def __init__(self, num_accounts: int = 10, mnemonic: str = DEV_MNEMONIC, chain_id: int = DEV_CHAIN_ID):
         from eth_tester import EthereumTester, PyEVMBackend
         from web3 import EthereumTesterProvider, Web3
+        from web3.providers.eth_tester.defaults import API_ENDPOINTS, static_return
 
+        if not 1 <= chain_id < 2**64:
+            raise ChainError(f"chain id {chain_id} is not from 1 to 2**64 - 1")
+        self.chain_id = chain_id
         self.backend = PyEVMBackend.from_mnemonic(mnemonic, num_accounts=num_accounts, hd_path=DEV_HD_PATH)
-        self._install_gas_estimator()
+        self._configure_backend_chain()
         self.tester = EthereumTester(self.backend)
-        super().__init__(Web3(EthereumTesterProvider(self.tester)), dev_accounts(num_accounts, mnemonic))
+        # web3's tester provider answers eth_chainId and net_version with constants of its own
+        endpoints = {ns: dict(methods) for ns, methods in API_ENDPOINTS.items()}
+        endpoints["eth"]["chainId"] = static_return(chain_id)
+        endpoints["net"]["version"] = static_return(str(chain_id))
+        provider = EthereumTesterProvider(self.tester, api_endpoints=endpoints)
+        super().__init__(Web3(provider), dev_accounts(num_accounts, mnemonic))
         chain_accounts = [to_checksum_address(a) for a in self.tester.get_accounts()]
         if chain_accounts != [a.address for a in self.accounts]:
             raise ChainError("eth-tester derived different accounts from the development mnemonic")
@@ -304,28 +314,78 @@ class EmbeddedChain(Web3Chain):
 
     def revert(self, token: int) -> None:
         self.tester.revert_to_snapshot(token)
-        self._install_gas_estimator()  # reverting to genesis builds a new chain object
+        self._configure_backend_chain()  # reverting to genesis builds a new chain object
 
-    def _install_gas_estimator(self) -> None:
-        # py-evm's default estimator binary-searches the gas limit, executing a transaction
-        # about 15 times; one run with the block's gas limit gives the revert reason just as
-        # well, and a generous limit from its gas use is all a local chain needs.
-        self.backend.chain.gas_estimator = _one_pass_gas_estimate
+    def _configure_backend_chain(self) -> None:
+        # eth-tester's chain class has a fixed chain id; py-evm reads it from the chain object
+        # (CHAINID opcode, eth-tester's signing of eth_sendTransaction)
+        self.backend.chain.chain_id = self.chain_id
+        self.backend.chain.gas_estimator = geth_gas_estimate
 
 
-def _one_pass_gas_estimate(state, transaction) -> int:
-    """Run `transaction` once with the block gas limit: raise its error, or return twice its gas
-    use plus a margin (covering refunds and the 63/64 rule for nested calls), capped at the limit."""
+TX_GAS = 21_000  # a plain transfer's gas (geth's params.TxGas)
+CALL_STIPEND = 2_300  # geth adds it to its first guess: a value call's stipend is not counted as used
+ESTIMATE_ERROR_RATIO = 0.015  # geth's binary search stops within 1.5 % of the answer
+
+
+def geth_gas_estimate(state, transaction) -> int:
+    """eth_estimateGas as geth's DoEstimateGas: a transfer to an account without code is 21,000;
+    otherwise one run at the block gas limit (its error is the answer's, e.g. a revert), then
+    geth's optimistic guess (gas used before refunds + 2,300, times 64/63) tried once, and a
+    binary search between the gas used and a passing limit, to within 1.5 %, only if that fails.
+    The result is never below the intrinsic gas (21,000, calldata, creation, initcode words)
+    nor Prague's calldata floor (EIP-7623)."""
+    if transaction.to != b"" and not transaction.data and not getattr(transaction, "access_list", ()) \
+            and not state.get_code(transaction.to):
+        return TX_GAS
+    floor = _intrinsic_floor(transaction)
+    hi = state.gas_limit
+    computation = _trial(state, transaction, hi)
+    if computation.is_error:
+        raise computation.error
+    spent = transaction.intrinsic_gas + computation.get_gas_used()  # before refunds
+    refund = min(computation.get_gas_refund(), spent // 5)  # EIP-3529's cap
+    used = max(spent - refund, floor)  # what the receipt would say (geth's UsedGas)
+    lo = used - 1
+    optimistic = (used + refund + CALL_STIPEND) * 64 // 63
+    if lo < optimistic < hi:
+        if _passes(state, transaction, optimistic):
+            hi = optimistic
+        else:
+            lo = optimistic
+    while lo + 1 < hi and (hi - lo) / hi >= ESTIMATE_ERROR_RATIO:
+        mid = min((hi + lo) // 2, 2 * lo) if lo > 0 else (hi + lo) // 2
+        if _passes(state, transaction, mid):
+            hi = mid
+        else:
+            lo = mid
+    return max(hi, floor)
+
+
+def _intrinsic_floor(transaction) -> int:
+    """The least gas limit a transaction can carry: its intrinsic gas, and from Prague the
+    calldata floor of EIP-7623 (21,000 + 10 per token, a non-zero byte being 4 tokens)."""
+    data = transaction.data
+    zeros = data.count(0)
+    return max(transaction.intrinsic_gas, TX_GAS + 10 * (zeros + 4 * (len(data) - zeros)))
+
+
+def _trial(state, transaction, gas: int):
+    """Execute `transaction` with `gas` on a throwaway snapshot of `state` (fees not charged)."""
     from eth.vm.spoof import SpoofTransaction
 
     snapshot = state.snapshot()
     try:
-        computation = state.apply_transaction(SpoofTransaction(transaction, gas=state.gas_limit, gas_price=0))
-        if computation.is_error:
-            raise computation.error
-        return min(state.gas_limit, 2 * computation.get_gas_used() + 50_000)
+        return state.apply_transaction(SpoofTransaction(transaction, gas=gas, gas_price=0))
     finally:
         state.revert(snapshot)
+
+
+def _passes(state, transaction, gas: int) -> bool:
+    try:
+        return not _trial(state, transaction, gas).is_error
+    except Exception:  # noqa: BLE001 - e.g. py-evm's "insufficient gas" validation: too little
+        return False
 
 
 class JsonRpcChain(Web3Chain):

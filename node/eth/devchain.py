@@ -40,10 +40,11 @@ from typing import Any
 
 from eth_utils import to_checksum_address
 
+from . import geth_json
 from .abi import encode_revert
 from .chain import EmbeddedChain
 from .errors import revert_reason
-from .mempool import Mempool, PoolError, PooledTransaction
+from .mempool import NONCE_TOO_LOW, Mempool, PoolError, PooledTransaction
 
 log = logging.getLogger("lpnode.devchain")
 INSUFFICIENT_FUNDS = "insufficient funds for gas * price + value"  # geth's wording
@@ -59,6 +60,11 @@ MIN_BLOCK_TIME, MAX_BLOCK_TIME = 0.01, 365 * 86400.0  # anvil_setIntervalMining 
 EVM_TIMEOUT = 5.0  # s an eth_call or eth_estimateGas may execute [RPCEVMTimeout 5 s]
 LOG_QUERY_TIMEOUT = 5.0  # s an eth_getLogs may scan blocks; then -32002 "request timed out"
 MAX_RAW_TX_BYTES = 4 * 32 * 1024  # a pooled transaction's size [txMaxSize 128 KiB: "oversized data"]
+MAX_INITCODE_SIZE = 2 * 24576  # EIP-3860 [params.MaxInitCodeSize: "max initcode size exceeded"]
+MIN_TIP = 1  # wei; a smaller tip is "transaction underpriced" [txpool.pricelimit 1]
+DEFAULT_TIP = 10**9  # eth_maxPriorityFeePerGas: anvil's suggestion, 1 gwei
+SLOTS_IN_AN_EPOCH = 32  # anvil's "safe" is the head less one epoch, "finalized" less two
+FILTER_TIMEOUT = 300.0  # s; a filter not polled for this long is dropped [geth's filter deadline 5 min]
 
 # JSON-RPC error codes beyond the spec's, as geth numbers them
 REQUEST_TIMED_OUT = -32002  # geth errcodeTimeout, "request timed out"
@@ -165,6 +171,8 @@ class DevchainRpc:
         self._snapshots: list[tuple[int, int]] = []  # (public id, eth-tester snapshot id)
         self._next_snapshot = 1
         self._time_offset = 0
+        self._filters: dict[str, dict] = {}
+        self._next_filter = 1
         self.control = {
             "evm_snapshot": self._evm_snapshot,
             "evm_revert": self._evm_revert,
@@ -179,6 +187,25 @@ class DevchainRpc:
             "eth_sendTransaction": self._send_transaction,
             "eth_getTransactionCount": self._get_transaction_count,
             "eth_getTransactionByHash": self._get_transaction_by_hash,
+            # answered in geth's shapes from py-evm's objects (node.eth.geth_json)
+            "eth_chainId": lambda params: hex(self.chain.chain_id),
+            "net_version": lambda params: str(self.chain.chain_id),
+            "web3_clientVersion": lambda params: CLIENT_VERSION,
+            "eth_gasPrice": lambda params: hex(self._pending_base_fee() + DEFAULT_TIP),
+            "eth_maxPriorityFeePerGas": lambda params: hex(DEFAULT_TIP),
+            "eth_getBlockByNumber": self._get_block_by_number,
+            "eth_getBlockByHash": self._get_block_by_hash,
+            "eth_getTransactionByBlockNumberAndIndex": self._get_transaction_by_block_number_and_index,
+            "eth_getTransactionByBlockHashAndIndex": self._get_transaction_by_block_hash_and_index,
+            "eth_getTransactionReceipt": self._get_transaction_receipt,
+            "eth_getBlockReceipts": self._get_block_receipts,
+            "eth_feeHistory": self._fee_history,
+            "eth_newFilter": self._new_filter,
+            "eth_newBlockFilter": lambda params: self._install_filter("blocks", None),
+            "eth_newPendingTransactionFilter": lambda params: self._install_filter("pending", None),
+            "eth_getFilterChanges": self._get_filter_changes,
+            "eth_getFilterLogs": self._get_filter_logs,
+            "eth_uninstallFilter": self._uninstall_filter,
         }
         # long calls: they take the chain lock themselves, a slice at a time
         self.unlocked = {
@@ -323,62 +350,112 @@ class DevchainRpc:
         return self.chain.backend.chain.get_vm().state.get_nonce(sender)
 
     def _send_raw_transaction(self, params: list) -> str:
-        if self.automine:
-            return self._forward("eth_sendRawTransaction", params)
+        """Admit a signed transaction with geth's checks and words (_admit), then: with automine
+        on, mine it at once, with any of its sender's pooled successors it makes ready (anvil);
+        otherwise, or when its nonce is ahead of the account's, pool it (anvil accepts future
+        nonces and mines them once the gap is filled)."""
         if not params:
             raise RpcError(-32602, "eth_sendRawTransaction expects the signed transaction")
         raw = _bytes(params[0])
-        if len(raw) > MAX_RAW_TX_BYTES:
-            raise RpcError(-32000, "oversized data")  # geth's ErrOversizedData
-        try:
-            tx = self.chain.backend.chain.get_vm().get_transaction_builder().decode(raw)
-            tx.validate()
-        except Exception as exc:  # noqa: BLE001 - malformed, badly signed, too little gas...
-            raise RpcError(-32000, f"invalid transaction: {exc}") from exc
-        state = self.chain.backend.chain.get_vm().state
-        if state.get_balance(tx.sender) < tx.gas * tx.max_fee_per_gas + tx.value:
-            raise RpcError(-32000, INSUFFICIENT_FUNDS)
+        tx = self._admit(raw)
+        account_nonce = self._account_nonce(tx.sender)
+        if self.automine and tx.nonce == account_nonce and not self.pool.has_sender(bytes(tx.sender)):
+            return self._forward("eth_sendRawTransaction", ["0x" + raw.hex()])
         pooled = PooledTransaction(bytes(tx.hash), bytes(tx.sender), tx.nonce, tx.max_fee_per_gas,
                                    tx.max_priority_fee_per_gas, raw, tx)
         try:
-            replaced = self.pool.add(pooled, state.get_nonce(tx.sender))
+            replaced = self.pool.add(pooled, account_nonce)
         except PoolError as exc:
             raise RpcError(-32000, str(exc)) from exc
         if replaced is not None:
             log.info("devchain: 0x%s replaces 0x%s (sender %s, nonce %d)", pooled.hash.hex(), replaced.hash.hex(),
                      to_checksum_address(pooled.sender), pooled.nonce)
+        if self.automine and tx.nonce == account_nonce:
+            self.mine(1)
         return "0x" + pooled.hash.hex()
 
-    def _send_transaction(self, params: list) -> str:
-        """With automine off, an unlocked account's transaction is completed (nonce, gas, fees)
-        and signed here, then pooled like a raw one."""
-        if self.automine:
-            return self._forward("eth_sendTransaction", params)
-        from eth_account import Account as EthAccount
+    def _admit(self, raw: bytes) -> Any:
+        """The decoded transaction, or geth's (txpool.ValidateTransaction's) refusal, checked in
+        geth's order; the base fee check is anvil's (geth would pool it unminable)."""
+        if len(raw) > MAX_RAW_TX_BYTES:
+            raise RpcError(-32000, "oversized data")  # geth's ErrOversizedData
+        vm = self.chain.backend.chain.get_vm()
+        try:
+            tx = vm.get_transaction_builder().decode(raw)
+        except Exception as exc:  # noqa: BLE001 - not a transaction at all
+            raise RpcError(-32000, f"invalid transaction: {exc}") from exc
+        if self.pool.get(bytes(tx.hash)) is not None:
+            raise RpcError(-32000, "already known")
+        if tx.to == b"" and len(tx.data) > MAX_INITCODE_SIZE:
+            raise RpcError(-32000, f"max initcode size exceeded: code size {len(tx.data)}, limit {MAX_INITCODE_SIZE}")
+        header = self.chain.backend.chain.get_block().header  # the pending block's
+        if tx.gas > header.gas_limit:
+            raise RpcError(-32000, "exceeds block gas limit")
+        fee_cap, tip = tx.max_fee_per_gas, tx.max_priority_fee_per_gas
+        if tip > fee_cap:
+            raise RpcError(-32000, f"max priority fee per gas higher than max fee per gas: address "
+                                   f"{to_checksum_address(tx.sender)}, maxPriorityFeePerGas: {tip}, maxFeePerGas: {fee_cap}")
+        chain_id = _signed_chain_id(tx)
+        if chain_id is not None and chain_id != self.chain.chain_id:
+            raise RpcError(-32000, f"invalid sender: invalid chain id for signer: have {chain_id} want "
+                                   f"{self.chain.chain_id}")
+        try:
+            tx.check_signature_validity()
+            sender = tx.sender
+        except Exception as exc:  # noqa: BLE001 - a signature that recovers no key
+            raise RpcError(-32000, "invalid sender") from exc
+        if tip < MIN_TIP:
+            raise RpcError(-32000, f"transaction underpriced: gas tip cap {tip}, minimum needed {MIN_TIP}")
+        from .chain import _intrinsic_floor
 
+        intrinsic = tx.intrinsic_gas
+        if tx.gas < intrinsic:
+            raise RpcError(-32000, f"intrinsic gas too low: gas {tx.gas}, minimum needed {intrinsic}")
+        floor = _intrinsic_floor(tx)
+        if tx.gas < floor:
+            raise RpcError(-32000, f"insufficient gas for floor data gas cost: gas {tx.gas}, minimum needed {floor}")
+        if fee_cap < header.base_fee_per_gas:
+            raise RpcError(-32000, f"max fee per gas less than block base fee: address {to_checksum_address(sender)}, "
+                                   f"maxFeePerGas: {fee_cap}, baseFee: {header.base_fee_per_gas}")
+        state = vm.state
+        if tx.nonce < state.get_nonce(sender):
+            raise RpcError(-32000, NONCE_TOO_LOW)
+        if state.get_balance(sender) < tx.gas * fee_cap + tx.value:
+            raise RpcError(-32000, INSUFFICIENT_FUNDS)
+        return tx
+
+    def _send_transaction(self, params: list) -> str:
+        """An unlocked account's transaction: eth-tester signs and mines it while automine is on
+        and nothing of its sender's waits in the pool; otherwise it is completed (nonce, gas,
+        fees), signed here and admitted like a raw one."""
         if not params or not isinstance(params[0], dict) or "from" not in params[0]:
             raise RpcError(-32602, "eth_sendTransaction expects a transaction with `from`")
-        request = params[0]
+        request = _call_object(params[0], keep_nonce=True)
         sender = to_checksum_address(request["from"])
+        if self.automine and not self.pool.has_sender(_bytes(sender)):
+            return self._forward("eth_sendTransaction", [request])
+        from eth_account import Account as EthAccount
+
         account = next((a for a in self.chain.accounts if a.address == sender and a.key), None)
         if account is None:
             raise RpcError(-32000, f"unknown account {sender}")
-        tx: dict = {"chainId": self.chain.w3.eth.chain_id, "value": _int(request.get("value", 0)),
-                    "data": request.get("input", request.get("data", "0x"))}
+        tx: dict = {"chainId": self.chain.chain_id, "value": _int(request.get("value", 0)),
+                    "data": request.get("data", "0x")}
         if request.get("to"):
             tx["to"] = to_checksum_address(request["to"])
         nonce = request.get("nonce")
         if nonce is None:
             nonce = self.pool.pending_nonce(_bytes(sender), self._account_nonce(_bytes(sender)))
         tx["nonce"] = _int(nonce)
-        tx["gas"] = _int(request["gas"]) if request.get("gas") else _int(self._forward("eth_estimateGas", [request]))
+        tx["gas"] = _int(request["gas"]) if request.get("gas") else _int(self._forward("eth_estimateGas", [
+            {k: v for k, v in request.items() if k != "nonce"}]))
         if request.get("gasPrice") is not None:
             tx["gasPrice"] = _int(request["gasPrice"])
         else:
-            tip = _int(request.get("maxPriorityFeePerGas") or self._forward("eth_maxPriorityFeePerGas", []))
-            base = self.chain.w3.eth.get_block("latest").get("baseFeePerGas", 0)
+            tip = _int(request.get("maxPriorityFeePerGas") or DEFAULT_TIP)
             tx["maxPriorityFeePerGas"] = tip
-            tx["maxFeePerGas"] = _int(request["maxFeePerGas"]) if request.get("maxFeePerGas") else 2 * base + tip
+            tx["maxFeePerGas"] = (_int(request["maxFeePerGas"]) if request.get("maxFeePerGas")
+                                  else 2 * self._pending_base_fee() + tip)
         signed = EthAccount.sign_transaction(tx, account.key)
         return self._send_raw_transaction(["0x" + bytes(signed.raw_transaction).hex()])
 
@@ -389,11 +466,235 @@ class DevchainRpc:
             return hex(self.pool.pending_nonce(sender, _int(count)))
         return count
 
+    # --- blocks, transactions, receipts and fees in geth's shapes ------------------------
+    @property
+    def _evm(self) -> Any:
+        return self.chain.backend.chain  # py-evm's chain (replaced on a revert to genesis)
+
+    def _head(self) -> int:
+        return self._evm.get_canonical_head().block_number
+
+    def _pending_base_fee(self) -> int:
+        return self._evm.get_block().header.base_fee_per_gas
+
+    def _block_number(self, tag: Any, what: str = "block number") -> int:
+        """A block tag or number as a number (may be past the head); "pending" is the head."""
+        head = self._head()
+        if tag is None or tag in ("latest", "pending"):
+            return head
+        if tag == "earliest":
+            return 0
+        if tag == "safe":
+            return max(0, head - SLOTS_IN_AN_EPOCH)
+        if tag == "finalized":
+            return max(0, head - 2 * SLOTS_IN_AN_EPOCH)
+        if isinstance(tag, dict) and "blockHash" in tag:  # EIP-1898
+            block = self._block_by_hash(tag["blockHash"])
+            if block is None:
+                raise RpcError(-32000, f"header for hash {tag['blockHash']} not found")
+            return block.number
+        if isinstance(tag, dict) and "blockNumber" in tag:
+            return self._block_number(tag["blockNumber"], what)
+        return _count(tag, what, 2**63 - 1)
+
+    def _block_by_hash(self, block_hash: Any) -> Any:
+        from eth.exceptions import BlockNotFound, HeaderNotFound
+
+        try:
+            block = self._evm.get_block_by_hash(geth_json.hex_bytes(block_hash, 32, "block hash"))
+        except (BlockNotFound, HeaderNotFound):
+            return None
+        if block.number > self._head() or self._evm.get_canonical_block_hash(block.number) != block.hash:
+            return None  # a block reverted away
+        return block
+
+    def _block_json(self, block: Any, full: bool, pending: bool = False) -> dict:
+        answer = self._forward("eth_getBlockByNumber", ["pending" if pending else hex(block.number), False])
+        answer["logsBloom"] = geth_json.h(block.header.bloom.to_bytes(256, "big"))
+        if full:
+            answer["transactions"] = [geth_json.transaction_json(tx, block, i) for i, tx in enumerate(block.transactions)]
+        if pending:  # geth leaves what sealing decides unset
+            answer.update(hash=None, nonce=None, miner=None)
+        return answer
+
+    def _get_block_by_number(self, params: list) -> Any:
+        if not params:
+            raise RpcError(-32602, "eth_getBlockByNumber expects a block number")
+        full = _bool(params[1]) if len(params) > 1 else False
+        if params[0] == "pending":
+            return self._block_json(self._evm.get_block(), full, pending=True)
+        number = self._block_number(params[0])
+        if number > self._head():
+            return None
+        return self._block_json(self._evm.get_canonical_block_by_number(number), full)
+
+    def _get_block_by_hash(self, params: list) -> Any:
+        if not params:
+            raise RpcError(-32602, "eth_getBlockByHash expects a block hash")
+        block = self._block_by_hash(params[0])
+        return None if block is None else self._block_json(block, _bool(params[1]) if len(params) > 1 else False)
+
+    def _get_transaction_by_block_number_and_index(self, params: list) -> Any:
+        number = self._block_number(params[0])
+        if number > self._head():
+            return None
+        return _indexed_transaction(self._evm.get_canonical_block_by_number(number), params[1])
+
+    def _get_transaction_by_block_hash_and_index(self, params: list) -> Any:
+        block = self._block_by_hash(params[0])
+        return None if block is None else _indexed_transaction(block, params[1])
+
+    def _mined(self, tx_hash: Any) -> tuple[Any, int] | None:
+        """(block, index) of a mined transaction on the canonical chain, or None."""
+        from eth.exceptions import TransactionNotFound
+
+        wanted = geth_json.hex_bytes(tx_hash, 32, "transaction hash")
+        try:
+            number, index = self._evm.chaindb.get_transaction_index(wanted)
+        except TransactionNotFound:
+            return None
+        if number > self._head():
+            return None
+        block = self._evm.get_canonical_block_by_number(number)
+        if index >= len(block.transactions) or bytes(block.transactions[index].hash) != wanted:
+            return None
+        return block, index
+
     def _get_transaction_by_hash(self, params: list) -> Any:
-        pooled = self.pool.get(_bytes(params[0])) if params else None
-        if pooled is None:
-            return self._forward("eth_getTransactionByHash", params)
-        return _pending_transaction_json(pooled)
+        if not params:
+            raise RpcError(-32602, "eth_getTransactionByHash expects a transaction hash")
+        pooled = self.pool.get(geth_json.hex_bytes(params[0], 32, "transaction hash"))
+        if pooled is not None:
+            return geth_json.transaction_json(pooled.decoded)
+        mined = self._mined(params[0])
+        if mined is None:
+            return None
+        block, index = mined
+        return geth_json.transaction_json(block.transactions[index], block, index)
+
+    def _get_transaction_receipt(self, params: list) -> Any:
+        if not params:
+            raise RpcError(-32602, "eth_getTransactionReceipt expects a transaction hash")
+        mined = self._mined(params[0])
+        if mined is None:
+            return None  # unknown, or pooled and not mined yet
+        block, index = mined
+        return geth_json.block_receipts_json(block, block.get_receipts(self._evm.chaindb))[index]
+
+    def _get_block_receipts(self, params: list) -> Any:
+        if not params:
+            raise RpcError(-32602, "eth_getBlockReceipts expects a block number or hash")
+        tag = params[0]
+        if isinstance(tag, str) and len(tag) == 66:
+            block = self._block_by_hash(tag)
+        elif tag == "pending":
+            return None  # geth: the pending block's receipts are not served
+        else:
+            number = self._block_number(tag)
+            block = self._evm.get_canonical_block_by_number(number) if number <= self._head() else None
+        return None if block is None else geth_json.block_receipts_json(block, block.get_receipts(self._evm.chaindb))
+
+    def _fee_history(self, params: list) -> dict:
+        if len(params) < 2:
+            raise RpcError(-32602, "eth_feeHistory expects a block count and the newest block")
+        count = _count(params[0], "eth_feeHistory: block count", 2**64 - 1)
+        newest = self._block_number(params[1])
+        if newest > self._head():
+            raise RpcError(-32000, f"request beyond head block: requested {newest}, head {self._head()}")
+        try:
+            percentiles = geth_json.check_percentiles(params[2] if len(params) > 2 else None)
+        except ValueError as exc:
+            raise RpcError(-32602, str(exc)) from None
+        return geth_json.fee_history_json(self._evm, count, newest, percentiles)
+
+    # --- logs and filters (geth's filter API, polled) -----------------------------------
+    def _log_query(self, criteria: Any) -> tuple[list[int] | Any, set, list]:
+        """(the block numbers, or the one block by hash, to scan; addresses; topics)."""
+        try:
+            addresses, topics = geth_json.log_criteria(criteria)
+        except ValueError as exc:
+            raise RpcError(-32602, str(exc)) from None
+        if criteria.get("blockHash") is not None:
+            if criteria.get("fromBlock") is not None or criteria.get("toBlock") is not None:
+                raise RpcError(-32602, "can't specify fromBlock/toBlock with blockHash")
+            block = self._block_by_hash(criteria["blockHash"])
+            if block is None:
+                raise RpcError(-32000, "unknown block")
+            return block, addresses, topics
+        first = self._block_number(criteria.get("fromBlock"), "fromBlock")
+        last = min(self._block_number(criteria.get("toBlock"), "toBlock"), self._head())
+        if first > last and criteria.get("toBlock") not in (None, "latest", "pending"):
+            raise RpcError(-32000, "invalid block range params")
+        return list(range(first, last + 1)), addresses, topics
+
+    def _logs(self, criteria: Any, blocks: Any = None) -> list[dict]:
+        scan, addresses, topics = self._log_query(criteria)
+        if not isinstance(scan, list):
+            return geth_json.block_logs(self._evm, scan, addresses, topics)
+        if blocks is not None:
+            scan = [n for n in scan if n in blocks]
+        out: list[dict] = []
+        for number in scan:
+            out.extend(geth_json.block_logs(self._evm, self._evm.get_canonical_block_by_number(number),
+                                            addresses, topics))
+        return out
+
+    def _get_logs(self, params: list) -> list[dict]:
+        if not params or not isinstance(params[0], dict):
+            raise RpcError(-32602, "eth_getLogs expects a filter object")
+        return self._logs(params[0])
+
+    def _install_filter(self, kind: str, criteria: Any) -> str:
+        self._expire_filters()
+        fid = hex(self._next_filter)
+        self._next_filter += 1
+        self._filters[fid] = {"kind": kind, "criteria": criteria, "last": self._head(),
+                              "polled": time.monotonic(), "seen": set()}
+        return fid
+
+    def _new_filter(self, params: list) -> str:
+        if not params or not isinstance(params[0], dict):
+            raise RpcError(-32602, "eth_newFilter expects a filter object")
+        self._log_query(params[0])  # refused now if malformed, as geth does
+        return self._install_filter("logs", params[0])
+
+    def _filter(self, params: list) -> dict:
+        self._expire_filters()
+        found = self._filters.get(params[0] if params and isinstance(params[0], str) else None)
+        if found is None:
+            raise RpcError(-32000, "filter not found")
+        found["polled"] = time.monotonic()
+        return found
+
+    def _expire_filters(self) -> None:
+        stale = time.monotonic() - FILTER_TIMEOUT
+        for fid in [fid for fid, f in self._filters.items() if f["polled"] < stale]:
+            del self._filters[fid]
+
+    def _get_filter_changes(self, params: list) -> list:
+        """What happened since the last poll: new blocks' hashes, newly pooled transactions'
+        hashes, or the logs of new blocks that match (within the filter's block range)."""
+        found = self._filter(params)
+        head = self._head()
+        last = min(found["last"], head)  # a revert may have taken blocks away
+        found["last"] = head
+        new = range(last + 1, head + 1)
+        if found["kind"] == "blocks":
+            return ["0x" + bytes(self._evm.get_canonical_block_hash(n)).hex() for n in new]
+        if found["kind"] == "pending":
+            fresh = [h for h in self.pool.hashes() if h not in found["seen"]]
+            found["seen"].update(fresh)
+            return ["0x" + h.hex() for h in fresh]
+        return self._logs(found["criteria"], blocks=set(new))
+
+    def _get_filter_logs(self, params: list) -> list:
+        found = self._filter(params)
+        if found["kind"] != "logs":
+            raise RpcError(-32000, "filter not found")  # geth's answer for a block filter
+        return self._logs(found["criteria"])
+
+    def _uninstall_filter(self, params: list) -> bool:
+        return self._filters.pop(params[0] if params and isinstance(params[0], str) else None, None) is not None
 
     # --- dispatch --------------------------------------------------------------------------
     def handle(self, request: Any, deadline: float | None = None) -> Any:
@@ -445,12 +746,29 @@ class DevchainRpc:
         if method in self.control:
             return self.control[method](params)
         if method in _READ_ONLY_EXECUTION:
+            params = self._execution_params(method, params)
             return _aborted_after(EVM_TIMEOUT, lambda: self._forward(method, params),
                                   RpcError(-32000, f"execution aborted (timeout = {EVM_TIMEOUT:g}s)"))
         if method == "eth_getLogs":
-            return _aborted_after(LOG_QUERY_TIMEOUT, lambda: self._forward(method, params),
+            return _aborted_after(LOG_QUERY_TIMEOUT, lambda: self._get_logs(params),
                                   RpcError(REQUEST_TIMED_OUT, "request timed out"))
         return self._forward(method, params)
+
+    def _execution_params(self, method: str, params: list) -> list:
+        """eth_call/eth_estimateGas/eth_createAccessList parameters as eth-tester takes them: the
+        call object with what geth accepts but eth-tester refuses taken out (_call_object), and
+        the block as a number or "latest" ("pending" is the head's state here)."""
+        if not params or not isinstance(params[0], dict):
+            raise RpcError(-32602, f"{method} expects a transaction object")
+        if len(params) > 2 and params[2]:
+            raise RpcError(-32602, f"{method}: state overrides are not supported")
+        out: list = [_call_object(params[0])]
+        if len(params) > 1 and params[1] is not None:
+            tag = params[1]
+            out.append("latest" if tag in ("latest", "pending") else hex(self._block_number(tag)))
+        elif method == "eth_call":
+            out.append("latest")
+        return out
 
     def _forward(self, method: str, params: list) -> Any:
         """Answer through eth-tester."""
@@ -538,19 +856,55 @@ def _aborted_after(seconds: float, execute: Any, error: RpcError) -> Any:
     return outcome["result"]
 
 
-def _pending_transaction_json(pooled: PooledTransaction) -> dict:
-    """eth_getTransactionByHash's answer for a pooled transaction: no block yet."""
-    tx = pooled.decoded
-    typed = getattr(tx, "type_id", None)
-    out: dict = {
-        "hash": pooled.hash, "nonce": tx.nonce, "from": to_checksum_address(pooled.sender),
-        "to": to_checksum_address(tx.to) if tx.to else None, "value": tx.value, "gas": tx.gas,
-        "input": tx.data, "blockHash": None, "blockNumber": None, "transactionIndex": None,
-        "type": typed or 0, "gasPrice": pooled.max_fee_per_gas, "r": tx.r, "s": tx.s,
-    }
-    if typed is None:
-        out["v"] = tx.v
-    else:
-        out.update(chainId=tx.chain_id, v=tx.y_parity, yParity=tx.y_parity, accessList=[],
-                   maxFeePerGas=pooled.max_fee_per_gas, maxPriorityFeePerGas=pooled.max_priority_fee_per_gas)
-    return _quantity(out)
+def _signed_chain_id(tx: Any) -> int | None:
+    """The chain id a transaction was signed for; None for a legacy one without EIP-155."""
+    if getattr(tx, "type_id", None) is not None:
+        return tx.chain_id
+    return (tx.v - 35) // 2 if tx.v >= 35 else None
+
+
+# call-object fields geth takes and eth-tester refuses; a call ignores them (geth skips the
+# nonce check in eth_call and eth_estimateGas since 1.14)
+_IGNORED_CALL_FIELDS = ("nonce", "type", "chainId", "blobVersionedHashes", "maxFeePerBlobGas", "authorizationList",
+                        "blobs", "commitments", "proofs", "yParity", "v", "r", "s", "hash")
+
+
+def _call_object(request: dict, keep_nonce: bool = False) -> dict:
+    """A transaction object as eth-tester takes it: `input` as `data` (geth's rule when both
+    are set: they must agree), a null `to` dropped (a creation), and fields in
+    _IGNORED_CALL_FIELDS left out (the nonce kept for a transaction to send)."""
+    out = {k: v for k, v in request.items() if k not in _IGNORED_CALL_FIELDS or keep_nonce and k == "nonce"}
+    if "input" in out:
+        data = out.pop("input")
+        if out.get("data") not in (None, data):
+            raise RpcError(-32000, 'both "data" and "input" are set and not equal. Please use "input" to pass '
+                                   'transaction call data')
+        if data is not None:
+            out["data"] = data
+    for key in ("to", "data", "accessList", "gas", "gasPrice", "maxFeePerGas", "maxPriorityFeePerGas", "value"):
+        if key in out and out[key] is None:
+            del out[key]
+    if out.get("accessList") == []:
+        del out["accessList"]
+    return out
+
+
+def _indexed_transaction(block: Any, index: Any) -> Any:
+    i = _count(index, "transaction index", 2**32)
+    return geth_json.transaction_json(block.transactions[i], block, i) if i < len(block.transactions) else None
+
+
+def _client_version() -> str:
+    """geth's shape, name/version/os-arch/runtime (anvil's is "anvil/v<version>")."""
+    import platform
+    import sys
+    from importlib import metadata
+
+    try:
+        version = metadata.version("lpsim")
+    except metadata.PackageNotFoundError:
+        version = "0.0.0"
+    return f"lpnode-devchain/v{version}/{sys.platform}-{platform.machine()}/python{platform.python_version()}"
+
+
+CLIENT_VERSION = _client_version()

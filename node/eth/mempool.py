@@ -64,6 +64,14 @@ class Mempool:
     def get(self, tx_hash: bytes) -> PooledTransaction | None:
         return self._by_hash.get(bytes(tx_hash))
 
+    def hashes(self) -> list[bytes]:
+        """The pooled transactions' hashes, in arrival order."""
+        return [tx.hash for tx in sorted(self._by_hash.values(), key=lambda t: t.seq)]
+
+    def has_sender(self, sender: bytes) -> bool:
+        """Whether anything of `sender`'s is pooled (a later transaction of theirs must queue behind it)."""
+        return any(key[0] == sender for key in self._by_key)
+
     def add(self, tx: PooledTransaction, account_nonce: int) -> PooledTransaction | None:
         """Pool `tx` (the sender's nonce on chain is `account_nonce`); return the transaction it
         replaced, if any. Raise PoolError with geth's message when refused."""
