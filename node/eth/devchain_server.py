@@ -1,6 +1,7 @@
 """The devchain's HTTP server: JSON-RPC over POST to any path, one thread per connection, with
 geth's limits on what a request may ask (node.eth.devchain's docstring lists them) checked before
-anything reaches the chain."""
+anything reaches the chain. A GET asking to upgrade to WebSocket, on any path, becomes a JSON-RPC
+WebSocket connection with subscriptions (node.eth.devchain_ws), as anvil serves both on one port."""
 from __future__ import annotations
 
 import json
@@ -143,6 +144,33 @@ class DevchainHandler(BaseHTTPRequestHandler):
         self._watchdog.cancel()
         self._reading = False
         self._reply(200, self.rpc.handle(request, deadline))
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        """The WebSocket handshake (RFC 6455 section 4.2), then JSON-RPC over WebSocket."""
+        from .devchain_ws import WsConnection, accept_key, is_upgrade
+
+        key = self.headers.get("Sec-WebSocket-Key") or ""
+        if not is_upgrade(self.headers):
+            self._reply(405, self.rpc._error(None, RpcError(-32600, "JSON-RPC is POSTed, or spoken over WebSocket")))
+            return
+        if self.headers.get("Sec-WebSocket-Version") != "13" or len(key.strip()) != 24:
+            self.send_response(400)
+            self.send_header("Sec-WebSocket-Version", "13")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            self.close_connection = True
+            return
+        self._watchdog.cancel()  # the connection now lives as long as the client keeps it
+        self._reading = False
+        self.protocol_version = "HTTP/1.1"  # a 101 is HTTP/1.1's (this server otherwise answers 1.0)
+        self.send_response(101)
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Sec-WebSocket-Accept", accept_key(key.strip()))
+        self.end_headers()
+        self.wfile.flush()
+        self.close_connection = True  # when the WebSocket ends, so does the connection
+        WsConnection(self, MAX_BODY_BYTES).serve()
 
     def _discard_body(self) -> None:
         """After refusing a body unread: read and drop what the client still sends (up to the
