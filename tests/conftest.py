@@ -29,7 +29,8 @@ def _installed_guard() -> None:
     import node
     import scenarios
 
-    from_checkout = [m.__name__ for m in (node, lpsim, contracts, scenarios) if REPO in Path(m.__file__).resolve().parents]
+    from_checkout = [m.__name__ for m in (node, lpsim, contracts, scenarios)
+                     if Path(m.__file__).resolve().parents[1] == REPO]  # (a venv may live in the checkout)
     if from_checkout:
         raise pytest.UsageError(
             f"python -P was given (test the installed package) but {from_checkout} came from the checkout "
