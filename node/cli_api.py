@@ -663,26 +663,30 @@ async def read_form(request: Request) -> dict[str, str]:
     return form
 
 
-def _endpoint(api: CliNode, handler: Callable, required: tuple[str, ...], needs: str):
-    def locked(form):
+def dispatch(api: CliNode, path: str, form: dict[str, str]) -> Response:
+    """Answer one request as go's mux would: mustHaveFormParams, then mustHaveDb / mustHaveClient,
+    then the handler (one at a time). Blocking: the server calls it from a worker thread, lpcli's
+    chain target directly."""
+    handler, required, needs = ROUTES[path]
+    for name in required:  # mustHaveFormParams wraps the other checks
+        if not form.get(name):
+            return _error_response(400, f"missing form param: {name}")
+    if api.protocol is None:
+        if "db" in needs:
+            return _error_response(500, "missing database")
+        if "client" in needs:
+            return _error_response(500, "missing ETH client")
+    try:
         with api.lock:
             return handler(api, form)
+    except HTTPError as exc:
+        log.error("HTTP Response Error statusCode=%d err=%s", exc.status, exc.message)
+        return _error_response(exc.status, exc.message)
 
+
+def _endpoint(api: CliNode, path: str):
     async def endpoint(request: Request) -> Response:
-        form = await read_form(request)
-        for name in required:  # mustHaveFormParams wraps the other checks
-            if not form.get(name):
-                return _error_response(400, f"missing form param: {name}")
-        if api.protocol is None:
-            if "db" in needs:
-                return _error_response(500, "missing database")
-            if "client" in needs:
-                return _error_response(500, "missing ETH client")
-        try:
-            return await run_in_threadpool(locked, form)
-        except HTTPError as exc:
-            log.error("HTTP Response Error statusCode=%d err=%s", exc.status, exc.message)
-            return _error_response(exc.status, exc.message)
+        return await run_in_threadpool(dispatch, api, path, await read_form(request))
 
     return endpoint
 
@@ -690,7 +694,7 @@ def _endpoint(api: CliNode, handler: Callable, required: tuple[str, ...], needs:
 def create_cli_app(api: CliNode) -> Starlette:
     from node.eth.errors import ChainError
 
-    app = Starlette(routes=[Route(path, _endpoint(api, *spec), methods=METHODS) for path, spec in ROUTES.items()])
+    app = Starlette(routes=[Route(path, _endpoint(api, path), methods=METHODS) for path in ROUTES])
     limits.guard_app(app, lambda path: limits.MAX_SMALL_BODY, text_error, unavailable=(ChainError,))
     return app
 
