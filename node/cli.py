@@ -1,8 +1,17 @@
-"""`lpnode`: the node's command line. This issue: `lpnode devchain`."""
+"""`lpnode`: the node's command line.
+
+Two syntaxes, as the commands come from two places: the node modes (orchestrator, gateway,
+transcoder, ai-worker) take go-livepeer's flags in go's syntax (node/goflags.py, node/launch.py),
+and are also reached as go names them — `lpnode -orchestrator ...`, `lpnode -gateway ...`
+(`-broadcaster`), `lpnode -transcoder ...`, `lpnode -aiWorker ...`, `lpnode -orchestrator
+-transcoder ...` (an orchestrator that transcodes itself); lpnode's own commands (devchain, devnet,
+ai-runner) take GNU-style `--flags` (argparse).
+"""
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from dataclasses import fields
 from decimal import Decimal, InvalidOperation
@@ -71,14 +80,15 @@ def protocol_params_from(args: argparse.Namespace, parser: argparse.ArgumentPars
 
 
 def cmd_devnet(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    import logging
     from fractions import Fraction
 
     from node import event_loop
     from node.devnet import DevnetConfig, run_devnet
+    from node.launch import write_ready_file
+    from node.logging_setup import setup_logging
 
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(args.v, level=args.log_level if args.log_level is not None else
+                  None if args.verbose or args.v != 3 else logging.WARNING)
     config = DevnetConfig(host=args.host, gateway_port=args.port, orchestrators=args.orchestrators,
                           round_length=args.round_length, block_time=args.block_time, mode=args.mode,
                           models_dir=args.models_dir or DevnetConfig.models_dir,
@@ -93,9 +103,12 @@ def cmd_devnet(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         if args.addresses:
             Path(args.addresses).write_text(json.dumps(net.addresses, indent=2) + "\n")
             print(f"contract addresses written to {args.addresses}")
+        if args.ready_file:
+            write_ready_file(args.ready_file, {"urls": net.urls, "addresses": net.addresses})
         print(f"try: curl -s -X POST {net.urls['gateway']}/text-to-image -H 'Content-Type: application/json' "
               "-d '{\"prompt\": \"a cat\", \"model_id\": \"" + config.model_id + "\", \"width\": 64, "
               "\"height\": 64, \"num_inference_steps\": 2}'")
+        print(f"devnet listening on {net.urls['gateway']}", flush=True)
         print("running; Ctrl-C to stop", flush=True)
 
     try:
@@ -105,7 +118,16 @@ def cmd_devnet(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _log_level(text: str) -> int:
+    from node.logging_setup import log_level
+
+    try:
+        return log_level(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def build_argparse() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lpnode", description="Livepeer node (Python)")
     sub = parser.add_subparsers(dest="command", required=True)
     from node.devchain_cli import devchain_parser
@@ -116,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Start a whole network on loopback: a devchain with the protocol deployed, orchestrators "
         "(bonded, registered, calling reward, redeeming tickets) each with an AI runner and a PyAV "
         "transcoder, and a funded gateway; print the gateway's URL and run until Ctrl-C.")
-    net.add_argument("--host", default="127.0.0.1")
+    net.add_argument("--host", default="127.0.0.1", help="address every node binds (default 127.0.0.1)")
     net.add_argument("--port", type=non_negative_int, default=9935, help="gateway port (default 9935; 0 picks one)")
     net.add_argument("--orchestrators", type=non_negative_int, default=1, help="orchestrators (default 1)")
     net.add_argument("--round-length", type=non_negative_int, default=50, help="blocks per round (default 50)")
@@ -136,26 +158,91 @@ def build_parser() -> argparse.ArgumentParser:
                      "to see the gateway's local verification (-localVerify) find a PixelMismatch and swap")
     net.add_argument("--deposit", type=float, default=10.0, help="the gateway's TicketBroker deposit in ETH (default 10)")
     net.add_argument("--reserve", type=float, default=10.0, help="the gateway's TicketBroker reserve in ETH (default 10)")
-    net.add_argument("--verbose", action="store_true", help="log round duties and redemptions")
+    net.add_argument("--verbose", action="store_true", help="log round duties and redemptions (INFO)")
+    net.add_argument("-v", type=non_negative_int, default=3,
+                     help="log verbosity as go's -v: 4 and below info, 5 debug, 6 debug with third-party lines")
+    net.add_argument("--log-level", type=_log_level, default=None, metavar="LEVEL",
+                     help="debug, info, warning or error (overrides -v and --verbose; default warning)")
     net.add_argument("--addresses", metavar="FILE", help="write the contract addresses, as JSON keyed by name, to FILE")
+    net.add_argument("--ready-file", metavar="FILE", help="once every node serves, write JSON {\"urls\": {name: "
+                     "url}, \"addresses\": {contract: address}} to FILE (atomically)")
     net.set_defaults(func=cmd_devnet, parser=net)
-    from node.launch import (ai_worker_parser, gateway_parser, orchestrator_parser, run_ai_worker_mode, run_gateway,
-                             run_orchestrator, run_transcoder_mode, transcoder_parser)
-
-    orch = orchestrator_parser(sub)
-    orch.set_defaults(func=run_orchestrator, parser=orch)
-    gw = gateway_parser(sub)
-    gw.set_defaults(func=run_gateway, parser=gw)
-    tr = transcoder_parser(sub)
-    tr.set_defaults(func=run_transcoder_mode, parser=tr)
-    aw = ai_worker_parser(sub)
-    aw.set_defaults(func=run_ai_worker_mode, parser=aw)
+    for name, help_text in GO_COMMANDS.items():  # listed here; parsed in go's syntax (CommandLine)
+        sub.add_parser(name, help=help_text + " (go-livepeer flags: lpnode " + name + " -h)", add_help=False)
     sub.add_parser("ai-runner", help="serve one AI pipeline with ai-runner's HTTP API "
                    "(lpnode ai-runner --help)", add_help=False)
     return parser
 
 
-def run(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
+GO_COMMANDS = {
+    "orchestrator": "run an orchestrator (gRPC + HTTP on -serviceAddr)",
+    "gateway": "run a gateway (client HTTP API on -httpAddr)",
+    "transcoder": "run a remote transcoder attached to an orchestrator",
+    "ai-worker": "run a remote AI worker attached to an orchestrator",
+}
+# go's node type when several mode flags are given (starter.go): orchestrator, transcoder, aiWorker, gateway
+MODE_FLAGS = (("orchestrator", "orchestrator"), ("transcoder", "transcoder"), ("aiWorker", "ai-worker"),
+              ("broadcaster", "gateway"), ("gateway", "gateway"))
+
+
+class CommandLine:
+    """lpnode's parser: `parse_args(argv)` returns a Namespace whose `func(args, parser)` runs the
+    command, as argparse's would; the go-style commands parse with their go flag sets."""
+
+    def __init__(self) -> None:
+        self.argparse = build_argparse()
+
+    def flagset(self, command: str, prog: str | None = None):
+        from node.launch import COMMANDS
+
+        factory, runner = COMMANDS[command]
+        fs = factory(prog or f"lpnode {command}")
+        fs.set_defaults(func=runner, command=command)
+        return fs
+
+    def parse_args(self, argv: list[str]) -> argparse.Namespace:
+        if argv and argv[0] in GO_COMMANDS:
+            fs = self.flagset(argv[0])
+            args = fs.parse_args(argv[1:])
+        elif argv and argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
+            command = self.mode_of(argv)
+            fs = self.flagset(command, "lpnode")
+            args = fs.parse_args(argv)
+        else:
+            return self.argparse.parse_args(argv)
+        args.parser = fs
+        return args
+
+    def mode_of(self, argv: list[str]) -> str:
+        """The command a go-style line (`-orchestrator -transcoder ...`) means: parsed with every
+        go-style flag known, then the mode flags read in go's order."""
+        from node.goflags import FlagError, FlagSet, HelpRequested
+
+        union = FlagSet("lpnode")
+        for command in GO_COMMANDS:
+            for flag in self.flagset(command).unique():
+                for name in (flag.name, *flag.aliases):
+                    if name not in union.flags:
+                        union.flags[name] = flag
+        try:
+            values, _, seen = union.parse(argv)
+        except HelpRequested:  # `lpnode -orchestrator -h`: the mode flags before it, as written
+            seen = {t.lstrip("-") for t in argv[:argv.index("-h") if "-h" in argv else len(argv)]}
+            values = dict.fromkeys(seen, True)
+        except FlagError as exc:
+            union.error(str(exc))
+        for flag, command in MODE_FLAGS:
+            if flag in seen and values[flag]:
+                return command
+        union.error("No services enabled; must be at least one of -gateway, -transcoder, -aiWorker, -orchestrator "
+                    "(or a command: " + ", ".join((*GO_COMMANDS, "devchain", "devnet", "ai-runner")) + ")")
+
+
+def build_parser() -> CommandLine:
+    return CommandLine()
+
+
+def run(parser: CommandLine, argv: list[str] | None) -> int:
     """Parse `argv` and run the chosen subcommand, which reports errors through its own parser."""
     args = parser.parse_args(argv)
     return args.func(args, args.parser)

@@ -196,19 +196,30 @@ class Devnet:
         threading.Thread(target=self._produce_blocks, daemon=True).start()
 
 
-def _transcoder(stall: float = 0.0, pixels_factor: int = 1):
-    """The orchestrator's local transcoder: PyAV, software x264. Declared failure drills: `stall`,
-    seconds to sit on each segment first (a slow orchestrator); `pixels_factor`, what it multiplies
-    the pixels it reports by (2: a lying orchestrator that bills twice the work — honest renditions,
-    a false count, which the gateway's local verification catches as "PixelMismatch")."""
+def _transcoder(stall: float = 0.0, pixels_factor: int = 1, gpus: list[str] | None = None):
+    """The orchestrator's local transcoder: PyAV, software x264, or NVENC on the `gpus` (-nvidia ids)
+    taken in turn, a segment each, as go spreads sessions over its GPUs. Declared failure drills:
+    `stall`, seconds to sit on each segment first (a slow orchestrator); `pixels_factor`, what it
+    multiplies the pixels it reports by (2: a lying orchestrator that bills twice the work — honest
+    renditions, a false count, which the gateway's local verification catches as "PixelMismatch")."""
+    import itertools
+
     from node.worker.profiles import VideoProfile as WorkerProfile
     from node.worker.transcode import transcode
+
+    devices = itertools.cycle([int(g) for g in gpus]) if gpus else None
+    lock = threading.Lock()
 
     def run(data: bytes, profiles) -> list[tuple[bytes, int]]:
         if stall:
             time.sleep(stall)
         wanted = [WorkerProfile(p.name, p.width, p.height, p.bitrate, p.framerate, p.framerate_den) for p in profiles]
-        result = transcode(data, wanted, preset="ultrafast")
+        if devices is None:
+            result = transcode(data, wanted, preset="ultrafast")
+        else:
+            with lock:
+                device = next(devices)
+            result = transcode(data, wanted, accel="nvidia", device=device)
         return [(r.data, r.pixels * pixels_factor) for r in result.renditions]
 
     return run

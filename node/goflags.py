@@ -250,11 +250,34 @@ class FlagSet:
             head = f"  -{name}" + (f" {flag.type_name}" if flag.type_name else "")
             text = flag.help if name == flag.name else f"alias of -{flag.name}"
             default = flag.default
-            if name == flag.name and default not in (None, "", False, 0, 0.0):
-                text += f" (default {_quote(default) if isinstance(default, str) else default})"
+            if name == flag.name and default is not None and default is not False and default != "" and default != 0:
+                text += f" (default {_go_value(default, flag.type_name)})"
             sep = "\t" if len(head) <= 4 else "\n    \t"
             lines.append(head + sep + text.replace("\n", "\n    \t") + "\n")
         return "".join(lines)
+
+
+def _go_value(value, type_name: str) -> str:
+    """A default as go's PrintDefaults shows it: %q strings, true/false, 0.3, 5m0s."""
+    if isinstance(value, str):
+        return _quote(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if type_name == "duration":
+        return _go_duration(float(value))
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _go_duration(seconds: float) -> str:
+    """time.Duration.String for whole seconds and up: 1h0m0s, 5m0s, 30s, 1.5s."""
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = f"{secs:g}s"
+    if hours:
+        return f"{int(hours)}h{int(minutes)}m{text}"
+    return f"{int(minutes)}m{text}" if minutes else text
 
 
 def _quote(text) -> str:

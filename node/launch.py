@@ -1,8 +1,12 @@
-"""`lpnode orchestrator` and `lpnode gateway`: one node per process, with go-livepeer's flag names
-where go has the flag (`-serviceAddr`, `-orchAddr`, `-pricePerUnit`, `-aiModels`, `-ticketEV`...).
+"""`lpnode orchestrator`, `gateway`, `transcoder` and `ai-worker` (or `lpnode -orchestrator ...` as
+go-livepeer's `livepeer -orchestrator ...`): one node per process, with go-livepeer's flag names,
+syntax (node/goflags.py), meanings and defaults (cmd/livepeer/starter/flags.go, starter.go) where go
+has the flag; lpnode's own flags say "(lpnode)" in their help.
 
-Offchain unless `-ethUrl` is given; on-chain a node needs `-ethKey` (its account's private key)
-and `-addresses` (the JSON file `lpnode devchain --addresses` writes: contract name -> address).
+Offchain unless -ethUrl is given (or -network names a chain). On-chain a node's account is a V3
+keystore (-ethKeystorePath, -ethPassword, as go) or a raw key (-ethKey, lpnode); the contracts are
+found through the Controller (-ethController, or the -network's) or in an addresses file
+(-addresses, lpnode: what `lpnode devchain --addresses` writes).
 """
 from __future__ import annotations
 
@@ -10,28 +14,35 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import re
 import threading
 from fractions import Fraction
 from pathlib import Path
 
 from node import event_loop
-from node.cli import non_negative_int
+from node.goflags import FlagSet, parse_int
 from node.eth.txmanager import DEFAULT_MAX_REPLACEMENTS, DEFAULT_TX_TIMEOUT
+from node.logging_setup import DEFAULT_VERBOSITY, setup_logging, verbosity
 
 log = logging.getLogger("lpnode")
 
+LPNODE = " (lpnode)"  # the label of a flag go-livepeer does not have
 
-def add_chain_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-ethUrl", default=None, help="JSON-RPC URL of the chain (absent: offchain)")
-    p.add_argument("-ethKey", default=None, help="hex private key of this node's account (on-chain)")
-    p.add_argument("-addresses", default=None, help="JSON file of contract addresses (lpnode devchain --addresses)")
-    p.add_argument("-transactionTimeout", "-txTimeout", dest="transactionTimeout", type=_duration,
-                   default=DEFAULT_TX_TIMEOUT,
-                   help="how long to wait for a transaction to be mined before replacing it: a Go duration "
-                   "(5m, 30s, 1m30s) or seconds (default 5m)")
-    p.add_argument("-maxTransactionReplacements", type=non_negative_int, default=DEFAULT_MAX_REPLACEMENTS,
-                   help="times a stuck transaction is replaced at a higher gas price (default 1)")
+# go's networks with a known Controller (starter.go, configOptions); arbitrum's redeem gas is L2's
+NETWORK_CONTROLLERS = {
+    "rinkeby": "0x9a9827455911a858E55f07911904fACC0D66027E",
+    "arbitrum-one-rinkeby": "0x9ceC649179e2C7Ab91688271bcD09fb707b3E574",
+    "mainnet": "0xf96d54e490317c557a967abfa5d6e33006be69b3",
+    "arbitrum-one-mainnet": "0xD8E8328501E9645d16Cf49539efC04f734606ee4",
+}
+L2_NETWORKS = ("arbitrum-one-rinkeby", "arbitrum-one-mainnet")
+
+# go's default selection weights (starter.go, DefaultLivepeerConfig)
+DEFAULT_SELECT_STAKE_WEIGHT, DEFAULT_SELECT_PRICE_WEIGHT, DEFAULT_SELECT_RAND_WEIGHT = 0.7, 0.0, 0.3
+
+
+# ---------------------------------------------------------------------------------------- values
 
 
 _DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -60,61 +71,469 @@ def _duration(text: str) -> float:
     return seconds
 
 
+def _non_negative_int(text: str) -> int:
+    value = parse_int(text)
+    if value < 0:
+        raise ValueError("must not be negative")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise ValueError("must be positive")
+    return value
+
+
+def _weight(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise ValueError("must be between 0 and 1")
+    return value
+
+
+def parse_nvidia(text: str) -> list[str]:
+    """-nvidia: comma-separated GPU ids (`0,1`) or `all` (every GPU torch sees; go asks nvidia-smi)."""
+    if text == "all":
+        try:
+            import torch
+
+            count = torch.cuda.device_count()
+        except ImportError:
+            count = 0
+        if not count:
+            raise ValueError("all: no Nvidia GPU found")
+        return [str(i) for i in range(count)]
+    ids = text.split(",")
+    if not all(re.fullmatch(r"\d+", i) for i in ids):
+        raise ValueError("want GPU ids such as 0,1 or all")
+    return ids
+
+
+def read_from_file(text: str) -> str:
+    """go's common.ReadFromFile: the trimmed contents when `text` names a non-empty file, else `text`
+    (-ethPassword, -orchSecret)."""
+    path = Path(text)
+    try:
+        if text and path.is_file():
+            content = path.read_text().strip()
+            if content:
+                return content
+    except OSError:
+        pass
+    return text
+
+
+# ---------------------------------------------------------------------------------------- flags
+
+
+def _common_flags(fs: FlagSet) -> None:
+    fs.add("v", verbosity, DEFAULT_VERBOSITY, "Log verbosity, glog's levels: 0-4 info, 5 debug, 6 debug with "
+           "third-party libraries' lines (node/logging_setup.py)", type_name="int")
+    fs.string("readyFile", "", "once the node serves, write JSON {\"url\": ...} to this file (atomically); the "
+              "bound address is also printed as `<mode> listening on <url>`" + LPNODE)
+
+
+def _chain_flags(fs: FlagSet) -> None:
+    fs.string("network", "offchain", "Network to connect to: offchain, arbitrum-one-mainnet, mainnet, ... or any "
+              "name (a devchain); unset, lpnode is on-chain when -ethUrl is given")
+    fs.string("ethUrl", "", "Ethereum node JSON-RPC URL")
+    fs.string("ethController", "", "Protocol smart contract address (the Controller; default: the -network's); "
+              "the other contracts are read from it with getContract(keccak(name))")
+    fs.string("ethKeystorePath", "", "Path to ETH keystore directory or keyfile (V3 JSON). If keyfile, overrides "
+              "-ethAcctAddr (default: <dataDir>/keystore)")
+    fs.string("ethAcctAddr", "", "Existing Eth account address. For use when multiple ETH accounts exist in the "
+              "keystore directory")
+    fs.string("ethPassword", "", "Password for existing Eth account address or path to file")
+    fs.string("ethKey", "", "hex private key of this node's account, instead of a keystore" + LPNODE)
+    fs.string("addresses", "", "JSON file of contract addresses (lpnode devchain --addresses), instead of "
+              "-ethController" + LPNODE)
+    fs.add("transactionTimeout", _duration, DEFAULT_TX_TIMEOUT,
+           "Amount of time to wait for an Ethereum transaction to confirm before timing out: a Go duration "
+           "(5m, 30s, 1m30s); lpnode also takes plain seconds", aliases=("txTimeout",), type_name="duration")
+    fs.add("maxTransactionReplacements", _non_negative_int, DEFAULT_MAX_REPLACEMENTS,
+           "Number of times to automatically replace pending Ethereum transactions", type_name="int")
+    fs.add("blockPollingInterval", _positive_seconds, 5.0, "Interval in seconds at which different blockchain "
+           "event services poll for blocks (lpnode takes fractions of a second)", type_name="float")
+    fs.string("dataDir", "", "Directory that data is stored in (default ~/.lpData/<network>; -datadir is go's "
+              "deprecated spelling)", aliases=("datadir",))
+    fs.bool("monitor", False, "Set to true to send performance metrics (lpnode serves Prometheus /metrics either "
+            "way; see the README)")
+
+
+def orchestrator_flags(prog: str = "lpnode orchestrator") -> FlagSet:
+    fs = FlagSet(prog, "Run an orchestrator: gRPC and HTTP on one port (-serviceAddr).")
+    fs.bool("orchestrator", True, "Set to true to be an orchestrator (implied by the orchestrator command)")
+    fs.bool("transcoder", False, "Set to true to be a transcoder: with -orchestrator, transcode here (PyAV)")
+    fs.bool("aiWorker", False, "Set to true to run an AI worker: with -orchestrator, an in-process AI runner for "
+            "every -aiModels entry without a `url` (without it, remote AI workers serve them)")
+    fs.string("serviceAddr", "127.0.0.1:8935", "Orchestrator only. Overrides the on-chain serviceURI that gateways "
+              "can use to contact this node; may be an IP or hostname. Port 0 picks a free port and advertises "
+              "it (lpnode: go infers the public IP when unset, lpnode defaults to loopback)")
+    fs.string("httpAddr", "", "Address to bind for HTTP commands (default: -serviceAddr's host and port; go's: "
+              "every interface on -serviceAddr's port)")
+    _chain_flags(fs)
+    _common_flags(fs)
+    fs.string("pricePerUnit", "0", "The price per 'pixelsPerUnit' amount pixels, in wei")
+    fs.add("pixelsPerUnit", _positive_int, 1, "Amount of pixels per unit. Set to '> 1' to have smaller price "
+           "granularity than 1 wei / pixel", type_name="int")
+    fs.bool("autoAdjustPrice", True, "Enable/disable automatic price adjustments based on the overhead for "
+            "redeeming tickets")
+    fs.string("aiModels", "", "Set models (pipeline:model_id) for AI worker to load upon initialization: an "
+              "aiModels.json file or pipeline:model_id:warm triples; an entry's `url` is its AI runner")
+    fs.string("aiModelsDir", "", "Set directory where AI model weights are stored (default $MODEL_DIR, then "
+              "~/.lpData/models)")
+    fs.add("aiRunnerMode", _runner_mode, "real", "-aiWorker runners: real models, or the declared deterministic "
+           "mocks" + LPNODE, type_name="string")
+    fs.add("nvidia", parse_nvidia, None, "Comma-separated list of Nvidia GPU device IDs (or \"all\" for all "
+           "available devices): -aiWorker runners go on these GPUs (one each, in turn) and -transcoder uses NVENC "
+           "on them", type_name="string")
+    fs.add("ticketEV", _non_negative_int, None, "The expected value for PM tickets (default 8000000000)",
+           type_name="int")
+    fs.add("maxFaceValue", _non_negative_int, 0, "set max ticket face value in WEI", type_name="int")
+    fs.add("maxSessions", _positive_int, 10, "Maximum number of concurrent transcoding sessions", type_name="int")
+    fs.string("orchSecret", "", "Shared secret with the orchestrator as a standalone transcoder or path to file")
+    fs.bool("reward", None, "Set to true to run a reward service (default: when the node is a registered "
+            "transcoder)")
+    fs.bool("initializeRound", False, "Set to true if running as a transcoder and the node should automatically "
+            "initialize new rounds")
+    return fs
+
+
+def gateway_flags(prog: str = "lpnode gateway") -> FlagSet:
+    fs = FlagSet(prog, "Run a gateway: the client HTTP API on -httpAddr.")
+    fs.bool("gateway", True, "Set to true to be a gateway (implied by the gateway command)")
+    fs.bool("broadcaster", False, "Set to true to be a broadcaster (**Deprecated**, use -gateway)")
+    fs.string("httpAddr", "127.0.0.1:9935", "Address to bind for HTTP commands; port 0 picks a free one")
+    fs.string("orchAddr", "", "Comma-separated list of orchestrators to connect to (host:port or URLs); absent "
+              "on-chain: the chain's active orchestrators and their ServiceRegistry URIs")
+    _chain_flags(fs)
+    _common_flags(fs)
+    fs.string("maxPricePerUnit", "0", "The maximum transcoding price per 'pixelsPerUnit' a gateway is willing to "
+              "accept (0: any price)")
+    fs.add("pixelsPerUnit", _positive_int, 1, "Amount of pixels per unit", type_name="int")
+    fs.add("maxTicketEV", _non_negative_int, 3_000_000_000_000, "The maximum acceptable expected value for one "
+           "PM ticket", type_name="int")
+    fs.add("maxTotalEV", _non_negative_int, 20_000_000_000_000, "The maximum acceptable expected value for one "
+           "PM payment", type_name="int")
+    fs.int("maxAttempts", 3, "Maximum transcode attempts")
+    fs.bool("localVerify", None, "Set to true to enable local verification i.e. pixel count and signature "
+            "verification (default: on on-chain, off offchain)")
+    fs.string("transcodingOptions", "P240p30fps16x9,P360p30fps16x9", "Transcoding options for broadcast job")
+    fs.add("selectStakeWeight", _weight, DEFAULT_SELECT_STAKE_WEIGHT, "Weight of the stake factor in the "
+           "orchestrator selection algorithm", type_name="float")
+    fs.add("selectPriceWeight", _weight, DEFAULT_SELECT_PRICE_WEIGHT, "Weight of the price factor in the "
+           "orchestrator selection algorithm", type_name="float")
+    fs.add("selectRandFreq", _weight, DEFAULT_SELECT_RAND_WEIGHT, "Weight of the random factor in the orchestrator "
+           "selection algorithm (-selectRandWeight is lpnode's alias)", aliases=("selectRandWeight",),
+           type_name="float")
+    fs.add("selectPriceExpFactor", _positive_float, 100.0, "Expresses how significant a small change of price is "
+           "for the selection algorithm; default 100", type_name="float")
+    # go funds a gateway through livepeer_cli; these top the TicketBroker deposit and reserve up at start
+    fs.add("deposit", _non_negative_int, 0, "on-chain: top the TicketBroker deposit up to this (wei)" + LPNODE,
+           type_name="int")
+    fs.add("reserve", _non_negative_int, 0, "on-chain: top the TicketBroker reserve up to this (wei)" + LPNODE,
+           type_name="int")
+    return fs
+
+
+def transcoder_flags(prog: str = "lpnode transcoder") -> FlagSet:
+    fs = FlagSet(prog, "Run a remote transcoder attached to an orchestrator.")
+    fs.bool("transcoder", True, "Set to true to be a transcoder (implied by the transcoder command)")
+    fs.string("orchAddr", "", "the orchestrator's host:port (required)")
+    fs.string("orchSecret", "", "Shared secret with the orchestrator as a standalone transcoder or path to file "
+              "(required)")
+    fs.add("maxSessions", _positive_int, 2, "maximum capacity for transcoder: segments transcoded at once "
+           "(lpnode's default 2; go's 10)", type_name="int")
+    fs.add("nvidia", parse_nvidia, None, "Comma-separated list of Nvidia GPU device IDs (or \"all\"): transcode "
+           "with NVENC on them, in turn", type_name="string")
+    _common_flags(fs)
+    return fs
+
+
+def ai_worker_flags(prog: str = "lpnode ai-worker") -> FlagSet:
+    fs = FlagSet(prog, "Run a remote AI worker attached to an orchestrator, driving an AI runner "
+                 "(lpnode ai-runner).")
+    fs.bool("aiWorker", True, "Set to true to run an AI worker (implied by the ai-worker command)")
+    fs.string("orchAddr", "", "the orchestrator's host:port (required)")
+    fs.string("orchSecret", "", "Shared secret with the orchestrator or path to file (required)")
+    fs.string("runnerUrl", "", "the AI runner this worker drives (lpnode ai-runner); comma-separated, one per "
+              "-pipeline, when each pipeline has its own (required)" + LPNODE)
+    fs.string("pipeline", "text-to-image", "pipeline(s) served, comma-separated" + LPNODE)
+    fs.string("modelID", "", "the model the runner serves (required)" + LPNODE)
+    fs.add("nvidia", parse_nvidia, None, "Comma-separated list of Nvidia GPU device IDs (or \"all\"); recorded: "
+           "the runner (-runnerUrl) is its own process and chooses its device", type_name="string")
+    _common_flags(fs)
+    return fs
+
+
+def _positive_int(text: str) -> int:
+    value = parse_int(text)
+    if value <= 0:
+        raise ValueError("must be positive")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise ValueError("must be positive")
+    return value
+
+
+def _runner_mode(text: str) -> str:
+    if text not in ("real", "mock"):
+        raise ValueError("want real or mock")
+    return text
+
+
+def _required(args, parser, *names: str) -> None:
+    for name in names:
+        if not getattr(args, name):
+            parser.error(f"-{name} is required")
+
+
+# ---------------------------------------------------------------------------------------- the chain
+
+
+def is_offchain(args) -> bool:
+    """go: offchain unless -network says otherwise; lpnode, -network unset: on-chain when -ethUrl is given."""
+    if "network" in args.flags_set:
+        return args.network == "offchain"
+    return not args.ethUrl
+
+
 def connect(args, parser):
     """(protocol, account) on-chain, (None, None) offchain."""
-    if not args.ethUrl:
+    if is_offchain(args):
+        if args.ethUrl:
+            log.warning("-network offchain: -ethUrl %s is not used", args.ethUrl)
         return None, None
-    if not args.ethKey or not args.addresses:
-        parser.error("-ethUrl needs -ethKey and -addresses")
-    from eth_account import Account as EthAccount
+    if not args.ethUrl:
+        parser.error("Need to specify an Ethereum node JSON-RPC URL using -ethUrl")
+    from node.eth import Account, ChainError, JsonRpcChain, attach_protocol
 
-    from node.eth import Account, JsonRpcChain, attach_protocol
-
-    key = bytes.fromhex(args.ethKey.removeprefix("0x"))
-    account = Account(EthAccount.from_key(key).address, key)
+    address, key = load_account(args, parser)
+    account = Account(address, key)
     chain = JsonRpcChain(args.ethUrl, accounts=[account], tx_timeout=args.transactionTimeout,
                          max_replacements=args.maxTransactionReplacements)
-    protocol = attach_protocol(chain, json.loads(Path(args.addresses).read_text()), owner=account)
+    try:
+        if args.addresses:
+            addresses = json.loads(Path(args.addresses).read_text())
+        else:
+            controller = args.ethController or NETWORK_CONTROLLERS.get(args.network, "")
+            if not controller:
+                parser.error("on-chain, the contracts come from -ethController (or a -network that has one: "
+                             f"{', '.join(NETWORK_CONTROLLERS)}) or from -addresses")
+            addresses = controller_addresses(chain, controller)
+        protocol = attach_protocol(chain, addresses, owner=account)
+    except (OSError, ValueError, ChainError) as exc:
+        parser.exit(1, f"{parser.prog}: cannot attach to the protocol: {exc}\n")
+    log.info("on-chain account=%s network=%s controller=%s", address, network_of(args, chain),
+             protocol.contracts["Controller"].address if hasattr(protocol, "contracts") else "")
     return protocol, account
 
 
-def orchestrator_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser("orchestrator", help="run an orchestrator (gRPC + HTTP on -serviceAddr)")
-    p.add_argument("-serviceAddr", default="127.0.0.1:8935", help="host:port to serve and advertise")
-    p.add_argument("-cliAddr", default=None, help="host:port of the operator CLI API (lpcli --node; "
-                   "go's default 127.0.0.1:7935)")
-    add_chain_flags(p)
-    p.add_argument("-pricePerUnit", default="0", help="wei per unit (transcoding and AI fallback)")
-    p.add_argument("-pixelsPerUnit", type=int, default=1)
-    p.add_argument("-aiModels", default="", help="aiModels.json file or pipeline:model_id:warm triples; "
-                   "an entry's `url` is its AI runner")
-    p.add_argument("-aiWorker", action="store_true", help="run the AI models here: an in-process runner for "
-                   "every -aiModels entry without a `url` (without it, remote AI workers serve them)")
-    p.add_argument("-aiModelsDir", default=None, help="where -aiWorker runners load models from, offline "
-                   "(default $MODEL_DIR, then ~/.lpData/models)")
-    p.add_argument("-aiRunnerMode", choices=("real", "mock"), default="real",
-                   help="-aiWorker runners: real models, or the declared deterministic mocks (lpnode's flag)")
-    p.add_argument("-transcoder", action="store_true", help="transcode locally with PyAV")
-    p.add_argument("-ticketEV", type=int, default=None, help="ticket EV in wei (default 8 gwei)")
-    p.add_argument("-maxFaceValue", type=int, default=0)
-    p.add_argument("-maxSessions", type=int, default=10)
-    p.add_argument("-blockPollingInterval", type=float, default=5.0, help="seconds between round-duty checks")
-    p.add_argument("-orchSecret", default=None, help="secret remote transcoders register with")
-    p.add_argument("-datadir", default=None, help="on-chain: where the node keeps its database (lpdb.sqlite3: "
-                   "winning tickets until redeemed, so a restart redeems them; default ~/.lpData/<network>, "
-                   "<network> being go's name for the chain or chain-<chain id>)")
-    return p
+def controller_addresses(chain, controller: str) -> dict[str, str]:
+    """The protocol's addresses as go finds them: Controller.getContract(keccak256(name)) for each."""
+    from contracts import PROTOCOL_CONTRACTS
+    from node.eth import ChainError, compile_contract, contract_id
+
+    if not chain.w3.eth.get_code(chain.w3.to_checksum_address(controller)):
+        raise ChainError(f"no contract at -ethController {controller}")
+    ctrl = chain.at(compile_contract("Controller"), controller)
+    addresses = {"Controller": ctrl.address}
+    for name in PROTOCOL_CONTRACTS:
+        if name != "Controller":
+            address = ctrl.getContract(contract_id(name))
+            if int(address, 16) == 0:
+                raise ChainError(f"the Controller at {controller} has no {name}")
+            addresses[name] = address
+    return addresses
+
+
+def network_of(args, chain=None) -> str:
+    """The network's name: -network when given, else go's name for the chain id (or chain-<id>)."""
+    if "network" in args.flags_set or chain is None:
+        return args.network
+    from node.orchestrator.ticket_store import network_name
+
+    return network_name(chain.w3.eth.chain_id)
+
+
+def data_dir(args, chain_id: int | None = None) -> Path:
+    """-dataDir, else go's ~/.lpData/<network>."""
+    if args.dataDir:
+        return Path(args.dataDir).expanduser()
+    if "network" not in args.flags_set and chain_id is not None:
+        from node.orchestrator.ticket_store import default_datadir
+
+        return default_datadir(chain_id)
+    return Path.home() / ".lpData" / args.network
+
+
+def load_account(args, parser) -> tuple[str, bytes]:
+    """(address, private key): -ethKey (lpnode), else a V3 keystore as go reads it — -ethKeystorePath
+    a key file or a directory (default <dataDir>/keystore), -ethAcctAddr choosing in a directory (the
+    first file otherwise), -ethPassword the password or a file holding it. Unlike go, lpnode neither
+    creates an account nor prompts for a password."""
+    from eth_account import Account as EthAccount
+
+    if args.ethKey:
+        if args.ethKeystorePath:
+            parser.error("-ethKey and -ethKeystorePath: give one")
+        try:
+            key = bytes.fromhex(args.ethKey.removeprefix("0x"))
+            return EthAccount.from_key(key).address, key
+        except ValueError as exc:
+            parser.error(f"invalid value for flag -ethKey: {exc}")
+    if args.ethKeystorePath:
+        path = Path(args.ethKeystorePath.rstrip("/")).expanduser()
+        if not path.exists():
+            parser.error("provided -ethKeystorePath was not found")
+    else:
+        chain_id = None
+        if not args.dataDir and "network" not in args.flags_set:
+            from web3 import HTTPProvider, Web3
+
+            chain_id = Web3(HTTPProvider(args.ethUrl)).eth.chain_id
+        path = data_dir(args, chain_id) / "keystore"
+    try:
+        address, keyfile = find_key(path, args.ethAcctAddr)
+        key = EthAccount.decrypt(keyfile, read_from_file(args.ethPassword))
+    except (OSError, ValueError, KeyError) as exc:
+        parser.error(f"keystore {path}: {exc}")
+    return EthAccount.from_key(key).address, bytes(key)
+
+
+def find_key(path: Path, wanted: str = "") -> tuple[str, dict]:
+    """(address, V3 key JSON) from a key file or a keystore directory (geth's: every file but dot
+    files and editor backups, in name order). A file's own address wins over -ethAcctAddr, which
+    must then match it (go's check)."""
+    def address_of(doc: dict) -> str:
+        return "0x" + doc["address"].lower().removeprefix("0x")
+
+    wanted = wanted.lower()
+    if path.is_file():
+        doc = json.loads(path.read_text())
+        if wanted and "0x" + wanted.removeprefix("0x") != address_of(doc):
+            raise ValueError("-ethKeystorePath and -ethAcctAddr were both provided, but ethAcctAddr does not "
+                             "match the address found in keystore")
+        return address_of(doc), doc
+    if not path.is_dir():
+        raise ValueError("no keystore directory (give -ethKeystorePath, or -ethKey)")
+    keys = []
+    for f in sorted(path.iterdir()):
+        if f.is_file() and not f.name.startswith(".") and not f.name.endswith("~"):
+            try:
+                doc = json.loads(f.read_text())
+                keys.append((address_of(doc), doc))
+            except (ValueError, KeyError, AttributeError):
+                continue  # not a key file
+    if not keys:
+        raise ValueError("no Ethereum account in the keystore; lpnode does not create one (go would): make one "
+                         "(geth account new, or eth_account) or pass -ethKey")
+    if not wanted:
+        return keys[0]
+    for address, doc in keys:
+        if address == "0x" + wanted.removeprefix("0x"):
+            return address, doc
+    raise ValueError(f"ETH account 0x{wanted.removeprefix('0x')} not found")
+
+
+def open_ticket_store(folder: Path, protocol):
+    """The winning-ticket store in the data directory, scoped to this chain by its genesis block hash
+    (a devchain started again is another chain)."""
+    from node.orchestrator.ticket_store import DB_FILE, SqliteTicketStore
+
+    return SqliteTicketStore(folder / DB_FILE, chain=protocol.chain.block_hash(0))  # this chain's rows only
+
+
+class _RoundServices:
+    """go runs the round initializer only with -initializeRound and the reward service only with -reward
+    (unset: when registered), and neither calls reward before the round is initialised; the node's
+    round_duties does both, and redemption, on each poll. It sees the protocol through this filter:
+    a switched-off service's check reads as "nothing to do"."""
+
+    def __init__(self, protocol, *, initialize: bool, reward: bool) -> None:
+        self._protocol, self._initialize, self._reward = protocol, initialize, reward
+
+    def __getattr__(self, name):
+        return getattr(self._protocol, name)
+
+    @property
+    def RoundsManager(self):  # noqa: N802 - the contract's name
+        rm = self._protocol.RoundsManager
+        return rm if self._initialize else _Override(rm, currentRoundInitialized=lambda: True)
+
+    @property
+    def BondingManager(self):  # noqa: N802 - the contract's name
+        bm = self._protocol.BondingManager
+        return bm if self._reward else _Override(bm, isActiveTranscoder=lambda _address: False)
+
+
+class _Override:
+    def __init__(self, target, **methods) -> None:
+        self._target, self._methods = target, methods
+
+    def __getattr__(self, name):
+        return self._methods.get(name) or getattr(self._target, name)
+
+
+def round_services(protocol, args):
+    """The protocol as this poll's round_duties should see it (see _RoundServices)."""
+    initialized = protocol.RoundsManager.currentRoundInitialized()
+    reward = args.reward is not False and (initialized or args.initializeRound)
+    if args.initializeRound and reward:
+        return protocol
+    return _RoundServices(protocol, initialize=args.initializeRound, reward=reward)
+
+
+def write_ready_file(path: str, data: dict) -> None:
+    """Write JSON to `path` atomically (a temp file in the same folder, then rename): a reader sees
+    the whole file or none."""
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, target)
+
+
+def announce(mode: str, url: str, args, **extra) -> None:
+    """The line a script parses (`<mode> listening on <url>`) and the ready file."""
+    print(f"{mode} listening on {url}", flush=True)
+    if args.readyFile:
+        write_ready_file(args.readyFile, {"url": url, "mode": mode, "pid": os.getpid(), **extra})
+
+
+# ---------------------------------------------------------------------------------------- orchestrator
+
+
+def _split_addr(addr: str, flag: str, parser) -> tuple[str, int]:
+    host, sep, port = addr.split("://", 1)[-1].rstrip("/").rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        parser.error(f"invalid value {addr!r} for flag -{flag}: want host:port (port 0 picks a free one)")
+    return host or "127.0.0.1", int(port)
+
+
+def _free_port(host: str) -> int:
+    """A port the OS reports free: the orchestrator must advertise its URI (and register it on-chain)
+    before it serves, so with port 0 it learns one first."""
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
 
 
 def run_orchestrator(args, parser) -> int:
     from node.core.ai_models import AIModelsError, parse_ai_models
     from node.core.pricing import parse_price_per_unit
-    from node.core.recipient import DEFAULT_TICKET_EV
+    from node.core.recipient import DEFAULT_TICKET_EV, REDEEM_GAS_ARBITRUM, REDEEM_GAS_L1
     from node.eth.payments import CachedChainView, ProtocolBroker, ProtocolChainView
     from node.orchestrator.node import OrchestratorConfig, OrchestratorNode
     from node.orchestrator.server import serve_orchestrator
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(args.v)
     try:
         value = args.aiModels
         file_text = Path(value).read_text() if value and Path(value).is_file() else None
@@ -122,19 +541,35 @@ def run_orchestrator(args, parser) -> int:
         price, _ = parse_price_per_unit(args.pricePerUnit)
     except (AIModelsError, ValueError) as exc:
         parser.error(str(exc))
+    secret = read_from_file(args.orchSecret) if args.orchSecret else ""
+    if not (args.transcoder or args.aiWorker or secret or models):
+        parser.error("Running an orchestrator requires an -orchSecret for standalone mode or -transcoder for "
+                     "orchestrator+transcoder mode")  # go's rule and words (starter.go)
+    scheme = "https" if args.serviceAddr.startswith("https://") else "http"  # lpnode serves plaintext
+    host, port = _split_addr(args.serviceAddr, "serviceAddr", parser)
+    bind_host, bind_port = _split_addr(args.httpAddr, "httpAddr", parser) if args.httpAddr else (host, port)
+    if bind_port == 0:
+        bind_port = _free_port(bind_host)
+    if port == 0:
+        port = bind_port
+    uri = f"{scheme}://{host}:{port}"
     runners = {m.pipeline: m.url.rstrip("/") for m in models if m.url}
     if args.aiWorker:
-        runners.update(start_runners([m for m in models if not m.url], args.aiRunnerMode, args.aiModelsDir, parser))
+        runners.update(start_runners([m for m in models if not m.url], args.aiRunnerMode, args.aiModelsDir,
+                                     parser, gpus=args.nvidia))
+    elif args.nvidia:
+        log.info("-nvidia %s: recorded; runners with a `url` choose their own device", ",".join(args.nvidia))
     protocol, account = connect(args, parser)
-    host, _, port = args.serviceAddr.rpartition(":")
-    uri = f"http://{args.serviceAddr}"
+    network = network_of(args, protocol.chain if protocol is not None else None)
     config = OrchestratorConfig(uri, price_per_unit=price, pixels_per_unit=args.pixelsPerUnit, ai_models=models,
                                 transcoding=args.transcoder, max_sessions=args.maxSessions,
-                                ticket_ev=args.ticketEV or DEFAULT_TICKET_EV, max_face_value=args.maxFaceValue)
+                                ticket_ev=args.ticketEV or DEFAULT_TICKET_EV, max_face_value=args.maxFaceValue,
+                                auto_adjust_price=args.autoAdjustPrice,
+                                redeem_gas=REDEEM_GAS_ARBITRUM if network in L2_NETWORKS else REDEEM_GAS_L1)
     if protocol is None:
         node = OrchestratorNode(config)
     else:
-        store = open_ticket_store(args.datadir, protocol)
+        store = open_ticket_store(data_dir(args, protocol.chain.w3.eth.chain_id), protocol)
         node = OrchestratorNode(config, address=account.address, chain=CachedChainView(ProtocolChainView(protocol)),
                                 broker=ProtocolBroker(protocol, account), ticket_store=store)
         if node.redeemer.counts["restored"]:
@@ -144,32 +579,29 @@ def run_orchestrator(args, parser) -> int:
     if args.transcoder:
         from node.devnet import _transcoder
 
-        transcode = _transcoder()
+        transcode = _transcoder(gpus=args.nvidia)
 
     remote = ai_workers = None
-    if args.orchSecret:
+    if secret:
         from node.orchestrator.remote import RemoteAIWorkers, RemoteTranscoders
 
-        remote, ai_workers = RemoteTranscoders(args.orchSecret, uri), RemoteAIWorkers(args.orchSecret)
+        remote, ai_workers = RemoteTranscoders(secret, uri), RemoteAIWorkers(secret)
 
     if protocol is not None and node.register_service_uri(protocol, account):
         log.info("registered service URI %s", uri)
 
-    from node.cli_api import CliNode, start_cli_server
-
-    start_cli_server(CliNode("orchestrator", protocol, account, orchestrator=node), args.cliAddr)
-
     async def main():
-        await serve_orchestrator(node, host or "127.0.0.1", int(port), private_key=account.key if account else None,
+        await serve_orchestrator(node, bind_host, bind_port, private_key=account.key if account else None,
                                  transcode=transcode, runners=runners, remote=remote, ai_workers=ai_workers)
         print(f"orchestrator {account.address if account else '(offchain)'} serving on {uri}", flush=True)
+        announce("orchestrator", uri, args, address=account.address if account else None, network=network)
         if protocol is not None:
             stop = threading.Event()
 
             def duties():
                 while not stop.wait(args.blockPollingInterval):
                     try:
-                        done = node.round_duties(protocol, account)
+                        done = node.round_duties(round_services(protocol, args), account)
                         if len(done) > 1 or done.get("redemptions"):
                             log.info("round duties: %s", done)
                     except Exception as exc:  # noqa: BLE001 - the next poll retries
@@ -185,60 +617,25 @@ def run_orchestrator(args, parser) -> int:
     return 0
 
 
-def open_ticket_store(datadir: str | None, protocol):
-    """The winning-ticket store in -datadir (go's default ~/.lpData/<network> without it), scoped to
-    this chain by its genesis block hash (a devchain started again is another chain)."""
-    from node.orchestrator.ticket_store import DB_FILE, SqliteTicketStore, default_datadir
-
-    folder = Path(datadir).expanduser() if datadir else default_datadir(protocol.chain.w3.eth.chain_id)
-    return SqliteTicketStore(folder / DB_FILE, chain=protocol.chain.block_hash(0))  # this chain's rows only
-
-
-def go_bool(value: str) -> bool:
-    """A Go boolean flag's value (strconv.ParseBool): 1/t/true/True/TRUE or 0/f/false/False/FALSE."""
-    if value in ("1", "t", "T", "true", "TRUE", "True"):
-        return True
-    if value in ("0", "f", "F", "false", "FALSE", "False"):
-        return False
-    raise argparse.ArgumentTypeError(f"invalid boolean value {value!r}")
-
-
-def start_runners(models, mode: str, models_dir: str | None, parser) -> dict[str, str]:
-    """An in-process AI runner per model (go: one runner container each); pipeline -> URL."""
+def start_runners(models, mode: str, models_dir: str | None, parser, gpus: list[str] | None = None) -> dict[str, str]:
+    """An in-process AI runner per model (go: one runner container each, on the -nvidia GPUs in turn);
+    pipeline -> URL."""
     from node.worker.ai.local_runner import start_local_runner
 
     runners = {}
-    for m in models:
+    for i, m in enumerate(models):
+        options = {"device": f"cuda:{gpus[i % len(gpus)]}"} if gpus and mode == "real" else {}
         try:
-            runners[m.pipeline] = start_local_runner(m.pipeline, m.model_id, mode=mode, models_dir=models_dir)
+            runners[m.pipeline] = start_local_runner(m.pipeline, m.model_id, mode=mode, models_dir=models_dir or None,
+                                                     **options)
         except Exception as exc:  # noqa: BLE001 - a model that cannot load stops the node, as go does
-            parser.exit(1, f"lpnode orchestrator: cannot load {m.pipeline} model {m.model_id}: {exc}\n")
-        log.info("AI runner for %s %s (%s) at %s", m.pipeline, m.model_id, mode, runners[m.pipeline])
+            parser.exit(1, f"{parser.prog}: cannot load {m.pipeline} model {m.model_id}: {exc}\n")
+        log.info("AI runner for %s %s (%s%s) at %s", m.pipeline, m.model_id, mode,
+                 f", {options['device']}" if options else "", runners[m.pipeline])
     return runners
 
 
-def gateway_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser("gateway", help="run a gateway (client HTTP API on -httpAddr)")
-    p.add_argument("-httpAddr", default="127.0.0.1:9935")
-    p.add_argument("-cliAddr", default=None, help="host:port of the operator CLI API (lpcli --node; "
-                   "go's default 127.0.0.1:5935)")
-    p.add_argument("-orchAddr", default="", help="comma-separated orchestrator addresses (host:port or URLs); "
-                   "absent on-chain: the chain's active orchestrators and their ServiceRegistry URIs")
-    add_chain_flags(p)
-    p.add_argument("-maxPricePerUnit", default="0", help="max wei per unit (0: any)")
-    p.add_argument("-pixelsPerUnit", type=int, default=1)
-    p.add_argument("-maxTicketEV", type=int, default=3_000_000_000_000)
-    p.add_argument("-maxTotalEV", type=int, default=20_000_000_000_000)
-    p.add_argument("-maxAttempts", type=int, default=3)
-    p.add_argument("-localVerify", nargs="?", const=True, default=None, type=go_bool,
-                   help="check every transcoded segment: the orchestrator's signature (on-chain) and the "
-                   "decoded pixel counts; a mismatch drops the orchestrator and retries the segment "
-                   "(default: on on-chain, off offchain; -localVerify=false to turn off)")
-    p.add_argument("-transcodingOptions", default="P240p30fps16x9,P360p30fps16x9")
-    # go funds a gateway through livepeer_cli; these top the TicketBroker deposit and reserve up at start
-    p.add_argument("-deposit", type=int, default=0, help="on-chain: top the TicketBroker deposit up to this (wei)")
-    p.add_argument("-reserve", type=int, default=0, help="on-chain: top the TicketBroker reserve up to this (wei)")
-    return p
+# ---------------------------------------------------------------------------------------- gateway
 
 
 def run_gateway(args, parser) -> int:
@@ -246,6 +643,7 @@ def run_gateway(args, parser) -> int:
 
     from node.core.discovery import parse_orch_addrs
     from node.core.pricing import parse_price_per_unit
+    from node.core.selection import ProbabilitySelectionAlgorithm
     from node.eth.orchestrator_pool import ChainOrchestratorPool
     from node.eth.payments import CachedChainView, ProtocolChainView
     from node.gateway.node import GatewayNode
@@ -253,7 +651,21 @@ def run_gateway(args, parser) -> int:
     from node.net.headers import VideoProfile
     from node.worker.profiles import parse_transcoding_options
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(args.v)
+    if args.broadcaster:
+        log.warning("-broadcaster flag is deprecated and will be removed in a future release. Please use -gateway "
+                    "instead")
+    try:
+        selection = ProbabilitySelectionAlgorithm(stake_weight=args.selectStakeWeight,
+                                                  price_weight=args.selectPriceWeight,
+                                                  rand_weight=args.selectRandFreq,
+                                                  price_exp_factor=args.selectPriceExpFactor)
+        max_price, _ = parse_price_per_unit(args.maxPricePerUnit)
+        profiles = tuple(VideoProfile(p.name, p.width, p.height, p.bitrate, p.fps, p.fps_den)
+                         for p in parse_transcoding_options(args.transcodingOptions))
+    except ValueError as exc:
+        parser.error(str(exc))
+    host, port = _split_addr(args.httpAddr, "httpAddr", parser)
     protocol, account = connect(args, parser)
     if protocol is not None:
         fund_gateway(protocol, account, args.deposit, args.reserve)
@@ -263,21 +675,29 @@ def run_gateway(args, parser) -> int:
         parser.error("an offchain gateway needs -orchAddr")
     view = CachedChainView(ProtocolChainView(protocol)) if protocol is not None else None
     pool = ChainOrchestratorPool(protocol, view.last_initialized_round) if view is not None and not orchs else None
-    max_price, _ = parse_price_per_unit(args.maxPricePerUnit)
     node = GatewayNode(orchs, account=account, pool=pool, chain=view, max_attempts=args.maxAttempts,
-                       local_verify=args.localVerify, max_price=(max_price / args.pixelsPerUnit) if max_price else None)
+                       local_verify=args.localVerify, selection=selection,
+                       max_price=(max_price / args.pixelsPerUnit) if max_price else None)
     if node.sender is not None:
         node.sender.max_ev, node.sender.max_total_ev = Fraction(args.maxTicketEV), Fraction(args.maxTotalEV)
-    profiles = tuple(VideoProfile(p.name, p.width, p.height, p.bitrate, p.fps, p.fps_den)
-                     for p in parse_transcoding_options(args.transcodingOptions))
-    from node.cli_api import CliNode, start_cli_server
 
-    start_cli_server(CliNode("gateway", protocol, account, gateway=node, transcoding_options=args.transcodingOptions),
-                     args.cliAddr)
-    host, _, port = args.httpAddr.rpartition(":")
-    print(f"gateway serving on http://{args.httpAddr}, orchestrators {orchs or 'from the chain'}", flush=True)
-    uvicorn.run(create_app(node, profiles), host=host or "127.0.0.1", port=int(port), log_level="warning")
-    return 0
+    async def main():
+        server = uvicorn.Server(uvicorn.Config(create_app(node, profiles), host=host, port=port, log_level="warning"))
+        task = asyncio.create_task(server.serve())
+        while not server.started:
+            if task.done():  # it could not bind: uvicorn has said why
+                return 1
+            await asyncio.sleep(0.01)
+        url = f"http://{host}:{server.servers[0].sockets[0].getsockname()[1]}"
+        print(f"gateway serving on {url}, orchestrators {orchs or 'from the chain'}", flush=True)
+        announce("gateway", url, args, address=account.address if account else None)
+        await task
+        return 0
+
+    try:
+        return event_loop.run(main())
+    except KeyboardInterrupt:
+        return 0
 
 
 def fund_gateway(protocol, account, deposit: int, reserve: int) -> None:
@@ -291,19 +711,16 @@ def fund_gateway(protocol, account, deposit: int, reserve: int) -> None:
         log.info("funded deposit +%d wei, reserve +%d wei", more_deposit, more_reserve)
 
 
-def transcoder_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser("transcoder", help="run a remote transcoder attached to an orchestrator")
-    p.add_argument("-orchAddr", required=True, help="the orchestrator's host:port")
-    p.add_argument("-orchSecret", required=True, help="the orchestrator's -orchSecret")
-    p.add_argument("-maxSessions", type=int, default=2, help="segments transcoded at once (capacity)")
-    return p
+# ---------------------------------------------------------------------------------------- remote workers
 
 
-def _run_worker(name: str, banner: str, main) -> int:
+def _run_worker(name: str, banner: str, main, args) -> int:
     """Run a remote worker's loop until interrupted; a failure (e.g. a refused registration) is
-    printed and exits 1."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    printed and exits 1. Its ready file is written as it starts (it serves nothing; it dials out)."""
+    setup_logging(args.v)
     print(banner, flush=True)
+    if args.readyFile:
+        write_ready_file(args.readyFile, {"mode": name, "orchAddr": args.orchAddr, "pid": os.getpid()})
     try:
         event_loop.run(main)
     except KeyboardInterrupt:
@@ -318,24 +735,26 @@ def run_transcoder_mode(args, parser) -> int:
     from node.devnet import _transcoder
     from node.orchestrator.remote import run_transcoder
 
+    _required(args, parser, "orchAddr", "orchSecret")
+    secret = read_from_file(args.orchSecret)
     return _run_worker("transcoder", f"transcoder registering with {args.orchAddr} (capacity {args.maxSessions})",
-                       run_transcoder(args.orchAddr, args.orchSecret, args.maxSessions, _transcoder()))
-
-
-def ai_worker_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser("ai-worker", help="run a remote AI worker attached to an orchestrator")
-    p.add_argument("-orchAddr", required=True, help="the orchestrator's host:port")
-    p.add_argument("-orchSecret", required=True, help="the orchestrator's -orchSecret")
-    p.add_argument("-runnerUrl", required=True, help="the AI runner this worker drives (lpnode ai-runner); "
-                   "comma-separated, one per -pipeline, when each pipeline has its own")
-    p.add_argument("-pipeline", default="text-to-image", help="pipeline(s) served, comma-separated")
-    p.add_argument("-modelID", required=True)
-    return p
+                       run_transcoder(args.orchAddr, secret, args.maxSessions, _transcoder(gpus=args.nvidia)), args)
 
 
 def run_ai_worker_mode(args, parser) -> int:
     from node.orchestrator.remote import run_ai_worker
 
+    _required(args, parser, "orchAddr", "orchSecret", "runnerUrl", "modelID")
+    secret = read_from_file(args.orchSecret)
     return _run_worker("ai-worker", f"AI worker registering with {args.orchAddr} for {args.pipeline} {args.modelID}",
-                       run_ai_worker(args.orchAddr, args.orchSecret, args.runnerUrl.rstrip("/"), args.pipeline,
-                                     args.modelID))
+                       run_ai_worker(args.orchAddr, secret, args.runnerUrl.rstrip("/"), args.pipeline,
+                                     args.modelID), args)
+
+
+# the go-style commands: name -> (flag set factory, runner)
+COMMANDS = {
+    "orchestrator": (orchestrator_flags, run_orchestrator),
+    "gateway": (gateway_flags, run_gateway),
+    "transcoder": (transcoder_flags, run_transcoder_mode),
+    "ai-worker": (ai_worker_flags, run_ai_worker_mode),
+}
