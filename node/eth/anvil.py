@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 UINT256_MAX = 2**256 - 1
 MAX_CODE_BYTES = 24 * 1024 * 2  # anvil_setCode: EIP-7907-ish generous cap; EIP-170 is 24 KiB
 STATE_FORMAT = "lpsim-devchain-state/1"
+MAX_CATCH_UP = 100_000  # blocks mined by a load to reach the dump's block number (~1 min of py-evm)
 BLANK_ROOT = keccak(rlp.encode(b""))
 EMPTY_CODE_HASH = keccak(b"")
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
@@ -272,6 +273,11 @@ def _walk_trie(db, root: bytes, nodes: dict[bytes, bytes], on_leaf: Callable[[by
 
 
 def dump_state(rpc: DevchainRpc, params: list) -> str:
+    return "0x" + gzip.compress(json.dumps(state_document(rpc)).encode(), mtime=0).hex()
+
+
+def state_document(rpc: DevchainRpc) -> dict:
+    """The latest state as a JSON-able dict (the module doc describes it)."""
     chain = rpc.chain.backend.chain
     head = chain.get_canonical_head()
     db = chain.chaindb.db
@@ -291,10 +297,9 @@ def dump_state(rpc: DevchainRpc, params: list) -> str:
         raw = bytes.fromhex(address[2:])
         accounts[address] = {"nonce": state.get_nonce(raw), "balance": hex(state.get_balance(raw)),
                              "code": "0x" + state.get_code(raw).hex()}
-    document = {"format": STATE_FORMAT, "block": {"number": head.block_number, "timestamp": head.timestamp},
-                "stateRoot": "0x" + head.state_root.hex(), "accounts": accounts,
-                "nodes": ["0x" + raw.hex() for raw in nodes.values()]}
-    return "0x" + gzip.compress(json.dumps(document).encode(), mtime=0).hex()
+    return {"format": STATE_FORMAT, "block": {"number": head.block_number, "timestamp": head.timestamp},
+            "stateRoot": "0x" + head.state_root.hex(), "accounts": accounts,
+            "nodes": ["0x" + raw.hex() for raw in nodes.values()]}
 
 
 def parse_state(text_or_hex: str) -> dict:
@@ -328,6 +333,9 @@ def apply_state(rpc: DevchainRpc, document: dict) -> None:
     before anything is written, so a bad dump changes nothing."""
     chain = rpc.chain.backend.chain
     if document.get("format") == STATE_FORMAT:
+        ahead = _int((document.get("block") or {}).get("number", 0)) - rpc.chain.block_number
+        if ahead > MAX_CATCH_UP:
+            raise ValueError(f"the dump's block is {ahead} blocks ahead; at most {MAX_CATCH_UP} are mined to reach it")
         root = bytes.fromhex(document["stateRoot"][2:])
         nodes = {}
         for item in document["nodes"]:
@@ -339,6 +347,7 @@ def apply_state(rpc: DevchainRpc, document: dict) -> None:
             chain.chaindb.db[key] = raw
         _walk_trie(chain.chaindb.db, root, {}, None)  # every node reachable: a truncated dump fails here
         _set_head_state_root(rpc, root)
+        _catch_up(rpc, document.get("block") or {})
         return
     accounts = document.get("accounts")
     if not isinstance(accounts, dict):
@@ -361,6 +370,18 @@ def apply_state(rpc: DevchainRpc, document: dict) -> None:
                 state.set_storage(raw, slot, word)
 
     edit_state(rpc, edit)
+
+
+def _catch_up(rpc: DevchainRpc, block: dict) -> None:
+    """Mine up to the dumped block number and time, as anvil restores its best block: the
+    protocol's rounds count blocks, and a round the state has initialised must not lie ahead."""
+    number, timestamp = _int(block.get("number", 0)), _int(block.get("timestamp", 0))
+    missing = number - rpc.chain.block_number
+    if missing <= 0:
+        return
+    if timestamp > rpc.chain.timestamp + missing:
+        rpc.chain.set_next_block_timestamp(timestamp - missing + 1)
+    rpc.mine(missing)
 
 
 # --- the table ---------------------------------------------------------------------------------
