@@ -699,11 +699,22 @@ def create_cli_app(api: CliNode) -> Starlette:
     return app
 
 
-def start_cli_server(api: CliNode, addr: str | None) -> str | None:
+@dataclass
+class CliServer:
+    address: str  # host:port listened on
+    server: Any  # uvicorn.Server
+    thread: threading.Thread
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout)
+
+
+def start_cli_server(api: CliNode, addr: str | None) -> CliServer | None:
     """Serve the CLI API on `addr` (go's -cliAddr; None or "" for the mode's default) from a daemon
     thread with its own event loop, so a slow transaction never stalls the node's own servers.
     As go's StartCliWebserver, a port that cannot be bound is logged and the node runs on without
-    it. Returns the address listened on (the real port when `addr` asked for port 0), or None."""
+    it (None)."""
     import socket
 
     import uvicorn
@@ -715,11 +726,13 @@ def start_cli_server(api: CliNode, addr: str | None) -> str | None:
         sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, int(port)))
+        sock.listen(128)  # connections queue from now on, before the server thread is up
     except (OSError, ValueError) as exc:
         log.error("CLI server: cannot listen on %s: %s", addr, exc)
         return None
     bound = f"{host}:{sock.getsockname()[1]}"
     server = uvicorn.Server(uvicorn.Config(create_cli_app(api), log_level="warning", lifespan="off"))
-    threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="cli-api", daemon=True).start()
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="cli-api", daemon=True)
+    thread.start()
     log.info("CLI server listening on %s", bound)
-    return bound
+    return CliServer(bound, server, thread)
