@@ -150,7 +150,8 @@ def _chain_flags(fs: FlagSet) -> None:
               "-ethController" + LPNODE)
     fs.add("transactionTimeout", _duration, DEFAULT_TX_TIMEOUT,
            "Amount of time to wait for an Ethereum transaction to confirm before timing out: a Go duration "
-           "(5m, 30s, 1m30s); lpnode also takes plain seconds", aliases=("txTimeout",), type_name="duration")
+           "(5m, 30s, 1m30s); lpnode also takes plain seconds (-txTimeout is lpnode's alias)",
+           aliases=("txTimeout",), type_name="duration")
     fs.add("maxTransactionReplacements", _non_negative_int, DEFAULT_MAX_REPLACEMENTS,
            "Number of times to automatically replace pending Ethereum transactions", type_name="int")
     fs.add("blockPollingInterval", _positive_seconds, 5.0, "Interval in seconds at which different blockchain "
@@ -339,7 +340,8 @@ def controller_addresses(chain, controller: str) -> dict[str, str]:
     from contracts import PROTOCOL_CONTRACTS
     from node.eth import ChainError, compile_contract, contract_id
 
-    if not chain.w3.eth.get_code(chain.w3.to_checksum_address(controller)):
+    w3 = getattr(chain, "w3", None)  # a JSON-RPC chain: say so plainly when nothing is there
+    if w3 is not None and not w3.eth.get_code(w3.to_checksum_address(controller)):
         raise ChainError(f"no contract at -ethController {controller}")
     ctrl = chain.at(compile_contract("Controller"), controller)
     addresses = {"Controller": ctrl.address}
