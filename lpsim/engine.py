@@ -235,6 +235,8 @@ class Simulation:
                                   (m.JOBS_COMPLETED, o.jobs_completed), (m.TICKETS_RECEIVED, o.tickets_received),
                                   (m.TICKETS_WON, o.tickets_won), (m.TICKETS_REDEEMED, counts["redeemed"]),
                                   (m.TICKETS_EXPIRED, counts["expired"]), (m.TICKETS_PENDING, counts["pending"]),
+                                  (m.TICKETS_WON_EXPECTED, o.winners_expected),
+                                  (m.TICKETS_WON_VARIANCE, o.winners_variance),
                                   (m.FEES_EXPECTED, float(o.fees_expected)), (m.FEES_REALISED, o.fees_realised)):
                 rec.metric(now, round_, o.name, metric, value)
         for gw in self.gateways:

@@ -26,6 +26,8 @@ TICKETS_WON = "tickets_won"
 TICKETS_REDEEMED = "tickets_redeemed"
 TICKETS_EXPIRED = "tickets_expired"
 TICKETS_PENDING = "tickets_pending"  # won, not yet redeemed nor expired (a level, not a count)
+TICKETS_WON_EXPECTED = "tickets_won_expected"  # sum of the win probabilities of tickets received
+TICKETS_WON_VARIANCE = "tickets_won_variance"  # sum of p(1 - p): the variance of the number won
 FEES_EXPECTED = "fees_expected_wei"  # sum of face value × win probability of tickets received
 FEES_REALISED = "fees_realised_wei"  # face value of tickets redeemed
 REWARD = "reward_lpt"  # the orchestrator's reward in this round
@@ -40,7 +42,7 @@ RESERVE = "reserve_wei"
 
 PER_ROUND = frozenset({INFLATION, MINTED, REWARD})
 TICKET_METRICS = (TICKETS_SENT, TICKETS_RECEIVED, TICKETS_WON, TICKETS_REDEEMED, TICKETS_EXPIRED,
-                  TICKETS_PENDING)
+                  TICKETS_PENDING, TICKETS_WON_EXPECTED, TICKETS_WON_VARIANCE)
 NETWORK_METRICS = (INFLATION, BONDING_RATE, TOTAL_SUPPLY, TOTAL_BONDED, MINTED, ACTIVE_ORCHESTRATORS)
 
 # jobs.csv vocabulary

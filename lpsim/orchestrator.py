@@ -21,7 +21,7 @@ from node.core.pricing import PriceInfo, auto_adjust_price
 from node.core.recipient import Recipient
 from node.core.redemption import Outcome, Redeemer
 from node.core.sender_monitor import SenderMonitor
-from node.core.ticket import recover_signer
+from node.core.ticket import MAX_WIN_PROB, recover_signer
 from node.eth import Account, TransactionFailed
 from node.eth.payments import ProtocolBroker
 
@@ -91,6 +91,7 @@ class SimOrchestrator:
         self.tickets_received = 0
         self.tickets_won = 0
         self.fees_expected = Fraction(0)
+        self.winners_expected = self.winners_variance = 0.0
         self.reward_last_round = 0
         self.rewards_total = 0
         self.stake = 0  # LPT wei, refreshed each round
@@ -132,6 +133,10 @@ class SimOrchestrator:
         self.tickets_received += got.tickets
         self.tickets_won += got.winning
         self.fees_expected += got.ev
+        if got.tickets:  # each ticket wins independently with its params' probability
+            p = payment.ticket_params.win_prob / MAX_WIN_PROB
+            self.winners_expected += got.tickets * p
+            self.winners_variance += got.tickets * p * (1 - p)
         if got.winning:
             self._wake_redeemer()
         return None if got.error is None else f"payment error: {got.error}"

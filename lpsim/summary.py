@@ -12,6 +12,7 @@ import json
 import math
 from collections import Counter
 from pathlib import Path
+from statistics import NormalDist
 from typing import Any, Iterable, Optional
 
 from lpsim import metric_names as M
@@ -314,6 +315,38 @@ def _span(pair: dict, fmt) -> Optional[str]:
     return fmt(first) if first == last else f"{fmt(first)} → {fmt(last)}"
 
 
+def winners_range(mean: float, variance: float, level: float = 0.95) -> tuple[int, int]:
+    """The central `level` range of the number of winning tickets, given the sum of the tickets'
+    win probabilities (`mean`) and of p(1 - p) (`variance`): Poisson quantiles when tickets rarely
+    win (variance close to the mean, where a normal band would go below zero), else the normal
+    approximation of the Poisson-binomial, clipped at 0."""
+    tail = (1 - level) / 2
+    if variance >= 0.95 * mean and mean <= 500:
+        lo = hi = None
+        k, pmf = 0, math.exp(-mean)
+        cdf = pmf
+        while hi is None:
+            if lo is None and cdf >= tail:
+                lo = k
+            if cdf >= 1 - tail:
+                hi = k
+            k += 1
+            pmf *= mean / k
+            cdf += pmf
+        return lo, hi
+    z = NormalDist().inv_cdf(1 - tail)
+    sd = math.sqrt(variance)
+    return max(0, math.floor(mean - z * sd)), math.ceil(mean + z * sd)
+
+
+def _winners(tickets: dict) -> Optional[str]:
+    mean, variance = tickets.get("won_expected"), tickets.get("won_variance")
+    if mean is None or variance is None:
+        return None
+    lo, hi = winners_range(mean, variance)
+    return f"{mean:,.2f} (95 % range {lo:,}–{hi:,})"
+
+
 def _counts(values: dict, keys: tuple[str, ...]) -> Optional[str]:
     """"a / b" of the counts present, "—" for one not recorded; None if none was."""
     if all(values[k] is None for k in keys):
@@ -360,6 +393,7 @@ def summary_rows(summary: dict) -> list[tuple[str, list[tuple[str, str]]]]:
         ("payments", rows(
             ("tickets sent / received", _counts(tickets, ("sent", "received"))),
             ("tickets won / redeemed", _counts(tickets, ("won", "redeemed"))),
+            ("winning tickets expected", _winners(tickets)),
             ("tickets expired / pending", _counts(tickets, ("expired", "pending"))),
             ("fees expected", _wei(fees["expected_wei"]) if fees["expected_wei"] is not None else None),
             ("fees realised", (_wei(fees["realised_wei"]) + (f" ({_pct(fees['realised_ratio'])} of expected)"

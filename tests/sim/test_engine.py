@@ -8,6 +8,7 @@ from lpsim import metric_names as m
 from lpsim.engine import Simulation, run_scenario
 from lpsim.results import load_results
 from lpsim.scenario import parse_scenario
+from lpsim.summary import winners_range
 from node.core.selection import ProbabilitySelectionAlgorithm
 
 SMALL = """
@@ -139,6 +140,12 @@ def test_tickets_and_tokens_are_conserved():
     # what the orchestrators redeemed is what left the gateways' deposits and reserves on chain
     realised = sum(o.fees_realised for o in sim.orchestrators)
     assert funds0 - funds() == realised
+    # the winners counted fall in the range their win probabilities give (fixed seed), and the
+    # expectation is the fees' expectation in tickets (every ticket's face value × p is its EV)
+    expected = sum(o.winners_expected for o in sim.orchestrators)
+    lo, hi = winners_range(expected, sum(o.winners_variance for o in sim.orchestrators), 0.999)
+    assert lo <= won <= hi
+    assert 0 < expected <= received
     # LPT minted on chain = the rewards recorded
     rewards = sum(row[4] for row in sim.rec.metric_rows if row[3] == m.REWARD)
     minted = (protocol.LivepeerToken.totalSupply() - supply0) / 1e18

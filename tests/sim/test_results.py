@@ -11,7 +11,7 @@ import pytest
 
 from lpsim import metric_names as M
 from lpsim.results import FILES, METRIC_COLUMNS, Recorder, load_results, to_dataframe
-from lpsim.summary import format_summary, percentile, summarize, write_summary
+from lpsim.summary import format_summary, percentile, summarize, winners_range, write_summary
 from node.core.job import Event, Job
 
 # (job, gateway, orchestrator, workload, pipeline, submitted, finished, status, reason, attempts,
@@ -173,7 +173,8 @@ def test_summary_by_hand(results_dir):
     assert lat["p95"] == pytest.approx(3.85) and lat["p99"] == pytest.approx(3.97)
 
     # each entity's last sample, summed
-    assert s["tickets"] == {"sent": 32, "received": None, "won": 5, "redeemed": 3, "expired": 1, "pending": 1}
+    assert s["tickets"] == {"sent": 32, "received": None, "won": 5, "redeemed": 3, "expired": 1, "pending": 1,
+                            "won_expected": None, "won_variance": None}
     fees = s["fees"]
     assert (fees["expected_wei"], fees["realised_wei"], fees["realised_ratio"]) == (5000, 4000, 0.8)
     assert fees["by_orchestrator"]["orch-0"]["realised_ratio"] == pytest.approx(4 / 3)
@@ -287,3 +288,16 @@ def test_metrics_jobs_takes_a_bool_or_a_mapping():
     for bad in ("{sample: 0}", "{sample: 2}", "{format: xlsx}"):
         with pytest.raises((ScenarioError, ValueError)):
             parse_scenario(base % bad)
+
+
+@pytest.mark.parametrize("mean, variance, expected", [
+    (0.0, 0.0, (0, 0)),
+    # Poisson(0.4): P(0) = 0.670 >= 2.5 %; P(<= 1) = 0.938, P(<= 2) = 0.992 (the first >= 97.5 %)
+    (0.4, 0.4 * (1 - 1e-9), (0, 2)),
+    # Poisson(10): P(<= 3) = 0.0103, P(<= 4) = 0.0293; P(<= 16) = 0.9730, P(<= 17) = 0.9857
+    (10.0, 10.0, (4, 17)),
+    (50.0, 0.0, (50, 50)),  # every ticket wins: no spread at all
+    (1000.0, 1000.0, (938, 1062)),  # normal: 1000 ± 1.96 × 31.62
+])
+def test_winners_range(mean, variance, expected):
+    assert winners_range(mean, variance) == expected
