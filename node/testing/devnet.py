@@ -128,12 +128,21 @@ def start_devnet(config=None, timeout: float = 180) -> Iterator[RunningDevnet]:
 
 async def _close(net) -> None:
     """Stop what run_devnet leaves serving on this loop: the orchestrators and the gateway.
-    (The mock runners' servers are daemon threads of their own; they go with the process.)"""
+    (The mock runners' servers are daemon threads of their own; they go with the process.)
+    Cancelled connections and a cancelled lifespan are how a stop looks here, not errors."""
+    import logging
+
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(lambda lp, ctx: None if isinstance(ctx.get("exception"), asyncio.CancelledError)
+                               else lp.default_exception_handler(ctx))
+    uvicorn_log = logging.getLogger("uvicorn.error")
+    level, uvicorn_log.level = uvicorn_log.level, logging.CRITICAL
     for _, stop in getattr(net, "servers", []):
         with suppress(Exception):
             await stop()
-    task = getattr(net, "gateway_task", None)
-    if task is not None:
+    # then what is left (the gateway's server, the servers' lifespan tasks), as asyncio.run does
+    tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in tasks:
         task.cancel()
-        with suppress(BaseException):
-            await task
+    await asyncio.gather(*tasks, return_exceptions=True)
+    uvicorn_log.setLevel(level)
