@@ -173,6 +173,8 @@ def orchestrator_flags(prog: str = "lpnode orchestrator") -> FlagSet:
               "it (lpnode: go infers the public IP when unset, lpnode defaults to loopback)")
     fs.string("httpAddr", "", "Address to bind for HTTP commands (default: -serviceAddr's host and port; go's: "
               "every interface on -serviceAddr's port)")
+    fs.string("cliAddr", "", "Address to bind for CLI commands, the operator API lpcli --node and livepeer_cli "
+              "talk to (default 127.0.0.1:7935)")
     _chain_flags(fs)
     _common_flags(fs)
     fs.string("pricePerUnit", "0", "The price per 'pixelsPerUnit' amount pixels, in wei")
@@ -206,6 +208,8 @@ def gateway_flags(prog: str = "lpnode gateway") -> FlagSet:
     fs.bool("gateway", True, "Set to true to be a gateway (implied by the gateway command)")
     fs.bool("broadcaster", False, "Set to true to be a broadcaster (**Deprecated**, use -gateway)")
     fs.string("httpAddr", "127.0.0.1:9935", "Address to bind for HTTP commands; port 0 picks a free one")
+    fs.string("cliAddr", "", "Address to bind for CLI commands, the operator API lpcli --node and livepeer_cli "
+              "talk to (default 127.0.0.1:5935)")
     fs.string("orchAddr", "", "Comma-separated list of orchestrators to connect to (host:port or URLs); absent "
               "on-chain: the chain's active orchestrators and their ServiceRegistry URIs")
     _chain_flags(fs)
@@ -591,6 +595,9 @@ def run_orchestrator(args, parser) -> int:
 
     if protocol is not None and node.register_service_uri(protocol, account):
         log.info("registered service URI %s", uri)
+    from node.cli_api import CliNode, start_cli_server
+
+    start_cli_server(CliNode("orchestrator", protocol, account, orchestrator=node), args.cliAddr)
 
     async def main():
         await serve_orchestrator(node, bind_host, bind_port, private_key=account.key if account else None,
@@ -682,6 +689,10 @@ def run_gateway(args, parser) -> int:
                        max_price=(max_price / args.pixelsPerUnit) if max_price else None)
     if node.sender is not None:
         node.sender.max_ev, node.sender.max_total_ev = Fraction(args.maxTicketEV), Fraction(args.maxTotalEV)
+    from node.cli_api import CliNode, start_cli_server
+
+    start_cli_server(CliNode("gateway", protocol, account, gateway=node, transcoding_options=args.transcodingOptions),
+                     args.cliAddr)
 
     async def main():
         server = uvicorn.Server(uvicorn.Config(create_app(node, profiles), host=host, port=port, log_level="warning"))
