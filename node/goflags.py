@@ -53,9 +53,10 @@ _GO_INT = re.compile(r"(0[xXoObB])?(_?[0-9a-fA-F]+(?:_[0-9a-fA-F]+)*)")
 _BASES = {"x": 16, "o": 8, "b": 2}
 
 
-def parse_int(text: str) -> int:
-    """strconv.ParseInt(text, 0, 64): decimal, 0x hex, 0o or leading-0 octal, 0b binary, `_` only
-    between digits (or after a base prefix)."""
+def parse_int(text: str, bits: int | None = 64) -> int:
+    """strconv.ParseInt(text, 0, bits): decimal, 0x hex, 0o or leading-0 octal, 0b binary, `_` only
+    between digits (or after a base prefix). bits=None: no range (go's big.Int SetString(text, 0),
+    which go-livepeer uses for wei amounts such as -ticketEV)."""
     body = text[1:] if text[:1] in ("+", "-") else text
     m = _GO_INT.fullmatch(body)
     if not m or (m[2].startswith("_") and not m[1]):
@@ -67,7 +68,7 @@ def parse_int(text: str) -> int:
     except ValueError:
         raise ValueError("parse error") from None
     value = -value if text.startswith("-") else value
-    if not -(2**63) <= value < 2**63:
+    if bits is not None and not -(2 ** (bits - 1)) <= value < 2 ** (bits - 1):
         raise ValueError("value out of range")
     return value
 

@@ -72,7 +72,8 @@ def _duration(text: str) -> float:
 
 
 def _non_negative_int(text: str) -> int:
-    value = parse_int(text)
+    """A count or an amount of wei: go parses its wei flags as big integers, so no range."""
+    value = parse_int(text, bits=None)
     if value < 0:
         raise ValueError("must not be negative")
     return value

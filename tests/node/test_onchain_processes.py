@@ -91,7 +91,7 @@ def _run_nodes_on_chain(tmp_path, url: str, addresses: dict) -> None:
                                        "-pricePerUnit", "1", "-ticketEV", str(3 * 10**16), "-maxFaceValue",
                                        str(3 * 10**16 + 2**11), "-blockPollingInterval",
                                        "0.2", "-ethKey", orch_acct.key.hex(), "-datadir", str(tmp_path / "orch-data"),
-                                       *chain_flags],
+                                       "-initializeRound", *chain_flags],  # go initialises rounds only when asked
                              stdout=orch_log, stderr=subprocess.STDOUT),
             subprocess.Popen(LPNODE + ["gateway", "-httpAddr", f"127.0.0.1:{gw}", "-deposit", str(10 * ETH),
                                        "-reserve", str(10 * ETH), "-maxTicketEV", str(10**17), "-maxTotalEV",
