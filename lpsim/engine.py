@@ -189,20 +189,24 @@ class Simulation:
             # initialisation, before this round's rewards)
             supply = p.Minter.getGlobalTotalSupply()
             bonding_rate = p.BondingManager.getTotalBonded() / supply if supply else 0.0
-            minted = 0
+            minted = treasury = 0
             for o in self.orchestrators:
-                minted += o.call_reward(round_)
+                to_stake, to_treasury = o.call_reward(round_)
+                minted += to_stake + to_treasury
+                treasury += to_treasury
             self._refresh_stakes()
-            self._record_round(round_, minted, bonding_rate)
+            self._record_round(round_, minted, treasury, bonding_rate)
             yield env.timeout(world.time_of_round(round_ + 1) - env.now)
 
-    def _record_round(self, round_: int, minted: int, bonding_rate: float) -> None:
+    def _record_round(self, round_: int, minted: int, treasury: int, bonding_rate: float) -> None:
         p, now, rec = self.world.protocol, self.world.env.now, self.rec
         for metric, value in ((m.INFLATION, p.Minter.inflation()),
                               (m.BONDING_RATE, bonding_rate),
                               (m.TOTAL_SUPPLY, p.LivepeerToken.totalSupply() / LPT_F),
                               (m.TOTAL_BONDED, p.BondingManager.getTotalBonded() / LPT_F),
                               (m.MINTED, minted / LPT_F),
+                              (m.TREASURY_MINTED, treasury / LPT_F),
+                              (m.TREASURY_BALANCE, p.LivepeerToken.balanceOf(p.treasury) / LPT_F),
                               (m.ACTIVE_ORCHESTRATORS, len(self.stakes))):
             rec.metric(now, round_, m.NETWORK, metric, value)
         for o in self.orchestrators:

@@ -14,7 +14,9 @@ INFLATION = "inflation"  # parts per billion of supply minted this round (Minter
 BONDING_RATE = "bonding_rate"  # fraction 0..1: total bonded / total supply
 TOTAL_SUPPLY = "total_supply_lpt"
 TOTAL_BONDED = "total_bonded_lpt"
-MINTED = "minted_lpt"  # minted in this round
+MINTED = "minted_lpt"  # minted in this round: the rewards and the treasury's cut of them
+TREASURY_MINTED = "treasury_minted_lpt"  # the treasury's cut of this round's rewards (LIP-92)
+TREASURY_BALANCE = "treasury_balance_lpt"  # the treasury's LPT after this round's rewards
 ACTIVE_ORCHESTRATORS = "active_orchestrators"
 
 # orchestrator rows
@@ -43,7 +45,8 @@ RESERVE = "reserve_wei"
 PER_ROUND = frozenset({INFLATION, MINTED, REWARD})
 TICKET_METRICS = (TICKETS_SENT, TICKETS_RECEIVED, TICKETS_WON, TICKETS_REDEEMED, TICKETS_EXPIRED,
                   TICKETS_PENDING, TICKETS_WON_EXPECTED, TICKETS_WON_VARIANCE)
-NETWORK_METRICS = (INFLATION, BONDING_RATE, TOTAL_SUPPLY, TOTAL_BONDED, MINTED, ACTIVE_ORCHESTRATORS)
+NETWORK_METRICS = (INFLATION, BONDING_RATE, TOTAL_SUPPLY, TOTAL_BONDED, MINTED, TREASURY_MINTED, TREASURY_BALANCE,
+                   ACTIVE_ORCHESTRATORS)
 
 # jobs.csv vocabulary
 TRANSCODING = "transcoding"

@@ -212,23 +212,24 @@ class SimOrchestrator:
 
     # ------------------------------------------------------------------ on-chain duties
 
-    def call_reward(self, round_: int) -> int:
-        """Call reward for `round_` if active and the policy says so; returns the LPT minted."""
+    def call_reward(self, round_: int) -> tuple[int, int]:
+        """Call reward for `round_` if active and the policy says so; returns the LPT minted:
+        (to the orchestrator and its delegators, to the treasury)."""
         self.reward_last_round = 0
         policy = self.reward_policy
         if policy == "never" or (not isinstance(policy, str) and self.rng.random() >= policy):
-            return 0
+            return 0, 0
         if not self.world.view.is_active(self.address):
-            return 0
+            return 0, 0
         try:
             receipt = self.world.protocol.BondingManager.reward(sender=self.account)
         except TransactionFailed:
-            return 0
+            return 0, 0
         rewards = receipt.events_named("Reward")
         amount = rewards[0].args["amount"] if rewards else 0
         self.reward_last_round = amount
         self.rewards_total += amount
-        return amount
+        return amount, sum(e.args["amount"] for e in receipt.events_named("TreasuryReward"))
 
     def forget_stale(self) -> None:
         """Drop the nonces of expired offers and idle balances and senders, as the node's

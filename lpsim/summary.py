@@ -214,8 +214,9 @@ def _economics_section(metrics: Rows) -> dict[str, Any]:
         series.sort(key=lambda r: r["time"])
         out[name] = {"first": series[0]["value"] if series else None,
                      "last": series[-1]["value"] if series else None}
-    minted = per_round(network, M.MINTED).get(M.NETWORK, {})
-    out[M.MINTED]["total"] = sum(minted.values()) if minted else None
+    for name in (M.MINTED, M.TREASURY_MINTED):
+        minted = per_round(network, name).get(M.NETWORK, {})
+        out[name]["total"] = sum(minted.values()) if minted else None
     rounds = [r["round"] for r in network]
     out["rounds"] = {"first": min(rounds) if rounds else None, "last": max(rounds) if rounds else None}
     return out
@@ -409,6 +410,8 @@ def summary_rows(summary: dict) -> list[tuple[str, list[tuple[str, str]]]]:
             ("minted", _lpt(econ[M.MINTED]["total"]) if econ[M.MINTED]["total"] is not None else None),
             ("rewards", _lpt(summary["rewards"]["total_lpt"])
              if summary["rewards"]["total_lpt"] is not None else None),
+            ("to the treasury", f"{_lpt(econ[M.TREASURY_MINTED]['total'])} (balance {_span(econ[M.TREASURY_BALANCE], _lpt)})"
+             if econ.get(M.TREASURY_MINTED, {}).get("total") else None),
             ("active orchestrators", _span(econ[M.ACTIVE_ORCHESTRATORS], _count)),
         )),
         ("selection", rows(

@@ -226,6 +226,29 @@ def test_inflation_steps_by_exactly_inflation_change_towards_the_target():
     assert sum(minted[1:]) == pytest.approx(supply[-1] - supply[0], rel=1e-9)
 
 
+def test_the_treasury_cut_is_minted_and_reported():
+    text = ECONOMICS.replace("duration: 30 rounds", "duration: 6 rounds").replace(
+        "target_bonding_rate: 50%}", "target_bonding_rate: 50%, treasury_reward_cut_rate: 10%}")
+    sim = Simulation(parse_scenario(text, "treasury.yaml"))
+    sim.run()
+    rows = [r for r in sim.rec.metric_rows if r[2] == m.NETWORK]
+    per_round = {name: {r[1]: r[4] for r in rows if r[3] == name}
+                 for name in (m.MINTED, m.TREASURY_MINTED, m.TREASURY_BALANCE, m.TOTAL_SUPPLY)}
+    every = sorted(per_round[m.MINTED])
+    rounds = every[1:]  # supply is sampled after a round's rewards: compare from the second on
+    rewards = {r[1]: 0.0 for r in sim.rec.metric_rows}
+    for r in sim.rec.metric_rows:
+        if r[3] == m.REWARD:
+            rewards[r[1]] += r[4]
+    for prev, r in zip([rounds[0] - 1, *rounds], rounds):
+        minted, treasury = per_round[m.MINTED][r], per_round[m.TREASURY_MINTED][r]
+        assert treasury == pytest.approx(0.1 * minted, rel=1e-9) and treasury > 0  # 10 % of the mint
+        assert minted == pytest.approx(rewards[r] + treasury, rel=1e-12)  # the rest went to orchestrators
+        assert minted == pytest.approx(per_round[m.TOTAL_SUPPLY][r] - per_round[m.TOTAL_SUPPLY][prev], rel=1e-9)
+    assert per_round[m.TREASURY_BALANCE][rounds[-1]] == pytest.approx(
+        sum(per_round[m.TREASURY_MINTED][r] for r in every), rel=1e-12)
+
+
 def test_real_pipelines_run_in_wall_time_and_charge_their_measured_duration():
     pytest.importorskip("av")
     sim = Simulation(small(**{"      transcoding: {}\n": "      transcoding: {mode: real}\n",
