@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import re
 import sys
@@ -91,17 +92,22 @@ class NodeTarget:
 
 
 class ChainTarget:
-    """The chain itself: node/cli_api.py's handlers run in this process with KEY's account."""
+    """The chain itself: node/cli_api.py's handlers run in this process with KEY's account. The
+    contracts come from an addresses file or, as go finds them, from the Controller."""
 
-    def __init__(self, eth_url: str, key: str, addresses: dict[str, str]) -> None:
+    def __init__(self, eth_url: str, key: str, addresses: dict[str, str] | None = None,
+                 controller: str | None = None) -> None:
         from eth_account import Account as EthAccount
 
         from node.cli_api import CliNode
         from node.eth import Account, JsonRpcChain, attach_protocol
+        from node.launch import controller_addresses
 
         raw = bytes.fromhex(key.removeprefix("0x"))
         account = Account(EthAccount.from_key(raw).address, raw)
         chain = JsonRpcChain(eth_url, accounts=[account])
+        if addresses is None:
+            addresses = controller_addresses(chain, controller)
         self.api = CliNode("chain", attach_protocol(chain, addresses, owner=account), account)
 
     def request(self, path: str, form: dict | None = None) -> str:
@@ -118,20 +124,6 @@ class ChainTarget:
         if resp.status_code >= 300:
             raise Failure(resp.status_code, text.strip())
         return text
-
-
-def addresses_from_controller(eth_url: str, controller: str) -> dict[str, str]:
-    """The protocol's addresses as the Controller registers them (keccak256 of each name)."""
-    from contracts import PROTOCOL_CONTRACTS
-    from node.eth import JsonRpcChain, compile_contract, contract_id
-
-    chain = JsonRpcChain(eth_url, accounts=[])
-    c = chain.at(compile_contract("Controller"), controller)
-    out = {"Controller": controller}
-    for name in PROTOCOL_CONTRACTS:
-        if name != "Controller":
-            out[name] = c.getContract(contract_id(name))
-    return out
 
 
 # --- subcommands: (target, args) -> (result for --json, human text) -----------------------------
@@ -429,9 +421,8 @@ def make_target(a, parser):
         if bool(a.addresses) == bool(a.controller):
             parser.error("--eth-url needs one of --addresses or --controller")
         try:
-            addresses = json.loads(Path(a.addresses).read_text()) if a.addresses \
-                else addresses_from_controller(a.eth_url, a.controller)
-            return ChainTarget(a.eth_url, a.eth_key, addresses)
+            addresses = json.loads(Path(a.addresses).read_text()) if a.addresses else None
+            return ChainTarget(a.eth_url, a.eth_key, addresses, a.controller)
         except (OSError, ValueError) as exc:  # an unreadable file, a bad key
             parser.error(str(exc))
     if a.eth_key or a.addresses or a.controller:
@@ -444,6 +435,9 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = build_parser()
     a = parser.parse_args(argv)
+    quiet = logging.getLogger("lpnode.cli")  # the handlers' server-side error log; lpcli prints the error itself
+    quiet.addHandler(logging.NullHandler())
+    quiet.propagate = False
     try:
         target = make_target(a, parser)
         result, text = a.fn(target, a)

@@ -128,7 +128,7 @@ def devchain(tmp_path_factory):
 
 
 def run(*argv, timeout=120) -> subprocess.CompletedProcess:
-    return subprocess.run(LPCLI + list(argv), capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(LPCLI + list(argv), check=False, capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.mark.devchain
@@ -184,7 +184,8 @@ def test_node_target_through_an_orchestrator_process(devchain, tmp_path):
     with open(log_path, "w") as log:
         proc = subprocess.Popen([sys.executable, "-m", "node.cli", "orchestrator", "-serviceAddr", f"127.0.0.1:{service}",
                                  "-cliAddr", f"127.0.0.1:{cli}", "-ethUrl", url, "-ethKey", orch.key.hex(),
-                                 "-addresses", str(path), "-pricePerUnit", "7", "-datadir", str(tmp_path / "data")],
+                                 "-addresses", str(path), "-pricePerUnit", "7", "-datadir", str(tmp_path / "data"),
+                                 "-orchSecret", "lpcli-test"],
                                 stdout=log, stderr=subprocess.STDOUT)
     node = f"http://127.0.0.1:{cli}"
     try:
