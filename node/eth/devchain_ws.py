@@ -36,6 +36,7 @@ log = logging.getLogger("lpnode.devchain")
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 section 1.3
 MAX_QUEUED = 10_000  # notifications and answers waiting for a slow client
 MAX_SUBSCRIPTIONS = 1000  # per connection
+LINGER_SECONDS = 2.0  # after closing, to let a client's last frames arrive
 _HEAD_DROPPED = ("transactions", "uncles", "withdrawals", "size", "totalDifficulty")
 
 
@@ -177,7 +178,7 @@ class SubscriptionHub:
                 else:
                     for entry in logs:
                         if _log_matches(entry, *filt):
-                            connection.notify(sub_id, entry)
+                            connection.notify(sub_id, {**entry, "removed": False})  # geth's field
 
 
 # --- one connection -------------------------------------------------------------------------
@@ -275,6 +276,20 @@ class WsConnection:
             self._queue(None)
             writer.join(timeout=5)
             self._closed.set()
+            self._linger()
+
+    def _linger(self) -> None:
+        """Close our side, then read and drop what the client still sends (a refused message's
+        rest, its close frame) for a moment: closing with unread data would reset the
+        connection, and the client might lose the close frame that says why."""
+        try:
+            self.sock.shutdown(socket.SHUT_WR)
+            self.sock.settimeout(LINGER_SECONDS)
+            deadline = time.monotonic() + LINGER_SECONDS
+            while time.monotonic() < deadline and self.handler.rfile.read1(65536):
+                pass
+        except (OSError, ValueError):
+            pass
 
     def _answer(self, body: bytes) -> None:
         from .devchain_server import RequestRefused, parse_body
