@@ -185,6 +185,10 @@ MODE_FLAGS = (("orchestrator", "orchestrator"), ("transcoder", "transcoder"), ("
               ("broadcaster", "gateway"), ("gateway", "gateway"))
 
 
+def _own_mode_flag(command: str) -> str:
+    return next(flag for flag, c in MODE_FLAGS if c == command and flag != "broadcaster")
+
+
 class CommandLine:
     """lpnode's parser: `parse_args(argv)` returns a Namespace whose `func(args, parser)` runs the
     command, as argparse's would; the go-style commands parse with their go flag sets."""
@@ -198,12 +202,18 @@ class CommandLine:
         factory, runner = COMMANDS[command]
         fs = factory(prog or f"lpnode {command}")
         fs.set_defaults(func=runner, command=command)
+        for flag, other in MODE_FLAGS:  # go's one flag set takes every mode flag; its priority picks the node
+            if flag not in fs.flags:
+                fs.bool(flag, False, f"go's mode flag for `lpnode {other}`; accepted where a higher-priority mode "
+                        "flag names this node, as go's priority does")
         return fs
 
     def parse_args(self, argv: list[str]) -> argparse.Namespace:
         if argv and argv[0] in GO_COMMANDS:
             fs = self.flagset(argv[0])
             args = fs.parse_args(argv[1:])
+            if self.mode_of(argv[1:] + [f"-{_own_mode_flag(argv[0])}"]) != argv[0]:
+                fs.error(f"a mode flag in the line names another command than {argv[0]}")
         elif argv and argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
             command = self.mode_of(argv)
             fs = self.flagset(command, "lpnode")

@@ -1,0 +1,218 @@
+"""lpnode's go-livepeer command line: go's mode flags as aliases of the commands, go's defaults,
+a help text for every flag (lpnode's own labelled), port 0 with -readyFile, keystores and
+-ethController."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from node.cli import GO_COMMANDS, build_parser
+from node.launch import COMMANDS
+
+# go-livepeer's flags that lpnode has (cmd/livepeer/starter/flags.go; -v in cmd/livepeer/livepeer.go)
+GO_FLAGS = {
+    "network", "cliAddr", "ethUrl", "ethController", "ethKeystorePath", "ethAcctAddr", "ethPassword", "transactionTimeout",
+    "maxTransactionReplacements", "blockPollingInterval", "dataDir", "datadir", "monitor", "v", "orchestrator",
+    "transcoder", "aiWorker", "gateway", "broadcaster", "serviceAddr", "httpAddr", "pricePerUnit", "pixelsPerUnit",
+    "autoAdjustPrice", "aiModels", "aiModelsDir", "nvidia", "ticketEV", "maxFaceValue", "maxSessions", "orchSecret",
+    "reward", "initializeRound", "orchAddr", "maxPricePerUnit", "maxTicketEV", "maxTotalEV", "maxAttempts",
+    "localVerify", "transcodingOptions", "selectStakeWeight", "selectPriceWeight", "selectRandFreq",
+    "selectPriceExpFactor",
+}
+
+
+def parse(*argv):
+    return build_parser().parse_args(list(argv))
+
+
+@pytest.mark.parametrize("argv,command,extra", [
+    (["-orchestrator", "-orchSecret", "s"], "orchestrator", {"transcoder": False}),
+    (["-orchestrator", "-transcoder"], "orchestrator", {"transcoder": True}),  # O+T: it transcodes itself
+    (["--orchestrator=true", "--transcoder=1"], "orchestrator", {"transcoder": True}),
+    (["-transcoder", "-orchestrator"], "orchestrator", {"transcoder": True}),  # go's priority, not the order
+    (["-orchestrator", "-aiWorker", "-aiModels", "text-to-image:m"], "orchestrator", {"aiWorker": True}),
+    (["-transcoder", "-orchAddr", "o:8935", "-orchSecret", "s"], "transcoder", {"orchAddr": "o:8935"}),
+    (["-aiWorker", "-orchAddr", "o:8935"], "ai-worker", {"orchAddr": "o:8935"}),
+    (["-gateway", "-orchAddr", "o:8935"], "gateway", {}),
+    (["-broadcaster", "-orchAddr", "o:8935"], "gateway", {"broadcaster": True}),
+    (["-orchestrator=false", "-gateway"], "gateway", {}),
+    (["-gateway", "-orchestrator", "-orchSecret", "s"], "orchestrator", {"gateway": True}),  # go: O wins
+    (["orchestrator", "-gateway", "-transcoder"], "orchestrator", {}),
+    (["orchestrator", "-transcoder=true"], "orchestrator", {"transcoder": True}),
+    (["orchestrator", "--serviceAddr", "127.0.0.1:1", "-transcoder"], "orchestrator", {"serviceAddr": "127.0.0.1:1"}),
+])
+def test_mode_flags_are_go_livepeers(argv, command, extra):
+    args = parse(*argv)
+    assert args.command == args.parser.defaults["command"] == command and args.func is COMMANDS[command][1]
+    assert {k: getattr(args, k) for k in extra} == extra
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["-serviceAddr", "127.0.0.1:1"], "No services enabled"),
+    (["-orchestrator", "-bogus"], "flag provided but not defined: -bogus"),
+    (["gateway", "-orchestrator"], "names another command"),
+    (["gateway", "-localVerify", "false"], 'unexpected argument "false"'),
+    (["orchestrator", "-nvidia", "gpu0"], 'invalid value "gpu0" for flag -nvidia'),
+    (["gateway", "-selectStakeWeight", "2"], 'invalid value "2" for flag -selectStakeWeight'),
+    (["orchestrator", "-maxSessions", "0"], 'invalid value "0" for flag -maxSessions'),
+])
+def test_refusals_exit_2_naming_the_flag(argv, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        parse(*argv)
+    assert exc.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_go_defaults():
+    """starter.go's DefaultLivepeerConfig and flags.go: -reward unset (on when registered), no round
+    initialiser, price auto-adjustment on, selection 0.7 stake / 0 price / 0.3 random, offchain, -v 3."""
+    o = parse("orchestrator")
+    assert o.reward is None and o.initializeRound is False and o.autoAdjustPrice is True
+    assert o.network == "offchain" and o.v == 3 and o.monitor is False and o.nvidia is None
+    assert o.transactionTimeout == 300 and o.maxTransactionReplacements == 1 and o.blockPollingInterval == 5
+    assert o.maxSessions == 10 and o.ticketEV is None and o.maxFaceValue == 0
+    g = parse("gateway")
+    assert (g.selectStakeWeight, g.selectPriceWeight, g.selectRandFreq, g.selectPriceExpFactor) == (0.7, 0, 0.3, 100)
+    assert g.maxTicketEV == 3_000_000_000_000 and g.maxTotalEV == 20_000_000_000_000 and g.maxAttempts == 3
+    assert g.localVerify is None and g.httpAddr == "127.0.0.1:9935"
+    assert parse("gateway", "-selectRandWeight", "0.1").selectRandFreq == 0.1
+    assert parse("orchestrator", "-nvidia", "0,1").nvidia == ["0", "1"]
+    assert parse("orchestrator", "-datadir", "/d").dataDir == "/d"
+    assert parse("orchestrator", "-initializeRound", "-reward=false").reward is False
+
+
+def test_every_flag_has_help_and_lpnodes_own_are_labelled():
+    for command, (factory, _) in COMMANDS.items():
+        for flag in factory().unique():
+            assert len(flag.help) > 10, (command, flag.name)
+            if flag.name not in GO_FLAGS:
+                assert "(lpnode)" in flag.help, (command, flag.name)
+            for alias in flag.aliases:
+                assert alias in GO_FLAGS or f"-{alias} is lpnode's" in flag.help, (command, alias)
+    assert set(GO_COMMANDS) == set(COMMANDS)
+
+
+def test_help_exits_0_with_every_flag(capsys):
+    for argv in (["orchestrator", "-h"], ["-gateway", "--help"]):
+        with pytest.raises(SystemExit) as exc:
+            parse(*argv)
+        assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "  -serviceAddr string\n" in out and "  -selectRandFreq float\n" in out
+
+
+# ------------------------------------------------------------------ processes: port 0 and -readyFile
+
+
+def _ready(path: Path, proc, deadline: float) -> dict:
+    while time.time() < deadline:
+        if path.exists():
+            return json.loads(path.read_text())
+        assert proc.poll() is None, proc.stdout.read()
+        time.sleep(0.1)
+    pytest.fail(f"{path} was not written")
+
+
+def test_port_0_and_ready_files_offchain(tmp_path):
+    import httpx
+
+    lpnode = [sys.executable, "-m", "node.cli"]
+    procs = []
+    try:
+        orch_ready, gw_ready = tmp_path / "orch.json", tmp_path / "gw.json"
+        procs.append(subprocess.Popen(lpnode + ["-orchestrator", "-transcoder", "-serviceAddr", "127.0.0.1:0",
+                                                "-readyFile", str(orch_ready)],
+                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+        orch = _ready(orch_ready, procs[0], time.time() + 60)
+        assert orch["mode"] == "orchestrator" and orch["network"] == "offchain" and not orch["url"].endswith(":0")
+        procs.append(subprocess.Popen(lpnode + ["-gateway", "-httpAddr=127.0.0.1:0", "--orchAddr",
+                                                orch["url"], "-readyFile", str(gw_ready)],
+                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+        gw = _ready(gw_ready, procs[1], time.time() + 60)
+        assert gw["mode"] == "gateway" and not gw["url"].endswith(":0")
+        for url in (orch["url"], gw["url"]):
+            assert httpx.get(f"{url}/metrics", timeout=5).status_code == 200
+        # the one line a script parses
+        for proc, info, mode in ((procs[0], orch, "orchestrator"), (procs[1], gw, "gateway")):
+            proc.terminate()
+            out, _ = proc.communicate(timeout=10)
+            assert f"{mode} listening on {info['url']}\n" in out
+        assert not list(tmp_path.glob(".*.tmp"))  # written by rename
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait(10)
+
+
+# ------------------------------------------------------------------ keystores and -ethController
+
+
+def _keystore(folder: Path, key: bytes, password: str, name: str) -> str:
+    from eth_account import Account
+
+    doc = Account.encrypt(key, password, kdf="pbkdf2", iterations=2)  # quick; go's keystore reads either kdf
+    folder.mkdir(exist_ok=True)
+    (folder / name).write_text(json.dumps(doc))
+    return Account.from_key(key).address
+
+
+class _Parser:
+    prog = "lpnode test"
+
+    def error(self, message):
+        raise ValueError(message)
+
+
+def _args(**flags):
+    import argparse
+
+    values = {"ethKey": "", "ethKeystorePath": "", "ethAcctAddr": "", "ethPassword": "", "dataDir": "",
+              "network": "offchain"}
+    values.update(flags)
+    return argparse.Namespace(**values, flags_set=set(flags))
+
+
+def test_keystore_file_or_directory_with_password_or_password_file(tmp_path):
+    from node.launch import load_account
+
+    keys = tmp_path / "keystore"
+    a = _keystore(keys, b"\x01" * 32, "secret", "UTC--1--a")
+    b = _keystore(keys, b"\x02" * 32, "other", "UTC--2--b")
+    (keys / ".hidden").write_text("not a key")
+    (tmp_path / "pw").write_text("other\n")
+    assert load_account(_args(ethKeystorePath=str(keys / "UTC--1--a"), ethPassword="secret"), _Parser()) == \
+        (a, b"\x01" * 32)
+    # a directory: the first key file, or -ethAcctAddr's; the password from a file (go's ReadFromFile)
+    assert load_account(_args(ethKeystorePath=str(keys), ethPassword="secret"), _Parser())[0] == a
+    assert load_account(_args(ethKeystorePath=str(keys) + "/", ethAcctAddr=b.lower(),
+                              ethPassword=str(tmp_path / "pw")), _Parser())[0] == b
+    # -dataDir's keystore when -ethKeystorePath is not given (go's <datadir>/keystore)
+    assert load_account(_args(dataDir=str(tmp_path), ethPassword="secret"), _Parser())[0] == a
+    for flags, message in [
+        ({"ethKeystorePath": str(keys), "ethPassword": "wrong"}, "MAC mismatch"),
+        ({"ethKeystorePath": str(tmp_path / "nope")}, "provided -ethKeystorePath was not found"),
+        ({"ethKeystorePath": str(keys), "ethAcctAddr": "0x" + "9" * 40}, "not found"),
+        ({"ethKeystorePath": str(keys / "UTC--1--a"), "ethAcctAddr": b}, "does not match"),
+        ({"dataDir": str(tmp_path / "empty")}, "no keystore directory"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            load_account(_args(**flags), _Parser())
+
+
+def test_eth_controller_resolves_the_protocol():
+    """go finds every contract with Controller.getContract(keccak256(name)); so does -ethController."""
+    from node.eth import ChainError, FastChain, deploy_protocol
+    from node.launch import controller_addresses
+
+    chain = FastChain(num_accounts=2)
+    deployed = deploy_protocol(chain)
+    addresses = controller_addresses(chain, deployed.addresses["Controller"])
+    assert {k: v.lower() for k, v in addresses.items()} == {k: v.lower() for k, v in deployed.addresses.items()}
+    with pytest.raises(Exception):  # noqa: B017 - no Controller there: its call cannot decode
+        controller_addresses(chain, deployed.addresses["LivepeerToken"])
+    assert ChainError
