@@ -263,12 +263,19 @@ def ai_worker_flags(prog: str = "lpnode ai-worker") -> FlagSet:
     fs.bool("aiWorker", True, "Set to true to run an AI worker (implied by the ai-worker command)")
     fs.string("orchAddr", "", "the orchestrator's host:port (required)")
     fs.string("orchSecret", "", "Shared secret with the orchestrator or path to file (required)")
+    fs.string("aiModels", "", "Set models (pipeline:model_id) for AI worker to load upon initialization: an "
+              "aiModels.json file or pipeline:model_id:warm triples, one model id; an entry's `url` is its runner, "
+              "the others load here (as go's worker starts a runner container each); instead of -runnerUrl")
+    fs.string("aiModelsDir", "", "Set directory where AI model weights are stored (default $MODEL_DIR, then "
+              "~/.lpData/models)")
+    fs.add("aiRunnerMode", _runner_mode, "real", "-aiModels runners started here: real models, or the declared "
+           "deterministic mocks" + LPNODE, type_name="string")
     fs.string("runnerUrl", "", "the AI runner this worker drives (lpnode ai-runner); comma-separated, one per "
-              "-pipeline, when each pipeline has its own (required)" + LPNODE)
-    fs.string("pipeline", "text-to-image", "pipeline(s) served, comma-separated" + LPNODE)
-    fs.string("modelID", "", "the model the runner serves (required)" + LPNODE)
-    fs.add("nvidia", parse_nvidia, None, "Comma-separated list of Nvidia GPU device IDs (or \"all\"); recorded: "
-           "the runner (-runnerUrl) is its own process and chooses its device", type_name="string")
+              "-pipeline, when each pipeline has its own (or -aiModels)" + LPNODE)
+    fs.string("pipeline", "text-to-image", "pipeline(s) served with -runnerUrl, comma-separated" + LPNODE)
+    fs.string("modelID", "", "the model the -runnerUrl runner serves" + LPNODE)
+    fs.add("nvidia", parse_nvidia, None, "Comma-separated list of Nvidia GPU device IDs (or \"all\"): -aiModels "
+           "runners started here go on these GPUs in turn; a -runnerUrl runner chooses its own", type_name="string")
     _common_flags(fs)
     return fs
 
@@ -696,7 +703,8 @@ def run_gateway(args, parser) -> int:
                      args.cliAddr)
 
     async def main():
-        server = uvicorn.Server(uvicorn.Config(create_app(node, profiles), host=host, port=port, log_level="warning"))
+        # uvicorn's lines through the one set-up (node/logging_setup.py), not its own format
+        server = uvicorn.Server(uvicorn.Config(create_app(node, profiles), host=host, port=port, log_config=None))
         task = asyncio.create_task(server.serve())
         while not server.started:
             if task.done():  # it could not bind: uvicorn has said why
@@ -758,11 +766,28 @@ def run_transcoder_mode(args, parser) -> int:
 def run_ai_worker_mode(args, parser) -> int:
     from node.orchestrator.remote import run_ai_worker
 
-    _required(args, parser, "orchAddr", "orchSecret", "runnerUrl", "modelID")
+    _required(args, parser, "orchAddr", "orchSecret")
     secret = read_from_file(args.orchSecret)
-    return _run_worker("ai-worker", f"AI worker registering with {args.orchAddr} for {args.pipeline} {args.modelID}",
-                       run_ai_worker(args.orchAddr, secret, args.runnerUrl.rstrip("/"), args.pipeline,
-                                     args.modelID), args)
+    if args.aiModels:  # go's form: the worker's models, a runner each
+        from node.core.ai_models import AIModelsError, parse_ai_models
+
+        setup_logging(args.v)
+        try:
+            file_text = Path(args.aiModels).read_text() if Path(args.aiModels).is_file() else None
+            models = parse_ai_models(args.aiModels, file_text)
+        except (AIModelsError, ValueError) as exc:
+            parser.error(str(exc))
+        if len({m.model_id for m in models}) != 1:
+            parser.error("-aiModels: lpnode's AI worker serves one model id (its pipelines may differ)")
+        urls = {m.pipeline: m.url.rstrip("/") for m in models if m.url}
+        urls.update(start_runners([m for m in models if not m.url], args.aiRunnerMode, args.aiModelsDir, parser,
+                                  gpus=args.nvidia))
+        pipelines, runner_urls, model_id = ",".join(urls), ",".join(urls.values()), models[0].model_id
+    else:
+        _required(args, parser, "runnerUrl", "modelID")
+        pipelines, runner_urls, model_id = args.pipeline, args.runnerUrl.rstrip("/"), args.modelID
+    return _run_worker("ai-worker", f"AI worker registering with {args.orchAddr} for {pipelines} {model_id}",
+                       run_ai_worker(args.orchAddr, secret, runner_urls, pipelines, model_id), args)
 
 
 # the go-style commands: name -> (flag set factory, runner)

@@ -16,9 +16,9 @@ av = pytest.importorskip("av")
 
 
 def start_devnet(tmp_path, *extra):
-    addresses = tmp_path / "addresses.json"
+    addresses, ready = tmp_path / "addresses.json", tmp_path / "ready.json"
     cmd = [sys.executable, "-m", "node.cli", "devnet", "--port", "0", "--mode", "mock", "--block-time", "0.1",
-           "--round-length", "100", "--addresses", str(addresses), *extra]
+           "--round-length", "100", "--addresses", str(addresses), "--ready-file", str(ready), *extra]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     urls, deadline = {}, time.time() + 120
     while time.time() < deadline:
@@ -29,6 +29,7 @@ def start_devnet(tmp_path, *extra):
         if m:
             urls[m.group(1)] = m.group(2)
         if line.startswith("running"):
+            assert json.loads(ready.read_text()) == {"urls": urls, "addresses": json.loads(addresses.read_text())}
             return proc, urls, json.loads(addresses.read_text())
     proc.kill()
     pytest.fail(f"devnet did not start: {proc.stdout.read()}")
