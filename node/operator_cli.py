@@ -101,14 +101,18 @@ class ChainTarget:
 
         from node.cli_api import CliNode
         from node.eth import Account, JsonRpcChain, attach_protocol
+        from node.eth.errors import ChainError
         from node.launch import controller_addresses
 
         raw = bytes.fromhex(key.removeprefix("0x"))
         account = Account(EthAccount.from_key(raw).address, raw)
-        chain = JsonRpcChain(eth_url, accounts=[account])
-        if addresses is None:
-            addresses = controller_addresses(chain, controller)
-        self.api = CliNode("chain", attach_protocol(chain, addresses, owner=account), account)
+        try:
+            chain = JsonRpcChain(eth_url, accounts=[account])
+            if addresses is None:
+                addresses = controller_addresses(chain, controller)
+            self.api = CliNode("chain", attach_protocol(chain, addresses, owner=account), account)
+        except ChainError as exc:  # no chain there, or no protocol at those addresses
+            raise Failure(0, str(exc)) from None
 
     def request(self, path: str, form: dict | None = None) -> str:
         from node.cli_api import ROUTES, dispatch
@@ -431,8 +435,6 @@ def make_target(a, parser):
 
 
 def main(argv: list[str] | None = None) -> int:
-    from node.eth.errors import ChainError
-
     parser = build_parser()
     a = parser.parse_args(argv)
     quiet = logging.getLogger("lpnode.cli")  # the handlers' server-side error log; lpcli prints the error itself
@@ -448,12 +450,6 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps({"ok": False, "status": exc.status, "error": exc.message}))
         else:
             print(f"lpcli {a.command}: {exc.message}", file=sys.stderr)
-        return 1
-    except ChainError as exc:  # the chain target could not reach its chain
-        if a.json:
-            print(json.dumps({"ok": False, "status": 0, "error": str(exc)}))
-        else:
-            print(f"lpcli {a.command}: {exc}", file=sys.stderr)
         return 1
     if a.json:
         print(json.dumps({"ok": True, "command": a.command, "result": result}))
