@@ -96,13 +96,6 @@ def start_devchain(directory: Path | str, *args: str, params=None, accounts: int
     deadline = time.monotonic() + timeout
     while not ready.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
-    if not ready.exists() and proc.poll() is not None and "--ready-file" in log_path.read_text(errors="replace"):
-        proc, devchain = _start_without_ready_file(cmd, log_path, deadline)  # TODO: drop with the flag's arrival
-        try:
-            yield devchain
-        finally:
-            devchain.stop()
-        return
     if not ready.exists():
         proc.kill()
         proc.wait()
@@ -114,26 +107,3 @@ def start_devchain(directory: Path | str, *args: str, params=None, accounts: int
     finally:
         devchain.stop()
 
-
-def _start_without_ready_file(cmd: list[str], log_path: Path, deadline: float) -> tuple[subprocess.Popen, Devchain]:
-    """Transitional, for an `lpnode devchain` without --ready-file: the same facts from its stdout."""
-    import re
-
-    from node.eth.chain import Account
-
-    i = cmd.index("--ready-file")
-    cmd = cmd[:i] + cmd[i + 2:]
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    while "listening" not in log_path.read_text() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    text = log_path.read_text(errors="replace")
-    if "listening" not in text:
-        proc.kill()
-        proc.wait()
-        raise DevchainError("lpnode devchain did not start:\n" + text)
-    head = re.search(r"^devchain: (\S+) \(chain id (\d+)", text, re.M)
-    addresses = dict(re.findall(r"^  (\w+) +(0x[0-9a-fA-F]{40})$", text, re.M))
-    accounts = [Account(a, bytes.fromhex(k)) for a, k in re.findall(r"^  (0x[0-9a-fA-F]{40})  0x([0-9a-f]{64})$", text, re.M)]
-    return proc, Devchain(head.group(1), None, int(head.group(2)), addresses, addresses["Controller"], accounts,
-                          proc, log_path)
