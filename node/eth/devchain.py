@@ -425,24 +425,24 @@ class DevchainRpc:
         return tx
 
     def _send_transaction(self, params: list) -> str:
-        """An unlocked account's transaction: eth-tester signs and mines it while automine is on
-        and nothing of its sender's waits in the pool; otherwise it is completed (nonce, gas,
-        fees), signed here and admitted like a raw one."""
+        """An unlocked account's transaction, completed as geth's eth_sendTransaction does (the
+        pending nonce, gas by eth_estimateGas, a fee cap of twice the head's base fee plus the
+        tip), signed here and admitted like a raw one, so its refusals are geth's too."""
         if not params or not isinstance(params[0], dict) or "from" not in params[0]:
             raise RpcError(-32602, "eth_sendTransaction expects a transaction with `from`")
         request = _call_object(params[0], keep_nonce=True)
         sender = to_checksum_address(request["from"])
-        if self.automine and not self.pool.has_sender(_bytes(sender)):
-            return self._forward("eth_sendTransaction", [request])
         from eth_account import Account as EthAccount
 
         account = next((a for a in self.chain.accounts if a.address == sender and a.key), None)
         if account is None:
-            raise RpcError(-32000, f"unknown account {sender}")
+            raise RpcError(-32000, "unknown account")  # geth's words
         tx: dict = {"chainId": self.chain.chain_id, "value": _int(request.get("value", 0)),
                     "data": request.get("data", "0x")}
         if request.get("to"):
             tx["to"] = to_checksum_address(request["to"])
+        if request.get("accessList"):
+            tx["accessList"] = request["accessList"]
         nonce = request.get("nonce")
         if nonce is None:
             nonce = self.pool.pending_nonce(_bytes(sender), self._account_nonce(_bytes(sender)))
@@ -455,7 +455,7 @@ class DevchainRpc:
             tip = _int(request.get("maxPriorityFeePerGas") or DEFAULT_TIP)
             tx["maxPriorityFeePerGas"] = tip
             tx["maxFeePerGas"] = (_int(request["maxFeePerGas"]) if request.get("maxFeePerGas")
-                                  else 2 * self._pending_base_fee() + tip)
+                                  else 2 * self._evm.get_canonical_head().base_fee_per_gas + tip)
         signed = EthAccount.sign_transaction(tx, account.key)
         return self._send_raw_transaction(["0x" + bytes(signed.raw_transaction).hex()])
 
