@@ -133,25 +133,37 @@ def check_request_uri(uri: str) -> None:
         raise ValueError(f'parse "{uri}": invalid URI for request')
 
 
-def price_per_pixel(price: str, pixels: str, currency: str, *, price_name: str = "pricePerUnit") -> Fraction:
-    """setOrchestratorPriceInfo's checks and NewAutoConvertedPrice's currencies (wei or ETH; any
-    other needs go's price feed, which this node does not run)."""
+def parse_price(price: str, pixels: str, *, price_error: str = "error parsing pricePerUnit value: {}",
+                pixels_error: str = "error parsing pixelsPerUnit value: {}") -> Fraction:
+    """Wei per pixel from a price per unit and pixels per unit, with go's checks (big.Rat parsing,
+    pixels per unit > 0); ValueError with go's words."""
     pr = parse_rat(price)
     if pr is None:
-        raise ValueError(f"error parsing {price_name} value: {price}")
-    if pr < 0:
-        raise ValueError(f"price unit must be greater than or equal to 0, provided {price}")
+        raise ValueError(price_error.format(price))
     px = parse_rat(pixels)
     if px is None:
-        raise ValueError(f"error parsing pixelsPerUnit value: {pixels}")
+        raise ValueError(pixels_error.format(pixels))
     if px <= 0:
         raise ValueError(f"pixels per unit must be greater than 0, provided {pixels}")
-    per_pixel = pr / px
+    return pr / px
+
+
+def in_wei(per_pixel: Fraction, currency: str) -> Fraction:
+    """NewAutoConvertedPrice: wei (the default) or ETH; any other currency needs go's price feed,
+    which this node does not run."""
     if currency.lower() in ("", "wei"):
         return per_pixel
     if currency.lower() == "eth":
         return per_pixel * 10**18
     raise ValueError("error converting price: PriceFeedWatcher is not initialized")
+
+
+def price_per_pixel(price: str, pixels: str, currency: str) -> Fraction:
+    """setOrchestratorPriceInfo's checks: also a price below 0 is refused."""
+    pr = parse_rat(price)
+    if pr is not None and pr < 0:  # go checks the sign before it parses pixels
+        raise ValueError(f"price unit must be greater than or equal to 0, provided {price}")
+    return in_wei(parse_price(price, pixels), currency)
 
 
 @dataclass
@@ -164,7 +176,9 @@ class CliNode:
     account: Any = None  # node.eth.Account
     orchestrator: Any = None  # node.orchestrator.node.OrchestratorNode
     gateway: Any = None  # node.gateway.node.GatewayNode
+    remote: Any = None  # node.orchestrator.remote.RemoteTranscoders (-orchSecret): go's TranscoderManager
     transcoding_options: str = ""  # the gateway's -transcodingOptions (read-only here)
+    price_keys: set = field(default_factory=lambda: {"default"})  # gateways with a base price set here
     version: str = "0.1.0"
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -237,18 +251,22 @@ def _status(api: CliNode, form) -> Response:
     """server/mediaserver.go GetNodeStatus (common.NodeStatus), with the facts this node has."""
     prices: dict[str, str] = {}
     pool: list[str] = []
-    transcoders: list = []
     if api.orchestrator is not None:
-        prices = {k: rat_text(v) for k, v in api.orchestrator.prices._base.items()}
+        for key in sorted(api.price_keys):
+            price = api.orchestrator.prices.base_price(key)
+            if price is not None:
+                prices[key] = rat_text(price)
     if api.gateway is not None:
         pool = list(api.gateway.orch_addrs)
+    transcoders = [{"Address": t.address, "Capacity": t.capacity}
+                   for t in list(api.remote.transcoders if api.remote is not None else [])]
     return json_ok({
         "Manifests": {}, "InternalManifests": {}, "StreamInfo": {}, "OrchestratorPool": pool,
         "OrchestratorPoolInfos": None, "Version": api.version,
         "GolangRuntimeVersion": f"python{platform.python_version()}",  # go's key, this runtime's value
         "GOArch": platform.machine(), "GOOS": sys.platform,
         "RegisteredTranscodersNumber": len(transcoders), "RegisteredTranscoders": transcoders,
-        "LocalTranscoding": bool(api.orchestrator is not None and api.orchestrator.config.transcoding),
+        "LocalTranscoding": api.remote is None,  # go: no TranscoderManager (no -orchSecret)
         "BroadcasterPrices": prices,
     })
 
@@ -494,6 +512,7 @@ def _set_base_price(api, gateway: str, price: str, pixels: str, currency: str) -
     except ValueError as exc:
         raise HTTPError(400, str(exc)) from None
     api.orchestrator.prices.set_base_price(gateway, value)
+    api.price_keys.add(gateway.lower() if gateway != "default" else gateway)
     log.info("Price: %s wei per pixel for %s", float(value), gateway)
     return value
 
@@ -595,12 +614,13 @@ def _set_broadcast_config(api, form):
     if api.gateway is None:
         raise HTTPError(400, "Node must be gateway node to set its max price")
     try:
-        value = price_per_pixel(price, pixels, form.get("currency", ""))
+        value = parse_price(price, pixels, price_error="Error parsing pricePerUnit value: {}",
+                            pixels_error="Error parsing pixelsPerUnit value: {}")
+        value = in_wei(value, form.get("currency", "")) if value > 0 else None  # go: 0 or less clears it
     except ValueError as exc:
-        raise HTTPError(400, str(exc).replace("error parsing pricePerUnit", "Error parsing pricePerUnit")
-                        .replace("error parsing pixelsPerUnit", "Error parsing pixelsPerUnit")) from None
-    api.gateway.max_price = value if value > 0 else None
-    log.info("Maximum transcoding price: %s wei per pixel", float(value))
+        raise HTTPError(400, str(exc)) from None
+    api.gateway.max_price = value
+    log.info("Maximum transcoding price: %s wei per pixel", float(value) if value is not None else "any")
     return ok()
 
 
@@ -695,6 +715,12 @@ def create_cli_app(api: CliNode) -> Starlette:
     from node.eth.errors import ChainError
 
     app = Starlette(routes=[Route(path, _endpoint(api, path), methods=METHODS) for path in ROUTES])
+    app.router.redirect_slashes = False  # go's mux: "/status/" is another (unknown) path
+
+    async def not_found(request, exc):
+        return _error_response(404, "404 page not found")  # go's NotFound body
+
+    app.add_exception_handler(404, not_found)
     limits.guard_app(app, lambda path: limits.MAX_SMALL_BODY, text_error, unavailable=(ChainError,))
     return app
 

@@ -605,7 +605,7 @@ def run_orchestrator(args, parser) -> int:
         log.info("registered service URI %s", uri)
     from node.cli_api import CliNode, start_cli_server
 
-    start_cli_server(CliNode("orchestrator", protocol, account, orchestrator=node), args.cliAddr)
+    start_cli_server(CliNode("orchestrator", protocol, account, orchestrator=node, remote=remote), args.cliAddr)
 
     async def main():
         await serve_orchestrator(node, bind_host, bind_port, private_key=account.key if account else None,

@@ -75,6 +75,10 @@ def test_bond_then_orchestrator_config_registers_it(orch):
     assert (cut, share) == (from_perc(10), from_perc(95.5)) == (100_000, 955_000)
     assert p.ServiceRegistry.getServiceURI(account.address) == "https://orch.example:8935"
     assert node.prices.base_price("default") == 400
+    r = client.post("/setPriceForBroadcaster", data={"pricePerUnit": "5", "pixelsPerUnit": "1",
+                                                      "broadcasterEthAddr": "0x" + "ab" * 20})
+    assert r.status_code == 200 and node.prices.base_price("0x" + "ab" * 20) == 5
+    assert client.get("/status").json()["BroadcasterPrices"] == {"0x" + "ab" * 20: "5", "default": "400"}
     pool = client.get("/registeredOrchestrators").json()
     assert [o["Address"] for o in pool] == [account.address.lower()]
     assert pool[0]["Status"] == "Registered" and pool[0]["FeeShare"] == 955_000 and pool[0]["PricePerPixel"] == "0"
@@ -171,6 +175,14 @@ def test_gateway_broadcast_config_and_offchain_refusals():
         r = client.post("/setBroadcastConfig", data={"maxPricePerUnit": "10", "pixelsPerUnit": "4"})
         assert r.status_code == 200 and gw.max_price == Fraction(5, 2)
         assert client.get("/getBroadcastConfig").json()["MaxPrice"] == "5/2"
+        r = client.post("/setBroadcastConfig", data={"maxPricePerUnit": "x", "pixelsPerUnit": "4"})
+        assert (r.status_code, r.text) == (400, "Error parsing pricePerUnit value: x\n")
+        assert client.post("/setBroadcastConfig", data={"maxPricePerUnit": "0", "pixelsPerUnit": "1"}).status_code == 200
+        assert gw.max_price is None  # go: a price of 0 means any
+        # go's mux: unknown paths, and a trailing slash, are 404 "404 page not found"
+        for path in ("/nope", "/status/"):
+            r = client.get(path, follow_redirects=False)
+            assert (r.status_code, r.text) == (404, "404 page not found\n")
         assert client.get("/status").json()["OrchestratorPool"] == ["http://127.0.0.1:1"]
         assert client.get("/IsOrchestrator").text == "false"
         # offchain: go's mustHaveClient / mustHaveDb answers
@@ -181,3 +193,16 @@ def test_gateway_broadcast_config_and_offchain_refusals():
         r = client.post("/setPriceForBroadcaster", data={"pricePerUnit": "1", "pixelsPerUnit": "1",
                                                           "broadcasterEthAddr": "default"})
         assert (r.status_code, r.text) == (400, "Node must be orchestrator node to set price for broadcaster\n")
+
+
+def test_status_lists_remote_transcoders():
+    from node.orchestrator.remote import RemoteTranscoder, RemoteTranscoders
+
+    remote = RemoteTranscoders("secret", "http://127.0.0.1:8935")
+    node = OrchestratorNode(OrchestratorConfig("http://127.0.0.1:8935"))
+    with TestClient(create_cli_app(CliNode("orchestrator", orchestrator=node, remote=remote))) as client:
+        assert client.get("/status").json()["LocalTranscoding"] is False
+        remote.transcoders.append(RemoteTranscoder("10.0.0.2:40000", 3))
+        status = client.get("/status").json()
+        assert status["RegisteredTranscodersNumber"] == 1
+        assert status["RegisteredTranscoders"] == [{"Address": "10.0.0.2:40000", "Capacity": 3}]
