@@ -634,9 +634,10 @@ class DevchainRpc:
         if blocks is not None:
             scan = [n for n in scan if n in blocks]
         out: list[dict] = []
-        for number in scan:
-            out.extend(geth_json.block_logs(self._evm, self._evm.get_canonical_block_by_number(number),
-                                            addresses, topics))
+        for number in scan:  # headers first: a block the bloom rules out is not read
+            header = self._evm.get_canonical_block_header_by_number(number)
+            if geth_json.may_match(header, addresses, topics):
+                out.extend(geth_json.block_logs(self._evm, self._evm.get_block_by_header(header), addresses, topics))
         return out
 
     def _get_logs(self, params: list) -> list[dict]:

@@ -273,7 +273,7 @@ def hex_bytes(value: Any, size: int, what: str) -> bytes:
     return bytes.fromhex(value[2:])
 
 
-def _may_match(header, addresses: set[bytes], topics: list[set[bytes] | None]) -> bool:
+def may_match(header, addresses: set[bytes], topics: list[set[bytes] | None]) -> bool:
     """The header's bloom filter rules the block out, as geth's does (no false negatives)."""
     if header.bloom == 0:
         return False
@@ -287,7 +287,7 @@ def _may_match(header, addresses: set[bytes], topics: list[set[bytes] | None]) -
 
 def block_logs(chain, block, addresses: set[bytes], topics: list[set[bytes] | None]) -> list[dict]:
     """The logs of `block` (py-evm) that match, with block-wide log indexes."""
-    if not _may_match(block.header, addresses, topics):
+    if not may_match(block.header, addresses, topics):
         return []
     out, log_index = [], 0
     for tx_index, (tx, receipt) in enumerate(zip(block.transactions, block.get_receipts(chain.chaindb))):

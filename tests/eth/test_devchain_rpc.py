@@ -339,3 +339,65 @@ def test_raw_transaction_errors_in_geths_words(url, w3, keys):
     for tx_hash in (filler["result"], later["result"]):
         assert result(url, "eth_getTransactionReceipt", tx_hash)["status"] == "0x1"
     assert w3.eth.get_transaction_count(key.address) == nonce + 2
+
+
+def test_fee_history_rewards_weigh_tips_by_gas_as_geth(url, w3, token, keys):
+    """One block of three transactions (tips 3, 1 and 2 gwei; the 2-gwei one a token transfer
+    using more gas): each percentile's reward is the tip at which that share of the block's gas
+    is reached, tips ascending."""
+    base = int(result(url, "eth_getBlockByNumber", "pending", False)["baseFeePerGas"], 16)
+    data = token.functions.transfer(keys[3].address, 1).build_transaction({"from": keys[2].address, "gas": 10**6})["data"]
+    sends = [(keys[0], 3, {"to": keys[5].address, "value": 1, "gas": 21_000}),
+             (keys[1], 1, {"to": keys[5].address, "value": 1, "gas": 21_000}),
+             (keys[2], 2, {"to": token.address, "data": data, "gas": 200_000})]
+    assert result(url, "evm_setAutomine", False) is None
+    try:
+        for key, tip_gwei, fields in sends:
+            raw, _ = sign(key.key, nonce=w3.eth.get_transaction_count(key.address), chainId=31337,
+                          maxFeePerGas=2 * base + 10**10, maxPriorityFeePerGas=tip_gwei * 10**9, **fields)
+            result(url, "eth_sendRawTransaction", raw)
+        result(url, "evm_mine")
+    finally:
+        result(url, "evm_setAutomine", True)
+    block = result(url, "eth_getBlockByNumber", "latest", True)
+    receipts = result(url, "eth_getBlockReceipts", "latest")
+    assert len(receipts) == 3
+    used = {r["transactionHash"]: int(r["gasUsed"], 16) for r in receipts}
+    tips = sorted((int(tx["maxPriorityFeePerGas"], 16), used[tx["hash"]]) for tx in block["transactions"])
+    total = sum(g for _, g in tips)
+    assert total == int(block["gasUsed"], 16)
+
+    def geth_reward(p):  # eth/gasprice/feehistory.go's walk
+        threshold, index, acc = int(total * p / 100), 0, tips[0][1]
+        while acc < threshold and index < len(tips) - 1:
+            index += 1
+            acc += tips[index][1]
+        return hex(tips[index][0])
+
+    percentiles = [0, 10, 40, 60, 99, 100]
+    history = result(url, "eth_feeHistory", "0x1", "latest", percentiles)
+    assert history["reward"] == [[geth_reward(p) for p in percentiles]]
+    assert len(set(history["reward"][0])) >= 2  # the weighting is exercised, not one tip for all
+
+
+def test_send_transaction_and_pending_filters(url, w3, keys):
+    a, b = keys[6].address, keys[7].address
+    assert rpc(url, "eth_sendTransaction", {"from": a, "to": b, "value": hex(10**30)})["error"] == {
+        "code": -32000, "message": "insufficient funds for gas * price + value"}
+    assert rpc(url, "eth_sendTransaction", {"from": "0x" + "12" * 20, "to": b})["error"] == {
+        "code": -32000, "message": "unknown account"}
+    # geth's defaults: gas estimated exactly, a fee cap of twice the head's base fee plus the tip
+    head_base = int(result(url, "eth_getBlockByNumber", "latest", False)["baseFeePerGas"], 16)
+    sent = result(url, "eth_sendTransaction", {"from": a, "to": b, "value": "0x1", "input": "0x", "type": "0x2"})
+    tx = result(url, "eth_getTransactionByHash", sent)
+    assert tx["gas"] == hex(21_000) and tx["maxFeePerGas"] == hex(2 * head_base + 10**9)
+    pending_filter = result(url, "eth_newPendingTransactionFilter")
+    assert result(url, "evm_setAutomine", False) is None
+    try:
+        queued = result(url, "eth_sendTransaction", {"from": a, "to": b, "value": "0x2"})
+        assert result(url, "eth_getFilterChanges", pending_filter) == [queued]
+        assert result(url, "eth_getFilterChanges", pending_filter) == []
+        assert result(url, "eth_getTransactionByHash", queued)["blockHash"] is None
+    finally:
+        result(url, "evm_setAutomine", True)  # mines what waited
+    assert result(url, "eth_getTransactionReceipt", queued)["status"] == "0x1"
