@@ -1,6 +1,15 @@
 """`lpnode devchain`: the embedded chain served over JSON-RPC on loopback for other processes.
 
-Standard `eth_*`/`net_*`/`web3_*` methods are answered by eth-tester through web3.py's
+Answers are geth's, so that ethers, viem and web3.py work untouched (tests/eth/test_devchain_rpc.py,
+tests/eth/test_devchain_js.py). Blocks' transactions, transactions, receipts, logs, filters and
+fee history are built in geth's shapes from py-evm's own objects (node.eth.geth_json); the chain
+id (anvil's 31337 by default) answers eth_chainId and net_version alike; eth_call and
+eth_estimateGas take the call-object fields geth takes (a nonce is ignored, `input` is `data`);
+eth_estimateGas is geth's algorithm (node.eth.chain.geth_gas_estimate). Signed transactions
+pass geth's txpool checks, in geth's order and words, before anything else (_admit); a nonce
+ahead of the account's is pooled even with automine on and mined once the gap is filled, as
+anvil does. "safe" and "finalized" are the head less one and two epochs of 32 blocks (anvil).
+The other standard `eth_*`/`net_*`/`web3_*` methods are answered by eth-tester through web3.py's
 request/response formatters; results are re-encoded as JSON-RPC quantities (hex). The
 test-control methods follow anvil: `evm_mine`, `anvil_mine`/`hardhat_mine`, `evm_snapshot`,
 `evm_revert` (a snapshot is consumed by reverting to it, as are later ones),
