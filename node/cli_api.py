@@ -14,8 +14,9 @@ go's conventions, kept here:
 - JSON bodies have go's field names: big integers as numbers, big.Rat as a string ("5" or "1/3"),
   addresses in a struct lowercase hex (common.Address's MarshalText), /ethAddr checksummed.
 
-Chain calls block, so handlers run in a worker thread, one at a time (the in-process chains are
-not thread-safe; a live node's transactions are serialised by its TxManager anyway).
+Chain calls block, so handlers run in a worker thread; those that reach the chain one at a time (the
+in-process chains are not thread-safe; a live node's transactions are serialised by its TxManager
+anyway), so /status and the node's settings answer while a transaction waits for its receipt.
 """
 from __future__ import annotations
 
@@ -697,6 +698,8 @@ def dispatch(api: CliNode, path: str, form: dict[str, str]) -> Response:
         if "client" in needs:
             return _error_response(500, "missing ETH client")
     try:
+        if not needs:  # the node's own state: never queued behind a transaction
+            return handler(api, form)
         with api.lock:
             return handler(api, form)
     except HTTPError as exc:

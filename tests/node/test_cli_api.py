@@ -206,3 +206,20 @@ def test_status_lists_remote_transcoders():
         status = client.get("/status").json()
         assert status["RegisteredTranscodersNumber"] == 1
         assert status["RegisteredTranscoders"] == [{"Address": "10.0.0.2:40000", "Capacity": 3}]
+
+
+def test_activate_orchestrator_in_one_call(orch):
+    client, p, account, node = orch
+    form = {"blockRewardCut": "5", "feeShare": "90", "pricePerUnit": "10", "pixelsPerUnit": "2",
+            "serviceURI": "https://a.example:8935", "amount": str(10 * LPT)}
+    r = client.post("/activateOrchestrator", data={k: v for k, v in form.items() if k != "serviceURI"})
+    assert (r.status_code, r.text) == (400, "missing form param: serviceURI\n")
+    r = client.post("/activateOrchestrator", data=form)
+    assert r.status_code == 200, r.text
+    assert p.BondingManager.transcoderStatus(account.address) == 1
+    assert p.BondingManager.getDelegator(account.address)[0] == 10 * LPT
+    assert p.BondingManager.getTranscoder(account.address)[1:3] == (50_000, 900_000)
+    assert p.ServiceRegistry.getServiceURI(account.address) == "https://a.example:8935"
+    assert node.prices.base_price("default") == 5
+    r = client.post("/activateOrchestrator", data=form)
+    assert (r.status_code, r.text) == (400, "orchestrator already registered\n")
