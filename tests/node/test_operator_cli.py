@@ -220,3 +220,20 @@ def test_node_target_through_an_orchestrator_process(devchain, tmp_path):
         assert r.returncode == 1 and "execution reverted" in json.loads(r.stdout)["error"]
     finally:
         stop_all([proc])
+
+
+def test_transcoder_activate_through_a_node(served, capsys):
+    url, p, account, node = served
+    with pytest.raises(SystemExit) as exc:  # go sets the two rates together
+        main(["--node", url, "transcoder", "--reward-cut", "5"])
+    assert exc.value.code == 2
+    code, out = lpcli(capsys, "--node", url, "transcoder", "--activate", "--amount", "5LPT", "--reward-cut", "1",
+                      "--fee-share", "2", "--service-uri", "https://a.example", "--price", "8", "--pixels", "2")
+    assert code == 0, out
+    assert out["result"]["route"] == "/activateOrchestrator"
+    assert p.BondingManager.transcoderStatus(account.address) == 1
+    assert p.BondingManager.getDelegator(account.address)[0] == 5 * LPT
+    assert node.prices.base_price("default") == 4
+    code, out = lpcli(capsys, "--node", url, "transcoder", "--activate", "--reward-cut", "1", "--fee-share", "2",
+                      "--service-uri", "https://a.example", "--price", "8")
+    assert (code, out["status"], out["error"]) == (1, 400, "orchestrator already registered")
