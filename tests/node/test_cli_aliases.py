@@ -125,6 +125,7 @@ def test_port_0_and_ready_files_offchain(tmp_path):
     try:
         orch_ready, gw_ready = tmp_path / "orch.json", tmp_path / "gw.json"
         procs.append(subprocess.Popen(lpnode + ["-orchestrator", "-transcoder", "-serviceAddr", "127.0.0.1:0",
+                                                "-orchSecret", "s3cret", "-aiModels", "text-to-image:m:true",
                                                 "-readyFile", str(orch_ready)],
                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
         orch = _ready(orch_ready, procs[0], time.time() + 60)
@@ -136,6 +137,15 @@ def test_port_0_and_ready_files_offchain(tmp_path):
         assert gw["mode"] == "gateway" and not gw["url"].endswith(":0")
         for url in (orch["url"], gw["url"]):
             assert httpx.get(f"{url}/metrics", timeout=5).status_code == 200
+        # go's standalone AI worker: -aiWorker with -aiModels starts a runner per model and attaches
+        procs.append(subprocess.Popen(lpnode + ["-aiWorker", "-aiModels", "text-to-image:m:true", "-aiRunnerMode", "mock",
+                                                "-orchAddr", orch["url"].removeprefix("http://"), "-orchSecret",
+                                                "s3cret"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        body = {"prompt": "x", "model_id": "m", "width": 64, "height": 64}
+        deadline = time.time() + 60
+        while (r := httpx.post(f"{gw['url']}/text-to-image", json=body, timeout=30)).status_code != 200:
+            assert time.time() < deadline, r.text
+            time.sleep(0.5)
         # the one line a script parses
         for proc, info, mode in ((procs[0], orch, "orchestrator"), (procs[1], gw, "gateway")):
             proc.terminate()
