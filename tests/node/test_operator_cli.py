@@ -237,3 +237,23 @@ def test_transcoder_activate_through_a_node(served, capsys):
     code, out = lpcli(capsys, "--node", url, "transcoder", "--activate", "--reward-cut", "1", "--fee-share", "2",
                       "--service-uri", "https://a.example", "--price", "8")
     assert (code, out["status"], out["error"]) == (1, 400, "orchestrator already registered")
+
+
+def test_unbonding_locks_picked_for_the_operator(served, capsys):
+    url, p, account, _node = served
+    other = p.chain.accounts[4].address
+    assert lpcli(capsys, "--node", url, "bond", "3LPT", other)[0] == 0
+    p.next_round()
+    assert lpcli(capsys, "--node", url, "unbond", "1LPT")[0] == 0
+    code, out = lpcli(capsys, "--node", url, "locks")
+    assert code == 0 and [(x["ID"], x["Amount"]) for x in out["result"]] == [(0, LPT)]
+    assert lpcli(capsys, "--node", url, "rebond")[0] == 0  # the only lock
+    assert p.BondingManager.getDelegator(account.address)[0] == 3 * LPT
+    assert lpcli(capsys, "--node", url, "unbond", "2LPT")[0] == 0
+    with pytest.raises(SystemExit):  # not withdrawable before the unbonding period ends
+        main(["--node", url, "withdraw-stake"])
+    p.advance_rounds(2)
+    balance = p.LivepeerToken.balanceOf(account.address)
+    code, out = lpcli(capsys, "--node", url, "withdraw-stake")
+    assert code == 0 and out["result"]["form"] == {"unbondingLockId": 1}
+    assert p.LivepeerToken.balanceOf(account.address) == balance + 2 * LPT
