@@ -24,8 +24,9 @@ import argparse
 import os
 import re
 import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, NoReturn
+from typing import Any, NoReturn
 
 
 class FlagError(Exception):

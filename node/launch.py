@@ -21,8 +21,8 @@ from fractions import Fraction
 from pathlib import Path
 
 from node import event_loop
-from node.goflags import FlagSet, parse_int
 from node.eth.txmanager import DEFAULT_MAX_REPLACEMENTS, DEFAULT_TX_TIMEOUT
+from node.goflags import FlagSet, parse_int
 from node.logging_setup import DEFAULT_VERBOSITY, setup_logging, verbosity
 
 log = logging.getLogger("lpnode")
@@ -320,7 +320,7 @@ def connect(args, parser):
     """(protocol, account) on-chain, (None, None) offchain."""
     if is_offchain(args):
         if args.ethUrl:
-            log.warning("-network offchain: -ethUrl %s is not used", args.ethUrl)
+            log.warning("-network offchain: -ethUrl not used ethUrl=%s", args.ethUrl)
         return None, None
     if not args.ethUrl:
         parser.error("Need to specify an Ethereum node JSON-RPC URL using -ethUrl")
@@ -417,7 +417,10 @@ def load_account(args, parser) -> tuple[str, bytes]:
         key = EthAccount.decrypt(keyfile, read_from_file(args.ethPassword))
     except (OSError, ValueError, KeyError) as exc:
         parser.error(f"keystore {path}: {exc}")
-    return EthAccount.from_key(key).address, bytes(key)
+    derived = EthAccount.from_key(key).address
+    if derived.lower() != address:
+        parser.error(f"keystore {path}: the key file says {address}, its key is {derived}'s")
+    return derived, bytes(key)
 
 
 def find_key(path: Path, wanted: str = "") -> tuple[str, dict]:
@@ -476,12 +479,12 @@ class _RoundServices:
         return getattr(self._protocol, name)
 
     @property
-    def RoundsManager(self):  # noqa: N802 - the contract's name
+    def RoundsManager(self):
         rm = self._protocol.RoundsManager
         return rm if self._initialize else _Override(rm, currentRoundInitialized=lambda: True)
 
     @property
-    def BondingManager(self):  # noqa: N802 - the contract's name
+    def BondingManager(self):
         bm = self._protocol.BondingManager
         return bm if self._reward else _Override(bm, isActiveTranscoder=lambda _address: False)
 
@@ -542,7 +545,11 @@ def _free_port(host: str) -> int:
 def run_orchestrator(args, parser) -> int:
     from node.core.ai_models import AIModelsError, parse_ai_models
     from node.core.pricing import parse_price_per_unit
-    from node.core.recipient import DEFAULT_TICKET_EV, REDEEM_GAS_ARBITRUM, REDEEM_GAS_L1
+    from node.core.recipient import (
+        DEFAULT_TICKET_EV,
+        REDEEM_GAS_ARBITRUM,
+        REDEEM_GAS_L1,
+    )
     from node.eth.payments import CachedChainView, ProtocolBroker, ProtocolChainView
     from node.orchestrator.node import OrchestratorConfig, OrchestratorNode
     from node.orchestrator.server import serve_orchestrator
@@ -572,7 +579,7 @@ def run_orchestrator(args, parser) -> int:
         runners.update(start_runners([m for m in models if not m.url], args.aiRunnerMode, args.aiModelsDir,
                                      parser, gpus=args.nvidia))
     elif args.nvidia:
-        log.info("-nvidia %s: recorded; runners with a `url` choose their own device", ",".join(args.nvidia))
+        log.info("-nvidia recorded: runners with a `url` choose their own device gpus=%s", ",".join(args.nvidia))
     protocol, account = connect(args, parser)
     network = network_of(args, protocol.chain if protocol is not None else None)
     config = OrchestratorConfig(uri, price_per_unit=price, pixels_per_unit=args.pixelsPerUnit, ai_models=models,
@@ -587,7 +594,7 @@ def run_orchestrator(args, parser) -> int:
         node = OrchestratorNode(config, address=account.address, chain=CachedChainView(ProtocolChainView(protocol)),
                                 broker=ProtocolBroker(protocol, account), ticket_store=store)
         if node.redeemer.counts["restored"]:
-            log.info("restored %d winning tickets from %s", node.redeemer.counts["restored"], store.path)
+            log.info("restored %d winning tickets path=%s", node.redeemer.counts["restored"], store.path)
         protocol.chain.tx_manager.on_replacement.append(lambda _: node.metrics.transaction_replacements.inc())
     transcode = None
     if args.transcoder:
@@ -602,7 +609,7 @@ def run_orchestrator(args, parser) -> int:
         remote, ai_workers = RemoteTranscoders(secret, uri), RemoteAIWorkers(secret)
 
     if protocol is not None and node.register_service_uri(protocol, account):
-        log.info("registered service URI %s", uri)
+        log.info("registered service URI uri=%s", uri)
     from node.cli_api import CliNode, start_cli_server
 
     start_cli_server(CliNode("orchestrator", protocol, account, orchestrator=node, remote=remote), args.cliAddr)
@@ -620,9 +627,9 @@ def run_orchestrator(args, parser) -> int:
                     try:
                         done = node.round_duties(round_services(protocol, args), account)
                         if len(done) > 1 or done.get("redemptions"):
-                            log.info("round duties: %s", done)
-                    except Exception as exc:  # noqa: BLE001 - the next poll retries
-                        log.warning("round duties: %s", exc)
+                            log.info("round duties %s", " ".join(f"{k}={v}" for k, v in done.items()))
+                    except Exception as exc:
+                        log.warning("round duties failed error=%s", exc)
 
             threading.Thread(target=duties, daemon=True).start()
         await asyncio.Event().wait()
@@ -645,10 +652,10 @@ def start_runners(models, mode: str, models_dir: str | None, parser, gpus: list[
         try:
             runners[m.pipeline] = start_local_runner(m.pipeline, m.model_id, mode=mode, models_dir=models_dir or None,
                                                      **options)
-        except Exception as exc:  # noqa: BLE001 - a model that cannot load stops the node, as go does
+        except Exception as exc:
             parser.exit(1, f"{parser.prog}: cannot load {m.pipeline} model {m.model_id}: {exc}\n")
-        log.info("AI runner for %s %s (%s%s) at %s", m.pipeline, m.model_id, mode,
-                 f", {options['device']}" if options else "", runners[m.pipeline])
+        log.info("AI runner pipeline=%s model_id=%s mode=%s device=%s url=%s", m.pipeline, m.model_id, mode,
+                 options.get("device", "default"), runners[m.pipeline])
     return runners
 
 
@@ -730,7 +737,7 @@ def fund_gateway(protocol, account, deposit: int, reserve: int) -> None:
     more_deposit, more_reserve = max(0, deposit - info.deposit), max(0, reserve - info.reserve.funds_remaining)
     if more_deposit or more_reserve:
         ProtocolBroker(protocol, account).fund_deposit_and_reserve(more_deposit, more_reserve)
-        log.info("funded deposit +%d wei, reserve +%d wei", more_deposit, more_reserve)
+        log.info("funded TicketBroker deposit_added=%d reserve_added=%d", more_deposit, more_reserve)
 
 
 # ---------------------------------------------------------------------------------------- remote workers
@@ -747,7 +754,7 @@ def _run_worker(name: str, banner: str, main, args) -> int:
         event_loop.run(main)
     except KeyboardInterrupt:
         pass
-    except Exception as exc:  # noqa: BLE001 - say why and exit non-zero
+    except Exception as exc:
         print(f"lpnode {name}: {exc}", flush=True)
         return 1
     return 0

@@ -30,7 +30,7 @@ NOISY = ("httpx", "httpcore", "uvicorn.access", "uvicorn.error", "transformers",
 class _UtcFormatter(logging.Formatter):
     converter = time.gmtime
 
-    def formatTime(self, record, datefmt=None):  # noqa: N802 - logging's name
+    def formatTime(self, record, datefmt=None):
         return time.strftime("%Y-%m-%dT%H:%M:%S", self.converter(record.created)) + f".{int(record.msecs):03d}Z"
 
 
@@ -75,10 +75,10 @@ def quiet_third_party(verbose: bool = False) -> None:
 
 def log_level(text: str) -> int:
     """--log-level's value: debug, info, warning, error (any case)."""
-    value = logging.getLevelName(text.upper())
-    if not isinstance(value, int):
+    levels = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+    if text.lower() not in levels:
         raise ValueError("not one of debug, info, warning, error")
-    return value
+    return levels[text.lower()]
 
 
 def verbosity(text: str) -> int:

@@ -94,6 +94,11 @@ def test_every_flag_has_help_and_lpnodes_own_are_labelled():
             for alias in flag.aliases:
                 assert alias in GO_FLAGS or f"-{alias} is lpnode's" in flag.help, (command, alias)
     assert set(GO_COMMANDS) == set(COMMANDS)
+    from node.cli import build_argparse  # lpnode's own commands (devchain, devnet) too
+
+    commands = next(a for a in build_argparse()._actions if a.choices and "devnet" in a.choices).choices
+    for name in ("devchain", "devnet"):
+        assert all(a.help for a in commands[name]._actions if a.option_strings), name
 
 
 def test_help_exits_0_with_every_flag(capsys):

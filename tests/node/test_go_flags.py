@@ -20,7 +20,7 @@ def flagset() -> FlagSet:
 
 
 def parse(*argv, environ=None):
-    values, rest, seen = flagset().parse(list(argv), environ or {})
+    values, rest, _ = flagset().parse(list(argv), environ or {})
     return values, rest
 
 
