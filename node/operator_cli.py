@@ -401,7 +401,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = cmd("transfer", cmd_transfer, "transfer LPT")
     s.add_argument("amount", type=LPT_AMOUNT)
     s.add_argument("to", type=_address)
-    cmd("protocol", _read("/protocolParameters", lambda v: "\n".join(f"{k}: {x}" for k, x in v.items())),
+    cmd("protocol", _read("/protocolParameters",  # go's struct still has pre-Streamflow fields, left unset
+                          lambda v: "\n".join(f"{k}: {x}" for k, x in v.items() if x not in (None, ""))),
         "the protocol's parameters")
     cmd("orchestrators", _read("/registeredOrchestrators", _orchestrators_text), "the orchestrator pool")
     cmd("locks", _read("/unbondingLocks", _locks_text), "this account's unbonding locks")
