@@ -29,6 +29,8 @@ def test_shipped_abi_and_bytecode_are_those_of_the_source(name):
     assert shipped["abi"] == compiled.abi, hint
     assert bytes.fromhex(shipped["bytecode"][2:]) == compiled.bytecode, hint
     assert (len(shipped["deployedBytecode"]) - 2) // 2 == compiled.runtime_size, hint
+    assert artifacts.shipped_compiled(name, vyper.__version__) == compiled
+    assert artifacts.shipped_compiled(name, "0.3.10") is None  # another compiler's output is not ours
 
 
 def test_abi_is_public_and_needs_no_compiler():

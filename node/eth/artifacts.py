@@ -46,6 +46,21 @@ def abi(name: str) -> list:
     return shipped(name)["abi"]
 
 
+def shipped_compiled(name: str, vyper_version: str):
+    """The shipped output as node.eth.compiler.CompiledContract when it is that of today's source
+    under `vyper_version`, else None: a compiler cache can start from it and skip the compile."""
+    from .compiler import CompiledContract
+
+    try:
+        data = shipped(name)
+    except FileNotFoundError:
+        return None
+    if data["source_sha256"] != source_sha256(name) or data["vyper_version"] != vyper_version:
+        return None
+    return CompiledContract(name, data["abi"], bytes.fromhex(data["bytecode"][2:]),
+                            (len(data["deployedBytecode"]) - 2) // 2)
+
+
 def compile_artifact(name: str) -> dict:
     """Compile contracts/<name>.vy into the shipped form (needs Vyper)."""
     import vyper

@@ -26,6 +26,7 @@ def pytest_configure(config: pytest.Config) -> None:
                                        "(embedded, fast, revm) whatever --lp-backend says")
     config.addinivalue_line("markers", "lp_params(**overrides): lp_protocol is deployed afresh, inside the "
                                        "test's snapshot, with lp_params changed by these overrides")
+    _backends(config)  # a misspelt backend is a usage error before anything runs
 
 
 def _backends(config: pytest.Config) -> list[str]:
