@@ -180,8 +180,17 @@ class CliNode:
     remote: Any = None  # node.orchestrator.remote.RemoteTranscoders (-orchSecret): go's TranscoderManager
     transcoding_options: str = ""  # the gateway's -transcodingOptions (read-only here)
     price_keys: set = field(default_factory=lambda: {"default"})  # gateways with a base price set here
-    version: str = "0.1.0"
+    version: str = field(default_factory=lambda: _package_version())
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("lpsim")
+    except PackageNotFoundError:
+        return "dev"
 
 
 # --- chain reads in go's shapes ---------------------------------------------------------------
@@ -684,10 +693,18 @@ async def read_form(request: Request) -> dict[str, str]:
     return form
 
 
+# the prefixes go's read handlers put before a chain error
+READ_ERRORS = {"/currentRound": "could not query current round: ", "/senderInfo": "could not query sender info: ",
+               "/roundInitialized": "could not get initialized round: ",
+               "/ticketBrokerParams": "could not query TicketBroker unlockPeriod: "}
+
+
 def dispatch(api: CliNode, path: str, form: dict[str, str]) -> Response:
     """Answer one request as go's mux would: mustHaveFormParams, then mustHaveDb / mustHaveClient,
     then the handler (one at a time). Blocking: the server calls it from a worker thread, lpcli's
     chain target directly."""
+    from node.eth.errors import ChainError
+
     handler, required, needs = ROUTES[path]
     for name in required:  # mustHaveFormParams wraps the other checks
         if not form.get(name):
@@ -705,6 +722,10 @@ def dispatch(api: CliNode, path: str, form: dict[str, str]) -> Response:
     except HTTPError as exc:
         log.error("HTTP Response Error statusCode=%d err=%s", exc.status, exc.message)
         return _error_response(exc.status, exc.message)
+    except ChainError as exc:  # a read the chain did not answer: go's handlers give 500 and the error
+        message = READ_ERRORS.get(path, "") + chain_error(exc)
+        log.error("HTTP Response Error statusCode=500 err=%s", message)
+        return _error_response(500, message)
 
 
 def _endpoint(api: CliNode, path: str):

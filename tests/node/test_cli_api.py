@@ -223,3 +223,21 @@ def test_activate_orchestrator_in_one_call(orch):
     assert node.prices.base_price("default") == 5
     r = client.post("/activateOrchestrator", data=form)
     assert (r.status_code, r.text) == (400, "orchestrator already registered\n")
+
+
+def test_a_chain_that_does_not_answer_is_go_s_500():
+    from node.eth.errors import ChainUnavailable
+
+    class Unreachable:  # every contract read fails as a dead JSON-RPC endpoint does
+        def __getattr__(self, name):
+            raise ChainUnavailable("http://127.0.0.1:1", "eth_call", "connection refused", maybe_delivered=False)
+
+    class Account:
+        address = "0x" + "11" * 20
+
+    with TestClient(create_cli_app(CliNode("gateway", protocol=Unreachable(), account=Account()))) as client:
+        r = client.get("/currentRound")
+        assert (r.status_code, r.text) == (
+            500, "could not query current round: chain RPC http://127.0.0.1:1 (eth_call): connection refused\n")
+        assert client.get("/delegatorInfo").status_code == 500
+        assert client.get("/status").status_code == 200  # the node's own state needs no chain
