@@ -128,7 +128,11 @@ def _log_level(text: str) -> int:
 
 
 def build_argparse() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lpnode", description="Livepeer node (Python)")
+    parser = argparse.ArgumentParser(
+        prog="lpnode", description="Livepeer node (Python)",
+        epilog="The node modes also take go-livepeer's mode flags: lpnode -orchestrator [-transcoder] ..., "
+        "lpnode -gateway ..., lpnode -transcoder ..., lpnode -aiWorker ...; lpnode -orchestrator -h lists "
+        "their flags.")
     sub = parser.add_subparsers(dest="command", required=True)
     from node.devchain_cli import devchain_parser
 
