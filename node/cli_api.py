@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import platform
 import re
 import sys
@@ -107,9 +108,10 @@ def parse_rat(text: str) -> Fraction | None:
 def parse_float(text: str) -> float:
     """strconv.ParseFloat(text, 64), with go's error text."""
     try:
-        if "_" in text or text != text.strip():
-            raise ValueError
-        return float(text)
+        value = float(text)
+        if "_" in text or text != text.strip() or not math.isfinite(value):
+            raise ValueError  # (go parses Inf and NaN, then panics turning them into parts per million)
+        return value
     except ValueError:
         raise ValueError(f'strconv.ParseFloat: parsing "{text}": invalid syntax') from None
 
