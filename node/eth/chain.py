@@ -37,6 +37,7 @@ MINE_CHUNK = 1000
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
 DEV_HD_PATH = "m/44'/60'/0'/0"
 DEV_CHAIN_ID = 31337  # anvil's default
+GAS_LIMIT_MARGIN_PERCENT = 130  # the gas limit sent is 130 % of the estimate (foundry's default multiplier)
 
 
 @dataclass(frozen=True)
@@ -214,7 +215,7 @@ class Web3Chain(Chain):
         if to is not None:
             tx["to"] = to
         with _reverts_as_transaction_failed():
-            tx["gas"] = self.w3.eth.estimate_gas(tx)  # raises with the revert reason
+            tx["gas"] = self._gas_limit(self.w3.eth.estimate_gas(tx))  # raises with the revert reason
         mined = self._submit_and_wait(tx, sender)
         rcpt = mined.receipt
         if rcpt["status"] != 1:
@@ -231,6 +232,16 @@ class Web3Chain(Chain):
         )
         logs = [(lg["address"], [bytes(t) for t in lg["topics"]], bytes(lg["data"]), lg["logIndex"]) for lg in rcpt["logs"]]
         return receipt, logs
+
+    def _gas_limit(self, estimate: int) -> int:
+        """The gas limit to send with: eth_estimateGas is geth's, the least gas that passes (to
+        1.5 %) in the state it ran on; the margin keeps a transaction whole when the state
+        moves before it is mined, and leaves nested calls the gas they ask for (a 2,300-gas
+        call needs 2,300 x 64/63 left; geth's estimate may leave it less when less suffices)."""
+        gas = estimate * GAS_LIMIT_MARGIN_PERCENT // 100
+        if gas > 10_000_000:  # only a large one may pass the block's limit
+            gas = min(gas, self.w3.eth.get_block("latest")["gasLimit"])
+        return max(gas, estimate)
 
     def _submit_and_wait(self, tx: dict, sender: Account) -> MinedTransaction:
         """Send `tx` and wait for it to be mined (an in-process chain mines it at once)."""
@@ -288,6 +299,7 @@ class EmbeddedChain(Web3Chain):
         self.chain_id = chain_id
         self.backend = PyEVMBackend.from_mnemonic(mnemonic, num_accounts=num_accounts, hd_path=DEV_HD_PATH)
         self._configure_backend_chain()
+        self._install_fee_free_calls()
         self.tester = EthereumTester(self.backend)
         # web3's tester provider answers eth_chainId and net_version with constants of its own
         endpoints = {ns: dict(methods) for ns, methods in API_ENDPOINTS.items()}
@@ -316,6 +328,27 @@ class EmbeddedChain(Web3Chain):
         self.tester.revert_to_snapshot(token)
         self._configure_backend_chain()  # reverting to genesis builds a new chain object
 
+    @staticmethod
+    def _install_fee_free_calls() -> None:
+        """eth_call as geth runs it: fees are not charged, so a sender without ether may call
+        (eth-tester takes gas x fee cap from the sender first). Process-wide, installed once."""
+        from eth_tester.backends.pyevm import main as pyevm_main
+
+        if getattr(pyevm_main, "_lpsim_fee_free", False):
+            return
+
+        def execute_and_revert(chain, transaction, block_number="latest"):
+            state = pyevm_main._get_vm_for_block_number(chain, block_number).state
+            snapshot = state.snapshot()
+            try:
+                _fund_fees(state, transaction, transaction.gas)
+                return state.apply_transaction(transaction)
+            finally:
+                state.revert(snapshot)
+
+        pyevm_main._execute_and_revert_transaction = execute_and_revert
+        pyevm_main._lpsim_fee_free = True
+
     def _configure_backend_chain(self) -> None:
         # eth-tester's chain class has a fixed chain id; py-evm reads it from the chain object
         # (CHAINID opcode, eth-tester's signing of eth_sendTransaction)
@@ -329,14 +362,17 @@ ESTIMATE_ERROR_RATIO = 0.015  # geth's binary search stops within 1.5 % of the a
 
 
 def geth_gas_estimate(state, transaction) -> int:
-    """eth_estimateGas as geth's DoEstimateGas: a transfer to an account without code is 21,000;
+    """eth_estimateGas as geth's DoEstimateGas: a transfer to an account without code is 21,000
+    when it runs with that;
     otherwise one run at the block gas limit (its error is the answer's, e.g. a revert), then
     geth's optimistic guess (gas used before refunds + 2,300, times 64/63) tried once, and a
     binary search between the gas used and a passing limit, to within 1.5 %, only if that fails.
     The result is never below the intrinsic gas (21,000, calldata, creation, initcode words)
     nor Prague's calldata floor (EIP-7623)."""
-    if transaction.to != b"" and not transaction.data and not getattr(transaction, "access_list", ()) \
-            and not state.get_code(transaction.to):
+    if transaction.value and state.get_balance(transaction.sender) < transaction.value:
+        raise InsufficientFundsForTransfer("insufficient funds for transfer")  # geth's words
+    if transaction.to != b"" and not transaction.data and not state.get_code(transaction.to) \
+            and _passes(state, transaction, TX_GAS):  # tried, as geth does: an access list costs more
         return TX_GAS
     floor = _intrinsic_floor(transaction)
     hi = state.gas_limit
@@ -362,6 +398,10 @@ def geth_gas_estimate(state, transaction) -> int:
     return max(hi, floor)
 
 
+class InsufficientFundsForTransfer(ChainError):
+    """eth_estimateGas of a value the sender does not have (geth's ErrInsufficientFundsForTransfer)."""
+
+
 def _intrinsic_floor(transaction) -> int:
     """The least gas limit a transaction can carry: its intrinsic gas, and from Prague the
     calldata floor of EIP-7623 (21,000 + 10 per token, a non-zero byte being 4 tokens)."""
@@ -371,14 +411,24 @@ def _intrinsic_floor(transaction) -> int:
 
 
 def _trial(state, transaction, gas: int):
-    """Execute `transaction` with `gas` on a throwaway snapshot of `state` (fees not charged)."""
+    """Execute `transaction` with `gas` on a throwaway snapshot of `state`. Fees are not
+    charged, as geth's estimate charges none when no gas price is given: py-evm takes them
+    up front, so the sender is first given what they come to."""
     from eth.vm.spoof import SpoofTransaction
 
     snapshot = state.snapshot()
     try:
+        _fund_fees(state, transaction, gas)
         return state.apply_transaction(SpoofTransaction(transaction, gas=gas, gas_price=0))
     finally:
         state.revert(snapshot)
+
+
+def _fund_fees(state, transaction, gas: int) -> None:
+    """Give the sender what py-evm will take up front for `gas` (inside a snapshot the caller
+    reverts): the execution then sees the sender's own balance, as geth's does."""
+    sender = transaction.sender
+    state.set_balance(sender, state.get_balance(sender) + gas * transaction.max_fee_per_gas)
 
 
 def _passes(state, transaction, gas: int) -> bool:

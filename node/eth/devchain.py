@@ -772,12 +772,29 @@ class DevchainRpc:
             raise RpcError(-32602, f"{method} expects a transaction object")
         if len(params) > 2 and params[2]:
             raise RpcError(-32602, f"{method}: state overrides are not supported")
-        out: list = [_call_object(params[0])]
+        call = _call_object(params[0])
+        number = self._head()
+        out: list = [call]
         if len(params) > 1 and params[1] is not None:
             tag = params[1]
-            out.append("latest" if tag in ("latest", "pending") else hex(self._block_number(tag)))
+            number = self._head() if tag in ("latest", "pending") else self._block_number(tag)
+            out.append("latest" if tag in ("latest", "pending") else hex(number))
         elif method == "eth_call":
             out.append("latest")
+        fees = [k for k in ("gasPrice", "maxFeePerGas", "maxPriorityFeePerGas") if k in call]
+        if fees and not any(_int(call[k]) for k in fees):  # all zero: no fees, as geth reads it
+            for k in fees:
+                del call[k]
+            fees = []
+        if not fees:
+            # geth runs a call without fees at no gas price and no base fee; py-evm wants a fee
+            # cap of at least the base fee: that of the block it runs on (charged to nobody,
+            # node.eth.chain._fund_fees)
+            at = self._evm.get_canonical_block_header_by_number(number) if number <= self._head() else None
+            call["maxFeePerGas"] = hex(max(self._pending_base_fee(), at.base_fee_per_gas if at else 0))
+            call["maxPriorityFeePerGas"] = "0x0"
+        elif fees == ["maxFeePerGas"]:
+            call["maxPriorityFeePerGas"] = "0x0"  # geth's default tip in a call
         return out
 
     def _forward(self, method: str, params: list) -> Any:
