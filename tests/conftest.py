@@ -7,8 +7,9 @@ A module may override `chain` and `_session_protocol` (tests/eth/test_devchain.p
 tests against a devchain process that way); `protocol`, `accounts` and `deploy` follow them.
 
 Run with `python -P -m pytest --import-mode=append` (README, .ci/run), the suite tests the
-installed package: the guard below fails the run if the checkout's sources were imported instead,
-and PYTHONSAFEPATH keeps the subprocesses the tests start (`python -m node.cli ...`) on it too."""
+installed package; with `python -m pytest`, the checkout. The check below fails a run that mixes
+the two, and under -P, PYTHONSAFEPATH keeps the processes tests start (`python -m node.cli ...`)
+on the installed package too."""
 from __future__ import annotations
 
 import os
@@ -23,23 +24,29 @@ from node.testing.chains import TEST_PARAMS  # noqa: F401 - imported by tests as
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _installed_guard() -> None:
+def _check_origin() -> None:
+    """node, lpsim, contracts and scenarios all from one place: the checkout (`python -m pytest`,
+    while developing) or the installed package (`python -P -m pytest --import-mode=append`, CI).
+    A mix tests neither (e.g. the `pytest` script: the plugin binds `node` to site-packages before
+    pytest puts the checkout on sys.path for the rest)."""
     import contracts
     import lpsim
     import node
     import scenarios
 
-    from_checkout = [m.__name__ for m in (node, lpsim, contracts, scenarios)
-                     if Path(m.__file__).resolve().parents[1] == REPO]  # (a venv may live in the checkout)
-    if from_checkout:
+    installed = bool(sys.flags.safe_path)  # python -P: test the installed package
+    wrong = [m.__name__ for m in (node, lpsim, contracts, scenarios)
+             if (Path(m.__file__).resolve().parents[1] == REPO) == installed]  # (a venv may live in the checkout)
+    if wrong:
+        where = "the checkout" if installed else "site-packages"
         raise pytest.UsageError(
-            f"python -P was given (test the installed package) but {from_checkout} came from the checkout "
-            f"{REPO}; run `python -P -m pytest --import-mode=append`, with the package installed (pip install .)")
-    os.environ["PYTHONSAFEPATH"] = "1"  # the same for every Python process a test starts
+            f"{wrong} were imported from {where}: run `python -m pytest` to test the checkout, or "
+            f"`python -P -m pytest --import-mode=append` to test the installed package (pip install . first)")
+    if installed:
+        os.environ["PYTHONSAFEPATH"] = "1"  # the same for every Python process a test starts
 
 
-if sys.flags.safe_path:
-    _installed_guard()
+_check_origin()
 
 
 @pytest.fixture(scope="session")
