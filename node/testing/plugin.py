@@ -140,7 +140,7 @@ def lp(lp_protocol):
 def lp_devchain(tmp_path_factory, lp_params, lp_num_accounts):
     """`lpnode devchain` as a process for the session (node.testing.devchain.Devchain: url, chain_id,
     addresses, accounts, web3(), chain(), protocol()), the protocol deployed with lp_params.
-    Its state is shared by the session's tests: use evm_snapshot/evm_revert to isolate them."""
+    Its state is shared by the session's tests: `with lp_devchain.chain().reverting():` isolates one."""
     from node.testing.devchain import start_devchain
 
     with start_devchain(tmp_path_factory.mktemp("lp_devchain"), params=lp_params, accounts=lp_num_accounts) as dc:
