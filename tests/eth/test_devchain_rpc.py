@@ -299,6 +299,15 @@ def test_call_objects_take_what_geth_takes(url, w3, token, keys):
     assert result(url, "eth_estimateGas", {"from": a, "to": keys[15].address, "nonce": nonce, "type": "0x2"}) == hex(21_000)
     both = rpc(url, "eth_call", {"from": a, "to": token.address, "input": data, "data": "0x00"}, "latest")
     assert both["error"]["code"] == -32000 and "both" in both["error"]["message"]
+    # no fees given (or all zero): none charged, so an account without ether may call and estimate
+    broke = "0x" + "5a" * 20
+    assert result(url, "eth_getBalance", broke, "latest") == "0x0"
+    assert result(url, "eth_call", {"from": broke, "to": token.address, "data": data}, "latest") == expected
+    assert result(url, "eth_call", {"from": broke, "to": token.address, "data": data, "gasPrice": "0x0"},
+                  "latest") == expected
+    assert int(result(url, "eth_estimateGas", {"from": broke, "to": token.address, "data": data}), 16) > 21_000
+    assert rpc(url, "eth_estimateGas", {"from": broke, "to": a, "value": "0x1"})["error"] == {
+        "code": -32000, "message": "insufficient funds for transfer"}
 
 
 # --- eth_sendRawTransaction's refusals in geth's words ------------------------------------------
@@ -382,8 +391,11 @@ def test_fee_history_rewards_weigh_tips_by_gas_as_geth(url, w3, token, keys):
 
 def test_send_transaction_and_pending_filters(url, w3, keys):
     a, b = keys[6].address, keys[7].address
-    assert rpc(url, "eth_sendTransaction", {"from": a, "to": b, "value": hex(10**30)})["error"] == {
+    assert rpc(url, "eth_sendTransaction", {"from": a, "to": b, "value": hex(10**30), "gas": "0x5208"})["error"] == {
         "code": -32000, "message": "insufficient funds for gas * price + value"}
+    # without a gas limit, geth's estimate refuses it first
+    assert rpc(url, "eth_sendTransaction", {"from": a, "to": b, "value": hex(10**30)})["error"] == {
+        "code": -32000, "message": "insufficient funds for transfer"}
     assert rpc(url, "eth_sendTransaction", {"from": "0x" + "12" * 20, "to": b})["error"] == {
         "code": -32000, "message": "unknown account"}
     # geth's defaults: gas estimated exactly, a fee cap of twice the head's base fee plus the tip
