@@ -66,6 +66,10 @@ def transaction_json(tx, block=None, index: int | None = None) -> dict:
     if kind == BLOB:
         out["maxFeePerBlobGas"] = q(tx.max_fee_per_blob_gas)
         out["blobVersionedHashes"] = [h(v) for v in tx.blob_versioned_hashes]
+    if kind == SET_CODE:
+        out["authorizationList"] = [{"chainId": q(a.chain_id), "address": to_checksum_address(a.address),
+                                     "nonce": q(a.nonce), "yParity": q(a.y_parity), "r": q(a.r), "s": q(a.s)}
+                                    for a in tx.authorization_list]
     if kind == LEGACY:
         out["v"] = q(tx.v)
         chain_id = (tx.v - 35) // 2 if tx.v >= 35 else None  # EIP-155
