@@ -231,3 +231,35 @@ def test_eth_controller_resolves_the_protocol():
     with pytest.raises(Exception):  # noqa: B017 - no Controller there: its call cannot decode
         controller_addresses(chain, deployed.addresses["LivepeerToken"])
     assert ChainError
+
+
+def test_an_on_chain_orchestrator_from_a_keystore_and_the_controller(tmp_path):
+    """go's on-chain start: a V3 keystore (the password in a file), the contracts found through
+    -ethController, rounds initialised only with -initializeRound; port 0 is learnt before the
+    service URI is registered."""
+    from node.eth import JsonRpcChain, attach_protocol, dev_accounts
+    from tests.eth.devchain_process import devchain_process
+
+    acct = dev_accounts(3)[2]
+    _keystore(tmp_path / "keystore", acct.key, "pw", "UTC--orch")
+    (tmp_path / "password").write_text("pw\n")
+    ready = tmp_path / "ready.json"
+    with devchain_process(tmp_path) as (url, addresses):
+        proc = subprocess.Popen([sys.executable, "-m", "node.cli", "-orchestrator", "-orchSecret", "s",
+                                 "-serviceAddr", "127.0.0.1:0", "-ethUrl", url, "-ethController",
+                                 addresses["Controller"], "-ethKeystorePath", str(tmp_path / "keystore"),
+                                 "-ethPassword", str(tmp_path / "password"), "-dataDir", str(tmp_path / "data"),
+                                 "-blockPollingInterval", "0.2", "-readyFile", str(ready)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True)
+        try:
+            info = _ready(ready, proc, time.time() + 60)
+            assert info["address"] == acct.address and info["network"] == "chain-31337"
+            p = attach_protocol(JsonRpcChain(url, accounts=[acct]), addresses)
+            assert p.ServiceRegistry.getServiceURI(acct.address) == info["url"]
+            assert (tmp_path / "data" / "lpdb.sqlite3").exists()
+            p.chain.mine(p.params.round_length)  # a new round: nobody initialises it (go's default)
+            time.sleep(1.5)  # several duty polls
+            assert not p.RoundsManager.currentRoundInitialized()
+        finally:
+            proc.terminate()
+            proc.wait(10)
