@@ -12,8 +12,10 @@ The rules, as go's flag.FlagSet.Parse applies them (src/flag/flag.go, parseOne):
   `invalid boolean value "v" for -x: parse error`, `flag needs an argument: -x`, `bad flag syntax: ---x`.
 - Set twice, the last value wins.
 
-Like go-livepeer (peterbourgon/ff with prefix LP), a flag absent from the command line takes the
-environment variable LP_<NAME> (upper case) when it is set.
+Like go-livepeer (peterbourgon/ff v3 with the prefix LP and its plain config-file parser), a flag
+absent from the command line takes the environment variable LP_<NAME> (upper case) when it is set
+and not empty, and then a line of the -config file: `name value` (`name` alone: true; `#` starts
+a comment line, ` #` a trailing comment; the name may also be the variable's LP_<NAME>).
 
 lpnode takes no positional arguments, so where go would silently ignore the rest of the line after
 a stray `false`, lpnode stops with exit 2 and says why.
@@ -108,6 +110,7 @@ class FlagSet:
     prog: str
     description: str = ""
     env_prefix: str | None = "LP"
+    config_flag: str | None = None  # the flag naming a config file (go-livepeer's -config)
     flags: dict[str, Flag] = field(default_factory=dict)  # every name and alias -> its flag
     defaults: dict[str, Any] = field(default_factory=dict)  # extra Namespace attributes
 
@@ -191,22 +194,45 @@ class FlagSet:
                 values[flag.dest] = self._convert(flag, name, value)
             seen.add(flag.dest)
         environ = os.environ if environ is None else environ
-        if self.env_prefix:
-            for flag in self.unique():
-                if flag.dest in seen:
+        by_env = {self._env_key(n): f for n, f in self.flags.items()} if self.env_prefix else {}
+        for key, flag in by_env.items():
+            if flag.dest not in seen and environ.get(key):  # ff skips an empty variable
+                values[flag.dest] = self._set(flag, environ[key], f"environment variable {key}")
+                seen.add(flag.dest)
+        if self.config_flag and values.get(self.config_flag):
+            path = values[self.config_flag]
+            try:
+                lines = open(path).read().splitlines()  # noqa: SIM115 - read whole, closed at once
+            except OSError as exc:
+                raise FlagError(f"config file {path}: {exc.strerror}") from None
+            from_file: set[str] = set()
+            for line in lines:
+                line = line.strip()
+                if not line or line.startswith("#"):
                     continue
-                for n in (flag.name, *flag.aliases):
-                    key = f"{self.env_prefix}_{n.upper().replace('-', '_')}"
-                    if key in environ:
-                        text = environ[key]
-                        try:
-                            values[flag.dest] = parse_bool(text) if flag.is_bool else flag.parse(text)
-                        except (ValueError, argparse.ArgumentTypeError) as exc:
-                            raise FlagError(f"invalid value {_quote(text)} for environment variable {key}: "
-                                            f"{exc}") from None
-                        seen.add(flag.dest)
-                        break
+                name, _, value = line.partition(" ")
+                value = value.strip() if value else "true"
+                value = value.split(" #", 1)[0].strip()
+                name = name.lstrip("-")
+                flag = self.flags.get(name) or by_env.get(name)
+                if flag is None:
+                    raise FlagError(f"config file flag {_quote(name)} not defined in flag set")
+                if flag.dest in seen:  # the command line and the environment come first
+                    continue
+                values[flag.dest] = self._set(flag, value, f"config file {path}")
+                from_file.add(flag.dest)
+            seen |= from_file
         return values, args, seen
+
+    def _env_key(self, name: str) -> str:
+        return f"{self.env_prefix}_" + re.sub(r"[-./]", "_", name.upper())
+
+    @staticmethod
+    def _set(flag: Flag, text: str, where: str):
+        try:
+            return parse_bool(text) if flag.is_bool else flag.parse(text)
+        except (ValueError, argparse.ArgumentTypeError) as exc:
+            raise FlagError(f"invalid value {_quote(text)} for flag -{flag.name} from {where}: {exc}") from None
 
     @staticmethod
     def _convert(flag: Flag, name: str, value: str):

@@ -133,6 +133,9 @@ def _common_flags(fs: FlagSet) -> None:
            "third-party libraries' lines (node/logging_setup.py)", type_name="int")
     fs.string("readyFile", "", "once the node serves, write JSON {\"url\": ...} to this file (atomically); the "
               "bound address is also printed as `<mode> listening on <url>`" + LPNODE)
+    fs.string("config", "", "Config file in the format 'key value', flags and env vars take precedence over the "
+              "config file")
+    fs.config_flag = "config"
 
 
 def _chain_flags(fs: FlagSet) -> None:

@@ -16,7 +16,7 @@ from node.launch import COMMANDS
 
 # go-livepeer's flags that lpnode has (cmd/livepeer/starter/flags.go; -v in cmd/livepeer/livepeer.go)
 GO_FLAGS = {
-    "network", "cliAddr", "ethUrl", "ethController", "ethKeystorePath", "ethAcctAddr", "ethPassword", "transactionTimeout",
+    "network", "cliAddr", "config", "ethUrl", "ethController", "ethKeystorePath", "ethAcctAddr", "ethPassword", "transactionTimeout",
     "maxTransactionReplacements", "blockPollingInterval", "dataDir", "datadir", "monitor", "v", "orchestrator",
     "transcoder", "aiWorker", "gateway", "broadcaster", "serviceAddr", "httpAddr", "pricePerUnit", "pixelsPerUnit",
     "autoAdjustPrice", "aiModels", "aiModelsDir", "nvidia", "ticketEV", "maxFaceValue", "maxSessions", "orchSecret",

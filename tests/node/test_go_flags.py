@@ -99,12 +99,34 @@ def test_help(argv):
 
 def test_environment_variables_as_go_livepeer_reads_them():
     """go-livepeer parses with ff and the prefix LP: LP_<NAME> for a flag absent from the line."""
-    values, _ = parse(environ={"LP_S": "env", "LP_B": "true", "LP_DATADIR": "/d"})
+    values, _ = parse(environ={"LP_S": "env", "LP_B": "true", "LP_DATADIR": "/d", "LP_N": ""})  # empty: unset
     assert values["s"] == "env" and values["b"] is True and values["dataDir"] == "/d"
     values, _ = parse("-s", "line", environ={"LP_S": "env"})
     assert values["s"] == "line"
     with pytest.raises(FlagError, match="LP_N"):
         parse(environ={"LP_N": "many"})
+
+
+def test_config_file_as_go_livepeer_reads_it(tmp_path):
+    """ff's PlainParser: `name value`, a name alone is true, comments; the command line and the
+    environment come first; an unknown name is an error."""
+    fs = flagset()
+    fs.string("config", "", "the config file")
+    fs.config_flag = "config"
+    conf = tmp_path / "livepeer.conf"
+    conf.write_text("# a comment\n\ns hello world  # trailing\nb\n-n 0x20\nLP_DATADIR /data\nf 1.5\n")
+    values, _, seen = fs.parse(["-config", str(conf), "-f", "2"], {"LP_U": "true"})
+    assert (values["s"], values["b"], values["n"], values["dataDir"], values["f"], values["u"]) == \
+        ("hello world", True, 32, "/data", 2.0, True)
+    assert {"s", "b", "n", "dataDir"} <= seen
+    conf.write_text("bogus 1\n")
+    with pytest.raises(FlagError, match='config file flag "bogus" not defined'):
+        fs.parse(["-config", str(conf)], {})
+    conf.write_text("n many\n")
+    with pytest.raises(FlagError, match='invalid value "many" for flag -n from config file'):
+        fs.parse(["-config", str(conf)], {})
+    with pytest.raises(FlagError, match="config file"):
+        fs.parse(["-config", str(tmp_path / "missing")], {})
 
 
 def test_parse_args_exits_as_go_does(capsys):
