@@ -232,7 +232,7 @@ class CommandLine:
         go-style flag known, then the mode flags read in go's order."""
         from node.goflags import FlagError, FlagSet, HelpRequested
 
-        union = FlagSet("lpnode")
+        union = FlagSet("lpnode", config_flag="config")  # a mode may come from LP_ variables or -config too
         for command in GO_COMMANDS:
             for flag in self.flagset(command).unique():
                 for name in (flag.name, *flag.aliases):

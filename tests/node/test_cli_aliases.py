@@ -52,6 +52,13 @@ def test_mode_flags_are_go_livepeers(argv, command, extra):
     assert {k: getattr(args, k) for k in extra} == extra
 
 
+def test_the_mode_may_come_from_a_config_file(tmp_path):
+    conf = tmp_path / "livepeer.conf"
+    conf.write_text("orchestrator\ntranscoder\nserviceAddr 127.0.0.1:0\n")
+    args = parse("-config", str(conf), "-v", "5")
+    assert (args.command, args.transcoder, args.serviceAddr, args.v) == ("orchestrator", True, "127.0.0.1:0", 5)
+
+
 @pytest.mark.parametrize("argv,message", [
     (["-serviceAddr", "127.0.0.1:1"], "No services enabled"),
     (["-orchestrator", "-bogus"], "flag provided but not defined: -bogus"),
