@@ -270,3 +270,35 @@ def test_an_on_chain_orchestrator_from_a_keystore_and_the_controller(tmp_path):
         finally:
             proc.terminate()
             proc.wait(10)
+
+
+def test_one_logging_set_up_with_gos_verbosity():
+    """-v as glog's: 3 (go's default) INFO, 5 DEBUG, 6 DEBUG with third-party lines; one line format."""
+    import io
+    import logging
+    import re
+
+    from node.logging_setup import setup_logging
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level, {n: logging.getLogger(n).level for n in ("httpx", "uvicorn.access")}
+    try:
+        out = io.StringIO()
+        setup_logging(3, stream=out)
+        assert root.level == logging.INFO and logging.getLogger("httpx").level == logging.WARNING
+        logging.getLogger("lpnode.test").info("registered uri=%s", "http://127.0.0.1:1")
+        logging.getLogger("httpx").info("HTTP Request: GET / 200")  # quiet below -v 6
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z INFO lpnode\.test: registered "
+                            r"uri=http://127\.0\.0\.1:1\n", out.getvalue())
+        setup_logging(5, stream=out)
+        assert root.level == logging.DEBUG and logging.getLogger("uvicorn.access").level == logging.WARNING
+        setup_logging(6, stream=out)
+        assert logging.getLogger("httpx").level == logging.NOTSET
+    finally:
+        for h in root.handlers[:]:
+            root.removeHandler(h)
+        for h in saved[0]:
+            root.addHandler(h)
+        root.setLevel(saved[1])
+        for n, level in saved[2].items():
+            logging.getLogger(n).setLevel(level)
