@@ -111,6 +111,23 @@ def parse_nvidia(text: str) -> list[str]:
     return ids
 
 
+def test_nvidia_transcoding(gpus: list[str]) -> str | None:
+    """go's -testTranscoder: a short segment through NVENC on each GPU before the node starts; the
+    first failure as text (a GPU without a video encoder, the H100/H200 for one, fails here)."""
+    from node.worker.media import synthetic_segment
+    from node.worker.profiles import VideoProfile
+    from node.worker.transcode import transcode
+
+    segment = synthetic_segment(duration=0.5, width=320, height=180)
+    for gpu in gpus:
+        try:
+            transcode(segment, [VideoProfile("P144p30fps16x9", 256, 144, 200_000, 30, 1)], accel="nvidia",
+                      device=int(gpu))
+        except Exception as exc:  # noqa: BLE001 - any failure is the answer
+            return f"cannot transcode on Nvidia GPU {gpu}: {type(exc).__name__}: {exc}"
+    return None
+
+
 def read_from_file(text: str) -> str:
     """go's common.ReadFromFile: the trimmed contents when `text` names a non-empty file, else `text`
     (-ethPassword, -orchSecret)."""
@@ -195,6 +212,7 @@ def orchestrator_flags(prog: str = "lpnode orchestrator") -> FlagSet:
     fs.add("nvidia", parse_nvidia, None, "Comma-separated list of Nvidia GPU device IDs (or \"all\" for all "
            "available devices): -aiWorker runners go on these GPUs (one each, in turn) and -transcoder uses NVENC "
            "on them", type_name="string")
+    fs.bool("testTranscoder", True, "Test Nvidia GPU transcoding at startup (with -transcoder -nvidia)")
     fs.add("ticketEV", _non_negative_int, None, "The expected value for PM tickets (default 8000000000)",
            type_name="int")
     fs.add("maxFaceValue", _non_negative_int, 0, "set max ticket face value in WEI", type_name="int")
@@ -256,6 +274,7 @@ def transcoder_flags(prog: str = "lpnode transcoder") -> FlagSet:
            "(lpnode's default 2; go's 10)", type_name="int")
     fs.add("nvidia", parse_nvidia, None, "Comma-separated list of Nvidia GPU device IDs (or \"all\"): transcode "
            "with NVENC on them, in turn", type_name="string")
+    fs.bool("testTranscoder", True, "Test Nvidia GPU transcoding at startup (with -nvidia)")
     _common_flags(fs)
     return fs
 
@@ -581,7 +600,7 @@ def run_orchestrator(args, parser) -> int:
     if args.aiWorker:
         runners.update(start_runners([m for m in models if not m.url], args.aiRunnerMode, args.aiModelsDir,
                                      parser, gpus=args.nvidia))
-    elif args.nvidia:
+    elif args.nvidia and runners:
         log.info("-nvidia recorded: runners with a `url` choose their own device gpus=%s", ",".join(args.nvidia))
     protocol, account = connect(args, parser)
     network = network_of(args, protocol.chain if protocol is not None else None)
@@ -603,6 +622,8 @@ def run_orchestrator(args, parser) -> int:
     if args.transcoder:
         from node.devnet import _transcoder
 
+        if args.nvidia and args.testTranscoder and (failure := test_nvidia_transcoding(args.nvidia)):
+            parser.exit(1, f"{parser.prog}: {failure} (-testTranscoder=false skips this test)\n")
         transcode = _transcoder(gpus=args.nvidia)
 
     remote = ai_workers = None
@@ -769,6 +790,8 @@ def run_transcoder_mode(args, parser) -> int:
 
     _required(args, parser, "orchAddr", "orchSecret")
     secret = read_from_file(args.orchSecret)
+    if args.nvidia and args.testTranscoder and (failure := test_nvidia_transcoding(args.nvidia)):
+        parser.exit(1, f"{parser.prog}: {failure} (-testTranscoder=false skips this test)\n")
     return _run_worker("transcoder", f"transcoder registering with {args.orchAddr} (capacity {args.maxSessions})",
                        run_transcoder(args.orchAddr, secret, args.maxSessions, _transcoder(gpus=args.nvidia)), args)
 

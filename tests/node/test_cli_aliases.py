@@ -20,7 +20,7 @@ GO_FLAGS = {
     "maxTransactionReplacements", "blockPollingInterval", "dataDir", "datadir", "monitor", "v", "orchestrator",
     "transcoder", "aiWorker", "gateway", "broadcaster", "serviceAddr", "httpAddr", "pricePerUnit", "pixelsPerUnit",
     "autoAdjustPrice", "aiModels", "aiModelsDir", "nvidia", "ticketEV", "maxFaceValue", "maxSessions", "orchSecret",
-    "reward", "initializeRound", "orchAddr", "maxPricePerUnit", "maxTicketEV", "maxTotalEV", "maxAttempts",
+    "reward", "initializeRound", "testTranscoder", "orchAddr", "maxPricePerUnit", "maxTicketEV", "maxTotalEV", "maxAttempts",
     "localVerify", "transcodingOptions", "selectStakeWeight", "selectPriceWeight", "selectRandFreq",
     "selectPriceExpFactor",
 }
@@ -302,3 +302,11 @@ def test_one_logging_set_up_with_gos_verbosity():
         root.setLevel(saved[1])
         for n, level in saved[2].items():
             logging.getLogger(n).setLevel(level)
+
+
+def test_nvidia_transcoding_is_tested_at_start_as_go_does():
+    """-transcoder -nvidia: go's -testTranscoder (on by default) transcodes on each GPU first and
+    exits when one cannot (GPU 99 exists nowhere; an H200, which has no NVENC, fails the same way)."""
+    run = subprocess.run([sys.executable, "-m", "node.cli", "-orchestrator", "-transcoder", "-nvidia", "99",
+                          "-serviceAddr", "127.0.0.1:0"], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 1 and "cannot transcode on Nvidia GPU 99" in run.stderr
