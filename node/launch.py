@@ -365,7 +365,7 @@ def connect(args, parser):
     except (OSError, ValueError, ChainError) as exc:
         parser.exit(1, f"{parser.prog}: cannot attach to the protocol: {exc}\n")
     log.info("on-chain account=%s network=%s controller=%s", address, network_of(args, chain),
-             protocol.contracts["Controller"].address if hasattr(protocol, "contracts") else "")
+             protocol.Controller.address)
     return protocol, account
 
 
