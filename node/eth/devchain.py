@@ -53,6 +53,7 @@ from . import geth_json
 from .abi import encode_revert
 from .chain import EmbeddedChain
 from .errors import revert_reason
+from .geth_execution import intrinsic_floor
 from .mempool import NONCE_TOO_LOW, Mempool, PoolError, PooledTransaction
 
 log = logging.getLogger("lpnode.devchain")
@@ -415,12 +416,10 @@ class DevchainRpc:
             raise RpcError(-32000, "invalid sender") from exc
         if tip < MIN_TIP:
             raise RpcError(-32000, f"transaction underpriced: gas tip cap {tip}, minimum needed {MIN_TIP}")
-        from .chain import _intrinsic_floor
-
         intrinsic = tx.intrinsic_gas
         if tx.gas < intrinsic:
             raise RpcError(-32000, f"intrinsic gas too low: gas {tx.gas}, minimum needed {intrinsic}")
-        floor = _intrinsic_floor(tx)
+        floor = intrinsic_floor(tx)
         if tx.gas < floor:
             raise RpcError(-32000, f"insufficient gas for floor data gas cost: gas {tx.gas}, minimum needed {floor}")
         if fee_cap < header.base_fee_per_gas:

@@ -47,7 +47,7 @@ def js_dir(request) -> Path:
         for name in PACKAGE_FILES:
             shutil.copy(JS / name, where / name)
         done = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=where, capture_output=True, text=True,
-                              timeout=600, env={**os.environ, "npm_config_update_notifier": "false"})
+                              check=False, timeout=600, env={**os.environ, "npm_config_update_notifier": "false"})
         if done.returncode != 0:
             output = done.stdout + done.stderr
             if any(word in output for word in NETWORK_ERRORS):
@@ -72,7 +72,8 @@ def run_client(js_dir: Path, script: str, devchain, tmp_path: Path, key_index: i
               "token": {"address": addresses["LivepeerToken"], "abi": compile_contract("LivepeerToken").abi}}
     path = tmp_path / f"{script}.json"
     path.write_text(json.dumps(config))
-    done = subprocess.run(["node", script, str(path)], cwd=js_dir, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(["node", script, str(path)], cwd=js_dir, capture_output=True, text=True, timeout=60,
+                          check=False)
     assert done.returncode == 0, f"{script} failed:\n{done.stdout}\n{done.stderr}"
     return json.loads(done.stdout.strip().splitlines()[-1])
 

@@ -317,8 +317,8 @@ def test_raw_transaction_errors_in_geths_words(url, w3, keys):
     base = int(result(url, "eth_getBlockByNumber", "pending", False)["baseFeePerGas"], 16)
 
     def send(**fields):
-        tx = dict(to=to, value=1, gas=21_000, nonce=nonce, chainId=31337, maxFeePerGas=10**10,
-                  maxPriorityFeePerGas=10**9)
+        tx = {"to": to, "value": 1, "gas": 21_000, "nonce": nonce, "chainId": 31337, "maxFeePerGas": 10**10,
+              "maxPriorityFeePerGas": 10**9}
         tx.update(fields)
         for k in [k for k, v in tx.items() if v is None]:
             del tx[k]
