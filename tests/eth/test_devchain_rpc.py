@@ -85,6 +85,38 @@ def test_chain_id_is_anvils_and_net_version_agrees(url, w3):
     assert w3.eth.chain_id == 31337
 
 
+RETURN_CHAINID = "0x4660005260206000f3"  # CHAINID PUSH1 0 MSTORE PUSH1 32 PUSH1 0 RETURN, run as a creation
+
+
+def test_contracts_see_the_chain_id(url, token):
+    assert int(result(url, "eth_call", {"data": RETURN_CHAINID}, "latest"), 16) == 31337
+    assert token.functions.eip712Domain().call()[3] == 31337  # the token's EIP-712 domain
+
+
+def test_embedded_chain_takes_a_chain_id(keys):
+    from node.eth.chain import EmbeddedChain
+    from node.eth.devchain import DevchainRpc
+
+    chain = EmbeddedChain(num_accounts=2, chain_id=5)
+    assert chain.w3.eth.chain_id == 5 and chain.w3.net.version == "5"
+    assert chain.w3.eth.call({"data": RETURN_CHAINID}) == (5).to_bytes(32, "big")
+    sent = chain.w3.eth.get_transaction(chain.w3.eth.send_transaction({"from": keys[0].address, "to": keys[1].address,
+                                                                       "value": 1}))
+    assert sent["chainId"] == 5  # eth-tester signs for it
+    rpc_ = DevchainRpc(chain)
+
+    def send(chain_id):
+        raw, _ = sign(keys[1].key, to=keys[0].address, value=1, gas=21_000, nonce=chain.w3.eth.get_transaction_count(
+            keys[1].address), chainId=chain_id, maxFeePerGas=10**10, maxPriorityFeePerGas=10**9)
+        return rpc_.handle_call({"jsonrpc": "2.0", "id": 1, "method": "eth_sendRawTransaction", "params": [raw]})
+
+    assert send(31337)["error"]["message"] == "invalid sender: invalid chain id for signer: have 31337 want 5"
+    assert "result" in send(5)
+    for bad in (0, 2**64):
+        with pytest.raises(Exception, match="chain id"):
+            EmbeddedChain(num_accounts=1, chain_id=bad)
+
+
 # --- logs ---------------------------------------------------------------------------------------
 def test_get_logs_address_string_earliest_block_hash_and_topics(url, w3, token, keys):
     a, b, c = keys[1].address, keys[2].address, keys[3].address
