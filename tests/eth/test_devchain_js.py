@@ -94,6 +94,7 @@ def test_ethers(js_dir, devchain, tmp_path):
     assert int(seen["balanceBefore"]) - int(seen["balanceAfter"]) == 5
     assert [e["tx"] for e in seen["queryFilter"]] == [seen["txHash"]] and seen["queryFilter"][0]["value"] == "5"
     assert seen["queryFilterEarliest"] >= 1
+    assert seen["listener"] == {"value": "5", "tx": seen["txHash"]}  # contract.once over eth_newFilter
     block = seen["block"]
     assert block["txBlockNumber"] == block["number"] == receipt["blockNumber"] and block["txHash"] == seen["txHash"]
 

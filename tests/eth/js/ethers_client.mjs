@@ -41,8 +41,15 @@ try {
 // a protocol contract from its ABI: call, estimate, send, events
 out.balanceBefore = str(await token.balanceOf(wallet.address));
 out.contractEstimate = str(await token.transfer.estimateGas(cfg.to, 5n));
+// a contract event listener: ethers polls eth_newFilter/eth_getFilterChanges for it
+const heard = new Promise((resolve) => token.once(token.filters.Transfer(wallet.address), (...args) => {
+  const payload = args[args.length - 1]; // with a topic filter ethers passes only the payload
+  resolve({ value: str(payload.args[2]), tx: payload.log.transactionHash });
+}));
+await new Promise((resolve) => setTimeout(resolve, 200)); // the listener has installed its filter
 const sent = await token.transfer(cfg.to, 5n);
 const receipt = await sent.wait();
+out.listener = await Promise.race([heard, new Promise((resolve) => setTimeout(() => resolve(null), 5000))]);
 out.receipt = { status: receipt.status, gasUsed: str(receipt.gasUsed), blockNumber: receipt.blockNumber,
   logsBloomLength: receipt.logsBloom.length, parsed: receipt.logs.map((l) => token.interface.parseLog(l)?.name) };
 out.balanceAfter = str(await token.balanceOf(wallet.address));
