@@ -201,7 +201,8 @@ class DevchainRpc:
             "eth_chainId": lambda params: hex(self.chain.chain_id),
             "net_version": lambda params: str(self.chain.chain_id),
             "web3_clientVersion": lambda params: CLIENT_VERSION,
-            "eth_gasPrice": lambda params: hex(self._pending_base_fee() + DEFAULT_TIP),
+            # geth's: the suggested tip plus the head's base fee
+            "eth_gasPrice": lambda params: hex(self._evm.get_canonical_head().base_fee_per_gas + DEFAULT_TIP),
             "eth_maxPriorityFeePerGas": lambda params: hex(DEFAULT_TIP),
             "eth_getBlockByNumber": self._get_block_by_number,
             "eth_getBlockByHash": self._get_block_by_hash,
