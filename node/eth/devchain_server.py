@@ -151,7 +151,7 @@ class DevchainHandler(BaseHTTPRequestHandler):
 
         key = self.headers.get("Sec-WebSocket-Key") or ""
         if not is_upgrade(self.headers):
-            self._reply(405, self.rpc._error(None, RpcError(-32600, "JSON-RPC is POSTed, or spoken over WebSocket")))
+            self.send_error(501, "Unsupported method ('GET')")  # as before WebSocket: http.server's answer
             return
         if self.headers.get("Sec-WebSocket-Version") != "13" or len(key.strip()) != 24:
             self.send_response(400)

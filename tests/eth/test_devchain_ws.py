@@ -148,7 +148,7 @@ def test_oversized_message_closes_the_connection_and_the_server_stays_up(server)
     assert closed.value.rcvd.code == 1009  # "message too big"
     assert "result" in post(http, "eth_blockNumber")
     response = requests.get(http, timeout=10)  # a GET without the upgrade
-    assert response.status_code == 405
+    assert response.status_code == 501
 
 
 def test_web3_websocket_provider_subscribes(server):
