@@ -13,7 +13,7 @@ import json
 import os
 import signal
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from node.cli import add_protocol_params, non_negative_int, protocol_params_from
@@ -93,7 +93,7 @@ def export_keystore(accounts, directory: str | Path, password: str) -> list[Path
             written.append(existing[0])
             continue
         encrypted = EthAccount.encrypt(acct.key, password, kdf="scrypt", iterations=KEYSTORE_SCRYPT_N)
-        path = directory / keystore_name(acct.address, datetime.now(timezone.utc))
+        path = directory / keystore_name(acct.address, datetime.now(UTC))
         write_atomically(path, json.dumps(encrypted))
         path.chmod(0o600)
         written.append(path)

@@ -108,7 +108,7 @@ class SubscriptionHub:
             if self._subs:
                 try:
                     self.announce(hashes)
-                except Exception:  # noqa: BLE001 - a failed notification must not fail the mining
+                except Exception:  # a failed notification must not fail the mining
                     log.warning("devchain: announcing blocks failed", exc_info=True)
             return hashes
 

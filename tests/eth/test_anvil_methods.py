@@ -267,7 +267,7 @@ def _check_nested_trace(trace, sender, a, b, c):
     assert "error" not in trace
     kinds = [(f["type"], f["from"].lower(), f["to"].lower()) for f in trace["calls"]]
     assert kinds == [("STATICCALL", a, c), ("CALL", a, b), ("DELEGATECALL", a, c)]
-    static, reverted, delegate = trace["calls"]
+    static, reverted, _ = trace["calls"]
     assert static["output"] == "0x" + word(42).hex() and "value" not in static
     assert reverted["error"] == "execution reverted" and reverted["revertReason"] == "nope"
     assert reverted["output"] == "0x" + encode_revert("nope").hex() and reverted["value"] == "0x0"

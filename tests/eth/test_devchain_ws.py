@@ -67,7 +67,7 @@ class Client:
 
 
 def test_ordinary_calls_and_batches_over_websocket(server):
-    rpc, http, ws_url = server
+    _, http, ws_url = server
     with connect(ws_url) as ws:
         client = Client(ws)
         assert client.call("eth_chainId")["result"] == post(http, "eth_chainId")["result"]
@@ -140,11 +140,10 @@ def test_logs_filtered_by_address_and_topics(server):
 
 
 def test_oversized_message_closes_the_connection_and_the_server_stays_up(server):
-    rpc, http, ws_url = server
-    with pytest.raises(ConnectionClosedError) as closed:
-        with connect(ws_url, max_size=None) as ws:
-            ws.send("x" * (MAX_BODY_BYTES + 1))
-            ws.recv(timeout=10)
+    _, http, ws_url = server
+    with pytest.raises(ConnectionClosedError) as closed, connect(ws_url, max_size=None) as ws:
+        ws.send("x" * (MAX_BODY_BYTES + 1))
+        ws.recv(timeout=10)
     assert closed.value.rcvd.code == 1009  # "message too big"
     assert "result" in post(http, "eth_blockNumber")
     response = requests.get(http, timeout=10)  # a GET without the upgrade
@@ -154,7 +153,7 @@ def test_oversized_message_closes_the_connection_and_the_server_stays_up(server)
 def test_web3_websocket_provider_subscribes(server):
     from web3 import AsyncWeb3, WebSocketProvider
 
-    rpc, http, ws_url = server
+    ws_url = server[2]
 
     async def run() -> tuple[int, int]:
         async with AsyncWeb3(WebSocketProvider(ws_url)) as w3:
