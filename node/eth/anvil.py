@@ -420,8 +420,7 @@ def anvil_methods(rpc: DevchainRpc) -> dict[str, Callable[[list], Any]]:
     def reset(params: list) -> None:
         if params and params[0] and (not isinstance(params[0], dict) or params[0].get("forking")):
             raise RpcError(-32602, "anvil_reset: forking is not supported; call it without params")
-        rpc.start_interval_mining(0) if rpc._interval_stop is not None else None
-        rpc.chain.revert(deployed)
+        rpc.chain.revert(deployed)  # the mining mode stays, as anvil's does
         rpc._snapshots.clear()
         rpc.pool.clear()
         rpc._time_offset = 0
