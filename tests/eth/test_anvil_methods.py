@@ -168,6 +168,9 @@ def test_impersonated_sender_transacts_like_any_other(rpc):
     call(rpc, "evm_mine")
     assert call(rpc, "evm_revert", snapshot) is True
     assert call(rpc, "eth_getTransactionReceipt", tx)["from"] == WHALE
+    priced = call(rpc, "eth_sendTransaction", dict(request, gasPrice=hex(3 * 10**9)))  # an access-list transaction
+    assert call(rpc, "eth_getTransactionByHash", priced)["type"] == "0x1"
+    assert call(rpc, "eth_getTransactionReceipt", priced)["from"] == WHALE
     call(rpc, "anvil_stopImpersonatingAccount", WHALE)
     assert "error" in answer(rpc, "eth_sendTransaction", request)
 
