@@ -1,5 +1,6 @@
 """The devchain's WebSocket endpoint: JSON-RPC over WebSocket on the HTTP port, with geth's
-`eth_subscribe`/`eth_unsubscribe` (`newHeads`, and `logs` filtered by address and topics).
+`eth_subscribe`/`eth_unsubscribe` (`newHeads`, `logs` filtered by address and topics, and
+`newPendingTransactions`: hashes, or whole transactions with geth's `true` option).
 
 The HTTP handler upgrades a GET with `Upgrade: websocket` (RFC 6455's handshake, below); the
 frames are websockets' sans-I/O protocol (a dependency of web3 already), driven by the
@@ -113,6 +114,17 @@ class SubscriptionHub:
             return hashes
 
         tester.mine_blocks = mine_and_announce  # this tester only; eth-tester's automine calls it too
+        for method in ("eth_sendRawTransaction", "eth_sendTransaction"):  # each accepted transaction, once
+            rpc.control[method] = self._announcing_pending(rpc.control[method])
+
+    def _announcing_pending(self, send):
+        def send_and_announce(params: list):
+            tx_hash = send(params)
+            if self._subs:
+                self.announce_pending(tx_hash)
+            return tx_hash
+
+        return send_and_announce
 
     @classmethod
     def of(cls, rpc: DevchainRpc) -> SubscriptionHub:
@@ -127,10 +139,13 @@ class SubscriptionHub:
         kind = params[0]
         if kind == "newHeads":
             filt = None
+        elif kind == "newPendingTransactions":
+            filt = len(params) > 1 and params[1] is True  # full transactions, as geth's option
         elif kind == "logs":
             filt = _log_filter(params[1] if len(params) > 1 else None)
         else:
-            raise RpcError(-32602, f"eth_subscribe: no {kind!r} subscription; newHeads and logs are offered")
+            raise RpcError(-32602, f"eth_subscribe: no {kind!r} subscription; newHeads, logs and "
+                                  "newPendingTransactions are offered")
         with self._lock:
             if sum(1 for c, _, _ in self._subs.values() if c is connection) >= MAX_SUBSCRIPTIONS:
                 raise RpcError(-32000, f"too many subscriptions (at most {MAX_SUBSCRIPTIONS} per connection)")
@@ -161,6 +176,17 @@ class SubscriptionHub:
                 del self._subs[sub_id]
                 self._active.discard(sub_id)
 
+    def announce_pending(self, tx_hash: str) -> None:
+        """Tell newPendingTransactions subscribers of a transaction just accepted (mined already
+        under automine, as anvil announces it too)."""
+        with self._lock:
+            subs = [(s, v) for s, v in self._subs.items() if s in self._active and v[1] == "newPendingTransactions"]
+        full = None
+        for sub_id, (connection, _, wants_full) in subs:
+            if wants_full and full is None:
+                full = self.rpc.control["eth_getTransactionByHash"]([tx_hash])
+            connection.notify(sub_id, full if wants_full else tx_hash)
+
     def announce(self, block_hashes: Any) -> None:
         """Notify each subscriber of the blocks just mined (the miner holds the chain lock)."""
         with self._lock:
@@ -173,6 +199,8 @@ class SubscriptionHub:
             logs = self.rpc._forward("eth_getLogs", [{"fromBlock": block["number"], "toBlock": block["number"]}]) \
                 if wants_logs else []
             for sub_id, (connection, kind, filt) in subs:
+                if kind == "newPendingTransactions":
+                    continue
                 if kind == "newHeads":
                     connection.notify(sub_id, head)
                 else:

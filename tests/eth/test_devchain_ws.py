@@ -78,7 +78,7 @@ def test_ordinary_calls_and_batches_over_websocket(server):
         assert second["error"]["code"] == -32601
         ws.send("[" * 10_000)
         assert json.loads(ws.recv(timeout=10))["error"]["code"] == -32700
-        assert client.call("eth_subscribe", "newPendingTransactions")["error"]["code"] == -32602
+        assert client.call("eth_subscribe", "bogus")["error"]["code"] == -32602
         assert client.call("eth_subscribe", "logs", {"topics": ["0x12"]})["error"]["code"] == -32602
         assert client.call("eth_subscribe", "logs", {"address": 5})["error"]["code"] == -32602
         assert client.call("eth_unsubscribe", "0x1234")["result"] is False
@@ -137,6 +137,24 @@ def test_logs_filtered_by_address_and_topics(server):
     assert log_b["address"].lower() == EMIT_B.lower() and log_b["topics"] == [TOPIC_B] and log_b["removed"] is False
     receipt = post(http, "eth_getTransactionReceipt", tx_b)["result"]
     assert log_b["blockHash"] == receipt["blockHash"] and log_b["logIndex"] == receipt["logs"][0]["logIndex"]
+
+
+def test_pending_transactions_as_hashes_or_whole(server):
+    rpc, http, _ = server
+    sender = rpc.chain.accounts[0].address
+    with connect(server[2]) as ws:
+        client = Client(ws)
+        hashes = client.call("eth_subscribe", "newPendingTransactions")["result"]
+        whole = client.call("eth_subscribe", "newPendingTransactions", True)["result"]
+        client.call("evm_setAutomine", False)
+        try:
+            tx = post(http, "eth_sendTransaction", {"from": sender, "to": EMIT_B, "value": "0x3"})["result"]
+            notes = {n["params"]["subscription"]: n["params"]["result"] for n in (client.note(), client.note())}
+        finally:
+            client.call("evm_setAutomine", True)  # mines what waited
+    assert notes[hashes] == tx
+    assert notes[whole]["hash"] == tx and notes[whole]["blockNumber"] is None and notes[whole]["value"] == "0x3"
+    assert post(http, "eth_getTransactionReceipt", tx)["result"]["status"] == "0x1"
 
 
 def test_oversized_message_closes_the_connection_and_the_server_stays_up(server):
