@@ -1,4 +1,5 @@
-"""debug_traceTransaction and debug_traceCall with geth's callTracer, on the devchain.
+"""debug_traceTransaction, debug_traceCall and debug_traceBlockByNumber/ByHash with geth's
+callTracer, on the devchain.
 
 A mined transaction is traced by executing it again on the state it met: its block's parent
 state, then the transactions before it in the block. The execution uses a computation class
@@ -114,6 +115,28 @@ def _top_frame(computation: Any, transaction: Any, sender: bytes, gas_used: int,
     return frame
 
 
+def _trace_block_transactions(rpc: DevchainRpc, block: Any, only_top: bool, index: int | None = None) -> list:
+    """(hash, frame) for each transaction of `block` (only the one at `index` when given),
+    executed again from the parent's state."""
+    chain = rpc.chain.backend.chain
+    parent = chain.get_block_header_by_hash(block.header.parent_hash)
+    state = chain.get_vm(at_header=block.header.copy(state_root=parent.state_root, gas_used=0)).state
+    traced = []
+    for i, transaction in enumerate(block.transactions):
+        if index is not None and i < index:
+            state.apply_transaction(transaction)
+            state.lock_changes()
+            continue
+        tx_hash = "0x" + bytes(transaction.hash).hex()
+        computation = _execute(state, transaction)
+        state.lock_changes()
+        gas_used = _int(rpc._forward("eth_getTransactionReceipt", [tx_hash])["gasUsed"])
+        traced.append((tx_hash, _top_frame(computation, transaction, transaction.sender, gas_used, only_top)))
+        if index is not None:
+            break
+    return traced
+
+
 def trace_transaction(rpc: DevchainRpc, params: list) -> dict:
     method = "debug_traceTransaction"
     if not params or not isinstance(params[0], str) or len(params[0]) != 66:
@@ -122,18 +145,23 @@ def trace_transaction(rpc: DevchainRpc, params: list) -> dict:
     receipt = rpc._forward("eth_getTransactionReceipt", [params[0]])
     if receipt is None:
         raise RpcError(-32000, "transaction not found")  # geth's wording
-    chain = rpc.chain.backend.chain
-    block = chain.get_block_by_hash(bytes.fromhex(receipt["blockHash"][2:]))
-    index = _int(receipt["transactionIndex"])
-    parent = chain.get_block_header_by_hash(block.header.parent_hash)
-    vm = chain.get_vm(at_header=block.header.copy(state_root=parent.state_root, gas_used=0))
-    state = vm.state
-    for earlier in block.transactions[:index]:
-        state.apply_transaction(earlier)
-        state.lock_changes()
-    transaction = block.transactions[index]
-    computation = _execute(state, transaction)
-    return _top_frame(computation, transaction, transaction.sender, _int(receipt["gasUsed"]), only_top)
+    block = rpc.chain.backend.chain.get_block_by_hash(bytes.fromhex(receipt["blockHash"][2:]))
+    return _trace_block_transactions(rpc, block, only_top, _int(receipt["transactionIndex"]))[0][1]
+
+
+def trace_block(rpc: DevchainRpc, params: list, by_hash: bool) -> list:
+    """debug_traceBlockByNumber/ByHash: geth's [{"txHash": ..., "result": frame}, ...]."""
+    method = "debug_traceBlockByHash" if by_hash else "debug_traceBlockByNumber"
+    if not params or not isinstance(params[0], str):
+        raise RpcError(-32602, f"{method}: param 1 must be a block {'hash' if by_hash else 'number or tag'}")
+    only_top = _tracer_options(params, 1, method)
+    found = rpc._forward("eth_getBlockByHash" if by_hash else "eth_getBlockByNumber", [params[0], False])
+    if found is None:
+        raise RpcError(-32000, f"block {params[0][:80]} not found")
+    block = rpc.chain.backend.chain.get_block_by_hash(bytes.fromhex(found["hash"][2:]))
+    if block.header.block_number == 0:
+        raise RpcError(-32000, "genesis is not traceable")  # geth's wording
+    return [{"txHash": h, "result": frame} for h, frame in _trace_block_transactions(rpc, block, only_top)]
 
 
 def trace_call(rpc: DevchainRpc, params: list) -> dict:
@@ -184,4 +212,6 @@ def trace_call(rpc: DevchainRpc, params: list) -> dict:
 
 def trace_methods(rpc: DevchainRpc) -> dict[str, Callable[[list], Any]]:
     return {"debug_traceTransaction": lambda params: trace_transaction(rpc, params),
-            "debug_traceCall": lambda params: trace_call(rpc, params)}
+            "debug_traceCall": lambda params: trace_call(rpc, params),
+            "debug_traceBlockByNumber": lambda params: trace_block(rpc, params, by_hash=False),
+            "debug_traceBlockByHash": lambda params: trace_block(rpc, params, by_hash=True)}

@@ -318,3 +318,7 @@ def test_trace_of_an_impersonated_transaction_in_a_block_with_others(rpc):
     trace = call(rpc, "debug_traceTransaction", tx, {"tracer": "callTracer"})
     _check_nested_trace(trace, WHALE, a, b, c)
     assert trace["gasUsed"] == receipt["gasUsed"]
+    by_number = call(rpc, "debug_traceBlockByNumber", receipt["blockNumber"], {"tracer": "callTracer"})
+    by_hash = call(rpc, "debug_traceBlockByHash", receipt["blockHash"], {"tracer": "callTracer"})
+    assert by_number == by_hash and [t["txHash"] for t in by_number][1] == tx and by_number[1]["result"] == trace
+    assert by_number[0]["result"]["to"] == WHALE and by_number[0]["result"]["value"] == "0x1"
