@@ -166,6 +166,9 @@ def test_oversized_message_closes_the_connection_and_the_server_stays_up(server)
     assert "result" in post(http, "eth_blockNumber")
     response = requests.get(http, timeout=10)  # a GET without the upgrade
     assert response.status_code == 501
+    bad_key = requests.get(http, headers={"Upgrade": "websocket", "Connection": "Upgrade",
+                                          "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "short"}, timeout=10)
+    assert bad_key.status_code == 400 and bad_key.headers["Sec-WebSocket-Version"] == "13"
 
 
 def test_web3_websocket_provider_subscribes(server):
