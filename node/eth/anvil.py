@@ -2,6 +2,11 @@
 
 Each method takes the JSON-RPC params list and runs under the devchain's chain lock, as the
 other control methods do; answers are anvil's (null, or true where anvil answers true).
+Offered: anvil_setBalance, anvil_setCode, anvil_setStorageAt, anvil_setNonce,
+anvil_impersonateAccount, anvil_stopImpersonatingAccount, anvil_autoImpersonateAccount,
+anvil_dumpState, anvil_loadState, anvil_reset, anvil_nodeInfo, anvil_metadata,
+anvil_dropTransaction, anvil_dropAllTransactions, evm_setIntervalMining, the hardhat_ aliases
+of those hardhat has, and the debug_trace* methods of node.eth.trace.
 
 How an edit is made: py-evm's state is a trie whose root sits in the latest block's header, and
 eth-tester answers "latest" reads from that root. An edit (set balance, code, storage, nonce, or
@@ -31,6 +36,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -435,7 +441,30 @@ def anvil_methods(rpc: DevchainRpc) -> dict[str, Callable[[list], Any]]:
                                 "gasLimit": hex(head.gas_limit), "gasPrice": hex(head.base_fee_per_gas or 0)},
                 "forkConfig": {"forkUrl": None, "forkBlockNumber": None, "forkRetryBackoff": None}}
 
+    instance_id = "0x" + keccak(repr((id(rpc), deployed)).encode() + os.urandom(16)).hex()
+
+    def metadata(params: list) -> dict:
+        """anvil_metadata / hardhat_metadata: what tools read to tell one node instance from another."""
+        head = rpc.chain.backend.chain.get_canonical_head()
+        return {"clientVersion": rpc._forward("web3_clientVersion", []), "chainId": rpc.chain.w3.eth.chain_id,
+                "instanceId": instance_id, "latestBlockNumber": head.block_number,
+                "latestBlockHash": "0x" + head.hash.hex(), "forkedNetwork": None, "snapshots": {}}
+
+    def drop_transaction(params: list) -> str | None:
+        """A pooled transaction taken out of the pool: its hash, or null when none was pooled."""
+        tx_hash = _hex_bytes(_param(params, 0, "anvil_dropTransaction", "hash"), "anvil_dropTransaction", "hash")
+        pooled = rpc.pool.get(tx_hash)
+        if pooled is None:
+            return None
+        rpc.pool._forget(pooled)
+        return "0x" + tx_hash.hex()
+
     methods: dict[str, Callable[[list], Any]] = {
+        "anvil_metadata": metadata,
+        "hardhat_metadata": metadata,
+        "anvil_dropTransaction": drop_transaction,
+        "hardhat_dropTransaction": drop_transaction,
+        "anvil_dropAllTransactions": lambda params: rpc.pool.clear(),
         "anvil_setBalance": set_balance,
         "anvil_setNonce": set_nonce,
         "anvil_setCode": set_code,

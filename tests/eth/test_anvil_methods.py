@@ -254,6 +254,28 @@ def test_interval_mining_alias_and_node_info(rpc):
     assert info["environment"]["chainId"] == call(rpc, "eth_chainId")
 
 
+def test_metadata_and_dropping_pooled_transactions(rpc):
+    meta = call(rpc, "anvil_metadata")
+    assert meta["chainId"] == int(call(rpc, "eth_chainId"), 16) and meta["forkedNetwork"] is None
+    assert meta["latestBlockNumber"] == int(call(rpc, "eth_blockNumber"), 16)
+    assert call(rpc, "hardhat_metadata")["instanceId"] == meta["instanceId"]
+    call(rpc, "evm_setAutomine", False)
+    sender = rpc.chain.accounts[0].address
+    kept = call(rpc, "eth_sendTransaction", {"from": sender, "to": A, "value": "0x1", "nonce": "0x0"})
+    other = rpc.chain.accounts[1].address
+    dropped = call(rpc, "eth_sendTransaction", {"from": other, "to": A, "value": "0x2"})
+    assert call(rpc, "anvil_dropTransaction", dropped) == dropped
+    assert call(rpc, "anvil_dropTransaction", dropped) is None
+    assert call(rpc, "eth_getTransactionByHash", dropped) is None
+    call(rpc, "evm_mine")
+    assert call(rpc, "eth_getTransactionReceipt", kept)["status"] == "0x1"
+    assert call(rpc, "eth_getBalance", A, "latest") == "0x1"
+    call(rpc, "eth_sendTransaction", {"from": other, "to": A, "value": "0x2"})
+    assert call(rpc, "anvil_dropAllTransactions") is None
+    call(rpc, "evm_mine")
+    assert call(rpc, "eth_getBalance", A, "latest") == "0x1"
+
+
 def _nested_contracts(rpc):
     """A calls C (STATICCALL), B (CALL: reverts "nope"), C (DELEGATECALL), then stops."""
     c, b, a = (to_checksum_address("0x" + x * 20) for x in ("cc", "bb", "aa"))
