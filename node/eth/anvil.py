@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from .devchain import DevchainRpc
 
 UINT256_MAX = 2**256 - 1
-MAX_CODE_BYTES = 24 * 1024 * 2  # anvil_setCode: EIP-7907-ish generous cap; EIP-170 is 24 KiB
+MAX_CODE_BYTES = 1024 * 1024  # anvil_setCode, like anvil, takes code over EIP-170's 24 KiB; bounded still
 STATE_FORMAT = "lpsim-devchain-state/1"
 MAX_CATCH_UP = 100_000  # blocks mined by a load to reach the dump's block number (~1 min of py-evm)
 BLANK_ROOT = keccak(rlp.encode(b""))
@@ -184,6 +184,8 @@ def placeholder_signature(sender: bytes) -> tuple[int, int, int]:
 
 
 class Impersonation:
+    """Who may send without a key, and eth_sendTransaction for them (the devchain's own for the rest)."""
+
     def __init__(self, rpc: DevchainRpc):
         self.rpc = rpc
         self.accounts: set[bytes] = set()
