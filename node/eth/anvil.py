@@ -190,7 +190,7 @@ class Impersonation:
         self.rpc = rpc
         self.accounts: set[bytes] = set()
         self.auto = False
-        self.send_signed = rpc._send_transaction  # the devchain's own, for keyed accounts
+        self.send_signed = rpc.control.get("eth_sendTransaction", rpc._send_transaction)  # the devchain's own
 
     def impersonate(self, params: list) -> None:
         self.accounts.add(_address(params, 0, "anvil_impersonateAccount"))
