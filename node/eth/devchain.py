@@ -404,8 +404,7 @@ class DevchainRpc:
             raise RpcError(-32000, "exceeds block gas limit")
         fee_cap, tip = tx.max_fee_per_gas, tx.max_priority_fee_per_gas
         if tip > fee_cap:
-            raise RpcError(-32000, f"max priority fee per gas higher than max fee per gas: address "
-                                   f"{to_checksum_address(tx.sender)}, maxPriorityFeePerGas: {tip}, maxFeePerGas: {fee_cap}")
+            raise RpcError(-32000, "max priority fee per gas higher than max fee per gas")  # geth's ErrTipAboveFeeCap
         chain_id = _signed_chain_id(tx)
         if chain_id is not None and chain_id != self.chain.chain_id:
             raise RpcError(-32000, f"invalid sender: invalid chain id for signer: have {chain_id} want "
@@ -456,8 +455,11 @@ class DevchainRpc:
         if nonce is None:
             nonce = self.pool.pending_nonce(_bytes(sender), self._account_nonce(_bytes(sender)))
         tx["nonce"] = _int(nonce)
-        tx["gas"] = _int(request["gas"]) if request.get("gas") else _int(self._forward("eth_estimateGas", [
-            {k: v for k, v in request.items() if k != "nonce"}]))
+        if request.get("gas"):
+            tx["gas"] = _int(request["gas"])
+        else:
+            call = {k: v for k, v in request.items() if k != "nonce"}
+            tx["gas"] = _int(self._forward("eth_estimateGas", self._execution_params("eth_estimateGas", [call])))
         if request.get("gasPrice") is not None:
             tx["gasPrice"] = _int(request["gasPrice"])
         else:
@@ -773,28 +775,20 @@ class DevchainRpc:
         if len(params) > 2 and params[2]:
             raise RpcError(-32602, f"{method}: state overrides are not supported")
         call = _call_object(params[0])
-        number = self._head()
         out: list = [call]
         if len(params) > 1 and params[1] is not None:
             tag = params[1]
-            number = self._head() if tag in ("latest", "pending") else self._block_number(tag)
-            out.append("latest" if tag in ("latest", "pending") else hex(number))
+            out.append("latest" if tag in ("latest", "pending") else hex(self._block_number(tag)))
         elif method == "eth_call":
             out.append("latest")
+        # fees are charged to nobody (node.eth.geth_execution.fee_free); all-zero fees are none,
+        # as geth reads them, and a fee cap alone gets geth's default tip of 0 (eth-tester needs one)
         fees = [k for k in ("gasPrice", "maxFeePerGas", "maxPriorityFeePerGas") if k in call]
-        if fees and not any(_int(call[k]) for k in fees):  # all zero: no fees, as geth reads it
+        if fees and not any(_int(call[k]) for k in fees):
             for k in fees:
                 del call[k]
-            fees = []
-        if not fees:
-            # geth runs a call without fees at no gas price and no base fee; py-evm wants a fee
-            # cap of at least the base fee: that of the block it runs on (charged to nobody,
-            # node.eth.chain._fund_fees)
-            at = self._evm.get_canonical_block_header_by_number(number) if number <= self._head() else None
-            call["maxFeePerGas"] = hex(max(self._pending_base_fee(), at.base_fee_per_gas if at else 0))
-            call["maxPriorityFeePerGas"] = "0x0"
         elif fees == ["maxFeePerGas"]:
-            call["maxPriorityFeePerGas"] = "0x0"  # geth's default tip in a call
+            call["maxPriorityFeePerGas"] = "0x0"
         return out
 
     def _forward(self, method: str, params: list) -> Any:

@@ -1,8 +1,10 @@
 """eth_estimateGas and eth_call as geth runs them, on eth-tester's py-evm chain.
 
 The estimate is geth's DoEstimateGas (internal/ethapi, eth/gasestimator): the least gas limit
-that passes, to within 1.5 %, never below the intrinsic gas; a call without fees is charged
-none, so an account without ether may call and estimate. EmbeddedChain installs both.
+that passes, to within 1.5 %, never below the intrinsic gas. Calls and estimates charge no
+fees, so an account without ether may call and estimate (geth charges none when given none;
+given a fee cap it would charge it, and refuse one under the base fee, which here is lifted
+to it). EmbeddedChain installs both.
 """
 from __future__ import annotations
 
@@ -63,24 +65,29 @@ def intrinsic_floor(transaction) -> int:
 
 
 def _trial(state, transaction, gas: int):
-    """Execute `transaction` with `gas` on a throwaway snapshot of `state`. Fees are not
-    charged, as geth's estimate charges none when no gas price is given: py-evm takes them
-    up front, so the sender is first given what they come to."""
-    from eth.vm.spoof import SpoofTransaction
-
+    """Execute `transaction` with `gas` on a throwaway snapshot of `state`, fees not charged."""
     snapshot = state.snapshot()
     try:
-        _fund_fees(state, transaction, gas)
-        return state.apply_transaction(SpoofTransaction(transaction, gas=gas, gas_price=0))
+        return state.apply_transaction(fee_free(state, transaction, gas))
     finally:
         state.revert(snapshot)
 
 
-def _fund_fees(state, transaction, gas: int) -> None:
-    """Give the sender what py-evm will take up front for `gas` (inside a snapshot the caller
-    reverts): the execution then sees the sender's own balance, as geth's does."""
+def fee_free(state, transaction, gas: int):
+    """`transaction` made to run with `gas` and charge nothing, as geth runs a call or an
+    estimate given no fees (inside a snapshot the caller reverts): its fee cap lifted to the
+    block's base fee where below (py-evm refuses less; eth-tester's default cap is 1 gwei),
+    and the sender given what py-evm takes up front, so the execution sees its own balance."""
+    from eth.vm.spoof import SpoofTransaction
+
+    overrides: dict = {"gas": gas}
+    base = state.base_fee
+    if transaction.max_fee_per_gas < base:
+        overrides.update(max_fee_per_gas=base, max_priority_fee_per_gas=0)
+    spoofed = SpoofTransaction(transaction, **overrides)
     sender = transaction.sender
-    state.set_balance(sender, state.get_balance(sender) + gas * transaction.max_fee_per_gas)
+    state.set_balance(sender, state.get_balance(sender) + gas * spoofed.max_fee_per_gas)
+    return spoofed
 
 
 def _passes(state, transaction, gas: int) -> bool:
@@ -102,8 +109,7 @@ def install_fee_free_calls() -> None:
         state = pyevm_main._get_vm_for_block_number(chain, block_number).state
         snapshot = state.snapshot()
         try:
-            _fund_fees(state, transaction, transaction.gas)
-            return state.apply_transaction(transaction)
+            return state.apply_transaction(fee_free(state, transaction, transaction.gas))
         finally:
             state.revert(snapshot)
 
