@@ -480,6 +480,7 @@ def anvil_methods(rpc: DevchainRpc) -> dict[str, Callable[[list], Any]]:
         "anvil_reset": reset,
         "anvil_nodeInfo": node_info,
         "evm_setIntervalMining": rpc.control["anvil_setIntervalMining"],
+        "hardhat_getAutomine": rpc.control["anvil_getAutomine"],
     }
     for name in ("setBalance", "setNonce", "setCode", "setStorageAt", "impersonateAccount",
                  "stopImpersonatingAccount", "reset"):

@@ -246,7 +246,7 @@ def test_reset_returns_to_the_state_first_served(rpc):
 
 def test_interval_mining_alias_and_node_info(rpc):
     call(rpc, "evm_setIntervalMining", 3600)
-    assert rpc._interval_stop is not None and rpc.automine is False
+    assert rpc._interval_stop is not None and call(rpc, "hardhat_getAutomine") is False
     call(rpc, "evm_setIntervalMining", 0)
     assert rpc._interval_stop is None
     info = call(rpc, "anvil_nodeInfo")
