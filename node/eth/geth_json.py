@@ -241,7 +241,7 @@ def log_criteria(criteria: Any) -> tuple[set[bytes], list[set[bytes] | None]]:
     """A filter's addresses (a string or a list; empty: any) and topics (per position: null for
     any, a topic, or a list of alternatives), as raw bytes; ValueError when malformed."""
     if not isinstance(criteria, dict):
-        raise ValueError("a log filter must be an object")
+        raise ValueError("a log filter must be an object")  # noqa: TRY004 - callers answer ValueError as -32602
     address = criteria.get("address")
     if address is None:
         addresses: list = []
