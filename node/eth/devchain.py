@@ -211,6 +211,7 @@ class DevchainRpc:
             "eth_getTransactionReceipt": self._get_transaction_receipt,
             "eth_getBlockReceipts": self._get_block_receipts,
             "eth_feeHistory": self._fee_history,
+            "eth_getLogs": self._get_logs,  # _dispatch runs it under LOG_QUERY_TIMEOUT
             "eth_newFilter": self._new_filter,
             "eth_newBlockFilter": lambda params: self._install_filter("blocks", None),
             "eth_newPendingTransactionFilter": lambda params: self._install_filter("pending", None),
@@ -371,7 +372,7 @@ class DevchainRpc:
         tx = self._admit(raw)
         account_nonce = self._account_nonce(tx.sender)
         if self.automine and tx.nonce == account_nonce and not self.pool.has_sender(bytes(tx.sender)):
-            return self._forward("eth_sendRawTransaction", ["0x" + raw.hex()])
+            return self._tester("eth_sendRawTransaction", ["0x" + raw.hex()])
         pooled = PooledTransaction(bytes(tx.hash), bytes(tx.sender), tx.nonce, tx.max_fee_per_gas,
                                    tx.max_priority_fee_per_gas, raw, tx)
         try:
@@ -459,7 +460,7 @@ class DevchainRpc:
             tx["gas"] = _int(request["gas"])
         else:
             call = {k: v for k, v in request.items() if k != "nonce"}
-            tx["gas"] = _int(self._forward("eth_estimateGas", self._execution_params("eth_estimateGas", [call])))
+            tx["gas"] = _int(self._tester("eth_estimateGas", self._execution_params("eth_estimateGas", [call])))
         if request.get("gasPrice") is not None:
             tx["gasPrice"] = _int(request["gasPrice"])
         else:
@@ -471,7 +472,7 @@ class DevchainRpc:
         return self._send_raw_transaction(["0x" + bytes(signed.raw_transaction).hex()])
 
     def _get_transaction_count(self, params: list) -> str:
-        count = self._forward("eth_getTransactionCount", params)
+        count = self._tester("eth_getTransactionCount", params)
         if len(params) > 1 and params[1] == "pending" and len(self.pool):
             sender = _bytes(to_checksum_address(params[0]))
             return hex(self.pool.pending_nonce(sender, _int(count)))
@@ -520,7 +521,7 @@ class DevchainRpc:
         return block
 
     def _block_json(self, block: Any, full: bool, pending: bool = False) -> dict:
-        answer = self._forward("eth_getBlockByNumber", ["pending" if pending else hex(block.number), False])
+        answer = self._tester("eth_getBlockByNumber", ["pending" if pending else hex(block.number), False])
         answer["logsBloom"] = geth_json.h(block.header.bloom.to_bytes(256, "big"))
         if full:
             answer["transactions"] = [geth_json.transaction_json(tx, block, i) for i, tx in enumerate(block.transactions)]
@@ -755,16 +756,16 @@ class DevchainRpc:
         return {"jsonrpc": "2.0", "id": rid, "result": result}
 
     def _dispatch(self, method: str, params: list) -> Any:
+        if method == "eth_getLogs":
+            return _aborted_after(LOG_QUERY_TIMEOUT, lambda: self._get_logs(params),
+                                  RpcError(REQUEST_TIMED_OUT, "request timed out"))
         if method in self.control:
             return self.control[method](params)
         if method in _READ_ONLY_EXECUTION:
             params = self._execution_params(method, params)
-            return _aborted_after(EVM_TIMEOUT, lambda: self._forward(method, params),
+            return _aborted_after(EVM_TIMEOUT, lambda: self._tester(method, params),
                                   RpcError(-32000, f"execution aborted (timeout = {EVM_TIMEOUT:g}s)"))
-        if method == "eth_getLogs":
-            return _aborted_after(LOG_QUERY_TIMEOUT, lambda: self._get_logs(params),
-                                  RpcError(REQUEST_TIMED_OUT, "request timed out"))
-        return self._forward(method, params)
+        return self._tester(method, params)
 
     def _execution_params(self, method: str, params: list) -> list:
         """eth_call/eth_estimateGas/eth_createAccessList parameters as eth-tester takes them: the
@@ -792,6 +793,14 @@ class DevchainRpc:
         return out
 
     def _forward(self, method: str, params: list) -> Any:
+        """The answer to a standard method: in geth's shape where the devchain builds it
+        (GETH_SHAPED), so that node.eth's other modules (anvil, trace, devchain_ws) see what
+        clients see; otherwise eth-tester's (_tester)."""
+        if method in GETH_SHAPED:
+            return self.control[method](params)
+        return self._tester(method, params)
+
+    def _tester(self, method: str, params: list) -> Any:
         """Answer through eth-tester."""
         try:
             response = self._request(method, params)
@@ -817,6 +826,12 @@ class DevchainRpc:
         return {"jsonrpc": "2.0", "id": rid, "error": error}
 
 
+# answered here in geth's shapes, from py-evm's objects (the control table holds them)
+GETH_SHAPED = frozenset({
+    "eth_chainId", "net_version", "web3_clientVersion", "eth_gasPrice", "eth_maxPriorityFeePerGas",
+    "eth_getBlockByNumber", "eth_getBlockByHash", "eth_getTransactionByBlockNumberAndIndex",
+    "eth_getTransactionByBlockHashAndIndex", "eth_getTransactionByHash", "eth_getTransactionReceipt",
+    "eth_getBlockReceipts", "eth_feeHistory", "eth_getLogs"})
 _READ_ONLY_EXECUTION = frozenset({"eth_call", "eth_estimateGas", "eth_createAccessList"})
 
 
