@@ -628,7 +628,7 @@ class DevchainRpc:
             raise RpcError(-32602, str(exc)) from None
         if criteria.get("blockHash") is not None:
             if criteria.get("fromBlock") is not None or criteria.get("toBlock") is not None:
-                raise RpcError(-32602, "can't specify fromBlock/toBlock with blockHash")
+                raise RpcError(-32602, "cannot specify both BlockHash and FromBlock/ToBlock, choose one or the other")
             block = self._block_by_hash(criteria["blockHash"])
             if block is None:
                 raise RpcError(-32000, "unknown block")

@@ -254,7 +254,7 @@ def log_criteria(criteria: Any) -> tuple[set[bytes], list[set[bytes] | None]]:
     wanted = {hex_bytes(a, 20, "address") for a in addresses}
     topics = criteria.get("topics") or []
     if not isinstance(topics, list) or len(topics) > 4:
-        raise ValueError("topics must be a list of at most 4 positions")  # geth's errExceedMaxTopics
+        raise ValueError("exceed max topics")  # geth's errExceedMaxTopics: at most 4 positions
     positions: list[set[bytes] | None] = []
     for position in topics:
         if position is None:
