@@ -40,20 +40,25 @@ def js_dir(request) -> Path:
     digest = hashlib.sha256(b"".join((JS / name).read_bytes() for name in PACKAGE_FILES)).hexdigest()[:16]
     cache = getattr(request.config, "cache", None)
     root = Path(cache.mkdir("lpsim-js")) if cache is not None else Path(tempfile.gettempdir()) / "lpsim-js"
+    root.mkdir(parents=True, exist_ok=True)
     where = root / digest
-    installed = where / "node_modules" / ".lpsim-installed"
-    if not installed.exists():
-        where.mkdir(parents=True, exist_ok=True)
+    if not (where / "node_modules").is_dir():
+        # installed beside, then renamed into place: a concurrent run sees all of it or none
+        staging = Path(tempfile.mkdtemp(prefix=f"{digest}-", dir=root))
         for name in PACKAGE_FILES:
-            shutil.copy(JS / name, where / name)
-        done = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=where, capture_output=True, text=True,
+            shutil.copy(JS / name, staging / name)
+        done = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=staging, capture_output=True, text=True,
                               check=False, timeout=600, env={**os.environ, "npm_config_update_notifier": "false"})
         if done.returncode != 0:
+            shutil.rmtree(staging, ignore_errors=True)
             output = done.stdout + done.stderr
             if any(word in output for word in NETWORK_ERRORS):
                 pytest.skip(f"npm could not reach its registry to install ethers and viem: {output[-500:]}")
             pytest.fail(f"npm ci failed:\n{output[-4000:]}")
-        installed.write_text(digest)
+        try:
+            staging.rename(where)
+        except OSError:  # another run got there first
+            shutil.rmtree(staging, ignore_errors=True)
     for name in SCRIPTS:  # next to node_modules, where their imports resolve
         shutil.copy(JS / name, where / name)
     return where
