@@ -79,7 +79,7 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
-def _positive_seconds(text: str) -> float:
+def _positive_float(text: str) -> float:
     value = float(text)
     if not value > 0:
         raise ValueError("must be positive")
@@ -175,7 +175,7 @@ def _chain_flags(fs: FlagSet) -> None:
            aliases=("txTimeout",), type_name="duration")
     fs.add("maxTransactionReplacements", _non_negative_int, DEFAULT_MAX_REPLACEMENTS,
            "Number of times to automatically replace pending Ethereum transactions", type_name="int")
-    fs.add("blockPollingInterval", _positive_seconds, 5.0, "Interval in seconds at which different blockchain "
+    fs.add("blockPollingInterval", _positive_float, 5.0, "Interval in seconds at which different blockchain "
            "event services poll for blocks (lpnode takes fractions of a second)", type_name="float")
     fs.string("dataDir", "", "Directory that data is stored in (default ~/.lpData/<network>; -datadir is go's "
               "deprecated spelling)", aliases=("datadir",))
@@ -305,13 +305,6 @@ def ai_worker_flags(prog: str = "lpnode ai-worker") -> FlagSet:
 def _positive_int(text: str) -> int:
     value = parse_int(text)
     if value <= 0:
-        raise ValueError("must be positive")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
         raise ValueError("must be positive")
     return value
 
