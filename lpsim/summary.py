@@ -16,7 +16,8 @@ from statistics import NormalDist
 from typing import Any, Iterable, Optional
 
 from lpsim import metric_names as M
-from lpsim.results import SUMMARY_FILE, jobs_sample, load_results
+from lpsim.provenance import provenance
+from lpsim.results import SCENARIO_FILE, SUMMARY_FILE, jobs_sample, load_results
 
 __all__ = [
     "EXTRA_KEYS",
@@ -160,7 +161,14 @@ def summarize(results: str | Path | dict, extra: Optional[dict] = None) -> dict[
         "selection": _selection_section(counted, metrics),
         "transitions": [{k: r[k] for k in ("state", "event", "next_state", "count")}
                         for r in tables.get("transition_counts") or []],
+        "provenance": _provenance(results, first_row["seed"] if first_row else (extra or {}).get("seed")),
     }
+
+
+def _provenance(results: str | Path | dict, seed: Any) -> dict[str, Any]:
+    """Code, scenario (the folder's resolved scenario.yaml, when there is one) and seed."""
+    path = Path(results) / SCENARIO_FILE if isinstance(results, (str, Path)) else None
+    return provenance(path.read_bytes() if path is not None and path.exists() else None, seed)
 
 
 def _jobs_section(jobs: Optional[Rows], metrics: Rows, sample: float = 1.0,
