@@ -6,8 +6,17 @@ Results folder:
     point-<i>/run-<j>/          each run's own results folder (as `lpsim run` writes it) + unit.json
     runs.csv                    one row per (point, run): values, seed, status, error, headline figures
     metrics.csv                 every run's metric rows with point, run, seed and the values as columns
-    summary.json                per point: the values, runs ok/failed, mean and 95 % CI of each figure
-    report.html                 fan charts over time and box plots per point (lpsim.sweep_report)
+    runs.parquet, metrics.parquet   the same, typed, when pyarrow is installed
+    summary.json                per point: the values, runs ok/failed, percentiles, mean and bootstrap
+                                interval of each figure (lpsim.sweep_stats), paired differences from
+                                the first point under common seeds; provenance
+    report.html, figures/*.png  figures against the swept parameters, heat maps, fan charts, box plots
+                                (lpsim.sweep_report)
+
+A swept parameter has two columns: `<path>` its value as the simulator uses it (a number where it
+is one: wei, seconds, parts per billion...; read back from the point's resolved scenario) and
+`<path>_label` as written in the file ("8 gwei"). Every column is in docs/data-dictionary.md
+(`data_dictionary()` writes it; a test keeps the two equal).
 
 A failed run is recorded with its seed and traceback and the others go on; rerunning the same
 sweep into the same folder skips the runs already done (same values and seed): it resumes.
@@ -18,16 +27,16 @@ import copy
 import csv
 import itertools
 import json
-import math
-import statistics
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterator
 
 from pydantic import ValidationError
 
-from .scenario import (Problem, Scenario, ScenarioError, check_sweep_size,  # noqa: F401 (set_path: public here too)
+from . import sweep_stats
+from .provenance import provenance
+from .scenario import (Problem, Scenario, ScenarioError, _path_parts, check_sweep_size,  # noqa: F401 (set_path: public here too)
                        set_path)
 from .seeds import SeedTree
 from .units import FieldError
@@ -52,6 +61,28 @@ FIGURES: dict[str, tuple[str, ...]] = {
     "total_supply_last": ("economics", "total_supply_lpt", "last"),
     "stake_job_tvd": ("selection", "total_variation"),
 }
+
+# Each figure's unit and meaning, for the data dictionary and the plots' axes.
+FIGURE_UNITS: dict[str, tuple[str, str]] = {
+    "jobs": ("count", "jobs requested by the gateways"),
+    "success_rate": ("fraction 0..1", "completed jobs / jobs"),
+    "latency_p50": ("s", "median job latency"),
+    "latency_p95": ("s", "95th percentile of job latency"),
+    "latency_p99": ("s", "99th percentile of job latency"),
+    "tickets_sent": ("count", "tickets sent by the gateways"),
+    "tickets_won": ("count", "winning tickets"),
+    "tickets_won_expected": ("count (expected)", "sum of the sent tickets' win probabilities"),
+    "tickets_redeemed": ("count", "winning tickets redeemed on chain"),
+    "fees_expected_wei": ("wei", "expected value of the tickets received (face value x win probability)"),
+    "fees_realised_wei": ("wei", "face value of the tickets redeemed"),
+    "minted_lpt": ("LPT", "LPT minted over the run (rewards and the treasury's cut)"),
+    "treasury_minted_lpt": ("LPT", "the treasury's cut of the minted LPT"),
+    "inflation_last": ("ppb of supply per round", "Minter inflation at the end"),
+    "bonding_rate_last": ("fraction 0..1", "bonded / total supply at the end"),
+    "total_supply_last": ("LPT", "LPT total supply at the end"),
+    "stake_job_tvd": ("fraction 0..1", "total variation distance between stake shares and job shares"),
+}
+assert set(FIGURE_UNITS) == set(FIGURES), "every figure needs its unit"
 
 
 @dataclass(frozen=True)
@@ -155,6 +186,8 @@ class SweepResult:
     out: Path
     units: list[Unit]
     results: list[dict[str, Any]] = field(default_factory=list)
+    seed: int = 0  # the sweep's seed (the scenario's, or the override): the bootstrap draws from it
+    common_seeds: bool = False
 
     @property
     def failed(self) -> list[dict[str, Any]]:
@@ -164,10 +197,11 @@ class SweepResult:
         return read_rows(self.out / "runs.csv")
 
     def frame(self, table: str = "metrics"):
-        """A pandas DataFrame of `metrics` or `runs` (pandas needed)."""
+        """A pandas DataFrame of `metrics` or `runs` (pandas needed; the Parquet file when there is one)."""
         import pandas as pd
 
-        return pd.read_csv(self.out / f"{table}.csv")
+        parquet = self.out / f"{table}.parquet"
+        return pd.read_parquet(parquet) if parquet.exists() else pd.read_csv(self.out / f"{table}.csv")
 
 
 def run_sweep(scenario: Scenario, out: str | Path, backend=None, runs: int | None = None,
@@ -179,7 +213,8 @@ def run_sweep(scenario: Scenario, out: str | Path, backend=None, runs: int | Non
     out.mkdir(parents=True, exist_ok=True)
     units = expand(scenario, runs=runs, seed=seed)
     (out / "scenario.yaml").write_text(scenario.to_yaml())
-    result = SweepResult(out, units)
+    result = SweepResult(out, units, seed=scenario.seed if seed is None else seed,
+                         common_seeds=bool(scenario.sweep and scenario.sweep.common_seeds))
     for r in (backend or LocalBackend()).map(run_unit, units, str(out)):
         result.results.append(r)
         if progress is not None:
@@ -190,6 +225,11 @@ def run_sweep(scenario: Scenario, out: str | Path, backend=None, runs: int | Non
 
 
 # ---------------------------------------------------------------------------------- tables
+
+RUN_COLUMNS = ("point", "run", "seed")  # then each parameter and its label, then:
+STATUS_COLUMNS = ("status", "error")  # then the figures
+METRIC_COLUMNS = ("time", "round", "entity", "metric", "value")  # after the run columns and parameters
+
 
 def _figure(summary: dict, keys: tuple[str, ...]) -> Any:
     value: Any = summary
@@ -204,42 +244,109 @@ def _columns(units: list[Unit]) -> list[str]:
     return list(dict.fromkeys(path for u in units for path in u.values))
 
 
+def label_column(path: str) -> str:
+    return f"{path}_label"
+
+
+def get_path(data: Any, path: str) -> Any:
+    """The value at a dotted path (None where there is none)."""
+    for part in _path_parts(path):
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def parsed_values(unit: Unit) -> dict[str, Any]:
+    """The unit's swept values as the simulator reads them: from its resolved scenario ("8 gwei" ->
+    8000000000 wei, "40%" of a ppb field -> 400000000, "6 rounds" -> seconds); a value that is not a
+    number there (a backend's name, a mapping) stays as written."""
+    out = {}
+    for path, written in unit.values.items():
+        value = get_path(unit.scenario, path)
+        out[path] = value if _is_number(value) else written if isinstance(written, str) else json.dumps(written)
+    return out
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _label(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
 def gather(result: SweepResult) -> None:
-    """Write runs.csv, metrics.csv and summary.json from the finished runs."""
+    """Write runs.csv, metrics.csv (and .parquet), summary.json from the finished runs."""
     out, params = result.out, _columns(result.units)
+    parsed = {u.point: parsed_values(u) for u in result.units}
+    labels = [label_column(p) for p in params]
+
+    def prefix(r: dict) -> list:
+        return [r["point"], r["run"], r["seed"], *(parsed[r["point"]].get(p, "") for p in params),
+                *(_label(r["values"][p]) if p in r["values"] else "" for p in params)]
+
     with (out / "runs.csv").open("w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["point", "run", "seed", *params, "status", "error", *FIGURES])
+        w.writerow([*RUN_COLUMNS, *params, *labels, *STATUS_COLUMNS, *FIGURES])
         for r in result.results:
             summary = r.get("summary") or {}
-            w.writerow([r["point"], r["run"], r["seed"], *(r["values"].get(p, "") for p in params), r["status"],
-                        r.get("error", ""), *(_cell(_figure(summary, keys)) for keys in FIGURES.values())])
+            w.writerow([*prefix(r), r["status"], r.get("error", ""),
+                        *(_cell(_figure(summary, keys)) for keys in FIGURES.values())])
     with (out / "metrics.csv").open("w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["point", "run", "seed", *params, "time", "round", "entity", "metric", "value"])
+        w.writerow([*RUN_COLUMNS, *params, *labels, *METRIC_COLUMNS])
         for r in result.results:
             path = out / f"point-{r['point']}/run-{r['run']}" / "metrics.csv"
             if r["status"] != "ok" or not path.exists():
                 continue
-            prefix = [r["point"], r["run"], r["seed"], *(r["values"].get(p, "") for p in params)]
+            head = prefix(r)
             with path.open(newline="") as src:
                 reader = csv.reader(src)
-                header = next(reader)
-                skip = header.index("time")  # drop the run's own run/seed columns
+                skip = next(reader).index("time")  # drop the run's own run/seed columns
                 for row in reader:
-                    w.writerow(prefix + row[skip:])
-    summary = {"scenario": str(out / "scenario.yaml"), "parameters": params, "points": []}
-    for p, values in _points_of(result):
-        ok = [r for r in result.results if r["point"] == p and r["status"] == "ok"]
+                    w.writerow(head + row[skip:])
+    _write_parquet(out, params, parsed)
+    (out / "summary.json").write_text(json.dumps(summarize_sweep(result, params, parsed), indent=2,
+                                                 sort_keys=True, default=str) + "\n")
+
+
+def summarize_sweep(result: SweepResult, params: list[str], parsed: dict[int, dict]) -> dict[str, Any]:
+    """Per point: values, runs, the statistics of every figure (lpsim.sweep_stats) and, under
+    common seeds, the paired differences from point 0. Bootstrap draws: the stream
+    ("sweep", "bootstrap", point, figure) of the sweep's seed tree, so each is reproducible and
+    independent of which other figures or points exist."""
+    tree = SeedTree(result.seed).child("sweep", "bootstrap")
+    scenario_file = result.out / "scenario.yaml"
+    summary: dict[str, Any] = {
+        "scenario": str(scenario_file), "parameters": params, "common_seeds": result.common_seeds,
+        "statistics": {"percentiles": list(sweep_stats.PERCENTILES), "interval": "percentile bootstrap of the mean",
+                       "level": sweep_stats.LEVEL, "resamples": sweep_stats.RESAMPLES,
+                       "paired": "run-by-run difference from point 0" if result.common_seeds else None},
+        "provenance": provenance(scenario_file.read_bytes() if scenario_file.exists() else None, result.seed),
+        "points": []}
+    by_point: dict[int, dict[int, dict]] = {}
+    for r in result.results:
+        if r["status"] == "ok":
+            by_point.setdefault(r["point"], {})[r["run"]] = r["summary"]
+    points = _points_of(result)
+    base = by_point.get(points[0][0], {}) if points else {}
+    for p, values in points:
+        ok = by_point.get(p, {})
         failed = [r for r in result.results if r["point"] == p and r["status"] != "ok"]
-        figures = {}
-        for name, keys in FIGURES.items():
-            xs = [float(v) for v in (_figure(r["summary"], keys) for r in ok) if isinstance(v, (int, float))]
-            figures[name] = interval(xs)
-        summary["points"].append({"point": p, "values": values, "runs_ok": len(ok),
-                                  "failed": [{"run": r["run"], "seed": r["seed"], "error": r["error"]} for r in failed],
-                                  "figures": figures})
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n")
+        entry = {"point": p, "values": values, "parameters": parsed.get(p, {}), "runs_ok": len(ok),
+                 "failed": [{"run": r["run"], "seed": r["seed"], "error": r["error"]} for r in failed],
+                 "figures": {name: sweep_stats.describe([_figure(s, keys) for _, s in sorted(ok.items())],
+                                                        tree.generator(p, name))
+                             for name, keys in FIGURES.items()}}
+        if result.common_seeds:
+            runs = sorted(set(ok) & set(base))
+            entry["paired"] = {name: sweep_stats.paired([(_figure(ok[r], keys), _figure(base[r], keys)) for r in runs],
+                                                        tree.generator("paired", p, name))
+                               for name, keys in FIGURES.items()}
+        summary["points"].append(entry)
+    return summary
 
 
 def _points_of(result: SweepResult) -> list[tuple[int, dict]]:
@@ -255,29 +362,48 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
         return list(csv.DictReader(f))
 
 
-# ---------------------------------------------------------------------------------- statistics
+# ---------------------------------------------------------------------------------- parquet
 
-# Student's t quantile for a two-sided 95 % interval, by degrees of freedom (1..30); beyond, ~1.96.
-_T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
-         2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
-         2.045, 2.042]
+def _write_parquet(out: Path, params: list[str], parsed: dict[int, dict]) -> None:
+    """runs.parquet and metrics.parquet beside the CSVs, typed: a parameter column is int64 when
+    every value is an integer that fits, float64 when numbers, text otherwise; wei figures beyond
+    int64 are float64. Without pyarrow none is written (and a stale one from an earlier gather is
+    removed, so the folder never holds tables that disagree)."""
+    try:
+        import pyarrow as pa
+        from pyarrow import csv as pacsv
+        import pyarrow.parquet as pq
+    except ImportError:
+        for name in ("runs", "metrics"):
+            (out / f"{name}.parquet").unlink(missing_ok=True)
+        return
+    types = {"point": pa.int64(), "run": pa.int64(), "seed": pa.int64(), "status": pa.string(),
+             "error": pa.string(), "time": pa.float64(), "round": pa.int64(), "entity": pa.string(),
+             "metric": pa.string(), "value": pa.float64()}
+    for p in params:
+        types[p] = _arrow_type(pa, [v.get(p) for v in parsed.values()])
+        types[label_column(p)] = pa.string()
+    for name in FIGURES:
+        types[name] = pa.float64()
+    for name in ("runs", "metrics"):
+        table = pacsv.read_csv(out / f"{name}.csv", convert_options=pacsv.ConvertOptions(
+            column_types=types, strings_can_be_null=True, quoted_strings_can_be_null=False))
+        pq.write_table(table, out / f"{name}.parquet")
 
 
-def interval(xs: Iterable[float]) -> dict[str, Any]:
-    """Mean with a 95 % confidence interval (Student's t over the runs); n < 2 gives no interval."""
-    xs = [x for x in xs if math.isfinite(x)]
-    n = len(xs)
-    if n == 0:
-        return {"n": 0, "mean": None, "ci95": None}
-    mean = statistics.fmean(xs)
-    if n == 1:
-        return {"n": 1, "mean": mean, "ci95": None}
-    half = (_T975[n - 2] if n - 1 <= len(_T975) else 1.96) * statistics.stdev(xs) / math.sqrt(n)
-    return {"n": n, "mean": mean, "ci95": [mean - half, mean + half]}
+def _arrow_type(pa, values: list) -> Any:
+    values = [v for v in values if v is not None]
+    if values and all(isinstance(v, int) and not isinstance(v, bool) and -2 ** 63 <= v < 2 ** 63 for v in values):
+        return pa.int64()
+    if values and all(_is_number(v) for v in values):
+        return pa.float64()
+    return pa.string()
 
+
+# ---------------------------------------------------------------------------------- text
 
 def format_summary(path: str | Path) -> str:
-    """The sweep's summary as a table: one row per point, mean ± CI half-width of key figures."""
+    """The sweep's summary as a table: one row per point, mean [bootstrap interval] of key figures."""
     summary = json.loads((Path(path) / "summary.json").read_text())
     shown = ("success_rate", "latency_p95", "tickets_won", "fees_realised_wei", "inflation_last",
              "bonding_rate_last", "total_supply_last")
@@ -288,10 +414,10 @@ def format_summary(path: str | Path) -> str:
             fig = pt["figures"][name]
             if fig["mean"] is None:
                 continue
-            half = "" if fig["ci95"] is None else f" ± {(fig['ci95'][1] - fig['ci95'][0]) / 2:.4g}"
-            cells.append(f"{name} {fig['mean']:.4g}{half}")
+            ci = "" if fig["ci95"] is None else f" [{fig['ci95'][0]:.4g}, {fig['ci95'][1]:.4g}]"
+            cells.append(f"{name} {fig['mean']:.4g}{ci} (p5 {fig['p5']:.4g}, p50 {fig['p50']:.4g}, "
+                         f"p95 {fig['p95']:.4g})")
         failed = f", {len(pt['failed'])} failed" if pt["failed"] else ""
         lines.append(f"point {pt['point']} {pt['values']}: {pt['runs_ok']} runs{failed}")
         lines.extend(f"    {c}" for c in cells)
     return "\n".join(lines)
-

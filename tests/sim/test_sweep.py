@@ -7,7 +7,7 @@ import pytest
 
 from lpsim.backends import LocalBackend, ProcessBackend, RayBackend, make_backend
 from lpsim.scenario import ScenarioError, parse_scenario
-from lpsim.sweep import expand, interval, run_sweep
+from lpsim.sweep import expand, run_sweep
 from lpsim.sweep_report import write_sweep_report
 
 BASE = """
@@ -68,12 +68,6 @@ def test_bad_sweeps_are_reported():
         expand(sweep("sweep:\n  parameters:\n    orchestrators[0].reward_cut: [2]\n"))
 
 
-def test_interval_is_students_t():
-    assert interval([1.0]) == {"n": 1, "mean": 1.0, "ci95": None}
-    got = interval([1.0, 2.0, 3.0])
-    assert got["mean"] == 2.0 and got["ci95"] == pytest.approx([2 - 4.303 / 3 ** 0.5, 2 + 4.303 / 3 ** 0.5])
-
-
 FAILING = """
 sweep:
   parameters:
@@ -106,13 +100,15 @@ def test_results_form_one_tidy_table_and_a_resumed_sweep_reuses_finished_runs(tm
                                          "orchestrators[0].reward_cut"]
         rows = list(reader)
     assert {r["point"] for r in rows} == {str(p) for p in range(6)}
-    assert {r["chain.params.target_bonding_rate"] for r in rows} == {"40%", "60%"}
+    # the value as the simulator reads it (ppb), and as written
+    assert {r["chain.params.target_bonding_rate"] for r in rows} == {"400000000", "600000000"}
+    assert {r["chain.params.target_bonding_rate_label"] for r in rows} == {"40%", "60%"}
     runs_csv = (out / "runs.csv").read_bytes()
     again = run_sweep(sweep(GRID.replace("runs: 2", "runs: 1")), out)
     assert all(r["resumed"] for r in again.results)
     assert (out / "runs.csv").read_bytes() == runs_csv
     page = write_sweep_report(out).read_text()
-    assert page.count("<img") == 2
+    assert page.count("<img") >= 2
 
 
 def _run_metrics(out, unit):
