@@ -161,14 +161,14 @@ def summarize(results: str | Path | dict, extra: Optional[dict] = None) -> dict[
         "selection": _selection_section(counted, metrics),
         "transitions": [{k: r[k] for k in ("state", "event", "next_state", "count")}
                         for r in tables.get("transition_counts") or []],
-        "provenance": _provenance(results, first_row["seed"] if first_row else (extra or {}).get("seed")),
     }
 
 
-def _provenance(results: str | Path | dict, seed: Any) -> dict[str, Any]:
+def _provenance(results_dir: Path, summary: dict) -> dict[str, Any]:
     """Code, scenario (the folder's resolved scenario.yaml, when there is one) and seed."""
-    path = Path(results) / SCENARIO_FILE if isinstance(results, (str, Path)) else None
-    return provenance(path.read_bytes() if path is not None and path.exists() else None, seed)
+    path = results_dir / SCENARIO_FILE
+    seed = summary.get("seed") if summary.get("seed") is not None else (summary.get("extra") or {}).get("seed")
+    return provenance(path.read_bytes() if path.exists() else None, seed)
 
 
 def _jobs_section(jobs: Optional[Rows], metrics: Rows, sample: float = 1.0,
@@ -264,8 +264,11 @@ def _finite(value: Any) -> Any:
 
 
 def write_summary(results_dir: str | Path, summary: dict) -> Path:
-    """Write `summary.json` into the results folder (sorted keys; floats by repr, so stable)."""
+    """Write `summary.json` into the results folder (sorted keys; floats by repr, so stable), with
+    its provenance stamped in the file only: the summary's figures stay equal between runs that
+    differ in what the scenario says of output alone (e.g. jobs as CSV or Parquet)."""
     path = Path(results_dir) / SUMMARY_FILE
+    summary = {**summary, "provenance": summary.get("provenance") or _provenance(Path(results_dir), summary)}
     path.write_text(json.dumps(_finite(summary), sort_keys=True, indent=2, allow_nan=False) + "\n",
                     encoding="utf-8")
     return path
