@@ -385,10 +385,12 @@ def _write_parquet(out: Path, params: list[str], parsed: dict[int, dict]) -> Non
         types[label_column(p)] = pa.string()
     for name in FIGURES:
         types[name] = pa.float64()
-    for name in ("runs", "metrics"):
-        table = pacsv.read_csv(out / f"{name}.csv", convert_options=pacsv.ConvertOptions(
-            column_types=types, strings_can_be_null=True, quoted_strings_can_be_null=False))
-        pq.write_table(table, out / f"{name}.parquet")
+    options = pacsv.ConvertOptions(column_types=types, strings_can_be_null=True, quoted_strings_can_be_null=False)
+    for name in ("runs", "metrics"):  # streamed batch by batch: metrics.csv may be larger than memory
+        with pacsv.open_csv(out / f"{name}.csv", convert_options=options) as reader:
+            with pq.ParquetWriter(out / f"{name}.parquet", reader.schema) as writer:
+                for batch in reader:
+                    writer.write_batch(batch)
 
 
 def _arrow_type(pa, values: list) -> Any:

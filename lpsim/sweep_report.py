@@ -159,6 +159,7 @@ def parameter_plot(summary: dict, param: str):
             lo = [st["p5"] for st in stats if st.get("p50") is not None]
             hi = [st["p95"] for st in stats if st.get("p50") is not None]
             ax.fill_between(xs, lo, hi, color=line.get_color(), alpha=0.2, linewidth=0)
+            ax.vlines(xs, lo, hi, color=line.get_color(), alpha=0.5)  # the band where a point stands alone
         if len(ticks) <= 10:
             ax.set_xticks(ticks, tick_labels, fontsize="small")
         ax.set_xlabel(param)
