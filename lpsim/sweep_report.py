@@ -223,6 +223,8 @@ def _saved(out: Path, name: str, draw):
 
 def write_sweep_report(out: str | Path) -> Path:
     out = Path(out)
+    for old in (out / FIGURES_DIR).glob("*.png"):  # an earlier report's, perhaps of other parameters
+        old.unlink()
     summary = json.loads((out / "summary.json").read_text())
     stats = summary.get("statistics", {})
     parts = [f"<h1>Sweep: {html.escape(out.resolve().name)}</h1>",

@@ -25,6 +25,7 @@ import numpy as np
 RESAMPLES = 2000
 LEVEL = 0.95
 PERCENTILES = (5, 50, 95)
+_CHUNK = 4_000_000  # indices per block of resamples (32 MB)
 
 
 def _finite(xs: Iterable[Any]) -> np.ndarray:
@@ -40,7 +41,9 @@ def bootstrap_mean(xs: np.ndarray, rng: np.random.Generator, resamples: int = RE
     n = len(xs)
     if n < 2:
         return None
-    means = xs[rng.integers(0, n, size=(resamples, n))].mean(axis=1)
+    rows = max(1, _CHUNK // n)  # resamples drawn a block at a time: memory stays ~_CHUNK values
+    means = np.concatenate([xs[rng.integers(0, n, size=(min(rows, resamples - i), n))].mean(axis=1)
+                            for i in range(0, resamples, rows)])
     alpha = (1 - level) / 2
     lo, hi = np.quantile(means, [alpha, 1 - alpha])
     # already within [min, max] in exact arithmetic; clip the last-bit rounding of the means

@@ -174,3 +174,11 @@ def test_report_plots_figures_against_parameters_and_a_heat_map(swept):
                     "heatmap.png"]
     assert "Figures against chain.params.target_bonding_rate" in page and "Paired differences" in page
     assert page.count("<img") == 5  # two parameter plots, the heat map, fan charts, box plots
+
+
+def test_many_runs_are_resampled_in_blocks_with_the_same_result(monkeypatch):
+    xs = SeedTree(3).generator("data").normal(size=50)
+    whole = sweep_stats.describe(xs, rng())["ci95"]
+    monkeypatch.setattr(sweep_stats, "_CHUNK", 50 * 7)  # blocks of 7 resamples, the last one short
+    blocks = sweep_stats.describe(xs, rng())["ci95"]
+    assert blocks == whole  # the same draws of the one stream, in the same order
