@@ -221,6 +221,12 @@ def _saved(out: Path, name: str, draw):
     return run
 
 
+def _few_runs(summary: dict) -> str:
+    fewest = min((pt["runs_ok"] for pt in summary["points"]), default=0)
+    return (f"; with as few as {fewest} runs a point's interval is too narrow (it sees only the spread "
+            "those runs showed): read it as a range, not a confidence interval") if 1 < fewest < 10 else ""
+
+
 def write_sweep_report(out: str | Path) -> Path:
     out = Path(out)
     for old in (out / FIGURES_DIR).glob("*.png"):  # an earlier report's, perhaps of other parameters
@@ -228,8 +234,9 @@ def write_sweep_report(out: str | Path) -> Path:
     summary = json.loads((out / "summary.json").read_text())
     stats = summary.get("statistics", {})
     parts = [f"<h1>Sweep: {html.escape(out.resolve().name)}</h1>",
-             f'<p class="meta">mean and {stats.get("level", 0.95):.0%} {html.escape(stats.get("interval", ""))} '
-             f'interval ({stats.get("resamples")} resamples) over the Monte Carlo runs of each point</p>',
+             f'<p class="meta">mean over the Monte Carlo runs of each point and a {stats.get("level", 0.95):.0%} '
+             f'interval of the mean ({html.escape(str(stats.get("interval")))}, {stats.get("resamples")} '
+             f'resamples){_few_runs(summary)}</p>',
              _intervals_table(summary)]
     if summary.get("common_seeds"):
         parts += ["<h2>Paired differences from the first point (common seeds)</h2>",
