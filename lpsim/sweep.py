@@ -335,7 +335,7 @@ def summarize_sweep(result: SweepResult, params: list[str], parsed: dict[int, di
     for p, values in points:
         ok = by_point.get(p, {})
         failed = [r for r in result.results if r["point"] == p and r["status"] != "ok"]
-        entry = {"point": p, "values": values, "parameters": parsed.get(p, {}), "runs_ok": len(ok),
+        entry = {"point": p, "values": values, "parsed_values": parsed.get(p, {}), "runs_ok": len(ok),
                  "failed": [{"run": r["run"], "seed": r["seed"], "error": r["error"]} for r in failed],
                  "figures": {name: sweep_stats.describe([_figure(s, keys) for _, s in sorted(ok.items())],
                                                         tree.generator(p, name))
@@ -497,7 +497,7 @@ def data_dictionary() -> str:
                     for n, k in FIGURES.items()), ("figure", "unit", "summary.json path", "meaning"))
     lines += ["", "## The sweep's `summary.json`", "",
               "Top level: `scenario`, `parameters` (swept paths), `common_seeds`, `statistics` (the methods), "
-              "`provenance`, `points`. Per point: `point`, `values` (as written), `parameters` (as read, like "
+              "`provenance`, `points`. Per point: `point`, `values` (as written), `parsed_values` (as read, like "
               "the `<param>` columns), `runs_ok`, `failed` (run, seed, error), `figures` (figure -> statistics) "
               "and, with common seeds, `paired` (figure -> statistics of the run-by-run difference from point 0, "
               "over the runs both finished). Statistics, in the figure's unit:", ""]

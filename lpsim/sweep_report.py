@@ -117,7 +117,7 @@ def _shown_figures(summary: dict) -> list[str]:
 def _axis(summary: dict, param: str) -> tuple[dict, list, list]:
     """Positions of a parameter's values on an axis: the parsed number where every point has one,
     else the order of first appearance; and the ticks with their written labels."""
-    parsed = {pt["point"]: pt.get("parameters", {}).get(param) for pt in summary["points"]}
+    parsed = {pt["point"]: pt.get("parsed_values", {}).get(param) for pt in summary["points"]}
     written = {pt["point"]: str(pt["values"].get(param)) for pt in summary["points"]}
     numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in parsed.values())
     order = list(dict.fromkeys(written.values()))

@@ -128,7 +128,7 @@ def test_typed_columns_and_parquet(swept):
     rows = _runs(out)
     assert {r["chain.params.target_bonding_rate"] for r in rows} == {"400000000", "600000000"}
     assert {r["chain.params.target_bonding_rate_label"] for r in rows} == {"40%", "60%"}
-    assert summary["points"][3]["parameters"] == {"chain.params.target_bonding_rate": 600_000_000,
+    assert summary["points"][3]["parsed_values"] == {"chain.params.target_bonding_rate": 600_000_000,
                                                   "chain.params.inflation_change": 3_000_000}
     pq = pytest.importorskip("pyarrow.parquet")
     table = pq.read_table(out / "runs.parquet")
@@ -157,7 +157,9 @@ def test_provenance_in_the_run_and_sweep_summaries(swept):
 def test_every_written_column_is_in_the_data_dictionary(swept):
     out, summary = swept
     text = (ROOT / "docs" / "data-dictionary.md").read_text()
-    assert text == data_dictionary(), "regenerate: python -c 'from lpsim.sweep import data_dictionary; ...'"
+    assert text == data_dictionary(), (
+        "regenerate it: python -c \"from lpsim.sweep import data_dictionary; "
+        "open('docs/data-dictionary.md', 'w').write(data_dictionary())\"")
     for table in ("runs", "metrics"):
         header = next(csv.reader((out / f"{table}.csv").open()))
         for column in header:
