@@ -206,6 +206,37 @@ def heat_maps(summary: dict):
     return fig
 
 
+def paired_plot(summary: dict):
+    """Under common seeds: each point's mean run-by-run difference from point 0, with its bootstrap
+    interval; 0 (dotted) is no effect."""
+    names = [n for n in _shown_figures(summary)
+             if any((pt.get("paired") or {}).get(n, {}).get("mean") not in (None, 0.0) for pt in summary["points"])]
+    if not names:
+        return "No figure differs from the first point's."
+    points = summary["points"][1:]
+    cols = 3
+    rows = -(-len(names) // cols)
+    fig = Figure(figsize=(5 * cols, 3.6 * rows))
+    for i, name in enumerate(names):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        stats = [pt["paired"][name] for pt in points]
+        xs = [j for j, st in enumerate(stats) if st.get("mean") is not None]
+        means = [stats[j]["mean"] for j in xs]
+        lo = [m - (stats[j]["ci95"] or [m, m])[0] for j, m in zip(xs, means)]
+        hi = [(stats[j]["ci95"] or [m, m])[1] - m for j, m in zip(xs, means)]
+        ax.errorbar(xs, means, yerr=[lo, hi], fmt="o", capsize=4)
+        ax.axhline(0, color="grey", linestyle=":", linewidth=1)
+        few = len(points) <= 8  # else the points' numbers, as in the summary
+        ax.set_xticks(range(len(points)), ["\n".join(map(str, pt["values"].values())) if few else str(pt["point"])
+                                           for pt in points], fontsize="small")
+        ax.set_xlabel(" / ".join(k.split(".")[-1] for k in summary["parameters"]) if few else "point")
+        ax.set_title(f"{_title(name)} minus point 0", fontsize="medium")
+    fig.suptitle(f"paired differences from point 0 ({_label(summary['points'][0]['values'])}): "
+                 "mean and 95 % bootstrap interval")
+    fig.tight_layout()
+    return fig
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-") or "x"
 
@@ -242,6 +273,7 @@ def write_sweep_report(out: str | Path) -> Path:
         parts += ["<h2>Paired differences from the first point (common seeds)</h2>",
                   '<p class="meta">mean of the run-by-run differences and its bootstrap interval</p>',
                   _intervals_table(summary, "paired")]
+        parts += figure_section("Paired differences from the first point", _saved(out, "paired", lambda: paired_plot(summary)))
     for param in summary["parameters"]:
         parts += figure_section(f"Figures against {param}",
                                 _saved(out, f"by-{_slug(param)}", lambda p=param: parameter_plot(summary, p)))

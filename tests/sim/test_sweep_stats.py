@@ -173,9 +173,9 @@ def test_report_plots_figures_against_parameters_and_a_heat_map(swept):
     page = write_sweep_report(out).read_text()
     pngs = sorted(p.name for p in (out / "figures").glob("*.png"))
     assert pngs == ["by-chain-params-inflation-change.png", "by-chain-params-target-bonding-rate.png",
-                    "heatmap.png"]
+                    "heatmap.png", "paired.png"]
     assert "Figures against chain.params.target_bonding_rate" in page and "Paired differences" in page
-    assert page.count("<img") == 5  # two parameter plots, the heat map, fan charts, box plots
+    assert page.count("<img") == 6  # paired differences, two parameter plots, the heat map, fans, boxes
 
 
 def test_many_runs_are_resampled_in_blocks_with_the_same_result(monkeypatch):
