@@ -7,7 +7,7 @@ import functools
 import hashlib
 import subprocess
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 _ROOT = Path(__file__).resolve().parents[1]  # the checkout, when lpsim is imported from one
 
@@ -17,7 +17,7 @@ def sha256_text(text: str | bytes) -> str:
 
 
 @functools.lru_cache(maxsize=1)
-def version() -> Optional[str]:
+def version() -> str | None:
     from importlib.metadata import PackageNotFoundError
     from importlib.metadata import version as dist_version
 
@@ -28,7 +28,7 @@ def version() -> Optional[str]:
 
 
 @functools.lru_cache(maxsize=1)
-def git_commit() -> Optional[dict[str, Any]]:
+def git_commit() -> dict[str, Any] | None:
     """HEAD of the checkout lpsim is imported from and whether its tracked files differ from it;
     None for an installed package (no .git beside it) or without git. Once per process: a sweep's
     runs then agree even if the checkout changes under a long sweep."""

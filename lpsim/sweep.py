@@ -371,8 +371,8 @@ def _write_parquet(out: Path, params: list[str], parsed: dict[int, dict]) -> Non
     removed, so the folder never holds tables that disagree)."""
     try:
         import pyarrow as pa
-        from pyarrow import csv as pacsv
         import pyarrow.parquet as pq
+        from pyarrow import csv as pacsv
     except ImportError:
         for name in ("runs", "metrics"):
             (out / f"{name}.parquet").unlink(missing_ok=True)
@@ -387,10 +387,10 @@ def _write_parquet(out: Path, params: list[str], parsed: dict[int, dict]) -> Non
         types[name] = pa.float64()
     options = pacsv.ConvertOptions(column_types=types, strings_can_be_null=True, quoted_strings_can_be_null=False)
     for name in ("runs", "metrics"):  # streamed batch by batch: metrics.csv may be larger than memory
-        with pacsv.open_csv(out / f"{name}.csv", convert_options=options) as reader:
-            with pq.ParquetWriter(out / f"{name}.parquet", reader.schema) as writer:
-                for batch in reader:
-                    writer.write_batch(batch)
+        with pacsv.open_csv(out / f"{name}.csv", convert_options=options) as reader, \
+                pq.ParquetWriter(out / f"{name}.parquet", reader.schema) as writer:
+            for batch in reader:
+                writer.write_batch(batch)
 
 
 def _arrow_type(pa, values: list) -> Any:
@@ -452,8 +452,8 @@ STATISTICS = {
     "p5": "5th percentile over the runs (linear interpolation, numpy's default)",
     "p50": "median over the runs",
     "p95": "95th percentile over the runs",
-    "ci95": "95 % percentile-bootstrap interval of the mean (2,000 resamples from the seed tree stream "
-            "('sweep', 'bootstrap', point, figure)); null under 2 runs; inside [min, max]",
+    "ci95": ("95 % percentile-bootstrap interval of the mean (2,000 resamples from the seed tree stream "
+             "('sweep', 'bootstrap', point, figure)); null under 2 runs; inside [min, max]"),
 }
 PROVENANCE = {
     "lpsim_version": "the installed lpsim distribution's version",

@@ -18,7 +18,8 @@ Every resample comes from a generator the caller derives from the scenario's see
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Optional, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -34,7 +35,7 @@ def _finite(xs: Iterable[Any]) -> np.ndarray:
 
 
 def bootstrap_mean(xs: np.ndarray, rng: np.random.Generator, resamples: int = RESAMPLES,
-                   level: float = LEVEL) -> Optional[list[float]]:
+                   level: float = LEVEL) -> list[float] | None:
     """Percentile bootstrap interval of the mean of `xs`: resample the runs with replacement
     `resamples` times, take the (1-level)/2 and (1+level)/2 quantiles of the resampled means.
     None under two values (one run says nothing of the spread)."""
@@ -57,7 +58,7 @@ def describe(values: Iterable[Any], rng: np.random.Generator, resamples: int = R
         return {"n": 0, "mean": None, "min": None, "max": None,
                 **{f"p{q}": None for q in PERCENTILES}, "ci95": None}
     pct = np.percentile(xs, PERCENTILES)
-    return {"n": int(len(xs)), "mean": float(xs.mean()), "min": float(xs.min()), "max": float(xs.max()),
+    return {"n": len(xs), "mean": float(xs.mean()), "min": float(xs.min()), "max": float(xs.max()),
             **{f"p{q}": float(v) for q, v in zip(PERCENTILES, pct)},
             "ci95": bootstrap_mean(xs, rng, resamples)}
 

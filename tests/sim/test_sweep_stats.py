@@ -169,7 +169,7 @@ def test_every_written_column_is_in_the_data_dictionary(swept):
 
 
 def test_report_plots_figures_against_parameters_and_a_heat_map(swept):
-    out, summary = swept
+    out, _ = swept
     page = write_sweep_report(out).read_text()
     pngs = sorted(p.name for p in (out / "figures").glob("*.png"))
     assert pngs == ["by-chain-params-inflation-change.png", "by-chain-params-target-bonding-rate.png",
