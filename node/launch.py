@@ -481,46 +481,6 @@ def open_ticket_store(folder: Path, protocol):
     return SqliteTicketStore(folder / DB_FILE, chain=protocol.chain.block_hash(0))  # this chain's rows only
 
 
-class _RoundServices:
-    """go runs the round initializer only with -initializeRound and the reward service only with -reward
-    (unset: when registered), and neither calls reward before the round is initialised; the node's
-    round_duties does both, and redemption, on each poll. It sees the protocol through this filter:
-    a switched-off service's check reads as "nothing to do"."""
-
-    def __init__(self, protocol, *, initialize: bool, reward: bool) -> None:
-        self._protocol, self._initialize, self._reward = protocol, initialize, reward
-
-    def __getattr__(self, name):
-        return getattr(self._protocol, name)
-
-    @property
-    def RoundsManager(self):
-        rm = self._protocol.RoundsManager
-        return rm if self._initialize else _Override(rm, currentRoundInitialized=lambda: True)
-
-    @property
-    def BondingManager(self):
-        bm = self._protocol.BondingManager
-        return bm if self._reward else _Override(bm, isActiveTranscoder=lambda _address: False)
-
-
-class _Override:
-    def __init__(self, target, **methods) -> None:
-        self._target, self._methods = target, methods
-
-    def __getattr__(self, name):
-        return self._methods.get(name) or getattr(self._target, name)
-
-
-def round_services(protocol, args):
-    """The protocol as this poll's round_duties should see it (see _RoundServices)."""
-    initialized = protocol.RoundsManager.currentRoundInitialized()
-    reward = args.reward is not False and (initialized or args.initializeRound)
-    if args.initializeRound and reward:
-        return protocol
-    return _RoundServices(protocol, initialize=args.initializeRound, reward=reward)
-
-
 def write_ready_file(path: str, data: dict) -> None:
     """Write JSON to `path` atomically (a temp file in the same folder, then rename): a reader sees
     the whole file or none."""
@@ -642,7 +602,8 @@ def run_orchestrator(args, parser) -> int:
             def duties():
                 while not stop.wait(args.blockPollingInterval):
                     try:
-                        done = node.round_duties(round_services(protocol, args), account)
+                        done = node.round_duties(protocol, account, initialize_round=args.initializeRound,
+                                                 reward=args.reward is not False)
                         if len(done) > 1 or done.get("redemptions"):
                             log.info("round duties %s", " ".join(f"{k}={v}" for k, v in done.items()))
                     except Exception as exc:

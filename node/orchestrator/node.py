@@ -218,19 +218,23 @@ class OrchestratorNode:
         protocol.ServiceRegistry.setServiceURI(self.config.service_uri, sender=account)
         return True
 
-    def round_duties(self, protocol, account) -> dict:
-        """Once per new block: initialise the round if nobody has, call reward if active and not
-        yet this round, redeem what is due. Returns what happened (for logs)."""
+    def round_duties(self, protocol, account, *, initialize_round: bool = True, reward: bool = True) -> dict:
+        """Once per new block: initialise the round if nobody has (go's -initializeRound), call
+        reward if active and not yet this round (go's reward service, which waits for an
+        initialised round), redeem what is due. Returns what happened (for logs)."""
         from node.eth import TransactionFailed
 
         done: dict = {}
         rm, bm = protocol.RoundsManager, protocol.BondingManager
         try:
-            if not rm.currentRoundInitialized():
+            initialized = rm.currentRoundInitialized()
+            if not initialized and initialize_round:
                 rm.initializeRound(sender=account)
                 done["initialized"] = rm.currentRound()
+                initialized = True
             current = rm.currentRound()
-            if bm.isActiveTranscoder(self.address) and bm.getTranscoder(self.address)[0] != current:
+            if reward and initialized and bm.isActiveTranscoder(self.address) \
+                    and bm.getTranscoder(self.address)[0] != current:
                 bm.reward(sender=account)
                 done["reward"] = current
         except TransactionFailed as exc:
