@@ -115,9 +115,11 @@ class Recipient:
     def expiration_params(self) -> TicketExpirationParams:
         round_ = self.chain.last_initialized_round()
         block_hash = self.chain.block_hash_for_round(round_)
-        if block_hash == ZERO_HASH:  # Arbitrum returns zero for some L1 blocks: use the round before
+        if block_hash == ZERO_HASH and round_ > 0:  # Arbitrum returns zero for some L1 blocks: use the round before
             round_ -= 1
             block_hash = self.chain.block_hash_for_round(round_)
+        if block_hash == ZERO_HASH:  # round 0 of a fresh chain: a ticket of it could never be redeemed
+            raise PaymentError(f"round {round_} has no block hash: no ticket can be created until a round is initialized")
         return TicketExpirationParams(round_, block_hash)
 
     def rand(self, seed: int, sender: str, face_value: int, win_prob: int, expiration_block: int,

@@ -232,6 +232,9 @@ class OrchestratorNode:
                 rm.initializeRound(sender=account)
                 done["initialized"] = rm.currentRound()
                 initialized = True
+                invalidate = getattr(self.chain, "invalidate", None)
+                if invalidate is not None:  # offers from now on use the new round, not a cached one
+                    invalidate()
             current = rm.currentRound()
             if reward and initialized and bm.isActiveTranscoder(self.address) \
                     and bm.getTranscoder(self.address)[0] != current:

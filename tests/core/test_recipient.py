@@ -130,6 +130,16 @@ def test_expiration_params_fall_back_to_the_previous_round_on_a_zero_hash():
     assert make_recipient(chain).expiration_params() == TicketExpirationParams(76, chain.block_hash_for_round(76))
 
 
+def test_no_ticket_params_without_an_initialised_round_with_a_hash():
+    # round 0 of a fresh chain counts as initialised but has no block hash, and TicketBroker
+    # refuses a ticket of a round without one ("ticket creationRound does not have a block
+    # hash"): refuse the offer rather than ask the chain about round -1
+    chain = arbitrum_chain(round=0)
+    chain.hashes[0] = ZERO_HASH
+    with pytest.raises(PaymentError, match="round 0 has no block hash"):
+        make_recipient(chain).ticket_params(G, PRICE)
+
+
 def test_recipient_rand_is_hmac_over_the_offer_fields_in_go_layout():
     rec = make_recipient()
     expiration = TicketExpirationParams(5, b"\x11" * 32)
