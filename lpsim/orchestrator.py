@@ -116,8 +116,16 @@ class SimOrchestrator:
         """Price and fresh ticket params for `gateway` (raises PaymentError, e.g. when its reserve
         cannot back a ticket: go fails the GetOrchestrator call then)."""
         base = self.base_price(pipeline)
-        price = auto_adjust_price(base, lambda: self.recipient.tx_cost_multiplier(gateway)) if self.auto_adjust else base
-        params = self.recipient.ticket_params(gateway, price) if price > 0 else None
+        recipient, fv = self.recipient, None
+        if self.auto_adjust:
+            def multiplier() -> Fraction:  # the face value, computed once for the price and the params
+                nonlocal fv
+                fv = recipient.face_value(gateway)
+                return recipient.tx_cost_multiplier(gateway, fv)
+            price = auto_adjust_price(base, multiplier)
+        else:
+            price = base
+        params = recipient.ticket_params(gateway, price, fv) if price > 0 else None
         session_id = self._randbytes(4).hex()
         return Offer(self, price, PriceInfo.from_fraction(price), params, session_id, pipeline, self.world.env.now)
 

@@ -15,6 +15,7 @@ from node.eth.deploy import MINTER_ROLE
 from node.eth.payments import CachedChainView, ProtocolChainView
 
 BACKENDS = {"revm": RevmChain, "fast": FastChain}
+_MISSING = object()
 
 
 class SimChainView(CachedChainView):
@@ -26,20 +27,19 @@ class SimChainView(CachedChainView):
     def __init__(self, world: "World") -> None:
         super().__init__(ProtocolChainView(world.protocol, world.gas_price))
         self.world = world
-        self._version: tuple[int, int] | None = None
+        self._chain = world.chain
+        self._tx_count = self._block = -1  # the chain's version the cache holds answers for
         self._hashes: dict[int, bytes] = {}  # a round's block hash never changes once set
 
     def _get(self, key, read, *args):
-        chain = self.world.chain
-        version = (chain._tx_count, chain.block_number)
-        if version != self._version:
-            self._cache.clear()
-            self._version = version
-        try:
-            return self._cache[key]
-        except KeyError:
-            value = self._cache[key] = read(*args)
-            return value
+        chain, cache = self._chain, self._cache
+        if chain._tx_count != self._tx_count or chain.block_number != self._block:
+            cache.clear()
+            self._tx_count, self._block = chain._tx_count, chain.block_number
+        value = cache.get(key, _MISSING)
+        if value is _MISSING:
+            value = cache[key] = read(*args)
+        return value
 
     def block_hash_for_round(self, round_: int) -> bytes:
         value = self._hashes.get(round_)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 
 from .ticket import MAX_WIN_PROB, ZERO_HASH, Ticket
 
@@ -16,6 +17,7 @@ def int_bytes(value: int) -> bytes:
     return value.to_bytes((value.bit_length() + 7) // 8, "big")
 
 
+@lru_cache(maxsize=1024)  # a pure function of two ints, asked for on every payment with few distinct values
 def ticket_ev(face_value: int, win_prob: int) -> Fraction:
     """face value × win probability, exact (pm/ticket.go ticketEV)."""
     return Fraction(face_value * win_prob, MAX_WIN_PROB)

@@ -34,6 +34,7 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from fractions import Fraction
 from typing import Any, Callable, Iterable, Mapping, Optional, Protocol, Union
 
@@ -151,11 +152,17 @@ def auto_adjust_price(base: Fraction, tx_cost_multiplier: TxCostMultiplier) -> F
     """base × (1 + 1/multiplier) when base > 0 and multiplier > 0 (else base), kept to 3 decimals:
     the redemption cost is passed on. The multiplier may be a callable: go only asks for it (and
     propagates its errors) when the base is positive."""
-    overhead = Fraction(1)
+    m = None
     if base > 0:
         m = tx_cost_multiplier() if callable(tx_cost_multiplier) else tx_cost_multiplier
-        if m is not None and m > 0:
-            overhead += 1 / Fraction(m)
+        if m is not None and not m > 0:
+            m = None
+    return _adjusted_price(base, m)
+
+
+@lru_cache(maxsize=4096)  # pure; an orchestrator asks with the same few (base, multiplier) pairs
+def _adjusted_price(base: Fraction, m: Fraction | None) -> Fraction:
+    overhead = Fraction(1) if m is None else 1 + 1 / Fraction(m)
     return Fraction(price_to_fixed(base * overhead), PRICE_SCALING_FACTOR)
 
 
@@ -189,10 +196,21 @@ class PriceInfo:
 
     @classmethod
     def from_fraction(cls, price: Fraction, capability: int = 0, constraint: str = "") -> PriceInfo:
+        if cls is PriceInfo:
+            return _price_info(price, capability, constraint)
+        return cls._from_fraction(price, capability, constraint)
+
+    @classmethod
+    def _from_fraction(cls, price: Fraction, capability: int, constraint: str) -> PriceInfo:
         price = Fraction(price)
         if not (_fits_int64(price.numerator) and _fits_int64(price.denominator)):
             price = Fraction(price_to_int(price))
         return cls(price.numerator, price.denominator, int(capability), constraint)
+
+
+@lru_cache(maxsize=4096)  # PriceInfo is frozen: one value per (price, capability, constraint)
+def _price_info(price: Fraction, capability: int, constraint: str) -> PriceInfo:
+    return PriceInfo._from_fraction(price, capability, constraint)
 
 
 # -------------------------------------------------------------------------- orchestrator prices

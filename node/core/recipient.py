@@ -75,6 +75,9 @@ class Recipient:
         self._recover = recover  # a simulation's KnownSignatures.recover; recover_signer everywhere else
         self._nonces: dict[int, _Nonces] = {}
         self._last_rand: tuple[tuple, int] | None = None  # the tickets of one payment share a rand
+        # the rands of the offers made and not yet expired, by the fields that derive them (the
+        # HMAC is a pure function of those: a hit is the value re-deriving would give)
+        self._offered: dict[tuple, int] = {}
 
     # ------------------------------------------------------------------ the offer
 
@@ -106,9 +109,11 @@ class Recipient:
             return MAX_WIN_PROB
         return self.ev * -(-MAX_WIN_PROB // face_value)
 
-    def tx_cost_multiplier(self, sender: str) -> Fraction:
-        """faceValue / txCost for this sender: what price auto-adjustment adds 1/x of."""
-        fv = self.face_value(sender)
+    def tx_cost_multiplier(self, sender: str, face_value: int | None = None) -> Fraction:
+        """faceValue / txCost for this sender: what price auto-adjustment adds 1/x of. A caller that
+        also makes the offer's ticket params at the same instant may pass the face value it got
+        from `face_value` (the same number: computing it once saves the chain reads)."""
+        fv = self.face_value(sender) if face_value is None else face_value
         tx_cost = self.tx_cost()
         return Fraction(fv, tx_cost) if tx_cost > 0 else Fraction(0)
 
@@ -131,14 +136,20 @@ class Recipient:
         ))
         return int.from_bytes(hmac.new(self._secret, msg, hashlib.sha256).digest(), "big")
 
-    def ticket_params(self, sender: str, price: Fraction) -> TicketParams:
-        """A fresh offer to `sender` at `price` wei per pixel (free when the price is not positive)."""
+    def ticket_params(self, sender: str, price: Fraction, face_value: int | None = None) -> TicketParams:
+        """A fresh offer to `sender` at `price` wei per pixel (free when the price is not positive);
+        `face_value`: `face_value(sender)` when the caller already has it for this instant."""
         seed = int.from_bytes(self._rand_bytes(32), "big")
-        fv = self.face_value(sender) if price.numerator > 0 else 0
+        if price.numerator <= 0:
+            fv = 0
+        else:
+            fv = self.face_value(sender) if face_value is None else face_value
         expiration_block = self.chain.last_seen_block() + PARAMS_EXPIRATION_BLOCKS
         win_prob = self.win_prob(fv)
         expiration = self.expiration_params()
         rand = self.rand(seed, sender, fv, win_prob, expiration_block, price, expiration)
+        self._offered[(seed, sender, fv, win_prob, expiration_block, price, expiration.creation_round,
+                       expiration.creation_round_block_hash)] = rand
         return TicketParams(self.address, fv, win_prob, recipient_rand_hash(rand), seed, expiration_block,
                             price, expiration)
 
@@ -149,9 +160,10 @@ class Recipient:
         """Validate one ticket in go's order; see ReceivedTicket for what comes back."""
         key = (seed, ticket.sender, ticket.face_value, ticket.win_prob, expiration_block, price,
                ticket.creation_round, ticket.creation_round_block_hash)
-        if self._last_rand is not None and self._last_rand[0] == key:
+        rand = self._offered.get(key)
+        if rand is None and self._last_rand is not None and self._last_rand[0] == key:
             rand = self._last_rand[1]
-        else:
+        if rand is None:
             expiration = TicketExpirationParams(ticket.creation_round, ticket.creation_round_block_hash)
             rand = self.rand(seed, ticket.sender, ticket.face_value, ticket.win_prob, expiration_block, price, expiration)
             self._last_rand = (key, rand)
@@ -199,3 +211,6 @@ class Recipient:
         expired = [rand for rand, n in self._nonces.items() if n.expiration_block <= block]
         for rand in expired:
             del self._nonces[rand]
+        expired_offers = [key for key in self._offered if key[4] <= block]  # key[4]: expiration block
+        for key in expired_offers:
+            del self._offered[key]
