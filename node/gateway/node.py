@@ -291,9 +291,14 @@ class GatewayNode:
     # ------------------------------------------------------------------ batch AI
 
     async def ai_request(self, pipeline: str, body: bytes | IO[bytes], content_type: str, fields: dict[str, Any],
-                         image_size: tuple[int, int] | None = None) -> tuple[bytes, str]:
+                         image_size: tuple[int, int] | None = None, audio_seconds: int | None = None,
+                         audio_error: str | None = None) -> tuple[bytes, str]:
         """Process one batch AI request (go's processAIRequest); returns (body, content type) or
-        raises GatewayError with go's status."""
+        raises GatewayError with go's status. audio-to-text: `audio_seconds` is the measured
+        duration, or `audio_error` why it could not be measured; go measures inside each try
+        (submitAudioToText), so that error is each selected session's submit error: "audio duration
+        calculation failed" answers 400, "Error getting codec info" suspends the session (and
+        so ends in 503 once none is left)."""
         model_id = str(fields.get("model_id") or "")
         cap = int(pipeline_capability(pipeline))
         key = (pipeline, model_id)
@@ -303,7 +308,8 @@ class GatewayNode:
             selector = self.ai_selectors[key] = AISessionSelector(cap, model_id, choose=self._choose)
         caps = ai_job_capabilities(cap, model_id, with_defaults=True)
         try:
-            units = gateway_ai_units(pipeline, fields, image_size=image_size)
+            units = 0 if audio_error else gateway_ai_units(pipeline, fields, image_size=image_size,
+                                                          audio_seconds=audio_seconds)
         except ValueError as exc:
             raise GatewayError(400, str(exc)) from None
         label = self._model_label(model_id)
@@ -322,7 +328,10 @@ class GatewayNode:
                 session = selector.select(time.monotonic(), self.rng)
                 if session is None:
                     break
-                error, reply = await self._submit_ai(session, pipeline, body, content_type, units, caps, model_id)
+                if audio_error:
+                    error, reply = audio_error, None
+                else:
+                    error, reply = await self._submit_ai(session, pipeline, body, content_type, units, caps, model_id)
                 action = retry.on_result(session, error)
                 if action is AIErrorAction.COMPLETE:
                     selector.complete(session)

@@ -4,6 +4,7 @@ AI routes with go's request checks and error bodies ({"error": {"message": ...}}
 (`/live/{manifestID}/{seq}.ts`, renditions as multipart/mixed), /healthz and /metrics."""
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import tempfile
@@ -12,11 +13,13 @@ import uuid
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
+from node.core.ai_sessions import AUDIO_DURATION_ERROR
 from node.eth.errors import ChainError
 from node.metrics import CONTENT_TYPE_LATEST
 from node.net import limits
 from node.net.headers import VideoProfile
 
+from . import media
 from .node import GatewayError, GatewayNode
 
 log = logging.getLogger("lpnode.gateway")
@@ -51,7 +54,28 @@ def create_app(gateway: GatewayNode, profiles: tuple[VideoProfile, ...]) -> Fast
                                                     for r in JSON_ROUTES + MULTIPART_ROUTES}),
                      unavailable=(ChainError,))
 
+    store = media.MediaStore()
+    app.state.media = store
+    background: set[asyncio.Task] = set()
+
     async def ai(pipeline: str, request: Request):
+        if pipeline == "image-to-video" and request.headers.get("prefer") == "respond-async":
+            # go: the request runs in the background; 202 {"request_id"}, result at /image-to-video/result
+            request_id = uuid.uuid4().hex[:8]
+            body = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
+            async for chunk in request.stream():
+                body.write(chunk)
+            store.save(request_id, "request.json", b"{}")
+
+            async def run():
+                with body:
+                    reply = await ai_request(pipeline, request, body, request_id)
+                store.save(request_id, "result.json", reply.body)
+
+            task = asyncio.create_task(run())
+            background.add(task)
+            task.add_done_callback(background.discard)
+            return JSONResponse({"request_id": request_id}, status_code=202)
         if pipeline in JSON_ROUTES:
             return await ai_request(pipeline, request, await request.body())
         # a multipart upload goes to a file past 1 MiB: a refused or slow one costs no memory
@@ -60,9 +84,10 @@ def create_app(gateway: GatewayNode, profiles: tuple[VideoProfile, ...]) -> Fast
                 body.write(chunk)
             return await ai_request(pipeline, request, body)
 
-    async def ai_request(pipeline: str, request: Request, body):
+    async def ai_request(pipeline: str, request: Request, body, request_id: str | None = None):
         content_type = request.headers.get("content-type", "")
         image_size = None
+        audio = {}
         if pipeline in JSON_ROUTES:
             try:
                 fields = limits.loads(body or b"{}")
@@ -70,6 +95,9 @@ def create_app(gateway: GatewayNode, profiles: tuple[VideoProfile, ...]) -> Fast
                 return error(400, f"invalid JSON: {exc}")
             if not isinstance(fields, dict):
                 return error(400, "request body must be a JSON object")
+            if pipeline == "llm" and any(fields.get(k) is None for k in ("model", "messages", "stream", "max_tokens")) \
+                    or pipeline == "llm" and not fields["messages"]:
+                return error(400, "missing required fields")  # go's LLM handler
         else:
             try:
                 form = await Request(request.scope, _replay(body)).form()
@@ -79,7 +107,21 @@ def create_app(gateway: GatewayNode, profiles: tuple[VideoProfile, ...]) -> Fast
             upload = form.get("image") or form.get("audio")
             if upload is None or isinstance(upload, str):
                 return error(400, f"{'audio' if pipeline == 'audio-to-text' else 'image'} field is required")
-            if pipeline != "audio-to-text":
+            if pipeline == "audio-to-text":
+                # go's submitAudioToText: measure (lpms; PyAV here), pay duration × 1000 units and
+                # send the duration to the runner in the re-encoded request's `metadata` field
+                try:
+                    seconds = media.audio_seconds(upload.file)
+                except media.CodecInfoError as exc:
+                    audio = {"audio_error": str(exc)}
+                else:
+                    audio = {"audio_seconds": seconds} if seconds > 0 else {"audio_error": AUDIO_DURATION_ERROR}
+                    fields["metadata"] = json.dumps({"duration": str(seconds)}, separators=(",", ":"))
+                    fields.setdefault("model_id", DEFAULT_MODELS[pipeline])
+                    body, content_type = media.multipart_body(
+                        fields, "audio", upload.filename or "audio", upload.file,
+                        upload.content_type or "application/octet-stream")
+            else:
                 from PIL import Image
 
                 try:
@@ -89,15 +131,73 @@ def create_app(gateway: GatewayNode, profiles: tuple[VideoProfile, ...]) -> Fast
         required = REQUIRED.get(pipeline)
         if required and not fields.get(required):
             return error(400, f"{required} field is required" if required == "text" else f"{required} is required")
-        fields.setdefault("model_id", DEFAULT_MODELS.get(pipeline, ""))
-        if pipeline in JSON_ROUTES:
-            body = json.dumps(fields).encode()
+        if pipeline == "llm":
+            # go routes an llm request by its `model` (GenLLMJSONRequestBody has no model_id)
+            fields["model_id"] = str(fields["model"])
+        else:
+            fields.setdefault("model_id", DEFAULT_MODELS.get(pipeline, ""))
+            if pipeline in JSON_ROUTES:
+                body = json.dumps(fields).encode()
         try:
             reply, media_type = await gateway.ai_request(pipeline, body, content_type or "application/json", fields,
-                                                         image_size=image_size)
+                                                         image_size=image_size, **audio)
+            if pipeline == "image-to-video":
+                reply, media_type = await videos(reply, fields, request_id or uuid.uuid4().hex[:8]), "application/json"
         except GatewayError as exc:
+            if pipeline == "llm" and exc.status != 503:
+                return error(500, str(exc))  # go's LLM handler answers 503 or 500, nothing else
             return error(exc.status, str(exc))
         return Response(reply, media_type=media_type)
+
+    async def videos(reply: bytes, fields: dict, request_id: str) -> bytes:
+        """go's processImageToVideo: each video of the orchestrator's ImageResponse is saved to the
+        gateway's object store and answered by that URL. An orchestrator that passes the runner's
+        `frames` through gets them encoded here as go's orchestrator would have (ImageToVideo)."""
+        try:
+            doc = json.loads(reply)
+            out = []
+            if doc.get("frames") is not None:
+                width, height = int(fields.get("width") or 1024), int(fields.get("height") or 576)
+                fps = int(fields.get("fps") or media.VIDEO_FPS)
+                for batch in doc["frames"]:
+                    frames = [media.decode_url(f["url"]) for f in batch]
+                    data = await asyncio.to_thread(media.frames_to_mp4, frames, width, height, fps)
+                    first = batch[0] if batch else {}
+                    out.append((f"{uuid.uuid4().hex[:8]}.mp4", data, first.get("seed"), first.get("nsfw", False)))
+            else:
+                for item in doc["images"]:
+                    url = item["url"]
+                    data = media.decode_url(url) if url.startswith("data:") else \
+                        (await gateway.http.get(url)).raise_for_status().content
+                    out.append((url.rsplit("/", 1)[-1] if not url.startswith("data:") else
+                                f"{uuid.uuid4().hex[:8]}.mp4", data, item.get("seed"), item.get("nsfw", False)))
+        except GatewayError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a reply we cannot turn into videos is go's 500
+            raise GatewayError(500, f"error saving video: {exc}") from None
+        images = [{"url": store.save(request_id, name, data), "seed": seed, "nsfw": nsfw}
+                  for name, data, seed, nsfw in out]
+        return json.dumps({"images": images}).encode()
+
+    @app.post("/image-to-video/result")
+    async def image_to_video_result(request: Request):
+        try:
+            request_id = str(json.loads(await request.body())["request_id"])
+        except Exception as exc:  # noqa: BLE001 - go: the JSON decoder's error, 400
+            return error(400, f"invalid request: {exc}")
+        if store.read(request_id, "request.json") is None:
+            return error(400, "invalid request ID")
+        result = store.read(request_id, "result.json")
+        if result is None:
+            return JSONResponse({"status": "processing"}, status_code=202)
+        return JSONResponse({"result": json.loads(result), "status": "complete"})
+
+    @app.get("/stream/{request_id}/{name}")
+    async def stream_data(request_id: str, name: str):
+        data = store.read(request_id, name)
+        if data is None:
+            return PlainTextResponse("404 page not found", status_code=404)
+        return Response(data, media_type="video/mp4" if name.endswith(".mp4") else "application/octet-stream")
 
     for route in JSON_ROUTES + MULTIPART_ROUTES:
         app.add_api_route(f"/{route}", _route(ai, route), methods=["POST"])
