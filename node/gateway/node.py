@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import logging
 import os
 import time
@@ -331,7 +332,8 @@ class GatewayNode:
                 if audio_error:
                     error, reply = audio_error, None
                 else:
-                    error, reply = await self._submit_ai(session, pipeline, body, content_type, units, caps, model_id)
+                    error, reply = await self._submit_ai(session, pipeline, body, content_type, units, caps, model_id,
+                                                         stream=pipeline == "llm" and fields.get("stream") is True)
                 action = retry.on_result(session, error)
                 if action is AIErrorAction.COMPLETE:
                     selector.complete(session)
@@ -354,7 +356,10 @@ class GatewayNode:
             raise GatewayError(503, str(exc)) from None
         raise GatewayError(503, "no orchestrators available")
 
-    async def _submit_ai(self, session: Session, pipeline, body, content_type, units, caps, model_id):
+    async def _submit_ai(self, session: Session, pipeline, body, content_type, units, caps, model_id,
+                         stream: bool = False):
+        """One try; `stream` (llm with "stream": true): the reply's server-sent events are relayed
+        as they come (go's handleSSEStream)."""
         state: OrchInfo = session.info
         update = None
         try:
@@ -365,8 +370,12 @@ class GatewayNode:
             md = SegMetadata(manifest, 0, keccak(b""), capabilities=caps, auth_token=state.info.auth_token)
             headers = {**self._headers(md, payment), "Content-Type": content_type, "Authorization": AI_AUTHORIZATION}
             t0 = time.monotonic()
-            reply = await self.http.post(f"{state.info.transcoder}/{pipeline}", content=_content(body),
-                                         headers={**headers, "Content-Length": str(_length(body))})
+            request = self.http.build_request("POST", f"{state.info.transcoder}/{pipeline}", content=_content(body),
+                                              headers={**headers, "Content-Length": str(_length(body))})
+            reply = await self.http.send(request, stream=stream)
+            if stream and reply.status_code != 200:
+                await reply.aread()
+                await reply.aclose()
         except PaymentError as exc:
             self.metrics.payment_create_errors.inc()
             self._settle(update, None)
@@ -377,8 +386,12 @@ class GatewayNode:
         self.metrics.ai_request_latency.labels(pipeline, self._model_label(model_id)).observe(time.monotonic() - t0)
         if reply.status_code != 200:
             self._settle(update, Fraction(0), spent=True)
+            if pipeline == "llm":  # go's submitLLM: not "returned 400", so never a bad request
+                return f"unexpected status code: {reply.status_code}, body: {reply.text[:200]}", None
             return f"returned {reply.status_code}: {reply.text[:200]}", None
         self._settle(update, units * (wire.price_per_pixel(state.info.price_info) or Fraction(0)))
+        if stream:
+            return None, (_sse_chunks(reply), "text/event-stream")
         return None, (reply.content, reply.headers.get("content-type", "application/json"))
 
     def _settle(self, update, debit: Fraction | None, spent: bool = False) -> None:
@@ -513,6 +526,26 @@ class GatewayNode:
             renditions, [seg.pixels for seg in result.data.segments], sig=result.data.sig, address=info.address,
             ticket_recipient=info.ticket_params.recipient if info.ticket_params is not None else None,
             payload=[(profile.name, r) for profile, r in zip(profiles, renditions)])
+
+
+async def _sse_chunks(reply: httpx.Response):
+    """go's handleSSEStream and LLM handler: each `data: ` line that parses as a chunk is sent on
+    as `data: <json>` and a blank line; the relay stops after the chunk with a finish_reason
+    (so the runner's closing `data: [DONE]` is not relayed), and unparsable lines are skipped."""
+    try:
+        async for line in reply.aiter_lines():
+            if not line.startswith("data: "):
+                continue
+            try:
+                chunk = json.loads(line[len("data: "):])
+                finished = bool(chunk["choices"][0].get("finish_reason"))
+            except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+                continue
+            yield f"data: {json.dumps(chunk, separators=(',', ':'))}\n\n".encode()
+            if finished:
+                break
+    finally:
+        await reply.aclose()
 
 
 def _content(body):

@@ -11,7 +11,7 @@ import tempfile
 import uuid
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
 from node.core.ai_sessions import AUDIO_DURATION_ERROR
 from node.eth.errors import ChainError
@@ -147,6 +147,9 @@ def create_app(gateway: GatewayNode, profiles: tuple[VideoProfile, ...]) -> Fast
             if pipeline == "llm" and exc.status != 503:
                 return error(500, str(exc))  # go's LLM handler answers 503 or 500, nothing else
             return error(exc.status, str(exc))
+        if not isinstance(reply, bytes):  # llm's server-sent events, relayed as they come
+            return StreamingResponse(reply, media_type=media_type,
+                                     headers={"Cache-Control": "no-cache", "Connection": "keep-alive"})
         return Response(reply, media_type=media_type)
 
     async def videos(reply: bytes, fields: dict, request_id: str) -> bytes:

@@ -29,7 +29,8 @@ MODELS = {"text-to-image": "stabilityai/sdxl-turbo", "image-to-image": "stabilit
 class Network:
     """Runners and orchestrator on a private event loop in a thread; the gateway app is called on it."""
 
-    def __init__(self) -> None:
+    def __init__(self, runner_models: dict[str, str] | None = None) -> None:
+        """`runner_models`: a runner configured with another model than the orchestrator declares."""
         from node.core.ai_models import AIModelConfig
         from node.gateway.node import GatewayNode
         from node.gateway.server import create_app as gateway_app
@@ -41,8 +42,10 @@ class Network:
         runners = {}
         for pipeline, model in MODELS.items():
             opts = {"num_frames": 4} if pipeline == "image-to-video" else {}
-            _, port = serve_in_thread(create_app(pipeline, model, mode="mock", **opts), "127.0.0.1")
+            runner_model = (runner_models or {}).get(pipeline, model)
+            _, port = serve_in_thread(create_app(pipeline, runner_model, mode="mock", **opts), "127.0.0.1")
             runners[pipeline] = f"http://127.0.0.1:{port}"
+        self.runners = runners
         self.loop = asyncio.new_event_loop()
         threading.Thread(target=self.loop.run_forever, daemon=True).start()
         port = free_port()
@@ -208,11 +211,46 @@ def test_llm_is_routed_by_model(net):
         assert bad.status_code == 400 and bad.json() == {"error": {"message": "missing required fields"}}
 
 
-def test_llm_stream_passes_server_sent_events(net):
-    reply = call(net, "POST", "/llm", json=llm_body(stream=True))
-    assert reply.status_code == 200, reply.text
-    assert reply.headers["content-type"].startswith("text/event-stream")
-    events = [line[len("data: "):] for line in reply.text.splitlines() if line.startswith("data: ")]
-    chunks = [json.loads(e) for e in events if e != "[DONE]"]
-    assert chunks and chunks[-1]["choices"][0]["finish_reason"]
-    assert "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks)
+def test_llm_stream_relays_server_sent_events_as_they_come(net):
+    import httpx
+
+    body = llm_body(stream=True, max_tokens=40)
+    direct = httpx.post(net.runners["llm"] + "/llm", json=body, timeout=30)
+    runner_events = [line for line in direct.text.splitlines() if line.startswith("data: ")]
+    assert runner_events[-1] == "data: [DONE]"  # the runner ends with [DONE]; go's gateway does not relay it
+
+    async def stream():
+        transport = httpx.ASGITransport(app=net.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+            async with client.stream("POST", "/llm", json=body) as reply:
+                assert reply.status_code == 200
+                assert reply.headers["content-type"].startswith("text/event-stream")
+                assert reply.headers["cache-control"] == "no-cache"
+                return [raw async for raw in reply.aiter_raw()]
+
+    raw = b"".join(net.run(stream())).decode()
+    assert raw.endswith("\n\n") and "[DONE]" not in raw
+    events = [e for e in raw.split("\n\n") if e]
+    assert all(e.startswith("data: ") for e in events)
+    chunks = [json.loads(e[len("data: "):]) for e in events]
+    # every chunk the runner sent, in order, the last one with its finish_reason
+    assert [c["choices"][0]["delta"] for c in chunks] == \
+        [json.loads(e[len("data: "):])["choices"][0]["delta"] for e in runner_events[:-1]]
+    assert chunks[-1]["choices"][0]["finish_reason"] and not chunks[0]["choices"][0]["finish_reason"]
+
+
+def test_llm_error_from_the_orchestrator_is_not_a_bad_request(net):
+    """go's submitLLM reports "unexpected status code: 400, body: ..." (not "returned 400"), so the
+    orchestrator is suspended and the request ends as 503 once none is left. Here the runner is
+    configured with another model than the orchestrator advertises: it answers 400."""
+    import httpx
+
+    n = Network(runner_models={"llm": "some/other-model"})
+    try:
+        direct = httpx.post(n.runners["llm"] + "/llm", json=llm_body(), timeout=30)
+        assert direct.status_code == 400 and "called with" in direct.text
+        reply = call(n, "POST", "/llm", json=llm_body())
+        assert reply.status_code == 503, reply.text
+        assert reply.json() == {"error": {"message": "no orchestrators available"}}
+    finally:
+        n.close()
