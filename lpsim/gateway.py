@@ -113,6 +113,7 @@ class SimGateway:
         self.balances = Balances(lambda: world.env.now)
         self.ai_selectors: dict[tuple[str, str | None], AISessionSelector] = {}
         self._job_numbers = count()
+        self._pool_sizes: dict[tuple[str, str | None], int] = {}  # the orchestrators and what they run are fixed
         # cumulative counters
         self.jobs_submitted = self.jobs_completed = self.jobs_failed = self.tickets_sent = 0
 
@@ -178,6 +179,14 @@ class SimGateway:
             discovery.timer_fired()
         yield self.world.env.timeout(elapsed)
         return [self._session(offers[d.url], d.latency, pipeline) for d in discovery.result()]
+
+    def _pool_size(self, pipeline: str, model_id: str | None) -> int:
+        """How many orchestrators run `pipeline` (and `model_id`): the pool size discovery reports."""
+        key = (pipeline, model_id)
+        size = self._pool_sizes.get(key)
+        if size is None:
+            size = self._pool_sizes[key] = sum(1 for o in self.orchestrators if o.can_run(pipeline, model_id))
+        return size
 
     def _acceptable(self, info: OrchestratorInfo) -> bool:
         """The on-chain pool's predicate (free orchestrators send no ticket params here)."""
@@ -265,7 +274,7 @@ class SimGateway:
 
     def _refresh(self, pools: TranscodeSessions | None, w: Workload):
         if pools is None:
-            pool_size = sum(1 for o in self.orchestrators if o.can_run("transcoding", None))
+            pool_size = self._pool_size("transcoding", None)
             pools = TranscodeSessions(0, pool_size, choose_unknown=self._choose(self.max_price_per_pixel))
         if pools.untrusted.begin_refresh() is not None:
             sessions = yield from self._discover("transcoding", None, pools.untrusted.suspender.suspended)
@@ -369,7 +378,7 @@ class SimGateway:
         done = False
         try:
             while retry.begin_try(env.now):
-                pool_size = sum(1 for o in self.orchestrators if o.can_run(w.pipeline, w.model_id))
+                pool_size = self._pool_size(w.pipeline, w.model_id)
                 if selector.wants_refresh(env.now, pool_size):
                     if job.state is State.INGESTING:
                         self._fire(job, job_id, Event.DISCOVER)
@@ -502,7 +511,7 @@ class SimGateway:
         result = _LiveStart()
         try:
             while retry.begin_try(env.now):
-                pool_size = sum(1 for o in self.orchestrators if o.can_run(LIVE_PIPELINE, w.model_id))
+                pool_size = self._pool_size(LIVE_PIPELINE, w.model_id)
                 if selector.wants_refresh(env.now, pool_size):
                     if job.state is State.INGESTING:
                         self._fire(job, job_id, Event.DISCOVER)

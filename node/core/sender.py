@@ -99,16 +99,20 @@ class Sender:
         if params.expiration_block - self.chain.last_seen_block() <= PARAMS_EXPIRY_BUFFER:
             raise TicketParamsExpired()
         ev = params.ev
-        if ev <= 0:
+        # exact comparisons by cross-multiplying (denominators are positive): no Fraction made
+        n, d = ev.numerator, ev.denominator
+        if n <= 0:
             return
-        if ev >= params.face_value:
+        if n >= params.face_value * d:
             raise PaymentError(f"ticket faceValue too low faceValue={params.face_value}")
-        if ev > self.max_ev:
+        max_ev = self.max_ev
+        if n * max_ev.denominator > max_ev.numerator * d:
             raise PaymentError(f"ticket EV {_dp5(ev)} > max ticket EV {_dp5(self.max_ev)}")
         info = self.chain.sender_info(self.address)
         self.validate_sender(info)
-        total = ev * num_tickets
-        if total > self.max_total_ev:
+        max_total = self.max_total_ev
+        if n * num_tickets * max_total.denominator > max_total.numerator * d:
+            total = ev * num_tickets
             raise PaymentError(f"total ticket EV {_dp5(total)} for {num_tickets} tickets > max total ticket EV {_dp5(self.max_total_ev)}")
         max_face_value = info.deposit // self.deposit_multiplier
         if params.face_value > max_face_value:
