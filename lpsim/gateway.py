@@ -114,6 +114,7 @@ class SimGateway:
         self.ai_selectors: dict[tuple[str, str | None], AISessionSelector] = {}
         self._job_numbers = count()
         self._pool_sizes: dict[tuple[str, str | None], int] = {}  # the orchestrators and what they run are fixed
+        self._units: dict[int, int] = {}  # per workload (they live for the whole run)
         # cumulative counters
         self.jobs_submitted = self.jobs_completed = self.jobs_failed = self.tickets_sent = 0
 
@@ -272,6 +273,14 @@ class SimGateway:
         if pools is not None:
             pools.cleanup()
 
+    def _segment_units(self, w: Workload) -> int:
+        """The pixels one segment of `w` is charged for (its renditions are fixed)."""
+        units = self._units.get(id(w))
+        if units is None:
+            units = self._units[id(w)] = sum(r.width * r.height * round(r.framerate / (r.framerate_den or 1) * w.segment_duration)
+                                             for r in w.renditions)
+        return units
+
     def _refresh(self, pools: TranscodeSessions | None, w: Workload):
         if pools is None:
             pool_size = self._pool_size("transcoding", None)
@@ -288,7 +297,7 @@ class SimGateway:
         self.jobs_submitted += 1
         self._fire(job, job_id, Event.INGEST)
         attempts = SegmentAttempts(self.max_attempts)
-        units = sum(r.width * r.height * round(r.framerate / (r.framerate_den or 1) * w.segment_duration) for r in w.renditions)
+        units = self._segment_units(w)
         last, tickets, fee_paid, error = "", 0, Fraction(0), None
         swaps_before = pools.untrusted.swaps
         self._fire(job, job_id, Event.SESSION_READY)

@@ -157,13 +157,23 @@ def auto_adjust_price(base: Fraction, tx_cost_multiplier: TxCostMultiplier) -> F
         m = tx_cost_multiplier() if callable(tx_cost_multiplier) else tx_cost_multiplier
         if m is not None and not m > 0:
             m = None
-    return _adjusted_price(base, m)
+    base = _as_fraction(base)
+    if m is None:
+        return _adjusted_price(base.numerator, base.denominator, 0, 0)
+    m = _as_fraction(m)
+    return _adjusted_price(base.numerator, base.denominator, m.numerator, m.denominator)
 
 
-@lru_cache(maxsize=4096)  # pure; an orchestrator asks with the same few (base, multiplier) pairs
-def _adjusted_price(base: Fraction, m: Fraction | None) -> Fraction:
-    overhead = Fraction(1) if m is None else 1 + 1 / Fraction(m)
-    return Fraction(price_to_fixed(base * overhead), PRICE_SCALING_FACTOR)
+def _as_fraction(x) -> Fraction:
+    return x if type(x) is Fraction else Fraction(x)
+
+
+# Pure, keyed by integers (a Fraction's hash costs a modular inverse): an orchestrator asks with
+# the same few (base, multiplier) pairs. A multiplier of 0/0 stands for none.
+@lru_cache(maxsize=4096)
+def _adjusted_price(base_n: int, base_d: int, m_n: int, m_d: int) -> Fraction:
+    overhead = Fraction(1) if m_d == 0 else 1 + Fraction(m_d, m_n)
+    return Fraction(price_to_fixed(Fraction(base_n, base_d) * overhead), PRICE_SCALING_FACTOR)
 
 
 def _fits_int64(n: int) -> bool:
@@ -197,7 +207,8 @@ class PriceInfo:
     @classmethod
     def from_fraction(cls, price: Fraction, capability: int = 0, constraint: str = "") -> PriceInfo:
         if cls is PriceInfo:
-            return _price_info(price, capability, constraint)
+            price = _as_fraction(price)
+            return _price_info(price.numerator, price.denominator, capability, constraint)
         return cls._from_fraction(price, capability, constraint)
 
     @classmethod
@@ -209,8 +220,8 @@ class PriceInfo:
 
 
 @lru_cache(maxsize=4096)  # PriceInfo is frozen: one value per (price, capability, constraint)
-def _price_info(price: Fraction, capability: int, constraint: str) -> PriceInfo:
-    return PriceInfo._from_fraction(price, capability, constraint)
+def _price_info(price_n: int, price_d: int, capability: int, constraint: str) -> PriceInfo:
+    return PriceInfo._from_fraction(Fraction(price_n, price_d), capability, constraint)
 
 
 # -------------------------------------------------------------------------- orchestrator prices
@@ -556,5 +567,15 @@ def estimate_transcode_fee(profiles: Iterable[PixelProfile], duration_seconds: f
     when there is no price (offchain)."""
     if price is None:
         return None
+    if type(profiles) is tuple and type(price) is Fraction:  # a runtime's fixed renditions: cached
+        try:
+            return _transcode_fee(profiles, duration_seconds, price.numerator, price.denominator)
+        except TypeError:  # unhashable profiles
+            pass
     pixels = transcode_pixels(profiles, duration_seconds)
     return pixels * PIXEL_ESTIMATE_MULTIPLIER * Fraction(price)
+
+
+@lru_cache(maxsize=4096)
+def _transcode_fee(profiles: tuple, duration_seconds: float, price_n: int, price_d: int) -> Fraction:
+    return transcode_pixels(profiles, duration_seconds) * PIXEL_ESTIMATE_MULTIPLIER * Fraction(price_n, price_d)

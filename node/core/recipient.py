@@ -148,8 +148,8 @@ class Recipient:
         win_prob = self.win_prob(fv)
         expiration = self.expiration_params()
         rand = self.rand(seed, sender, fv, win_prob, expiration_block, price, expiration)
-        self._offered[(seed, sender, fv, win_prob, expiration_block, price, expiration.creation_round,
-                       expiration.creation_round_block_hash)] = rand
+        self._offered[(seed, sender, fv, win_prob, expiration_block, price.numerator, price.denominator,
+                       expiration.creation_round, expiration.creation_round_block_hash)] = rand
         return TicketParams(self.address, fv, win_prob, recipient_rand_hash(rand), seed, expiration_block,
                             price, expiration)
 
@@ -158,8 +158,8 @@ class Recipient:
     def receive_ticket(self, ticket: Ticket, sig: bytes, seed: int, expiration_block: int,
                        price: Fraction) -> ReceivedTicket:
         """Validate one ticket in go's order; see ReceivedTicket for what comes back."""
-        key = (seed, ticket.sender, ticket.face_value, ticket.win_prob, expiration_block, price,
-               ticket.creation_round, ticket.creation_round_block_hash)
+        key = (seed, ticket.sender, ticket.face_value, ticket.win_prob, expiration_block, price.numerator,
+               price.denominator, ticket.creation_round, ticket.creation_round_block_hash)
         rand = self._offered.get(key)
         if rand is None and self._last_rand is not None and self._last_rand[0] == key:
             rand = self._last_rand[1]
