@@ -17,8 +17,9 @@ import io
 import tempfile
 import uuid
 from collections import OrderedDict
+from collections.abc import Iterable
 from fractions import Fraction
-from typing import IO, Iterable
+from typing import IO
 
 CODEC_INFO_ERROR = "Error getting codec info"  # common.CalculateAudioDuration
 VIDEO_FPS = 7  # go's default framerate for image-to-video
@@ -100,7 +101,7 @@ def multipart_body(fields: dict[str, str], file_name: str, filename: str, file: 
                    file_type: str) -> tuple[IO[bytes], str]:
     """A multipart/form-data body (spooled) of `fields` and one file part; returns (body, content type)."""
     boundary = uuid.uuid4().hex
-    out = tempfile.SpooledTemporaryFile(max_size=1024 * 1024)
+    out = tempfile.SpooledTemporaryFile(max_size=1024 * 1024)  # noqa: SIM115 - returned to the caller, who closes it
     filename = filename.replace('"', "")
     out.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{file_name}"; filename="{filename}"\r\n'
               f"Content-Type: {file_type}\r\n\r\n".encode())

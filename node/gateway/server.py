@@ -62,15 +62,19 @@ def create_app(gateway: GatewayNode, profiles: tuple[VideoProfile, ...]) -> Fast
         if pipeline == "image-to-video" and request.headers.get("prefer") == "respond-async":
             # go: the request runs in the background; 202 {"request_id"}, result at /image-to-video/result
             request_id = uuid.uuid4().hex[:8]
-            body = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
+            body = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115 - closed by run()
             async for chunk in request.stream():
                 body.write(chunk)
             store.save(request_id, "request.json", b"{}")
 
             async def run():
-                with body:
-                    reply = await ai_request(pipeline, request, body, request_id)
-                store.save(request_id, "result.json", reply.body)
+                try:
+                    with body:
+                        reply = (await ai_request(pipeline, request, body, request_id)).body
+                except Exception:  # noqa: BLE001 - the result must appear, or the client polls forever
+                    log.exception("image-to-video request %s failed", request_id)
+                    reply = error(500, "").body
+                store.save(request_id, "result.json", reply)
 
             task = asyncio.create_task(run())
             background.add(task)

@@ -16,7 +16,7 @@ import pytest
 pytest.importorskip("fastapi")
 pytest.importorskip("av")
 
-from tests.node.test_offchain import free_port  # noqa: E402
+from tests.node.test_offchain import free_port
 
 MODELS = {"text-to-image": "stabilityai/sdxl-turbo", "image-to-image": "stabilityai/sdxl-turbo",
           "image-to-video": "stabilityai/stable-video-diffusion-img2vid-xt",
@@ -221,12 +221,12 @@ def test_llm_stream_relays_server_sent_events_as_they_come(net):
 
     async def stream():
         transport = httpx.ASGITransport(app=net.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
-            async with client.stream("POST", "/llm", json=body) as reply:
-                assert reply.status_code == 200
-                assert reply.headers["content-type"].startswith("text/event-stream")
-                assert reply.headers["cache-control"] == "no-cache"
-                return [raw async for raw in reply.aiter_raw()]
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client, \
+                client.stream("POST", "/llm", json=body) as reply:
+            assert reply.status_code == 200
+            assert reply.headers["content-type"].startswith("text/event-stream")
+            assert reply.headers["cache-control"] == "no-cache"
+            return [raw async for raw in reply.aiter_raw()]
 
     raw = b"".join(net.run(stream())).decode()
     assert raw.endswith("\n\n") and "[DONE]" not in raw

@@ -13,8 +13,8 @@ import pytest
 
 livepeer_ai = pytest.importorskip("livepeer_ai")
 
-from tests.node.test_ai_api import MODELS, Network, png, probe_video, wav  # noqa: E402
-from tests.node.test_offchain import free_port  # noqa: E402
+from tests.node.test_ai_api import MODELS, Network, png, probe_video, wav
+from tests.node.test_offchain import free_port
 
 
 @pytest.fixture(scope="module")
@@ -148,3 +148,37 @@ def test_sdk_llm_and_text_to_speech(sdk):
         model_id=MODELS["text-to-speech"], text="hello there"))
     assert isinstance(res.audio_response, components.AudioResponse)
     assert res.audio_response.audio.url.startswith("data:audio/")
+
+
+@pytest.mark.parametrize("pipeline", ["audio-to-text", "image-to-video"])
+def test_sdk_against_a_paid_devnet(pipeline, monkeypatch):
+    """`lpnode devnet` (on-chain, paid in tickets, mock runner) as the issue's user ran it: the
+    request succeeds through the SDK and the gateway paid for go's units (audio: whole seconds
+    × 1000; image-to-video: width × height × 25)."""
+    import httpx
+    from livepeer_ai import Livepeer
+    from livepeer_ai.models import components
+
+    import node.gateway.node as gnode
+    from node.testing.devnet import mock_config, start_devnet
+
+    paid = []
+    real = gnode.gateway_ai_units
+    monkeypatch.setattr(gnode, "gateway_ai_units", lambda p, f, **kw: paid.append(real(p, f, **kw)) or paid[-1])
+    config = mock_config(pipeline=pipeline, model_id=MODELS[pipeline], transcoding=False)
+    with start_devnet(config) as dev, Livepeer(http_bearer="t", server_url=dev.net.urls["gateway"]) as sdk:
+        if pipeline == "audio-to-text":
+            res = sdk.generate.audio_to_text(request=components.BodyGenAudioToText(
+                audio={"file_name": "a.wav", "content": wav(2.7), "content_type": "audio/wav"},
+                model_id=MODELS[pipeline]))
+            assert res.text_response.text
+            assert paid == [2000]
+        else:
+            res = sdk.generate.image_to_video(request=components.BodyGenImageToVideo(
+                image={"file_name": "in.png", "content": png(), "content_type": "image/png"},
+                model_id=MODELS[pipeline], width=64, height=64, seed=4))
+            video = res.video_response.images[0]
+            assert video.seed == 4 and paid == [64 * 64 * 25]
+            codec, width, height, frames = probe_video(httpx.get(dev.net.urls["gateway"] + video.url).content)
+            assert (codec, width, height) == ("h264", 64, 64) and frames > 0
+        assert dev.metric("gateway", "ticket_value_sent_total") > 0
