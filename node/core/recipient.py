@@ -11,7 +11,6 @@ only after its params expire, so tickets on it can no longer be accepted.
 """
 from __future__ import annotations
 
-import hashlib
 import hmac
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -134,7 +133,7 @@ class Recipient:
             int_bytes(expiration_block), int_bytes(price.numerator), int_bytes(price.denominator),
             expiration.aux_data,
         ))
-        return int.from_bytes(hmac.new(self._secret, msg, hashlib.sha256).digest(), "big")
+        return int.from_bytes(hmac.digest(self._secret, msg, "sha256"), "big")  # one-shot C HMAC-SHA256
 
     def ticket_params(self, sender: str, price: Fraction, face_value: int | None = None) -> TicketParams:
         """A fresh offer to `sender` at `price` wei per pixel (free when the price is not positive);
