@@ -11,7 +11,12 @@ import tempfile
 import uuid
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from fastapi.responses import (
+    JSONResponse,
+    PlainTextResponse,
+    Response,
+    StreamingResponse,
+)
 
 from node.core.ai_sessions import AUDIO_DURATION_ERROR
 from node.eth.errors import ChainError
@@ -71,7 +76,7 @@ def create_app(gateway: GatewayNode, profiles: tuple[VideoProfile, ...]) -> Fast
                 try:
                     with body:
                         reply = (await ai_request(pipeline, request, body, request_id)).body
-                except Exception:  # noqa: BLE001 - the result must appear, or the client polls forever
+                except Exception:  # the result must appear, or the client polls forever
                     log.exception("image-to-video request %s failed", request_id)
                     reply = error(500, "").body
                 store.save(request_id, "result.json", reply)
@@ -92,6 +97,7 @@ def create_app(gateway: GatewayNode, profiles: tuple[VideoProfile, ...]) -> Fast
         content_type = request.headers.get("content-type", "")
         image_size = None
         audio = {}
+        rebuilt = None  # audio-to-text's re-encoded body, closed when the request is done
         if pipeline in JSON_ROUTES:
             try:
                 fields = limits.loads(body or b"{}")
@@ -125,6 +131,7 @@ def create_app(gateway: GatewayNode, profiles: tuple[VideoProfile, ...]) -> Fast
                     body, content_type = media.multipart_body(
                         fields, "audio", upload.filename or "audio", upload.file,
                         upload.content_type or "application/octet-stream")
+                    rebuilt = body
             else:
                 from PIL import Image
 
@@ -151,6 +158,9 @@ def create_app(gateway: GatewayNode, profiles: tuple[VideoProfile, ...]) -> Fast
             if pipeline == "llm" and exc.status != 503:
                 return error(500, str(exc))  # go's LLM handler answers 503 or 500, nothing else
             return error(exc.status, str(exc))
+        finally:
+            if rebuilt is not None:
+                rebuilt.close()
         if not isinstance(reply, bytes):  # llm's server-sent events, relayed as they come
             return StreamingResponse(reply, media_type=media_type,
                                      headers={"Cache-Control": "no-cache", "Connection": "keep-alive"})
