@@ -43,9 +43,9 @@ REQUIRED = {"text-to-image": "prompt", "image-to-image": "prompt", "text-to-spee
 
 
 def error(status: int, message: str) -> JSONResponse:
-    """go's AI error body; 503 and 500 hide the cause (go replaces the message), except the
-    "no orchestrators available" 503, which go passes through."""
-    if status == 503 and not message.startswith("no orchestrators"):
+    """go's AI error body (server/handlers.go handleAPIError): 503 and 500 hide the cause, every
+    503 (a "no orchestrators available" one too) reads "Service Unavailable Error"."""
+    if status == 503:
         message = "Service Unavailable Error"
     elif status >= 500 and status != 503:
         message = "Internal Server Error"
@@ -196,7 +196,7 @@ def create_app(gateway: GatewayNode, profiles: tuple[VideoProfile, ...]) -> Fast
                   for name, data, seed, nsfw in out]
         return json.dumps({"images": images}).encode()
 
-    @app.post("/image-to-video/result")
+    @app.api_route("/image-to-video/result", methods=["GET", "POST"])  # go's mux takes any method
     async def image_to_video_result(request: Request):
         try:
             request_id = str(json.loads(await request.body())["request_id"])

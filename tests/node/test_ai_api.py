@@ -185,7 +185,7 @@ def test_unreadable_audio_is_go_503_after_every_session_fails():
         reply = call(n, "POST", "/audio-to-text", files={"audio": ("a.wav", b"not audio at all", "audio/wav")},
                      data={"model_id": MODELS["audio-to-text"]})
         assert reply.status_code == 503
-        assert reply.json() == {"error": {"message": "no orchestrators available"}}
+        assert reply.json() == {"error": {"message": "Service Unavailable Error"}}
     finally:
         n.close()
 
@@ -202,7 +202,7 @@ def test_llm_is_routed_by_model(net):
     # a model nobody serves: go's 503, the orchestrator is never asked
     other = call(net, "POST", "/llm", json=llm_body(model="nobody/serves-this"))
     assert other.status_code == 503
-    assert other.json() == {"error": {"message": "no orchestrators available"}}
+    assert other.json() == {"error": {"message": "Service Unavailable Error"}}
     # go checks model, messages, stream and max_tokens are present
     for missing in ("model", "messages", "stream", "max_tokens"):
         body = llm_body()
@@ -251,6 +251,6 @@ def test_llm_error_from_the_orchestrator_is_not_a_bad_request(net):
         assert direct.status_code == 400 and "called with" in direct.text
         reply = call(n, "POST", "/llm", json=llm_body())
         assert reply.status_code == 503, reply.text
-        assert reply.json() == {"error": {"message": "no orchestrators available"}}
+        assert reply.json() == {"error": {"message": "Service Unavailable Error"}}
     finally:
         n.close()
