@@ -150,11 +150,11 @@ def test_sdk_llm_and_text_to_speech(sdk):
     assert res.audio_response.audio.url.startswith("data:audio/")
 
 
-@pytest.mark.parametrize("pipeline", ["audio-to-text", "image-to-video"])
+@pytest.mark.parametrize("pipeline", ["audio-to-text", "image-to-video", "llm"])
 def test_sdk_against_a_paid_devnet(pipeline, monkeypatch):
     """`lpnode devnet` (on-chain, paid in tickets, mock runner) as the issue's user ran it: the
     request succeeds through the SDK and the gateway paid for go's units (audio: whole seconds
-    × 1000; image-to-video: width × height × 25)."""
+    × 1000; image-to-video: width × height × 25; llm: max_tokens, routed by `model`)."""
     import httpx
     from livepeer_ai import Livepeer
     from livepeer_ai.models import components
@@ -173,6 +173,10 @@ def test_sdk_against_a_paid_devnet(pipeline, monkeypatch):
                 model_id=MODELS[pipeline]))
             assert res.text_response.text
             assert paid == [2000]
+        elif pipeline == "llm":
+            res = sdk.generate.llm(request=components.LLMRequest(
+                model=MODELS[pipeline], messages=[{"role": "user", "content": "hi"}], max_tokens=20))
+            assert res.llm_response.choices[0].message.content and paid == [20]
         else:
             res = sdk.generate.image_to_video(request=components.BodyGenImageToVideo(
                 image={"file_name": "in.png", "content": png(), "content_type": "image/png"},
