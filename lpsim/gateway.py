@@ -11,7 +11,7 @@ the parties.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from fractions import Fraction
 from itertools import count
 from typing import Any
@@ -226,7 +226,7 @@ class SimGateway:
         if served is not None and served.params is not None:
             self._end_pm_session(offer.params)
             self._start_pm_session(served.params)
-            return replace(offer, params=served.params)
+            return offer.with_params(served.params)
         return offer
 
     def _refreshed(self, offer: Offer):

@@ -50,6 +50,11 @@ class Offer:
     pipeline: str
     issued_at: float  # simulated time of the GetOrchestrator answer (auth token validity)
 
+    def with_params(self, params: TicketParams | None) -> Offer:
+        """This offer on fresh ticket params (dataclasses.replace, without its generic walk)."""
+        return Offer(self.orchestrator, self.price, self.price_info, params, self.session_id, self.pipeline,
+                     self.issued_at)
+
 
 @dataclass
 class Served:

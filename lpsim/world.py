@@ -31,14 +31,41 @@ class SimChainView(CachedChainView):
         self._tx_count = self._block = -1  # the chain's version the cache holds answers for
         self._hashes: dict[int, bytes] = {}  # a round's block hash never changes once set
 
-    def _get(self, key, read, *args):
+    def _fresh(self) -> dict:
+        """The cache, emptied first if a transaction or a block happened since it was filled."""
         chain, cache = self._chain, self._cache
         if chain._tx_count != self._tx_count or chain.block_number != self._block:
             cache.clear()
             self._tx_count, self._block = chain._tx_count, chain.block_number
+        return cache
+
+    def _get(self, key, read, *args):
+        cache = self._fresh()
         value = cache.get(key, _MISSING)
         if value is _MISSING:
             value = cache[key] = read(*args)
+        return value
+
+    # The reads made for every ticket and offer, without _get's indirection (same cache, same keys).
+    def sender_info(self, sender: str):
+        cache = self._fresh()
+        value = cache.get(("sender", sender))
+        if value is None:
+            value = cache[("sender", sender)] = self.base.sender_info(sender)
+        return value
+
+    def transcoder_pool_size(self) -> int:
+        cache = self._fresh()
+        value = cache.get("pool")
+        if value is None:
+            value = cache["pool"] = self.base.transcoder_pool_size()
+        return value
+
+    def claimed_reserve(self, reserve_holder: str, claimant: str) -> int:
+        cache, key = self._fresh(), ("claimed", reserve_holder, claimant)
+        value = cache.get(key)
+        if value is None:
+            value = cache[key] = self.base.claimed_reserve(reserve_holder, claimant)
         return value
 
     def block_hash_for_round(self, round_: int) -> bytes:

@@ -34,8 +34,8 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any, Callable, Iterable, Mapping, Optional, Protocol, Union
 
 from .capabilities import Capabilities, Capability, CapabilityError, pipeline_capability
