@@ -273,7 +273,8 @@ def create_http_app(node: OrchestratorNode, *, transcode: Callable | None, runne
                 fields = limits.loads(body or b"{}")
                 if not isinstance(fields, dict):
                     raise AIRequestError("request body must be a JSON object")
-                model = str(fields.get("model_id", ""))
+                # an LLM request names its model in `model` (go's ai_http.go reads v.Model)
+                model = str(fields.get("model" if pipeline == "llm" else "model_id") or "")
                 units = orchestrator_ai_units(pipeline, fields)
             else:
                 units = 0  # multipart: counted from the runner's result below
