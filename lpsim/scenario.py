@@ -32,6 +32,7 @@ import yaml
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, PlainValidator, ValidationError,
                       create_model, field_validator, model_validator)
 
+from node.core.ai_models import DEFAULT_MODEL_IDS
 from node.eth.deploy import LPT_AMOUNT_FIELDS, ProtocolParams
 
 from . import units
@@ -55,19 +56,6 @@ LIMITS_HINT = 'see "Limits" in scenarios/README.md'
 # --- pipelines and transcoding profiles --------------------------------------------------------
 
 TRANSCODING = "transcoding"
-# go-livepeer's AI pipelines and the model each uses when none is named (spec node.md §3.7).
-DEFAULT_MODEL_IDS: dict[str, str] = {
-    "text-to-image": "stabilityai/sdxl-turbo",
-    "image-to-image": "stabilityai/sdxl-turbo",
-    "image-to-video": "stabilityai/stable-video-diffusion-img2vid-xt",
-    "upscale": "stabilityai/stable-diffusion-x4-upscaler",
-    "audio-to-text": "openai/whisper-large-v3",
-    "segment-anything-2": "facebook/sam2-hiera-large",
-    "llm": "meta-llama/llama-3.1-8B-Instruct",
-    "image-to-text": "Salesforce/blip-image-captioning-large",
-    "text-to-speech": "parler-tts/parler-tts-large-v1",
-    "live-video-to-video": "noop",
-}
 AI_PIPELINES = tuple(DEFAULT_MODEL_IDS)
 PIPELINES = (TRANSCODING, *AI_PIPELINES)
 BATCH_AI_PIPELINES = tuple(p for p in AI_PIPELINES if p != "live-video-to-video")

@@ -33,6 +33,20 @@ __all__ = [
     "parse_ai_models", "parse_bool", "ai_model_constraints", "ai_model_prices",
 ]
 
+# go-livepeer's AI pipelines and the model each uses when a request names none (spec node.md §3.7)
+DEFAULT_MODEL_IDS: dict[str, str] = {
+    "text-to-image": "stabilityai/sdxl-turbo",
+    "image-to-image": "stabilityai/sdxl-turbo",
+    "image-to-video": "stabilityai/stable-video-diffusion-img2vid-xt",
+    "upscale": "stabilityai/stable-diffusion-x4-upscaler",
+    "audio-to-text": "openai/whisper-large-v3",
+    "segment-anything-2": "facebook/sam2-hiera-large",
+    "llm": "meta-llama/llama-3.1-8B-Instruct",
+    "image-to-text": "Salesforce/blip-image-captioning-large",
+    "text-to-speech": "parler-tts/parler-tts-large-v1",
+    "live-video-to-video": "noop",
+}
+
 _TRIPLE_ERROR = "invalid AI model config expected <pipeline>:<model_id>:<warm>"
 
 

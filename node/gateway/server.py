@@ -18,6 +18,7 @@ from fastapi.responses import (
     StreamingResponse,
 )
 
+from node.core.ai_models import DEFAULT_MODEL_IDS
 from node.core.ai_sessions import AUDIO_DURATION_ERROR
 from node.eth.errors import ChainError
 from node.metrics import CONTENT_TYPE_LATEST
@@ -32,12 +33,6 @@ log = logging.getLogger("lpnode.gateway")
 JSON_ROUTES = ("text-to-image", "llm", "text-to-speech")
 MULTIPART_ROUTES = ("image-to-image", "image-to-video", "upscale", "audio-to-text", "segment-anything-2",
                     "image-to-text")
-DEFAULT_MODELS = {"text-to-image": "stabilityai/sdxl-turbo", "image-to-image": "stabilityai/sdxl-turbo",
-                  "image-to-video": "stabilityai/stable-video-diffusion-img2vid-xt",
-                  "upscale": "stabilityai/stable-diffusion-x4-upscaler", "audio-to-text": "openai/whisper-large-v3",
-                  "llm": "meta-llama/llama-3.1-8B-Instruct", "segment-anything-2": "facebook/sam2-hiera-large",
-                  "image-to-text": "Salesforce/blip-image-captioning-large",
-                  "text-to-speech": "parler-tts/parler-tts-large-v1"}
 SPOOL_IN_MEMORY = 1024 * 1024  # bytes of a multipart upload held in memory before it goes to a file
 REQUIRED = {"text-to-image": "prompt", "image-to-image": "prompt", "text-to-speech": "text"}
 
@@ -127,7 +122,7 @@ def create_app(gateway: GatewayNode, profiles: tuple[VideoProfile, ...]) -> Fast
                 else:
                     audio = {"audio_seconds": seconds} if seconds > 0 else {"audio_error": AUDIO_DURATION_ERROR}
                     fields["metadata"] = json.dumps({"duration": str(seconds)}, separators=(",", ":"))
-                    fields.setdefault("model_id", DEFAULT_MODELS[pipeline])
+                    fields.setdefault("model_id", DEFAULT_MODEL_IDS[pipeline])
                     body, content_type = media.multipart_body(
                         fields, "audio", upload.filename or "audio", upload.file,
                         upload.content_type or "application/octet-stream")
@@ -146,7 +141,7 @@ def create_app(gateway: GatewayNode, profiles: tuple[VideoProfile, ...]) -> Fast
             # go routes an llm request by its `model` (GenLLMJSONRequestBody has no model_id)
             fields["model_id"] = str(fields["model"])
         else:
-            fields.setdefault("model_id", DEFAULT_MODELS.get(pipeline, ""))
+            fields.setdefault("model_id", DEFAULT_MODEL_IDS.get(pipeline, ""))
             if pipeline in JSON_ROUTES:
                 body = json.dumps(fields).encode()
         try:

@@ -16,14 +16,10 @@ import pytest
 pytest.importorskip("fastapi")
 pytest.importorskip("av")
 
+from node.core.ai_models import DEFAULT_MODEL_IDS
 from tests.node.test_offchain import free_port
 
-MODELS = {"text-to-image": "stabilityai/sdxl-turbo", "image-to-image": "stabilityai/sdxl-turbo",
-          "image-to-video": "stabilityai/stable-video-diffusion-img2vid-xt",
-          "upscale": "stabilityai/stable-diffusion-x4-upscaler", "audio-to-text": "openai/whisper-large-v3",
-          "llm": "meta-llama/llama-3.1-8B-Instruct", "segment-anything-2": "facebook/sam2-hiera-large",
-          "image-to-text": "Salesforce/blip-image-captioning-large",
-          "text-to-speech": "parler-tts/parler-tts-large-v1"}
+MODELS = {p: m for p, m in DEFAULT_MODEL_IDS.items() if p != "live-video-to-video"}  # what each mock serves
 
 
 class Network:
