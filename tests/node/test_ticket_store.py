@@ -92,7 +92,7 @@ def test_a_writer_killed_with_sigkill_loses_nothing_it_acknowledged(db):
     ticket it acknowledged is there."""
     code = textwrap.dedent(f"""
         import os, signal, sys
-        sys.path.insert(0, {str(Path(__file__).parents[2])!r})
+        sys.path.append({str(Path(__file__).parents[2])!r})  # for tests.*; node stays the one under test
         from tests.node.test_ticket_store import signed
         from node.orchestrator.ticket_store import SqliteTicketStore
         store = SqliteTicketStore({str(db)!r})

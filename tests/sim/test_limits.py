@@ -31,9 +31,11 @@ def validate_in_child(path: Path) -> subprocess.CompletedProcess:
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
 
     code = "import sys; from lpsim.cli import main; sys.exit(main(sys.argv[1:]))"
-    return subprocess.run([sys.executable, "-c", code, "validate", str(path)], cwd=ROOT, preexec_fn=limit,
+    # the lpsim under test: the checkout (cwd) or, under -P, the installed package
+    safe_path = ["-P"] if sys.flags.safe_path else []
+    return subprocess.run([sys.executable, *safe_path, "-c", code, "validate", str(path)], cwd=ROOT, preexec_fn=limit,
                           capture_output=True, text=True, timeout=120,
-                          env={"PATH": "/usr/bin:/bin", "OPENBLAS_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)})
+                          env={"PATH": "/usr/bin:/bin", "OPENBLAS_NUM_THREADS": "1"})
 
 
 def billion_laughs() -> str:
