@@ -35,6 +35,7 @@ from typing import Any, Callable, Iterable, Iterator
 from pydantic import ValidationError
 
 from . import sweep_stats
+from .sweep_stats import is_number
 from .provenance import provenance
 from .scenario import (Problem, Scenario, ScenarioError, _path_parts, check_sweep_size,  # noqa: F401 (set_path: public here too)
                        set_path)
@@ -265,12 +266,8 @@ def parsed_values(unit: Unit) -> dict[str, Any]:
     out = {}
     for path, written in unit.values.items():
         value = get_path(unit.scenario, path)
-        out[path] = value if _is_number(value) else written if isinstance(written, str) else json.dumps(written)
+        out[path] = value if is_number(value) else _label(written)
     return out
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _label(value: Any) -> str:
@@ -280,7 +277,7 @@ def _label(value: Any) -> str:
 def gather(result: SweepResult) -> None:
     """Write runs.csv, metrics.csv (and .parquet), summary.json from the finished runs."""
     out, params = result.out, _columns(result.units)
-    parsed = {u.point: parsed_values(u) for u in result.units}
+    parsed = {u.point: parsed_values(u) for u in result.units if u.run == 0}  # one unit per point
     labels = [label_column(p) for p in params]
 
     def prefix(r: dict) -> list:
@@ -397,7 +394,7 @@ def _arrow_type(pa, values: list) -> Any:
     values = [v for v in values if v is not None]
     if values and all(isinstance(v, int) and not isinstance(v, bool) and -2 ** 63 <= v < 2 ** 63 for v in values):
         return pa.int64()
-    if values and all(_is_number(v) for v in values):
+    if values and all(is_number(v) for v in values):
         return pa.float64()
     return pa.string()
 

@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from . import metric_names as m
 from .report import figure_section, html_page
 from .sweep import FIGURE_UNITS, FIGURES, read_rows
+from .sweep_stats import is_number
 
 FAN_METRICS = ((m.BONDING_RATE, "bonding rate"), (m.INFLATION, "inflation (ppb per round)"),
                (m.TOTAL_SUPPLY, "total supply (LPT)"))
@@ -119,7 +120,7 @@ def _axis(summary: dict, param: str) -> tuple[dict, list, list]:
     else the order of first appearance; and the ticks with their written labels."""
     parsed = {pt["point"]: pt.get("parsed_values", {}).get(param) for pt in summary["points"]}
     written = {pt["point"]: str(pt["values"].get(param)) for pt in summary["points"]}
-    numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in parsed.values())
+    numeric = all(is_number(v) for v in parsed.values())
     order = list(dict.fromkeys(written.values()))
     pos = {p: float(parsed[p]) if numeric else float(order.index(written[p])) for p in parsed}
     ticks = sorted({(pos[p], written[p]) for p in parsed})

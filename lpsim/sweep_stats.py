@@ -29,9 +29,13 @@ PERCENTILES = (5, 50, 95)
 _CHUNK = 4_000_000  # indices per block of resamples (32 MB)
 
 
+def is_number(value: Any) -> bool:
+    """An int or float, not a bool (a figure or a parsed parameter value)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _finite(xs: Iterable[Any]) -> np.ndarray:
-    return np.array([float(x) for x in xs if isinstance(x, (int, float)) and not isinstance(x, bool)
-                     and math.isfinite(x)], dtype=float)
+    return np.array([float(x) for x in xs if is_number(x) and math.isfinite(x)], dtype=float)
 
 
 def bootstrap_mean(xs: np.ndarray, rng: np.random.Generator, resamples: int = RESAMPLES,
