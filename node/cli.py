@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from dataclasses import fields
 from decimal import Decimal, InvalidOperation
@@ -44,6 +45,15 @@ def _lpt_amount(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must not be negative: {text!r}")
     return int(value * LPT)
+
+
+def write_atomically(path: str | Path, text: str) -> None:
+    """A temp file in the same folder, then a rename: a reader sees the whole file or none."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, target)
 
 
 def non_negative_int(text: str) -> int:

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from node.cli import add_protocol_params, non_negative_int, protocol_params_from
+from node.cli import add_protocol_params, non_negative_int, protocol_params_from, write_atomically
 
 DEFAULT_BALANCE_ETH = 1_000_000  # EmbeddedChain's funding (anvil's default is 10,000)
 KEYSTORE_SCRYPT_N = 4096  # geth's "light" scrypt (LightScryptN): dev keys, opened in milliseconds
@@ -64,15 +63,6 @@ def devchain_parser(sub) -> argparse.ArgumentParser:
     add_protocol_params(dev)
     dev.set_defaults(func=cmd_devchain, parser=dev)
     return dev
-
-
-def write_atomically(path: str | Path, text: str) -> None:
-    """A temp file in the same folder, then a rename: a reader sees the whole file or none."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, target)
 
 
 def keystore_name(address: str, when: datetime) -> str:

@@ -484,10 +484,9 @@ def open_ticket_store(folder: Path, protocol):
 def write_ready_file(path: str, data: dict) -> None:
     """Write JSON to `path` atomically (a temp file in the same folder, then rename): a reader sees
     the whole file or none."""
-    target = Path(path)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, target)
+    from node.cli import write_atomically
+
+    write_atomically(path, json.dumps(data, indent=2) + "\n")
 
 
 def announce(mode: str, url: str, args, **extra) -> None:
