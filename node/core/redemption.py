@@ -52,7 +52,7 @@ from typing import Protocol
 from .chain_view import Broker, ChainView
 from .errors import RedemptionError
 from .sender_monitor import SenderMonitor
-from .ticket import Ticket
+from .ticket import ZERO_HASH, Ticket
 
 TICKET_VALIDITY_PERIOD = 2  # rounds (TicketBroker.ticketValidityPeriod on mainnet)
 NON_RETRYABLE = ("ticket already used", "transaction failed", "ticket creationRound does not have a block hash")
@@ -215,7 +215,7 @@ class Redeemer:
             self.value_redeemed += ticket.face_value
             return Redemption(signed, Outcome.REDEEMED)
         block_hash = self.chain.block_hash_for_round(ticket.creation_round)
-        if block_hash == b"\x00" * 32:
+        if block_hash == ZERO_HASH:
             return Redemption(signed, Outcome.DROPPED, "ticket creationRound does not have a block hash")
         if block_hash != ticket.creation_round_block_hash:
             return Redemption(signed, Outcome.DROPPED, "ticket creationRoundBlockHash invalid for creationRound")
