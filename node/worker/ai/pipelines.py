@@ -15,6 +15,7 @@ an error, never a silent switch to the mock.
 """
 from __future__ import annotations
 
+import importlib
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, Optional
@@ -33,7 +34,13 @@ BATCH_PIPELINES = (
     "image-to-text",
     "text-to-speech",
 )
-REAL_PIPELINES = ("text-to-image", "image-to-image")
+# Real implementations: pipeline -> "module:Class" under this package, imported only when loaded
+# (so a mock runner needs neither torch nor diffusers).
+REAL_IMPLEMENTATIONS = {
+    "text-to-image": "diffusion:TextToImagePipeline",
+    "image-to-image": "diffusion:ImageToImagePipeline",
+}
+REAL_PIPELINES = tuple(REAL_IMPLEMENTATIONS)
 MODES = ("real", "mock")
 
 
@@ -86,8 +93,7 @@ def load_pipeline(
                 f"no real {pipeline} pipeline in this runner (real: {', '.join(REAL_PIPELINES)}); "
                 "use mode='mock'"
             )
-        from .diffusion import ImageToImagePipeline, TextToImagePipeline
-
-        cls = TextToImagePipeline if pipeline == "text-to-image" else ImageToImagePipeline
-        return cls(model_id, models_dir=models_dir, **options)
+        module, _, cls = REAL_IMPLEMENTATIONS[pipeline].partition(":")
+        implementation = getattr(importlib.import_module(f"{__package__}.{module}"), cls)
+        return implementation(model_id, models_dir=models_dir, **options)
     raise ValueError(f"unknown mode {mode!r} (expected one of {MODES})")
