@@ -11,24 +11,27 @@ a 2-core CPU.
     path = build_tiny_sd(models_dir)                 # <models_dir>/test/tiny-sd/
     path = build_tiny_sd(models_dir, layout="hub")   # <models_dir>/models--test--tiny-sd/snapshots/<rev>/
 
-Command line: `python -m node.worker.ai.tiny_models MODELS_DIR [--model-id ID] [--layout hub]`.
+Command line: `python -m node.worker.ai.tiny_models MODELS_DIR [--model sd|...] [--model-id ID]
+[--layout hub]` (TINY_BUILDERS lists the models).
 """
 from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib
 import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Callable, Dict, Optional, Sequence
 
-from .model_dirs import find_model_dir, hub_folder_name, locate_model
+from .model_dirs import MARKER_FILES, find_model_dir, hub_folder_name, locate_model
 
 __all__ = [
     "TINY_SD_ID",
     "build_tiny_sd",
+    "save_tiny",
     "byte_to_unicode",
     "clip_byte_vocab",
     "find_model_dir",
@@ -197,31 +200,28 @@ def tiny_sd_path(models_dir: str | Path, model_id: str = TINY_SD_ID, layout: str
     raise ValueError(f"layout must be one of {LAYOUTS}")
 
 
-def build_tiny_sd(
+def save_tiny(
     models_dir: str | Path,
-    model_id: str = TINY_SD_ID,
+    model_id: str,
+    write: Callable[[Path], None],
     *,
     layout: str = "plain",
     seed: int = 0,
     overwrite: bool = False,
 ) -> Path:
-    """Build the tiny Stable Diffusion and save it with save_pretrained under models_dir as
-    `model_id` (layout "plain": `<models_dir>/<model_id>/`; "hub": the Hugging Face cache
-    layout with refs/main). Returns the model folder; an existing one is kept unless
-    `overwrite`. The same seed gives the same weights."""
-    from diffusers import StableDiffusionPipeline
-
+    """Save a tiny model under models_dir as `model_id`: `write(folder)` fills a temporary
+    folder (save_pretrained ...) that then replaces the target in one rename (layout "plain":
+    `<models_dir>/<model_id>/`; "hub": the Hugging Face cache layout with refs/main). An
+    existing model is kept unless `overwrite`. Returns the model folder."""
     target = tiny_sd_path(models_dir, model_id, layout, seed)
-    if (target / "model_index.json").is_file() and not overwrite:
+    if any((target / m).is_file() for m in MARKER_FILES) and not overwrite:
         return target
     if target.exists():
         shutil.rmtree(target)
-    pipe = StableDiffusionPipeline(**tiny_sd_components(seed), requires_safety_checker=False)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tiny-sd-", dir=target.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=".tiny-", dir=target.parent))
     try:
-        pipe.save_pretrained(tmp, safe_serialization=True)
-        write_clip_vocab(tmp / "tokenizer")  # also the slow tokenizer's files
+        write(tmp)
         os.replace(tmp, target)
     finally:
         if tmp.exists():
@@ -233,17 +233,49 @@ def build_tiny_sd(
     return target
 
 
+def build_tiny_sd(
+    models_dir: str | Path,
+    model_id: str = TINY_SD_ID,
+    *,
+    layout: str = "plain",
+    seed: int = 0,
+    overwrite: bool = False,
+) -> Path:
+    """Build the tiny Stable Diffusion and save it with save_pretrained under models_dir as
+    `model_id` (see save_tiny for the layouts). The same seed gives the same weights."""
+    from diffusers import StableDiffusionPipeline
+
+    def write(folder: Path) -> None:
+        pipe = StableDiffusionPipeline(**tiny_sd_components(seed), requires_safety_checker=False)
+        pipe.save_pretrained(folder, safe_serialization=True)
+        write_clip_vocab(folder / "tokenizer")  # also the slow tokenizer's files
+
+    return save_tiny(models_dir, model_id, write, layout=layout, seed=seed, overwrite=overwrite)
+
+
+# The tiny models the command line builds: name -> ("module:builder" under this package, its
+# default model id). Each builder takes (models_dir, model_id, *, layout, seed, overwrite).
+TINY_BUILDERS = {
+    "sd": ("tiny_models:build_tiny_sd", TINY_SD_ID),
+}
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     p = argparse.ArgumentParser(prog="python -m node.worker.ai.tiny_models",
-                                description="Build the tiny Stable Diffusion into a models dir.")
+                                description="Build a tiny model into a models dir.")
     p.add_argument("models_dir")
-    p.add_argument("--model-id", default=TINY_SD_ID)
+    p.add_argument("--model", choices=sorted(TINY_BUILDERS), default="sd",
+                   help="which tiny model (default sd: the tiny Stable Diffusion)")
+    p.add_argument("--model-id", default=None, help="default: the model's own test id")
     p.add_argument("--layout", choices=LAYOUTS, default="plain")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--overwrite", action="store_true")
     a = p.parse_args(argv)
-    path = build_tiny_sd(a.models_dir, a.model_id, layout=a.layout, seed=a.seed,
-                         overwrite=a.overwrite)
+    target, default_id = TINY_BUILDERS[a.model]
+    module, _, name = target.partition(":")
+    build = getattr(importlib.import_module(f"{__package__}.{module}"), name)
+    path = build(a.models_dir, a.model_id or default_id, layout=a.layout, seed=a.seed,
+                 overwrite=a.overwrite)
     print(path)
     return 0
 
