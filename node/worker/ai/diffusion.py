@@ -1,8 +1,12 @@
-"""Real text-to-image and image-to-image pipelines with diffusers, loaded from local files only.
+"""Real diffusers pipelines (text-to-image, image-to-image, image-to-video, upscale), loaded from
+local files only.
 
 Loading goes through the real `from_pretrained` path: diffusers' AutoPipelineForText2Image /
 AutoPipelineForImage2Image read model_index.json and build whatever pipeline class it names
-(StableDiffusionPipeline for the tiny test model; SDXL and others work the same way). The model
+(StableDiffusionPipeline for the tiny test model; SDXL and others work the same way);
+image-to-video loads a StableVideoDiffusionPipeline and upscale a StableDiffusionUpscalePipeline,
+as ai-runner does (stabilityai/stable-video-diffusion-img2vid-xt, .../stable-diffusion-x4-upscaler).
+The model
 is looked up under the models directory (model_dirs.py) in either the plain or the hub-cache
 layout, always with `local_files_only=True`, and HF_HUB_OFFLINE=1 is set for the process unless
 the caller already chose otherwise: nothing is ever downloaded.
@@ -38,7 +42,7 @@ from .pipelines import Pipeline  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-_load_lock = threading.Lock()
+load_lock = threading.Lock()  # one model load at a time per process
 
 
 def torch_device() -> torch.device:
@@ -67,9 +71,26 @@ def _has_fp16_files(folder: Path) -> bool:
     return any(".fp16." in p.name for p in folder.rglob("*.safetensors"))
 
 
+def local_source(models_dir: Optional[str | Path], model_id: str) -> Tuple[Path, str, dict]:
+    """(model folder, from_pretrained's first argument, its kwargs) for a model in the models
+    directory: in a hub cache the repo id with cache_dir (the runner's path), else the folder;
+    always local_files_only. FileNotFoundError when the model is not there."""
+    folder, layout = locate_model(models_dir, model_id)
+    kwargs: dict[str, Any] = {"local_files_only": True}
+    if layout == "hub":
+        return folder, model_id, dict(kwargs, cache_dir=str(folder.parents[2]))
+    return folder, str(folder), kwargs
+
+
+def use_threads(num_threads: Optional[int]) -> None:
+    """torch's CPU threads for this process (1 is much faster on a busy small CPU)."""
+    if num_threads:
+        torch.set_num_threads(num_threads)
+
+
 class _DiffusersPipeline(Pipeline):
     mode = "real"
-    auto_class_name = ""
+    auto_class_name = ""  # the diffusers class whose from_pretrained loads the model
 
     def __init__(
         self,
@@ -84,15 +105,13 @@ class _DiffusersPipeline(Pipeline):
         from diffusers.utils import is_accelerate_available
 
         self.model_id = model_id
-        folder, layout = locate_model(models_dir, model_id)
+        folder, source, kwargs = local_source(models_dir, model_id)
         self.model_path = folder
         self.device = torch.device(device) if device else torch_device()
-        if num_threads:
-            torch.set_num_threads(num_threads)
+        use_threads(num_threads)
         fp16 = self.device.type != "cpu" and _has_fp16_files(folder)
         self.dtype = dtype or (torch.float16 if fp16 else torch.float32)
 
-        kwargs: dict[str, Any] = {"local_files_only": True}
         # diffusers ≥ 0.36 spells the argument `dtype`; older ones `torch_dtype`.
         from diffusers.pipelines import pipeline_utils
 
@@ -102,11 +121,7 @@ class _DiffusersPipeline(Pipeline):
         if not is_accelerate_available():
             kwargs["low_cpu_mem_usage"] = False
         auto = getattr(diffusers, self.auto_class_name)
-        if layout == "hub":  # the runner's path: resolve the repo id inside a hub cache
-            source, kwargs["cache_dir"] = model_id, str(folder.parents[2])
-        else:
-            source = str(folder)
-        with _load_lock:
+        with load_lock:
             self.ldm = auto.from_pretrained(source, **kwargs).to(self.device)
         self.ldm.set_progress_bar_config(disable=True)
         if getattr(self.ldm, "safety_checker", None) is not None:
@@ -116,20 +131,26 @@ class _DiffusersPipeline(Pipeline):
         log.info("loaded %s (%s) from %s on %s/%s", model_id, type(self.ldm).__name__, folder,
                  self.device, self.dtype)
 
-    # -- the parameters every diffusers image pipeline shares
+    # -- the parameters every diffusers pipeline shares
 
-    def _prepare(self, prompt: str, kwargs: dict) -> dict:
+    def _prepare_common(self, kwargs: dict) -> dict:
+        """seed → generator, steps < 1 → the pipeline's default, safety_check dropped."""
         seed = kwargs.pop("seed", None)
         kwargs.pop("safety_check", None)
-        loras = parse_loras(kwargs.pop("loras", "") or "")
-        if loras:
-            raise LoraLoadingError("LoRA adapters are not supported by this runner.")
         if seed is not None:
             gen_device = "cpu" if self.device.type == "mps" else self.device
             kwargs["generator"] = torch.Generator(gen_device).manual_seed(int(seed))
         steps = kwargs.get("num_inference_steps", 0)
         if "num_inference_steps" in kwargs and (steps is None or steps < 1):
             del kwargs["num_inference_steps"]
+        return kwargs
+
+    def _prepare(self, prompt: str, kwargs: dict) -> dict:
+        """The common parameters, then LoRAs, turbo / Lightning overrides and the prompts."""
+        kwargs = self._prepare_common(kwargs)
+        loras = parse_loras(kwargs.pop("loras", "") or "")
+        if loras:
+            raise LoraLoadingError("LoRA adapters are not supported by this runner.")
         if _is_turbo(self.model_id):
             kwargs["guidance_scale"] = 0.0
         lightning = _lightning_steps(self.model_id)
@@ -144,15 +165,18 @@ class _DiffusersPipeline(Pipeline):
                 kwargs[key] = text or ""
         return {k: v for k, v in kwargs.items() if k in self._accepts}
 
-    def _run(self, kwargs: dict) -> Tuple[List[Image.Image], List[Optional[bool]]]:
+    def _call_model(self, kwargs: dict) -> Any:
         try:
             with torch.inference_mode():
-                out = self.ldm(**kwargs)
+                return self.ldm(**kwargs)
         except torch.cuda.OutOfMemoryError:
             raise
         except Exception as e:
             raise InferenceError(original_exception=e) from e
-        return list(out.images), [None] * len(out.images)
+
+    def _run(self, kwargs: dict) -> Tuple[List[Image.Image], List[Optional[bool]]]:
+        images = list(self._call_model(kwargs).images)
+        return images, [None] * len(images)
 
 
 class TextToImagePipeline(_DiffusersPipeline):
@@ -179,5 +203,40 @@ class ImageToImagePipeline(_DiffusersPipeline):
             steps = kwargs["num_inference_steps"] or 1
             kwargs["strength"] = max(1.0 / max(1, steps), kwargs.get("strength", 0.5))
         call = self._prepare(prompt, kwargs)
+        call["image"] = image
+        return self._run(call)
+
+
+class ImageToVideoPipeline(_DiffusersPipeline):
+    """image-to-video with Stable Video Diffusion: the image conditions every frame; fps,
+    motion_bucket_id and noise_aug_strength go to the model's added time embedding. Returns
+    (batches of frames, one nsfw flag per batch), like ai-runner; the gateway makes the MP4."""
+
+    name = "image-to-video"
+    auto_class_name = "StableVideoDiffusionPipeline"
+    decode_chunk_size = 4  # ai-runner's: frames decoded by the VAE at a time
+
+    def __call__(
+        self, image: Image.Image, **kwargs
+    ) -> Tuple[List[List[Image.Image]], List[Optional[bool]]]:
+        call = self._prepare_common(dict(kwargs))
+        call.setdefault("decode_chunk_size", self.decode_chunk_size)
+        call["image"] = image
+        call = {k: v for k, v in call.items() if k in self._accepts}
+        frames = self._call_model(call).frames
+        return [list(batch) for batch in frames], [None]
+
+
+class UpscalePipeline(_DiffusersPipeline):
+    """upscale with a Stable Diffusion upscaler: the output is the input times the VAE's scale
+    (4× for stabilityai/stable-diffusion-x4-upscaler), guided by the prompt."""
+
+    name = "upscale"
+    auto_class_name = "StableDiffusionUpscalePipeline"
+
+    def __call__(
+        self, prompt: str, image: Image.Image, **kwargs
+    ) -> Tuple[List[Image.Image], List[Optional[bool]]]:
+        call = self._prepare(prompt, dict(kwargs))
         call["image"] = image
         return self._run(call)

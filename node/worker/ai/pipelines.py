@@ -5,8 +5,8 @@ loaded eagerly in __init__, called with the route's parameters and returning pla
 (PIL images and NSFW flags, a transcript dict, mask arrays, ...). The HTTP adapter lives in
 routes.py. Two kinds of implementation exist:
 
-- mode "real": models run for real (diffusion.py: text-to-image and image-to-image with diffusers,
-  loaded from a local models directory, never downloaded);
+- mode "real": models run for real, loaded from a local models directory, never downloaded
+  (REAL_IMPLEMENTATIONS below: diffusion.py, segmentation.py, ...);
 - mode "mock": deterministic outputs with a configurable simulated compute time (mock.py), for
   every batch pipeline.
 
@@ -39,6 +39,9 @@ BATCH_PIPELINES = (
 REAL_IMPLEMENTATIONS = {
     "text-to-image": "diffusion:TextToImagePipeline",
     "image-to-image": "diffusion:ImageToImagePipeline",
+    "image-to-video": "diffusion:ImageToVideoPipeline",
+    "upscale": "diffusion:UpscalePipeline",
+    "segment-anything-2": "segmentation:SegmentAnything2Pipeline",
 }
 REAL_PIPELINES = tuple(REAL_IMPLEMENTATIONS)
 MODES = ("real", "mock")

@@ -257,6 +257,9 @@ def build_tiny_sd(
 # default model id). Each builder takes (models_dir, model_id, *, layout, seed, overwrite).
 TINY_BUILDERS = {
     "sd": ("tiny_models:build_tiny_sd", TINY_SD_ID),
+    "svd": ("tiny_vision:build_tiny_svd", "test/tiny-svd"),
+    "upscaler": ("tiny_vision:build_tiny_upscaler", "test/tiny-upscaler"),
+    "sam2": ("tiny_vision:build_tiny_sam2", "test/tiny-sam2"),
 }
 
 
