@@ -89,7 +89,8 @@ class Simulation:
             price_per_pixel=_price(g.price_per_pixel.sample(rng)),
             ai_prices={k: Fraction(v) for k, v in g.ai_prices.items()}, auto_adjust_price=g.auto_adjust_price,
             ticket_ev=g.ticket_ev, max_face_value=g.max_face_value, capacity=g.capacity,
-            pipelines={n: PipelineModel(n, p.model_id, p.warm, RealCompute(n, p.model_id) if p.mode == "real" else p.compute)
+            pipelines={n: PipelineModel(n, p.model_id, p.warm, RealCompute.for_scenario(self.scenario, n, p.model_id)
+                                        if p.mode == "real" else p.compute)
                        for n, p in g.pipelines.items()},
             failure_rate=g.failure_rate, reward_policy=g.reward, service_uri=g.service_uri_for(i),
             redeem_gas=self.scenario.chain.redeem_gas, rng=tree.generator("work"), randbytes=tree.randbytes("seeds"),
