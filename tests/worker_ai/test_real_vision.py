@@ -245,3 +245,18 @@ def test_tiny_models_command_builds_the_vision_models(tmp_path, capsys):
     folder = capsys.readouterr().out.strip()
     assert folder.startswith(str(tmp_path / "models--test--tiny-sam2" / "snapshots"))
     assert (tmp_path / "models--test--tiny-sam2" / "refs" / "main").is_file()
+
+
+def test_segment_anything_2_without_a_preprocessor_config(tmp_path, offline):
+    """facebook/sam2-hiera-large-hf ships config.json and weights only: SAM2's own input size,
+    mean and std apply, the same as the tiny model's preprocessor_config.json says."""
+    from node.worker.ai.segmentation import SegmentAnything2Pipeline
+
+    folder = build_tiny_sam2(tmp_path)
+    image = Image.open(io.BytesIO(png((40, 30))))
+    prompt = dict(point_coords=np.array([[20, 15]]), point_labels=np.array([1]))
+    with_config = SegmentAnything2Pipeline(TINY_SAM2_ID, models_dir=tmp_path)(image, **prompt)
+    (folder / "preprocessor_config.json").unlink()
+    without = SegmentAnything2Pipeline(TINY_SAM2_ID, models_dir=tmp_path)
+    assert without.input_size == SAM2_SIZE
+    assert all(np.array_equal(a, b) for a, b in zip(with_config, without(image, **prompt)))

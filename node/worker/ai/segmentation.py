@@ -2,13 +2,16 @@
 
 ai-runner runs facebook/sam2-hiera-large through the `sam2` package's SAM2ImagePredictor
 (`set_image`, then `predict`); this is the same computation with transformers' port of the model
-(the checkpoint's config.json + model.safetensors), loaded like the diffusers pipelines
-(diffusion.local_source: plain folder or hub cache, never downloaded), on the same device.
+(config.json + model.safetensors: facebook/sam2-hiera-large-hf staged under the model id the
+orchestrator advertises; the original repo holds only the sam2 package's .pt), loaded like the
+diffusers pipelines (diffusion.local_source: plain folder or hub cache, never downloaded), on the
+same device.
 
 What `predict` does and this reproduces:
 - the image is resized to the model's square input, rescaled to [0, 1] and normalised with the
-  mean and std of the checkpoint's preprocessor_config.json (transformers' Sam2ImageProcessor
-  would do the same but needs torchvision, which has no CPU build on PyPI for this torch);
+  mean and std of the checkpoint's preprocessor_config.json when it has one, else SAM2's
+  (ImageNet's, at the prompt encoder's input size) (transformers' Sam2ImageProcessor would do the
+  same but needs torchvision, which has no CPU build on PyPI for this torch);
 - point_coords (N×2, with point_labels N) and box (XYXY) are pixel coordinates of the original
   image when normalize_coords is true, else already in [0, 1]; both are scaled to the input size;
   mask_input is a previous call's low-resolution logits (1×H×W);
@@ -64,7 +67,8 @@ class SegmentAnything2Pipeline(Pipeline):
         with load_lock:
             self.model = Sam2Model.from_pretrained(source, dtype=self.dtype, **kwargs)
         self.model.to(self.device).eval()
-        prep = json.loads((folder / "preprocessor_config.json").read_text())
+        prep_file = folder / "preprocessor_config.json"  # facebook/sam2-hiera-large-hf has none
+        prep = json.loads(prep_file.read_text()) if prep_file.is_file() else {}
         size = prep.get("size", {})
         self.input_size = int(size.get("height") or size.get("longest_edge")
                               or self.model.config.prompt_encoder_config.image_size)
