@@ -260,3 +260,20 @@ def test_segment_anything_2_without_a_preprocessor_config(tmp_path, offline):
     without = SegmentAnything2Pipeline(TINY_SAM2_ID, models_dir=tmp_path)
     assert without.input_size == SAM2_SIZE
     assert all(np.array_equal(a, b) for a, b in zip(with_config, without(image, **prompt)))
+
+
+def test_runner_command_takes_a_device(models_dir, offline, monkeypatch):
+    import uvicorn
+
+    from node.worker.ai import app as app_module
+
+    seen = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(app=app))
+    rc = app_module.main(["--pipeline", "segment-anything-2", "--model-id", TINY_SAM2_ID,
+                          "--models-dir", str(models_dir), "--mode", "real", "--device", "cpu",
+                          "--num-threads", "1"])
+    assert rc == 0
+    assert seen["app"].state.runner.pipeline.device == torch.device("cpu")
+    with pytest.raises(RuntimeError):  # a device torch does not have is refused at load
+        app_module.main(["--pipeline", "segment-anything-2", "--model-id", TINY_SAM2_ID,
+                         "--models-dir", str(models_dir), "--mode", "real", "--device", "nope"])

@@ -122,6 +122,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="mock mode: simulated seconds per pipeline call")
     p.add_argument("--num-threads", type=int, default=None,
                    help="real mode: torch CPU threads (1 is much faster on a busy small CPU)")
+    p.add_argument("--device", default=env("DEVICE") or None,
+                   help="real mode: torch device (cuda, cuda:1, mps, cpu; env DEVICE; default: "
+                        "cuda when present, then mps, then cpu)")
     p.add_argument("--host", default=env("HOST", "127.0.0.1"))
     p.add_argument("--port", type=int, default=int(env("PORT", "8000")))
     p.add_argument("--auth-token", default=env("AUTH_TOKEN"), help="bearer token (env AUTH_TOKEN)")
@@ -145,8 +148,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     options: dict[str, Any] = {}
     if args.mode == "mock":
         options["compute_time"] = args.compute_time
-    elif args.num_threads:
-        options["num_threads"] = args.num_threads
+    else:
+        options.update({k: v for k, v in (("num_threads", args.num_threads),
+                                          ("device", args.device)) if v})
     app = create_app(args.pipeline, args.model_id, mode=args.mode, models_dir=args.models_dir,
                      auth_token=args.auth_token, version=os.environ.get("VERSION", "undefined"),
                      background_load=args.background_load, **options)
