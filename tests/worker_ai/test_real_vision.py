@@ -128,6 +128,18 @@ def test_image_to_video_real(i2v):
     assert decode(wide[0]["url"]).size == (48, 32)
 
 
+def test_image_to_video_frames_make_the_gateways_mp4(i2v):
+    """The gateway turns the runner's frames into the MP4 clients get (go's ImageToVideo)."""
+    av = pytest.importorskip("av")
+    from node.gateway.media import frames_to_mp4
+
+    frames = video(i2v, width=48).json()["frames"][0]
+    mp4 = frames_to_mp4([decode_data_url(f["url"]) for f in frames], 48, 32, 6)
+    with av.open(io.BytesIO(mp4)) as container:
+        decoded = list(container.decode(video=0))
+    assert len(decoded) == SVD_FRAMES and (decoded[0].width, decoded[0].height) == (48, 32)
+
+
 def test_image_to_video_bad_input(i2v):
     r = video(i2v, height=60)
     assert r.status_code == 400
