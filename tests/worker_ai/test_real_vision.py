@@ -25,9 +25,11 @@ from node.worker.ai.tiny_models import main as tiny_main  # noqa: E402
 from node.worker.ai.tiny_vision import (  # noqa: E402
     SAM2_SIZE,
     SVD_FRAMES,
+    TINY_SAFETY_CHECKER_ID,
     TINY_SAM2_ID,
     TINY_SVD_ID,
     TINY_UPSCALER_ID,
+    build_tiny_safety_checker,
     build_tiny_sam2,
     build_tiny_svd,
     build_tiny_upscaler,
@@ -56,11 +58,14 @@ def models_dir(tmp_path_factory):
     build_tiny_svd(root)
     build_tiny_upscaler(root)
     build_tiny_sam2(root, layout="hub")  # the runner's hub-cache path
+    build_tiny_safety_checker(root, threshold=-2.0)  # flags every image
     return root
 
 
 def client(pipeline, model_id, models_dir):
-    app = create_app(pipeline, model_id, mode="real", models_dir=models_dir, num_threads=1)
+    app = create_app(pipeline, model_id, mode="real", models_dir=models_dir, num_threads=1,
+                     **({} if pipeline == "segment-anything-2" else
+                        {"safety_checker_id": TINY_SAFETY_CHECKER_ID}))
     return TestClient(app)
 
 
@@ -289,3 +294,28 @@ def test_runner_command_takes_a_device(models_dir, offline, monkeypatch):
     with pytest.raises(RuntimeError):  # a device torch does not have is refused at load
         app_module.main(["--pipeline", "segment-anything-2", "--model-id", TINY_SAM2_ID,
                          "--models-dir", str(models_dir), "--mode", "real", "--device", "nope"])
+
+
+def test_safety_check_flags_without_altering_the_images(i2v, upscale):
+    """The tiny checker flags every image: safety_check=true reports it, false does not, and the
+    images are the same either way (ai-runner reports, never blacks out)."""
+    checked = upscaled(upscale, safety_check="true").json()["images"][0]
+    unchecked = upscaled(upscale).json()["images"][0]
+    assert checked["nsfw"] is True and unchecked["nsfw"] is False
+    assert same(decode(checked["url"]), decode(unchecked["url"]))
+    frames = video(i2v, safety_check="true").json()["frames"][0]
+    assert all(f["nsfw"] is True for f in frames)  # the input image's flag, on every frame
+
+
+def test_a_checker_that_flags_nothing_and_one_not_staged(models_dir, offline, tmp_path):
+    from node.worker.ai.diffusion import UpscalePipeline
+
+    build_tiny_safety_checker(tmp_path, threshold=2.0)  # flags nothing
+    build_tiny_upscaler(tmp_path)
+    image = Image.open(io.BytesIO(png((8, 8))))
+    lenient = UpscalePipeline(TINY_UPSCALER_ID, models_dir=tmp_path,
+                              safety_checker_id=TINY_SAFETY_CHECKER_ID)
+    assert lenient("p", image, num_inference_steps=1, seed=1, safety_check=True)[1] == [False]
+    absent = UpscalePipeline(TINY_UPSCALER_ID, models_dir=tmp_path)  # no CompVis checker here
+    assert absent.safety_checker is None
+    assert absent("p", image, num_inference_steps=1, seed=1, safety_check=True)[1] == [None]

@@ -6,9 +6,8 @@ AutoPipelineForImage2Image read model_index.json and build whatever pipeline cla
 (StableDiffusionPipeline for the tiny test model; SDXL and others work the same way);
 image-to-video loads a StableVideoDiffusionPipeline and upscale a StableDiffusionUpscalePipeline,
 as ai-runner does (stabilityai/stable-video-diffusion-img2vid-xt, .../stable-diffusion-x4-upscaler).
-The model
-is looked up under the models directory (model_dirs.py) in either the plain or the hub-cache
-layout, always with `local_files_only=True`, and HF_HUB_OFFLINE=1 is set for the process unless
+The model is looked up under the models directory (model_dirs.py) in either the plain or the
+hub-cache layout, always with `local_files_only=True`, and HF_HUB_OFFLINE=1 is set for the process unless
 the caller already chose otherwise: nothing is ever downloaded.
 
 Like ai-runner: the device is CUDA, then MPS, then CPU; the dtype is float16 only on a GPU and
@@ -16,8 +15,10 @@ only when `*.fp16.safetensors` files are present (float32 otherwise, always on C
 seed becomes a torch.Generator; num_inference_steps < 1 falls back to the pipeline default;
 sd-turbo / sdxl-turbo force guidance 0 (and image-to-image strength ≥ 1/steps); SDXL-Lightning
 ids force guidance 0 and their 2/4/8 steps; '|' splits prompts onto extra text encoders when the
-pipeline has them. Differences: no safety checker is loaded (nsfw is always reported False) and
-LoRA requests are validated but loading adapters is not supported (400).
+pipeline has them; `safety_check` runs the NSFW checker (safety.py) on the outputs (image-to-video:
+on the input image) and reports flags without altering images. Differences: the checker is used
+only where it has been staged in the models directory (else nsfw is reported False), and LoRA
+requests are validated but loading adapters is not supported (400).
 """
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ from .errors import InferenceError, LoraLoadingError  # noqa: E402
 from .media import parse_loras, split_prompt  # noqa: E402
 from .model_dirs import locate_model  # noqa: E402
 from .pipelines import Pipeline  # noqa: E402
+from .safety import SAFETY_CHECKER_ID, SafetyChecker  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +102,7 @@ class _DiffusersPipeline(Pipeline):
         device: Optional[str] = None,
         dtype: Optional[torch.dtype] = None,
         num_threads: Optional[int] = None,
+        safety_checker_id: str = SAFETY_CHECKER_ID,
     ):
         import diffusers
         from diffusers.utils import is_accelerate_available
@@ -125,7 +128,8 @@ class _DiffusersPipeline(Pipeline):
             self.ldm = auto.from_pretrained(source, **kwargs).to(self.device)
         self.ldm.set_progress_bar_config(disable=True)
         if getattr(self.ldm, "safety_checker", None) is not None:
-            self.ldm.safety_checker = None  # off: nsfw is reported False
+            self.ldm.safety_checker = None  # flags come from self.safety_checker; images untouched
+        self.safety_checker = SafetyChecker.load(models_dir, self.device, safety_checker_id)
         params = inspect.signature(self.ldm.__call__).parameters
         self._accepts = set(params)
         log.info("loaded %s (%s) from %s on %s/%s", model_id, type(self.ldm).__name__, folder,
@@ -134,7 +138,7 @@ class _DiffusersPipeline(Pipeline):
     # -- the parameters every diffusers pipeline shares
 
     def _prepare_common(self, kwargs: dict) -> dict:
-        """seed → generator, steps < 1 → the pipeline's default, safety_check dropped."""
+        """seed → generator, steps < 1 → the pipeline's default (safety_check is the caller's)."""
         seed = kwargs.pop("seed", None)
         kwargs.pop("safety_check", None)
         if seed is not None:
@@ -174,9 +178,15 @@ class _DiffusersPipeline(Pipeline):
         except Exception as e:
             raise InferenceError(original_exception=e) from e
 
-    def _run(self, kwargs: dict) -> Tuple[List[Image.Image], List[Optional[bool]]]:
+    def nsfw_flags(self, images: List[Image.Image], check: bool) -> List[Optional[bool]]:
+        """One flag per image when asked and a checker is staged, else None each."""
+        if not check or self.safety_checker is None:
+            return [None] * len(images)
+        return self.safety_checker(images)
+
+    def _run(self, kwargs: dict, check: bool) -> Tuple[List[Image.Image], List[Optional[bool]]]:
         images = list(self._call_model(kwargs).images)
-        return images, [None] * len(images)
+        return images, self.nsfw_flags(images, check)
 
 
 class TextToImagePipeline(_DiffusersPipeline):
@@ -186,7 +196,9 @@ class TextToImagePipeline(_DiffusersPipeline):
     auto_class_name = "AutoPipelineForText2Image"
 
     def __call__(self, prompt: str, **kwargs) -> Tuple[List[Image.Image], List[Optional[bool]]]:
-        return self._run(self._prepare(prompt, dict(kwargs)))
+        kwargs = dict(kwargs)
+        check = kwargs.pop("safety_check", True)
+        return self._run(self._prepare(prompt, kwargs), check)
 
 
 class ImageToImagePipeline(_DiffusersPipeline):
@@ -199,12 +211,13 @@ class ImageToImagePipeline(_DiffusersPipeline):
         self, prompt: str, image: Image.Image, **kwargs
     ) -> Tuple[List[Image.Image], List[Optional[bool]]]:
         kwargs = dict(kwargs)
+        check = kwargs.pop("safety_check", True)
         if _is_turbo(self.model_id) and "num_inference_steps" in kwargs:
             steps = kwargs["num_inference_steps"] or 1
             kwargs["strength"] = max(1.0 / max(1, steps), kwargs.get("strength", 0.5))
         call = self._prepare(prompt, kwargs)
         call["image"] = image
-        return self._run(call)
+        return self._run(call, check)
 
 
 class ImageToVideoPipeline(_DiffusersPipeline):
@@ -219,12 +232,14 @@ class ImageToVideoPipeline(_DiffusersPipeline):
     def __call__(
         self, image: Image.Image, **kwargs
     ) -> Tuple[List[List[Image.Image]], List[Optional[bool]]]:
-        call = self._prepare_common(dict(kwargs))
+        call = dict(kwargs)
+        flags = self.nsfw_flags([image], call.pop("safety_check", True))  # the input is checked
+        call = self._prepare_common(call)
         call.setdefault("decode_chunk_size", self.decode_chunk_size)
         call["image"] = image
         call = {k: v for k, v in call.items() if k in self._accepts}
         frames = self._call_model(call).frames
-        return [list(batch) for batch in frames], [None]
+        return [list(batch) for batch in frames], flags
 
 
 class UpscalePipeline(_DiffusersPipeline):
@@ -237,6 +252,8 @@ class UpscalePipeline(_DiffusersPipeline):
     def __call__(
         self, prompt: str, image: Image.Image, **kwargs
     ) -> Tuple[List[Image.Image], List[Optional[bool]]]:
-        call = self._prepare(prompt, dict(kwargs))
+        kwargs = dict(kwargs)
+        check = kwargs.pop("safety_check", True)
+        call = self._prepare(prompt, kwargs)
         call["image"] = image
-        return self._run(call)
+        return self._run(call, check)

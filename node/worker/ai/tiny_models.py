@@ -260,6 +260,7 @@ TINY_BUILDERS = {
     "svd": ("tiny_vision:build_tiny_svd", "test/tiny-svd"),
     "upscaler": ("tiny_vision:build_tiny_upscaler", "test/tiny-upscaler"),
     "sam2": ("tiny_vision:build_tiny_sam2", "test/tiny-sam2"),
+    "safety": ("tiny_vision:build_tiny_safety_checker", "test/tiny-safety-checker"),
 }
 
 

@@ -9,6 +9,9 @@ models from, so the runner's real `from_pretrained` path runs:
   diffusers' own fast test; 6 frames instead of SVD-xt's 25;
 - upscale: a StableDiffusionUpscalePipeline (a 7-channel UNet with noise-level class embeddings,
   a 3-block VAE, so 4× like stabilityai/stable-diffusion-x4-upscaler);
+- the NSFW safety checker: diffusers' StableDiffusionSafetyChecker over a tiny CLIP vision model,
+  every concept threshold set to `threshold` (cosine similarities lie in [-1, 1]: -2 flags every
+  image, 2 none);
 - segment-anything-2: a transformers Sam2Model (Hiera backbone, FPN, prompt encoder, two-way
   mask decoder) at a 64-pixel input instead of 1024, with the preprocessor_config.json of the
   real checkpoints (resize to the square input, rescale, ImageNet mean and std).
@@ -16,8 +19,9 @@ models from, so the runner's real `from_pretrained` path runs:
     build_tiny_svd(models_dir)       # <models_dir>/test/tiny-svd/
     build_tiny_upscaler(models_dir)  # <models_dir>/test/tiny-upscaler/
     build_tiny_sam2(models_dir)      # <models_dir>/test/tiny-sam2/
+    build_tiny_safety_checker(models_dir, threshold=-2.0)  # <models_dir>/test/tiny-safety-checker/
 
-Command line: `python -m node.worker.ai.tiny_models MODELS_DIR --model svd|upscaler|sam2`.
+Command line: `python -m node.worker.ai.tiny_models MODELS_DIR --model svd|upscaler|sam2|safety`.
 """
 from __future__ import annotations
 
@@ -31,6 +35,7 @@ from .tiny_models import save_tiny, tiny_clip_tokenizer, write_clip_vocab
 TINY_SVD_ID = "test/tiny-svd"
 TINY_UPSCALER_ID = "test/tiny-upscaler"
 TINY_SAM2_ID = "test/tiny-sam2"
+TINY_SAFETY_CHECKER_ID = "test/tiny-safety-checker"
 
 SVD_FRAMES = 6
 SAM2_SIZE = 64  # the model's square input (facebook/sam2-hiera-*: 1024); low-res masks are 1/4
@@ -222,5 +227,41 @@ def build_tiny_sam2(models_dir: str | Path, model_id: str = TINY_SAM2_ID, *, lay
         model, preprocessor = tiny_sam2(seed)
         model.save_pretrained(folder, safe_serialization=True)
         (folder / "preprocessor_config.json").write_text(json.dumps(preprocessor, indent=2))
+
+    return save_tiny(models_dir, model_id, write, layout=layout, seed=seed, overwrite=overwrite)
+
+
+def tiny_safety_checker(seed: int = 0, threshold: float = 0.0):
+    """A StableDiffusionSafetyChecker with random weights and every concept threshold set."""
+    import torch
+    from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
+    from transformers import CLIPConfig
+
+    config = CLIPConfig(
+        text_config=dict(hidden_size=32, intermediate_size=37, num_attention_heads=4,
+                         num_hidden_layers=1, vocab_size=1000, bos_token_id=0, eos_token_id=2,
+                         pad_token_id=1),
+        vision_config=dict(hidden_size=32, intermediate_size=37, num_attention_heads=4,
+                           num_hidden_layers=2, image_size=224, patch_size=32),
+        projection_dim=32,
+    )
+    with _seeded(seed):
+        checker = StableDiffusionSafetyChecker(config)
+        with torch.no_grad():
+            checker.concept_embeds.normal_()
+            checker.special_care_embeds.normal_()
+            checker.concept_embeds_weights.fill_(threshold)
+            checker.special_care_embeds_weights.fill_(threshold)
+    return checker.eval()
+
+
+def build_tiny_safety_checker(models_dir: str | Path, model_id: str = TINY_SAFETY_CHECKER_ID, *,
+                              layout: str = "plain", seed: int = 0, overwrite: bool = False,
+                              threshold: float = 0.0) -> Path:
+    from transformers import CLIPImageProcessor
+
+    def write(folder: Path) -> None:
+        tiny_safety_checker(seed, threshold).save_pretrained(folder, safe_serialization=True)
+        CLIPImageProcessor().save_pretrained(folder)  # CLIP's standard preprocessing
 
     return save_tiny(models_dir, model_id, write, layout=layout, seed=seed, overwrite=overwrite)
