@@ -25,17 +25,22 @@ def models_dir(tmp_path_factory):
     if not CUDA:
         pytest.skip("no CUDA device here")
     from node.worker.ai.tiny_models import build_tiny_sd
-    from node.worker.ai.tiny_vision import build_tiny_sam2, build_tiny_svd, build_tiny_upscaler
+    from node.worker.ai.tiny_vision import (
+        build_tiny_safety_checker, build_tiny_sam2, build_tiny_svd, build_tiny_upscaler,
+    )
 
     root = tmp_path_factory.mktemp("gpu-models")
-    for build in (build_tiny_sd, build_tiny_svd, build_tiny_upscaler, build_tiny_sam2):
+    for build in (build_tiny_sd, build_tiny_svd, build_tiny_upscaler, build_tiny_sam2,
+                  build_tiny_safety_checker):
         build(root)
     return root
 
 
 def fp16_client(pipeline, model_id, models_dir):
+    checker = {} if pipeline == "segment-anything-2" else {
+        "safety_checker_id": "test/tiny-safety-checker"}  # runs in float16 on CUDA too
     app = create_app(pipeline, model_id, mode="real", models_dir=models_dir, device="cuda",
-                     dtype=torch.float16)
+                     dtype=torch.float16, **checker)
     c = TestClient(app)
     pipe = app.state.runner.pipeline
     assert pipe.device.type == "cuda" and pipe.dtype == torch.float16
@@ -74,7 +79,7 @@ def test_text_to_image_fp16_variant_chosen_on_cuda(tmp_path):
 def test_text_and_image_to_image_on_cuda(models_dir):
     t2i = fp16_client("text-to-image", "test/tiny-sd", models_dir)
     body = {"model_id": "test/tiny-sd", "prompt": "a cat", "width": 512, "height": 512,
-            "num_inference_steps": 2, "seed": 1}
+            "num_inference_steps": 2, "seed": 1, "safety_check": True}
     r = t2i.post("/text-to-image", json=body)
     assert r.status_code == 200, r.text
     assert image(r.json()["images"][0]["url"]).size == (512, 512)
