@@ -42,6 +42,10 @@ REAL_IMPLEMENTATIONS = {
     "image-to-video": "diffusion:ImageToVideoPipeline",
     "upscale": "diffusion:UpscalePipeline",
     "segment-anything-2": "segmentation:SegmentAnything2Pipeline",
+    "audio-to-text": "speech:AudioToTextPipeline",
+    "llm": "language:LLMPipeline",
+    "image-to-text": "language:ImageToTextPipeline",
+    "text-to-speech": "speech:TextToSpeechPipeline",
 }
 REAL_PIPELINES = tuple(REAL_IMPLEMENTATIONS)
 MODES = ("real", "mock")

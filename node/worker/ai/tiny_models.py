@@ -261,6 +261,10 @@ TINY_BUILDERS = {
     "upscaler": ("tiny_vision:build_tiny_upscaler", "test/tiny-upscaler"),
     "sam2": ("tiny_vision:build_tiny_sam2", "test/tiny-sam2"),
     "safety": ("tiny_vision:build_tiny_safety_checker", "test/tiny-safety-checker"),
+    "whisper": ("tiny_speech:build_tiny_whisper", "test/tiny-whisper"),
+    "vits": ("tiny_speech:build_tiny_vits", "test/tiny-vits"),
+    "llama": ("tiny_language:build_tiny_llama", "test/tiny-llama"),
+    "blip": ("tiny_language:build_tiny_blip", "test/tiny-blip"),
 }
 
 
