@@ -26,6 +26,7 @@ prefix); float16 on a GPU; the model's default generation (greedy, its max_lengt
 """
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import uuid
@@ -85,6 +86,9 @@ class LLMPipeline(Pipeline):
         positions = getattr(config, "max_position_embeddings", None) or limit
         self.max_model_len = min(limit, positions)
         self.generator = torch.Generator(self.device).manual_seed(seed)
+        # transformers ≥ 5.25 names the key/value cache `cache` (before: `past_key_values`).
+        params = inspect.signature(self.model.forward).parameters
+        self._cache = "cache" if "cache" in params else "past_key_values"
         log.info("loaded %s (%s) from %s on %s/%s", model_id, type(self.model).__name__, folder,
                  self.device, self.dtype)
 
@@ -108,9 +112,9 @@ class LLMPipeline(Pipeline):
         text, past, step = "", None, ids.to(self.device)
         for _ in range(min(max_tokens, self.max_model_len - n_prompt)):
             with torch.inference_mode():
-                out = self.model(input_ids=step, past_key_values=past, use_cache=True)
+                out = self.model(input_ids=step, use_cache=True, **{self._cache: past})
                 token = self._pick(out.logits[0, -1].float(), temperature, top_p, top_k)
-            past = out.past_key_values
+            past = getattr(out, self._cache)
             if token in self.stop_ids:
                 break
             generated.append(token)

@@ -135,7 +135,7 @@ def build_tiny_blip(models_dir, model_id: str = TINY_BLIP_ID, *, layout: str = "
         )
         with _seeded(seed):
             model = BlipForConditionalGeneration(config)
-        model.generation_config.max_length = 20
+        model.generation_config.max_new_tokens = 20
         model.save_pretrained(folder, safe_serialization=True)
         processor = BlipProcessor(
             image_processor=BlipImageProcessor(
