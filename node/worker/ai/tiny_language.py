@@ -135,7 +135,6 @@ def build_tiny_blip(models_dir, model_id: str = TINY_BLIP_ID, *, layout: str = "
         )
         with _seeded(seed):
             model = BlipForConditionalGeneration(config)
-        model.generation_config.max_new_tokens = 20
         model.save_pretrained(folder, safe_serialization=True)
         processor = BlipProcessor(
             image_processor=BlipImageProcessor(
