@@ -35,7 +35,10 @@ from node.net.headers import (PAYMENT_HEADER, SEGMENT_HEADER, HeaderError, decod
                               verify_seg_creds)
 from node.net.proto import lp_rpc_pb2 as pb
 from node.net.proto import lp_rpc_pb2_grpc as pb_grpc
+from node.net.trickle import TrickleServer
 
+from .live import PIPELINE as LIVE_PIPELINE
+from .live import TRICKLE_PATH, LiveSessions, live_router
 from .node import OrchestratorNode
 from .remote import AUTH_TYPE as REMOTE_AUTH
 from .remote import ERROR_MIME as REMOTE_ERROR_MIME
@@ -121,7 +124,8 @@ def create_http_app(node: OrchestratorNode, *, transcode: Callable | None, runne
     ai_limit = limits.MAX_UPLOAD + limits.MULTIPART_OVERHEAD
     limits.guard_app(app, limits.limit_by_prefix(
         limits.MAX_SMALL_BODY, segment=limits.MAX_SEGMENT_BYTES, transcodeResults=limits.MAX_SEGMENT_BYTES,
-        aiResults=limits.MAX_SEGMENT_BYTES, **{r: ai_limit for r in AI_JSON_ROUTES + AI_MULTIPART_ROUTES}),
+        aiResults=limits.MAX_SEGMENT_BYTES, **{r: ai_limit for r in AI_JSON_ROUTES + AI_MULTIPART_ROUTES},
+        **{TRICKLE_PATH.strip("/"): limits.MAX_SEGMENT_BYTES}),
         unavailable=(ChainError,))
     client = app.state.runner_client = httpx.AsyncClient(timeout=RUNNER_TIMEOUT)
     metrics = node.metrics
@@ -147,6 +151,12 @@ def create_http_app(node: OrchestratorNode, *, transcode: Callable | None, runne
         return wire.orchestrator_info_to_proto(wire.OrchestratorInfo(
             transcoder=node.config.service_uri, address=node.address, ticket_params=params, price_info=price,
             capabilities=node.capabilities))
+
+    # live video-to-video: the session route and its trickle channels (node.orchestrator.live)
+    trickle = app.state.trickle = TrickleServer()
+    live = app.state.live = LiveSessions(node, trickle, runner_url=runners.get(LIVE_PIPELINE), client=client)
+    app.include_router(live_router(live, credentials))
+    app.mount(TRICKLE_PATH.rstrip("/"), trickle)
 
     @app.post("/segment")
     async def segment(request: Request):
@@ -399,6 +409,8 @@ async def serve_orchestrator(node: OrchestratorNode, host: str, port: int, *, pr
     async def stop():
         _RUNNING.discard(grpc_server)
         demux.close()
+        await app.state.live.close_all()
+        await app.state.trickle.stop()
         await app.state.runner_client.aclose()
         http_server.should_exit = True
         with contextlib.suppress(Exception):

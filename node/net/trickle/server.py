@@ -243,27 +243,10 @@ class TrickleServer:
         seg = ch.for_write(seq)
         if H.RESET.lower() in hdrs:  # unblock readers stuck on older segments
             ch.reset_before(seg.seq)
-        total = 0
-        while True:
-            if total == 0:  # a preconnected POST also ends when its segment is closed under it
-                message = await _first(receive(), seg.wait_closed())
-                if message is None:
-                    break
-            else:
-                message = await receive()
-            if message["type"] == "http.disconnect":  # the publisher vanished: readers get EOF
-                log.info("trickle publisher of %s/%d went away after %d bytes", name, seg.seq, total)
-                break
-            body = message.get("body", b"")
-            if body:
-                if total == 0:
-                    ch.next_write = seg.seq + 1
-                    ch.write_time = self._now()
-                seg.write(body)
-                total += len(body)
-            if not message.get("more_body", False):
-                break
-        seg.close()
+        try:
+            message, total = await self._receive_segment(ch, seg, receive)
+        finally:
+            seg.close()  # also when the body breaks off or a body limit stops it: no reader waits for ever
         if message is not None and message["type"] == "http.disconnect":
             if total == 0:
                 ch.next_write = max(ch.next_write, seg.seq + 1)
@@ -276,6 +259,30 @@ class TrickleServer:
             ch.write_time = self._now()
             hs += [("Connection", "close")] + ([(H.CLOSED, "terminated")] if ch.closed else [])
         await _respond(send, 200, b"", hs)
+
+    async def _receive_segment(self, ch: Channel, seg: Segment, receive) -> tuple[dict | None, int]:
+        """Copy a POST body into `seg` as it arrives; the last message (None: the segment was closed
+        before the first byte) and the bytes received."""
+        total = 0
+        while True:
+            if total == 0:  # a preconnected POST also ends when its segment is closed under it
+                message = await _first(receive(), seg.wait_closed())
+                if message is None:
+                    return None, 0
+            else:
+                message = await receive()
+            if message["type"] == "http.disconnect":  # the publisher vanished: readers get EOF
+                log.info("trickle publisher of %s/%d went away after %d bytes", ch.name, seg.seq, total)
+                return message, total
+            body = message.get("body", b"")
+            if body:
+                if total == 0:
+                    ch.next_write = seg.seq + 1
+                    ch.write_time = self._now()
+                seg.write(body)
+                total += len(body)
+            if not message.get("more_body", False):
+                return message, total
 
     async def _get(self, name: str, idx: str, receive, send) -> None:
         ch = self.channels.get(name)

@@ -1,0 +1,241 @@
+"""The orchestrator's live video-to-video sessions (go-livepeer server/ai_http.go
+StartLiveVideoToVideo): POST /live-video-to-video checks capacity and the payment, makes the
+session's four trickle channels under /ai/trickle/ ({mid} input, {mid}-out output, {mid}-control,
+{mid}-events), starts the live runner on them (ai-runner's POST /live-video-to-video) and watches
+the input channel: each new input segment drives the live payment accounting (node.core.live_payment),
+and the session ends, closing all four channels and freeing its capacity, when the input channel
+ends or the balance runs out.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Callable
+
+import httpx
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from node.core.capabilities import CapabilityError
+from node.net.headers import HeaderError
+from node.net.trickle import TrickleError, TrickleServer
+from node.net.trickle.local import LocalSubscriber
+
+from .node import OrchestratorNode
+
+log = logging.getLogger("lpnode.orchestrator.live")
+
+PIPELINE = "live-video-to-video"
+TRICKLE_PATH = "/ai/trickle/"
+# channel suffix -> mime type (go creates all four with these)
+CHANNELS = {"": "video/MP2T", "-out": "video/MP2T", "-control": "application/json", "-events": "application/json"}
+LIVE_PAYMENT_INTERVAL = 5.0  # seconds (-livePaymentInterval)
+RUNNER_START_TIMEOUT = 30.0  # seconds for the runner to accept a session
+
+
+def new_manifest_id(randbytes: Callable[[int], bytes] = os.urandom) -> str:
+    """go's core.RandomManifestID: 4 random bytes as 8 hex digits."""
+    return randbytes(4).hex()
+
+
+@dataclass
+class LiveSession:
+    mid: str
+    sender: str
+    model_id: str
+    price: Fraction  # per pixel, as the gateway's payment expects it (0: not charged)
+    watcher: asyncio.Task | None = None
+    error: str = ""  # why it ended, when it ended badly
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class LiveSessions:
+    """The running live sessions of one orchestrator. `runner_url` is the live runner's base URL
+    (None: no local runner); `runner_trickle_base` replaces the service URI in the URLs handed to
+    the runner (go's -liveAITrickleHostForRunner), for a runner that reaches the node another way."""
+
+    def __init__(self, node: OrchestratorNode, trickle: TrickleServer, *, runner_url: str | None,
+                 client: httpx.AsyncClient, payment_interval: float = LIVE_PAYMENT_INTERVAL,
+                 runner_trickle_base: str | None = None,
+                 randbytes: Callable[[int], bytes] = os.urandom) -> None:
+        self.node = node
+        self.trickle = trickle
+        self.runner_url = runner_url.rstrip("/") if runner_url else None
+        self.client = client
+        self.payment_interval = payment_interval
+        self.runner_trickle_base = runner_trickle_base
+        self.randbytes = randbytes
+        self.sessions: dict[str, LiveSession] = {}
+
+    def channel_url(self, mid: str, suffix: str = "", base: str | None = None) -> str:
+        return (base or self.node.config.service_uri).rstrip("/") + TRICKLE_PATH + mid + suffix
+
+    # capacity: one unit of the model's advertised capacity per running session
+    def reserve(self, model_id: str) -> bool:
+        with self.node.lock:
+            try:
+                self.node.capabilities.reserve_model(PIPELINE, model_id)
+            except CapabilityError:
+                return False
+        return True
+
+    def _release(self, model_id: str) -> None:
+        with self.node.lock, contextlib.suppress(CapabilityError):
+            self.node.capabilities.release_model(PIPELINE, model_id)
+
+    async def start(self, mid: str, sender: str, model_id: str, price: Fraction, request: dict) -> LiveSession:
+        """Make the channels, start accounting and the runner (capacity already reserved). Raises
+        RuntimeError with the runner's error, after closing the session."""
+        self.trickle.start()  # the idle sweep, on the serving loop
+        for suffix, mime in CHANNELS.items():
+            self.trickle.create_channel(mid + suffix, mime)
+        session = self.sessions[mid] = LiveSession(mid, sender, model_id, price)
+        session.watcher = asyncio.get_running_loop().create_task(self._watch(session))
+        try:
+            await self._start_runner(session, request)
+        except RuntimeError as exc:
+            self.close(mid, str(exc))
+            raise
+        return session
+
+    async def _start_runner(self, session: LiveSession, request: dict) -> None:
+        if self.runner_url is None:
+            raise RuntimeError("no live runner for live-video-to-video")
+        base = self.runner_trickle_base
+        mid = session.mid
+        params = {
+            "model_id": session.model_id,
+            "subscribe_url": self.channel_url(mid, "", base),  # the runner reads the input
+            "publish_url": self.channel_url(mid, "-out", base),  # and writes the output
+            "control_url": self.channel_url(mid, "-control", base),
+            "events_url": self.channel_url(mid, "-events", base),
+            "params": request.get("params") or {},
+            "gateway_request_id": request.get("gateway_request_id", ""),
+            "manifest_id": mid,
+            "stream_id": request.get("stream_id", ""),
+        }
+        try:
+            reply = await self.client.post(f"{self.runner_url}/{PIPELINE}", json=params, timeout=RUNNER_START_TIMEOUT)
+        except httpx.HTTPError as exc:
+            raise RuntimeError(f"live runner unreachable: {exc!r}") from exc
+        if reply.status_code != 200:
+            raise RuntimeError(f"live runner error {reply.status_code}: {reply.text.strip()}")
+
+    async def _watch(self, session: LiveSession) -> None:
+        """Account for every input segment as it begins; end the session with its input."""
+        loop = asyncio.get_running_loop()
+        processor = None
+        if session.price > 0:
+            from node.core.live_payment import LivePaymentProcessor
+
+            processor = LivePaymentProcessor(self.payment_interval, now=loop.time())
+        sub = LocalSubscriber(self.trickle, session.mid)
+        try:
+            while True:
+                seg = await sub.next_data()  # the live edge each time, as go's SetSeq(-1)
+                if seg is None:
+                    continue
+                if processor is not None:
+                    units = processor.due(loop.time())
+                    if units and (error := self._account(session, units)) is not None:
+                        self.close(session.mid, error)
+                        return
+                await seg.wait_closed()
+        except TrickleError as exc:
+            log.info("live session %s input ended: %s", session.mid, exc)
+        except Exception:
+            log.exception("live session %s: accounting failed", session.mid)
+        finally:
+            self.close(session.mid)
+
+    def _account(self, session: LiveSession, units: int) -> str | None:
+        """Debit `units` at the session's price; the error that stops the stream, if any."""
+        from node.core.live_payment import account_live_payment
+
+        node = self.node
+        if not node.onchain:
+            return None
+        with node.lock:
+            return account_live_payment(node.receiver.balances, session.sender, session.mid, units, session.price)
+
+    def close(self, mid: str, error: str = "") -> None:
+        """End a session: close its four channels (readers get EOF), free its capacity."""
+        session = self.sessions.pop(mid, None)
+        if session is None:
+            return
+        session.error = error
+        if error:
+            log.warning("live session %s stopped: %s", mid, error)
+        for suffix in CHANNELS:
+            self.trickle.close_channel(mid + suffix)
+        self._release(session.model_id)
+        if session.watcher is not None and session.watcher is not asyncio.current_task():
+            session.watcher.cancel()
+        session.ended.set()
+
+    async def close_all(self) -> None:
+        for mid in list(self.sessions):
+            self.close(mid)
+
+
+def _error(message: str, status: int) -> PlainTextResponse:
+    return PlainTextResponse(message, status_code=status)
+
+
+def live_router(sessions: LiveSessions, credentials: Callable) -> APIRouter:
+    """POST /live-video-to-video. `credentials(request) -> (payment, segment metadata)` is the
+    orchestrator's payment and seg creds check (HeaderError with go's 402/403)."""
+    router = APIRouter()
+    node = sessions.node
+
+    @router.post("/" + PIPELINE)
+    async def start_live_video_to_video(request: Request):
+        try:
+            req = json.loads(await request.body() or b"null")
+        except ValueError as exc:
+            return _error(str(exc), 400)
+        if not isinstance(req, dict):
+            return _error("request body must be a JSON object", 400)
+        model_id = req.get("model_id") or ""
+        if not isinstance(model_id, str) or not isinstance(req.get("params", {}), (dict, type(None))):
+            return _error("model_id must be a string and params an object", 400)
+        for key, header in (("stream_id", "streamID"), ("gateway_request_id", "requestID")):
+            if not req.get(key):
+                req[key] = request.headers.get(header, "")
+        if not sessions.reserve(model_id):
+            return _error("insufficient capacity", 503)
+        started = False
+        try:
+            try:
+                payment, _ = credentials(request)
+            except HeaderError as exc:
+                return _error(str(exc), exc.status)
+            mid = new_manifest_id(sessions.randbytes)
+            sender = payment.sender or ""
+            got = await asyncio.to_thread(node.process_payment, payment, mid)
+            if got.error is not None:
+                return _error(str(got.error), 400)
+            expected = payment.expected_price
+            price = Fraction(expected.price_per_unit, expected.pixels_per_unit) \
+                if expected is not None and expected.price_per_unit > 0 and expected.pixels_per_unit > 0 else Fraction(0)
+            if price > 0 and not await asyncio.to_thread(node.sufficient_balance, sender, mid):
+                return _error("Insufficient balance", 400)
+            started = True  # from here the session owns the capacity (closing it releases it)
+            try:
+                await sessions.start(mid, sender, model_id, price, req)
+            except RuntimeError as exc:
+                return _error(str(exc), 500)
+        finally:
+            if not started:
+                sessions._release(model_id)
+        return JSONResponse({
+            "publish_url": sessions.channel_url(mid), "subscribe_url": sessions.channel_url(mid, "-out"),
+            "control_url": sessions.channel_url(mid, "-control"), "events_url": sessions.channel_url(mid, "-events"),
+            "manifest_id": mid})
+
+    return router

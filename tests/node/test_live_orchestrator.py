@@ -1,0 +1,199 @@
+"""The orchestrator's POST /live-video-to-video (go's StartLiveVideoToVideo) and its live sessions:
+the response JSON, the four trickle channels under /ai/trickle/, the runner request, capacity per
+model, closing on session end, and go's status codes for bad input. The live runner here is a
+small ai-runner-compatible test double that echoes input segments to the output channel."""
+from __future__ import annotations
+
+import asyncio
+import re
+
+import httpx
+import pytest
+from fastapi import FastAPI, Request
+from fastapi.responses import PlainTextResponse
+
+from node.core.ai_models import AIModelConfig
+from node.core.capabilities import Capability
+from node.net.trickle import EndOfStream, StreamNotFound, TricklePublisher, TrickleSubscriber
+from node.core.keccak import keccak
+from node.net.headers import SegMetadata, encode_segment_header
+from node.orchestrator.live import CHANNELS
+from node.orchestrator.node import OrchestratorConfig, OrchestratorNode
+from node.orchestrator.server import create_http_app
+from tests.net.trickle_serving import eventually, run, served
+
+LIVE = "live-video-to-video"
+NODES: dict[str, OrchestratorNode] = {}  # base URL -> the orchestrator serving it
+
+
+class EchoRunner:
+    """ai-runner's live route as a test double: records each start and copies every input segment
+    to the output channel (what the `noop` pipeline does, minus decoding)."""
+
+    def __init__(self, fail: str = "") -> None:
+        self.starts: list[dict] = []
+        self.tasks: list[asyncio.Task] = []
+        self.app = FastAPI()
+
+        @self.app.post("/" + LIVE)
+        async def start(request: Request):
+            params = await request.json()
+            self.starts.append(params)
+            if fail:
+                return PlainTextResponse(fail, status_code=500)
+            self.tasks.append(asyncio.ensure_future(self.echo(params["subscribe_url"], params["publish_url"])))
+            return {}
+
+    async def echo(self, subscribe_url: str, publish_url: str) -> None:
+        sub = TrickleSubscriber(subscribe_url, start_seq=0)
+        pub = TricklePublisher(publish_url, "video/MP2T")
+        try:
+            async for seg in sub:
+                await pub.write(b"echo:" + await seg.read())
+        except (StreamNotFound, EndOfStream):
+            pass
+        finally:
+            await sub.close()
+            await pub.close()
+
+
+def orchestrator(runner_url: str | None, capacity: int = 1) -> OrchestratorNode:
+    models = [AIModelConfig(LIVE, "noop", url="http://runner", capacity=capacity)]
+    return OrchestratorNode(OrchestratorConfig("http://placeholder", ai_models=models, transcoding=False))
+
+
+async def live_node(runner: EchoRunner | None, capacity: int = 1):
+    """An offchain orchestrator app with its live runner; (node, app, runner base URL)."""
+    runner_ctx = served(runner.app) if runner else None
+    runner_url = await runner_ctx.__aenter__() if runner_ctx else None
+    node = orchestrator(runner_url, capacity)
+    app = create_http_app(node, transcode=None, runners={LIVE: runner_url} if runner_url else {})
+    return node, app, runner_ctx
+
+
+def seg_creds(node: OrchestratorNode) -> dict[str, str]:
+    """An offchain gateway's Livepeer-Segment header: the orchestrator's auth token, unsigned."""
+    md = SegMetadata("live", 0, keccak(b""), auth_token=node.offer("").auth_token)
+    return {"Livepeer-Segment": encode_segment_header(md)}
+
+
+async def start(c: httpx.AsyncClient, base: str, body=None, headers=None) -> httpx.Response:
+    node = NODES[base]
+    return await c.post(base + "/" + LIVE, json={"model_id": "noop", "params": {"prompt": "x"}} if body is None
+                        else body, headers={**seg_creds(node), **(headers or {})})
+
+
+def test_start_creates_channels_starts_runner_and_streams_through():
+    async def scenario():
+        runner = EchoRunner()
+        node, app, runner_ctx = await live_node(runner)
+        async with served(app, app.state.trickle) as base, httpx.AsyncClient() as c:
+            node.config.service_uri, NODES[base] = base, node
+            r = await start(c, base, headers={"streamID": "stream-1", "requestID": "req-1"})
+            assert r.status_code == 200, r.text
+            reply = r.json()
+            mid = reply["manifest_id"]
+            assert re.fullmatch(r"[0-9a-f]{8}", mid)
+            prefix = f"{base}/ai/trickle/{mid}"
+            assert reply == {"publish_url": prefix, "subscribe_url": prefix + "-out",
+                             "control_url": prefix + "-control", "events_url": prefix + "-events", "manifest_id": mid}
+            assert set(app.state.trickle.channels) == {mid + s for s in CHANNELS}
+            assert app.state.trickle.channels[mid + "-control"].mime == "application/json"
+            (params,) = runner.starts  # the runner reads our input and writes our output
+            assert params == {"model_id": "noop", "subscribe_url": prefix, "publish_url": prefix + "-out",
+                              "control_url": prefix + "-control", "events_url": prefix + "-events",
+                              "params": {"prompt": "x"}, "gateway_request_id": "req-1", "manifest_id": mid,
+                              "stream_id": "stream-1"}
+
+            pub = TricklePublisher(reply["publish_url"], "video/MP2T")
+            out = TrickleSubscriber(reply["subscribe_url"], start_seq=0)
+            for i in range(3):
+                await pub.write(b"segment %d" % i)
+                seg = await out.next_segment()
+                assert await seg.read() == b"echo:segment %d" % i
+            await pub.close()  # the gateway ends the stream: the session ends, every channel closes
+            await eventually(lambda: not app.state.trickle.channels and not app.state.live.sessions)
+            await out.close()
+        await runner_ctx.__aexit__(None, None, None)
+    run(scenario())
+
+
+def test_capability_and_model_are_advertised():
+    node = orchestrator("http://runner")
+    assert node.capabilities.bitstring.has(int(Capability.LiveVideoToVideo))
+    assert node.capabilities.constraints[int(Capability.LiveVideoToVideo)]["noop"].capacity == 1
+
+
+def test_capacity_per_runner_and_release_on_session_end():
+    async def scenario():
+        runner = EchoRunner()
+        node, app, runner_ctx = await live_node(runner, capacity=1)
+        async with served(app, app.state.trickle) as base, httpx.AsyncClient() as c:
+            node.config.service_uri, NODES[base] = base, node
+            first = (await start(c, base)).json()
+            r = await start(c, base)
+            assert (r.status_code, r.text) == (503, "insufficient capacity")
+            assert len(runner.starts) == 1
+            r = await start(c, base, body={"model_id": "other-model"})
+            assert (r.status_code, r.text) == (503, "insufficient capacity")
+            app.state.trickle.close_channel(first["manifest_id"])  # input gone (e.g. the idle sweep)
+            await eventually(lambda: not app.state.live.sessions)
+            assert not app.state.trickle.channels  # all four closed
+            assert (await start(c, base)).status_code == 200  # the slot is free again
+        await runner_ctx.__aexit__(None, None, None)
+    run(scenario())
+
+
+def test_runner_failure_is_500_and_leaves_nothing_behind():
+    async def scenario():
+        runner = EchoRunner(fail="pipeline crashed")
+        node, app, runner_ctx = await live_node(runner)
+        async with served(app, app.state.trickle) as base, httpx.AsyncClient() as c:
+            node.config.service_uri, NODES[base] = base, node
+            r = await start(c, base)
+            assert r.status_code == 500 and "pipeline crashed" in r.text
+            assert not app.state.trickle.channels and not app.state.live.sessions
+            assert node.capabilities.constraints[int(Capability.LiveVideoToVideo)]["noop"].capacity == 1
+        await runner_ctx.__aexit__(None, None, None)
+    run(scenario())
+
+
+def test_no_runner_is_500():
+    async def scenario():
+        node, app, _ = await live_node(None)
+        async with served(app, app.state.trickle) as base, httpx.AsyncClient() as c:
+            node.config.service_uri, NODES[base] = base, node
+            r = await start(c, base)
+            assert r.status_code == 500 and "no live runner" in r.text
+            assert not app.state.trickle.channels
+    run(scenario())
+
+
+@pytest.mark.parametrize("body, status", [
+    (b"{not json", 400), (b"[1, 2]", 400), (b'{"model_id": 5}', 400), (b'{"model_id": "noop", "params": []}', 400),
+])
+def test_bad_request_bodies_are_400(body, status):
+    async def scenario():
+        node, app, _ = await live_node(None)
+        async with served(app, app.state.trickle) as base, httpx.AsyncClient() as c:
+            r = await c.post(base + "/" + LIVE, content=body,
+                             headers={"Content-Type": "application/json", **seg_creds(node)})
+            assert r.status_code == status
+            assert not app.state.trickle.channels
+    run(scenario())
+
+
+def test_bad_payment_and_segment_headers():
+    async def scenario():
+        runner = EchoRunner()
+        node, app, runner_ctx = await live_node(runner)
+        async with served(app, app.state.trickle) as base, httpx.AsyncClient() as c:
+            node.config.service_uri, NODES[base] = base, node
+            r = await start(c, base, headers={"Livepeer-Payment": "@@not base64@@"})
+            assert r.status_code == 402
+            r = await start(c, base, headers={"Livepeer-Segment": "garbage"})
+            assert r.status_code == 403
+            assert not runner.starts and not app.state.trickle.channels
+            assert node.capabilities.constraints[int(Capability.LiveVideoToVideo)]["noop"].capacity == 1
+        await runner_ctx.__aexit__(None, None, None)
+    run(scenario())
