@@ -173,7 +173,8 @@ class ImageToTextPipeline(Pipeline):
     def __call__(self, prompt: str = "", image=None, **kwargs) -> str:
         try:
             inputs = self.processor(images=image, text=prompt or None, return_tensors="pt")
-            inputs = inputs.to(self.device, self.dtype)
+            inputs = inputs.to(self.device)
+            inputs["pixel_values"] = inputs["pixel_values"].to(self.dtype)
             with torch.inference_mode():
                 out = self.model.generate(**inputs)
             return self.processor.decode(out[0], skip_special_tokens=True)
