@@ -36,6 +36,7 @@ TRICKLE_PATH = "/ai/trickle/"
 CHANNELS = {"": "video/MP2T", "-out": "video/MP2T", "-control": "application/json", "-events": "application/json"}
 LIVE_PAYMENT_INTERVAL = 5.0  # seconds (-livePaymentInterval)
 RUNNER_START_TIMEOUT = 30.0  # seconds for the runner to accept a session
+RUNNER_HEALTH_INTERVAL = 5.0  # seconds between checks of a session's runner (ai-runner GET /health)
 
 
 def new_manifest_id(randbytes: Callable[[int], bytes] = os.urandom) -> str:
@@ -50,6 +51,7 @@ class LiveSession:
     model_id: str
     price: Fraction  # per pixel, as the gateway's payment expects it (0: not charged)
     watcher: asyncio.Task | None = None
+    health: asyncio.Task | None = None
     error: str = ""  # why it ended, when it ended badly
     ended: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -70,6 +72,7 @@ class LiveSessions:
         self.payment_interval = payment_interval
         self.runner_trickle_base = runner_trickle_base
         self.randbytes = randbytes
+        self.health_interval = RUNNER_HEALTH_INTERVAL
         self.sessions: dict[str, LiveSession] = {}
 
     def channel_url(self, mid: str, suffix: str = "", base: str | None = None) -> str:
@@ -101,6 +104,8 @@ class LiveSessions:
         except RuntimeError as exc:
             self.close(mid, str(exc))
             raise
+        if mid in self.sessions:
+            session.health = asyncio.get_running_loop().create_task(self._watch_runner(session))
         return session
 
     async def _start_runner(self, session: LiveSession, request: dict) -> None:
@@ -153,6 +158,20 @@ class LiveSessions:
         finally:
             self.close(session.mid)
 
+    async def _watch_runner(self, session: LiveSession) -> None:
+        """A runner that dies or reports ERROR fails the session: its channels close, so the
+        gateway's output subscription ends and it swaps to another orchestrator."""
+        while True:
+            await asyncio.sleep(self.health_interval)
+            try:
+                reply = await self.client.get(f"{self.runner_url}/health", timeout=max(self.health_interval, 1.0))
+                status = reply.json().get("status") if reply.status_code == 200 else f"HTTP {reply.status_code}"
+            except (httpx.HTTPError, ValueError, AttributeError) as exc:
+                status = f"unreachable ({type(exc).__name__})"
+            if status not in ("OK", "IDLE", "LOADING"):
+                self.close(session.mid, f"live runner failed: {status}")
+                return
+
     def _account(self, session: LiveSession, units: int) -> str | None:
         """Debit `units` at the session's price; the error that stops the stream, if any."""
         from node.core.live_payment import account_live_payment
@@ -174,8 +193,9 @@ class LiveSessions:
         for suffix in CHANNELS:
             self.trickle.close_channel(mid + suffix)
         self._release(session.model_id)
-        if session.watcher is not None and session.watcher is not asyncio.current_task():
-            session.watcher.cancel()
+        for task in (session.watcher, session.health):
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
         session.ended.set()
 
     async def close_all(self) -> None:

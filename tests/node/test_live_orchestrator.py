@@ -33,7 +33,12 @@ class EchoRunner:
     def __init__(self, fail: str = "") -> None:
         self.starts: list[dict] = []
         self.tasks: list[asyncio.Task] = []
+        self.status = "OK"
         self.app = FastAPI()
+
+        @self.app.get("/health")
+        async def health():
+            return {"status": self.status}
 
         @self.app.post("/" + LIVE)
         async def start(request: Request):
@@ -195,5 +200,47 @@ def test_bad_payment_and_segment_headers():
             assert r.status_code == 403
             assert not runner.starts and not app.state.trickle.channels
             assert node.capabilities.constraints[int(Capability.LiveVideoToVideo)]["noop"].capacity == 1
+        await runner_ctx.__aexit__(None, None, None)
+    run(scenario())
+
+
+def test_runner_reporting_error_fails_the_session():
+    async def scenario():
+        runner = EchoRunner()
+        node, app, runner_ctx = await live_node(runner)
+        app.state.live.health_interval = 0.05
+        async with served(app, app.state.trickle) as base, httpx.AsyncClient() as c:
+            node.config.service_uri, NODES[base] = base, node
+            reply = (await start(c, base)).json()
+            out = TrickleSubscriber(reply["subscribe_url"], start_seq=0)
+            waiting = asyncio.ensure_future(out.next_segment())
+            await asyncio.sleep(0.2)
+            assert app.state.live.sessions  # healthy: still running
+            runner.status = "ERROR"
+            with pytest.raises(EndOfStream):  # the gateway's output subscription ends: it swaps
+                await waiting
+            assert not app.state.trickle.channels and not app.state.live.sessions
+            assert node.capabilities.constraints[int(Capability.LiveVideoToVideo)]["noop"].capacity == 1
+            await out.close()
+        await runner_ctx.__aexit__(None, None, None)
+    run(scenario())
+
+
+def test_control_messages_reach_the_runner_through_the_orchestrator():
+    async def scenario():
+        runner = EchoRunner()
+        node, app, runner_ctx = await live_node(runner)
+        async with served(app, app.state.trickle) as base, httpx.AsyncClient() as c:
+            node.config.service_uri, NODES[base] = base, node
+            reply = (await start(c, base)).json()
+            control = TricklePublisher(reply["control_url"], "application/json")
+            reader = TrickleSubscriber(runner.starts[0]["control_url"], start_seq=-1)
+            waiting = asyncio.ensure_future(reader.next_segment())
+            await asyncio.sleep(0.1)
+            await control.write(b'{"prompt": "a new prompt"}')
+            seg = await waiting
+            assert seg.mime == "application/json" and await seg.read() == b'{"prompt": "a new prompt"}'
+            await control.close()
+            await reader.close()
         await runner_ctx.__aexit__(None, None, None)
     run(scenario())
