@@ -11,7 +11,9 @@ httpx with streaming bodies both ways.
     seg = await sub.next_segment()       # raises EndOfStream, StreamNotFound, SequenceNonexistent
     async for chunk in seg: ...          # the following GET is already preconnected
 
-Both must be made inside a running event loop (they preconnect at once). TLS certificates are not
+Both must be made inside a running event loop (they preconnect at once). Unlike go, whose Read()
+returns each failed GET and fails for good after more than 5 in a row, the subscriber retries a
+failed GET itself (every RETRY_DELAY) and raises MaxPreconnects on the 6th consecutive failure. TLS certificates are not
 verified unless `verify=True` (go's InsecureSkipVerify, used between orchestrator and runner; the
 orchestrator's certificate is self-signed).
 """
@@ -46,12 +48,12 @@ def make_client(verify: bool = False) -> httpx.AsyncClient:
 async def _error_for(resp: httpx.Response, url: str, seq: int) -> TrickleError | None:
     """The typed error a response stands for, or None for a segment to read. Closes errored responses."""
     error: TrickleError | None = None
-    if resp.status_code == 404:
+    if H.CLOSED in resp.headers:  # checked first, as go's IsEOS
+        error = EndOfStream(url)
+    elif resp.status_code == 404:
         error = StreamNotFound(url)
     elif resp.status_code == H.STATUS_SEQ_NONEXISTENT:
         error = SequenceNonexistent(int(resp.headers.get(H.SEQ, seq)), int(resp.headers.get(H.LATEST, -1)))
-    elif H.CLOSED in resp.headers:
-        error = EndOfStream(url)
     elif resp.status_code >= 400:
         body = (await resp.aread()).decode("utf-8", "replace")
         error = TrickleHTTPError(resp.status_code, body, url)
@@ -274,6 +276,7 @@ class TrickleSubscriber:
         """Read from `seq` next (e.g. SequenceNonexistent.latest); drops the preconnected GET."""
         await self._drop_pending()
         self.seq = seq
+        self._errors = 0
 
     async def _drop_pending(self) -> None:
         task, self._pending = self._pending, None
