@@ -176,6 +176,10 @@ def test_text_to_speech_bad_input(tts):
         "pipeline configured with test/tiny-vits but called with parler-tts/parler-tts-large-v1")
     r = tts.post("/text-to-speech", json={"text": 5})
     assert r.status_code == 422
+    r = speak(tts, "日本語")  # nothing the model can say: ai-runner's InferenceError, a 400
+    assert r.status_code == 400 and r.json() == {"detail": {"msg": (
+        "Error during model execution: the text has no character the model knows.")}}
+    assert wav_of(speak(tts, "still here")).size > 0  # nothing lost
 
 
 # ------------------------------------------------------------------------------ loading
