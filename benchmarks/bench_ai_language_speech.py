@@ -32,10 +32,16 @@ from PIL import Image  # noqa: E402
 from node.worker.ai import create_app  # noqa: E402
 from node.worker.ai.media import wav_bytes  # noqa: E402
 from node.worker.ai.tiny_language import (  # noqa: E402
-    TINY_BLIP_ID, TINY_LLAMA_ID, build_tiny_blip, build_tiny_llama,
+    TINY_BLIP_ID,
+    TINY_LLAMA_ID,
+    build_tiny_blip,
+    build_tiny_llama,
 )
 from node.worker.ai.tiny_speech import (  # noqa: E402
-    TINY_VITS_ID, TINY_WHISPER_ID, build_tiny_vits, build_tiny_whisper,
+    TINY_VITS_ID,
+    TINY_WHISPER_ID,
+    build_tiny_vits,
+    build_tiny_whisper,
 )
 
 Request = Callable[[TestClient], object]

@@ -17,7 +17,6 @@ from fastapi.testclient import TestClient  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from node.worker.ai import create_app  # noqa: E402
-from node.worker.ai.tiny_models import main as tiny_main  # noqa: E402
 from node.worker.ai.tiny_language import (  # noqa: E402
     LLAMA_MAX_POSITIONS,
     TINY_BLIP_ID,
@@ -25,6 +24,7 @@ from node.worker.ai.tiny_language import (  # noqa: E402
     build_tiny_blip,
     build_tiny_llama,
 )
+from node.worker.ai.tiny_models import main as tiny_main  # noqa: E402
 
 CUDA = torch.cuda.is_available()
 LLM_ERROR = {"detail": {"msg": "Internal server error during LLM processing."}}
