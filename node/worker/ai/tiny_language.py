@@ -22,6 +22,7 @@ Command line: `python -m node.worker.ai.tiny_models MODELS_DIR --model llama|bli
 from __future__ import annotations
 
 import string
+import tempfile
 from pathlib import Path
 
 from .tiny_models import byte_to_unicode, save_tiny
@@ -117,8 +118,10 @@ def build_tiny_blip(models_dir, model_id: str = TINY_BLIP_ID, *, layout: str = "
 
     def write(folder: Path) -> None:
         vocab = blip_vocab()
-        tokenizer = BertTokenizer(vocab=vocab, do_lower_case=True, bos_token="[DEC]",
-                                  model_max_length=64)
+        with tempfile.TemporaryDirectory() as tmp:
+            (Path(tmp) / "vocab.txt").write_text("\n".join(vocab) + "\n")
+            tokenizer = BertTokenizer.from_pretrained(tmp, do_lower_case=True,
+                                                      bos_token="[DEC]", model_max_length=64)
         config = BlipConfig(
             text_config=dict(
                 vocab_size=len(vocab), hidden_size=32, intermediate_size=64,

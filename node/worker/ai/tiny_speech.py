@@ -48,9 +48,12 @@ def tiny_whisper_tokenizer():
     vocab = {s: i for i, s in enumerate(byte_to_unicode().values())}
     for token in WHISPER_SPECIALS + WHISPER_TIMESTAMPS:
         vocab[token] = len(vocab)
-    tokenizer = WhisperTokenizer(vocab=vocab, merges=[], unk_token="<|endoftext|>",
-                                 bos_token="<|endoftext|>", eos_token="<|endoftext|>",
-                                 pad_token="<|endoftext|>")
+    with tempfile.TemporaryDirectory() as tmp:  # files: the loading path of every version
+        (Path(tmp) / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False))
+        (Path(tmp) / "merges.txt").write_text("#version: 0.2\n")
+        tokenizer = WhisperTokenizer.from_pretrained(
+            tmp, unk_token="<|endoftext|>", bos_token="<|endoftext|>",
+            eos_token="<|endoftext|>", pad_token="<|endoftext|>")
     tokenizer.add_special_tokens({"additional_special_tokens": list(WHISPER_SPECIALS[1:])})
     tokenizer.add_tokens(list(WHISPER_TIMESTAMPS))  # decoded as text when asked, like the real
     return tokenizer
