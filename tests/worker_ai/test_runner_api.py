@@ -90,8 +90,8 @@ def test_create_app_requires_an_explicit_mode_and_a_known_pipeline():
         create_app("text-to-image", MODEL)
     with pytest.raises(ValueError, match="not a valid pipeline"):
         create_app("frame-interpolation", MODEL, mode="mock")
-    with pytest.raises(NotImplementedError, match="use mode='mock'"):
-        create_app("llm", MODEL, mode="real")
+    with pytest.raises(FileNotFoundError, match="never downloaded"):
+        create_app("llm", MODEL, mode="real")  # real, but no weights staged for MODEL
 
 
 def test_app_from_a_pipeline_instance():

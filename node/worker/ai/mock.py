@@ -32,7 +32,8 @@ from PIL import Image
 
 from .errors import InferenceError
 from .media import audio_duration, parse_loras, wav_bytes
-from .models import LLMChoice, LLMMessage, LLMResponse, LLMTokenUsage, TextToSpeechParams
+from .chat import chat_chunk, validate_chat
+from .models import LLMResponse, TextToSpeechParams
 from .pipelines import Pipeline
 
 ComputeTime = Union[float, Callable[[str, Dict[str, Any]], float]]
@@ -281,7 +282,6 @@ class MockSegmentAnything2Pipeline(MockPipeline):
 
 class MockLLMPipeline(MockPipeline):
     name = "llm"
-    ROLES = ("system", "user", "assistant")
 
     def reply(self, messages: List[Dict[str, str]]) -> str:
         last = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
@@ -301,19 +301,7 @@ class MockLLMPipeline(MockPipeline):
         return self._generate(messages, temperature, max_tokens, top_p, top_k, kwargs)
 
     def _generate(self, messages, temperature, max_tokens, top_p, top_k, kwargs):
-        if not messages:
-            raise ValueError("Messages cannot be empty")
-        for m in messages:
-            if not isinstance(m, dict) or "role" not in m or "content" not in m:
-                raise ValueError(f"Invalid message format: {m}")
-            if m["role"] not in self.ROLES:
-                raise ValueError(f"Invalid role in message: {m['role']}")
-        if not 0 <= temperature <= 2:
-            raise ValueError("Temperature must be between 0 and 2")
-        if not 0 <= top_p <= 1:
-            raise ValueError("Top_p must be between 0 and 1")
-        if max_tokens < 1:
-            raise ValueError("Max_tokens must be positive")
+        validate_chat(messages, temperature, top_p, max_tokens)
         request_id = f"chatcmpl-{uuid.uuid4()}"
         prompt_tokens = sum(len(m["content"].split()) + 2 for m in messages)
         words = self.reply(messages).split()[:max_tokens]
@@ -322,31 +310,12 @@ class MockLLMPipeline(MockPipeline):
         self.calls += 1
         completion = 0
 
-        def chunk(content: str, finish: str = "") -> LLMResponse:
-            return LLMResponse(
-                id=request_id,
-                model=self.model_id,
-                created=int(time.time()),
-                usage=LLMTokenUsage(
-                    prompt_tokens=prompt_tokens,
-                    completion_tokens=completion,
-                    total_tokens=prompt_tokens + completion,
-                ),
-                choices=[
-                    LLMChoice(
-                        index=0,
-                        finish_reason=finish,
-                        delta=LLMMessage(role="assistant", content=content),
-                    )
-                ],
-            )
-
         for d in deltas:
             if per_token > 0:
                 self._sleep(per_token)
             completion += 1
-            yield chunk(d)
-        yield chunk("", "stop")
+            yield chat_chunk(request_id, self.model_id, prompt_tokens, completion, d)
+        yield chat_chunk(request_id, self.model_id, prompt_tokens, completion, "", "stop")
 
 
 class MockImageToTextPipeline(MockPipeline):
