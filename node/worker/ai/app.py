@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 
 from node.net.limits import MULTIPART_OVERHEAD, guard_app
 
@@ -89,7 +90,7 @@ def create_app(
     state.max_upload_bytes = max_upload_bytes
     state.version = version
 
-    app = FastAPI(title="AI runner (lpsim)", version=version)
+    app = FastAPI(title=TITLE, description=DESCRIPTION, version=version)
     # ai-runner has no body limit but its file limit; this one refuses an oversize body before
     # reading it, and JSON nested past what any route takes (FastAPI would parse it)
     guard_app(app, lambda path: max_upload_bytes + MULTIPART_OVERHEAD, runner_error,
@@ -97,7 +98,30 @@ def create_app(
     app.state.runner = state
     app.include_router(meta_router())
     app.include_router(PIPELINE_ROUTERS[state.pipeline_name]())
+    app.openapi = lambda: app.openapi_schema or _cache(app, openapi_document(
+        app.routes, title=TITLE, description=DESCRIPTION, version=version))
     return app
+
+
+TITLE, DESCRIPTION = "Livepeer AI Runner", "An application to run AI pipelines"
+
+
+def _cache(app: FastAPI, doc: dict) -> dict:
+    app.openapi_schema = doc
+    return doc
+
+
+def openapi_document(routes, **info: Any) -> dict:
+    """The OpenAPI document of `routes` as ai-runner publishes it: uploads are `format: binary`
+    (FastAPI now writes `contentMediaType`, which the SDK generators built from ai-runner's
+    document do not read as a file), with the HTTPBearer scheme its routes declare."""
+    doc = get_openapi(routes=routes, **info)
+    for schema in doc.get("components", {}).get("schemas", {}).values():
+        for prop in schema.get("properties", {}).values():
+            if prop.get("contentMediaType") == "application/octet-stream":
+                del prop["contentMediaType"]
+                prop["format"] = "binary"
+    return doc
 
 
 def runner_error(status: int, message: str) -> tuple[bytes, str]:

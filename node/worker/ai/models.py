@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Dict, List, Literal, Optional, Tuple
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 # ---------------------------------------------------------------------------------------------
 # Errors and meta endpoints
@@ -18,19 +18,20 @@ from pydantic import BaseModel, Field
 class APIError(BaseModel):
     """The error message inside an HTTPError."""
 
-    msg: str
+    msg: str = Field(..., description="The error message.")
 
 
 class HTTPError(BaseModel):
     """The runner's error body: {"detail": {"msg": "..."}}."""
 
-    detail: APIError
+    detail: APIError = Field(..., description="Detailed error information.")
 
 
 class HealthCheck(BaseModel):
     """GET /health. Batch pipelines answer OK once loaded; LOADING while a background load runs."""
 
-    status: Literal["LOADING", "OK", "ERROR", "IDLE"]
+    status: Literal["LOADING", "OK", "ERROR", "IDLE"] = Field(
+        ..., description="The health status of the pipeline")
 
 
 class Version(BaseModel):
@@ -80,23 +81,42 @@ class HardwareStats(BaseModel):
 
 
 # ---------------------------------------------------------------------------------------------
+# Parameter descriptions, worded as ai-runner's OpenAPI document (the SDKs' docstrings come from
+# them); the multipart routes' form fields use them too.
+
+MODEL_ID = "Hugging Face model ID used for %s."
+LORAS = ('A LoRA (Low-Rank Adaptation) model and its corresponding weight for image generation. '
+         'Example: { "latent-consistency/lcm-lora-sdxl": 1.0, "nerijs/pixel-art-xl": 1.2}.')
+GUIDANCE_SCALE = ("Encourages model to generate images closely linked to the text prompt "
+                  "(higher values may reduce image quality).")
+NEGATIVE_PROMPT = ("Text prompt(s) to guide what to exclude from image generation. Ignored if "
+                   "guidance_scale < 1.")
+SAFETY_CHECK = ("Perform a safety check to estimate if generated images could be offensive or "
+                "harmful.")
+SEED = "Seed for random number generation."
+NUM_INFERENCE_STEPS = ("Number of denoising steps. More steps usually lead to higher quality "
+                       "images but slower inference. Modulated by strength.")
+NUM_IMAGES_PER_PROMPT = "Number of images to generate per prompt."
+
+# ---------------------------------------------------------------------------------------------
 # JSON request bodies
 
 
 class TextToImageParams(BaseModel):
     """POST /text-to-image body. `prompt` is required (422 when absent, 400 when empty)."""
 
-    model_id: str = ""
-    loras: str = ""
-    prompt: str
-    height: int = 576
-    width: int = 1024
-    guidance_scale: float = 7.5
-    negative_prompt: str = ""
-    safety_check: bool = True
-    seed: Optional[int] = None
-    num_inference_steps: int = 50
-    num_images_per_prompt: int = 1
+    model_id: str = Field("", description=MODEL_ID % "image generation")
+    loras: str = Field("", description=LORAS)
+    prompt: str = Field(..., description="Text prompt(s) to guide image generation. Separate "
+                        "multiple prompts with '|' if supported by the model.")
+    height: int = Field(576, description="The height in pixels of the generated image.")
+    width: int = Field(1024, description="The width in pixels of the generated image.")
+    guidance_scale: float = Field(7.5, description=GUIDANCE_SCALE)
+    negative_prompt: str = Field("", description=NEGATIVE_PROMPT)
+    safety_check: bool = Field(True, description=SAFETY_CHECK)
+    seed: Optional[int] = Field(None, description=SEED)
+    num_inference_steps: int = Field(50, description=NUM_INFERENCE_STEPS)
+    num_images_per_prompt: int = Field(1, description=NUM_IMAGES_PER_PROMPT)
 
 
 DEFAULT_TTS_DESCRIPTION = (
@@ -108,9 +128,10 @@ DEFAULT_TTS_DESCRIPTION = (
 class TextToSpeechParams(BaseModel):
     """POST /text-to-speech body. An empty `text` is a 400, not a 422."""
 
-    model_id: str = ""
-    text: str = ""
-    description: str = DEFAULT_TTS_DESCRIPTION
+    model_id: str = Field("", description=MODEL_ID % "text to speech generation")
+    text: str = Field("", description="Text input for speech generation.")
+    description: str = Field(DEFAULT_TTS_DESCRIPTION,
+                             description="Description of speaker to steer text to speech generation.")
 
 
 class LLMMessage(BaseModel):
@@ -135,52 +156,65 @@ class LLMRequest(BaseModel):
 
 
 class MediaURL(BaseModel):
-    url: str
+    """A URL from which media can be accessed."""
+
+    url: str = Field(..., description="The URL where the media can be accessed.")
 
 
 class Media(MediaURL):
     """One generated image or frame: a data URL, the seed that made it and the NSFW flag."""
 
-    seed: int
-    nsfw: bool
+    seed: int = Field(..., description="The seed used to generate the media.")
+    nsfw: bool = Field(..., description="Whether the media was flagged as NSFW.")
 
 
 class ImageResponse(BaseModel):
-    images: List[Media]
+    """Response model for image generation."""
+
+    images: List[Media] = Field(..., description="The generated images.")
 
 
 class VideoResponse(BaseModel):
     """image-to-video: a list of batches, each a list of frames."""
 
-    frames: List[List[Media]]
+    frames: List[List[Media]] = Field(..., description="The generated video frames.")
 
 
 class AudioResponse(BaseModel):
-    audio: MediaURL
+    """Response model for audio generation."""
+
+    audio: MediaURL = Field(..., description="The generated audio.")
 
 
 class MasksResponse(BaseModel):
     """segment-anything-2: the Python string form of nested lists, sorted by descending score."""
 
-    masks: str
-    scores: str
-    logits: str
+    masks: str = Field(..., description="The generated masks.")
+    scores: str = Field(..., description="The model's confidence scores for each generated mask.")
+    logits: str = Field(..., description="The raw, unnormalized predictions (logits) for the masks.")
 
 
 class Chunk(BaseModel):
-    timestamp: Tuple
-    text: str
+    """A chunk of text with a timestamp."""
+
+    timestamp: Tuple = Field(..., description="The timestamp of the chunk.")
+    text: str = Field(..., description="The text of the chunk.")
 
 
 class TextResponse(BaseModel):
     """audio-to-text: the transcript and its timestamped chunks ([] when none)."""
 
-    text: str
-    chunks: List[Chunk] = Field(default_factory=list)
+    # always in the body, so required in the document (as upstream) though it defaults to []
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+    text: str = Field(..., description="The generated text.")
+    chunks: List[Chunk] = Field(default_factory=list, description="The generated text chunks.")
 
 
 class ImageToTextResponse(BaseModel):
-    text: str
+    """Response model for text generation."""
+
+    text: str = Field(..., description="The generated text.")
 
 
 class LLMTokenUsage(BaseModel):

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, Callable, Dict, List, Optional, Union
 
 import numpy as np
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from fastapi.security import HTTPBearer
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from node.net.limits import MAX_UPLOAD
@@ -36,6 +37,14 @@ from .media import (
     read_image,
 )
 from .models import (
+    GUIDANCE_SCALE,
+    LORAS,
+    MODEL_ID,
+    NEGATIVE_PROMPT,
+    NUM_IMAGES_PER_PROMPT,
+    NUM_INFERENCE_STEPS,
+    SAFETY_CHECK,
+    SEED,
     AudioResponse,
     HardwareInformation,
     HardwareStats,
@@ -63,6 +72,11 @@ RESPONSES: Dict[Union[int, str], Dict[str, Any]] = {
     401: {"model": HTTPError},
     500: {"model": HTTPError},
 }
+# the upload routes also declare these, as ai-runner's document does
+TOO_LARGE = {413: {"model": HTTPError}}
+UNSUPPORTED = {415: {"model": HTTPError}}
+# declares the runner's security scheme (HTTPBearer) on pipeline routes; check_auth decides
+BEARER = [Depends(HTTPBearer(auto_error=False))]
 
 
 def _oom(hint: str) -> ErrorConfig:
@@ -247,12 +261,14 @@ def meta_router() -> APIRouter:
 # Pipeline routes
 
 
-def _post(router: APIRouter, path: str, response_model, operation_id: str, summary: str):
+def _post(router: APIRouter, path: str, response_model, operation_id: str, summary: str,
+          description: str, responses: Optional[dict] = None):
     """Register a handler on `path` and on its hidden trailing-slash alias."""
 
     def deco(fn):
-        router.post(path, response_model=response_model, responses=RESPONSES,
-                    operation_id=operation_id, summary=summary, tags=["generate"])(fn)
+        router.post(path, response_model=response_model, responses={**RESPONSES, **(responses or {})},
+                    operation_id=operation_id, summary=summary, description=description,
+                    tags=["generate"], dependencies=BEARER, openapi_extra=_sdk_name(path))(fn)
         router.post(path + "/", response_model=response_model, responses=RESPONSES,
                     include_in_schema=False)(fn)
         return fn
@@ -260,10 +276,17 @@ def _post(router: APIRouter, path: str, response_model, operation_id: str, summa
     return deco
 
 
+def _sdk_name(path: str) -> dict:
+    """ai-runner's name for the SDK generator (Speakeasy): /image-to-video → imageToVideo."""
+    head, *rest = path.strip("/").split("-")
+    return {"x-speakeasy-name-override": head + "".join(w.capitalize() for w in rest)}
+
+
 def text_to_image_router() -> APIRouter:
     router = APIRouter()
 
-    @_post(router, "/text-to-image", ImageResponse, "genTextToImage", "Text To Image")
+    @_post(router, "/text-to-image", ImageResponse, "genTextToImage", "Text To Image",
+           "Generate images from text prompts.")
     async def text_to_image(params: TextToImageParams, request: Request):
         st = runner_state(request)
         if not params.prompt:
@@ -287,21 +310,24 @@ def text_to_image_router() -> APIRouter:
 def image_to_image_router() -> APIRouter:
     router = APIRouter()
 
-    @_post(router, "/image-to-image", ImageResponse, "genImageToImage", "Image To Image")
+    @_post(router, "/image-to-image", ImageResponse, "genImageToImage", "Image To Image",
+           "Apply image transformations to a provided image.")
     async def image_to_image(
         request: Request,
-        prompt: Annotated[str, Form()],
-        image: Annotated[UploadFile, File()],
-        model_id: Annotated[str, Form()] = "",
-        loras: Annotated[str, Form()] = "",
-        strength: Annotated[float, Form()] = 0.8,
-        guidance_scale: Annotated[float, Form()] = 7.5,
-        image_guidance_scale: Annotated[float, Form()] = 1.5,
-        negative_prompt: Annotated[str, Form()] = "",
-        safety_check: Annotated[bool, Form()] = True,
-        seed: Annotated[Optional[int], Form()] = None,
-        num_inference_steps: Annotated[int, Form()] = 100,
-        num_images_per_prompt: Annotated[int, Form()] = 1,
+        prompt: Annotated[str, Form(description="Text prompt(s) to guide image generation.")],
+        image: Annotated[UploadFile, File(description="Uploaded image to modify with the pipeline.")],
+        model_id: Annotated[str, Form(description=MODEL_ID % "image generation")] = "",
+        loras: Annotated[str, Form(description=LORAS)] = "",
+        strength: Annotated[float, Form(description="Degree of transformation applied to the "
+                                        "reference image (0 to 1).")] = 0.8,
+        guidance_scale: Annotated[float, Form(description=GUIDANCE_SCALE)] = 7.5,
+        image_guidance_scale: Annotated[float, Form(description="Degree to which the generated "
+                                                    "image is pushed towards the initial image.")] = 1.5,
+        negative_prompt: Annotated[str, Form(description=NEGATIVE_PROMPT)] = "",
+        safety_check: Annotated[bool, Form(description=SAFETY_CHECK)] = True,
+        seed: Annotated[Optional[int], Form(description=SEED)] = None,
+        num_inference_steps: Annotated[int, Form(description=NUM_INFERENCE_STEPS)] = 100,
+        num_images_per_prompt: Annotated[int, Form(description=NUM_IMAGES_PER_PROMPT)] = 1,
     ):
         st = runner_state(request)
         for bad in (check_auth(st, request), check_model(st, model_id), check_ready(st)):
@@ -331,19 +357,24 @@ def image_to_image_router() -> APIRouter:
 def image_to_video_router() -> APIRouter:
     router = APIRouter()
 
-    @_post(router, "/image-to-video", VideoResponse, "genImageToVideo", "Image To Video")
+    @_post(router, "/image-to-video", VideoResponse, "genImageToVideo", "Image To Video",
+           "Generate a video from a provided image.")
     async def image_to_video(
         request: Request,
-        image: Annotated[UploadFile, File()],
-        model_id: Annotated[str, Form()] = "",
-        height: Annotated[int, Form()] = 576,
-        width: Annotated[int, Form()] = 1024,
-        fps: Annotated[int, Form()] = 6,
-        motion_bucket_id: Annotated[int, Form()] = 127,
-        noise_aug_strength: Annotated[float, Form()] = 0.02,
-        safety_check: Annotated[bool, Form()] = True,
-        seed: Annotated[Optional[int], Form()] = None,
-        num_inference_steps: Annotated[int, Form()] = 25,
+        image: Annotated[UploadFile, File(description="Uploaded image to generate a video from.")],
+        model_id: Annotated[str, Form(description=MODEL_ID % "video generation")] = "",
+        height: Annotated[int, Form(description="The height in pixels of the generated video.")] = 576,
+        width: Annotated[int, Form(description="The width in pixels of the generated video.")] = 1024,
+        fps: Annotated[int, Form(description="The frames per second of the generated video.")] = 6,
+        motion_bucket_id: Annotated[int, Form(description=(
+            "Used for conditioning the amount of motion for the generation. The higher the "
+            "number the more motion will be in the video."))] = 127,
+        noise_aug_strength: Annotated[float, Form(description=(
+            "Amount of noise added to the conditioning image. Higher values reduce resemblance "
+            "to the conditioning image and increase motion."))] = 0.02,
+        safety_check: Annotated[bool, Form(description=SAFETY_CHECK)] = True,
+        seed: Annotated[Optional[int], Form(description=SEED)] = None,
+        num_inference_steps: Annotated[int, Form(description=NUM_INFERENCE_STEPS)] = 25,
     ):
         st = runner_state(request)
         for bad in (check_auth(st, request), check_model(st, model_id)):
@@ -382,15 +413,16 @@ def image_to_video_router() -> APIRouter:
 def upscale_router() -> APIRouter:
     router = APIRouter()
 
-    @_post(router, "/upscale", ImageResponse, "genUpscale", "Upscale")
+    @_post(router, "/upscale", ImageResponse, "genUpscale", "Upscale",
+           "Upscale an image by increasing its resolution.")
     async def upscale(
         request: Request,
-        prompt: Annotated[str, Form()],
-        image: Annotated[UploadFile, File()],
-        model_id: Annotated[str, Form()] = "",
-        safety_check: Annotated[bool, Form()] = True,
-        seed: Annotated[Optional[int], Form()] = None,
-        num_inference_steps: Annotated[int, Form()] = 75,
+        prompt: Annotated[str, Form(description="Text prompt(s) to guide upscaled image generation.")],
+        image: Annotated[UploadFile, File(description="Uploaded image to modify with the pipeline.")],
+        model_id: Annotated[str, Form(description=MODEL_ID % "upscaled image generation")] = "",
+        safety_check: Annotated[bool, Form(description=SAFETY_CHECK)] = True,
+        seed: Annotated[Optional[int], Form(description=SEED)] = None,
+        num_inference_steps: Annotated[int, Form(description=NUM_INFERENCE_STEPS)] = 75,
     ):
         st = runner_state(request)
         for bad in (check_auth(st, request), check_model(st, model_id), check_ready(st)):
@@ -425,13 +457,18 @@ def parse_return_timestamps(value: str) -> Union[bool, str]:
 def audio_to_text_router() -> APIRouter:
     router = APIRouter()
 
-    @_post(router, "/audio-to-text", TextResponse, "genAudioToText", "Audio To Text")
+    @_post(router, "/audio-to-text", TextResponse, "genAudioToText", "Audio To Text",
+           "Transcribe audio files to text.", {**TOO_LARGE, **UNSUPPORTED})
     async def audio_to_text(
         request: Request,
-        audio: Annotated[UploadFile, File()],
-        model_id: Annotated[str, Form()] = "",
-        return_timestamps: Annotated[str, Form()] = "true",
-        metadata: Annotated[str, Form()] = "{}",
+        audio: Annotated[UploadFile, File(description="Uploaded audio file to be transcribed.")],
+        model_id: Annotated[str, Form(description=MODEL_ID % "transcription")] = "",
+        return_timestamps: Annotated[str, Form(description=(
+            "Return timestamps for the transcribed text. Supported values: 'sentence', 'word', "
+            "or a string boolean ('true' or 'false'). Default is 'true' ('sentence'). 'false' "
+            "means no timestamps. 'word' means word-based timestamps."))] = "true",
+        metadata: Annotated[str, Form(description=(
+            "Additional job information to be passed to the pipeline."))] = "{}",
     ):
         st = runner_state(request)
         timestamps = parse_return_timestamps(return_timestamps)
@@ -462,18 +499,30 @@ def audio_to_text_router() -> APIRouter:
 def segment_anything_2_router() -> APIRouter:
     router = APIRouter()
 
-    @_post(router, "/segment-anything-2", MasksResponse, "genSegmentAnything2", "Segment Anything 2")
+    @_post(router, "/segment-anything-2", MasksResponse, "genSegmentAnything2", "Segment Anything 2",
+           "Segment objects in an image.")
     async def segment_anything_2(
         request: Request,
-        image: Annotated[UploadFile, File()],
-        model_id: Annotated[str, Form()] = "",
-        point_coords: Annotated[Optional[str], Form()] = None,
-        point_labels: Annotated[Optional[str], Form()] = None,
-        box: Annotated[Optional[str], Form()] = None,
-        mask_input: Annotated[Optional[str], Form()] = None,
-        multimask_output: Annotated[bool, Form()] = True,
-        return_logits: Annotated[bool, Form()] = True,
-        normalize_coords: Annotated[bool, Form()] = True,
+        image: Annotated[UploadFile, File(description="Image to segment.")],
+        model_id: Annotated[str, Form(description=MODEL_ID % "image generation")] = "",
+        point_coords: Annotated[Optional[str], Form(description=(
+            "Nx2 array of point prompts to the model, where each point is in (X,Y) in pixels."))] = None,
+        point_labels: Annotated[Optional[str], Form(description=(
+            "Labels for the point prompts, where 1 indicates a foreground point and 0 indicates a "
+            "background point."))] = None,
+        box: Annotated[Optional[str], Form(description=(
+            "A length 4 array given as a box prompt to the model, in XYXY format."))] = None,
+        mask_input: Annotated[Optional[str], Form(description=(
+            "A low-resolution mask input to the model, typically from a previous prediction "
+            "iteration, with the form 1xHxW (H=W=256 for SAM)."))] = None,
+        multimask_output: Annotated[bool, Form(description=(
+            "If true, the model will return three masks for ambiguous input prompts, often "
+            "producing better masks than a single prediction."))] = True,
+        return_logits: Annotated[bool, Form(description=(
+            "If true, returns un-thresholded mask logits instead of a binary mask."))] = True,
+        normalize_coords: Annotated[bool, Form(description=(
+            "If true, the point coordinates will be normalized to the range [0,1], with "
+            "point_coords expected to be with respect to image dimensions."))] = True,
     ):
         st = runner_state(request)
         for bad in (check_auth(st, request), check_model(st, model_id)):
@@ -513,7 +562,8 @@ def llm_router() -> APIRouter:
     router = APIRouter()
 
     @router.post("/llm", response_model=LLMResponse, responses=RESPONSES, operation_id="genLLM",
-                 summary="LLM", tags=["generate"])
+                 summary="LLM", tags=["generate"], dependencies=BEARER,
+                 description="Generate text using a language model.", openapi_extra=_sdk_name("/llm"))
     @router.post("/llm/", response_model=LLMResponse, responses=RESPONSES, include_in_schema=False)
     async def llm(req: LLMRequest, request: Request):
         st = runner_state(request)
@@ -570,12 +620,13 @@ async def _llm_stream(st: RunnerState, kwargs: dict):
 def image_to_text_router() -> APIRouter:
     router = APIRouter()
 
-    @_post(router, "/image-to-text", ImageToTextResponse, "genImageToText", "Image To Text")
+    @_post(router, "/image-to-text", ImageToTextResponse, "genImageToText", "Image To Text",
+           "Transform image files to text.", TOO_LARGE)
     async def image_to_text(
         request: Request,
-        image: Annotated[UploadFile, File()],
-        prompt: Annotated[str, Form()] = "",
-        model_id: Annotated[str, Form()] = "",
+        image: Annotated[UploadFile, File(description="Uploaded image to transform with the pipeline.")],
+        prompt: Annotated[str, Form(description="Text prompt(s) to guide transformation.")] = "",
+        model_id: Annotated[str, Form(description=MODEL_ID % "transformation")] = "",
     ):
         st = runner_state(request)
         for bad in (check_auth(st, request, period=False), check_model(st, model_id, period=False)):
@@ -598,7 +649,9 @@ def image_to_text_router() -> APIRouter:
 def text_to_speech_router() -> APIRouter:
     router = APIRouter()
 
-    @_post(router, "/text-to-speech", AudioResponse, "genTextToSpeech", "Text To Speech")
+    @_post(router, "/text-to-speech", AudioResponse, "genTextToSpeech", "Text To Speech",
+           "Generate a text-to-speech audio file based on the provided text input and speaker "
+           "description.")
     async def text_to_speech(params: TextToSpeechParams, request: Request):
         st = runner_state(request)
         if not params.text:
