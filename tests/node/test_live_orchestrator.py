@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from fractions import Fraction
 
 import httpx
 import pytest
@@ -242,5 +243,80 @@ def test_control_messages_reach_the_runner_through_the_orchestrator():
             assert seg.mime == "application/json" and await seg.read() == b'{"prompt": "a new prompt"}'
             await control.close()
             await reader.close()
+        await runner_ctx.__aexit__(None, None, None)
+    run(scenario())
+
+
+# ----------------------------------------------------------------- on-chain: the payment at start
+
+def paid_orchestrator(runner_url: str):
+    """An on-chain orchestrator (stub chain) charging 3 wei a pixel, and a funded gateway's sender."""
+    from eth_account import Account
+
+    from node.core.sender import Sender
+    from tests.core.stubs import StubBroker, StubChain
+
+    o_key, g_key = bytes([11]) * 32, bytes([12]) * 32
+    o, g = Account.from_key(o_key).address, Account.from_key(g_key).address
+    chain = StubChain(price=1)
+    chain.active.add(o)
+    chain.fund(g, deposit=10**18, reserve=10**18)
+    models = [AIModelConfig(LIVE, "noop", url=runner_url, capacity=2)]
+    config = OrchestratorConfig("http://placeholder", price_per_unit=Fraction(3), ai_models=models,
+                                transcoding=False, auto_adjust_price=False)
+    node = OrchestratorNode(config, address=o, chain=chain, broker=StubBroker())
+    return node, Sender(g, g_key, chain), g_key
+
+
+def paid_headers(node: OrchestratorNode, sender, g_key: bytes, fee: Fraction | None, tamper: bool = False) -> dict:
+    """What a gateway sends to start a live session: tickets worth `fee` on the orchestrator's
+    offer for live-video-to-video/noop (None: no tickets, only the expected price), and seg creds
+    signed by the gateway."""
+    import dataclasses
+
+    from node.core.balances import Balances
+    from node.core.capabilities import ai_job_capabilities
+    from node.core.payment import Payment, new_payment
+    from node.net.headers import encode_payment_header
+
+    caps = ai_job_capabilities(int(Capability.LiveVideoToVideo), "noop", with_defaults=True)
+    offer = node.offer(sender.address, caps)
+    pm = sender.start_session(offer.ticket_params)
+    payment = Payment(sender.address, expected_price=offer.price) if fee is None else \
+        new_payment(sender, Balances(lambda: 0.0), node.address, "live", pm, fee, offer.price)[0]
+    if tamper:  # a forged ticket: its signature no longer matches
+        first = payment.ticket_sender_params[0]
+        forged = dataclasses.replace(first, sig=bytes(65))
+        payment = dataclasses.replace(payment, ticket_sender_params=(forged, *payment.ticket_sender_params[1:]))
+    md = SegMetadata("live", 0, keccak(b""), capabilities=caps, auth_token=offer.auth_token)
+    return {"Livepeer-Segment": encode_segment_header(md, g_key), "Livepeer-Payment": encode_payment_header(payment)}
+
+
+def test_paid_start_credits_the_session_and_refuses_bad_payments():
+    async def scenario():
+        runner = EchoRunner()
+        runner_ctx = served(runner.app)
+        runner_url = await runner_ctx.__aenter__()
+        node, sender, g_key = paid_orchestrator(runner_url)
+        app = create_http_app(node, transcode=None, runners={LIVE: runner_url})
+        async with served(app, app.state.trickle) as base, httpx.AsyncClient() as c:
+            node.config.service_uri = base
+            upfront = Fraction(3) * 1280 * 720 * 30 * 60  # go's 60 s at 720p30, 3 wei a pixel
+            body = {"model_id": "noop"}
+            r = await c.post(base + "/" + LIVE, json=body, headers=paid_headers(node, sender, g_key, upfront))
+            assert r.status_code == 200, r.text
+            mid = r.json()["manifest_id"]
+            credited = node.receiver.balances.balance(sender.address, mid)
+            assert credited is not None and credited > 0  # the balance is keyed by the new manifest id
+
+            # no tickets at a price: refused before any channel or runner
+            r = await c.post(base + "/" + LIVE, json=body, headers=paid_headers(node, sender, g_key, None))
+            assert (r.status_code, r.text) == (400, "Insufficient balance")
+            # a forged ticket: ProcessPayment's error, nothing credited, nothing started
+            r = await c.post(base + "/" + LIVE, json=body,
+                             headers=paid_headers(node, sender, g_key, upfront, tamper=True))
+            assert r.status_code == 400 and r.text != "Insufficient balance"
+            assert len(runner.starts) == 1 and set(app.state.live.sessions) == {mid}
+            assert set(app.state.trickle.channels) == {mid + s for s in CHANNELS}
         await runner_ctx.__aexit__(None, None, None)
     run(scenario())
