@@ -27,6 +27,7 @@ from node.net.headers import VideoProfile
 
 from . import media
 from .node import GatewayError, GatewayNode
+from .openapi import gateway_openapi
 
 log = logging.getLogger("lpnode.gateway")
 
@@ -240,6 +241,8 @@ def create_app(gateway: GatewayNode, profiles: tuple[VideoProfile, ...]) -> Fast
                          f"Rendition-Name: {name}\r\n\r\n".encode() + data + b"\r\n")
         body = b"".join(parts) + f"--{boundary}--\r\n".encode()
         return Response(body, media_type=f"multipart/mixed; boundary={boundary}")
+
+    app.openapi = lambda: gateway_openapi(app)  # the AI routes' real schemas (the runner's models)
 
     @app.get("/healthz")
     async def healthz():

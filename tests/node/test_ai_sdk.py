@@ -186,3 +186,20 @@ def test_sdk_against_a_paid_devnet(pipeline, monkeypatch):
             codec, width, height, frames = probe_video(httpx.get(dev.net.urls["gateway"] + video.url).content)
             assert (codec, width, height) == ("h264", 64, 64) and frames > 0
         assert dev.metric("gateway", "ticket_value_sent_total") > 0
+
+
+def test_gateway_serves_its_openapi_document(gateway):
+    """The gateway's /openapi.json: the AI routes with real schemas (the SDK's request models'
+    fields are the document's), its other routes as they are."""
+    import httpx
+    from livepeer_ai.models import components
+
+    doc = httpx.get(gateway[1] + "/openapi.json").json()
+    schemas = doc["components"]["schemas"]
+    assert {"/text-to-image", "/llm", "/image-to-video/result", "/healthz"} <= set(doc["paths"])
+    for sdk_model, schema in ((components.TextToImageParams, "TextToImageParams"),
+                              (components.BodyGenImageToVideo, "Body_genImageToVideo"),
+                              (components.BodyGenAudioToText, "Body_genAudioToText"),
+                              (components.LLMRequest, "LLMRequest")):
+        assert set(sdk_model.model_fields) == set(schemas[schema]["properties"]), schema
+    assert set(components.VideoResponse.model_fields) == set(schemas["VideoResponse"]["properties"])
