@@ -92,21 +92,31 @@ class LiveSessions:
             self.node.capabilities.release_model(PIPELINE, model_id)
 
     async def start(self, mid: str, sender: str, model_id: str, price: Fraction, request: dict) -> LiveSession:
-        """Make the channels, start accounting and the runner (capacity already reserved). Raises
-        RuntimeError with the runner's error, after closing the session."""
+        """Make the channels, start accounting and the runner (capacity already reserved, now the
+        session's). Raises RuntimeError with what failed, after closing the session."""
         self.trickle.start()  # the idle sweep, on the serving loop
         for suffix, mime in CHANNELS.items():
             self.trickle.create_channel(mid + suffix, mime)
         session = self.sessions[mid] = LiveSession(mid, sender, model_id, price)
-        session.watcher = asyncio.get_running_loop().create_task(self._watch(session))
+        loop = asyncio.get_running_loop()
         try:
+            processor = self._payment_processor(loop.time()) if price > 0 and self.node.onchain else None
+            session.watcher = loop.create_task(self._watch(session, processor))
             await self._start_runner(session, request)
         except RuntimeError as exc:
             self.close(mid, str(exc))
             raise
         if mid in self.sessions:
-            session.health = asyncio.get_running_loop().create_task(self._watch_runner(session))
+            session.health = loop.create_task(self._watch_runner(session))
         return session
+
+    def _payment_processor(self, now: float):
+        """go's LivePaymentProcessor for a priced session (node.core.live_payment)."""
+        try:
+            from node.core.live_payment import LivePaymentProcessor
+        except ImportError as exc:
+            raise RuntimeError(f"live payment accounting unavailable: {exc}") from exc
+        return LivePaymentProcessor(self.payment_interval, now=now)
 
     async def _start_runner(self, session: LiveSession, request: dict) -> None:
         if self.runner_url is None:
@@ -131,14 +141,9 @@ class LiveSessions:
         if reply.status_code != 200:
             raise RuntimeError(f"live runner error {reply.status_code}: {reply.text.strip()}")
 
-    async def _watch(self, session: LiveSession) -> None:
+    async def _watch(self, session: LiveSession, processor) -> None:
         """Account for every input segment as it begins; end the session with its input."""
         loop = asyncio.get_running_loop()
-        processor = None
-        if session.price > 0:
-            from node.core.live_payment import LivePaymentProcessor
-
-            processor = LivePaymentProcessor(self.payment_interval, now=loop.time())
         sub = LocalSubscriber(self.trickle, session.mid)
         try:
             while True:

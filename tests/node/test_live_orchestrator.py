@@ -5,6 +5,7 @@ small ai-runner-compatible test double that echoes input segments to the output 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from fractions import Fraction
 
@@ -292,31 +293,68 @@ def paid_headers(node: OrchestratorNode, sender, g_key: bytes, fee: Fraction | N
     return {"Livepeer-Segment": encode_segment_header(md, g_key), "Livepeer-Payment": encode_payment_header(payment)}
 
 
-def test_paid_start_credits_the_session_and_refuses_bad_payments():
-    async def scenario():
-        runner = EchoRunner()
-        runner_ctx = served(runner.app)
-        runner_url = await runner_ctx.__aenter__()
+@contextlib.asynccontextmanager
+async def paid_network():
+    runner = EchoRunner()
+    async with served(runner.app) as runner_url:
         node, sender, g_key = paid_orchestrator(runner_url)
         app = create_http_app(node, transcode=None, runners={LIVE: runner_url})
         async with served(app, app.state.trickle) as base, httpx.AsyncClient() as c:
             node.config.service_uri = base
-            upfront = Fraction(3) * 1280 * 720 * 30 * 60  # go's 60 s at 720p30, 3 wei a pixel
-            body = {"model_id": "noop"}
-            r = await c.post(base + "/" + LIVE, json=body, headers=paid_headers(node, sender, g_key, upfront))
-            assert r.status_code == 200, r.text
-            mid = r.json()["manifest_id"]
-            credited = node.receiver.balances.balance(sender.address, mid)
-            assert credited is not None and credited > 0  # the balance is keyed by the new manifest id
+            yield node, sender, g_key, app, runner, base, c
 
-            # no tickets at a price: refused before any channel or runner
+
+UPFRONT = Fraction(3) * 1280 * 720 * 30 * 60  # go's 60 s at 720p30, at 3 wei a pixel
+
+
+def test_bad_payments_are_refused_before_any_channel_or_runner():
+    async def scenario():
+        async with paid_network() as (node, sender, g_key, app, runner, base, c):
+            body = {"model_id": "noop"}
             r = await c.post(base + "/" + LIVE, json=body, headers=paid_headers(node, sender, g_key, None))
-            assert (r.status_code, r.text) == (400, "Insufficient balance")
-            # a forged ticket: ProcessPayment's error, nothing credited, nothing started
+            assert (r.status_code, r.text) == (400, "Insufficient balance")  # no tickets at a price
             r = await c.post(base + "/" + LIVE, json=body,
-                             headers=paid_headers(node, sender, g_key, upfront, tamper=True))
-            assert r.status_code == 400 and r.text != "Insufficient balance"
-            assert len(runner.starts) == 1 and set(app.state.live.sessions) == {mid}
-            assert set(app.state.trickle.channels) == {mid + s for s in CHANNELS}
-        await runner_ctx.__aexit__(None, None, None)
+                             headers=paid_headers(node, sender, g_key, UPFRONT, tamper=True))
+            assert r.status_code == 400 and r.text != "Insufficient balance"  # ProcessPayment's error
+            assert not runner.starts and not app.state.trickle.channels and not app.state.live.sessions
+            assert node.capabilities.constraints[int(Capability.LiveVideoToVideo)]["noop"].capacity == 2
+    run(scenario())
+
+
+def test_paid_session_is_charged_per_input_segment_and_closed_when_the_balance_runs_out():
+    pytest.importorskip("node.core.live_payment", reason="live payment accounting (node.core.live_payment) "
+                                                         "is not in this checkout yet")
+
+    async def scenario():
+        async with paid_network() as (node, sender, g_key, app, runner, base, c):
+            app.state.live.payment_interval = 0.05
+            r = await c.post(base + "/" + LIVE, json={"model_id": "noop"},
+                             headers=paid_headers(node, sender, g_key, UPFRONT))
+            assert r.status_code == 200, r.text
+            reply = r.json()
+            mid = reply["manifest_id"]
+            balance = lambda: node.receiver.balances.balance(sender.address, mid)  # noqa: E731
+            credited = balance()
+            assert credited is not None and credited > 0  # keyed by the new manifest id
+
+            pub = TricklePublisher(reply["publish_url"], "video/MP2T")
+            out = TrickleSubscriber(reply["subscribe_url"], start_seq=0)
+            for i in range(3):  # each input segment past the interval is billed
+                await asyncio.sleep(0.06)
+                await pub.write(b"segment %d" % i)
+                await (await out.next_segment()).read()
+            charged = credited - balance()
+            assert charged > 0 and charged % 3 == 0  # whole pixels at 3 wei
+
+            node.receiver.balances.debit(sender.address, mid, balance() - 1)  # almost drained
+            await asyncio.sleep(0.06)
+            with contextlib.suppress(Exception):
+                await pub.write(b"unpaid")
+            await eventually(lambda: not app.state.live.sessions)
+            assert not app.state.trickle.channels  # all four closed: the stream stops
+            with pytest.raises((EndOfStream, StreamNotFound)):
+                for _ in range(3):
+                    await (await out.next_segment()).read()
+            await out.close()
+            await pub.close()
     run(scenario())
