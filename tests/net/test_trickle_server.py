@@ -365,3 +365,26 @@ def test_mounted_under_a_base_path():
             assert (await c.get(base + "/ai/trickle/abc/0")).content == b"m"
             assert (await c.get(base + "/ai/trickle/nope/0")).status_code == 404
     run(scenario())
+
+
+def test_reader_leaving_after_the_headers_disturbs_nobody():
+    """The gateway SDK's payment sender reads only each output segment's headers, then hangs up."""
+    async def scenario():
+        ts = TrickleServer()
+        ts.create_channel("s", MIME)
+        async with served(ts, ts) as base, client() as c, client() as quitter:
+            pipe = Pipe()
+            post = asyncio.ensure_future(c.post(base + "/s/0", content=pipe.body()))
+            await pipe.q.put(b"a" * 1000)
+            leaving = await (await stream_get(quitter, base + "/s/0"))
+            staying = await (await stream_get(c, base + "/s/0"))
+            assert leaving.headers["lp-trickle-seq"] == "0"
+            await leaving.aclose()
+            for _ in range(20):
+                await pipe.q.put(b"b" * 1000)
+            await pipe.q.put(None)
+            assert (await post).status_code == 200
+            assert len(await staying.aread()) == 21_000
+            assert (await c.post(base + "/s/1", content=b"next")).status_code == 200
+            assert (await c.get(base + "/s/1")).content == b"next"
+    run(scenario())

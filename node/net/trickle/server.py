@@ -306,7 +306,7 @@ class TrickleServer:
         disconnected = asyncio.ensure_future(_wait_disconnect(receive))
         try:
             pos, started = 0, False
-            while True:
+            while not disconnected.done():  # (a reader that leaves mid-segment is not fed on)
                 if pos < len(seg.chunks) or seg.closed:
                     chunks, eof = seg.chunks[pos:], seg.closed
                 else:
@@ -326,6 +326,8 @@ class TrickleServer:
                     await send({"type": "http.response.body", "body": data, "more_body": True})
                 if eof:
                     break
+            if disconnected.done():
+                return
             if started:
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
             elif ch.closed:  # an empty segment of a closed channel: end of stream
