@@ -7,7 +7,7 @@ gateway answers otherwise than the runner:
 - image-to-video answers `images` with the URL of each MP4 (go's processImageToVideo; the
   `livepeer-ai` SDK calls this body VideoResponse too), or 202 {"request_id"} with
   `Prefer: respond-async`, whose result is read at /image-to-video/result;
-- llm may answer server-sent events (`"stream": true`);
+- llm requires `model`, `stream` and `max_tokens` and may answer server-sent events;
 - audio-to-text takes no `metadata` (the gateway sends the runner the duration it measured).
 """
 from __future__ import annotations
@@ -79,6 +79,8 @@ def ai_document(version: str = "undefined") -> dict:
         schemas.pop(name, None)
     # go's gateway writes audio-to-text's `metadata` itself (the duration it measured)
     del schemas["Body_genAudioToText"]["properties"]["metadata"]
+    # go's LLM handler: 400 "missing required fields" without these (the runner defaults them)
+    schemas["LLMRequest"]["required"] = ["messages", "model", "stream", "max_tokens"]
     for path, item in doc["paths"].items():
         op = item["post"]
         ok = op["responses"]["200"]

@@ -11,12 +11,14 @@ import tempfile
 import uuid
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import (
     JSONResponse,
     PlainTextResponse,
     Response,
     StreamingResponse,
 )
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from node.core.ai_models import DEFAULT_MODEL_IDS
 from node.core.ai_sessions import AUDIO_DURATION_ERROR
@@ -243,6 +245,14 @@ def create_app(gateway: GatewayNode, profiles: tuple[VideoProfile, ...]) -> Fast
         return Response(body, media_type=f"multipart/mixed; boundary={boundary}")
 
     app.openapi = lambda: gateway_openapi(app)  # the AI routes' real schemas (the runner's models)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def not_found(request: Request, exc: StarletteHTTPException):
+        """An unknown path is go's ServeMux 404 (text, not FastAPI's JSON)."""
+        if exc.status_code == 404:
+            return PlainTextResponse("404 page not found\n", status_code=404,
+                                     headers={"X-Content-Type-Options": "nosniff"})
+        return await http_exception_handler(request, exc)
 
     @app.get("/healthz")
     async def healthz():

@@ -203,3 +203,36 @@ def test_gateway_serves_its_openapi_document(gateway):
                               (components.LLMRequest, "LLMRequest")):
         assert set(sdk_model.model_fields) == set(schemas[schema]["properties"]), schema
     assert set(components.VideoResponse.model_fields) == set(schemas["VideoResponse"]["properties"])
+
+
+def test_sdk_live_video_to_video_is_gos_404(sdk):
+    """The SDK also exposes /live-video-to-video (ai-runner's route); go's gateway serves live
+    video at /live/video-to-video/{stream}/start instead, so its mux answers 404 as here."""
+    from livepeer_ai.models import components, errors
+
+    with pytest.raises(errors.SDKError) as exc:
+        sdk.generate.live_video_to_video(request=components.LiveVideoToVideoParams(
+            subscribe_url="http://127.0.0.1:1/in", publish_url="http://127.0.0.1:1/out",
+            model_id="noop"))
+    assert exc.value.status_code == 404 and exc.value.body == "404 page not found\n"
+
+
+def test_sdk_cannot_read_gos_llm_stream(sdk, gateway):
+    """A disagreement kept on purpose: with "stream": true go's gateway answers 200
+    text/event-stream (handleSSEStream), which the SDK's llm (JSON only) reports as an unexpected
+    response; the same stream read as server-sent events ends with a finish_reason."""
+    import httpx
+    from livepeer_ai.models import components, errors
+
+    with pytest.raises(errors.SDKError) as exc:
+        sdk.generate.llm(request=components.LLMRequest(
+            model=MODELS["llm"], messages=[{"role": "user", "content": "hello"}], max_tokens=8, stream=True))
+    assert exc.value.status_code == 200 and "text/event-stream" in str(exc.value)
+    events = [json.loads(line[len("data: "):]) for line in exc.value.body.splitlines()
+              if line.startswith("data: ") and line != "data: [DONE]"]
+    assert events and events[-1]["choices"][0]["finish_reason"]
+    assert "".join(e["choices"][0]["delta"]["content"] for e in events if e["choices"][0].get("delta"))
+    # and the wire shape with httpx: the same events
+    res = httpx.post(gateway[1] + "/llm", json={"model": MODELS["llm"], "stream": True, "max_tokens": 8,
+                                               "messages": [{"role": "user", "content": "hi"}]})
+    assert res.headers["content-type"].startswith("text/event-stream")
