@@ -86,8 +86,12 @@ def test_invalid_seq_is_400():
             for method in ("GET", "POST", "DELETE"):
                 r = await c.request(method, base + "/s/abc")
                 assert (r.status_code, r.text) == (400, "Invalid idx"), method
+            for method, seq in (("GET", -3), ("POST", -2), ("POST", -7), ("DELETE", -1)):
+                r = await c.request(method, base + f"/s/{seq}", content=b"x" if method == "POST" else None)
+                assert r.status_code == 400, (method, seq)
             r = await c.delete(base + "/s/3")
             assert (r.status_code, r.text) == (400, "Nonexistent segment")
+            assert ts.channels["s"].segments == [None] * RING_SIZE  # nothing was made
     run(scenario())
 
 

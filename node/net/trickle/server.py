@@ -237,7 +237,7 @@ class TrickleServer:
             await _respond(send, 404, b"Stream not found", [("Connection", "close")])
             return
         seq = _parse_seq(idx)
-        if seq is None:
+        if seq is None or seq == H.SEQ_CURRENT:  # a publisher writes a new index or the next one
             await _respond(send, 400, b"Invalid idx")
             return
         seg = ch.for_write(seq)
