@@ -223,3 +223,22 @@ def test_client_over_tls_with_a_self_signed_certificate(tmp_path):
             await pub.close()
             await sub.close()
     run(scenario())
+
+
+def test_segment_reconnect_retries_the_same_index():
+    async def scenario():
+        ts = TrickleServer()
+        ts.create_channel("s", MIME)
+        async with served(ts, ts) as base:
+            pub = TricklePublisher(base + "/s", MIME)
+            sub = TrickleSubscriber(base + "/s", start_seq=0)
+            seg = pub.next()
+            await seg.reconnect()  # e.g. the first try failed before its first byte
+            await seg.write(b"second try")
+            assert await seg.close() == 0
+            got = await sub.next_segment()
+            assert (got.seq, await got.read()) == (0, b"second try")
+            assert await pub.write(b"after") == 1
+            await pub.close()
+            await sub.close()
+    run(scenario())

@@ -128,6 +128,14 @@ class SegmentWriter:
         resp = await self._result()
         return int(resp.headers.get(H.SEQ, self.seq))
 
+    async def reconnect(self) -> None:
+        """Drop this segment's POST and start a fresh one to the same index (go's pendingPost
+        written twice), e.g. to retry a segment that failed before any byte got through."""
+        old = self._post
+        self._post = _PendingPost(self._pub.client, self._pub.url, self.seq, self._pub.mime)
+        self._checked, self.written = True, 0
+        await old.cancel()
+
     async def abort(self) -> None:
         """Give this segment up: DELETE it on the server (its readers get EOF) and drop the POST."""
         with contextlib.suppress(httpx.HTTPError):
