@@ -358,3 +358,36 @@ def test_paid_session_is_charged_per_input_segment_and_closed_when_the_balance_r
             await out.close()
             await pub.close()
     run(scenario())
+
+
+def test_through_the_orchestrators_service_port():
+    """The real start-up (node.orchestrator.server.serve_orchestrator: gRPC and HTTP demuxed on one
+    port, body limits): a session's segment-sized bytes stream through the mounted trickle server."""
+    from node.orchestrator.server import serve_orchestrator
+    from tests.node.hostile import free_port
+
+    async def scenario():
+        runner = EchoRunner()
+        async with served(runner.app) as runner_url:
+            port = free_port()
+            base = f"http://127.0.0.1:{port}"
+            node = orchestrator(runner_url)
+            node.config.service_uri, NODES[base] = base, node
+            _, stop = await serve_orchestrator(node, "127.0.0.1", port, private_key=None, transcode=None,
+                                               runners={LIVE: runner_url})
+            try:
+                async with httpx.AsyncClient() as c:
+                    reply = (await start(c, base)).json()
+                pub = TricklePublisher(reply["publish_url"], "video/MP2T")
+                out = TrickleSubscriber(reply["subscribe_url"], start_seq=-1)
+                waiting = asyncio.ensure_future(out.next_segment())
+                async with pub.next() as seg:
+                    await seg.write(b"x" * 300_000)  # together past the 1 MiB body limit of other routes:
+                    await seg.write(b"y" * 900_000)  # /ai/trickle/ takes segment-sized bodies
+                got = await waiting
+                assert await got.read() == b"echo:" + b"x" * 300_000 + b"y" * 900_000
+                await out.close()
+            finally:
+                await stop()
+            await pub.close()
+    run(scenario())
