@@ -86,7 +86,7 @@ def ai_document(version: str = "undefined") -> dict:
         ok = op["responses"]["200"]
         op["responses"] = {"200": ok, **{code: _json("GatewayError", text) for code, text in ERRORS.items()}}
         if path == "/image-to-video":
-            ok["content"]["application/json"]["schema"] = _ref("VideoResponse")
+            ok["content"]["application/json"]["schema"].update(_ref("VideoResponse"))
             op["parameters"] = [{"name": "Prefer", "in": "header", "required": False,
                                  "schema": {"type": "string", "enum": ["respond-async"]},
                                  "description": "respond-async: answer 202 at once; the result is "

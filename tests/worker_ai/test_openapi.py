@@ -33,6 +33,10 @@ UPSTREAM = {
                        "AudioResponse", None),
 }
 
+SDK_NAMES = {"text-to-image": "textToImage", "image-to-image": "imageToImage", "image-to-video": "imageToVideo",
+             "upscale": "upscale", "audio-to-text": "audioToText", "segment-anything-2": "segmentAnything2",
+             "llm": "llm", "image-to-text": "imageToText", "text-to-speech": "textToSpeech"}
+
 # body field defaults as upstream (a field absent here has no default: required, or seed's None)
 DEFAULTS = {
     "text-to-image": dict(model_id="", loras="", height=576, width=1024, guidance_scale=7.5,
@@ -110,7 +114,10 @@ def test_route_matches_ai_runner(documents, pipeline):
     assert op["requestBody"]["required"] is True
     assert list(op["requestBody"]["content"]) == [content_type]
     assert set(op["responses"]) == {"200"} | ERRORS | extra
-    assert op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/" + ok_schema)
+    ok = op["responses"]["200"]["content"]["application/json"]["schema"]
+    assert ok["$ref"].endswith("/" + ok_schema)
+    assert op["x-speakeasy-name-override"] == SDK_NAMES[pipeline]
+    assert ok.get("x-speakeasy-name-override") == (None if pipeline == "llm" else "data")
     for code in (ERRORS | extra) - {"422"}:
         assert op["responses"][code]["content"]["application/json"]["schema"]["$ref"].endswith("/HTTPError")
     body = _body_schema(doc, pipeline)

@@ -72,6 +72,8 @@ RESPONSES: Dict[Union[int, str], Dict[str, Any]] = {
     401: {"model": HTTPError},
     500: {"model": HTTPError},
 }
+# the SDK generator's name for a 200 body (ai-runner declares it on every route but llm)
+DATA = {200: {"content": {"application/json": {"schema": {"x-speakeasy-name-override": "data"}}}}}
 # the upload routes also declare these, as ai-runner's document does
 TOO_LARGE = {413: {"model": HTTPError}}
 UNSUPPORTED = {415: {"model": HTTPError}}
@@ -266,7 +268,7 @@ def _post(router: APIRouter, path: str, response_model, operation_id: str, summa
     """Register a handler on `path` and on its hidden trailing-slash alias."""
 
     def deco(fn):
-        router.post(path, response_model=response_model, responses={**RESPONSES, **(responses or {})},
+        router.post(path, response_model=response_model, responses={**DATA, **RESPONSES, **(responses or {})},
                     operation_id=operation_id, summary=summary, description=description,
                     tags=["generate"], dependencies=BEARER, openapi_extra=_sdk_name(path))(fn)
         router.post(path + "/", response_model=response_model, responses=RESPONSES,
