@@ -64,14 +64,14 @@ class LiveSessions:
     def __init__(self, node: OrchestratorNode, trickle: TrickleServer, *, runner_url: str | None,
                  client: httpx.AsyncClient, payment_interval: float = LIVE_PAYMENT_INTERVAL,
                  runner_trickle_base: str | None = None,
-                 randbytes: Callable[[int], bytes] = os.urandom) -> None:
+                 randbytes: Callable[[int], bytes] | None = None) -> None:
         self.node = node
         self.trickle = trickle
         self.runner_url = runner_url.rstrip("/") if runner_url else None
         self.client = client
         self.payment_interval = payment_interval
         self.runner_trickle_base = runner_trickle_base
-        self.randbytes = randbytes
+        self.randbytes = randbytes or node.randbytes  # manifest ids from the node's injected randomness
         self.health_interval = RUNNER_HEALTH_INTERVAL
         self.sessions: dict[str, LiveSession] = {}
 

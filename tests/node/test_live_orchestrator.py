@@ -391,3 +391,20 @@ def test_through_the_orchestrators_service_port():
                 await stop()
             await pub.close()
     run(scenario())
+
+
+def test_manifest_ids_come_from_the_nodes_injected_randomness():
+    import random
+
+    from node.net.trickle import TrickleServer
+    from node.orchestrator.live import LiveSessions, new_manifest_id
+
+    assert new_manifest_id(lambda n: bytes(range(1, n + 1))) == "01020304"
+    ids = []
+    for _ in range(2):
+        rng = random.Random(7)
+        models = [AIModelConfig(LIVE, "noop", url="http://runner")]
+        node = OrchestratorNode(OrchestratorConfig("http://o", ai_models=models), randbytes=rng.randbytes)
+        sessions = LiveSessions(node, TrickleServer(), runner_url=None, client=None)
+        ids.append(new_manifest_id(sessions.randbytes))
+    assert ids[0] == ids[1] and re.fullmatch(r"[0-9a-f]{8}", ids[0])
