@@ -13,7 +13,7 @@ import contextlib
 import json
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Callable
 
@@ -53,7 +53,6 @@ class LiveSession:
     watcher: asyncio.Task | None = None
     health: asyncio.Task | None = None
     error: str = ""  # why it ended, when it ended badly
-    ended: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class LiveSessions:
@@ -87,7 +86,7 @@ class LiveSessions:
                 return False
         return True
 
-    def _release(self, model_id: str) -> None:
+    def release(self, model_id: str) -> None:
         with self.node.lock, contextlib.suppress(CapabilityError):
             self.node.capabilities.release_model(PIPELINE, model_id)
 
@@ -197,11 +196,10 @@ class LiveSessions:
             log.warning("live session %s stopped: %s", mid, error)
         for suffix in CHANNELS:
             self.trickle.close_channel(mid + suffix)
-        self._release(session.model_id)
+        self.release(session.model_id)
         for task in (session.watcher, session.health):
             if task is not None and task is not asyncio.current_task():
                 task.cancel()
-        session.ended.set()
 
     async def close_all(self) -> None:
         for mid in list(self.sessions):
@@ -230,7 +228,9 @@ def live_router(sessions: LiveSessions, credentials: Callable) -> APIRouter:
         if not isinstance(model_id, str) or not isinstance(req.get("params", {}), (dict, type(None))):
             return _error("model_id must be a string and params an object", 400)
         for key, header in (("stream_id", "streamID"), ("gateway_request_id", "requestID")):
-            if not req.get(key):
+            if not isinstance(req.get(key) or "", str):
+                return _error(f"{key} must be a string", 400)
+            if not req.get(key):  # the body's value wins over the header, as go
                 req[key] = request.headers.get(header, "")
         if not sessions.reserve(model_id):
             return _error("insufficient capacity", 503)
@@ -257,7 +257,7 @@ def live_router(sessions: LiveSessions, credentials: Callable) -> APIRouter:
                 return _error(str(exc), 500)
         finally:
             if not started:
-                sessions._release(model_id)
+                sessions.release(model_id)
         return JSONResponse({
             "publish_url": sessions.channel_url(mid), "subscribe_url": sessions.channel_url(mid, "-out"),
             "control_url": sessions.channel_url(mid, "-control"), "events_url": sessions.channel_url(mid, "-events"),

@@ -178,6 +178,7 @@ def test_no_runner_is_500():
 
 @pytest.mark.parametrize("body, status", [
     (b"{not json", 400), (b"[1, 2]", 400), (b'{"model_id": 5}', 400), (b'{"model_id": "noop", "params": []}', 400),
+    (b'{"model_id": "noop", "stream_id": 7}', 400),
 ])
 def test_bad_request_bodies_are_400(body, status):
     async def scenario():
