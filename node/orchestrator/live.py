@@ -13,9 +13,9 @@ import contextlib
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Callable
 
 import httpx
 from fastapi import APIRouter, Request

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-import pytest
 
 from node.net.trickle import TrickleServer
 from node.net.trickle.server import RING_SIZE
@@ -313,7 +312,7 @@ def test_publisher_vanishing_mid_segment_gives_readers_eof():
         ts.create_channel("s", MIME)
         async with served(ts, ts) as base, client() as c:
             port = int(base.rsplit(":", 1)[1])
-            reader_conn, writer = await asyncio.open_connection("127.0.0.1", port)
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
             writer.write(b"POST /s/0 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
             await writer.drain()
             r = await (await stream_get(c, base + "/s/0"))

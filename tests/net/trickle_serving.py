@@ -29,7 +29,7 @@ async def served(app, trickle=None, ssl_files: tuple[str, str] | None = None):
     that no reader holds the server open) and stop."""
     import uvicorn
 
-    kw = dict(ssl_certfile=ssl_files[0], ssl_keyfile=ssl_files[1]) if ssl_files else {}
+    kw = {"ssl_certfile": ssl_files[0], "ssl_keyfile": ssl_files[1]} if ssl_files else {}
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="critical", lifespan="off",
                                            timeout_graceful_shutdown=2, **kw))
     task = asyncio.create_task(server.serve())

@@ -16,9 +16,9 @@ from fastapi.responses import PlainTextResponse
 
 from node.core.ai_models import AIModelConfig
 from node.core.capabilities import Capability
-from node.net.trickle import EndOfStream, StreamNotFound, TricklePublisher, TrickleSubscriber
 from node.core.keccak import keccak
 from node.net.headers import SegMetadata, encode_segment_header
+from node.net.trickle import EndOfStream, StreamNotFound, TricklePublisher, TrickleSubscriber
 from node.orchestrator.live import CHANNELS
 from node.orchestrator.node import OrchestratorConfig, OrchestratorNode
 from node.orchestrator.server import create_http_app
@@ -327,14 +327,14 @@ def test_paid_session_is_charged_per_input_segment_and_closed_when_the_balance_r
                                                          "is not in this checkout yet")
 
     async def scenario():
-        async with paid_network() as (node, sender, g_key, app, runner, base, c):
+        async with paid_network() as (node, sender, g_key, app, _runner, base, c):
             app.state.live.payment_interval = 0.05
             r = await c.post(base + "/" + LIVE, json={"model_id": "noop"},
                              headers=paid_headers(node, sender, g_key, UPFRONT))
             assert r.status_code == 200, r.text
             reply = r.json()
             mid = reply["manifest_id"]
-            balance = lambda: node.receiver.balances.balance(sender.address, mid)  # noqa: E731
+            balance = lambda: node.receiver.balances.balance(sender.address, mid)
             credited = balance()
             assert credited is not None and credited > 0  # keyed by the new manifest id
 

@@ -1,9 +1,7 @@
 """Trickle: segmented HTTP streaming channels (go-livepeer trickle/), server and client."""
 from .client import SegmentReader, SegmentWriter, TricklePublisher, TrickleSubscriber, make_client
-from .errors import (EndOfStream, MaxPreconnects, SequenceNonexistent, StreamNotFound, TrickleError,
-                     TrickleHTTPError)
+from .errors import EndOfStream, MaxPreconnects, SequenceNonexistent, StreamNotFound, TrickleError, TrickleHTTPError
 from .server import TrickleServer
 
-__all__ = ["TrickleServer", "TricklePublisher", "TrickleSubscriber", "SegmentReader", "SegmentWriter", "make_client",
-           "TrickleError", "StreamNotFound", "EndOfStream", "SequenceNonexistent", "TrickleHTTPError",
-           "MaxPreconnects"]
+__all__ = ["EndOfStream", "MaxPreconnects", "SegmentReader", "SegmentWriter", "SequenceNonexistent", "StreamNotFound",
+           "TrickleError", "TrickleHTTPError", "TricklePublisher", "TrickleServer", "TrickleSubscriber", "make_client"]

@@ -22,13 +22,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator
+from typing import Self
 
 import httpx
 
 from . import headers as H
-from .errors import (EndOfStream, MaxPreconnects, SequenceNonexistent, StreamNotFound, TrickleError,
-                     TrickleHTTPError)
+from .errors import EndOfStream, MaxPreconnects, SequenceNonexistent, StreamNotFound, TrickleError, TrickleHTTPError
 
 log = logging.getLogger("lpnode.trickle")
 
@@ -85,7 +85,7 @@ class _PendingPost:
 class SegmentWriter:
     """One segment being published: write() streams chunks, close() ends it and waits for the status."""
 
-    def __init__(self, publisher: "TricklePublisher", post: _PendingPost) -> None:
+    def __init__(self, publisher: TricklePublisher, post: _PendingPost) -> None:
         self._pub = publisher
         self._post = post
         self.seq = post.seq
@@ -151,7 +151,7 @@ class SegmentWriter:
             raise error
         return resp
 
-    async def __aenter__(self) -> "SegmentWriter":
+    async def __aenter__(self) -> Self:
         await self._ready()
         return self
 
@@ -257,7 +257,7 @@ class TrickleSubscriber:
             request = self.client.build_request("GET", f"{self.url}/{seq}")
             try:
                 resp = await asyncio.wait_for(self.client.send(request, stream=True), self.header_timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 continue  # nothing yet: re-issue the GET so a dead connection is not waited on for ever
             except httpx.HTTPError as e:
                 self._errors += 1
@@ -293,7 +293,7 @@ class TrickleSubscriber:
         task.cancel()
         try:
             resp = await task
-        except BaseException:
+        except (asyncio.CancelledError, httpx.HTTPError, TrickleError):
             return
         await resp.aclose()
 
