@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+import pytest
 
 from node.net.trickle import TrickleServer
 from node.net.trickle.server import RING_SIZE
@@ -390,4 +391,36 @@ def test_reader_leaving_after_the_headers_disturbs_nobody():
             assert len(await staying.aread()) == 21_000
             assert (await c.post(base + "/s/1", content=b"next")).status_code == 200
             assert (await c.get(base + "/s/1")).content == b"next"
+    run(scenario())
+
+
+def test_local_subscriber_reads_in_process():
+    from node.net.trickle import EndOfStream, SequenceNonexistent, StreamNotFound
+    from node.net.trickle.local import LocalSubscriber
+
+    async def scenario():
+        ts = TrickleServer()
+        ch = ts.create_channel("s", MIME)
+        sub = LocalSubscriber(ts, "s")
+        waiting = asyncio.ensure_future(sub.next_data())  # -1: the live edge, precreated
+        await asyncio.sleep(0.05)
+        assert not waiting.done()
+        seg = ch.for_write(0)
+        seg.write(b"first bytes")
+        got = await waiting
+        assert got is seg and got.chunks == [b"first bytes"]
+        seg.close()
+        ch.next_write = 1
+        empty = asyncio.ensure_future(sub.next_data())
+        await asyncio.sleep(0.05)
+        ch.segments[1].close()  # cancelled before its first byte
+        assert await empty is None
+        with pytest.raises(SequenceNonexistent):
+            sub.segment(9)
+        ch.closed = True
+        with pytest.raises(EndOfStream):
+            sub.segment()
+        ts.close_channel("s")
+        with pytest.raises(StreamNotFound):
+            sub.segment()
     run(scenario())
