@@ -110,7 +110,9 @@ class LiveSessions:
         return session
 
     def _payment_processor(self, now: float):
-        """go's LivePaymentProcessor for a priced session (node.core.live_payment)."""
+        """go's LivePaymentProcessor for a priced session, from node.core.live_payment (the core's
+        rule, shared with the gateway and the simulator): `LivePaymentProcessor(interval, now=)`,
+        whose `due(now)` gives the units to bill at an input segment (0 before the interval)."""
         try:
             from node.core.live_payment import LivePaymentProcessor
         except ImportError as exc:
@@ -177,7 +179,9 @@ class LiveSessions:
                 return
 
     def _account(self, session: LiveSession, units: int) -> str | None:
-        """Debit `units` at the session's price; the error that stops the stream, if any."""
+        """Debit `units` at the session's price with node.core.live_payment's
+        `account_live_payment(balances, sender, mid, units, price)`; go's error ("insufficient
+        balance, mid=…") that stops the stream, or None."""
         from node.core.live_payment import account_live_payment
 
         node = self.node
