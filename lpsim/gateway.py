@@ -24,6 +24,7 @@ from node.core.capabilities import pipeline_capability
 from node.core.discovery import Discovery, OrchestratorInfo, db_pool_predicate
 from node.core.errors import PaymentError, TicketParamsExpired
 from node.core.job import Event, Job, State
+from node.core.live_payment import LIVE_PAYMENT_INTERVAL, record_swap
 from node.core.params import TicketParams
 from node.core.payment import Payment, new_payment
 from node.core.pricing import LIVE_INITIAL_UNITS, estimate_transcode_fee, gateway_ai_units, live_video_units
@@ -41,8 +42,6 @@ from .world import World
 
 NO_ORCHESTRATORS = "no orchestrators available"
 LIVE_PIPELINE = "live-video-to-video"
-LIVE_SWAP_WINDOW = 180.0  # more than LIVE_MAX_SWAPS swaps within 3 minutes stop the stream
-LIVE_MAX_SWAPS = 2
 
 
 def _offer_price(session: Session) -> Fraction | None:
@@ -67,7 +66,7 @@ class Workload:
     pipeline: str = "transcoding"
     model_id: str | None = None
     stream_duration: Any = None  # distribution of seconds (transcoding, live sessions)
-    payment_interval: float = 5.0  # live sessions
+    payment_interval: float = LIVE_PAYMENT_INTERVAL  # live sessions
     segment_duration: float = 2.0
     renditions: tuple = ()  # lpsim.scenario.VideoProfile (the pricing rules' PixelProfile)
     request: dict | None = None  # batch AI request fields
@@ -501,8 +500,8 @@ class SimGateway:
             # the orchestrator dropped the stream: swap, unless that is the 3rd within 3 minutes
             selector.remove(session)
             self._fire(job, job_id, Event.COMPUTE_FAILED, dropped)
-            swap_times = [t for t in swap_times if env.now - t < LIVE_SWAP_WINDOW] + [env.now]
-            if len(swap_times) > LIVE_MAX_SWAPS:
+            swap_times, stop = record_swap(swap_times, env.now)
+            if stop:
                 error = f"too many swaps: {dropped}"
                 self._fire(job, job_id, Event.GIVE_UP, error)
             else:
