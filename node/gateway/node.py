@@ -41,6 +41,7 @@ from node.net.headers import (PAYMENT_HEADER, SEGMENT_HEADER, SegMetadata, Video
                               encode_segment_header)
 from node.net.proto import lp_rpc_pb2 as pb
 from node.net.proto import lp_rpc_pb2_grpc as pb_grpc
+from node.net.tls import PinnedChannels, grpc_channel
 
 log = logging.getLogger("lpnode.gateway")
 
@@ -109,7 +110,8 @@ class GatewayNode:
         self._forgotten_at = time.monotonic()
         self._model_labels: set[str] = set()
         self.stream_refreshes: dict[str, asyncio.Future] = {}  # manifest id -> its discovery under way
-        self.http = httpx.AsyncClient(timeout=60.0)
+        self.http = httpx.AsyncClient(timeout=60.0, verify=False)  # go's InsecureSkipVerify on https://
+        self.tls_pins = PinnedChannels()
         self.channels: dict[str, grpc.aio.Channel] = {}
 
     async def close(self) -> None:
@@ -155,7 +157,7 @@ class GatewayNode:
     async def get_orchestrator(self, uri: str, caps: Capabilities | None) -> wire.OrchestratorInfo:
         channel = self.channels.get(uri)
         if channel is None:
-            channel = self.channels[uri] = grpc.aio.insecure_channel(grpc_target(uri))
+            channel = self.channels[uri] = await self.open_channel(uri)
         stub = pb_grpc.OrchestratorStub(channel)
         req = pb.OrchestratorRequest(address=wire.address_bytes(self.address) if self.address else b"")
         if self.onchain:
@@ -165,6 +167,11 @@ class GatewayNode:
             req.capabilities.CopyFrom(caps_msg)
         info = await stub.GetOrchestrator(req, timeout=GRPC_TIMEOUT)
         return wire.orchestrator_info_from_proto(info)
+
+    async def open_channel(self, uri: str):
+        """gRPC to an orchestrator: over TLS pinned on first contact for https:// (go's gateway skips
+        verification; Python's gRPC cannot, node.net.tls), h2c for http://."""
+        return await grpc_channel(uri, self.tls_pins)
 
     async def refresh_pool(self) -> list[str]:
         """The orchestrator URIs to discover: -orchAddr as given, else the chain's active set (go's

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from node.net.proto import lp_rpc_pb2 as pb
+from node.net.tls import grpc_channel
 
 AUTH_TYPE = "Livepeer-Transcoder-1.0"
 ERROR_MIME = "livepeer/transcoding-error"
@@ -112,9 +113,9 @@ async def run_transcoder(orch_addr: str, secret: str, capacity: int, transcode) 
     from node.net.headers import segment_from_proto
     from node.net.proto import lp_rpc_pb2_grpc as pb_grpc
 
-    target = orch_addr.split("://", 1)[-1]
     base = orch_addr if "://" in orch_addr else f"http://{orch_addr}"
-    async with grpc.aio.insecure_channel(target) as channel, httpx.AsyncClient(timeout=60) as http:
+    # https:// orchestrators: TLS without verification as go's workers, gRPC pinned (node.net.tls)
+    async with await grpc_channel(base) as channel, httpx.AsyncClient(timeout=60, verify=False) as http:
         stub = pb_grpc.TranscoderStub(channel)
         stream = stub.RegisterTranscoder(pb.RegisterRequest(secret=secret, capacity=capacity))
         sem = asyncio.Semaphore(capacity)
@@ -397,10 +398,10 @@ async def run_ai_worker(orch_addr: str, secret: str, runner_url: str, pipeline: 
     if len(urls) not in (1, len(pipelines)):
         raise ValueError(f"{len(urls)} runner URLs for {len(pipelines)} pipelines")
     runners = dict(zip(pipelines, urls * len(pipelines) if len(urls) == 1 else urls))
-    target = orch_addr.split("://", 1)[-1]
     base = orch_addr if "://" in orch_addr else f"http://{orch_addr}"
     caps = wire.capabilities_to_proto(_ai_worker_capabilities(pipelines, model_id))
-    async with grpc.aio.insecure_channel(target) as channel, httpx.AsyncClient(timeout=15 * 60) as http:
+    # https:// orchestrators: TLS without verification as go's workers, gRPC pinned (node.net.tls)
+    async with await grpc_channel(base) as channel, httpx.AsyncClient(timeout=15 * 60, verify=False) as http:
         stream = pb_grpc.AIWorkerStub(channel).RegisterAIWorker(
             pb.RegisterAIWorkerRequest(secret=secret, capabilities=caps))
 

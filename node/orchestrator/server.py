@@ -381,8 +381,10 @@ def _b64(data: bytes) -> str:
 
 async def serve_orchestrator(node: OrchestratorNode, host: str, port: int, *, private_key: bytes | None,
                              transcode: Callable | None, runners: dict[str, str],
-                             remote: RemoteTranscoders | None = None, ai_workers: RemoteAIWorkers | None = None):
-    """Start gRPC and HTTP on private ports behind one demuxed public port; returns a stopper."""
+                             remote: RemoteTranscoders | None = None, ai_workers: RemoteAIWorkers | None = None,
+                             ssl_context=None):
+    """Start gRPC and HTTP on private ports behind one demuxed public port (TLS when ssl_context is
+    given, node.net.tls); returns a stopper."""
     import uvicorn
 
     from node.net.demux import serve_demux
@@ -403,7 +405,7 @@ async def serve_orchestrator(node: OrchestratorNode, host: str, port: int, *, pr
     while not http_server.started:
         await asyncio.sleep(0.01)
     http_port = http_server.servers[0].sockets[0].getsockname()[1]
-    demux = await serve_demux(host, port, http_port, grpc_port)
+    demux = await serve_demux(host, port, http_port, grpc_port, ssl_context)
     _RUNNING.add(grpc_server)  # a grpc.aio server nobody references is collected and stops serving
 
     async def stop():

@@ -1,0 +1,105 @@
+"""TLS on the orchestrator's service port (node.net.tls, node.net.demux): go's self-signed
+certificate in the data directory, gRPC (ALPN h2, pinned on first contact) and HTTP/1.1 on one port."""
+from __future__ import annotations
+
+import asyncio
+import ssl
+
+import grpc
+import httpx
+import pytest
+
+from node.core.ai_models import AIModelConfig
+from node.net.proto import lp_rpc_pb2 as pb
+from node.net.proto import lp_rpc_pb2_grpc as pb_grpc
+from node.net.tls import PinnedChannels, cert_host, ensure_cert, grpc_channel, server_context
+from node.orchestrator.node import OrchestratorConfig, OrchestratorNode
+from node.orchestrator.server import serve_orchestrator
+from tests.net.trickle_serving import run
+from tests.node.hostile import free_port
+
+pytest.importorskip("cryptography")
+
+
+def test_cert_made_once_in_datadir(tmp_path):
+    cert, key = ensure_cert(tmp_path, "127.0.0.1")
+    assert (cert.name, key.name) == ("cert.pem", "key.pem")
+    first = cert.read_bytes()
+    assert cert_host(first) == "127.0.0.1"
+    assert ensure_cert(tmp_path, "127.0.0.1")[0].read_bytes() == first  # reused, as go's getCert
+    key.unlink()
+    assert ensure_cert(tmp_path, "127.0.0.1")[0].read_bytes() != first  # either file missing: a new pair
+    assert (key.stat().st_mode & 0o777) == 0o600
+
+
+async def _orchestrator(tmp_path):
+    port = free_port()
+    base = f"https://127.0.0.1:{port}"
+    models = [AIModelConfig("text-to-image", "m", url="http://runner", capacity=1)]
+    node = OrchestratorNode(OrchestratorConfig(base, ai_models=models, transcoding=False))
+    ctx = server_context(*ensure_cert(tmp_path, "127.0.0.1"))
+    _, stop = await serve_orchestrator(node, "127.0.0.1", port, private_key=None, transcode=None, runners={},
+                                       ssl_context=ctx)
+    return base, port, stop
+
+
+def test_grpc_and_http_share_the_tls_port(tmp_path):
+    async def scenario():
+        base, port, stop = await _orchestrator(tmp_path)
+        try:
+            async with await grpc_channel(base) as channel:  # ALPN h2 → gRPC
+                info = await pb_grpc.OrchestratorStub(channel).GetOrchestrator(pb.OrchestratorRequest(), timeout=10)
+            assert info.transcoder == base
+            async with httpx.AsyncClient(verify=False) as c:  # http/1.1 → the HTTP app
+                reply = await c.get(base + "/metrics")
+            assert reply.status_code == 200 and reply.http_version == "HTTP/1.1"
+            async with httpx.AsyncClient() as c:  # a verifying client refuses the self-signed certificate
+                with pytest.raises(httpx.ConnectError):
+                    await c.get(base + "/metrics")
+            with pytest.raises(httpx.RemoteProtocolError):  # plaintext on the TLS port is not served
+                async with httpx.AsyncClient() as c:
+                    await c.get(f"http://127.0.0.1:{port}/metrics")
+        finally:
+            await stop()
+
+    run(scenario())
+
+
+def test_pinned_channel_refuses_another_certificate(tmp_path):
+    """Trust on first use: a channel pinned to one certificate does not accept a server that
+    presents a different one at the same address."""
+    async def scenario():
+        base, port, stop = await _orchestrator(tmp_path / "a")
+        pins = PinnedChannels()
+        await pins.apin("127.0.0.1", port)
+        await stop()
+        base, port2, stop = await _orchestrator(tmp_path / "b")
+        try:
+            pins._pins[("127.0.0.1", port2)] = pins._pins[("127.0.0.1", port)]  # the old pin at the new address
+            async with pins.channel("127.0.0.1", port2) as channel:
+                with pytest.raises(grpc.aio.AioRpcError) as err:
+                    await pb_grpc.OrchestratorStub(channel).GetOrchestrator(pb.OrchestratorRequest(), timeout=5)
+            assert err.value.code() == grpc.StatusCode.UNAVAILABLE
+        finally:
+            await stop()
+
+    run(scenario())
+
+
+def test_server_context_offers_h2_then_http1(tmp_path):
+    ctx = server_context(*ensure_cert(tmp_path, "localhost"))
+    assert isinstance(ctx, ssl.SSLContext)
+
+    async def scenario():
+        server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0, ssl=ctx)
+        port = server.sockets[0].getsockname()[1]
+        client = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        client.check_hostname, client.verify_mode = False, ssl.CERT_NONE
+        for offer, chosen in ((["h2"], "h2"), (["http/1.1"], "http/1.1")):
+            client.set_alpn_protocols(offer)
+            _, w = await asyncio.open_connection("127.0.0.1", port, ssl=client)
+            assert w.get_extra_info("ssl_object").selected_alpn_protocol() == chosen
+            w.close()
+        server.close()
+
+    run(scenario())
