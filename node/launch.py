@@ -540,7 +540,9 @@ def run_orchestrator(args, parser) -> int:
     if not (args.transcoder or args.aiWorker or secret or models):
         parser.error("Running an orchestrator requires an -orchSecret for standalone mode or -transcoder for "
                      "orchestrator+transcoder mode")  # go's rule and words (starter.go)
-    scheme = "https" if args.serviceAddr.startswith("https://") else "http"  # lpnode serves plaintext
+    # https:// serves TLS as go (its certificate: cert.pem/key.pem in -dataDir, made when missing);
+    # a bare or http:// address is lpnode's plaintext switch (gRPC over h2c)
+    scheme = "https" if args.serviceAddr.startswith("https://") else "http"
     host, port = _split_addr(args.serviceAddr, "serviceAddr", parser)
     bind_host, bind_port = _split_addr(args.httpAddr, "httpAddr", parser) if args.httpAddr else (host, port)
     if bind_port == 0:
@@ -590,9 +592,17 @@ def run_orchestrator(args, parser) -> int:
 
     start_cli_server(CliNode("orchestrator", protocol, account, orchestrator=node, remote=remote), args.cliAddr)
 
+    ssl_context = None
+    if scheme == "https":
+        from node.net.tls import ensure_cert, server_context
+
+        chain_id = protocol.chain.w3.eth.chain_id if protocol is not None else None
+        ssl_context = server_context(*ensure_cert(data_dir(args, chain_id), host))
+
     async def main():
         await serve_orchestrator(node, bind_host, bind_port, private_key=account.key if account else None,
-                                 transcode=transcode, runners=runners, remote=remote, ai_workers=ai_workers)
+                                 transcode=transcode, runners=runners, remote=remote, ai_workers=ai_workers,
+                                 ssl_context=ssl_context)
         print(f"orchestrator {account.address if account else '(offchain)'} serving on {uri}", flush=True)
         announce("orchestrator", uri, args, address=account.address if account else None, network=network)
         if protocol is not None:

@@ -103,3 +103,34 @@ def test_server_context_offers_h2_then_http1(tmp_path):
         server.close()
 
     run(scenario())
+
+
+def test_gateway_reaches_an_https_orchestrator(tmp_path):
+    """The gateway node discovers (gRPC, pinned) and sends an AI job (HTTP, unverified) over TLS."""
+    import json
+
+    from node.gateway.node import GatewayNode
+    from node.worker.ai.app import create_app
+    from node.worker.ai.local_runner import serve_in_thread
+
+    _, runner_port = serve_in_thread(create_app("text-to-image", "m", mode="mock"), "127.0.0.1")
+
+    async def scenario():
+        port = free_port()
+        base = f"https://127.0.0.1:{port}"
+        node = OrchestratorNode(OrchestratorConfig(base, transcoding=False,
+                                                   ai_models=[AIModelConfig("text-to-image", "m", warm=True)]))
+        _, stop = await serve_orchestrator(node, "127.0.0.1", port, private_key=None, transcode=None,
+                                           runners={"text-to-image": f"http://127.0.0.1:{runner_port}"},
+                                           ssl_context=server_context(*ensure_cert(tmp_path, "127.0.0.1")))
+        gateway = GatewayNode([base])
+        try:
+            fields = {"prompt": "a dog", "model_id": "m", "width": 64, "height": 64, "seed": 3}
+            body, _ = await gateway.ai_request("text-to-image", json.dumps(fields).encode(), "application/json",
+                                               fields)
+            assert json.loads(body)["images"][0]["seed"] == 3
+        finally:
+            await gateway.close()
+            await stop()
+
+    run(scenario())
