@@ -19,8 +19,10 @@ from node.core.ticket import KnownSignatures, recover_signer, sign_ticket
 from node.eth import TransactionFailed
 
 from . import metric_names as m
+from .behaviour import Behaviour
 from .compute import RealCompute
 from .delegator import SimDelegator
+from .exogenous import Series
 from .gateway import Network, SimGateway, Workload
 from .orchestrator import PipelineModel, SimOrchestrator
 from .results import SCENARIO_FILE, TIMING_FILE, Recorder, clear_run_files
@@ -32,13 +34,19 @@ LPT_F = 1e18
 
 
 class Arrival:
-    """Inter-arrival times from the scenario's arrival process."""
+    """Inter-arrival times from the scenario's arrival process; `multiplier()` (the `demand`
+    series now, when the scenario has one) scales the rate."""
 
-    def __init__(self, spec) -> None:
+    def __init__(self, spec, multiplier=None) -> None:
         self.dist = spec.interarrival
+        self.multiplier = multiplier
 
     def next_interval(self, rng) -> float:
-        return float(self.dist.sample(rng))
+        interval = float(self.dist.sample(rng))
+        if self.multiplier is None:
+            return interval
+        m_ = self.multiplier()
+        return interval / m_ if m_ > 0 else float("inf")
 
 
 def _price(x: float) -> Fraction:
@@ -70,11 +78,14 @@ class Simulation:
                                    num_accounts=2 + n_orch + n_gw + n_del, block_time=sc.chain.block_time,
                                    gas_price=sc.chain.gas_price)
         self.rec = Recorder(run, self.seed, jobs=sc.metrics.jobs, transitions=sc.metrics.transitions)
+        self.series = Series({k: v.model_dump() for k, v in sc.series.items()}, int(sc.duration // sc.chain.round_seconds) + 2, sc.chain.round_seconds,
+                             self.tree)
         accounts = iter(world.accounts[2:])  # 0: the protocol owner, 1: the rest of the supply
         self.stakes: dict[str, int] = {}
         self.orchestrators = [self._orchestrator(g, i, next(accounts)) for g in sc.orchestrators for i in range(g.count)]
         self.gateways = [self._gateway(g, i, next(accounts)) for g in sc.gateways for i in range(g.count)]
         self.delegators = [self._delegator(g, i, next(accounts)) for g in sc.delegators for i in range(g.count)]
+        self.behaviour = Behaviour(self)
         self._genesis()
         self.wall_setup = 0.0
 
@@ -96,6 +107,7 @@ class Simulation:
             redeem_gas=self.scenario.chain.redeem_gas, rng=tree.generator("work"), randbytes=tree.randbytes("seeds"),
             recover=self._recover)
         o.genesis_stake = int(g.stake.sample(rng))
+        o.policy_spec, o.policy_rng = g.policy, self.tree.generator("policy", name)
         return o
 
     def _gateway(self, g, i: int, account) -> SimGateway:
@@ -117,15 +129,17 @@ class Simulation:
 
     def _workload(self, w) -> Workload:
         stop = self.scenario.duration if w.stop is None else w.stop
+        demand = self.series.values.get("demand")
+        arrival = Arrival(w.arrival, None if demand is None else lambda: self.series.at(self._round_index())["demand"])
         if w.type == m.TRANSCODING:
-            return Workload(m.TRANSCODING, Arrival(w.arrival), w.start, stop, stream_duration=w.stream_duration,
+            return Workload(m.TRANSCODING, arrival, w.start, stop, stream_duration=w.stream_duration,
                             segment_duration=w.segment_duration,
                             renditions=tuple(w.profiles))
         if w.type == m.LIVE_AI:
-            return Workload(m.LIVE_AI, Arrival(w.arrival), w.start, stop, pipeline="live-video-to-video",
+            return Workload(m.LIVE_AI, arrival, w.start, stop, pipeline="live-video-to-video",
                             model_id=w.model_id, stream_duration=w.session_duration,
                             payment_interval=w.payment_interval)
-        return Workload(m.BATCH_AI, Arrival(w.arrival), w.start, stop, pipeline=w.pipeline, model_id=w.model_id,
+        return Workload(m.BATCH_AI, arrival, w.start, stop, pipeline=w.pipeline, model_id=w.model_id,
                         request=dict(w.request))
 
     def _delegator(self, g, i: int, account) -> SimDelegator:
@@ -134,6 +148,7 @@ class Simulation:
         d = SimDelegator(self.world, name, account, policy=g.bond_to, unbond_probability=g.unbond_probability,
                          rebond_after=g.rebond_after, claim_every=g.claim_every, rng=rng)
         d.genesis_stake = int(g.stake.sample(rng))
+        d.policy_spec, d.policy_rng = g.policy, self.tree.generator("policy", name)
         return d
 
     # ------------------------------------------------------------------ genesis
@@ -160,7 +175,8 @@ class Simulation:
         for gw in self.gateways:
             gw.start(gw.workloads)
         for d in self.delegators:
-            d.start(self.orchestrators, self.stakes)
+            if d.policy_spec is None:  # the default behaviour; a policy acts from the round keeper
+                d.start(self.orchestrators, self.stakes)
         self.first_round = world.current_round()
         for o in self.orchestrators:  # prices are fixed for a run: one row each, at time 0
             self.rec.metric(0.0, self.first_round, o.name, m.PRICE_PER_PIXEL, float(o.price_per_pixel))
@@ -191,11 +207,21 @@ class Simulation:
             supply = p.Minter.getGlobalTotalSupply()
             bonding_rate = p.BondingManager.getTotalBonded() / supply if supply else 0.0
             minted = treasury = 0
+            net = self.behaviour.network(round_, bonding_rate) if self._has_policies else None
             for o in self.orchestrators:
-                to_stake, to_treasury = o.call_reward(round_)
+                if o.policy_spec is None:
+                    to_stake, to_treasury = o.call_reward(round_)
+                else:
+                    to_stake, to_treasury = self.behaviour.orchestrator_round(o, round_, net)
                 minted += to_stake + to_treasury
                 treasury += to_treasury
             self._refresh_stakes()
+            if any(d.policy_spec is not None for d in self.delegators):
+                net = self.behaviour.network(round_, bonding_rate)  # with this round's rewards
+                for d in self.delegators:
+                    if d.policy_spec is not None:
+                        self.behaviour.delegator_round(d, round_, net)
+                self._refresh_stakes()
             self._record_round(round_, minted, treasury, bonding_rate)
             yield env.timeout(world.time_of_round(round_ + 1) - env.now)
 
@@ -212,6 +238,16 @@ class Simulation:
             rec.metric(now, round_, m.NETWORK, metric, value)
         for o in self.orchestrators:
             rec.metric(now, round_, o.name, m.REWARD, o.reward_last_round / LPT_F)
+        for name, value in self.series.at(round_ - self.first_round).items():
+            rec.metric(now, round_, m.NETWORK, m.SERIES_METRICS[name], value)
+
+    @property
+    def _has_policies(self) -> bool:
+        return any(a.policy_spec is not None for a in (*self.orchestrators, *self.delegators))
+
+    def _round_index(self) -> int:
+        """Rounds since the first one: the index into the exogenous series."""
+        return self.world.current_round() - self.first_round
 
     def _sampler(self):
         env = self.world.env
@@ -278,6 +314,7 @@ class Simulation:
         out = Path(out)
         clear_run_files(out)
         self.rec.write(out)
+        self.behaviour.write(out)
         (out / SCENARIO_FILE).write_text(self.scenario.to_yaml())
         extra = {"scenario": self.scenario.name, "seed": self.seed, "duration_s": self.scenario.duration,
                  "backend": self.scenario.chain.backend}

@@ -18,6 +18,13 @@ MINTED = "minted_lpt"  # minted in this round: the rewards and the treasury's cu
 TREASURY_MINTED = "treasury_minted_lpt"  # the treasury's cut of this round's rewards (LIP-92)
 TREASURY_BALANCE = "treasury_balance_lpt"  # the treasury's LPT after this round's rewards
 ACTIVE_ORCHESTRATORS = "active_orchestrators"
+# exogenous series (lpsim.exogenous), recorded each round when the scenario has them
+LPT_USD = "lpt_usd"
+ETH_USD = "eth_usd"
+GAS_PRICE_GWEI = "gas_price_gwei"
+DEMAND_MULTIPLIER = "demand_multiplier"  # scales every workload's arrival rate
+SERIES_METRICS = {"lpt_usd": LPT_USD, "eth_usd": ETH_USD, "gas_price_gwei": GAS_PRICE_GWEI,
+                  "demand": DEMAND_MULTIPLIER}
 
 # orchestrator rows
 STAKE = "stake_lpt"
@@ -42,7 +49,7 @@ TICKETS_SENT = "tickets_sent"
 DEPOSIT = "deposit_wei"
 RESERVE = "reserve_wei"
 
-PER_ROUND = frozenset({INFLATION, MINTED, REWARD})
+PER_ROUND = frozenset({INFLATION, MINTED, REWARD, LPT_USD, ETH_USD, GAS_PRICE_GWEI, DEMAND_MULTIPLIER})
 TICKET_METRICS = (TICKETS_SENT, TICKETS_RECEIVED, TICKETS_WON, TICKETS_REDEEMED, TICKETS_EXPIRED,
                   TICKETS_PENDING, TICKETS_WON_EXPECTED, TICKETS_WON_VARIANCE)
 NETWORK_METRICS = (INFLATION, BONDING_RATE, TOTAL_SUPPLY, TOTAL_BONDED, MINTED, TREASURY_MINTED, TREASURY_BALANCE,

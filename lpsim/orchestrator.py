@@ -232,11 +232,20 @@ class SimOrchestrator:
         policy = self.reward_policy
         if policy == "never" or (not isinstance(policy, str) and self.rng.random() >= policy):
             return 0, 0
+        return self.reward_now()
+
+    def reward_now(self) -> tuple[int, int]:
+        """Call reward now if active (a policy decided to); the LPT minted, as call_reward.
+        `reward_error` says why nothing was minted (not active, or the revert reason)."""
+        self.reward_last_round = 0
+        self.reward_error = None
         if not self.world.view.is_active(self.address):
+            self.reward_error = "not in the active set"
             return 0, 0
         try:
             receipt = self.world.protocol.BondingManager.reward(sender=self.account)
-        except TransactionFailed:
+        except TransactionFailed as exc:
+            self.reward_error = exc.reason or str(exc)
             return 0, 0
         rewards = receipt.events_named("Reward")
         amount = rewards[0].args["amount"] if rewards else 0

@@ -68,7 +68,9 @@ SCENARIO_FILE = "scenario.yaml"
 SUMMARY_FILE = "summary.json"
 TIMING_FILE = "timing.json"
 REPORT_FILE = "report.html"
-RUN_FILES = (*FILES.values(), JOBS_PARQUET, SCENARIO_FILE, SUMMARY_FILE, TIMING_FILE, REPORT_FILE)
+POLICY_ACTIONS_FILE = "policy_actions.csv"  # lpsim.behaviour: what policies did, and what reverted
+RUN_FILES = (*FILES.values(), JOBS_PARQUET, SCENARIO_FILE, SUMMARY_FILE, TIMING_FILE, REPORT_FILE,
+             POLICY_ACTIONS_FILE)
 COLUMNS = {
     "metrics": METRIC_COLUMNS,
     "jobs": JOB_COLUMNS,

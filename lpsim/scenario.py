@@ -35,7 +35,7 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PlainSerial
 from node.core.ai_models import DEFAULT_MODEL_IDS
 from node.eth.deploy import LPT_AMOUNT_FIELDS, ProtocolParams
 
-from . import units
+from . import exogenous, policies, units
 from .distributions import Distribution, Exponential, Constant, parse_distribution
 from .seeds import SeedTree
 from .units import FieldError
@@ -348,6 +348,22 @@ def _reward(value: Any) -> float:
         raise ValueError(f"expected always, never or a probability per round such as 0.9 ({exc})") from None
 
 
+def _policy(value: Any) -> policies.PolicySpec:
+    if isinstance(value, str):
+        value = {"name": value}
+    if not isinstance(value, Mapping) or not isinstance(value.get("name"), str) or set(value) - {"name", "params"}:
+        raise ValueError("expected a policy name, or {name: <shipped name or module:function>, params: {...}}")
+    params = value.get("params", {})
+    if not isinstance(params, Mapping):
+        raise FieldError("expected a mapping of parameters", ("params",))
+    policies.resolve(value["name"])  # an unknown name or an import error, reported at this field
+    return policies.PolicySpec(value["name"], dict(params))
+
+
+PolicyField = Annotated[Optional[policies.PolicySpec], PlainValidator(_policy),
+                        _serialized(lambda p: {"name": p.name, "params": dict(p.params)})]
+
+
 class OrchestratorGroup(Group):
     stake: LptDistribution = "1000 LPT"
     reward_cut: Ratio = 0.1
@@ -364,6 +380,7 @@ class OrchestratorGroup(Group):
     reward: Annotated[float, BeforeValidator(_reward),
                       _serialized(lambda p: {1.0: "always", 0.0: "never"}.get(p, p))] = "always"
     service_uri: str = "https://{name}:8935"  # {name}: the orchestrator's name; {index}: its i
+    policy: PolicyField = None  # None: the default policy (reward with probability `reward`, fixed terms)
 
     @field_validator("pipelines", mode="before")
     @classmethod
@@ -530,6 +547,40 @@ class DelegatorGroup(Group):
     unbond_probability: Ratio = 0  # per round
     rebond_after: Optional[Seconds] = None  # None: leave for good
     claim_every: Optional[PositiveSeconds] = "30 d"  # None: never claim
+    # None: the default policy (unbond with probability unbond_probability, rebond after rebond_after)
+    policy: PolicyField = None
+
+
+class SeriesSpec(Section):
+    """One exogenous series (lpsim.exogenous): a process and its parameters."""
+
+    process: Literal[exogenous.PROCESSES]  # type: ignore[valid-type]
+    value: Optional[float] = None  # constant
+    start: Optional[float] = Field(None, gt=0)  # gbm, merton, bootstrap: the value at time 0
+    mu: float = 0.0  # annual drift of the log price
+    sigma: Optional[float] = Field(None, ge=0)  # annual volatility
+    jump_rate: Optional[float] = Field(None, ge=0)  # merton: jumps per year
+    jump_mean: float = 0.0  # merton: mean log jump
+    jump_sd: float = Field(0.0, ge=0)  # merton: sd of the log jump
+    returns: Optional[list[float]] = None  # bootstrap: log-returns per round
+    path: Optional[str] = None  # file, bootstrap: a CSV with a round or day column
+    column: Optional[str] = None  # file, bootstrap: the value column
+
+    @model_validator(mode="after")
+    def _needs(self) -> "SeriesSpec":
+        needed = {"constant": ("value",), "gbm": ("start", "sigma"), "merton": ("start", "sigma", "jump_rate"),
+                  "file": ("path", "column"), "bootstrap": ("start",)}[self.process]
+        for name in needed:
+            if getattr(self, name) is None:
+                raise FieldError(f"required by process {self.process}", (name,))
+        if self.process == "bootstrap" and self.returns is None and (self.path is None or self.column is None):
+            raise FieldError("bootstrap needs returns, or path and column", ("returns",))
+        if self.path is not None:
+            try:
+                exogenous.read_column(self.path, self.column or "")
+            except (OSError, ValueError) as exc:
+                raise FieldError(str(exc), ("path",)) from None
+        return self
 
 
 class Network(Section):
@@ -611,6 +662,7 @@ class Scenario(Section):
     network: Network = Field(default_factory=dict)
     metrics: Metrics = Field(default_factory=dict)
     sweep: Optional[Sweep] = None  # `lpsim sweep` runs it; `lpsim run` runs the base scenario
+    series: dict[Literal[exogenous.SERIES_NAMES], SeriesSpec] = {}  # type: ignore[valid-type]
 
     @model_validator(mode="wrap")
     @classmethod

@@ -1,0 +1,154 @@
+"""The engine's side of policies: build each round's observations, call the agents' policies and
+carry out their actions as transactions, recording every action that reverted (with the
+contract's reason) rather than dropping it. Agents without a policy keep the default behaviour
+(orchestrators: reward with the group's `reward` probability; delegators: their own process in
+lpsim.delegator), so a scenario that names no policy runs exactly as before.
+"""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from node.eth import TransactionFailed
+
+from . import policies as pol
+from .results import POLICY_ACTIONS_FILE as ACTIONS_FILE
+
+LPT_F = 1e18
+
+
+class Behaviour:
+    def __init__(self, sim) -> None:
+        self.sim = sim
+        self.world = sim.world
+        self.names = {o.address: o.name for o in sim.orchestrators}
+        self.by_name = {o.name: o for o in sim.orchestrators}
+        self.actions: list[tuple] = []  # (time, round, entity, action, ok, reason)
+        self.locks: dict[str, list[int]] = {}  # delegator address -> its unwithdrawn unbonding lock ids
+
+    # ------------------------------------------------------------------ observations
+
+    def network(self, round_: int, bonding_rate: float) -> pol.Network:
+        sim, p = self.sim, self.world.protocol
+        per_year = 365.25 * 86400 / (self.world.round_length * self.world.block_time)
+        infos = tuple(pol.OrchestratorInfo(
+            o.name, o.stake / LPT_F, o.reward_cut, o.fee_share, o.address in sim.stakes,
+            o.reward_last_round * (1 - o.reward_cut) / o.stake * per_year if o.stake else 0.0)
+            for o in sim.orchestrators)
+        index = round_ - sim.first_round
+        return pol.Network(round_, per_year, bonding_rate, p.Minter.targetBondingRate() / 1e9,
+                           p.Minter.inflation() / 1e9, p.Minter.getGlobalTotalSupply() / LPT_F, infos,
+                           sim.series.at(index), sim.series.at(index - 1))
+
+    # ------------------------------------------------------------------ orchestrators
+
+    def orchestrator_round(self, o, round_: int, net: pol.Network) -> tuple[int, int]:
+        """Run `o`'s policy for `round_`; the LPT its reward call minted (stake, treasury)."""
+        bm = self.world.protocol.BondingManager
+        info = net.orchestrator(o.name)
+        self_bond = bm.pendingStake(o.address, round_) / LPT_F
+        expected = net.total_supply * net.inflation * (o.stake / sum(self.sim.stakes.values())) \
+            if info.active and self.sim.stakes else 0.0
+        obs = pol.OrchestratorObservation(o.name, net, info, self_bond, expected, pol.REWARD_GAS, o.policy_rng)
+        minted = (0, 0)
+        for action in pol.decide(o.policy_spec.function, obs, o.policy_spec.params, pol.ORCHESTRATOR_ACTIONS):
+            if isinstance(action, pol.CallReward):
+                minted = o.reward_now()
+                self._record(o.name, round_, action, o.reward_error)
+            elif isinstance(action, pol.SetTerms):
+                cut = o.reward_cut if action.reward_cut is None else float(action.reward_cut)
+                share = o.fee_share if action.fee_share is None else float(action.fee_share)
+                if self._transact(o.name, round_, action, bm.transcoder, round(cut * 1e6), round(share * 1e6),
+                                  sender=o.account):
+                    o.reward_cut, o.fee_share = cut, share
+            elif isinstance(action, pol.Leave):
+                self._transact(o.name, round_, action, bm.unbond, bm.pendingStake(o.address, round_),
+                               sender=o.account)
+        return minted
+
+    # ------------------------------------------------------------------ delegators
+
+    def delegator_round(self, d, round_: int, net: pol.Network) -> None:
+        p = self.world.protocol
+        bm = p.BondingManager
+        self._withdraw_matured(d, round_)
+        bonded, _, delegate, *_ = bm.getDelegator(d.address)
+        pending = bm.pendingStake(d.address, round_) if bonded else 0
+        unbonding = sum(bm.getDelegatorUnbondingLock(d.address, i)[0] for i in self.locks.get(d.address, ()))
+        obs = pol.DelegatorObservation(
+            d.name, net, pending / LPT_F, bm.pendingFees(d.address, round_) / 1e18 if bonded else 0.0,
+            self.names.get(delegate) if pending else None, p.LivepeerToken.balanceOf(d.address) / LPT_F,
+            unbonding / LPT_F, d.policy_rng)
+        for action in pol.decide(d.policy_spec.function, obs, d.policy_spec.params, pol.DELEGATOR_ACTIONS):
+            self._delegator_action(d, round_, action, obs)
+
+    def _delegator_action(self, d, round_: int, action, obs: pol.DelegatorObservation) -> None:
+        p = self.world.protocol
+        bm = p.BondingManager
+        if isinstance(action, (pol.Bond, pol.Move, pol.Rebond)) and getattr(action, "to", None) is not None \
+                and action.to not in self.by_name:
+            self._record(d.name, round_, action, f"unknown orchestrator {action.to!r}")
+            return
+        if isinstance(action, pol.Bond):
+            balance = p.LivepeerToken.balanceOf(d.address)
+            amount = balance if action.amount is None else min(balance, int(action.amount * LPT_F))
+            to = self.by_name[action.to].address
+            if self._transact(d.name, round_, action, p.LivepeerToken.approve, bm.address, amount, sender=d.account):
+                self._transact(d.name, round_, action, bm.bond, amount, to, sender=d.account)
+        elif isinstance(action, pol.Move):
+            self._transact(d.name, round_, action, bm.bond, 0, self.by_name[action.to].address, sender=d.account)
+        elif isinstance(action, pol.Unbond):
+            amount = bm.pendingStake(d.address, round_)
+            if action.amount is not None:
+                amount = min(amount, int(action.amount * LPT_F))
+            lock_id = bm.getDelegator(d.address)[-1]
+            if self._transact(d.name, round_, action, bm.unbond, amount, sender=d.account):
+                self.locks.setdefault(d.address, []).append(lock_id)
+        elif isinstance(action, pol.Rebond):
+            locks = self.locks.get(d.address)
+            if not locks:
+                self._record(d.name, round_, action, "no unbonding lock to rebond")
+                return
+            lock_id = locks[-1]
+            ok = (self._transact(d.name, round_, action, bm.rebond, lock_id, sender=d.account) if obs.delegate
+                  else self._transact(d.name, round_, action, bm.rebondFromUnbonded,
+                                      self.by_name[action.to].address if action.to else
+                                      max(self.sim.orchestrators, key=lambda o: o.stake).address, lock_id,
+                                      sender=d.account))
+            if ok:
+                locks.pop()
+
+    def _withdraw_matured(self, d, round_: int) -> None:
+        """Withdraw the locks whose unbonding period is over (what a wallet would do)."""
+        bm = self.world.protocol.BondingManager
+        keep = []
+        for lock_id in self.locks.get(d.address, ()):
+            amount, withdraw_round = bm.getDelegatorUnbondingLock(d.address, lock_id)
+            if amount and withdraw_round <= round_:
+                self._transact(d.name, round_, "withdraw", bm.withdrawStake, lock_id, sender=d.account)
+            elif amount:
+                keep.append(lock_id)
+        self.locks[d.address] = keep
+
+    # ------------------------------------------------------------------ records
+
+    def _transact(self, entity: str, round_: int, action, fn, *args, sender) -> bool:
+        try:
+            fn(*args, sender=sender)
+        except TransactionFailed as exc:
+            self._record(entity, round_, action, exc.reason or str(exc))
+            return False
+        self._record(entity, round_, action, None)
+        return True
+
+    def _record(self, entity: str, round_: int, action, error: str | None) -> None:
+        self.actions.append((round(self.world.env.now, 6), round_, entity, repr(action), error is None, error or ""))
+
+    def write(self, out: Path) -> None:
+        """policy_actions.csv: every action a policy returned, whether it went through and why not."""
+        if not self.actions:
+            return
+        with open(out / ACTIONS_FILE, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(("time", "round", "entity", "action", "ok", "revert_reason"))
+            w.writerows(self.actions)

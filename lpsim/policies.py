@@ -1,0 +1,287 @@
+"""Behaviour policies: what delegators and orchestrators choose to do each round.
+
+A policy is a plain Python callable named in the scenario (`policy: {name: module:function,
+params: {...}}`, or a shipped name such as `yield_seeking`). Once a round, just after the round
+is initialised, the engine calls it with a read-only observation and the group's `params`:
+
+    def my_policy(obs: DelegatorObservation, params: Mapping[str, Any]) -> Iterable[Action]
+
+and carries out the actions it returns as transactions on the simulated chain, in order. A
+reverted action is recorded (`policy_actions.csv`, with the contract's revert reason) and the
+round goes on. A policy that raises stops the run with a PolicyError naming the entity and round.
+Every amount is in LPT (floats); every rate is a fraction (0.5 = 50 %); yields are annual.
+docs/policies.md documents the interface; this module is its reference.
+"""
+from __future__ import annotations
+
+import importlib
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping
+
+import numpy as np
+
+
+# --------------------------------------------------------------------------- observations
+
+@dataclass(frozen=True)
+class OrchestratorInfo:
+    """One orchestrator as everybody sees it on chain."""
+
+    name: str
+    stake: float  # LPT: total stake bonded to it
+    reward_cut: float  # fraction of rewards it keeps
+    fee_share: float  # fraction of fees it passes to delegators
+    active: bool
+    reward_yield: float  # annualised reward yield to its delegators, net of its cut, last round
+    fee_yield: float = 0.0  # annualised fee yield to its delegators (ETH fees valued in LPT), last round
+
+    @property
+    def net_yield(self) -> float:
+        return self.reward_yield + self.fee_yield
+
+
+@dataclass(frozen=True)
+class Network:
+    """What every policy sees of the network in this round."""
+
+    round: int
+    rounds_per_year: float
+    bonding_rate: float  # total bonded / supply at this round's initialisation
+    target_bonding_rate: float
+    inflation: float  # fraction of supply minted per round
+    total_supply: float  # LPT
+    orchestrators: tuple[OrchestratorInfo, ...]
+    series: Mapping[str, float]  # exogenous series at this round: lpt_usd, eth_usd, gas_price_gwei, ...
+    previous_series: Mapping[str, float]  # the same one round earlier (equal at the first round)
+
+    def orchestrator(self, name: str) -> OrchestratorInfo | None:
+        return next((o for o in self.orchestrators if o.name == name), None)
+
+
+@dataclass(frozen=True)
+class DelegatorObservation:
+    name: str
+    network: Network
+    bonded: float  # LPT: pending stake (bonded plus unclaimed rewards)
+    pending_fees: float  # ETH
+    delegate: str | None  # the orchestrator's name, None when not bonded
+    balance: float  # LPT held unbonded (withdrawn), free to bond
+    unbonding: float  # LPT in unbonding locks not yet withdrawn
+    rng: np.random.Generator  # this delegator's own seeded stream
+
+
+@dataclass(frozen=True)
+class OrchestratorObservation:
+    name: str
+    network: Network
+    me: OrchestratorInfo
+    self_bond: float  # LPT bonded by the orchestrator itself
+    expected_reward: float  # LPT that calling reward would mint for its pool this round
+    reward_gas: int  # gas a reward call takes
+    rng: np.random.Generator
+
+
+# --------------------------------------------------------------------------- actions
+
+@dataclass(frozen=True)
+class Bond:
+    """Bond `amount` LPT of the free balance (None: all of it) to orchestrator `to`."""
+
+    to: str
+    amount: float | None = None
+
+
+@dataclass(frozen=True)
+class Unbond:
+    """Unbond `amount` LPT (None: all); it can be withdrawn after the unbonding period."""
+
+    amount: float | None = None
+
+
+@dataclass(frozen=True)
+class Rebond:
+    """Rebond the most recent unbonding lock (to the current delegate, or to `to` if unbonded)."""
+
+    to: str | None = None
+
+
+@dataclass(frozen=True)
+class Move:
+    """Move the whole bonded stake to orchestrator `to` (bond 0 to a new delegate)."""
+
+    to: str
+
+
+@dataclass(frozen=True)
+class CallReward:
+    """Orchestrator: call reward this round."""
+
+
+@dataclass(frozen=True)
+class SetTerms:
+    """Orchestrator: set reward cut and fee share (fractions; None keeps the current one)."""
+
+    reward_cut: float | None = None
+    fee_share: float | None = None
+
+
+@dataclass(frozen=True)
+class Leave:
+    """Orchestrator: unbond its self-bond (leaves the active set once its stake is gone)."""
+
+
+Action = Bond | Unbond | Rebond | Move | CallReward | SetTerms | Leave
+DELEGATOR_ACTIONS = (Bond, Unbond, Rebond, Move)
+ORCHESTRATOR_ACTIONS = (CallReward, SetTerms, Leave)
+Policy = Callable[[Any, Mapping[str, Any]], Iterable[Action]]
+
+
+REWARD_GAS = 350_000  # gas of a BondingManager.reward call with hints, roughly, on Arbitrum
+
+
+class PolicyError(RuntimeError):
+    """A policy raised or returned something that is not an action."""
+
+
+# --------------------------------------------------------------------------- shipped policies
+
+def _noise(obs, params) -> float:
+    sd = float(params.get("noise", 0.0))
+    return float(obs.rng.normal(0.0, sd)) if sd > 0 else 0.0
+
+
+def _price_return(net: Network) -> float:
+    """Log return of LPT/USD over the last round (0 without a price series)."""
+    now, before = net.series.get("lpt_usd"), net.previous_series.get("lpt_usd")
+    return math.log(now / before) if now and before else 0.0
+
+
+def yield_seeking(obs: DelegatorObservation, params: Mapping[str, Any]) -> list[Action]:
+    """Compare yields net of reward cut with a required annual return.
+
+    params: required_return (0.1), inertia (0.9: probability of doing nothing this round),
+    unbond_fraction (0.5 of the stake when the yield falls short), switch_margin (0.02: move to
+    the best orchestrator when it yields this much more), noise (0: sd of a normal added to the
+    required return), price_sensitivity (0: the required return rises by this × the last
+    round's LPT/USD log-return fall, i.e. delegators leave on price drops)."""
+    if obs.rng.random() < float(params.get("inertia", 0.9)):
+        return []
+    net = obs.network
+    required = float(params.get("required_return", 0.1)) + _noise(obs, params)
+    required -= float(params.get("price_sensitivity", 0.0)) * _price_return(net)
+    active = [o for o in net.orchestrators if o.active]
+    if not active:
+        return []
+    best = max(active, key=lambda o: (o.net_yield, o.stake))
+    mine = net.orchestrator(obs.delegate) if obs.delegate else None
+    if mine is not None and obs.bonded > 0:
+        if mine.net_yield < required:
+            return [Unbond(obs.bonded * float(params.get("unbond_fraction", 0.5)))]
+        if best.net_yield - mine.net_yield > float(params.get("switch_margin", 0.02)):
+            return [Move(best.name)]
+        return []
+    if obs.balance > 0 and best.net_yield >= required:
+        return [Bond(best.name)]
+    return []
+
+
+def hold_bonding_rate(obs: DelegatorObservation, params: Mapping[str, Any]) -> list[Action]:
+    """Bond or unbond a fraction `step` (0.1) of what it can to push the bonding rate towards
+    `target` (the protocol's target when absent), within a dead band `band` (0.005)."""
+    net = obs.network
+    target = float(params.get("target", net.target_bonding_rate))
+    band, step = float(params.get("band", 0.005)), float(params.get("step", 0.1))
+    if net.bonding_rate < target - band and obs.balance > 0:
+        to = obs.delegate or max((o for o in net.orchestrators if o.active), key=lambda o: o.stake).name
+        return [Bond(to, obs.balance * step if obs.balance * step > 1 else None)]
+    if net.bonding_rate > target + band and obs.bonded > 0:
+        return [Unbond(obs.bonded * step)]
+    return []
+
+
+def passive(obs: Any, params: Mapping[str, Any]) -> list[Action]:
+    """Never act (a delegator that stays bonded where it is)."""
+    return []
+
+
+def always_reward(obs: OrchestratorObservation, params: Mapping[str, Any]) -> list[Action]:
+    """Call reward every round it is active."""
+    return [CallReward()]
+
+
+def reward_when_profitable(obs: OrchestratorObservation, params: Mapping[str, Any]) -> list[Action]:
+    """Call reward only when what the orchestrator keeps is worth the gas.
+
+    Kept = expected reward × (reward cut + (1 - reward cut) × self-bond share of its stake), in USD
+    at lpt_usd; cost = reward_gas × gas_price_gwei × 1e-9 × eth_usd. Calls when kept ≥ cost ×
+    `margin` (1). Without price series it always calls. `reward_cut`/`fee_share` in params set
+    its terms once, at the first round it acts."""
+    actions: list[Action] = []
+    if ("reward_cut" in params or "fee_share" in params) and (
+            obs.me.reward_cut != params.get("reward_cut", obs.me.reward_cut)
+            or obs.me.fee_share != params.get("fee_share", obs.me.fee_share)):
+        actions.append(SetTerms(params.get("reward_cut"), params.get("fee_share")))
+    if reward_pays(obs, float(params.get("margin", 1.0))):
+        actions.append(CallReward())
+    return actions
+
+
+def reward_pays(obs: OrchestratorObservation, margin: float = 1.0) -> bool:
+    s = obs.network.series
+    if not {"lpt_usd", "eth_usd", "gas_price_gwei"} <= s.keys():
+        return True
+    share = obs.self_bond / obs.me.stake if obs.me.stake else 0.0
+    kept = obs.expected_reward * (obs.me.reward_cut + (1 - obs.me.reward_cut) * share) * s["lpt_usd"]
+    cost = obs.reward_gas * s["gas_price_gwei"] * 1e-9 * s["eth_usd"]
+    return kept >= cost * margin
+
+
+SHIPPED: dict[str, Policy] = {f.__name__: f for f in (yield_seeking, hold_bonding_rate, passive, always_reward,
+                                                      reward_when_profitable)}
+
+
+def resolve(name: str) -> Policy:
+    """A shipped policy by name, or `package.module:function` (ValueError naming what failed)."""
+    if name in SHIPPED:
+        return SHIPPED[name]
+    module, sep, attr = name.partition(":")
+    if not sep or not module or not attr:
+        raise ValueError(f"unknown policy {name!r}: expected one of {', '.join(SHIPPED)} or module:function")
+    try:
+        target: Any = importlib.import_module(module)
+    except ImportError as exc:
+        raise ValueError(f"policy {name!r}: cannot import {module!r} ({exc})") from None
+    for part in attr.split("."):
+        target = getattr(target, part, None)
+        if target is None:
+            raise ValueError(f"policy {name!r}: {module!r} has no {attr!r}")
+    if not callable(target):
+        raise ValueError(f"policy {name!r} is not callable")
+    return target
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    """A policy as the scenario names it: `name` and its `params`."""
+
+    name: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def function(self) -> Policy:
+        return resolve(self.name)
+
+
+def decide(policy: Policy, obs: Any, params: Mapping[str, Any], allowed: tuple) -> list[Action]:
+    """Call `policy`; its actions as a list, or PolicyError naming the entity and round."""
+    try:
+        actions = list(policy(obs, params) or ())
+    except Exception as exc:
+        raise PolicyError(f"policy {getattr(policy, '__name__', policy)!r} of {obs.name} raised in round "
+                          f"{obs.network.round}: {type(exc).__name__}: {exc}") from exc
+    for a in actions:
+        if not isinstance(a, allowed):
+            raise PolicyError(f"policy of {obs.name} returned {a!r} in round {obs.network.round}: expected one of "
+                              f"{', '.join(t.__name__ for t in allowed)}")
+    return actions
