@@ -28,6 +28,8 @@ from node.net import limits
 from node.net.headers import VideoProfile
 
 from . import media
+from .live import TRICKLE_PATH as LIVE_TRICKLE_PATH
+from .live import LiveStreams
 from .node import GatewayError, GatewayNode
 from .openapi import gateway_openapi
 
@@ -56,6 +58,12 @@ def create_app(gateway: GatewayNode, profiles: tuple[VideoProfile, ...]) -> Fast
                                                  **{r: limits.MAX_UPLOAD + limits.MULTIPART_OVERHEAD
                                                     for r in JSON_ROUTES + MULTIPART_ROUTES}),
                      unavailable=(ChainError,))
+
+    # live video-to-video (node.gateway.live): its routes and the client's trickle channels,
+    # ahead of /live/{manifestID}/{seq}
+    live = app.state.live = LiveStreams(gateway)
+    app.include_router(live.router())
+    app.mount(LIVE_TRICKLE_PATH, live.trickle)
 
     store = media.MediaStore()
     app.state.media = store

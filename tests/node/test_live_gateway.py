@@ -1,0 +1,227 @@
+"""The gateway's live video-to-video streams (node.gateway.live) against real orchestrators
+(serve_orchestrator: gRPC and HTTP, T's live route and trickle server) whose live runner is the
+echo double of tests/node/test_live_orchestrator.py (the live runner proper is not in this checkout)."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from fractions import Fraction
+
+import httpx
+import pytest
+
+from node.core.ai_models import AIModelConfig
+from node.core.live_payment import LIVE_SLOW_PENALTY
+from node.core.pricing import LIVE_INITIAL_UNITS, LIVE_VIDEO_UNITS_PER_SECOND
+from node.gateway.live import LiveStream, LiveStreams, OrchestratorLost
+from node.net.trickle import EndOfStream, TricklePublisher, TrickleSubscriber
+from tests.net.trickle_serving import eventually, run
+from tests.node.test_live_orchestrator import LIVE, EchoRunner, served
+
+PRICE = Fraction(3)
+O_KEYS = [bytes([21 + i]) * 32 for i in range(2)]
+G_KEY = bytes([12]) * 32
+
+
+@contextlib.asynccontextmanager
+async def live_network(n_orchestrators: int = 1, interval: float = 0.05):
+    """n paid orchestrators (stub chain, 3 wei a pixel, echo runners), an on-chain gateway app."""
+    from eth_account import Account
+
+    from node.gateway.node import GatewayNode
+    from node.gateway.server import create_app as gateway_app
+    from node.orchestrator.node import OrchestratorConfig, OrchestratorNode
+    from node.orchestrator.server import serve_orchestrator
+    from tests.core.stubs import StubBroker, StubChain
+    from tests.node.hostile import free_port, serve_app
+
+    chain = StubChain(price=1)
+    g = Account.from_key(G_KEY).address
+    chain.fund(g, deposit=10**18, reserve=10**18)
+    stops, nodes, runners = [], [], []
+    async with contextlib.AsyncExitStack() as stack:
+        for key in O_KEYS[:n_orchestrators]:
+            runner = EchoRunner()
+            runner_url = await stack.enter_async_context(served(runner.app))
+            port = free_port()
+            uri = f"http://127.0.0.1:{port}"
+            o = Account.from_key(key).address
+            chain.active.add(o)
+            config = OrchestratorConfig(uri, price_per_unit=PRICE, transcoding=False, auto_adjust_price=False,
+                                        ai_models=[AIModelConfig(LIVE, "noop", url=runner_url, capacity=2)])
+            node = OrchestratorNode(config, address=o, chain=chain, broker=StubBroker())
+            _, stop = await serve_orchestrator(node, "127.0.0.1", port, private_key=key, transcode=None,
+                                               runners={LIVE: runner_url})
+            stops.append(stop)
+            nodes.append(node)
+            runners.append(runner)
+        gateway = GatewayNode([n.config.service_uri for n in nodes], account=Account.from_key(G_KEY), chain=chain)
+        app = gateway_app(gateway, ())
+        app.state.live.payment_interval = interval
+        port, stop_gateway = await serve_app(app)
+        try:
+            yield gateway, app, f"http://127.0.0.1:{port}", nodes, runners
+        finally:
+            await app.state.live.close()
+            await stop_gateway()
+            await gateway.close()
+            for stop in stops:
+                await stop()
+
+
+def recording_payments(live: LiveStreams) -> list[int]:
+    units: list[int] = []
+    pay = live._pay
+
+    def record(s, session, mid, n):
+        units.append(n)
+        pay(s, session, mid, n)
+    live._pay = record
+    return units
+
+
+def test_a_paid_stream_relays_frames_and_pays_every_interval_in_exact_units():
+    async def scenario():
+        async with live_network() as (gateway, app, base, nodes, runners), httpx.AsyncClient() as c:
+            live: LiveStreams = app.state.live
+            units = recording_payments(live)
+            r = await c.post(base + "/live/video-to-video/s1/start", json={"model_id": "noop", "params": {"a": 1}})
+            assert r.status_code == 200, r.text
+            urls = r.json()
+            await eventually(lambda: live.streams["s1"].manifest_id != "")
+            stream = live.streams["s1"]
+            node = nodes[0]
+            assert runners[0].starts[0]["params"] == {"a": 1}
+            addr = gateway.address
+            credited = node.receiver.balances.balance(addr, stream.manifest_id)
+            assert credited is not None and credited > 0  # 60 s paid up front on the start call
+
+            pub = TricklePublisher(urls["publish_url"], "video/MP2T")
+            out = TrickleSubscriber(urls["subscribe_url"], start_seq=0)
+            for i in range(4):
+                await asyncio.sleep(0.06)
+                await pub.write(b"frame %d" % i)
+                assert await (await out.next_segment()).read() == b"echo:frame %d" % i
+            await eventually(lambda: stream.payments == len(units) >= 3)
+            assert all(u >= 0.05 * LIVE_VIDEO_UNITS_PER_SECOND for u in units)  # never before the interval
+            # the orchestrator received every payment and debited the same stream by its own processor
+            st = (await c.get(base + "/live/video-to-video/s1/status")).json()
+            assert st["orchestrator"] == node.config.service_uri and st["payments"] == len(units) and not st["error"]
+            assert node.receiver.balances.balance(addr, stream.manifest_id) is not None
+
+            r = await c.post(base + "/live/video-to-video/s1/update", content=b'{"prompt": "b"}')
+            assert r.status_code == 200
+            assert (await c.post(base + "/live/video-to-video/nope/update", content=b"{}")).status_code == 404
+            assert (await c.post(base + "/live/video-to-video/s1/update", content=b"x" * 200_000)).status_code == 413
+            assert (await c.post(base + "/live/video-to-video/s1/start", json={})).status_code == 409
+            assert (await c.post(base + "/live/video-to-video/s2/start", content=b"{bad")).status_code == 400
+
+            await pub.close()  # the client's input ends: the stream ends, nothing swaps
+            await eventually(lambda: live.streams["s1"].task.done())
+            assert not stream.swaps and not stream.error
+            with pytest.raises(EndOfStream):
+                await (await out.next_segment()).read()
+            await out.close()
+    run(scenario(), timeout=60)
+
+
+def test_the_initial_payment_covers_60_seconds():
+    assert LIVE_INITIAL_UNITS * PRICE == 3 * 1_658_880_000
+
+
+def test_a_lost_orchestrator_is_swapped_for_another():
+    async def scenario():
+        async with live_network(2) as (gateway, app, base, nodes, runners), httpx.AsyncClient() as c:
+            live: LiveStreams = app.state.live
+            urls = (await c.post(base + "/live/video-to-video/s1/start", json={"model_id": "noop"})).json()
+            await eventually(lambda: live.streams["s1"].manifest_id != "")
+            stream = live.streams["s1"]
+            first = stream.orchestrator
+            pub = TricklePublisher(urls["publish_url"], "video/MP2T")
+            out = TrickleSubscriber(urls["subscribe_url"], start_seq=0)
+            await pub.write(b"one")
+            assert await (await out.next_segment()).read() == b"echo:one"
+            lost = next(n for n in nodes if n.config.service_uri == first)
+            lost_app_sessions = [r for r in runners if r.starts]
+            assert len(lost_app_sessions) == 1
+            # the orchestrator ends the session (as on a runner failure): every channel closes
+            await c.delete(f"{first}/ai/trickle/{stream.manifest_id}-out")
+            await eventually(lambda: stream.orchestrator not in ("", first), timeout=10)
+            assert len(stream.swaps) == 1 and not stream.error
+            await eventually(lambda: all(r.starts for r in runners))
+            got = b""
+            for _ in range(20):  # segments published while the swap was under way may be lost
+                await pub.write(b"two")
+                with contextlib.suppress(asyncio.TimeoutError):
+                    got = await asyncio.wait_for((await out.next_segment()).read(), 2)
+                if got == b"echo:two":
+                    break
+            assert got == b"echo:two"
+            del lost
+            await pub.close()
+            await out.close()
+    run(scenario(), timeout=60)
+
+
+def test_the_third_swap_within_three_minutes_stops_the_stream():
+    async def scenario():
+        live = LiveStreams(gateway=None)
+        started = []
+
+        class Session:
+            uri = "https://o.example"
+
+        async def start(s, selector):
+            started.append(1)
+            return Session(), {}
+
+        async def relay(s, session, reply, selector):
+            raise OrchestratorLost("runner crashed")
+
+        class Selector:
+            def remove(self, session):
+                pass
+        live._selector = lambda model_id: Selector()
+        live._start_on_orchestrator = start
+        live._relay = relay
+        live.trickle.create_channel("s")
+        s = LiveStream("s", "noop", {})
+        await live._run(s)
+        assert len(started) == 3 and len(s.swaps) == 3 and s.error == "too many swaps: runner crashed"
+        assert "s" not in live.trickle.channels  # the client's channels are closed
+        await live.client.aclose()
+    run(scenario())
+
+
+def test_three_input_segments_in_flight_suspend_the_orchestrator():
+    async def scenario():
+        from node.core.suspension import Suspender
+
+        live = LiveStreams(gateway=None, payment_interval=3600)
+        live.trickle.create_channel("s")
+        never = asyncio.Event()
+
+        async def stuck(seg, writer):  # the orchestrator accepts no input
+            await never.wait()
+        live._copy = stuck
+
+        class Session:
+            uri = "https://o.example"
+
+        class Selector:
+            suspender = Suspender(offset_by_refresh_count=True)
+        output = asyncio.get_running_loop().create_future()
+        relay = asyncio.ensure_future(live._relay_input(LiveStream("s", "noop", {}), Session(),
+                                                        {"publish_url": "http://127.0.0.1:9/x", "manifest_id": "m"},
+                                                        Selector(), output))
+        ch = live.trickle.channels["s"]
+        for seq in range(4):
+            await asyncio.sleep(0.02)
+            seg = ch.for_write(seq)
+            ch.next_write = seq + 1
+            seg.write(b"x")
+        with pytest.raises(OrchestratorLost, match="slow: 3 input segments in flight"):
+            await asyncio.wait_for(relay, 5)
+        assert Selector.suspender.suspended(Session.uri) == LIVE_SLOW_PENALTY
+        await live.client.aclose()
+    run(scenario())
