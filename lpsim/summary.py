@@ -16,6 +16,7 @@ from statistics import NormalDist
 from typing import Any, Iterable, Optional
 
 from lpsim import metric_names as M
+from lpsim.economics import economics
 from lpsim.provenance import provenance
 from lpsim.results import SCENARIO_FILE, SUMMARY_FILE, jobs_sample, load_results
 
@@ -158,10 +159,21 @@ def summarize(results: str | Path | dict, extra: Optional[dict] = None) -> dict[
         "fees": _fees_section(metrics),
         "rewards": _rewards_section(metrics),
         "economics": _economics_section(metrics),
+        "research": economics(metrics, target_bonding_rate=_target_bonding_rate(results)),
         "selection": _selection_section(counted, metrics),
         "transitions": [{k: r[k] for k in ("state", "event", "next_state", "count")}
                         for r in tables.get("transition_counts") or []],
     }
+
+
+def _target_bonding_rate(results: Any) -> Optional[float]:
+    """The scenario's target bonding rate (a fraction), from the folder's scenario.yaml."""
+    path = Path(results) / SCENARIO_FILE if isinstance(results, (str, Path)) else None
+    if path is None or not path.exists():
+        return None
+    from lpsim.scenario import load_scenario
+
+    return load_scenario(path).chain.protocol_params().target_bonding_rate / 1e9
 
 
 def _provenance(results_dir: Path, summary: dict) -> dict[str, Any]:
@@ -425,6 +437,7 @@ def summary_rows(summary: dict) -> list[tuple[str, list[tuple[str, str]]]]:
              if econ.get(M.TREASURY_MINTED, {}).get("total") else None),
             ("active orchestrators", _span(econ[M.ACTIVE_ORCHESTRATORS], _count)),
         )),
+        ("research", _research_rows(summary.get("research"))),
         ("selection", rows(
             ("orchestrators", _count(len(sel["orchestrators"])) if sel["orchestrators"] else None),
             ("stake vs job share (TVD)", f"{sel['total_variation']:.4f}"
@@ -432,6 +445,32 @@ def summary_rows(summary: dict) -> list[tuple[str, list[tuple[str, str]]]]:
         )),
     ]
     return [(title, body) for title, body in sections if body]
+
+
+def _research_rows(res: Optional[dict]) -> list[tuple[str, str]]:
+    """lpsim.economics' figures; annual figures in brackets (labels kept short: one column)."""
+    if not res or not res["rounds"]:
+        return []
+    sup, yld, bond, conc = res["supply"], res["yield"], res["bonding_rate"], res["concentration"]
+
+    def opt(label: str, value: Any, fmt) -> list[tuple[str, str]]:
+        return [] if value is None else [(label, fmt(value))]
+
+    out = opt("supply growth (annual)", sup["growth"],
+              lambda g: f"{_pct(g)} ({_pct(sup['growth_annualised'])})" if sup["growth_annualised"] is not None
+              else _pct(g))
+    out += opt("unstaked LPT dilution", sup["dilution"], _pct)
+    out += opt("LPT yield (annual)", yld["lpt"],
+               lambda y: f"{_pct(y)} ({_pct(yld['lpt_annualised'])})" if yld["lpt_annualised"] is not None else _pct(y))
+    out += opt("USD yield (annual)", yld["usd"],
+               lambda y: f"{_pct(y)} ({_pct(yld['usd_annualised'])})" if yld["usd_annualised"] is not None else _pct(y))
+    out += opt("rounds below target", bond["rounds_below_target"],
+               lambda n: f"{n} of {res['rounds']} (target {_pct(bond['target'])})")
+    out += opt("stake Gini / Nakamoto", conc["gini"],
+               lambda g: f"{g:.3f} / {conc['nakamoto']} (> {_pct(conc['nakamoto_threshold'])})")
+    out += opt("top 1/5/10 stake share", conc["top1_share"],
+               lambda _: " / ".join(_pct(conc[f"top{n}_share"]) for n in (1, 5, 10)))
+    return out
 
 
 def format_summary(summary: dict) -> str:

@@ -61,6 +61,17 @@ FIGURES: dict[str, tuple[str, ...]] = {
     "bonding_rate_last": ("economics", "bonding_rate", "last"),
     "total_supply_last": ("economics", "total_supply_lpt", "last"),
     "stake_job_tvd": ("selection", "total_variation"),
+    # lpsim.economics (the summary's "research" section)
+    "supply_growth": ("research", "supply", "growth"),
+    "dilution": ("research", "supply", "dilution"),
+    "yield_lpt": ("research", "yield", "lpt"),
+    "yield_lpt_annualised": ("research", "yield", "lpt_annualised"),
+    "yield_usd": ("research", "yield", "usd"),
+    "below_target_share": ("research", "bonding_rate", "share_below_target"),
+    "stake_gini": ("research", "concentration", "gini"),
+    "stake_nakamoto": ("research", "concentration", "nakamoto"),
+    "stake_top10_share": ("research", "concentration", "top10_share"),
+    "treasury_balance_lpt": ("research", "treasury", "balance_lpt"),
 }
 
 # Each figure's unit and meaning, for the data dictionary and the plots' axes.
@@ -82,6 +93,16 @@ FIGURE_UNITS: dict[str, tuple[str, str]] = {
     "bonding_rate_last": ("fraction 0..1", "bonded / total supply at the end"),
     "total_supply_last": ("LPT", "LPT total supply at the end"),
     "stake_job_tvd": ("fraction 0..1", "total variation distance between stake shares and job shares"),
+    "supply_growth": ("fraction", "total supply growth over the run: S1 / S0 - 1"),
+    "dilution": ("fraction 0..1", "share of supply an unstaked holder loses over the run: 1 - S0 / S1"),
+    "yield_lpt": ("fraction", "LPT earned per bonded LPT over the run, compounded, before reward cuts"),
+    "yield_lpt_annualised": ("fraction per year", "yield_lpt compounded over 365.25 days"),
+    "yield_usd": ("fraction", "yield_lpt valued at the LPT/USD series (null without one)"),
+    "below_target_share": ("fraction 0..1", "share of rounds with the bonding rate below the target"),
+    "stake_gini": ("0..1", "Gini coefficient of the orchestrators' stakes at the end"),
+    "stake_nakamoto": ("count", "fewest orchestrators holding more than half the stake at the end"),
+    "stake_top10_share": ("fraction 0..1", "stake share of the 10 largest orchestrators at the end"),
+    "treasury_balance_lpt": ("LPT", "the treasury's LPT at the end"),
 }
 assert set(FIGURE_UNITS) == set(FIGURES), "every figure needs its unit"
 

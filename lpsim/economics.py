@@ -1,0 +1,183 @@
+"""The figures researchers compute from a run's token economics, read from the recorded metric
+rows alone (so they work on any run, old folders included): dilution, staking yield, the bonding
+rate against its target, stake concentration, the treasury, and each orchestrator's income.
+
+Conventions (units in docs/data-dictionary.md, "research"):
+
+- A round's value is the last sample of that round (`summary.per_round`); a window is the last
+  `window` rounds recorded (all of them by default).
+- Yield is the reward minted to stakers in a round (minted less the treasury's cut) over the
+  active stake it was paid on (the round's bonded total, fixed when the round starts), compounded over the
+  window: what one bonded LPT earned on average, before the orchestrators' reward cuts. A stake
+  that sat with an orchestrator that skipped `reward` earned nothing, and counts in the average.
+- Annualised figures compound the window's rate over a year of 365.25 days; a round's length in
+  seconds is read from the rows' times (rounds are recorded as they start).
+- Dilution is the share of supply a holder who does not stake loses over the window: 1 − S₀/S₁.
+- USD figures need the LPT/USD price series (`metric_names.LPT_USD`, a network metric); until a
+  run records one they are None.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable, Optional
+
+from lpsim import metric_names as M
+
+__all__ = ["YEAR_S", "economics", "gini", "nakamoto", "top_share"]
+
+YEAR_S = 365.25 * 86400
+TOP_N = (1, 5, 10)
+
+Rows = list[dict[str, Any]]
+
+
+def _per_round(rows: Rows, metric: str, entity: str = M.NETWORK) -> dict[int, float]:
+    """round -> the last sample of `metric` for `entity` in that round."""
+    out: dict[int, tuple[float, float]] = {}
+    for r in rows:
+        if r["metric"] == metric and r["entity"] == entity:
+            seen = out.get(r["round"])
+            if seen is None or r["time"] >= seen[0]:
+                out[r["round"]] = (r["time"], r["value"])
+    return {rnd: v for rnd, (_, v) in sorted(out.items())}
+
+
+def _round_seconds(rows: Rows) -> Optional[float]:
+    """Seconds per round from the times of the first sample of each round's network rows."""
+    first: dict[int, float] = {}
+    for r in rows:
+        if r["entity"] == M.NETWORK and r["metric"] == M.MINTED:
+            first[r["round"]] = min(r["time"], first.get(r["round"], math.inf))
+    if len(first) < 2:
+        return None
+    (r0, t0), (r1, t1) = min(first.items()), max(first.items())
+    return (t1 - t0) / (r1 - r0) if t1 > t0 else None
+
+
+def _annualise(rate: Optional[float], seconds: Optional[float]) -> Optional[float]:
+    if rate is None or not seconds or rate <= -1:
+        return None
+    try:
+        return math.expm1(math.log1p(rate) * YEAR_S / seconds)
+    except OverflowError:  # a toy run's rounds of minutes: no meaningful year (and JSON has no inf)
+        return None
+
+
+def gini(values: Iterable[float]) -> Optional[float]:
+    """Gini coefficient of non-negative values: 0 = all equal, → 1 = one holds everything."""
+    xs = sorted(v for v in values if v is not None)
+    total = sum(xs)
+    if not xs or total <= 0:
+        return None
+    n = len(xs)
+    return sum((2 * i - n - 1) * x for i, x in enumerate(xs, 1)) / (n * total)
+
+
+def nakamoto(values: Iterable[float], threshold: float = 0.5) -> Optional[int]:
+    """The fewest holders whose combined share exceeds `threshold` of the total."""
+    xs = sorted((v for v in values if v), reverse=True)
+    total = sum(xs)
+    if total <= 0:
+        return None
+    acc = 0.0
+    for i, x in enumerate(xs, 1):
+        acc += x
+        if acc > threshold * total:
+            return i
+    return len(xs)
+
+
+def top_share(values: Iterable[float], n: int) -> Optional[float]:
+    xs = sorted((v for v in values if v is not None), reverse=True)
+    total = sum(xs)
+    return sum(xs[:n]) / total if total > 0 else None
+
+
+def _bonding(rates: dict[int, float], target: Optional[float], seconds: Optional[float]) -> dict[str, Any]:
+    values = list(rates.values())
+    below = [r for r, v in rates.items() if target is not None and v < target]
+    longest = run = 0
+    for v in values:
+        run = run + 1 if target is not None and v < target else 0
+        longest = max(longest, run)
+    return {"target": target,
+            "mean": sum(values) / len(values) if values else None,
+            "last": values[-1] if values else None,
+            "rounds_below_target": len(below) if target is not None and values else None,
+            "share_below_target": len(below) / len(values) if target is not None and values else None,
+            "longest_below_rounds": longest if target is not None and values else None,
+            "time_below_target_s": len(below) * seconds if target is not None and seconds and values else None}
+
+
+def economics(metrics: Rows, *, target_bonding_rate: Optional[float] = None, window: Optional[int] = None,
+              threshold: float = 0.5) -> dict[str, Any]:
+    """The research figures of a run (see the module docstring); every value None where the rows
+    hold nothing to compute it from. `target_bonding_rate` is a fraction (the scenario's)."""
+    supply, bonded = _per_round(metrics, M.TOTAL_SUPPLY), _per_round(metrics, M.TOTAL_BONDED)
+    minted, treasury = _per_round(metrics, M.MINTED), _per_round(metrics, M.TREASURY_MINTED)
+    rounds = sorted(supply)
+    if window is not None:
+        rounds = rounds[-window:]
+    seconds = _round_seconds(metrics)
+    span = len(rounds) * seconds if seconds and rounds else None
+
+    # supply: S₀ is the supply before the window's first mint
+    s1 = supply[rounds[-1]] if rounds else None
+    s0 = (supply[rounds[0]] - minted.get(rounds[0], 0.0)) if rounds else None
+    growth = s1 / s0 - 1 if s0 else None
+
+    growth_factor, yields = 1.0, []
+    for r in rounds:
+        to_stakers = minted.get(r, 0.0) - treasury.get(r, 0.0)
+        paid_on = bonded.get(r, 0.0)  # BondingManager.getTotalBonded: the round's active stake
+        if paid_on > 0:
+            y = to_stakers / paid_on
+            yields.append(y)
+            growth_factor *= 1 + y
+    lpt_yield = growth_factor - 1 if yields else None
+    usd_yield = None
+    price_name = getattr(M, "LPT_USD", None)
+    prices = _per_round(metrics, price_name) if price_name else {}
+    if lpt_yield is not None and rounds and prices.get(rounds[0]) and prices.get(rounds[-1]) is not None:
+        usd_yield = (1 + lpt_yield) * prices[rounds[-1]] / prices[rounds[0]] - 1
+
+    stakes = {o: v for o, v in _last_by_entity(metrics, M.STAKE).items()}
+    rewards: dict[str, float] = {}
+    for r in metrics:
+        if r["metric"] == M.REWARD:
+            rewards.setdefault(r["entity"], {})[r["round"]] = r["value"]  # type: ignore[index]
+    fees = _last_by_entity(metrics, M.FEES_REALISED)
+    orchs = sorted(set(stakes) | set(rewards) | set(fees))
+    treasury_balance = _per_round(metrics, M.TREASURY_BALANCE)
+    return {
+        "rounds": len(rounds),
+        "round_s": seconds,
+        "window_s": span,
+        "supply": {"start_lpt": s0, "end_lpt": s1, "growth": growth,
+                   "growth_annualised": _annualise(growth, span),
+                   "dilution": 1 - s0 / s1 if s0 and s1 else None},
+        "yield": {"lpt": lpt_yield, "lpt_annualised": _annualise(lpt_yield, span),
+                  "usd": usd_yield, "usd_annualised": _annualise(usd_yield, span),
+                  "per_round_mean": sum(yields) / len(yields) if yields else None},
+        "bonding_rate": _bonding({r: v for r, v in _per_round(metrics, M.BONDING_RATE).items()
+                                  if r in set(rounds)}, target_bonding_rate, seconds),
+        "concentration": {"orchestrators": len([v for v in stakes.values() if v]),
+                          "gini": gini(stakes.values()),
+                          "nakamoto": nakamoto(stakes.values(), threshold), "nakamoto_threshold": threshold,
+                          **{f"top{n}_share": top_share(stakes.values(), n) for n in TOP_N}},
+        "treasury": {"minted_lpt": sum(treasury[r] for r in rounds if r in treasury) if treasury else None,
+                     "balance_lpt": treasury_balance[max(treasury_balance)] if treasury_balance else None},
+        "orchestrators": {o: {"stake_lpt": stakes.get(o),
+                              "rewards_lpt": sum(rewards[o].values()) if o in rewards else None,  # type: ignore[union-attr]
+                              "fees_wei": fees.get(o)} for o in orchs},
+    }
+
+
+def _last_by_entity(rows: Rows, metric: str) -> dict[str, float]:
+    last: dict[str, tuple[float, float]] = {}
+    for r in rows:
+        if r["metric"] == metric:
+            seen = last.get(r["entity"])
+            if seen is None or r["time"] >= seen[0]:
+                last[r["entity"]] = (r["time"], r["value"])
+    return {e: v for e, (_, v) in last.items()}
