@@ -187,16 +187,23 @@ def yield_seeking(obs: DelegatorObservation, params: Mapping[str, Any]) -> list[
 
 
 def hold_bonding_rate(obs: DelegatorObservation, params: Mapping[str, Any]) -> list[Action]:
-    """Bond or unbond a fraction `step` (0.1) of what it can to push the bonding rate towards
-    `target` (the protocol's target when absent), within a dead band `band` (0.005)."""
+    """Push the bonding rate towards `target` (the protocol's target when absent) outside a dead
+    band `band` (0.005): bond or unbond this delegator's share of `step` (0.5) × the gap.
+
+    The gap is |rate - target| × supply LPT; a delegator's share is its bonded stake / total
+    bonded when unbonding, its free balance / unbonded supply when bonding, so however many
+    delegators hold the rate together they never move more than the gap (no overshoot)."""
     net = obs.network
     target = float(params.get("target", net.target_bonding_rate))
-    band, step = float(params.get("band", 0.005)), float(params.get("step", 0.1))
-    if net.bonding_rate < target - band and obs.balance > 0:
+    band, step = float(params.get("band", 0.005)), float(params.get("step", 0.5))
+    gap = (net.bonding_rate - target) * net.total_supply
+    bonded_total = net.bonding_rate * net.total_supply
+    if gap < -band * net.total_supply and obs.balance > 0:
         to = obs.delegate or max((o for o in net.orchestrators if o.active), key=lambda o: o.stake).name
-        return [Bond(to, obs.balance * step if obs.balance * step > 1 else None)]
-    if net.bonding_rate > target + band and obs.bonded > 0:
-        return [Unbond(obs.bonded * step)]
+        amount = min(obs.balance, step * -gap * obs.balance / (net.total_supply - bonded_total))
+        return [Bond(to, amount)]
+    if gap > band * net.total_supply and obs.bonded > 0:
+        return [Unbond(step * gap * obs.bonded / bonded_total)]
     return []
 
 

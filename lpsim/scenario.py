@@ -348,7 +348,9 @@ def _reward(value: Any) -> float:
         raise ValueError(f"expected always, never or a probability per round such as 0.9 ({exc})") from None
 
 
-def _policy(value: Any) -> policies.PolicySpec:
+def _policy(value: Any) -> policies.PolicySpec | None:
+    if value is None or isinstance(value, policies.PolicySpec):
+        return value
     if isinstance(value, str):
         value = {"name": value}
     if not isinstance(value, Mapping) or not isinstance(value.get("name"), str) or set(value) - {"name", "params"}:
@@ -361,7 +363,7 @@ def _policy(value: Any) -> policies.PolicySpec:
 
 
 PolicyField = Annotated[Optional[policies.PolicySpec], PlainValidator(_policy),
-                        _serialized(lambda p: {"name": p.name, "params": dict(p.params)})]
+                        _serialized(lambda p: p and {"name": p.name, "params": dict(p.params)})]
 
 
 class OrchestratorGroup(Group):
