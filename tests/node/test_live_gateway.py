@@ -225,3 +225,94 @@ def test_three_input_segments_in_flight_suspend_the_orchestrator():
         assert Selector.suspender.suspended(Session.uri) == LIVE_SLOW_PENALTY
         await live.client.aclose()
     run(scenario())
+
+
+def live_payment_headers(node, sender, g_key: bytes, mid: str, fee: Fraction, tamper: bool = False) -> dict:
+    """A gateway's POST /payment for live session `mid`: tickets worth `fee`, seg creds for `mid`."""
+    import dataclasses
+
+    from node.core.balances import Balances
+    from node.core.capabilities import Capability, ai_job_capabilities
+    from node.core.keccak import keccak
+    from node.core.payment import new_payment
+    from node.net.headers import SegMetadata, encode_payment_header, encode_segment_header
+
+    caps = ai_job_capabilities(int(Capability.LiveVideoToVideo), "noop", with_defaults=True)
+    offer = node.offer(sender.address, caps)
+    payment, _ = new_payment(sender, Balances(lambda: 0.0), node.address, mid,
+                             sender.start_session(offer.ticket_params), fee, offer.price)
+    if tamper:
+        forged = dataclasses.replace(payment.ticket_sender_params[0], sig=bytes(65))
+        payment = dataclasses.replace(payment, ticket_sender_params=(forged, *payment.ticket_sender_params[1:]))
+    md = SegMetadata(mid, 0, keccak(b""), capabilities=caps, auth_token=offer.auth_token)
+    return {"Livepeer-Segment": encode_segment_header(md, g_key), "Livepeer-Payment": encode_payment_header(payment)}
+
+
+def test_live_payments_credit_the_session_and_forged_or_replayed_ones_are_refused():
+    from tests.node.test_live_orchestrator import UPFRONT, paid_headers, paid_network
+
+    async def scenario():
+        async with paid_network() as (node, sender, g_key, app, _runner, base, c):
+            r = await c.post(base + "/" + LIVE, json={"model_id": "noop"},
+                             headers=paid_headers(node, sender, g_key, UPFRONT))
+            assert r.status_code == 200, r.text
+            mid = r.json()["manifest_id"]
+            balance = lambda: node.receiver.balances.balance(sender.address, mid)
+            before = balance()
+            fee = PRICE * 5 * LIVE_VIDEO_UNITS_PER_SECOND  # one interval
+            headers = live_payment_headers(node, sender, g_key, mid, fee)
+            r = await c.post(base + "/payment", headers=headers)
+            assert r.status_code == 200, r.text
+            paid = balance()
+            assert paid > before  # credited to the live session's key (its manifest id)
+            r = await c.post(base + "/payment", headers=headers)  # the same tickets again
+            assert r.status_code == 400 and balance() == paid
+            r = await c.post(base + "/payment", headers=live_payment_headers(node, sender, g_key, mid, fee,
+                                                                             tamper=True))
+            assert r.status_code == 400 and balance() == paid
+            # seg creds not signed by the payment's sender: refused before any ticket is looked at
+            stranger = live_payment_headers(node, sender, bytes([13]) * 32, mid, fee)
+            r = await c.post(base + "/payment", headers=stranger)
+            assert r.status_code >= 400 and balance() == paid
+    run(scenario())
+
+
+def test_a_stream_whose_balance_runs_out_is_closed_by_the_orchestrator_and_the_gateway_moves_on(monkeypatch):
+    from node.orchestrator.live import LiveSessions
+
+    init = LiveSessions.__init__
+
+    def short_interval(self, *args, **kwargs):  # the orchestrators account every 50 ms
+        init(self, *args, **kwargs)
+        self.payment_interval = 0.05
+    monkeypatch.setattr(LiveSessions, "__init__", short_interval)
+
+    async def scenario():
+        async with live_network() as (gateway, app, base, nodes, runners), httpx.AsyncClient() as c:
+            live: LiveStreams = app.state.live
+            live._pay = lambda *args: None  # a gateway that stops paying after the start
+            urls = (await c.post(base + "/live/video-to-video/s1/start", json={"model_id": "noop"})).json()
+            await eventually(lambda: live.streams["s1"].manifest_id != "")
+            stream, node = live.streams["s1"], nodes[0]
+            mid = stream.manifest_id
+            pub = TricklePublisher(urls["publish_url"], "video/MP2T")
+            await pub.write(b"paid")
+            left = node.receiver.balances.balance(gateway.address, mid)
+            node.receiver.balances.debit(gateway.address, mid, left - 1)  # the 60 s are used up
+            for _ in range(3):
+                await asyncio.sleep(0.06)
+                with contextlib.suppress(Exception):
+                    await pub.write(b"unpaid")
+            gone = False
+            for _ in range(100):  # the orchestrator closed the session's channels ("insufficient balance")
+                gone = (await c.get(f"{node.config.service_uri}/ai/trickle/{mid}/next")).status_code == 404
+                if gone:
+                    break
+                await asyncio.sleep(0.05)
+            assert gone
+            # the gateway lost it: it swapped (here back to the only orchestrator, a fresh session)
+            await eventually(lambda: len(stream.swaps) == 1, timeout=10)
+            await eventually(lambda: stream.manifest_id not in ("", mid) or stream.error != "", timeout=10)
+            await pub.close()
+    run(scenario(), timeout=60)
+
