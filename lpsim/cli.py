@@ -62,8 +62,9 @@ def cmd_validate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
 def cmd_run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from pathlib import Path
 
-    from lpsim.engine import run_scenario
+    from lpsim.engine import RunInterrupted, run_scenario
     from lpsim.report import write_report
+    from lpsim.results import RUN_FILES
     from lpsim.scenario import ScenarioError, load_scenario
     from lpsim.summary import format_summary
 
@@ -84,6 +85,12 @@ def cmd_run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     except ValueError as exc:  # a scenario the engine cannot build (e.g. an unavailable mode)
         print(f"lpsim run: {exc}", file=sys.stderr)
         return 1
+    except RunInterrupted as stop:
+        progress.close()
+        written = sorted(p.name for p in out.iterdir() if p.is_file() and p.name in RUN_FILES)
+        print(f"lpsim run: interrupted at {stop.at:g} of {sc.duration:g} simulated s; wrote the run so far "
+              f"to {out}: {', '.join(written)} (summary.json has interrupted_at_s)", file=sys.stderr)
+        return 130
     finally:
         progress.close()
     print(format_summary(summary))

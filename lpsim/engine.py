@@ -303,7 +303,7 @@ class Simulation:
             if progress is not None:
                 progress(env.now)
 
-    def finish(self, out: str | Path, timing: dict | None = None) -> dict:
+    def finish(self, out: str | Path, timing: dict | None = None, note: dict | None = None) -> dict:
         """Write the results folder for the run so far (a stepped run included), replacing what an
         earlier run wrote there (`clear_run_files`): the rows, the resolved scenario,
         summary.json, and the wall-clock `timing` apart in timing.json (it varies run to run, so
@@ -320,6 +320,7 @@ class Simulation:
                  "backend": self.scenario.chain.backend}
         if self.known_signers:  # only then, so a default run's summary is what it always was
             extra["signature_recovery"] = "skipped: known signers"
+        extra.update(note or {})  # e.g. interrupted_at_s
         summary = summarize(out, extra=extra)
         write_summary(out, summary)
         if timing is not None:
@@ -339,5 +340,18 @@ def run_scenario(scenario: Scenario, out: str | Path, seed: int | None = None, p
     t0 = time.perf_counter()
     sim = Simulation(scenario, seed, known_signers=known_signers)
     setup = time.perf_counter() - t0
-    sim.run(progress=progress)
+    try:
+        sim.run(progress=progress)
+    except KeyboardInterrupt:  # Ctrl-C: keep what ran, marked as cut short
+        summary = sim.finish(out, timing={"wall_s": round(time.perf_counter() - t0, 3), "setup_s": round(setup, 3)},
+                             note={"interrupted_at_s": sim.now})
+        raise RunInterrupted(summary, sim.now) from None
     return sim.finish(out, timing={"wall_s": round(time.perf_counter() - t0, 3), "setup_s": round(setup, 3)})
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """A run stopped by Ctrl-C after it wrote its results folder for the time it had simulated."""
+
+    def __init__(self, summary: dict, at: float) -> None:
+        super().__init__(f"interrupted at {at:g} simulated s")
+        self.summary, self.at = summary, at
