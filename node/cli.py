@@ -193,10 +193,11 @@ GO_COMMANDS = {
     "gateway": "run a gateway (client HTTP API on -httpAddr)",
     "transcoder": "run a remote transcoder attached to an orchestrator",
     "ai-worker": "run a remote AI worker attached to an orchestrator",
+    "remote-signer": "run a remote signer: GetOrchestrator and live-payment signing for gateways (-remoteSigner)",
 }
 # go's node type when several mode flags are given (starter.go): orchestrator, transcoder, aiWorker, gateway
 MODE_FLAGS = (("orchestrator", "orchestrator"), ("transcoder", "transcoder"), ("aiWorker", "ai-worker"),
-              ("broadcaster", "gateway"), ("gateway", "gateway"))
+              ("broadcaster", "gateway"), ("gateway", "gateway"), ("remoteSigner", "remote-signer"))
 
 
 def _own_mode_flag(command: str) -> str:

@@ -792,4 +792,11 @@ COMMANDS = {
     "gateway": (gateway_flags, run_gateway),
     "transcoder": (transcoder_flags, run_transcoder_mode),
     "ai-worker": (ai_worker_flags, run_ai_worker_mode),
+    "remote-signer": (lambda prog="lpnode remote-signer": _signer().remote_signer_flags(prog), lambda a, p: _signer().run_remote_signer(a, p)),
 }
+
+
+def _signer():
+    import node.signer.launch as signer
+
+    return signer

@@ -22,7 +22,7 @@ GO_FLAGS = {
     "autoAdjustPrice", "aiModels", "aiModelsDir", "nvidia", "ticketEV", "maxFaceValue", "maxSessions", "orchSecret",
     "reward", "initializeRound", "testTranscoder", "orchAddr", "maxPricePerUnit", "maxTicketEV", "maxTotalEV", "maxAttempts",
     "localVerify", "transcodingOptions", "selectStakeWeight", "selectPriceWeight", "selectRandFreq",
-    "selectPriceExpFactor",
+    "selectPriceExpFactor", "remoteSigner", "remoteDiscovery",
 }
 
 

@@ -1,0 +1,94 @@
+"""`lpnode remote-signer` (go's -remoteSigner): flags and start-up of the signer's HTTP server."""
+from __future__ import annotations
+
+import asyncio
+from fractions import Fraction
+
+from node.goflags import FlagSet
+
+
+def remote_signer_flags(prog: str = "lpnode remote-signer") -> FlagSet:
+    from node.launch import _chain_flags, _common_flags
+
+    fs = FlagSet(prog, "Run a remote signer: signs GetOrchestrator requests and live payments for gateways "
+                       "that hold no key or funds (HTTP on -httpAddr).")
+    fs.bool("remoteSigner", True, "Set to true to run a remote signer (implied by the remote-signer command)")
+    fs.string("httpAddr", "127.0.0.1:8081", "Address to bind for HTTP commands; port 0 picks a free one")
+    fs.bool("remoteDiscovery", False, "Serve GET /discover-orchestrators from the -orchAddr list (or the chain's "
+            "active set)")
+    fs.string("orchAddr", "", "Comma-separated list of orchestrators for -remoteDiscovery")
+    fs.string("maxPricePerUnit", "0", "The maximum price per 'pixelsPerUnit' to sign payments for (0: any)")
+    fs.int("pixelsPerUnit", 1, "Amount of pixels per unit")
+    _chain_flags(fs)
+    _common_flags(fs)
+    return fs
+
+
+def capability_strings(info) -> list[str]:
+    """`<pipeline>/<model>` for every model an orchestrator's GetOrchestrator answer offers."""
+    from node.core.capabilities import capability_name
+
+    if info.capabilities is None:
+        return []
+    return sorted(f"{capability_name(cap).lower().replace(' ', '-')}/{model}"
+                  for cap, models in info.capabilities.constraints.items() for model in models)
+
+
+def run_remote_signer(args, parser) -> int:
+    import uvicorn
+
+    from node import event_loop
+    from node.core.discovery import parse_orch_addrs
+    from node.core.pricing import parse_price_per_unit
+    from node.core.sender import Sender
+    from node.eth.payments import CachedChainView, ProtocolChainView
+    from node.gateway.node import GatewayNode
+    from node.launch import _split_addr, announce, connect, setup_logging
+    from node.signer.server import RemoteSigner, create_signer_app
+
+    setup_logging(args.v)
+    try:
+        max_price, _ = parse_price_per_unit(args.maxPricePerUnit)
+    except ValueError as exc:
+        parser.error(str(exc))
+    host, port = _split_addr(args.httpAddr, "httpAddr", parser)
+    protocol, account = connect(args, parser)
+    if account is None:
+        parser.error("a remote signer needs an Ethereum account: it signs with the gateway's key")
+    view = CachedChainView(ProtocolChainView(protocol)) if protocol is not None else None
+    sender = Sender(account.address, account.key, view) if view is not None else None
+    signer = RemoteSigner(account.address, account.key, sender, view,
+                          max_price=(Fraction(max_price) / args.pixelsPerUnit) if max_price else None)
+    discover = None
+    if args.remoteDiscovery:
+        orchs = [o.url for o in parse_orch_addrs(args.orchAddr)]
+        gateway = GatewayNode(orchs, account=account, chain=view)
+
+        async def discover(caps: list[str]) -> list[dict]:
+            async def one(uri):
+                try:
+                    return uri, capability_strings(await gateway.get_orchestrator(uri, None))
+                except Exception:  # noqa: BLE001 - an unreachable orchestrator is left out, as go's cache
+                    return uri, None
+            found = await asyncio.gather(*(one(u) for u in orchs))
+            return [{"address": uri, "score": 1.0, "capabilities": have} for uri, have in found
+                    if have is not None and all(c in have for c in caps)]
+
+    async def main():
+        server = uvicorn.Server(uvicorn.Config(create_signer_app(signer, discover), host=host, port=port,
+                                               log_config=None))
+        task = asyncio.create_task(server.serve())
+        while not server.started:
+            if task.done():
+                return 1
+            await asyncio.sleep(0.01)
+        url = f"http://{host}:{server.servers[0].sockets[0].getsockname()[1]}"
+        print(f"remote signer {account.address} serving on {url}", flush=True)
+        announce("remote-signer", url, args, address=account.address)
+        await task
+        return 0
+
+    try:
+        return event_loop.run(main())
+    except KeyboardInterrupt:
+        return 0
