@@ -18,9 +18,20 @@ from node.core.balances import Balances
 from node.core.pricing import LIVE_INITIAL_UNITS, LIVE_VIDEO_UNITS_PER_SECOND
 
 __all__ = [
-    "LIVE_PAYMENT_INTERVAL", "LIVE_PAYMENT_TIMEOUT", "LIVE_START_TIMEOUT", "LIVE_SWAP_WINDOW", "LIVE_MAX_SWAPS",
-    "LIVE_SLOW_IN_FLIGHT", "LIVE_SLOW_PENALTY", "LIVE_INPUT_RETRY", "LIVE_INITIAL_UNITS",
-    "LivePaymentProcessor", "account_live_payment", "insufficient_balance", "record_swap", "too_slow",
+    "LIVE_INITIAL_UNITS",
+    "LIVE_INPUT_RETRY",
+    "LIVE_MAX_SWAPS",
+    "LIVE_PAYMENT_INTERVAL",
+    "LIVE_PAYMENT_TIMEOUT",
+    "LIVE_SLOW_IN_FLIGHT",
+    "LIVE_SLOW_PENALTY",
+    "LIVE_START_TIMEOUT",
+    "LIVE_SWAP_WINDOW",
+    "LivePaymentProcessor",
+    "account_live_payment",
+    "insufficient_balance",
+    "record_swap",
+    "too_slow",
 ]
 
 LIVE_PAYMENT_INTERVAL = 5.0  # s, go's -livePaymentInterval default

@@ -28,11 +28,25 @@ from node.core.ai_sessions import AISessionSelector
 from node.core.capabilities import Capability, ai_job_capabilities
 from node.core.errors import PaymentError
 from node.core.keccak import keccak
-from node.core.live_payment import (LIVE_INITIAL_UNITS, LIVE_PAYMENT_INTERVAL, LIVE_PAYMENT_TIMEOUT,
-                                    LIVE_SLOW_PENALTY, LIVE_START_TIMEOUT, LivePaymentProcessor, record_swap, too_slow)
+from node.core.live_payment import (
+    LIVE_INITIAL_UNITS,
+    LIVE_INPUT_RETRY,
+    LIVE_PAYMENT_INTERVAL,
+    LIVE_PAYMENT_TIMEOUT,
+    LIVE_SLOW_PENALTY,
+    LIVE_START_TIMEOUT,
+    LivePaymentProcessor,
+    record_swap,
+    too_slow,
+)
 from node.net import wire
 from node.net.headers import SegMetadata
-from node.net.trickle import TricklePublisher, TrickleServer, TrickleSubscriber, make_client
+from node.net.trickle import (
+    TricklePublisher,
+    TrickleServer,
+    TrickleSubscriber,
+    make_client,
+)
 from node.net.trickle.errors import EndOfStream, StreamNotFound, TrickleError
 from node.net.trickle.local import LocalSubscriber
 
@@ -179,7 +193,7 @@ class LiveStreams:
             try:
                 state = session.info = await gw._refreshed(session.info, caps)
                 fee = LIVE_INITIAL_UNITS * (wire.price_per_pixel(state.info.price_info) or Fraction(0))
-                key = "%016x" % gw.rng.getrandbits(64)  # go's fresh random balance key
+                key = f"{gw.rng.getrandbits(64):016x}"  # go's fresh random balance key
                 payment, update = gw._payment(state, fee, key)
                 md = SegMetadata(key, 0, keccak(b""), capabilities=caps, auth_token=state.info.auth_token)
                 body = {"model_id": s.model_id, "params": s.params, "stream_id": s.stream_id,
@@ -212,6 +226,9 @@ class LiveStreams:
 
     async def _relay_input(self, s: LiveStream, session, reply: dict, selector, output: asyncio.Future) -> None:
         loop = asyncio.get_running_loop()
+        channel = self.trickle.channels.get(s.stream_id)
+        if channel is None:  # the client's input already ended
+            return
         pub = TricklePublisher(reply["publish_url"], "video/MP2T", client=self.client)
         processor = LivePaymentProcessor(self.payment_interval, now=loop.time())
         sub = LocalSubscriber(self.trickle, s.stream_id)
@@ -245,7 +262,8 @@ class LiveStreams:
                     selector.suspender.suspend(session.uri, LIVE_SLOW_PENALTY)
                     raise OrchestratorLost(f"slow: {begun - completed} input segments in flight")
                 begun += 1
-                task = asyncio.ensure_future(self._copy(seg, pub.next()))
+                task = asyncio.ensure_future(self._copy(seg, pub.next(),
+                                                        lambda n=seg.seq: channel.next_write > n + 1))
                 copies.add(task)
                 task.add_done_callback(done)
                 if units := processor.due(loop.time()):
@@ -257,16 +275,35 @@ class LiveStreams:
                 await pub.close()
 
     @staticmethod
-    async def _copy(seg, writer) -> None:
-        async with writer:
-            pos = 0
+    async def _copy(seg, writer, superseded) -> None:
+        """Copy one input segment to the orchestrator as its bytes arrive. go's rules: a segment
+        none of whose bytes got through is sent again every 250 ms until the next one begins; a
+        partial one is dropped; 404 (the orchestrator closed the channel) ends this orchestrator."""
+        try:
             while True:
-                chunks, closed = await seg.read(pos)
-                pos += len(chunks)
-                for chunk in chunks:
-                    await writer.write(chunk)
-                if closed:
+                try:
+                    pos = 0
+                    while True:
+                        chunks, closed = await seg.read(pos)
+                        pos += len(chunks)
+                        for chunk in chunks:
+                            await writer.write(chunk)
+                        if closed:
+                            break
+                    await writer.close()
                     return
+                except StreamNotFound:
+                    raise
+                except TrickleError as exc:
+                    if writer.written or superseded():
+                        log.info("input segment %d dropped: %s", writer.seq, exc)
+                        await writer.abort()
+                        return
+                await asyncio.sleep(LIVE_INPUT_RETRY)
+                await writer.reconnect()
+        except BaseException:
+            await asyncio.shield(writer.abort())
+            raise
 
     async def _relay_output(self, s: LiveStream, url: str) -> None:
         """The orchestrator's output segments into the gateway's {stream}-out channel; returns

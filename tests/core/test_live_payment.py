@@ -4,8 +4,15 @@ from fractions import Fraction
 import pytest
 
 from node.core.balances import Balances
-from node.core.live_payment import (LIVE_PAYMENT_INTERVAL, LIVE_SLOW_PENALTY, LIVE_SWAP_WINDOW, LivePaymentProcessor,
-                                    account_live_payment, record_swap, too_slow)
+from node.core.live_payment import (
+    LIVE_PAYMENT_INTERVAL,
+    LIVE_SLOW_PENALTY,
+    LIVE_SWAP_WINDOW,
+    LivePaymentProcessor,
+    account_live_payment,
+    record_swap,
+    too_slow,
+)
 from node.core.pricing import LIVE_INITIAL_UNITS, LIVE_VIDEO_UNITS_PER_SECOND
 
 SENDER, MID = "0x" + "ab" * 20, "mid-1"

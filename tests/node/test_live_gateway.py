@@ -131,7 +131,7 @@ def test_the_initial_payment_covers_60_seconds():
 
 def test_a_lost_orchestrator_is_swapped_for_another():
     async def scenario():
-        async with live_network(2) as (gateway, app, base, nodes, runners), httpx.AsyncClient() as c:
+        async with live_network(2) as (_gateway, app, base, nodes, runners), httpx.AsyncClient() as c:
             live: LiveStreams = app.state.live
             urls = (await c.post(base + "/live/video-to-video/s1/start", json={"model_id": "noop"})).json()
             await eventually(lambda: live.streams["s1"].manifest_id != "")
@@ -197,11 +197,12 @@ def test_three_input_segments_in_flight_suspend_the_orchestrator():
     async def scenario():
         from node.core.suspension import Suspender
 
+        stack = contextlib.AsyncExitStack()
         live = LiveStreams(gateway=None, payment_interval=3600)
         live.trickle.create_channel("s")
         never = asyncio.Event()
 
-        async def stuck(seg, writer):  # the orchestrator accepts no input
+        async def stuck(seg, writer, superseded):  # the orchestrator accepts no input
             await never.wait()
         live._copy = stuck
 
@@ -210,9 +211,13 @@ def test_three_input_segments_in_flight_suspend_the_orchestrator():
 
         class Selector:
             suspender = Suspender(offset_by_refresh_count=True)
+        from node.net.trickle import TrickleServer
+
+        orchestrator_trickle = TrickleServer(autocreate=True)
+        o_base = await stack.enter_async_context(served(orchestrator_trickle, orchestrator_trickle))
         output = asyncio.get_running_loop().create_future()
         relay = asyncio.ensure_future(live._relay_input(LiveStream("s", "noop", {}), Session(),
-                                                        {"publish_url": "http://127.0.0.1:9/x", "manifest_id": "m"},
+                                                        {"publish_url": f"{o_base}/x", "manifest_id": "m"},
                                                         Selector(), output))
         ch = live.trickle.channels["s"]
         for seq in range(4):
@@ -224,6 +229,7 @@ def test_three_input_segments_in_flight_suspend_the_orchestrator():
             await asyncio.wait_for(relay, 5)
         assert Selector.suspender.suspended(Session.uri) == LIVE_SLOW_PENALTY
         await live.client.aclose()
+        await stack.aclose()
     run(scenario())
 
 
@@ -235,7 +241,11 @@ def live_payment_headers(node, sender, g_key: bytes, mid: str, fee: Fraction, ta
     from node.core.capabilities import Capability, ai_job_capabilities
     from node.core.keccak import keccak
     from node.core.payment import new_payment
-    from node.net.headers import SegMetadata, encode_payment_header, encode_segment_header
+    from node.net.headers import (
+        SegMetadata,
+        encode_payment_header,
+        encode_segment_header,
+    )
 
     caps = ai_job_capabilities(int(Capability.LiveVideoToVideo), "noop", with_defaults=True)
     offer = node.offer(sender.address, caps)
@@ -252,7 +262,7 @@ def test_live_payments_credit_the_session_and_forged_or_replayed_ones_are_refuse
     from tests.node.test_live_orchestrator import UPFRONT, paid_headers, paid_network
 
     async def scenario():
-        async with paid_network() as (node, sender, g_key, app, _runner, base, c):
+        async with paid_network() as (node, sender, g_key, _app, _runner, base, c):
             r = await c.post(base + "/" + LIVE, json={"model_id": "noop"},
                              headers=paid_headers(node, sender, g_key, UPFRONT))
             assert r.status_code == 200, r.text
@@ -288,7 +298,7 @@ def test_a_stream_whose_balance_runs_out_is_closed_by_the_orchestrator_and_the_g
     monkeypatch.setattr(LiveSessions, "__init__", short_interval)
 
     async def scenario():
-        async with live_network() as (gateway, app, base, nodes, runners), httpx.AsyncClient() as c:
+        async with live_network() as (gateway, app, base, nodes, _runners), httpx.AsyncClient() as c:
             live: LiveStreams = app.state.live
             live._pay = lambda *args: None  # a gateway that stops paying after the start
             urls = (await c.post(base + "/live/video-to-video/s1/start", json={"model_id": "noop"})).json()
