@@ -151,7 +151,7 @@ def cmd_devchain(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
         export_keystore(chain.accounts, args.keystore, args.password)
     host = f"[{args.host}]" if ":" in args.host else args.host
     url, ws_url = f"http://{host}:{server.server_address[1]}", f"ws://{host}:{server.server_address[1]}"
-    print(f"devchain: {url} (chain id {chain.w3.eth.chain_id}, round {protocol.current_round()}, "
+    print(f"devchain: {url} (chain id {chain.chain_id}, round {protocol.current_round()}, "
           f"round length {params.round_length} blocks)")
     print(f"websocket: {ws_url}")
     for name, address in addresses.items():
@@ -166,7 +166,7 @@ def cmd_devchain(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
             print(f"{flag}: {value}")
     if args.ready_file:
         write_atomically(args.ready_file, json.dumps({
-            "url": url, "ws_url": ws_url, "chain_id": chain.w3.eth.chain_id, "addresses": addresses,
+            "url": url, "ws_url": ws_url, "chain_id": chain.chain_id, "addresses": addresses,
             "controller": controller,
             "accounts": [{"address": a.address, "private_key": "0x" + a.key.hex()} for a in chain.accounts],
         }, indent=2) + "\n")

@@ -44,12 +44,11 @@ import rlp
 from eth_hash.auto import keccak
 from eth_utils import to_checksum_address
 
-from .devchain import RpcError, _count, _int
+from .devchain import UINT256_MAX, RpcError, _count, _int, transaction_request
 
 if TYPE_CHECKING:
     from .devchain import DevchainRpc
 
-UINT256_MAX = 2**256 - 1
 MAX_CODE_BYTES = 1024 * 1024  # anvil_setCode, like anvil, takes code over EIP-170's 24 KiB; bounded still
 STATE_FORMAT = "lpsim-devchain-state/1"
 MAX_CATCH_UP = 100_000  # blocks mined by a load to reach the dump's block number (~1 min of py-evm)
@@ -214,36 +213,26 @@ class Impersonation:
         keyed = any(a.key and a.address == to_checksum_address(sender) for a in self.rpc.chain.accounts)
         if keyed or not (self.auto or sender in self.accounts):
             return self.send_signed(params)
-        return self._send_impersonated(sender, request)
+        return self.rpc.send_completed(transaction_request(params), lambda tx: self._placeholder_signed(sender, tx))
 
-    def _send_impersonated(self, sender: bytes, request: dict) -> str:
-        rpc = self.rpc
-        chain = rpc.chain.backend.chain
-        method = "eth_sendTransaction"
-        to = _address([request["to"]], 0, method, "to") if request.get("to") else b""
-        data = _hex_bytes(request.get("input", request.get("data", "0x")) or "0x", method, "input")
-        value = _count(request.get("value", 0), f"{method}: value", UINT256_MAX)
-        nonce = request.get("nonce")
-        if nonce is None:
-            nonce = rpc.pool.pending_nonce(sender, chain.get_vm().state.get_nonce(sender))
-        nonce = _count(nonce, f"{method}: nonce", 2**64 - 1)
-        estimate = {k: v for k, v in request.items() if k in ("from", "to", "value", "data", "input")}
-        gas = _count(request["gas"], f"{method}: gas", 2**64 - 1) if request.get("gas") else \
-            _int(rpc._forward("eth_estimateGas", [estimate]))
-        builder = chain.get_vm().get_transaction_builder()
+    def _placeholder_signed(self, sender: bytes, tx: dict) -> bytes:
+        """`tx` (send_completed's fields) as a py-evm transaction with a placeholder signature,
+        remembered as `sender`'s so that its recovery answers that address."""
+        builder = self.rpc.chain.backend.chain.get_vm().get_transaction_builder()
         y, r, s = placeholder_signature(sender)
-        chain_id = rpc.chain.w3.eth.chain_id
-        if request.get("gasPrice") is not None:
-            tx = builder.new_access_list_transaction(
-                chain_id, nonce, _count(request["gasPrice"], f"{method}: gasPrice", UINT256_MAX), gas, to, value,
-                data, (), y, r, s)
+        to = bytes.fromhex(tx["to"][2:]) if "to" in tx else b""
+        data = _hex_bytes(tx["data"] or "0x", "eth_sendTransaction", "input")
+        access = tuple((bytes.fromhex(e["address"][2:]), tuple(_int(k) for k in e.get("storageKeys", ())))
+                       for e in tx.get("accessList", ()))
+        if "gasPrice" in tx:  # a fixed price: an access-list (type 1) transaction
+            signed = builder.new_access_list_transaction(tx["chainId"], tx["nonce"], tx["gasPrice"], tx["gas"], to,
+                                                         tx["value"], data, access, y, r, s)
         else:
-            tip = _int(request.get("maxPriorityFeePerGas") or rpc._forward("eth_maxPriorityFeePerGas", []))
-            base = chain.get_canonical_head().base_fee_per_gas or 0
-            cap = _int(request["maxFeePerGas"]) if request.get("maxFeePerGas") else 2 * base + tip
-            tx = builder.new_dynamic_fee_transaction(chain_id, nonce, tip, cap, gas, to, value, data, (), y, r, s)
-        _IMPERSONATED[bytes(tx.hash)] = sender
-        return rpc._send_raw_transaction(["0x" + tx.encode().hex()])
+            signed = builder.new_dynamic_fee_transaction(tx["chainId"], tx["nonce"], tx["maxPriorityFeePerGas"],
+                                                         tx["maxFeePerGas"], tx["gas"], to, tx["value"], data, access,
+                                                         y, r, s)
+        _IMPERSONATED[bytes(signed.hash)] = sender
+        return signed.encode()
 
 
 # --- dump and load ------------------------------------------------------------------------------
@@ -439,7 +428,7 @@ def anvil_methods(rpc: DevchainRpc) -> dict[str, Callable[[list], Any]]:
         head = rpc.chain.backend.chain.get_canonical_head()
         return {"currentBlockNumber": hex(head.block_number), "currentBlockTimestamp": head.timestamp,
                 "currentBlockHash": "0x" + head.hash.hex(), "hardFork": "prague", "transactionOrder": "fees",
-                "environment": {"baseFee": hex(head.base_fee_per_gas or 0), "chainId": hex(rpc.chain.w3.eth.chain_id),
+                "environment": {"baseFee": hex(head.base_fee_per_gas or 0), "chainId": hex(rpc.chain.chain_id),
                                 "gasLimit": hex(head.gas_limit), "gasPrice": hex(head.base_fee_per_gas or 0)},
                 "forkConfig": {"forkUrl": None, "forkBlockNumber": None, "forkRetryBackoff": None}}
 
@@ -448,7 +437,7 @@ def anvil_methods(rpc: DevchainRpc) -> dict[str, Callable[[list], Any]]:
     def metadata(params: list) -> dict:
         """anvil_metadata / hardhat_metadata: what tools read to tell one node instance from another."""
         head = rpc.chain.backend.chain.get_canonical_head()
-        return {"clientVersion": rpc._forward("web3_clientVersion", []), "chainId": rpc.chain.w3.eth.chain_id,
+        return {"clientVersion": rpc._forward("web3_clientVersion", []), "chainId": rpc.chain.chain_id,
                 "instanceId": instance_id, "latestBlockNumber": head.block_number,
                 "latestBlockHash": "0x" + head.hash.hex(), "forkedNetwork": None, "snapshots": {}}
 

@@ -44,7 +44,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from eth_utils import to_checksum_address
@@ -72,6 +72,7 @@ LOG_QUERY_TIMEOUT = 5.0  # s an eth_getLogs may scan blocks; then -32002 "reques
 MAX_RAW_TX_BYTES = 4 * 32 * 1024  # a pooled transaction's size [txMaxSize 128 KiB: "oversized data"]
 MAX_INITCODE_SIZE = 2 * 24576  # EIP-3860 [params.MaxInitCodeSize: "max initcode size exceeded"]
 MIN_TIP = 1  # wei; a smaller tip is "transaction underpriced" [txpool.pricelimit 1]
+UINT256_MAX = 2**256 - 1
 DEFAULT_TIP = 10**9  # eth_maxPriorityFeePerGas: anvil's suggestion, 1 gwei
 SLOTS_IN_AN_EPOCH = 32  # anvil's "safe" is the head less one epoch, "finalized" less two
 FILTER_TIMEOUT = 300.0  # s; a filter not polled for this long is dropped [geth's filter deadline 5 min]
@@ -369,8 +370,7 @@ class DevchainRpc:
         if not params:
             raise RpcError(-32602, "eth_sendRawTransaction expects the signed transaction")
         raw = _bytes(params[0])
-        tx = self._admit(raw)
-        account_nonce = self._account_nonce(tx.sender)
+        tx, account_nonce = self._admit(raw)
         if self.automine and tx.nonce == account_nonce and not self.pool.has_sender(bytes(tx.sender)):
             return self._tester("eth_sendRawTransaction", ["0x" + raw.hex()])
         pooled = PooledTransaction(bytes(tx.hash), bytes(tx.sender), tx.nonce, tx.max_fee_per_gas,
@@ -386,8 +386,8 @@ class DevchainRpc:
             self.mine(1)
         return "0x" + pooled.hash.hex()
 
-    def _admit(self, raw: bytes) -> Any:
-        """The decoded transaction, or geth's (txpool.ValidateTransaction's) refusal, checked in
+    def _admit(self, raw: bytes) -> tuple[Any, int]:
+        """The decoded transaction and its sender's account nonce, or geth's (txpool.ValidateTransaction's) refusal, checked in
         geth's order; the base fee check is anvil's (geth would pool it unminable)."""
         if len(raw) > MAX_RAW_TX_BYTES:
             raise RpcError(-32000, "oversized data")  # geth's ErrOversizedData
@@ -427,26 +427,33 @@ class DevchainRpc:
             raise RpcError(-32000, f"max fee per gas less than block base fee: address {to_checksum_address(sender)}, "
                                    f"maxFeePerGas: {fee_cap}, baseFee: {header.base_fee_per_gas}")
         state = vm.state
-        if tx.nonce < state.get_nonce(sender):
+        account_nonce = state.get_nonce(sender)
+        if tx.nonce < account_nonce:
             raise RpcError(-32000, NONCE_TOO_LOW)
         if state.get_balance(sender) < tx.gas * fee_cap + tx.value:
             raise RpcError(-32000, INSUFFICIENT_FUNDS)
-        return tx
+        return tx, account_nonce
 
     def _send_transaction(self, params: list) -> str:
-        """An unlocked account's transaction, completed as geth's eth_sendTransaction does (the
-        pending nonce, gas by eth_estimateGas, a fee cap of twice the head's base fee plus the
-        tip), signed here and admitted like a raw one, so its refusals are geth's too."""
-        if not params or not isinstance(params[0], dict) or "from" not in params[0]:
-            raise RpcError(-32602, "eth_sendTransaction expects a transaction with `from`")
-        request = _call_object(params[0], keep_nonce=True)
+        """An unlocked account's transaction: completed (send_completed), signed with its key."""
+        request = transaction_request(params)
         sender = to_checksum_address(request["from"])
-        from eth_account import Account as EthAccount
-
         account = next((a for a in self.chain.accounts if a.address == sender and a.key), None)
         if account is None:
             raise RpcError(-32000, "unknown account")  # geth's words
-        tx: dict = {"chainId": self.chain.chain_id, "value": _int(request.get("value", 0)),
+        from eth_account import Account as EthAccount
+
+        return self.send_completed(request, lambda tx: bytes(EthAccount.sign_transaction(tx, account.key).raw_transaction))
+
+    def send_completed(self, request: dict, sign: Callable[[dict], bytes]) -> str:
+        """`request` (transaction_request's) completed as geth's eth_sendTransaction completes it
+        (the pending nonce, gas by eth_estimateGas, a fee cap of twice the head's base fee plus the
+        tip), turned into a raw transaction by `sign` (fields as eth_account takes them), and
+        admitted like a raw one, so its refusals are geth's too. The one path for keyed and
+        impersonated senders."""
+        method = "eth_sendTransaction"
+        sender = _bytes(to_checksum_address(request["from"]))
+        tx: dict = {"chainId": self.chain.chain_id, "value": _count(request.get("value", 0), f"{method}: value", UINT256_MAX),
                     "data": request.get("data", "0x")}
         if request.get("to"):
             tx["to"] = to_checksum_address(request["to"])
@@ -454,22 +461,23 @@ class DevchainRpc:
             tx["accessList"] = request["accessList"]
         nonce = request.get("nonce")
         if nonce is None:
-            nonce = self.pool.pending_nonce(_bytes(sender), self._account_nonce(_bytes(sender)))
-        tx["nonce"] = _int(nonce)
+            nonce = self.pool.pending_nonce(sender, self._account_nonce(sender))
+        tx["nonce"] = _count(nonce, f"{method}: nonce", 2**64 - 1)
         if request.get("gas"):
-            tx["gas"] = _int(request["gas"])
+            tx["gas"] = _count(request["gas"], f"{method}: gas", 2**64 - 1)
         else:
             call = {k: v for k, v in request.items() if k != "nonce"}
             tx["gas"] = _int(self._tester("eth_estimateGas", self._execution_params("eth_estimateGas", [call])))
         if request.get("gasPrice") is not None:
-            tx["gasPrice"] = _int(request["gasPrice"])
+            tx["gasPrice"] = _count(request["gasPrice"], f"{method}: gasPrice", UINT256_MAX)
         else:
-            tip = _int(request.get("maxPriorityFeePerGas") or DEFAULT_TIP)
+            tip = _count(request.get("maxPriorityFeePerGas") or DEFAULT_TIP, f"{method}: maxPriorityFeePerGas",
+                         UINT256_MAX)
             tx["maxPriorityFeePerGas"] = tip
-            tx["maxFeePerGas"] = (_int(request["maxFeePerGas"]) if request.get("maxFeePerGas")
+            tx["maxFeePerGas"] = (_count(request["maxFeePerGas"], f"{method}: maxFeePerGas", UINT256_MAX)
+                                  if request.get("maxFeePerGas")
                                   else 2 * self._evm.get_canonical_head().base_fee_per_gas + tip)
-        signed = EthAccount.sign_transaction(tx, account.key)
-        return self._send_raw_transaction(["0x" + bytes(signed.raw_transaction).hex()])
+        return self._send_raw_transaction(["0x" + sign(tx).hex()])
 
     def _get_transaction_count(self, params: list) -> str:
         count = self._tester("eth_getTransactionCount", params)
@@ -903,6 +911,13 @@ def _signed_chain_id(tx: Any) -> int | None:
 # nonce check in eth_call and eth_estimateGas since 1.14)
 _IGNORED_CALL_FIELDS = ("nonce", "type", "chainId", "blobVersionedHashes", "maxFeePerBlobGas", "authorizationList",
                         "blobs", "commitments", "proofs", "yParity", "v", "r", "s", "hash")
+
+
+def transaction_request(params: list) -> dict:
+    """eth_sendTransaction's transaction object as a call object (`_call_object`, nonce kept)."""
+    if not params or not isinstance(params[0], dict) or "from" not in params[0]:
+        raise RpcError(-32602, "eth_sendTransaction expects a transaction with `from`")
+    return _call_object(params[0], keep_nonce=True)
 
 
 def _call_object(request: dict, keep_nonce: bool = False) -> dict:

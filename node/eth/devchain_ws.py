@@ -27,6 +27,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from . import geth_json
 from .devchain import MAX_BATCH_ITEMS, REQUEST_TIMEOUT, DevchainRpc, RpcError
 
 if TYPE_CHECKING:
@@ -51,46 +52,19 @@ def is_upgrade(headers: Any) -> bool:
 
 
 # --- subscriptions -------------------------------------------------------------------------------
-def _log_filter(options: Any) -> tuple[set[str] | None, list[set[str] | None]]:
-    """(addresses or None for any, per-position topic sets or None for any) from eth_subscribe's
-    `logs` options; -32602 for anything else."""
-    if options is None:
-        options = {}
-    if not isinstance(options, dict):
-        raise RpcError(-32602, "eth_subscribe: logs options must be an object")
-    address = options.get("address")
-    if address is None:
-        addresses = None
-    else:
-        items = address if isinstance(address, list) else [address]
-        if not all(isinstance(a, str) and len(a) == 42 and a.startswith("0x") for a in items):
-            raise RpcError(-32602, "eth_subscribe: address must be a hex address or a list of them")
-        addresses = {a.lower() for a in items}
-    topics = options.get("topics") or []
-    if not isinstance(topics, list) or len(topics) > 4:
-        raise RpcError(-32602, "eth_subscribe: topics must be a list of at most 4 positions")
-    positions: list[set[str] | None] = []
-    for position in topics:
-        if position is None:
-            positions.append(None)
-            continue
-        choices = position if isinstance(position, list) else [position]
-        if not all(isinstance(t, str) and len(t) == 66 and t.startswith("0x") for t in choices):
-            raise RpcError(-32602, "eth_subscribe: a topic must be a 32-byte hex string, null or a list of them")
-        positions.append({t.lower() for t in choices})
-    return addresses, positions
+def _log_filter(options: Any) -> tuple[set[bytes], list[set[bytes] | None]]:
+    """eth_subscribe's `logs` options as eth_newFilter's criteria (geth_json.log_criteria, so
+    both match alike); -32602 for anything malformed."""
+    try:
+        return geth_json.log_criteria({} if options is None else options)
+    except ValueError as exc:
+        raise RpcError(-32602, f"eth_subscribe: {exc}") from None
 
 
-def _log_matches(entry: dict, addresses: set[str] | None, positions: list[set[str] | None]) -> bool:
-    if addresses is not None and entry["address"].lower() not in addresses:
-        return False
-    topics = [t.lower() for t in entry["topics"]]
-    for i, wanted in enumerate(positions):
-        if wanted is None:
-            continue
-        if i >= len(topics) or topics[i] not in wanted:
-            return False
-    return True
+def _log_matches(entry: dict, addresses: set[bytes], positions: list[set[bytes] | None]) -> bool:
+    """A log as the RPC layer answers it (JSON), matched by geth_json.log_matches."""
+    return geth_json.log_matches(bytes.fromhex(entry["address"][2:]), [bytes.fromhex(t[2:]) for t in entry["topics"]],
+                                 addresses, positions)
 
 
 class SubscriptionHub:

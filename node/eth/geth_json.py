@@ -296,15 +296,17 @@ def block_logs(chain, block, addresses: set[bytes], topics: list[set[bytes] | No
     out, log_index = [], 0
     for tx_index, (tx, receipt) in enumerate(zip(block.transactions, block.get_receipts(chain.chaindb))):
         for log in receipt.logs:
-            if _log_matches(log, addresses, topics):
+            if log_matches(bytes(log.address), [_topic(t) for t in log.topics], addresses, topics):
                 out.append(log_json(log, block, tx, tx_index, log_index))
             log_index += 1
     return out
 
 
-def _log_matches(log, addresses: set[bytes], topics: list[set[bytes] | None]) -> bool:
-    if addresses and bytes(log.address) not in addresses:
+def log_matches(address: bytes, log_topics: list[bytes], addresses: set[bytes], topics: list[set[bytes] | None]) -> bool:
+    """geth's filter rule (log_criteria's filter): the address among `addresses` (empty: any),
+    and each topic position None (any) or holding the log's topic at that position."""
+    if addresses and address not in addresses:
         return False
-    if len(topics) > len(log.topics):
+    if len(topics) > len(log_topics):
         return False
-    return all(position is None or _topic(t) in position for position, t in zip(topics, log.topics))
+    return all(position is None or t in position for position, t in zip(topics, log_topics))

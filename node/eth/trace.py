@@ -121,6 +121,7 @@ def _trace_block_transactions(rpc: DevchainRpc, block: Any, only_top: bool, inde
     chain = rpc.chain.backend.chain
     parent = chain.get_block_header_by_hash(block.header.parent_hash)
     state = chain.get_vm(at_header=block.header.copy(state_root=parent.state_root, gas_used=0)).state
+    cumulative = [0] + [r.gas_used for r in block.get_receipts(chain.chaindb)]  # receipts carry cumulative gas
     traced = []
     for i, transaction in enumerate(block.transactions):
         if index is not None and i < index:
@@ -130,7 +131,7 @@ def _trace_block_transactions(rpc: DevchainRpc, block: Any, only_top: bool, inde
         tx_hash = "0x" + bytes(transaction.hash).hex()
         computation = _execute(state, transaction)
         state.lock_changes()
-        gas_used = _int(rpc._forward("eth_getTransactionReceipt", [tx_hash])["gasUsed"])
+        gas_used = cumulative[i + 1] - cumulative[i]
         traced.append((tx_hash, _top_frame(computation, transaction, transaction.sender, gas_used, only_top)))
         if index is not None:
             break
@@ -142,11 +143,11 @@ def trace_transaction(rpc: DevchainRpc, params: list) -> dict:
     if not params or not isinstance(params[0], str) or len(params[0]) != 66:
         raise RpcError(-32602, f"{method}: param 1 must be a 32-byte transaction hash")
     only_top = _tracer_options(params, 1, method)
-    receipt = rpc._forward("eth_getTransactionReceipt", [params[0]])
-    if receipt is None:
+    mined = rpc._mined(params[0])
+    if mined is None:
         raise RpcError(-32000, "transaction not found")  # geth's wording
-    block = rpc.chain.backend.chain.get_block_by_hash(bytes.fromhex(receipt["blockHash"][2:]))
-    return _trace_block_transactions(rpc, block, only_top, _int(receipt["transactionIndex"]))[0][1]
+    block, index = mined
+    return _trace_block_transactions(rpc, block, only_top, index)[0][1]
 
 
 def trace_block(rpc: DevchainRpc, params: list, by_hash: bool) -> list:
@@ -155,10 +156,13 @@ def trace_block(rpc: DevchainRpc, params: list, by_hash: bool) -> list:
     if not params or not isinstance(params[0], str):
         raise RpcError(-32602, f"{method}: param 1 must be a block {'hash' if by_hash else 'number or tag'}")
     only_top = _tracer_options(params, 1, method)
-    found = rpc._forward("eth_getBlockByHash" if by_hash else "eth_getBlockByNumber", [params[0], False])
-    if found is None:
+    if by_hash:
+        block = rpc._block_by_hash(params[0])
+    else:
+        number = rpc._block_number(params[0])
+        block = rpc._evm.get_canonical_block_by_number(number) if number <= rpc._head() else None
+    if block is None:
         raise RpcError(-32000, f"block {params[0][:80]} not found")
-    block = rpc.chain.backend.chain.get_block_by_hash(bytes.fromhex(found["hash"][2:]))
     if block.header.block_number == 0:
         raise RpcError(-32000, "genesis is not traceable")  # geth's wording
     return [{"txHash": h, "result": frame} for h, frame in _trace_block_transactions(rpc, block, only_top)]

@@ -139,6 +139,31 @@ def test_logs_filtered_by_address_and_topics(server):
     assert log_b["blockHash"] == receipt["blockHash"] and log_b["logIndex"] == receipt["logs"][0]["logIndex"]
 
 
+def test_null_among_topic_alternatives_is_a_wildcard_as_in_eth_get_logs(server):
+    """One matcher for subscriptions and filters, geth's: null at a position matches any topic
+    there, alone or among alternatives; a position past the log's topics matches nothing."""
+    rpc, http, ws_url = server
+    sender = rpc.chain.accounts[1].address
+    criteria = {"wild": {"topics": [[TOPIC_B, None]]}, "b": {"topics": [TOPIC_B]},
+                "too_long": {"topics": [None, None]}}
+    with connect(ws_url) as ws:
+        client = Client(ws)
+        subs = {name: client.call("eth_subscribe", "logs", c)["result"] for name, c in criteria.items()}
+        heads = client.call("eth_subscribe", "newHeads")["result"]
+        txs = [client.call("eth_sendTransaction", {"from": sender, "to": to})["result"] for to in (EMIT_A, EMIT_B)]
+        seen = [client.note()["params"] for _ in range(2 + 3)]  # two heads; wild: two logs, b: one
+    by_sub: dict = {}
+    for note in seen:
+        by_sub.setdefault(note["subscription"], []).append(note["result"]["transactionHash"]
+                                                            if note["subscription"] != heads else None)
+    assert by_sub[subs["wild"]] == txs and by_sub[subs["b"]] == [txs[1]] and subs["too_long"] not in by_sub
+    block = post(http, "eth_getTransactionReceipt", txs[1])["result"]["blockNumber"]
+    first = post(http, "eth_getTransactionReceipt", txs[0])["result"]["blockNumber"]
+    for name, want in (("wild", txs), ("b", [txs[1]]), ("too_long", [])):
+        logs = post(http, "eth_getLogs", {"fromBlock": first, "toBlock": block, **criteria[name]})["result"]
+        assert [log["transactionHash"] for log in logs] == want, name
+
+
 def test_pending_transactions_as_hashes_or_whole(server):
     rpc, http, _ = server
     sender = rpc.chain.accounts[0].address
