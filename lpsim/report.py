@@ -3,8 +3,10 @@ fetched) with the run's header, the summary table and the figures a person looks
 selection vs stake, latency, success rate, tickets, expected vs realised fees, rewards and the
 network's economics.
 
-A figure whose data the run did not record (no jobs in an economics-only run, no tickets, no
-network rows) is replaced by a one-line note; the page is always written.
+The page adapts to the run: a figure whose data the run did not record (no jobs in an
+economics-only run, no tickets, no network rows) is left out, and one line at the end says which
+and why; a run with network rows gets the economics panels (bonding rate against its target,
+yield, stake concentration, treasury). The page is always written.
 """
 from __future__ import annotations
 
@@ -31,6 +33,11 @@ TOP_ORCHESTRATORS = 5  # fee lines drawn for this many orchestrators
 
 Tables = dict[str, Optional[list[dict[str, Any]]]]
 Drawn = Union[Figure, str]  # a figure, or the note that replaces it
+
+
+class NoData(str):
+    """What a figure returns when the run recorded nothing for it: the page leaves the panel out
+    (an economics run shows no ticket plots) and lists these reasons in one line at the end."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -88,7 +95,7 @@ def fig_selection(tables: Tables, summary: dict) -> Drawn:
     points = [(o, v["stake_share"], v["job_share"]) for o, v in orchs.items()
               if v["stake_share"] is not None and v["job_share"] is not None]
     if not points:
-        return "No completed jobs and stake shares to compare."
+        return NoData("No completed jobs and stake shares to compare.")
     fig, (shares, ratios) = _figure(2, 5)
     label = len(points) <= LABEL_LIMIT
     xs, ys = [p[1] for p in points], [p[2] for p in points]
@@ -126,10 +133,10 @@ def _completed_latencies(jobs: list[dict]) -> dict[str, list[float]]:
 def fig_latency(tables: Tables, summary: dict) -> Drawn:
     jobs = tables.get("jobs")
     if jobs is None:
-        return "Jobs were not recorded (metrics.jobs: false)."
+        return NoData("Jobs were not recorded (metrics.jobs: false).")
     by_workload = _completed_latencies(jobs)
     if not by_workload:
-        return "No completed jobs."
+        return NoData("No completed jobs.")
     everything = sorted(x for v in by_workload.values() for x in v)
     fig, (hist, ecdf) = _figure(2, 5)
     hist.hist(list(by_workload.values()), bins=min(60, max(10, len(everything) // 20)),
@@ -193,7 +200,7 @@ def fig_success(tables: Tables, summary: dict) -> Drawn:
     jobs = tables.get("jobs")
     lines = _success_from_jobs(jobs) if jobs else _success_from_counters(tables.get("metrics") or [])
     if not lines:
-        return "No finished jobs."
+        return NoData("No finished jobs.")
     scale, unit = _time_unit(lines[-1][1])
     fig, ax = _figure()
     for label, times, rates in lines:
@@ -208,9 +215,9 @@ def fig_tickets(tables: Tables, summary: dict) -> Drawn:
     metrics = tables.get("metrics") or []
     names = (M.TICKETS_SENT, M.TICKETS_WON, M.TICKETS_REDEEMED, M.TICKETS_EXPIRED)
     series = {name: summed_series(metrics, name) for name in names}
-    series = {name: s for name, s in series.items() if s[0]}
+    series = {name: s for name, s in series.items() if any(s[1])}  # an economics run samples zeros
     if not series:
-        return "No tickets recorded."
+        return NoData("No tickets recorded.")
     scale, unit = _time_unit([t for times, _ in series.values() for t in times])
     fig, (sent_ax, won_ax) = _figure(2, 5)
     # tickets sent outnumber winners by the win probability's inverse: two axes keep both readable
@@ -233,7 +240,7 @@ def fig_fees(tables: Tables, summary: dict) -> Drawn:
     metrics = tables.get("metrics") or []
     by_orch = {o: v for o, v in summary["fees"]["by_orchestrator"].items() if v["expected_wei"]}
     if not by_orch:
-        return "No fees recorded."
+        return NoData("No fees recorded.")
     fig, (ratio_ax, lines_ax) = _figure(2, 5)
     names = list(by_orch)
     xs = [by_orch[o]["expected_wei"] / 1e18 for o in names]
@@ -270,7 +277,7 @@ def fig_rewards(tables: Tables, summary: dict) -> Drawn:
             per_round_total[rnd] = per_round_total.get(rnd, 0) + value
     minted = per_round([r for r in metrics if r["entity"] == M.NETWORK], M.MINTED).get(M.NETWORK, {})
     if not per_round_total and not minted:
-        return "No rewards recorded."
+        return NoData("No rewards recorded.")
     fig, ax = _figure()
     if per_round_total:
         ax.bar(list(per_round_total), list(per_round_total.values()), width=0.8, label="rewards (orchestrators)")
@@ -287,7 +294,7 @@ def fig_network(tables: Tables, summary: dict) -> Drawn:
               (M.TOTAL_SUPPLY, "total supply (LPT)", 1))
     series = {name: per_round(network, name).get(M.NETWORK, {}) for name, _, _ in panels}
     if not any(series.values()):
-        return "No network economics recorded."
+        return NoData("No network economics recorded.")
     fig, axes = _figure(3, 4)
     for ax, (name, label, factor) in zip(axes, panels):
         rounds = series[name]
@@ -300,6 +307,62 @@ def fig_network(tables: Tables, summary: dict) -> Drawn:
     return fig
 
 
+TOP_STAKES = 10  # stake bars drawn one per orchestrator; the rest are one "others" bar
+
+
+def fig_economics(tables: Tables, summary: dict) -> Drawn:
+    """Bonding rate with its target, the per-round yield annualised, stake concentration, treasury."""
+    network = [r for r in tables.get("metrics") or [] if r["entity"] == M.NETWORK]
+    rates = per_round(network, M.BONDING_RATE).get(M.NETWORK, {})
+    if not rates:
+        return NoData("No network economics recorded.")
+    research = summary.get("research") or {}
+    fig = Figure(figsize=(10, 7.2), layout="constrained")
+    (bond, yld), (conc, treas) = fig.subplots(2, 2)
+    bond.plot(list(rates), [100 * v for v in rates.values()], lw=1.2, label="bonding rate")
+    target = (research.get("bonding_rate") or {}).get("target")
+    if target is not None:
+        bond.axhline(100 * target, color="C3", ls="--", lw=1, label=f"target {100 * target:g} %")
+    bond.set(xlabel="round", ylabel="%", title="bonding rate")
+    bond.legend(fontsize=8)
+    minted = per_round(network, M.MINTED).get(M.NETWORK, {})
+    treasury = per_round(network, M.TREASURY_MINTED).get(M.NETWORK, {})
+    bonded = per_round(network, M.TOTAL_BONDED).get(M.NETWORK, {})
+    round_s = research.get("round_s")
+    ys = {r: (minted[r] - treasury.get(r, 0.0)) / bonded[r] for r in minted if bonded.get(r)}
+    if ys and round_s:
+        per_year = 365.25 * 86400 / round_s
+        yld.plot(list(ys), [100 * y * per_year for y in ys.values()], lw=1.2)
+        yld.set(ylabel="% a year (simple)", title="staking yield (LPT, before reward cuts)")
+    else:
+        yld.plot(list(ys), [100 * y for y in ys.values()], lw=1.2)
+        yld.set(ylabel="% per round", title="staking yield (LPT, before reward cuts)")
+    yld.set(xlabel="round")
+    stakes = sorted(((o, v["stake_lpt"]) for o, v in (research.get("orchestrators") or {}).items()
+                     if v.get("stake_lpt")), key=lambda kv: -kv[1])
+    if stakes:
+        shown = stakes[:TOP_STAKES]
+        others = sum(v for _, v in stakes[TOP_STAKES:])
+        names = [o for o, _ in shown] + ([f"{len(stakes) - TOP_STAKES} others"] if others else [])
+        values = [v for _, v in shown] + ([others] if others else [])
+        conc.barh(names[::-1], values[::-1], color=["C1"] * (1 if others else 0) + ["C0"] * len(shown))
+        c = research.get("concentration") or {}
+        gini_text = f"Gini {c['gini']:.2f}, Nakamoto {c['nakamoto']}" if c.get("gini") is not None else ""
+        conc.set(xlabel="stake (LPT, end of run)", title=f"stake concentration ({gini_text})")
+        conc.tick_params(axis="y", labelsize=7)
+    else:
+        conc.set_axis_off()
+    balance = per_round(network, M.TREASURY_BALANCE).get(M.NETWORK, {})
+    inflation = per_round(network, M.INFLATION).get(M.NETWORK, {})
+    if any(balance.values()):
+        treas.plot(list(balance), list(balance.values()), lw=1.2, color="C2")
+        treas.set(xlabel="round", ylabel="LPT", title="treasury balance")
+    else:  # no treasury cut: inflation is the more useful panel
+        treas.plot(list(inflation), [v * 1e-7 for v in inflation.values()], lw=1.2)
+        treas.set(xlabel="round", ylabel="% per round", title="inflation (no treasury cut)")
+    return fig
+
+
 FIGURES: list[tuple[str, Callable[[Tables, dict], Drawn]]] = [
     ("Selection: job share vs stake share", fig_selection),
     ("Job latency", fig_latency),
@@ -308,6 +371,7 @@ FIGURES: list[tuple[str, Callable[[Tables, dict], Drawn]]] = [
     ("Payment variance: expected vs realised fees", fig_fees),
     ("Rewards per round", fig_rewards),
     ("Inflation, bonding rate and total supply", fig_network),
+    ("Economics: bonding rate, yield, concentration, treasury", fig_economics),
 ]
 
 
@@ -366,6 +430,8 @@ def figure_section(heading: str, draw: Callable[[], Drawn]) -> list[str]:
     except Exception as exc:  # one broken figure must not cost the person the whole page
         warnings.warn(f"report figure {heading!r} failed: {exc!r}", RuntimeWarning, stacklevel=2)
         drawn = f"This figure could not be drawn: {exc!r}"
+    if isinstance(drawn, NoData):
+        return []
     if isinstance(drawn, Figure):
         parts.append(f'<img alt="{html.escape(heading)}" src="data:image/png;base64,{_png(drawn)}">')
     else:
@@ -389,8 +455,14 @@ def write_report(results_dir: str | Path) -> Path:
     title, meta = _header(root, summary)
     parts = [f"<h1>{html.escape(title)}</h1>", f'<p class="meta">{html.escape(meta)}</p>',
              "<h2>Summary</h2>", _summary_table(summary)]
+    missing = []
     for heading, draw in FIGURES:
-        parts += figure_section(heading, lambda draw=draw: draw(tables, summary))
+        drawn: list[Drawn] = []  # what the figure returned, kept to name what it lacked
+        parts += figure_section(heading, lambda draw=draw: drawn.append(draw(tables, summary)) or drawn[0])
+        if drawn and isinstance(drawn[0], NoData):
+            missing.append(f"{heading.split(':')[0].lower()} ({drawn[0].rstrip('.')})")
+    if missing:
+        parts.append(f'<p class="note">{html.escape("Not in this run: " + "; ".join(missing) + ".")}</p>')
     path = root / REPORT_FILE
     path.write_text(html_page(title, parts), encoding="utf-8")
     return path

@@ -1,5 +1,5 @@
-"""report.html from synthetic results: every figure when every table is there, a note instead
-of a figure (never a crash) when its data is missing."""
+"""report.html from synthetic results: every figure when every table is there; a figure whose
+data is missing is left out (never a crash) and named in one note at the end."""
 from __future__ import annotations
 
 import re
@@ -30,7 +30,7 @@ def test_full_report(tmp_path):
     path = write_report(tmp_path)
     page = path.read_text()
     assert path == tmp_path / "report.html"
-    assert len(IMG.findall(page)) == len(FIGURES) == 7 and not notes(page)
+    assert len(IMG.findall(page)) == len(FIGURES) == 8 and not notes(page)
     assert "<h1>synthetic net</h1>" in page
     assert "seed 7 · duration 2 h · wall time 1.25 s · setup 0.5 s · backend revm · zz note x &lt; y" in page
     assert "<td>p50 / p95 / p99</td><td>2.500 s / 3.850 s / 3.970 s</td>" in page
@@ -38,7 +38,7 @@ def test_full_report(tmp_path):
 
 
 def test_economics_only_run_degrades(tmp_path):
-    """No jobs, no tickets, no fees: the economics figures and notes for the rest; no summary.json
+    """No jobs, no tickets, no fees: the economics figures, one note naming the rest; no summary.json
     either (the report computes it)."""
     rec = Recorder(run=0, seed=3, jobs=False)
     for rnd in range(1, 6):
@@ -52,13 +52,11 @@ def test_economics_only_run_degrades(tmp_path):
             rec.metric(t, rnd, f"orch-{o}", M.REWARD, 10.0 * (o + 1) / 6)
     rec.write(tmp_path)
     page = write_report(tmp_path).read_text()
-    assert len(IMG.findall(page)) == 2  # rewards per round; inflation, bonding rate, supply
+    assert len(IMG.findall(page)) == 3  # rewards per round; inflation, bonding rate, supply; economics
     assert notes(page) == [
-        "No completed jobs and stake shares to compare.",
-        "Jobs were not recorded (metrics.jobs: false).",
-        "No finished jobs.",
-        "No tickets recorded.",
-        "No fees recorded.",
+        "Not in this run: selection (No completed jobs and stake shares to compare); "
+        "job latency (Jobs were not recorded (metrics.jobs: false)); success rate over time (No finished jobs); "
+        "tickets over time (No tickets recorded); payment variance (No fees recorded)."
     ]
     assert f"<h1>{tmp_path.name}</h1>" in page and "seed 3" in page
 
@@ -66,14 +64,15 @@ def test_economics_only_run_degrades(tmp_path):
 def test_missing_tables_degrade(tmp_path):
     """An empty folder, then metrics without network rows and an empty jobs table."""
     page = write_report(tmp_path).read_text()
-    assert not IMG.findall(page) and len(notes(page)) == len(FIGURES) + 1  # + "Nothing recorded."
+    assert not IMG.findall(page) and notes(page)[0] == "Nothing recorded."
+    assert notes(page)[1].count(";") == len(FIGURES) - 1  # every figure named as left out
 
     rec = Recorder(seed=1)
     rec.metric(50.0, 1, "gw-0", M.TICKETS_SENT, 4)
     rec.write(tmp_path)
     page = write_report(tmp_path).read_text()
     assert len(IMG.findall(page)) == 1  # tickets
-    assert "No completed jobs." in notes(page) and "No network economics recorded." in notes(page)
+    assert "(No completed jobs)" in notes(page)[-1] and "(No network economics recorded)" in notes(page)[-1]
 
 
 @pytest.mark.parametrize("count, labelled", [(30, True), (40, False)])

@@ -1,0 +1,55 @@
+"""The report adapts to the scenario: a run with jobs gets the job, ticket and fee panels; an
+economics run gets the economics panels and no empty ticket plots; every panel shown has data."""
+import re
+
+import pytest
+
+from lpsim.engine import Simulation
+from lpsim.report import fig_economics, write_report
+from lpsim.results import load_results
+from lpsim.scenario import parse_scenario
+from lpsim.summary import read_summary
+from tests.sim.test_economics_metrics import TEXT as ECONOMICS
+from tests.sim.test_engine import SMALL
+
+pytestmark = pytest.mark.filterwarnings("error")  # a figure that raised would warn
+
+
+def _run(tmp_path, text, name):
+    sim = Simulation(parse_scenario(text, f"{name}.yaml"))
+    sim.run()
+    sim.finish(tmp_path)
+    page = write_report(tmp_path).read_text()
+    sections = re.findall(r"<h2>(.*?)</h2>\s*(<img|<p)", page)
+    return {heading: tag for heading, tag in sections}, page
+
+
+def test_economics_run_gets_the_economics_page_and_no_job_panels(tmp_path):
+    sections, page = _run(tmp_path, ECONOMICS, "econ")
+    figures = {h: t for h, t in sections.items() if h != "Summary"}
+    assert set(figures) == {"Rewards per round", "Inflation, bonding rate and total supply",
+                            "Economics: bonding rate, yield, concentration, treasury"}
+    assert all(tag == "<img" for tag in figures.values())  # every panel shown is a figure
+    assert "Not in this run: selection" in page and "tickets over time (No tickets recorded)" in page
+    fig = fig_economics(load_results(tmp_path), read_summary(tmp_path))
+    bond, yld, conc, treas = fig.axes
+    assert [line.get_label() for line in bond.get_lines()] == ["bonding rate", "target 50 %"]
+    assert len(yld.get_lines()[0].get_xdata()) == 8 and treas.get_title() == "treasury balance"
+    assert max(treas.get_lines()[0].get_ydata()) > 0 and len(conc.patches) == 5  # 5 orchestrators
+
+
+def test_jobs_run_gets_the_job_panels(tmp_path):
+    sections, page = _run(tmp_path, SMALL.replace("duration: 40 min", "duration: 12 min"), "small")
+    for heading in ("Selection: job share vs stake share", "Job latency", "Tickets over time",
+                    "Payment variance: expected vs realised fees"):
+        assert sections.get(heading) == "<img", heading
+
+
+def test_100_orchestrators_are_top_10_and_others():
+    rows, orchs = [], {f"o{i}": {"stake_lpt": 1000.0 + i} for i in range(100)}
+    for rnd in (1, 2):
+        rows.append({"time": rnd * 100.0, "round": rnd, "entity": "network", "metric": "bonding_rate", "value": 0.5})
+    summary = {"research": {"orchestrators": orchs, "concentration": {"gini": 0.01, "nakamoto": 50}}}
+    fig = fig_economics({"metrics": rows}, summary)
+    labels = [t.get_text() for t in fig.axes[2].get_yticklabels()]
+    assert len(fig.axes[2].patches) == 11 and "90 others" in labels and "o99" in labels
