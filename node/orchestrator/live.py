@@ -22,6 +22,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from node.core.capabilities import CapabilityError
+from node.core.live_payment import LIVE_PAYMENT_INTERVAL, LivePaymentProcessor, account_live_payment
 from node.net.headers import HeaderError
 from node.net.trickle import TrickleError, TrickleServer
 from node.net.trickle.local import LocalSubscriber
@@ -34,7 +35,6 @@ PIPELINE = "live-video-to-video"
 TRICKLE_PATH = "/ai/trickle/"
 # channel suffix -> mime type (go creates all four with these)
 CHANNELS = {"": "video/MP2T", "-out": "video/MP2T", "-control": "application/json", "-events": "application/json"}
-LIVE_PAYMENT_INTERVAL = 5.0  # seconds (-livePaymentInterval)
 RUNNER_START_TIMEOUT = 30.0  # seconds for the runner to accept a session
 RUNNER_HEALTH_INTERVAL = 5.0  # seconds between checks of a session's runner (ai-runner GET /health)
 
@@ -99,7 +99,9 @@ class LiveSessions:
         session = self.sessions[mid] = LiveSession(mid, sender, model_id, price)
         loop = asyncio.get_running_loop()
         try:
-            processor = self._payment_processor(loop.time()) if price > 0 and self.node.onchain else None
+            # go's LivePaymentProcessor, billing each input segment (node.core.live_payment)
+            processor = LivePaymentProcessor(self.payment_interval, now=loop.time()) \
+                if price > 0 and self.node.onchain else None
             session.watcher = loop.create_task(self._watch(session, processor))
             await self._start_runner(session, request)
         except RuntimeError as exc:
@@ -108,16 +110,6 @@ class LiveSessions:
         if mid in self.sessions:
             session.health = loop.create_task(self._watch_runner(session))
         return session
-
-    def _payment_processor(self, now: float):
-        """go's LivePaymentProcessor for a priced session, from node.core.live_payment (the core's
-        rule, shared with the gateway and the simulator): `LivePaymentProcessor(interval, now=)`,
-        whose `due(now)` gives the units to bill at an input segment (0 before the interval)."""
-        try:
-            from node.core.live_payment import LivePaymentProcessor
-        except ImportError as exc:
-            raise RuntimeError(f"live payment accounting unavailable: {exc}") from exc
-        return LivePaymentProcessor(self.payment_interval, now=now)
 
     async def _start_runner(self, session: LiveSession, request: dict) -> None:
         if self.runner_url is None:
@@ -182,8 +174,6 @@ class LiveSessions:
         """Debit `units` at the session's price with node.core.live_payment's
         `account_live_payment(balances, sender, mid, units, price)`; go's error ("insufficient
         balance, mid=…") that stops the stream, or None."""
-        from node.core.live_payment import account_live_payment
-
         node = self.node
         if not node.onchain:
             return None

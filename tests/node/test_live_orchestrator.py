@@ -323,9 +323,6 @@ def test_bad_payments_are_refused_before_any_channel_or_runner():
 
 
 def test_paid_session_is_charged_per_input_segment_and_closed_when_the_balance_runs_out():
-    pytest.importorskip("node.core.live_payment", reason="live payment accounting (node.core.live_payment) "
-                                                         "is not in this checkout yet")
-
     async def scenario():
         async with paid_network() as (node, sender, g_key, app, _runner, base, c):
             app.state.live.payment_interval = 0.05
