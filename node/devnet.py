@@ -68,7 +68,13 @@ class Devnet:
     # ------------------------------------------------------------------ chain
 
     def start_chain(self) -> None:
-        from node.eth import EmbeddedChain, JsonRpcChain, ProtocolParams, attach_protocol, deploy_protocol
+        from node.eth import (
+            EmbeddedChain,
+            JsonRpcChain,
+            ProtocolParams,
+            attach_protocol,
+            deploy_protocol,
+        )
         from node.eth.devchain import DevchainRpc
         from node.eth.devchain_server import make_server
 
@@ -184,11 +190,32 @@ class Devnet:
             await asyncio.sleep(0.01)
         self.urls["gateway"] = f"http://{cfg.host}:{server.servers[0].sockets[0].getsockname()[1]}"
 
+    async def start_signer(self) -> None:
+        """A remote signer (lpnode remote-signer) with the gateway's key and funds, discovering the
+        chain's active set as the gateway does: for clients such as the livepeer-gateway SDK."""
+        import uvicorn
+
+        from node.core.sender import Sender
+        from node.signer.launch import make_discover
+        from node.signer.server import RemoteSigner, create_signer_app
+
+        account, view = self.gateway.account, self._view()
+        sender = Sender(account.address, account.key, view)
+        sender.max_ev = sender.max_total_ev = Fraction(100 * self.config.ticket_ev)
+        signer = RemoteSigner(account.address, account.key, sender, view)
+        app = create_signer_app(signer, make_discover(self.gateway, self.gateway.refresh_pool))
+        server = uvicorn.Server(uvicorn.Config(app, host=self.config.host, port=0, log_level="warning"))
+        self.signer_task = asyncio.create_task(server.serve())
+        while not server.started:
+            await asyncio.sleep(0.01)
+        self.urls["remote-signer"] = f"http://{self.config.host}:{server.servers[0].sockets[0].getsockname()[1]}"
+
     async def start(self) -> None:
         self.start_chain()
         for i in range(self.config.orchestrators):
             await self.start_orchestrator(i)
         await self.start_gateway()
+        await self.start_signer()
         self.protocol.next_round()  # the orchestrators join the active set
         for view in self.views:  # what they cached during set-up predates the round
             view.invalidate()

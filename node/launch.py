@@ -680,8 +680,11 @@ def run_gateway(args, parser) -> int:
     protocol, account = connect(args, parser)
     if protocol is not None:
         fund_gateway(protocol, account, args.deposit, args.reserve)
-    # go prepends https://; this node serves plaintext, so orchestrator URLs are http://
-    orchs = [o.url.replace("https://", "http://", 1) for o in parse_orch_addrs(args.orchAddr)]
+    # go prepends https:// to a bare host:port; lpnode dials a bare one in plaintext (its orchestrators'
+    # plaintext switch) and an explicit https:// over TLS
+    explicit_tls = {a.strip().rstrip("/") for a in args.orchAddr.split(",") if a.strip().startswith("https://")}
+    orchs = [o.url if o.url.rstrip("/") in explicit_tls else o.url.replace("https://", "http://", 1)
+             for o in parse_orch_addrs(args.orchAddr)]
     if not orchs and protocol is None:
         parser.error("an offchain gateway needs -orchAddr")
     view = CachedChainView(ProtocolChainView(protocol)) if protocol is not None else None

@@ -178,8 +178,8 @@ class GatewayNode:
         DB pool, re-read each round), whose stakes become the selection's."""
         if self.pool is not None:
             members = await asyncio.to_thread(self.pool.orchestrators)
-            # go would dial https://; this node's orchestrators serve plaintext
-            self.orch_addrs = [m.service_uri.replace("https://", "http://", 1) for m in members]
+            # as registered: an https:// orchestrator serves TLS (node.net.tls), an http:// one plaintext
+            self.orch_addrs = [m.service_uri for m in members]
             self.stakes = {m.address: m.stake for m in members}
         return self.orch_addrs
 

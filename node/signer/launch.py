@@ -34,6 +34,23 @@ def capability_strings(info) -> list[str]:
                   for cap, models in info.capabilities.constraints.items() for model in models)
 
 
+def make_discover(gateway, uris):
+    """go's remote discovery: `await uris()` lists the orchestrators to ask, each answers
+    GetOrchestrator through `gateway` (node.gateway.node.GatewayNode); the unreachable are left out."""
+    async def one(uri):
+        try:
+            return uri, capability_strings(await gateway.get_orchestrator(uri, None))
+        except Exception:  # noqa: BLE001 - an unreachable orchestrator is left out, as go's cache
+            return uri, None
+
+    async def discover(caps: list[str]) -> list[dict]:
+        found = await asyncio.gather(*(one(u) for u in await uris()))
+        return [{"address": uri, "score": 1.0, "capabilities": have} for uri, have in found
+                if have is not None and all(c in have for c in caps)]
+
+    return discover
+
+
 def run_remote_signer(args, parser) -> int:
     import uvicorn
 
@@ -64,15 +81,10 @@ def run_remote_signer(args, parser) -> int:
         orchs = [o.url for o in parse_orch_addrs(args.orchAddr)]
         gateway = GatewayNode(orchs, account=account, chain=view)
 
-        async def discover(caps: list[str]) -> list[dict]:
-            async def one(uri):
-                try:
-                    return uri, capability_strings(await gateway.get_orchestrator(uri, None))
-                except Exception:  # noqa: BLE001 - an unreachable orchestrator is left out, as go's cache
-                    return uri, None
-            found = await asyncio.gather(*(one(u) for u in orchs))
-            return [{"address": uri, "score": 1.0, "capabilities": have} for uri, have in found
-                    if have is not None and all(c in have for c in caps)]
+        async def listed():
+            return orchs
+
+        discover = make_discover(gateway, listed)
 
     async def main():
         server = uvicorn.Server(uvicorn.Config(create_signer_app(signer, discover), host=host, port=port,
