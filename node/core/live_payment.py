@@ -3,8 +3,10 @@ server/live_payment_processor.go, server/ai_live_video.go). One definition share
 the orchestrator and the simulator; callers pass the time (`loop.time()`, `env.now`).
 
 - `LivePaymentProcessor`: on each input segment, once `interval` has passed since the last
-  billing, bill floor(rate × elapsed) units and advance by exactly the billed time, so the
-  fractional units carry over to the next bill (go advances lastProcessedAt the same way).
+  billing, bill int(rate × elapsed) units and restart the interval at that segment's time. The
+  spec (§2.8) says the billed time advances by exactly the billed units, carrying the fraction;
+  go's live_payment_processor.go sets lastProcessedAt = timestamp, dropping it (< 1 unit a bill),
+  and go wins here.
 - `account_live_payment`: the orchestrator's AccountPayment (fee = units × price; a missing or
   short balance is go's "insufficient balance" error, on which the caller closes the channels).
 - The gateway's swap and slow-orchestrator rules (ai_live_video.go).
@@ -46,7 +48,7 @@ LIVE_INPUT_RETRY = 0.25  # s between retries of an input segment nothing of whic
 
 class LivePaymentProcessor:
     """go's LivePaymentProcessor: `due(now)` is the units to bill at an input segment seen at `now`
-    (0 before `interval` has passed since the last billing)."""
+    (0 before `interval` has passed since the last billing, go's shouldSkip)."""
 
     def __init__(self, interval: float = LIVE_PAYMENT_INTERVAL, *, now: float,
                  rate: int = LIVE_VIDEO_UNITS_PER_SECOND) -> None:
@@ -54,21 +56,26 @@ class LivePaymentProcessor:
             raise ValueError("live payment interval and rate must be positive")
         self.interval = Fraction(interval)
         self.rate = rate
-        self.last = Fraction(now)  # exact, so the carried fraction never drifts
+        self.last = Fraction(now)  # exact arithmetic: no float rounding in the units
 
     def due(self, now: float) -> int:
         elapsed = Fraction(now) - self.last
         if elapsed < self.interval:
             return 0
-        units = math.floor(self.rate * elapsed)
-        self.last += Fraction(units, self.rate)  # exactly the billed time: the remainder carries
-        return units
+        self.last = Fraction(now)  # go: lastProcessedAt = timestamp (the fraction of a unit is dropped)
+        return math.floor(self.rate * elapsed)
+
+
+def _whole(x: Fraction) -> str:
+    """big.Rat.FloatString(0): rounded to the nearest integer, halves away from zero."""
+    n = math.floor(abs(x) + Fraction(1, 2))
+    return str(-n if x < 0 else n)
 
 
 def insufficient_balance(mid: str, fee: Fraction, balance: Fraction | None) -> str:
-    """go's AccountPayment error text (amounts as whole wei, a missing balance as go prints nil)."""
-    shown = "<nil>" if balance is None else str(math.floor(balance))
-    return f"insufficient balance, mid={mid}, fee={math.ceil(fee)}, balance={shown}"
+    """go's AccountPayment error text (FloatString(0) amounts; "nil" for a missing balance)."""
+    shown = "nil" if balance is None else _whole(balance)
+    return f"insufficient balance, mid={mid}, fee={_whole(fee)}, balance={shown}"
 
 
 def account_live_payment(balances: Balances, sender: str, mid: str, units: int, price: Fraction | None) -> str | None:

@@ -31,23 +31,21 @@ def test_nothing_is_billed_before_the_interval():
     assert p.due(109.0) == 0  # the interval restarts at the billed time
 
 
-def test_fractional_units_carry_over_intervals():
-    rate = 3  # a small rate makes the carry visible: 5.5 s -> 16.5 units
+def test_the_fraction_of_a_unit_is_dropped_as_go_does():
+    # go's processOne sets lastProcessedAt = timestamp after int64(pixels): the spec's carry of the
+    # fractional unit is not what go does
+    rate = 3  # a small rate makes the fraction visible: 5.5 s -> 16.5 units
     p = LivePaymentProcessor(5.0, now=0.0, rate=rate)
     bills = [p.due(5.5 * k) for k in range(1, 5)]
-    assert bills == [16, 17, 16, 17]  # floor each time; the half unit is billed on the next
-    assert sum(bills) == 66 == 5.5 * 4 * rate  # nothing lost over the whole stream
+    assert bills == [16, 16, 16, 16]
     assert p.last == Fraction(22)
 
 
-def test_real_rate_over_segments_with_uneven_gaps_bills_exactly_the_elapsed_time():
+def test_real_rate_bills_the_time_since_the_last_billing_segment():
     p = LivePaymentProcessor(now=0.0)
-    times = [2.0, 5.3, 7.1, 10.7, 16.05, 21.2]
-    total = sum(p.due(t) for t in times)
-    billed_until = p.last
-    assert total == billed_until * LIVE_VIDEO_UNITS_PER_SECOND  # units are exactly the billed time
-    assert 0 <= 21.2 - billed_until < Fraction(1, LIVE_VIDEO_UNITS_PER_SECOND)
-    assert p.due(5.3 + 0.0) == 0  # nothing for a time already billed
+    bills = [p.due(t) for t in (2.0, 5.25, 7.0, 10.5, 16.0, 21.0, 25.75)]
+    assert bills == [0, 145_152_000, 0, 145_152_000, 152_064_000, 138_240_000, 0]  # 5.25, 5.25, 5.5, 5 s
+    assert p.due(21.0) == 0  # nothing twice for the same time
 
 
 def test_bad_interval_is_refused():
@@ -73,8 +71,10 @@ def test_short_or_missing_balance_is_gos_error_and_debits_nothing():
     err = account_live_payment(b, SENDER, MID, 4, Fraction(3))
     assert err == "insufficient balance, mid=mid-1, fee=12, balance=10"
     assert b.balance(SENDER, MID) == 10
-    err = account_live_payment(balances(), SENDER, MID, 4, Fraction(1, 2))
-    assert err == "insufficient balance, mid=mid-1, fee=2, balance=<nil>"
+    err = account_live_payment(balances(), SENDER, MID, 5, Fraction(1, 2))
+    assert err == "insufficient balance, mid=mid-1, fee=3, balance=nil"  # FloatString(0) rounds 2.5 up
+    err = account_live_payment(balances(Fraction(9, 4)), SENDER, MID, 5, Fraction(1, 2))
+    assert err == "insufficient balance, mid=mid-1, fee=3, balance=2"
 
 
 def test_price_zero_is_no_accounting():
