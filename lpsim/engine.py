@@ -20,6 +20,7 @@ from node.eth import TransactionFailed
 
 from . import metric_names as m
 from .behaviour import Behaviour
+from .network_start import date_of_round, network_day, scale_stakes
 from .compute import RealCompute
 from .delegator import SimDelegator
 from .exogenous import Series
@@ -156,7 +157,14 @@ class Simulation:
     def _genesis(self) -> None:
         world, sc = self.world, self.scenario
         world.open_genesis_block()
-        supply = {world.accounts[1].address: sc.chain.initial_supply}
+        initial_supply = sc.chain.initial_supply
+        if sc.start and sc.start.from_network:  # the recorded day's bonded total and supply
+            day = network_day(sc.start.from_network)
+            holders = self.orchestrators + self.delegators
+            for a, stake in zip(holders, scale_stakes([a.genesis_stake for a in holders], day.bonded_wei)):
+                a.genesis_stake = stake
+            initial_supply = day.total_supply_wei - day.bonded_wei
+        supply = {world.accounts[1].address: initial_supply}
         supply.update({a.address: a.genesis_stake for a in self.orchestrators + self.delegators})
         world.mint(supply)
         for o in self.orchestrators:
@@ -321,6 +329,11 @@ class Simulation:
         if self.known_signers:  # only then, so a default run's summary is what it always was
             extra["signature_recovery"] = "skipped: known signers"
         extra.update(note or {})  # e.g. interrupted_at_s
+        if self.scenario.start and self.scenario.start.from_network:  # rounds on the calendar
+            start = self.scenario.start.from_network
+            extra["start_date"] = start
+            extra["end_date"] = date_of_round(start, self.world.current_round(), self.first_round,
+                                              self.scenario.chain.round_seconds)
         summary = summarize(out, extra=extra)
         write_summary(out, summary)
         if timing is not None:

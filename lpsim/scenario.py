@@ -650,6 +650,31 @@ def check_sweep_size(points: int, runs: int) -> None:
                          ("runs",))
 
 
+class Start(Section):
+    """`start`: where the run begins. `from_network: 2024-06-01` starts from the recorded network
+    that day: its inflation, total supply and bonded total, and the 100-orchestrator active set
+    (lpsim.network_start says what is taken and how); the groups' stake draws give the shape."""
+    from_network: Optional[str] = None
+
+    @field_validator("from_network", mode="before")
+    @classmethod
+    def _recorded_day(cls, value: Any) -> Optional[str]:
+        from .network_start import network_day
+
+        return None if value is None else network_day(value).date
+
+    def protocol_params(self, params: ProtocolParams, given: BaseModel) -> ProtocolParams:
+        """`params` with the recorded day's inflation and active set size, except where the
+        scenario's `chain.params` (`given`) set them itself."""
+        if self.from_network is None:
+            return params
+        from .network_start import ACTIVE_SET_SIZE, network_day
+
+        recorded = {"inflation": network_day(self.from_network).inflation_ppb,
+                    "num_active_transcoders": ACTIVE_SET_SIZE}
+        return params.with_(**{k: v for k, v in recorded.items() if k not in given.model_fields_set})
+
+
 class Scenario(Section):
     """A whole scenario, resolved: see the module docstring for the units of its values."""
 
@@ -664,6 +689,7 @@ class Scenario(Section):
     network: Network = Field(default_factory=dict)
     metrics: Metrics = Field(default_factory=dict)
     sweep: Optional[Sweep] = None  # `lpsim sweep` runs it; `lpsim run` runs the base scenario
+    start: Optional[Start] = None  # from the recorded network on a day (lpsim.network_start)
     series: dict[Literal[exogenous.SERIES_NAMES], SeriesSpec] = {}  # type: ignore[valid-type]
 
     @model_validator(mode="wrap")
@@ -734,7 +760,8 @@ class Scenario(Section):
         return [*self.orchestrators, *self.gateways, *self.delegators]
 
     def protocol_params(self) -> ProtocolParams:
-        return self.chain.protocol_params()
+        params = self.chain.protocol_params()
+        return self.start.protocol_params(params, self.chain.params) if self.start else params
 
     def seed_tree(self) -> SeedTree:
         return SeedTree(self.seed)
