@@ -24,7 +24,7 @@ G_KEY = bytes([12]) * 32
 
 
 @contextlib.asynccontextmanager
-async def live_network(n_orchestrators: int = 1, interval: float = 0.05):
+async def live_network(n_orchestrators: int = 1, interval: float = 0.05, runner_delay: float = 0.0):
     """n paid orchestrators (stub chain, 3 wei a pixel, echo runners), an on-chain gateway app."""
     from eth_account import Account
 
@@ -42,6 +42,11 @@ async def live_network(n_orchestrators: int = 1, interval: float = 0.05):
     async with contextlib.AsyncExitStack() as stack:
         for key in O_KEYS[:n_orchestrators]:
             runner = EchoRunner()
+            if runner_delay:
+                @runner.app.middleware("http")
+                async def slow(request, call_next):
+                    await asyncio.sleep(runner_delay)
+                    return await call_next(request)
             runner_url = await stack.enter_async_context(served(runner.app))
             port = free_port()
             uri = f"http://127.0.0.1:{port}"
@@ -127,6 +132,24 @@ def test_a_paid_stream_relays_frames_and_pays_every_interval_in_exact_units():
             with pytest.raises(EndOfStream):
                 await (await out.next_segment()).read()
             await out.close()
+    run(scenario(), timeout=60)
+
+
+def test_a_start_that_takes_longer_than_the_timeout_fails_the_orchestrator(monkeypatch):
+    import node.gateway.live as gateway_live
+
+    monkeypatch.setattr(gateway_live, "LIVE_START_TIMEOUT", 0.3)  # go's 5 s, shortened
+
+    async def scenario():
+        async with live_network(runner_delay=1.0) as (_gateway, app, base, _nodes, _runners), httpx.AsyncClient() as c:
+            live: LiveStreams = app.state.live
+            assert (await c.post(base + "/live/video-to-video/s1/start", json={"model_id": "noop"})).status_code == 200
+            await eventually(lambda: live.streams["s1"].task.done(), timeout=10)
+            stream = live.streams["s1"]
+            assert stream.error == "no orchestrators available" and stream.manifest_id == ""
+            assert "s1" not in live.trickle.channels  # the client's channels are closed
+            st = (await c.get(base + "/live/video-to-video/s1/status")).json()
+            assert st["error"] == "no orchestrators available" and not st["running"]
     run(scenario(), timeout=60)
 
 
