@@ -64,6 +64,7 @@ def create_app(gateway: GatewayNode, profiles: tuple[VideoProfile, ...]) -> Fast
     live = app.state.live = LiveStreams(gateway)
     app.include_router(live.router())
     app.mount(LIVE_TRICKLE_PATH, live.trickle)
+    app.router.on_shutdown.append(live.close)
 
     store = media.MediaStore()
     app.state.media = store
