@@ -92,27 +92,31 @@ def _figure(ncols: int = 1, width: float = 6.4) -> tuple[Figure, Any]:
 
 def fig_selection(tables: Tables, summary: dict) -> Drawn:
     orchs = summary["selection"]["orchestrators"]
-    points = [(o, v["stake_share"], v["job_share"]) for o, v in orchs.items()
-              if v["stake_share"] is not None and v["job_share"] is not None]
+    # against the share the selection algorithm is expected to give (summary), else stake share
+    key = "expected_share" if orchs and all(v.get("expected_share") is not None for v in orchs.values()) \
+        else "stake_share"
+    what = "expected share (selection algorithm)" if key == "expected_share" else "stake share"
+    points = [(o, v[key], v["job_share"]) for o, v in orchs.items()
+              if v[key] is not None and v["job_share"] is not None]
     if not points:
         return NoData("No completed jobs and stake shares to compare.")
     fig, (shares, ratios) = _figure(2, 5)
     label = len(points) <= LABEL_LIMIT
     xs, ys = [p[1] for p in points], [p[2] for p in points]
     top = max(xs + ys) * 1.08 or 1
-    shares.plot([0, top], [0, top], color="grey", lw=1, ls="--", label="job share = stake share")
+    shares.plot([0, top], [0, top], color="grey", lw=1, ls="--", label=f"job share = {what}")
     shares.scatter(xs, ys, s=22, zorder=3)
-    shares.set(xlim=(0, top), ylim=(0, top), xlabel="stake share (end of run)",
+    shares.set(xlim=(0, top), ylim=(0, top), xlabel=f"{what} (end of run)",
                ylabel="job share (completed jobs)")
-    tvd = summary["selection"]["total_variation"]
+    tvd = summary["selection"]["total_variation_expected" if key == "expected_share" else "total_variation"]
     shares.set_title(f"{len(points)} orchestrators, total variation distance {tvd:.3f}", fontsize=10)
     shares.legend(loc="upper left", fontsize=8)
     # the same as a ratio on a log stake axis, where the many small orchestrators are not one blot
     staked = [p for p in points if p[1] > 0]
     ratios.axhline(1, color="grey", lw=1, ls="--")
     ratios.scatter([p[1] for p in staked], [p[2] / p[1] for p in staked], s=22, zorder=3)
-    ratios.set(xscale="log" if staked else "linear", xlabel="stake share (log)",
-               ylabel="job share / stake share", title="selection per unit of stake")
+    ratios.set(xscale="log" if staked else "linear", xlabel=f"{what} (log)",
+               ylabel=f"job share / {what.split(' (')[0]}", title="job share over its expectation")
     ratios.xaxis.set_minor_formatter(NullFormatter())  # labelled minor ticks overlap on short spans
     if label:
         for name, x, y in points:
@@ -364,7 +368,7 @@ def fig_economics(tables: Tables, summary: dict) -> Drawn:
 
 
 FIGURES: list[tuple[str, Callable[[Tables, dict], Drawn]]] = [
-    ("Selection: job share vs stake share", fig_selection),
+    ("Selection: job share vs expected share", fig_selection),
     ("Job latency", fig_latency),
     ("Success rate over time", fig_success),
     ("Tickets over time", fig_tickets),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
+from fractions import Fraction
 from pathlib import Path
 from statistics import NormalDist
 from typing import Any, Iterable, Optional
@@ -147,6 +148,7 @@ def summarize(results: str | Path | dict, extra: Optional[dict] = None) -> dict[
     # sampled job rows (metrics.jobs.sample) give the latencies; the counts come from the counters
     sample = jobs_sample(results) if isinstance(results, (str, Path)) else 1.0
     counted = jobs if sample == 1 else None
+    scenario = _scenario(results)
     first_row = next((t[0] for t in tables.values() if t), None)
     return {
         "run": first_row["run"] if first_row else None,
@@ -159,21 +161,37 @@ def summarize(results: str | Path | dict, extra: Optional[dict] = None) -> dict[
         "fees": _fees_section(metrics),
         "rewards": _rewards_section(metrics),
         "economics": _economics_section(metrics),
-        "research": economics(metrics, target_bonding_rate=_target_bonding_rate(results)),
-        "selection": _selection_section(counted, metrics),
+        "research": economics(metrics, target_bonding_rate=_target_bonding_rate(scenario)),
+        "selection": _selection_section(counted, metrics, _selection_algorithm(scenario)),
         "transitions": [{k: r[k] for k in ("state", "event", "next_state", "count")}
                         for r in tables.get("transition_counts") or []],
     }
 
 
-def _target_bonding_rate(results: Any) -> Optional[float]:
-    """The scenario's target bonding rate (a fraction), from the folder's scenario.yaml."""
+def _scenario(results: Any) -> Any:
+    """The folder's resolved scenario.yaml, parsed (None for tables without a folder or file)."""
     path = Path(results) / SCENARIO_FILE if isinstance(results, (str, Path)) else None
     if path is None or not path.exists():
         return None
     from lpsim.scenario import load_scenario
 
-    return load_scenario(path).chain.protocol_params().target_bonding_rate / 1e9
+    return load_scenario(path)
+
+
+def _target_bonding_rate(scenario: Any) -> Optional[float]:
+    """The scenario's target bonding rate as a fraction."""
+    return None if scenario is None else scenario.protocol_params().target_bonding_rate / 1e9
+
+
+def _selection_algorithm(scenario: Any) -> Any:
+    """The core's selection algorithm with the first gateway group's weights (None: no gateways)."""
+    if scenario is None or not scenario.gateways:
+        return None
+    from node.core.selection import ProbabilitySelectionAlgorithm
+
+    sel = scenario.gateways[0].selection
+    return ProbabilitySelectionAlgorithm(stake_weight=sel.stake_weight, price_weight=sel.price_weight,
+                                         rand_weight=sel.rand_weight, price_exp_factor=sel.price_exp_factor)
 
 
 def _provenance(results_dir: Path, summary: dict) -> dict[str, Any]:
@@ -242,8 +260,20 @@ def _economics_section(metrics: Rows) -> dict[str, Any]:
     return out
 
 
-def _selection_section(jobs: Optional[Rows], metrics: Rows) -> dict[str, Any]:
+def _selection_section(jobs: Optional[Rows], metrics: Rows, algorithm: Any = None) -> dict[str, Any]:
+    """Job shares against stake shares and, given the gateways' selection `algorithm`, against the
+    share it is expected to give each orchestrator (its probabilities at the end-of-run stakes and
+    the recorded prices: the weights go's selection draws with)."""
     stake_share = last_values(metrics, M.STAKE_SHARE)
+    expected: dict[str, float] = {}
+    if algorithm is not None and stake_share:
+        stakes = last_values(metrics, M.STAKE, set(stake_share))
+        prices = last_values(metrics, M.PRICE_PER_PIXEL, set(stake_share))
+        names = sorted(stake_share)
+        probs = algorithm.probabilities(names, {o: int(stakes.get(o, 0) * 1e18) for o in names},
+                                        prices={o: Fraction(prices[o]) for o in prices} if prices else None)
+        total = sum(probs.values())
+        expected = {o: p / total for o, p in probs.items()} if total else {}
     if jobs is not None:
         done = Counter(j["orchestrator"] for j in jobs if j["status"] == M.COMPLETED)
     else:
@@ -251,13 +281,16 @@ def _selection_section(jobs: Optional[Rows], metrics: Rows) -> dict[str, Any]:
     total_done = sum(done.values())
     orchs = {}
     for o in sorted(set(stake_share) | set(done)):
-        orchs[o] = {"stake_share": stake_share.get(o), "jobs_completed": done.get(o, 0),
-                    "job_share": _ratio(done.get(o, 0), total_done)}
+        orchs[o] = {"stake_share": stake_share.get(o), "expected_share": expected.get(o),
+                    "jobs_completed": done.get(o, 0), "job_share": _ratio(done.get(o, 0), total_done)}
     # total variation distance between the two distributions: 0 = jobs exactly follow stake
     paired = [(v["stake_share"], v["job_share"]) for v in orchs.values()
               if v["stake_share"] is not None and v["job_share"] is not None]
     tvd = sum(abs(s - j) for s, j in paired) / 2 if paired else None
-    return {"orchestrators": orchs, "total_variation": tvd}
+    paired = [(v["expected_share"], v["job_share"]) for v in orchs.values()
+              if v["expected_share"] is not None and v["job_share"] is not None]
+    tvd_expected = sum(abs(e - j) for e, j in paired) / 2 if paired and total_done else None
+    return {"orchestrators": orchs, "total_variation": tvd, "total_variation_expected": tvd_expected}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -442,6 +475,8 @@ def summary_rows(summary: dict) -> list[tuple[str, list[tuple[str, str]]]]:
             ("orchestrators", _count(len(sel["orchestrators"])) if sel["orchestrators"] else None),
             ("stake vs job share (TVD)", f"{sel['total_variation']:.4f}"
              if sel["total_variation"] is not None else None),
+            ("expected vs job (TVD)", f"{sel['total_variation_expected']:.4f}"
+             if sel.get("total_variation_expected") is not None else None),
         )),
     ]
     return [(title, body) for title, body in sections if body]

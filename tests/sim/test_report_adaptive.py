@@ -5,7 +5,7 @@ import re
 import pytest
 
 from lpsim.engine import Simulation
-from lpsim.report import fig_economics, write_report
+from lpsim.report import fig_economics, fig_selection, write_report
 from lpsim.results import load_results
 from lpsim.scenario import parse_scenario
 from lpsim.summary import read_summary
@@ -40,9 +40,15 @@ def test_economics_run_gets_the_economics_page_and_no_job_panels(tmp_path):
 
 def test_jobs_run_gets_the_job_panels(tmp_path):
     sections, page = _run(tmp_path, SMALL.replace("duration: 40 min", "duration: 12 min"), "small")
-    for heading in ("Selection: job share vs stake share", "Job latency", "Tickets over time",
+    for heading in ("Selection: job share vs expected share", "Job latency", "Tickets over time",
                     "Payment variance: expected vs realised fees"):
         assert sections.get(heading) == "<img", heading
+    # the selection algorithm's expected share (default weights: 0.7 × stake share + 0.3 / n)
+    orchs = read_summary(tmp_path)["selection"]["orchestrators"]
+    for v in orchs.values():
+        assert v["expected_share"] == pytest.approx(0.7 * v["stake_share"] + 0.3 / len(orchs), rel=1e-9)
+    fig = fig_selection(load_results(tmp_path), read_summary(tmp_path))
+    assert fig.axes[0].get_xlabel() == "expected share (selection algorithm) (end of run)"
 
 
 def test_100_orchestrators_are_top_10_and_others():
