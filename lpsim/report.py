@@ -232,7 +232,15 @@ def fig_tickets(tables: Tables, summary: dict) -> Drawn:
         if name in series:
             times, values = series[name]
             won_ax.plot([t / scale for t in times], values, label=name.removeprefix("tickets_"))
-    sent_ax.set(xlabel=f"simulated time ({unit})", ylabel="tickets (cumulative)", title="sent")
+    # the number of winners is a sum of Bernoulli draws: its mean and a 95 % normal band around it
+    mean_t, mean = summed_series(metrics, M.TICKETS_WON_EXPECTED)
+    var = dict(zip(*summed_series(metrics, M.TICKETS_WON_VARIANCE)))
+    if any(mean):
+        half = [1.96 * var.get(t, 0.0) ** 0.5 for t in mean_t]
+        won_ax.plot([t / scale for t in mean_t], mean, color="grey", ls="--", lw=1, label="won, expected")
+        won_ax.fill_between([t / scale for t in mean_t], [max(m - h, 0) for m, h in zip(mean, half)],
+                            [m + h for m, h in zip(mean, half)], color="grey", alpha=0.2, linewidth=0,
+                            label="95 % band")
     won_ax.set(xlabel=f"simulated time ({unit})", ylabel="tickets (cumulative)", title="winning tickets")
     for ax in (sent_ax, won_ax):
         if ax.lines:
