@@ -164,7 +164,9 @@ def yield_seeking(obs: DelegatorObservation, params: Mapping[str, Any]) -> list[
     unbond_fraction (0.5 of the stake when the yield falls short), switch_margin (0.02: move to
     the best orchestrator when it yields this much more), noise (0: sd of a normal added to the
     required return), price_sensitivity (0: the required return rises by this × the last
-    round's LPT/USD log-return fall, i.e. delegators leave on price drops)."""
+    round's LPT/USD log-return fall, i.e. delegators leave on price drops). Withdrawn LPT is
+    bonded again (to its orchestrator, or to the best one when fully unbonded) once the yield
+    clears the requirement."""
     if obs.rng.random() < float(params.get("inertia", 0.9)):
         return []
     net = obs.network
@@ -180,7 +182,7 @@ def yield_seeking(obs: DelegatorObservation, params: Mapping[str, Any]) -> list[
             return [Unbond(obs.bonded * float(params.get("unbond_fraction", 0.5)))]
         if best.net_yield - mine.net_yield > float(params.get("switch_margin", 0.02)):
             return [Move(best.name)]
-        return []
+        return [Bond(mine.name)] if obs.balance > 0 else []  # (bonding elsewhere would move the whole stake)
     if obs.balance > 0 and best.net_yield >= required:
         return [Bond(best.name)]
     return []

@@ -168,6 +168,8 @@ def test_yield_seeking_by_hand():
     # o0 at 25 % clears 20 %, o1 at 31 % beats it by more than 5 points: move
     assert pol.yield_seeking(delegator(network((0.25, 0.31))), p) == [pol.Move("o1")]
     assert pol.yield_seeking(delegator(network((0.25, 0.29))), p) == []
+    # partly unbonded, its orchestrator clears the requirement again: the withdrawn LPT goes back to it
+    assert pol.yield_seeking(delegator(network((0.25, 0.29)), balance=40), p) == [pol.Bond("o0")]
     # unbonded with a balance: bond to the best when it clears the requirement
     assert pol.yield_seeking(delegator(network(), bonded=0, delegate=None, balance=50), p) == [pol.Bond("o1")]
     # noise: z = +1 with sd 0.15 raises the requirement to 35 %: o1's 30 % no longer clears it
