@@ -134,3 +134,41 @@ def test_gateway_reaches_an_https_orchestrator(tmp_path):
             await stop()
 
     run(scenario())
+
+
+def test_processes_over_tls_orchestrator_remote_transcoder_gateway(tmp_path):
+    """`lpnode orchestrator -serviceAddr https://...` makes its certificate in -dataDir; a remote
+    transcoder and a gateway given the https:// address reach it (gRPC pinned, HTTP unverified)."""
+    import subprocess
+    import sys
+    import time
+
+    from node.worker.media import synthetic_segment
+    from tests.node.test_processes import stop_all, wait_http
+
+    orch, gw = free_port(), free_port()
+    base = f"https://127.0.0.1:{orch}"
+    lpnode = [sys.executable, "-m", "node.cli"]
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    procs = [subprocess.Popen(lpnode + ["orchestrator", "-serviceAddr", base, "-orchSecret", "s3cret",
+                                        "-dataDir", str(tmp_path)], **quiet),
+             subprocess.Popen(lpnode + ["gateway", "-httpAddr", f"127.0.0.1:{gw}", "-orchAddr", base], **quiet)]
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and not (tmp_path / "cert.pem").exists():
+            time.sleep(0.2)
+        wait_http(f"http://127.0.0.1:{gw}/healthz", deadline)
+        while time.time() < deadline:
+            try:
+                httpx.get(base + "/metrics", verify=False, timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        procs.append(subprocess.Popen(lpnode + ["transcoder", "-orchAddr", base, "-orchSecret", "s3cret"], **quiet))
+        time.sleep(3)  # registration
+        r = httpx.post(f"http://127.0.0.1:{gw}/live/s/0.ts", content=synthetic_segment(2.0, 1280, 720),
+                       headers={"Accept": "multipart/mixed"}, timeout=60)
+        assert r.status_code == 200 and r.content.count(b"Rendition-Name: ") == 2
+        assert "livepeer_segment_transcoded_total 1.0" in httpx.get(base + "/metrics", verify=False).text
+    finally:
+        stop_all(procs)
