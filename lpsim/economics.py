@@ -13,8 +13,9 @@ Conventions (units in docs/data-dictionary.md, "research"):
 - Annualised figures compound the window's rate over a year of 365.25 days; a round's length in
   seconds is read from the rows' times (rounds are recorded as they start).
 - Dilution is the share of supply a holder who does not stake loses over the window: 1 − S₀/S₁.
-- USD figures need the LPT/USD price series (`metric_names.LPT_USD`, a network metric); until a
-  run records one they are None.
+- USD figures need the LPT/USD (and, for fees, ETH/USD) price series (`metric_names.LPT_USD`,
+  `ETH_USD`, network metrics from the scenario's `series`); without them they are None. The USD
+  yield is the LPT yield times the LPT price's change over the window.
 """
 from __future__ import annotations
 
@@ -136,8 +137,9 @@ def economics(metrics: Rows, *, target_bonding_rate: Optional[float] = None, win
             growth_factor *= 1 + y
     lpt_yield = growth_factor - 1 if yields else None
     usd_yield = None
-    price_name = getattr(M, "LPT_USD", None)
-    prices = _per_round(metrics, price_name) if price_name else {}
+    prices = _per_round(metrics, M.LPT_USD)
+    eth = _per_round(metrics, M.ETH_USD)
+    lpt_end, eth_end = (prices[max(prices)] if prices else None), (eth[max(eth)] if eth else None)
     if lpt_yield is not None and rounds and prices.get(rounds[0]) and prices.get(rounds[-1]) is not None:
         usd_yield = (1 + lpt_yield) * prices[rounds[-1]] / prices[rounds[0]] - 1
 
@@ -167,10 +169,20 @@ def economics(metrics: Rows, *, target_bonding_rate: Optional[float] = None, win
                           **{f"top{n}_share": top_share(stakes.values(), n) for n in TOP_N}},
         "treasury": {"minted_lpt": sum(treasury[r] for r in rounds if r in treasury) if treasury else None,
                      "balance_lpt": treasury_balance[max(treasury_balance)] if treasury_balance else None},
-        "orchestrators": {o: {"stake_lpt": stakes.get(o),
-                              "rewards_lpt": sum(rewards[o].values()) if o in rewards else None,  # type: ignore[union-attr]
-                              "fees_wei": fees.get(o)} for o in orchs},
+        "orchestrators": {o: _income(stakes.get(o), sum(rewards[o].values()) if o in rewards else None,  # type: ignore[union-attr]
+                                     fees.get(o), lpt_end, eth_end) for o in orchs},
     }
+
+
+def _income(stake: Optional[float], rewards: Optional[float], fees_wei: Optional[float],
+            lpt_usd: Optional[float], eth_usd: Optional[float]) -> dict[str, Any]:
+    """An orchestrator's stake and income (its pool's rewards, before cuts, and fees); in USD at
+    the end-of-run prices when the run recorded both price series. No cost is subtracted: a
+    scenario gives none yet."""
+    usd = None
+    if lpt_usd is not None and eth_usd is not None:
+        usd = (rewards or 0.0) * lpt_usd + (fees_wei or 0.0) / 1e18 * eth_usd
+    return {"stake_lpt": stake, "rewards_lpt": rewards, "fees_wei": fees_wei, "income_usd": usd}
 
 
 def _last_by_entity(rows: Rows, metric: str) -> dict[str, float]:

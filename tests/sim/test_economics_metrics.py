@@ -83,3 +83,17 @@ def test_empty_rows_give_none():
     e = economics([])
     assert e["rounds"] == 0 and e["yield"]["lpt"] is None and e["supply"]["growth"] is None
     assert e["concentration"]["gini"] is None
+
+
+def test_usd_yield_and_income_read_the_price_series(run):
+    metrics, _, _ = run
+    rounds = sorted(per_round(metrics, m.TOTAL_SUPPLY)[m.NETWORK])  # the rounds recorded
+    # LPT/USD doubles over the run, ETH/USD stays at 3000
+    prices = [{"time": 0.0, "round": r, "entity": m.NETWORK, "metric": m.LPT_USD,
+               "value": 10.0 * (2.0 if r == rounds[-1] else 1.0)} for r in rounds]
+    prices += [{"time": 0.0, "round": r, "entity": m.NETWORK, "metric": m.ETH_USD, "value": 3000.0} for r in rounds]
+    e = economics(metrics + prices)
+    assert e["yield"]["usd"] == pytest.approx((1 + e["yield"]["lpt"]) * 2 - 1)
+    o = next(iter(e["orchestrators"].values()))
+    assert o["income_usd"] == pytest.approx(o["rewards_lpt"] * 20.0 + (o["fees_wei"] or 0) / 1e18 * 3000.0)
+    assert economics(metrics)["orchestrators"][next(iter(e["orchestrators"]))]["income_usd"] is None
