@@ -20,7 +20,8 @@ Conventions (units in docs/data-dictionary.md, "research"):
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Optional
+from collections.abc import Iterable
+from typing import Any
 
 from lpsim import metric_names as M
 
@@ -43,7 +44,7 @@ def _per_round(rows: Rows, metric: str, entity: str = M.NETWORK) -> dict[int, fl
     return {rnd: v for rnd, (_, v) in sorted(out.items())}
 
 
-def _round_seconds(rows: Rows) -> Optional[float]:
+def _round_seconds(rows: Rows) -> float | None:
     """Seconds per round from the times of the first sample of each round's network rows."""
     first: dict[int, float] = {}
     for r in rows:
@@ -55,7 +56,7 @@ def _round_seconds(rows: Rows) -> Optional[float]:
     return (t1 - t0) / (r1 - r0) if t1 > t0 else None
 
 
-def _annualise(rate: Optional[float], seconds: Optional[float]) -> Optional[float]:
+def _annualise(rate: float | None, seconds: float | None) -> float | None:
     if rate is None or not seconds or rate <= -1:
         return None
     try:
@@ -64,7 +65,7 @@ def _annualise(rate: Optional[float], seconds: Optional[float]) -> Optional[floa
         return None
 
 
-def gini(values: Iterable[float]) -> Optional[float]:
+def gini(values: Iterable[float]) -> float | None:
     """Gini coefficient of non-negative values: 0 = all equal, → 1 = one holds everything."""
     xs = sorted(v for v in values if v is not None)
     total = sum(xs)
@@ -74,7 +75,7 @@ def gini(values: Iterable[float]) -> Optional[float]:
     return sum((2 * i - n - 1) * x for i, x in enumerate(xs, 1)) / (n * total)
 
 
-def nakamoto(values: Iterable[float], threshold: float = 0.5) -> Optional[int]:
+def nakamoto(values: Iterable[float], threshold: float = 0.5) -> int | None:
     """The fewest holders whose combined share exceeds `threshold` of the total."""
     xs = sorted((v for v in values if v), reverse=True)
     total = sum(xs)
@@ -88,13 +89,13 @@ def nakamoto(values: Iterable[float], threshold: float = 0.5) -> Optional[int]:
     return len(xs)
 
 
-def top_share(values: Iterable[float], n: int) -> Optional[float]:
+def top_share(values: Iterable[float], n: int) -> float | None:
     xs = sorted((v for v in values if v is not None), reverse=True)
     total = sum(xs)
     return sum(xs[:n]) / total if total > 0 else None
 
 
-def _bonding(rates: dict[int, float], target: Optional[float], seconds: Optional[float]) -> dict[str, Any]:
+def _bonding(rates: dict[int, float], target: float | None, seconds: float | None) -> dict[str, Any]:
     values = list(rates.values())
     below = [r for r, v in rates.items() if target is not None and v < target]
     longest = run = 0
@@ -110,7 +111,7 @@ def _bonding(rates: dict[int, float], target: Optional[float], seconds: Optional
             "time_below_target_s": len(below) * seconds if target is not None and seconds and values else None}
 
 
-def economics(metrics: Rows, *, target_bonding_rate: Optional[float] = None, window: Optional[int] = None,
+def economics(metrics: Rows, *, target_bonding_rate: float | None = None, window: int | None = None,
               threshold: float = 0.5) -> dict[str, Any]:
     """The research figures of a run (see the module docstring); every value None where the rows
     hold nothing to compute it from. `target_bonding_rate` is a fraction (the scenario's)."""
@@ -174,8 +175,8 @@ def economics(metrics: Rows, *, target_bonding_rate: Optional[float] = None, win
     }
 
 
-def _income(stake: Optional[float], rewards: Optional[float], fees_wei: Optional[float],
-            lpt_usd: Optional[float], eth_usd: Optional[float]) -> dict[str, Any]:
+def _income(stake: float | None, rewards: float | None, fees_wei: float | None,
+            lpt_usd: float | None, eth_usd: float | None) -> dict[str, Any]:
     """An orchestrator's stake and income (its pool's rewards, before cuts, and fees); in USD at
     the end-of-run prices when the run recorded both price series. No cost is subtracted: a
     scenario gives none yet."""

@@ -49,8 +49,9 @@ def network_day(date: object) -> NetworkDay:
     first, last = rows[0]["date"], rows[-1]["date"]
     if isinstance(date, dt.date):  # YAML reads an unquoted 2024-06-01 as a date
         date = date.isoformat()
-    if not isinstance(date, str):
-        raise ValueError(f"expected a date YYYY-MM-DD between {first} and {last} (got {date!r})")
+    if not isinstance(date, str):  # a ValueError: pydantic turns it into the field's problem
+        raise ValueError(  # noqa: TRY004
+            f"expected a date YYYY-MM-DD between {first} and {last} (got {date!r})")
     try:
         day = dt.date.fromisoformat(date)
     except ValueError:

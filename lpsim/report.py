@@ -470,7 +470,12 @@ def write_report(results_dir: str | Path) -> Path:
     missing = []
     for heading, draw in FIGURES:
         drawn: list[Drawn] = []  # what the figure returned, kept to name what it lacked
-        parts += figure_section(heading, lambda draw=draw: drawn.append(draw(tables, summary)) or drawn[0])
+
+        def draw_once(draw=draw, drawn=drawn) -> Drawn:
+            drawn.append(draw(tables, summary))
+            return drawn[0]
+
+        parts += figure_section(heading, draw_once)
         if drawn and isinstance(drawn[0], NoData):
             missing.append(f"{heading.split(':')[0].lower()} ({drawn[0].rstrip('.')})")
     if missing:

@@ -46,7 +46,7 @@ def test_a_run_starts_with_the_recorded_supply_bonded_and_inflation(tmp_path):
     summary = sim.finish(tmp_path)
     assert summary["extra"]["start_date"] == "2024-06-01"
     assert summary["extra"]["end_date"] == "2024-06-01"  # 3 rounds of 20 blocks: minutes
-    first = [r for r in sim.rec.metric_rows if r[2] == m.NETWORK and r[3] == m.INFLATION][0]
+    first = next(r for r in sim.rec.metric_rows if r[2] == m.NETWORK and r[3] == m.INFLATION)
     # the recorded value, moved by the Minter's ±500 ppb steps of the rounds initialised since genesis
     assert first[4] != day.inflation_ppb and abs(first[4] - day.inflation_ppb) in (500, 1000)
     explicit = parse_scenario(TEXT.replace("round_length: 20}", "round_length: 20, params: {inflation: 1000}}"))

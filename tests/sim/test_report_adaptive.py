@@ -39,7 +39,7 @@ def test_economics_run_gets_the_economics_page_and_no_job_panels(tmp_path):
 
 
 def test_jobs_run_gets_the_job_panels(tmp_path):
-    sections, page = _run(tmp_path, SMALL.replace("duration: 40 min", "duration: 12 min"), "small")
+    sections, _ = _run(tmp_path, SMALL.replace("duration: 40 min", "duration: 12 min"), "small")
     for heading in ("Selection: job share vs expected share", "Job latency", "Tickets over time",
                     "Payment variance: expected vs realised fees"):
         assert sections.get(heading) == "<img", heading
