@@ -73,6 +73,7 @@ MAX_RAW_TX_BYTES = 4 * 32 * 1024  # a pooled transaction's size [txMaxSize 128 K
 MAX_INITCODE_SIZE = 2 * 24576  # EIP-3860 [params.MaxInitCodeSize: "max initcode size exceeded"]
 MIN_TIP = 1  # wei; a smaller tip is "transaction underpriced" [txpool.pricelimit 1]
 UINT256_MAX = 2**256 - 1
+ZERO_ADDRESS = "0x" + "00" * 20
 DEFAULT_TIP = 10**9  # eth_maxPriorityFeePerGas: anvil's suggestion, 1 gwei
 SLOTS_IN_AN_EPOCH = 32  # anvil's "safe" is the head less one epoch, "finalized" less two
 FILTER_TIMEOUT = 300.0  # s; a filter not polled for this long is dropped [geth's filter deadline 5 min]
@@ -784,6 +785,10 @@ class DevchainRpc:
         if len(params) > 2 and params[2]:
             raise RpcError(-32602, f"{method}: state overrides are not supported")
         call = _call_object(params[0])
+        # geth's default sender is the zero address; left out, web3's eth-tester middleware would
+        # guess one by listing every account, a third of an eth_call's time
+        if call.get("from") is None:
+            call["from"] = ZERO_ADDRESS
         out: list = [call]
         if len(params) > 1 and params[1] is not None:
             tag = params[1]

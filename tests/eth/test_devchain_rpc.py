@@ -445,3 +445,13 @@ def test_send_transaction_and_pending_filters(url, w3, keys):
     finally:
         result(url, "evm_setAutomine", True)  # mines what waited
     assert result(url, "eth_getTransactionReceipt", queued)["status"] == "0x1"
+
+
+def test_a_call_without_from_is_sent_by_the_zero_address(url, w3):
+    """geth's default sender for eth_call/eth_estimateGas is the zero address (not a guessed account)."""
+    echo = "0x" + "5e" * 20  # code: CALLER PUSH1 0 MSTORE PUSH1 32 PUSH1 0 RETURN
+    assert "error" not in rpc(url, "anvil_setCode", echo, "0x3360005260206000f3")
+    assert rpc(url, "eth_call", {"to": echo}, "latest")["result"] == "0x" + "00" * 32
+    assert rpc(url, "eth_call", {"to": echo, "from": None}, "latest")["result"] == "0x" + "00" * 32
+    sender = w3.eth.accounts[1]
+    assert rpc(url, "eth_call", {"to": echo, "from": sender}, "latest")["result"] == "0x" + "00" * 12 + sender[2:].lower()
