@@ -93,16 +93,22 @@ class Background:
 
 GET_ORCH_INFO = """
 import json, sys
-from livepeer_gateway import get_orch_info
+from livepeer_gateway import PaymentSession, get_orch_info
 info = get_orch_info(sys.argv[1], signer_url=sys.argv[2])
+session = PaymentSession(sys.argv[2], info, type="lv2v")
+first = session.get_payment()  # no manifest id yet: the SDK's first call
+session.set_manifest_id("sdk-stream")
+session.send_payment()  # signer (state round-tripped) -> POST {orchestrator}/payment over TLS
 print(json.dumps({"transcoder": info.transcoder, "address": "0x" + info.address.hex(),
-                  "recipient": "0x" + info.ticket_params.recipient.hex(), "price": info.price_info.pricePerUnit}))
+                  "recipient": "0x" + info.ticket_params.recipient.hex(), "price": info.price_info.pricePerUnit,
+                  "first_payment": bool(first.payment and first.seg_creds)}))
 """
 
 
 def test_sdk_get_orch_info_over_tls_signed_by_the_remote_signer(sdk_python, tmp_path):
     """The SDK pins the orchestrator's self-signed certificate (TOFU), asks the remote signer for
-    the request's signature, and the on-chain orchestrator (which checks that signature) answers."""
+    the request's signature, and the on-chain orchestrator (which checks that signature) answers;
+    its PaymentSession gets signed tickets from the signer and the orchestrator accepts them."""
     import uvicorn
     from eth_account import Account
 
@@ -152,7 +158,9 @@ def test_sdk_get_orch_info_over_tls_signed_by_the_remote_signer(sdk_python, tmp_
     finally:
         bg.close(stop)
     assert got["transcoder"] == base and got["address"].lower() == o.lower()
-    assert got["recipient"].lower() == o.lower() and got["price"] == 7
+    assert got["recipient"].lower() == o.lower() and got["price"] == 7 and got["first_payment"]
+    received = node.metrics.tickets_recv.labels(g)._value.get()
+    assert received >= 1 and not node.metrics.payment_recv_errors.labels(g, "fatal")._value.get()
 
 
 LIVE_SCRIPT = """
