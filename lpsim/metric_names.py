@@ -25,6 +25,10 @@ GAS_PRICE_GWEI = "gas_price_gwei"
 DEMAND_MULTIPLIER = "demand_multiplier"  # scales every workload's arrival rate
 SERIES_METRICS = {"lpt_usd": LPT_USD, "eth_usd": ETH_USD, "gas_price_gwei": GAS_PRICE_GWEI,
                   "demand": DEMAND_MULTIPLIER}
+SERIES_UNITS = {LPT_USD: ("USD", "LPT price in the round (series lpt_usd)"),
+                ETH_USD: ("USD", "ETH price in the round (series eth_usd)"),
+                GAS_PRICE_GWEI: ("gwei", "gas price in the round (series gas_price_gwei)"),
+                DEMAND_MULTIPLIER: ("", "factor on every workload's arrival rate in the round (series demand)")}
 
 # orchestrator rows
 STAKE = "stake_lpt"

@@ -34,7 +34,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from pydantic import ValidationError
 
-from . import sweep_stats
+from . import metric_names as m, sweep_stats
 from .sweep_stats import is_number
 from .provenance import provenance
 from .scenario import (Problem, Scenario, ScenarioError, _path_parts, check_sweep_size,  # noqa: F401 (set_path: public here too)
@@ -492,6 +492,17 @@ def documented(column: str, params: Iterable[str]) -> str | None:
     return column if column in COLUMNS or column in FIGURES else None
 
 
+POLICY_ACTION_COLUMNS = {
+    "time": "simulated seconds when the action was carried out",
+    "round": "protocol round",
+    "entity": "the delegator or orchestrator whose policy returned it",
+    "action": "the action as Python writes it (Bond(to=..., amount=...), Unbond, Rebond, Move, CallReward, "
+              "SetTerms, Leave; 'withdraw' for a matured unbonding lock)",
+    "ok": "True when the transaction went through",
+    "revert_reason": "the contract's revert reason (or why it was not sent) when ok is False",
+}
+
+
 def data_dictionary() -> str:
     """docs/data-dictionary.md (tests/sim/test_sweep_stats.py checks the file is this)."""
     def table(rows: Iterable[tuple[str, ...]], head: tuple[str, ...]) -> list[str]:
@@ -520,6 +531,13 @@ def data_dictionary() -> str:
               "and, with common seeds, `paired` (figure -> statistics of the run-by-run difference from point 0, "
               "over the runs both finished). Statistics, in the figure's unit:", ""]
     lines += table(((f"`{k}`", v) for k, v in STATISTICS.items()), ("key", "meaning"))
+    lines += ["", "## Exogenous series metrics", "",
+              "Network rows (`entity` network), one per round, present when the scenario has the series "
+              "(`series:`; lpsim.exogenous).", ""]
+    lines += table(((f"`{k}`", *v) for k, v in m.SERIES_UNITS.items()), ("metric", "unit", "meaning"))
+    lines += ["", "## A run's `policy_actions.csv`", "",
+              "Written when a policy (lpsim.policies) returned actions: one row per action and per withdrawal.", ""]
+    lines += table(((f"`{k}`", v) for k, v in POLICY_ACTION_COLUMNS.items()), ("column", "meaning"))
     lines += ["", "## `provenance` (every run's and every sweep's `summary.json`)", ""]
     lines += table(((f"`{k}`", v) for k, v in PROVENANCE.items()), ("key", "meaning"))
     return "\n".join(lines) + "\n"
