@@ -165,7 +165,16 @@ class GatewayNode:
         caps_msg = wire.capabilities_to_proto(caps)
         if caps_msg is not None:
             req.capabilities.CopyFrom(caps_msg)
-        info = await stub.GetOrchestrator(req, timeout=GRPC_TIMEOUT)
+        try:
+            info = await stub.GetOrchestrator(req, timeout=GRPC_TIMEOUT)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.UNAVAILABLE and uri.startswith("https://"):
+                # perhaps a new certificate (go's gateway verifies none): pin afresh next time, as the SDK's TOFU
+                host, _, port = grpc_target(uri).rpartition(":")
+                self.tls_pins.forget(host, int(port))
+                if (stale := self.channels.pop(uri, None)) is not None:
+                    await stale.close()
+            raise
         return wire.orchestrator_info_from_proto(info)
 
     async def open_channel(self, uri: str):

@@ -172,3 +172,33 @@ def test_processes_over_tls_orchestrator_remote_transcoder_gateway(tmp_path):
         assert "livepeer_segment_transcoded_total 1.0" in httpx.get(base + "/metrics", verify=False).text
     finally:
         stop_all(procs)
+
+
+def test_gateway_repins_after_the_orchestrator_changes_its_certificate(tmp_path):
+    """Unreachable at first contact, then up, then restarted with a new certificate: each failure
+    is an RPC error to discovery, and the next call pins what the orchestrator now presents."""
+    from node.gateway.node import GatewayNode
+
+    async def scenario():
+        port = free_port()
+        base = f"https://127.0.0.1:{port}"
+        gateway = GatewayNode([base])
+        try:
+            with pytest.raises(grpc.aio.AioRpcError):
+                await gateway.get_orchestrator(base, None)  # nothing listens yet
+            for datadir in ("a", "b"):  # two certificates at the same address
+                node = OrchestratorNode(OrchestratorConfig(base, transcoding=False))
+                ctx = server_context(*ensure_cert(tmp_path / datadir, "127.0.0.1"))
+                _, stop = await serve_orchestrator(node, "127.0.0.1", port, private_key=None, transcode=None,
+                                                   runners={}, ssl_context=ctx)
+                try:
+                    if datadir == "b":
+                        with pytest.raises(grpc.aio.AioRpcError):  # the old pin no longer fits
+                            await gateway.get_orchestrator(base, None)
+                    assert (await gateway.get_orchestrator(base, None)).transcoder == base
+                finally:
+                    await stop()
+        finally:
+            await gateway.close()
+
+    run(scenario())
