@@ -28,6 +28,7 @@ from lpsim import metric_names as M
 __all__ = ["YEAR_S", "economics", "gini", "nakamoto", "top_share"]
 
 YEAR_S = 365.25 * 86400
+MONTH_S = YEAR_S / 12
 TOP_N = (1, 5, 10)
 
 Rows = list[dict[str, Any]]
@@ -112,9 +113,10 @@ def _bonding(rates: dict[int, float], target: float | None, seconds: float | Non
 
 
 def economics(metrics: Rows, *, target_bonding_rate: float | None = None, window: int | None = None,
-              threshold: float = 0.5) -> dict[str, Any]:
+              threshold: float = 0.5, costs: dict[str, float] | None = None) -> dict[str, Any]:
     """The research figures of a run (see the module docstring); every value None where the rows
-    hold nothing to compute it from. `target_bonding_rate` is a fraction (the scenario's)."""
+    hold nothing to compute it from. `target_bonding_rate` is a fraction (the scenario's);
+    `costs` maps an orchestrator to its running cost in USD a month (`cost_usd_per_month`)."""
     supply, bonded = _per_round(metrics, M.TOTAL_SUPPLY), _per_round(metrics, M.TOTAL_BONDED)
     minted, treasury = _per_round(metrics, M.MINTED), _per_round(metrics, M.TREASURY_MINTED)
     rounds = sorted(supply)
@@ -171,19 +173,22 @@ def economics(metrics: Rows, *, target_bonding_rate: float | None = None, window
         "treasury": {"minted_lpt": sum(treasury[r] for r in rounds if r in treasury) if treasury else None,
                      "balance_lpt": treasury_balance[max(treasury_balance)] if treasury_balance else None},
         "orchestrators": {o: _income(stakes.get(o), sum(rewards[o].values()) if o in rewards else None,  # type: ignore[union-attr]
-                                     fees.get(o), lpt_end, eth_end) for o in orchs},
+                                     fees.get(o), lpt_end, eth_end, (costs or {}).get(o), span) for o in orchs},
     }
 
 
 def _income(stake: float | None, rewards: float | None, fees_wei: float | None,
-            lpt_usd: float | None, eth_usd: float | None) -> dict[str, Any]:
+            lpt_usd: float | None, eth_usd: float | None, cost_per_month: float | None,
+            span: float | None) -> dict[str, Any]:
     """An orchestrator's stake and income (its pool's rewards, before cuts, and fees); in USD at
-    the end-of-run prices when the run recorded both price series. No cost is subtracted: a
-    scenario gives none yet."""
+    the end-of-run prices when the run recorded both price series, less its running cost over the
+    window when the scenario gives one."""
     usd = None
     if lpt_usd is not None and eth_usd is not None:
         usd = (rewards or 0.0) * lpt_usd + (fees_wei or 0.0) / 1e18 * eth_usd
-    return {"stake_lpt": stake, "rewards_lpt": rewards, "fees_wei": fees_wei, "income_usd": usd}
+    cost = cost_per_month * span / MONTH_S if cost_per_month is not None and span else None
+    return {"stake_lpt": stake, "rewards_lpt": rewards, "fees_wei": fees_wei, "income_usd": usd,
+            "cost_usd": cost, "profit_usd": usd - cost if usd is not None and cost is not None else None}
 
 
 def _last_by_entity(rows: Rows, metric: str) -> dict[str, float]:

@@ -383,6 +383,8 @@ class OrchestratorGroup(Group):
                       _serialized(lambda p: {1.0: "always", 0.0: "never"}.get(p, p))] = "always"
     service_uri: str = "https://{name}:8935"  # {name}: the orchestrator's name; {index}: its i
     policy: PolicyField = None  # None: the default policy (reward with probability `reward`, fixed terms)
+    # running cost in USD per 30.44-day month, for the summary's profitability (lpsim.economics)
+    cost_usd_per_month: Optional[float] = Field(None, ge=0)
 
     @field_validator("pipelines", mode="before")
     @classmethod

@@ -161,7 +161,8 @@ def summarize(results: str | Path | dict, extra: Optional[dict] = None) -> dict[
         "fees": _fees_section(metrics),
         "rewards": _rewards_section(metrics),
         "economics": _economics_section(metrics),
-        "research": economics(metrics, target_bonding_rate=_target_bonding_rate(scenario)),
+        "research": economics(metrics, target_bonding_rate=_target_bonding_rate(scenario),
+                              costs=_costs(scenario)),
         "selection": _selection_section(counted, metrics, _selection_algorithm(scenario)),
         "transitions": [{k: r[k] for k in ("state", "event", "next_state", "count")}
                         for r in tables.get("transition_counts") or []],
@@ -181,6 +182,14 @@ def _scenario(results: Any) -> Any:
 def _target_bonding_rate(scenario: Any) -> Optional[float]:
     """The scenario's target bonding rate as a fraction."""
     return None if scenario is None else scenario.protocol_params().target_bonding_rate / 1e9
+
+
+def _costs(scenario: Any) -> dict[str, float]:
+    """Orchestrator name -> its group's `cost_usd_per_month`, where the scenario gives one."""
+    if scenario is None:
+        return {}
+    return {f"{g.name}-{i}": g.cost_usd_per_month for g in scenario.orchestrators
+            if g.cost_usd_per_month is not None for i in range(g.count)}
 
 
 def _selection_algorithm(scenario: Any) -> Any:

@@ -97,3 +97,19 @@ def test_usd_yield_and_income_read_the_price_series(run):
     o = next(iter(e["orchestrators"].values()))
     assert o["income_usd"] == pytest.approx(o["rewards_lpt"] * 20.0 + (o["fees_wei"] or 0) / 1e18 * 3000.0)
     assert economics(metrics)["orchestrators"][next(iter(e["orchestrators"]))]["income_usd"] is None
+    name = next(iter(e["orchestrators"]))
+    costed = economics(metrics + prices, costs={name: 300.0})["orchestrators"][name]
+    assert costed["cost_usd"] == pytest.approx(300.0 * e["window_s"] / (365.25 * 86400 / 12))
+    assert costed["profit_usd"] == pytest.approx(costed["income_usd"] - costed["cost_usd"])
+
+
+def test_the_scenarios_cost_reaches_the_summary(tmp_path):
+    text = TEXT.replace("{name: o, count: 5, stake: 5000 LPT}", "{name: o, count: 5, stake: 5000 LPT, cost_usd_per_month: 500}")
+    sim = Simulation(parse_scenario(text, "cost.yaml"))
+    sim.run()
+    research = sim.finish(tmp_path)["research"]
+    orchs = research["orchestrators"]
+    assert set(orchs) == {f"o-{i}" for i in range(5)} and research["window_s"] > 0
+    for v in orchs.values():
+        assert v["cost_usd"] == pytest.approx(500 * research["window_s"] / (365.25 * 86400 / 12))
+    assert all(v["profit_usd"] is None for v in orchs.values())  # no price series: no USD income
