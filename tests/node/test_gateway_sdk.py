@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import threading
 from fractions import Fraction
 from pathlib import Path
@@ -27,7 +26,7 @@ CANDIDATES = ("python3.13", "python3.12", "python3.14")
 def _version(python: str) -> tuple[int, int] | None:
     try:
         out = subprocess.run([python, "-c", "import sys; print(*sys.version_info[:2])"], capture_output=True,
-                             text=True, timeout=30)
+                             text=True, timeout=30, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return None
     parts = out.stdout.split()
@@ -41,7 +40,7 @@ def find_python() -> str | None:
     pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
     found += sorted((str(p) for p in pyenv.glob("3.1[2-9]*/bin/python3")), reverse=True)
     if shutil.which("uv"):
-        uv = subprocess.run(["uv", "python", "find", ">=3.12"], capture_output=True, text=True, timeout=30)
+        uv = subprocess.run(["uv", "python", "find", ">=3.12"], capture_output=True, text=True, timeout=30, check=False)
         found.append(uv.stdout.strip() if uv.returncode == 0 else "")
     for python in filter(None, found):
         version = _version(python)
@@ -60,17 +59,17 @@ def sdk_python() -> str:
     venv = Path(os.environ.get("LPSIM_SDK_VENV", Path.home() / ".cache" / "lpsim" / f"sdk-venv-{major}.{minor}"))
     bin_python = venv / "bin" / "python"
     check = [str(bin_python), "-c", "import livepeer_gateway"]
-    if not bin_python.exists() or subprocess.run(check, capture_output=True).returncode != 0:
+    if not bin_python.exists() or subprocess.run(check, capture_output=True, check=False).returncode != 0:
         subprocess.run([python, "-m", "venv", str(venv)], check=True, timeout=120)
         pip = subprocess.run([str(bin_python), "-m", "pip", "install", "-q", SDK_REQUIREMENT], capture_output=True,
-                             text=True, timeout=600)
+                             text=True, timeout=600, check=False)
         if pip.returncode != 0:
             pytest.skip(f"could not install {SDK_REQUIREMENT} with {python}: {pip.stderr.strip()[-300:]}")
     return str(bin_python)
 
 
 def run_sdk(python: str, script: str, *args: str, timeout: float = 60) -> dict:
-    out = subprocess.run([python, "-c", script, *args], capture_output=True, text=True, timeout=timeout)
+    out = subprocess.run([python, "-c", script, *args], capture_output=True, text=True, timeout=timeout, check=False)
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -80,7 +79,6 @@ class Background:
 
     def __init__(self, start) -> None:
         self.loop = asyncio.new_event_loop()
-        self.ready = threading.Event()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         self.result = asyncio.run_coroutine_threadsafe(start(), self.loop).result(30)

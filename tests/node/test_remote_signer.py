@@ -14,7 +14,6 @@ from node.core.ai_models import AIModelConfig
 from node.core.capabilities import Capability, ai_job_capabilities
 from node.core.pricing import LIVE_VIDEO_UNITS_PER_SECOND
 from node.core.sender import Sender
-from node.net import wire
 from node.net.auth import verify_orchestrator_request
 from node.net.headers import decode_payment_header, decode_segment_header
 from node.orchestrator.node import OrchestratorConfig, OrchestratorNode

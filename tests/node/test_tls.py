@@ -12,7 +12,13 @@ import pytest
 from node.core.ai_models import AIModelConfig
 from node.net.proto import lp_rpc_pb2 as pb
 from node.net.proto import lp_rpc_pb2_grpc as pb_grpc
-from node.net.tls import PinnedChannels, cert_host, ensure_cert, grpc_channel, server_context
+from node.net.tls import (
+    PinnedChannels,
+    cert_host,
+    ensure_cert,
+    grpc_channel,
+    server_context,
+)
 from node.orchestrator.node import OrchestratorConfig, OrchestratorNode
 from node.orchestrator.server import serve_orchestrator
 from tests.net.trickle_serving import run
@@ -69,11 +75,11 @@ def test_pinned_channel_refuses_another_certificate(tmp_path):
     """Trust on first use: a channel pinned to one certificate does not accept a server that
     presents a different one at the same address."""
     async def scenario():
-        base, port, stop = await _orchestrator(tmp_path / "a")
+        _, port, stop = await _orchestrator(tmp_path / "a")
         pins = PinnedChannels()
         await pins.apin("127.0.0.1", port)
         await stop()
-        base, port2, stop = await _orchestrator(tmp_path / "b")
+        _, port2, stop = await _orchestrator(tmp_path / "b")
         try:
             pins._pins[("127.0.0.1", port2)] = pins._pins[("127.0.0.1", port)]  # the old pin at the new address
             async with pins.channel("127.0.0.1", port2) as channel:
