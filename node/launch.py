@@ -540,7 +540,7 @@ def run_orchestrator(args, parser) -> int:
     if not (args.transcoder or args.aiWorker or secret or models):
         parser.error("Running an orchestrator requires an -orchSecret for standalone mode or -transcoder for "
                      "orchestrator+transcoder mode")  # go's rule and words (starter.go)
-    # https:// serves TLS as go (its certificate: cert.pem/key.pem in -dataDir, made when missing);
+    # https:// serves TLS as go (a fresh self-signed cert.pem/key.pem in -dataDir at every start);
     # a bare or http:// address is lpnode's plaintext switch (gRPC over h2c)
     scheme = "https" if args.serviceAddr.startswith("https://") else "http"
     host, port = _split_addr(args.serviceAddr, "serviceAddr", parser)
@@ -594,10 +594,10 @@ def run_orchestrator(args, parser) -> int:
 
     ssl_context = None
     if scheme == "https":
-        from node.net.tls import ensure_cert, server_context
+        from node.net.tls import new_cert, server_context
 
         chain_id = protocol.chain.w3.eth.chain_id if protocol is not None else None
-        ssl_context = server_context(*ensure_cert(data_dir(args, chain_id), host))
+        ssl_context = server_context(*new_cert(data_dir(args, chain_id), host))
 
     async def main():
         await serve_orchestrator(node, bind_host, bind_port, private_key=account.key if account else None,

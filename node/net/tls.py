@@ -1,8 +1,9 @@
 """TLS on the orchestrator's service port, as go-livepeer serves it.
 
-go's orchestrator (server/rpc.go getCert) looks for `cert.pem` and `key.pem` in its data directory
-and, when either is missing, makes a self-signed ECDSA P-256 certificate for the service address's
-host (common.GenCert) before `ListenAndServeTLS`. Its gateway then connects with verification off
+go's orchestrator (server/cert.go getCert) writes a fresh self-signed ECDSA P-256 certificate for
+the service address's host, valid a year, to `cert.pem`/`key.pem` in its data directory at every
+start (its check for existing files is disabled: "for now, just generate a new cert every time"),
+then `ListenAndServeTLS`. Its gateway then connects with verification off
 (`InsecureSkipVerify`). Python's gRPC cannot skip verification, so a gRPC client here pins the
 certificate it fetched on first contact (trust on first use, as the livepeer-gateway SDK does) and
 overrides the target name to the certificate's host.
@@ -47,13 +48,12 @@ def generate_cert(host: str, cert_path: str | Path, key_path: str | Path, *, day
     Path(cert_path).write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 
-def ensure_cert(datadir: str | Path, host: str) -> tuple[Path, Path]:
-    """go's getCert: reuse datadir's cert.pem/key.pem, or make a self-signed pair when either is missing."""
+def new_cert(datadir: str | Path, host: str) -> tuple[Path, Path]:
+    """go's getCert: a new self-signed pair in datadir's cert.pem/key.pem at every start."""
     d = Path(datadir)
     d.mkdir(parents=True, exist_ok=True)
     cert, key = d / CERT_FILE, d / KEY_FILE
-    if not (cert.exists() and key.exists()):
-        generate_cert(host, cert, key)
+    generate_cert(host, cert, key)
     return cert, key
 
 

@@ -112,7 +112,7 @@ def test_sdk_get_orch_info_over_tls_signed_by_the_remote_signer(sdk_python, tmp_
 
     from node.core.ai_models import AIModelConfig
     from node.core.sender import Sender
-    from node.net.tls import ensure_cert, server_context
+    from node.net.tls import new_cert, server_context
     from node.orchestrator.node import OrchestratorConfig, OrchestratorNode
     from node.orchestrator.server import serve_orchestrator
     from node.signer.server import RemoteSigner, create_signer_app
@@ -134,7 +134,7 @@ def test_sdk_get_orch_info_over_tls_signed_by_the_remote_signer(sdk_python, tmp_
     async def start():
         _, stop_orch = await serve_orchestrator(node, "127.0.0.1", port, private_key=o_key, transcode=None,
                                                 runners={},
-                                                ssl_context=server_context(*ensure_cert(tmp_path, "127.0.0.1")))
+                                                ssl_context=server_context(*new_cert(tmp_path, "127.0.0.1")))
         signer = RemoteSigner(g, g_key, Sender(g, g_key, chain), chain)
         server = uvicorn.Server(uvicorn.Config(create_signer_app(signer), host="127.0.0.1", port=0,
                                                log_level="warning"))

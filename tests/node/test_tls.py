@@ -15,8 +15,8 @@ from node.net.proto import lp_rpc_pb2_grpc as pb_grpc
 from node.net.tls import (
     PinnedChannels,
     cert_host,
-    ensure_cert,
     grpc_channel,
+    new_cert,
     server_context,
 )
 from node.orchestrator.node import OrchestratorConfig, OrchestratorNode
@@ -27,15 +27,13 @@ from tests.node.hostile import free_port
 pytest.importorskip("cryptography")
 
 
-def test_cert_made_once_in_datadir(tmp_path):
-    cert, key = ensure_cert(tmp_path, "127.0.0.1")
+def test_a_new_cert_in_datadir_at_every_start(tmp_path):
+    """go's getCert writes a fresh pair each start (its reuse check is disabled)."""
+    cert, key = new_cert(tmp_path, "127.0.0.1")
     assert (cert.name, key.name) == ("cert.pem", "key.pem")
     first = cert.read_bytes()
-    assert cert_host(first) == "127.0.0.1"
-    assert ensure_cert(tmp_path, "127.0.0.1")[0].read_bytes() == first  # reused, as go's getCert
-    key.unlink()
-    assert ensure_cert(tmp_path, "127.0.0.1")[0].read_bytes() != first  # either file missing: a new pair
-    assert (key.stat().st_mode & 0o777) == 0o600
+    assert cert_host(first) == "127.0.0.1" and (key.stat().st_mode & 0o777) == 0o600
+    assert new_cert(tmp_path, "127.0.0.1")[0].read_bytes() != first
 
 
 async def _orchestrator(tmp_path):
@@ -43,7 +41,7 @@ async def _orchestrator(tmp_path):
     base = f"https://127.0.0.1:{port}"
     models = [AIModelConfig("text-to-image", "m", url="http://runner", capacity=1)]
     node = OrchestratorNode(OrchestratorConfig(base, ai_models=models, transcoding=False))
-    ctx = server_context(*ensure_cert(tmp_path, "127.0.0.1"))
+    ctx = server_context(*new_cert(tmp_path, "127.0.0.1"))
     _, stop = await serve_orchestrator(node, "127.0.0.1", port, private_key=None, transcode=None, runners={},
                                        ssl_context=ctx)
     return base, port, stop
@@ -93,7 +91,7 @@ def test_pinned_channel_refuses_another_certificate(tmp_path):
 
 
 def test_server_context_offers_h2_then_http1(tmp_path):
-    ctx = server_context(*ensure_cert(tmp_path, "localhost"))
+    ctx = server_context(*new_cert(tmp_path, "localhost"))
     assert isinstance(ctx, ssl.SSLContext)
 
     async def scenario():
@@ -128,7 +126,7 @@ def test_gateway_reaches_an_https_orchestrator(tmp_path):
                                                    ai_models=[AIModelConfig("text-to-image", "m", warm=True)]))
         _, stop = await serve_orchestrator(node, "127.0.0.1", port, private_key=None, transcode=None,
                                            runners={"text-to-image": f"http://127.0.0.1:{runner_port}"},
-                                           ssl_context=server_context(*ensure_cert(tmp_path, "127.0.0.1")))
+                                           ssl_context=server_context(*new_cert(tmp_path, "127.0.0.1")))
         gateway = GatewayNode([base])
         try:
             fields = {"prompt": "a dog", "model_id": "m", "width": 64, "height": 64, "seed": 3}
@@ -194,7 +192,7 @@ def test_gateway_repins_after_the_orchestrator_changes_its_certificate(tmp_path)
                 await gateway.get_orchestrator(base, None)  # nothing listens yet
             for datadir in ("a", "b"):  # two certificates at the same address
                 node = OrchestratorNode(OrchestratorConfig(base, transcoding=False))
-                ctx = server_context(*ensure_cert(tmp_path / datadir, "127.0.0.1"))
+                ctx = server_context(*new_cert(tmp_path / datadir, "127.0.0.1"))
                 _, stop = await serve_orchestrator(node, "127.0.0.1", port, private_key=None, transcode=None,
                                                    runners={}, ssl_context=ctx)
                 try:
