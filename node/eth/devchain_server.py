@@ -106,9 +106,16 @@ class DevchainHandler(BaseHTTPRequestHandler):
 
     rpc: DevchainRpc  # set by make_server
     timeout = READ_TIMEOUT  # per socket operation; the watchdog below bounds the whole read
+    # keep-alive, as geth and anvil answer: a connection per request cost more than most calls
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes; Nagle held the second ~40 ms
 
     def setup(self) -> None:
         super().setup()
+        self._arm_watchdog()
+
+    def _arm_watchdog(self) -> None:
+        """Bound the next request's wait and read (headers and body) by READ_TIMEOUT."""
         self._reading = True
         self._watchdog = threading.Timer(READ_TIMEOUT, self._read_expired)
         self._watchdog.daemon = True
@@ -132,6 +139,7 @@ class DevchainHandler(BaseHTTPRequestHandler):
         try:
             request = self._read_request()
         except RequestRefused as exc:
+            self.close_connection = True  # what follows on this connection cannot be trusted to frame
             self._reply(exc.status, self.rpc._error(None, RpcError(exc.code, exc.message)))
             if self._unread_body:
                 self._discard_body()
@@ -144,6 +152,8 @@ class DevchainHandler(BaseHTTPRequestHandler):
         self._watchdog.cancel()
         self._reading = False
         self._reply(200, self.rpc.handle(request, deadline))
+        if not self.close_connection:
+            self._arm_watchdog()
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         """The WebSocket handshake (RFC 6455 section 4.2), then JSON-RPC over WebSocket."""
@@ -162,7 +172,6 @@ class DevchainHandler(BaseHTTPRequestHandler):
             return
         self._watchdog.cancel()  # the connection now lives as long as the client keeps it
         self._reading = False
-        self.protocol_version = "HTTP/1.1"  # a 101 is HTTP/1.1's (this server otherwise answers 1.0)
         self.send_response(101)
         self.send_header("Upgrade", "websocket")
         self.send_header("Connection", "Upgrade")

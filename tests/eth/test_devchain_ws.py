@@ -212,3 +212,24 @@ def test_web3_websocket_provider_subscribes(server):
 
     before, announced = asyncio.run(asyncio.wait_for(run(), 30))
     assert announced == before + 1
+
+
+def test_http_connections_are_kept_alive(server):
+    """Two requests on one connection (HTTP/1.1 keep-alive, as geth and anvil serve), and a
+    refused request closes it."""
+    import http.client
+
+    _, http_url, _ = server
+    conn = http.client.HTTPConnection(http_url.split("//")[1], timeout=10)
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []})
+    answers = []
+    for _ in range(2):
+        conn.request("POST", "/", body, {"Content-Type": "application/json"})
+        response = conn.getresponse()
+        answers.append((response.version, json.loads(response.read())["result"], conn.sock))
+    assert answers[0][0] == 11 and answers[0][1] == answers[1][1] and answers[0][2] is answers[1][2] is not None
+    conn.request("POST", "/", body, {"Content-Type": "text/plain"})
+    response = conn.getresponse()
+    assert response.status == 415 and response.getheader("Connection") == "close"
+    response.read()
+    conn.close()
