@@ -32,6 +32,7 @@ from fastapi.responses import JSONResponse
 from node.core.balances import Balances, UpdateStatus, complete_update
 from node.core.errors import PaymentError
 from node.core.keccak import keccak
+from node.core.live_payment import LIVE_INITIAL_UNITS
 from node.core.payment import new_payment
 from node.core.pricing import live_video_units
 from node.core.sender import PARAMS_EXPIRY_BUFFER, Sender
@@ -44,7 +45,7 @@ from node.net.proto import lp_rpc_pb2 as pb
 REFRESH_SESSION, PRICE_EXCEEDED, NO_TICKETS = 480, 481, 482  # go's HTTPStatus* for the signer
 ORCHESTRATOR_URL_HEADER = "Livepeer-Orchestrator-URL"
 MAX_TICKETS = 100  # per call
-LV2V_PRELOAD_S, LIVE_PRELOAD_S = 60.0, 10.0  # billed on a stream's first call
+LIVE_PRELOAD_S = 10.0  # "live" type: seconds billed on a stream's first call (lv2v: LIVE_INITIAL_UNITS, 60 s)
 
 
 @dataclass
@@ -121,7 +122,7 @@ class RemoteSigner:
         now = self.clock()
         elapsed = now - state.LastUpdate if state.LastUpdate else 0.0
         if job_type == "lv2v":
-            units = live_video_units(elapsed if elapsed > 0 else LV2V_PRELOAD_S)
+            units = live_video_units(elapsed) if elapsed > 0 else LIVE_INITIAL_UNITS
         elif job_type == "live":
             units = math.ceil(elapsed if elapsed > 0 else LIVE_PRELOAD_S)
         elif job_type:
