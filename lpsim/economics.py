@@ -10,8 +10,9 @@ Conventions (units in docs/data-dictionary.md, "research"):
   active stake it was paid on (the round's bonded total, fixed when the round starts), compounded over the
   window: what one bonded LPT earned on average, before the orchestrators' reward cuts. A stake
   that sat with an orchestrator that skipped `reward` earned nothing, and counts in the average.
-- Annualised figures compound the window's rate over a year of 365.25 days; a round's length in
-  seconds is read from the rows' times (rounds are recorded as they start).
+- Annualised figures compound the window's rate over a year of 365.25 days (None for a window
+  under a day); a round's length in seconds is read from the rows' times (rounds are recorded as
+  they start).
 - Dilution is the share of supply a holder who does not stake loses over the window: 1 − S₀/S₁.
 - USD figures need the LPT/USD (and, for fees, ETH/USD) price series (`metric_names.LPT_USD`,
   `ETH_USD`, network metrics from the scenario's `series`); without them they are None. The USD
@@ -58,7 +59,9 @@ def _round_seconds(rows: Rows) -> float | None:
 
 
 def _annualise(rate: float | None, seconds: float | None) -> float | None:
-    if rate is None or not seconds or rate <= -1:
+    """`rate` over `seconds` compounded to a year; None under a day (a test scenario's rounds of
+    minutes compound to nonsense) or without a rate."""
+    if rate is None or not seconds or seconds < 86400 or rate <= -1:
         return None
     try:
         return math.expm1(math.log1p(rate) * YEAR_S / seconds)
