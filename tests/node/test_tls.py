@@ -213,7 +213,13 @@ def test_a_live_session_over_tls(tmp_path):
     orchestrator hands out are https:// and the trickle clients (unverified, as go's) stream on them."""
     from node.net.trickle import TricklePublisher, TrickleSubscriber
     from tests.net.trickle_serving import served
-    from tests.node.test_live_orchestrator import LIVE, NODES, EchoRunner, orchestrator, start
+    from tests.node.test_live_orchestrator import (
+        LIVE,
+        NODES,
+        EchoRunner,
+        orchestrator,
+        start,
+    )
 
     async def scenario():
         runner = EchoRunner()
