@@ -163,18 +163,29 @@ def test_sdk_get_orch_info_over_tls_signed_by_the_remote_signer(sdk_python, tmp_
 
 LIVE_SCRIPT = """
 import asyncio, json, sys
-from livepeer_gateway import StartJobRequest, start_lv2v
+import av
+from livepeer_gateway import MediaPublishConfig, StartJobRequest, start_lv2v
 
-async def main(signer, discovery, model):
-    job = start_lv2v(None, StartJobRequest(model_id=model), signer_url=signer, discovery_url=discovery)
-    media = job.start_media()
+async def main(signer, model):
+    job = start_lv2v(None, StartJobRequest(model_id=model, params={"prompt": "x"}), signer_url=signer)
+    media = job.start_media(MediaPublishConfig())
     out = job.media_output()
+    for i in range(60):  # two seconds at 30 fps
+        frame = av.VideoFrame(320, 240, "rgb24")
+        frame.pts = i
+        await media.write_frame(frame)
+    got = 0
+    async for _ in out.frames():
+        got += 1
+        if got >= 10:
+            break
     await job.control.write({"prompt": "hello"})
     events = []
     async for event in job.events():
         events.append(event)
         break
-    print(json.dumps({"events": len(events)}))
+    await job.close()
+    print(json.dumps({"frames_out": got, "events": len(events)}))
 
 asyncio.run(main(*sys.argv[1:]))
 """
@@ -195,7 +206,7 @@ def test_sdk_live_video_to_video_through_a_devnet(sdk_python, tmp_path):
         if found.status_code != 200:
             pytest.skip("the devnet's orchestrators offer no live-video-to-video/noop (its runner serves "
                         "text-to-image only): the SDK's live path has nothing to reach")
-        got = run_sdk(sdk_python, LIVE_SCRIPT, signer, signer, "noop", timeout=120)
-        assert got["events"] >= 1
+        got = run_sdk(sdk_python, LIVE_SCRIPT, signer, "noop", timeout=120)
+        assert got["frames_out"] >= 10 and got["events"] >= 1
     finally:
         stop(proc)
