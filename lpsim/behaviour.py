@@ -130,6 +130,22 @@ class Behaviour:
                 keep.append(lock_id)
         self.locks[d.address] = keep
 
+    # ------------------------------------------------------------------ timeline events
+
+    def governance(self, event):
+        """A SimPy process: at `event.at`, the protocol owner calls each setter (recorded as the
+        entity "governance"; a reverted one with its reason)."""
+        from .scenario import GOVERNANCE_SETTERS
+
+        world = self.world
+        yield world.env.timeout(max(0.0, event.at - world.env.now))
+        world.sync()
+        round_ = world.current_round()
+        for name, value in event.set.model_dump(exclude_none=True).items():
+            contract, setter = GOVERNANCE_SETTERS[name]
+            fn = getattr(getattr(world.protocol, contract), setter)
+            self._transact("governance", round_, f"{name}={value}", fn, value, sender=world.protocol.owner)
+
     # ------------------------------------------------------------------ records
 
     def _transact(self, entity: str, round_: int, action, fn, *args, sender) -> bool:
@@ -142,7 +158,8 @@ class Behaviour:
         return True
 
     def _record(self, entity: str, round_: int, action, error: str | None) -> None:
-        self.actions.append((round(self.world.env.now, 6), round_, entity, repr(action), error is None, error or ""))
+        text = action if isinstance(action, str) else repr(action)
+        self.actions.append((round(self.world.env.now, 6), round_, entity, text, error is None, error or ""))
 
     def write(self, out: Path) -> None:
         """policy_actions.csv: every action a policy returned, whether it went through and why not."""

@@ -182,6 +182,8 @@ class Simulation:
         env.process(self._housekeeper())
         for gw in self.gateways:
             gw.start(gw.workloads)
+        for event in sc.events:
+            env.process(self.behaviour.governance(event))
         for d in self.delegators:
             if d.policy_spec is None:  # the default behaviour; a policy acts from the round keeper
                 d.start(self.orchestrators, self.stakes)

@@ -555,6 +555,35 @@ class DelegatorGroup(Group):
     policy: PolicyField = None
 
 
+# protocol parameters a governance vote can change mid-run: the contract and its owner-only setter
+GOVERNANCE_SETTERS = {
+    "target_bonding_rate": ("Minter", "setTargetBondingRate"),
+    "inflation_change": ("Minter", "setInflationChange"),
+    "unbonding_period": ("BondingManager", "setUnbondingPeriod"),
+    "treasury_reward_cut_rate": ("BondingManager", "setTreasuryRewardCutRate"),
+    "treasury_balance_ceiling": ("BondingManager", "setTreasuryBalanceCeiling"),
+    "num_active_transcoders": ("BondingManager", "setNumActiveTranscoders"),
+}
+GovernanceParams = create_model(
+    "GovernanceParams", __base__=Section,
+    **{name: (Optional[_protocol_param_type(name)], None) for name in GOVERNANCE_SETTERS},
+)
+
+
+class Event(Section):
+    """A timeline event: at simulated time `at`, the protocol owner sets `set`'s parameters
+    through the contracts' governance setters (as an executed vote would)."""
+
+    at: Seconds = Field(ge=0)
+    set: GovernanceParams  # type: ignore[valid-type]
+
+    @model_validator(mode="after")
+    def _something(self) -> "Event":
+        if not self.set.model_dump(exclude_none=True):
+            raise FieldError("names no parameter to change", ("set",))
+        return self
+
+
 class SeriesSpec(Section):
     """One exogenous series (lpsim.exogenous): a process and its parameters."""
 
@@ -693,6 +722,7 @@ class Scenario(Section):
     sweep: Optional[Sweep] = None  # `lpsim sweep` runs it; `lpsim run` runs the base scenario
     start: Optional[Start] = None  # from the recorded network on a day (lpsim.network_start)
     series: dict[Literal[exogenous.SERIES_NAMES], SeriesSpec] = {}  # type: ignore[valid-type]
+    events: list[Event] = []  # governance changes at given times (lpsim.behaviour.Behaviour.governance)
 
     @model_validator(mode="wrap")
     @classmethod

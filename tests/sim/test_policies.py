@@ -204,3 +204,42 @@ def test_reward_when_profitable_by_hand():
     dear = pol.OrchestratorObservation("o", network(series={**s, "gas_price_gwei": 5.0}), me, 1000.0, 2.0,
                                        350_000, Draws())
     assert pol.reward_when_profitable(dear, {}) == []  # gas $5.25 > $1.90
+
+
+# --------------------------------------------------------------------------- timeline events
+
+EVENTS = """
+seed: 3
+duration: 2 d
+chain: {round_length: 600, params: {target_bonding_rate: 50%, inflation_change: 500}}
+orchestrators: [{count: 2, stake: 1000 LPT}]
+metrics: {jobs: false}
+events:
+  - at: 1 d
+    set: {target_bonding_rate: 40%, inflation_change: 1000, unbonding_period: 3}
+"""
+
+
+def test_a_governance_event_changes_the_contracts_parameters_at_its_time():
+    sim = Simulation(parse_scenario(EVENTS))
+    p = sim.world.protocol
+    sim.run(86400 - 1)
+    assert (p.Minter.targetBondingRate(), p.Minter.inflationChange()) == (500_000_000, 500)
+    sim.run()
+    assert (p.Minter.targetBondingRate(), p.Minter.inflationChange(), p.BondingManager.unbondingPeriod()) == \
+        (400_000_000, 1000, 3)
+    assert [(a[2], a[3], a[4]) for a in sim.behaviour.actions] == [
+        ("governance", "target_bonding_rate=400000000", True), ("governance", "inflation_change=1000", True),
+        ("governance", "unbonding_period=3", True)]
+
+
+@pytest.mark.parametrize("entry, where", [
+    ("set: {inflation: 5}", "events[0].set.inflation"),  # not settable by governance in these contracts
+    ("set: {target_bonding_rate: 140%}", "events[0].set.target_bonding_rate"),
+    ("set: {}", "events[0].set"),
+])
+def test_bad_events_name_field_and_line(entry, where):
+    with pytest.raises(ScenarioError) as err:
+        parse_scenario(EVENTS.replace("set: {target_bonding_rate: 40%, inflation_change: 1000, unbonding_period: 3}",
+                                      entry))
+    assert f"line 9, {where}" in str(err.value), str(err.value)
