@@ -155,7 +155,9 @@ def fig_latency(tables: Tables, summary: dict) -> Drawn:
     sample = summary.get("jobs", {}).get("sample")
     hist.set(xlabel="latency (s)", ylabel="jobs",
              title="histogram" if sample is None else f"histogram (the {100 * sample:g} % sample of jobs kept)")
-    ecdf.set(xlabel="latency (s)", ylabel="fraction of completed jobs", ylim=(0, 1.01), title="ECDF")
+    ecdf.set(xlabel="latency (s)", ylabel="fraction of completed jobs", ylim=(0, 1.01), title="ECDF per workload")
+    if everything[0] > 0 and everything[-1] / everything[0] > 100:  # workloads of seconds and of minutes
+        ecdf.set(xscale="log", xlabel="latency (s, log)")
     ecdf.legend(fontsize=8, loc="lower right")
     if len(by_workload) > 1:
         hist.legend(fontsize=8)

@@ -5,7 +5,7 @@ import re
 import pytest
 
 from lpsim.engine import Simulation
-from lpsim.report import fig_economics, fig_selection, fig_tickets, write_report
+from lpsim.report import fig_economics, fig_latency, fig_selection, fig_tickets, write_report
 from lpsim.results import load_results
 from lpsim.scenario import parse_scenario
 from lpsim.summary import read_summary
@@ -47,6 +47,9 @@ def test_jobs_run_gets_the_job_panels(tmp_path):
     orchs = read_summary(tmp_path)["selection"]["orchestrators"]
     for v in orchs.values():
         assert v["expected_share"] == pytest.approx(0.7 * v["stake_share"] + 0.3 / len(orchs), rel=1e-9)
+    latency = fig_latency(load_results(tmp_path), read_summary(tmp_path))
+    ecdf_labels = [line.get_label() for line in latency.axes[1].get_lines()]
+    assert {"transcoding", "batch_ai"} <= set(ecdf_labels)  # one curve per workload
     tickets = fig_tickets(load_results(tmp_path), read_summary(tmp_path))
     won_ax = tickets.axes[1]
     assert "won, expected" in [line.get_label() for line in won_ax.get_lines()] and won_ax.collections  # band
