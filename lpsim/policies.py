@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import importlib
 import math
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 import numpy as np
-
 
 # --------------------------------------------------------------------------- observations
 
@@ -266,7 +266,8 @@ def resolve(name: str) -> Policy:
         if target is None:
             raise ValueError(f"policy {name!r}: {module!r} has no {attr!r}")
     if not callable(target):
-        raise ValueError(f"policy {name!r} is not callable")
+        raise ValueError(  # noqa: TRY004 (pydantic reports ValueErrors at the field)
+            f"policy {name!r} is not callable")
     return target
 
 

@@ -80,7 +80,7 @@ def test_series_are_recorded_each_round_and_seeded(tmp_path):
         sim.run()
         sim.finish(tmp_path / name)
         runs.append(sim)
-    a, b, c = runs
+    a, _, c = runs
     lpt = series_rows(a, m.LPT_USD)
     assert len(lpt) == 12 and lpt[0] == 5.0 and len(set(lpt)) > 1
     assert series_rows(a, m.GAS_PRICE_GWEI) == [0.02] * 12

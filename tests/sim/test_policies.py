@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 
-import numpy as np
 import pytest
 
 from lpsim import metric_names as m
@@ -78,13 +77,13 @@ def test_a_user_policy_changes_the_outcome(tmp_path):
     left = run(scenario(del_extra="    policy: tests.sim.test_policies:leave_everything"), tmp_path, "left")
     assert final(base, m.BONDING_RATE) > 0.5
     assert final(left, m.TOTAL_BONDED) < final(base, m.TOTAL_BONDED) - 7000  # the delegators' ~8,000 LPT left
-    rows = list(csv.DictReader(open(tmp_path / "left" / "policy_actions.csv")))
+    rows = list(csv.DictReader((tmp_path / "left" / "policy_actions.csv").read_text().splitlines()))
     assert {r["entity"] for r in rows if r["action"] == "Unbond(amount=None)"} == {f"del0-{i}" for i in range(8)}
 
 
 def test_a_reverted_action_is_recorded_with_its_reason(tmp_path):
     run(scenario(del_extra="    policy: tests.sim.test_policies:unbond_twice"), tmp_path)
-    rows = list(csv.DictReader(open(tmp_path / "out" / "policy_actions.csv")))
+    rows = list(csv.DictReader((tmp_path / "out" / "policy_actions.csv").read_text().splitlines()))
     failed = [r for r in rows if r["ok"] == "False"]
     assert len(failed) == 8  # the second unbond of each delegator: nothing left to unbond
     assert all(r["revert_reason"] for r in failed)
@@ -99,8 +98,8 @@ def test_an_orchestrator_policy_replaces_the_reward_probability(tmp_path):
 def test_seeded_and_seed_dependent(tmp_path):
     extra = "    policy: {name: yield_seeking, params: {required_return: 100, inertia: 0.7, unbond_fraction: 0.3}}"
     a = run(scenario(del_extra=extra), tmp_path, "a")
-    b = run(scenario(del_extra=extra), tmp_path, "b")
-    c = run(scenario(del_extra=extra, seed=12), tmp_path, "c")
+    run(scenario(del_extra=extra), tmp_path, "b")
+    run(scenario(del_extra=extra, seed=12), tmp_path, "c")
     assert (tmp_path / "a" / "metrics.csv").read_bytes() == (tmp_path / "b" / "metrics.csv").read_bytes()
     assert (tmp_path / "a" / "policy_actions.csv").read_bytes() == (tmp_path / "b" / "policy_actions.csv").read_bytes()
     assert (tmp_path / "a" / "policy_actions.csv").read_bytes() != (tmp_path / "c" / "policy_actions.csv").read_bytes()
