@@ -17,7 +17,7 @@ def devnet(*flags: str) -> Iterator[tuple[subprocess.Popen, dict[str, str]]]:
     urls: dict[str, str] = {}
     try:
         for line in proc.stdout:
-            m = re.match(r"^([\w-]+): (http://\S+)$", line.strip())
+            m = re.match(r"^([\w-]+): (https?://\S+)$", line.strip())
             if m:
                 urls[m.group(1)] = m.group(2)
             if line.startswith("running"):

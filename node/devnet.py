@@ -64,6 +64,9 @@ class Devnet:
         self.urls: dict[str, str] = {}
         self.servers: list = []
         self.views: list = []  # the nodes' cached chain views, cleared once set-up is done
+        import tempfile
+
+        self.tls_dir = Path(tempfile.mkdtemp(prefix="lpsim-devnet-"))  # the orchestrators' data dirs (cert.pem)
 
     # ------------------------------------------------------------------ chain
 
@@ -135,7 +138,7 @@ class Devnet:
         with socket.socket() as s:  # the service URI is registered before the server starts
             s.bind((cfg.host, 0))
             port = s.getsockname()[1]
-        uri = f"http://{cfg.host}:{port}"
+        uri = f"https://{cfg.host}:{port}"  # TLS as go's orchestrators (node.net.tls)
         p.approve_and_bond(account, 1000 * 10**18, account.address)
         p.BondingManager.transcoder(0, 1_000_000, sender=account)
         runner = self.start_runner(index)
@@ -148,8 +151,12 @@ class Devnet:
         # keep the servers referenced: a grpc.aio server that is garbage-collected stops serving
         lying = cfg.slow_transcoders <= index < cfg.slow_transcoders + cfg.lying_transcoders
         transcode = _transcoder(stall=20.0 if index < cfg.slow_transcoders else 0.0, pixels_factor=2 if lying else 1)
+        from node.net.tls import new_cert, server_context
+
+        tls = server_context(*new_cert(self.tls_dir / f"orchestrator-{index}", cfg.host))
         self.servers.append(await serve_orchestrator(node, cfg.host, port, private_key=account.key,
-                                                     transcode=transcode, runners={cfg.pipeline: runner}))
+                                                     transcode=transcode, runners={cfg.pipeline: runner},
+                                                     ssl_context=tls))
         threading.Thread(target=self._duties, args=(node, account), daemon=True).start()
         self.urls[f"orchestrator-{index}"] = uri
         return node

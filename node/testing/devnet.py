@@ -37,6 +37,7 @@ class RunningDevnet:
 
     @property
     def orchestrator_urls(self) -> list[str]:
+        """https:// with self-signed certificates, as go's orchestrators serve (verify=False to call them)."""
         return [self.net.urls[f"orchestrator-{i}"] for i in range(self.net.config.orchestrators)]
 
     @property
@@ -65,7 +66,7 @@ class RunningDevnet:
         """The sum over labels of `livepeer_<name>` on `node`'s /metrics ("gateway", "orchestrator-0")."""
         import httpx
 
-        text = httpx.get(f"{self.net.urls[node]}/metrics", timeout=10).text
+        text = httpx.get(f"{self.net.urls[node]}/metrics", timeout=10, verify=False).text  # self-signed TLS
         return sum(float(v) for v in re.findall(rf"^livepeer_{name}(?:{{[^}}]*}})? (\S+)$", text, re.M))
 
 
