@@ -185,6 +185,8 @@ def build_argparse() -> argparse.ArgumentParser:
         sub.add_parser(name, help=help_text + " (go-livepeer flags: lpnode " + name + " -h)", add_help=False)
     sub.add_parser("ai-runner", help="serve one AI pipeline with ai-runner's HTTP API "
                    "(lpnode ai-runner --help)", add_help=False)
+    sub.add_parser("live-runner", help="serve a live-video-to-video pipeline with ai-runner's live API "
+                   "(lpnode live-runner --help)", add_help=False)
     return parser
 
 
@@ -279,6 +281,10 @@ def main(argv: list[str] | None = None) -> int:
         from node.worker.ai.app import main as runner_main
 
         return runner_main(argv[1:])
+    if argv[:1] == ["live-runner"]:  # ai-runner's live interface, its own parser too
+        from node.worker.live.app import main as live_main
+
+        return live_main(argv[1:])
     return run(build_parser(), argv)
 
 

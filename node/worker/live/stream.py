@@ -1,0 +1,146 @@
+"""The decode → pipeline → encode loop, free of HTTP: it takes an async iterator of input
+MPEG-TS segments and an async sink for output segments, so tests drive it in memory.
+
+Frames pass a bounded queue between decoding and the pipeline: when the pipeline is slower than
+the input the oldest waiting frame is dropped (counted), never buffered without limit. Each input
+segment becomes one output segment with the same frame timestamps.
+"""
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+import av
+import numpy as np
+
+from .pipelines import LivePipeline
+
+log = logging.getLogger("lpnode.live")
+
+QUEUE_FRAMES = 30  # frames (1 s at 30 fps) waiting for the pipeline before the oldest is dropped
+_END_SEGMENT = object()
+
+
+@dataclass
+class StreamStats:
+    frames_in: int = 0
+    frames_out: int = 0
+    dropped: int = 0
+    latencies: list[float] = field(default_factory=list)  # seconds, decode done → encoded
+
+
+def encoder_name(device: str | None) -> str:
+    """h264_nvenc where a CUDA device is chosen and the codec exists, else libx264."""
+    if device and device.startswith("cuda") and "h264_nvenc" in av.codecs_available:
+        return "h264_nvenc"
+    return "libx264"
+
+
+def decode_segment(data: bytes) -> list[tuple[np.ndarray, int, object]]:
+    """The RGB frames of one MPEG-TS segment with their pts and time base."""
+    frames = []
+    with av.open(io.BytesIO(data), format="mpegts") as container:
+        if not container.streams.video:
+            return frames
+        stream = container.streams.video[0]
+        for frame in container.decode(stream):
+            frames.append((frame.to_ndarray(format="rgb24"), frame.pts or 0, frame.time_base or stream.time_base))
+    return frames
+
+
+class SegmentEncoder:
+    """One output MPEG-TS segment (a fresh muxer per segment, so each starts on a keyframe)."""
+
+    def __init__(self, codec: str) -> None:
+        self.codec = codec
+        self.buf = io.BytesIO()
+        self.container = av.open(self.buf, mode="w", format="mpegts")
+        self.stream = None
+
+    def add(self, rgb: np.ndarray, pts: int, time_base) -> None:
+        if self.stream is None:
+            options = {"tune": "zerolatency", "preset": "ultrafast"} if self.codec == "libx264" else {}
+            self.stream = self.container.add_stream(self.codec, rate=30, options=options)
+            self.stream.height, self.stream.width = rgb.shape[:2]
+            self.stream.pix_fmt = "yuv420p"
+            self.stream.time_base = time_base
+        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+        frame.pts, frame.time_base = pts, time_base
+        for packet in self.stream.encode(frame):
+            self.container.mux(packet)
+
+    def finish(self) -> bytes:
+        if self.stream is not None:
+            for packet in self.stream.encode():
+                self.container.mux(packet)
+        self.container.close()
+        return self.buf.getvalue()
+
+
+async def run_stream(segments: AsyncIterator[bytes], sink: Callable[[bytes], Awaitable[None]],
+                     pipeline: LivePipeline, params: Callable[[], dict], *,
+                     on_frame: Callable[[float, StreamStats], None] | None = None,
+                     codec: str = "libx264", queue_frames: int = QUEUE_FRAMES) -> StreamStats:
+    """Run until `segments` ends; raises what the pipeline raises (the runner's ERROR state)."""
+    loop = asyncio.get_running_loop()
+    stats = StreamStats()
+    queue: asyncio.Queue = asyncio.Queue()  # bounded by hand: frames beyond queue_frames drop
+
+    async def decode() -> None:
+        try:
+            async for data in segments:
+                try:
+                    decoded = await asyncio.to_thread(decode_segment, data)
+                except av.FFmpegError as exc:  # a corrupt segment is skipped, the stream goes on
+                    log.warning("live input: undecodable segment skipped: %s", exc)
+                    continue
+                for rgb, pts, tb in decoded:
+                    stats.frames_in += 1
+                    frames_waiting = sum(1 for item in queue._queue if item is not _END_SEGMENT)  # noqa: SLF001
+                    if frames_waiting >= queue_frames:
+                        _drop_oldest_frame(queue)
+                        stats.dropped += 1
+                    queue.put_nowait((rgb, pts, tb, loop.time()))
+                queue.put_nowait(_END_SEGMENT)
+        except Exception as exc:  # noqa: BLE001 - a vanished publisher ends the stream, as ai-runner
+            log.warning("live input ended: %r", exc)
+        finally:
+            queue.put_nowait(None)
+
+    async def process() -> None:
+        encoder = SegmentEncoder(codec)
+        while (item := await queue.get()) is not None:
+            if item is _END_SEGMENT:
+                if encoder.stream is not None:
+                    await sink(await asyncio.to_thread(encoder.finish))
+                    encoder = SegmentEncoder(codec)
+                continue
+            rgb, pts, tb, t_in = item
+            out = await asyncio.to_thread(pipeline.process, rgb, params())
+            await asyncio.to_thread(encoder.add, np.ascontiguousarray(out), pts, tb)
+            stats.frames_out += 1
+            latency = loop.time() - t_in
+            stats.latencies.append(latency)
+            if on_frame is not None:
+                on_frame(latency, stats)
+        if encoder.stream is not None:
+            await sink(await asyncio.to_thread(encoder.finish))
+
+    decoder = asyncio.create_task(decode())
+    try:
+        await process()
+    finally:
+        decoder.cancel()
+        await asyncio.gather(decoder, return_exceptions=True)
+    return stats
+
+
+def _drop_oldest_frame(queue: asyncio.Queue) -> None:
+    items = queue._queue  # noqa: SLF001 - a deque; segment markers stay
+    for i, item in enumerate(items):
+        if item is not _END_SEGMENT and item is not None:
+            del items[i]
+            return
