@@ -131,3 +131,48 @@ def test_vanished_publisher_does_not_hang():
     # the stream ends (as ai-runner's on a closed subscription) with what arrived, no hang
     stats = run(asyncio.wait_for(run_stream(broken(), sink, NoopPipeline(), dict), 20))
     assert stats.frames_out >= 5 and len(out) >= 1
+
+
+def test_runner_over_trickle_on_a_real_socket():
+    """POST /live-video-to-video on the served runner, input and output over a served trickle
+    server: segments in → decoded frames out, and status/latency events on the events channel."""
+    import json
+
+    import httpx
+
+    from node.net.trickle import TricklePublisher, TrickleSubscriber
+    from node.net.trickle.server import TrickleServer
+    from tests.net.trickle_serving import eventually, served
+    from tests.net.trickle_serving import run as run_timed
+
+    async def scenario():
+        trickle = TrickleServer(autocreate=True)
+        runner = LiveRunner(NoopPipeline())
+        for suffix in ("", "-out", "-control", "-events"):  # as the orchestrator makes them
+            trickle.create_channel("s1" + suffix)
+        async with served(trickle, trickle) as tbase, served(create_app(runner)) as rbase:
+            ch = f"{tbase}/s1"
+            out_sub = TrickleSubscriber(ch + "-out", start_seq=0)
+            ev_sub = TrickleSubscriber(ch + "-events", start_seq=0)
+            async with httpx.AsyncClient() as client:
+                r = await client.post(f"{rbase}/live-video-to-video", json={
+                    "subscribe_url": ch, "publish_url": ch + "-out", "control_url": ch + "-control",
+                    "events_url": ch + "-events", "params": {}, "manifest_id": "s1", "stream_id": "x"})
+                assert r.status_code == 200
+                assert (await client.get(f"{rbase}/health")).json() == {"status": "OK"}
+            pub = TricklePublisher(ch, "video/MP2T")
+            await asyncio.sleep(0.3)  # the runner's subscription reaches the live edge
+            for k in range(3):
+                await pub.write(make_segment(10, 10 * k))
+            frames = []
+            while len(frames) < 20:  # the first segment may race the subscription
+                frames += decode_segment(await (await out_sub.next_segment()).read())
+            assert all(f[0].shape == (64, 64, 3) for f in frames)
+            events = [json.loads(line) for line in (await (await ev_sub.next_segment()).read()).splitlines()]
+            assert any(e["type"] == "frame_latency" and e["latency_ms"] > 0 for e in events)
+            await pub.close()
+            await eventually(lambda: runner.state == "IDLE", 10)
+            await out_sub.close()
+            await ev_sub.close()
+
+    run_timed(scenario(), 60)
