@@ -176,3 +176,46 @@ def test_runner_over_trickle_on_a_real_socket():
             await ev_sub.close()
 
     run_timed(scenario(), 60)
+
+
+def test_tiny_sd_pipeline_changes_frames_and_params_change_output(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    from node.worker.ai.tiny_models import TINY_SD_ID, build_tiny_sd
+    from node.worker.live.pipelines import load_live_pipeline
+
+    build_tiny_sd(tmp_path)
+    pipe = load_live_pipeline("image-to-image", TINY_SD_ID, tmp_path, "cpu")
+    frame = decode_segment(make_segment(1, 0))[0][0]
+    a = pipe.process(frame, {"prompt": "a cat", "strength": 0.8, "num_inference_steps": 2, "seed": 1})
+    b = pipe.process(frame, {"prompt": "a dog", "strength": 0.8, "num_inference_steps": 2, "seed": 2})
+    assert a.shape == frame.shape
+    assert np.abs(a.astype(int) - frame.astype(int)).mean() > 1
+    assert np.abs(a.astype(int) - b.astype(int)).mean() > 0
+
+
+def test_pipeline_crash_mid_stream_reports_error_on_health():
+    import httpx
+
+    from node.net.trickle import TricklePublisher
+    from node.net.trickle.server import TrickleServer
+    from tests.net.trickle_serving import eventually, served
+    from tests.net.trickle_serving import run as run_timed
+
+    async def scenario():
+        trickle = TrickleServer()
+        for suffix in ("", "-out"):
+            trickle.create_channel("c" + suffix)
+        runner = LiveRunner(Crash())
+        async with served(trickle, trickle) as tbase, served(create_app(runner)) as rbase:
+            async with httpx.AsyncClient() as client:
+                r = await client.post(f"{rbase}/live-video-to-video",
+                                      json={"subscribe_url": f"{tbase}/c", "publish_url": f"{tbase}/c-out"})
+                assert r.status_code == 200
+                pub = TricklePublisher(f"{tbase}/c", "video/MP2T")
+                await asyncio.sleep(0.3)
+                await pub.write(make_segment(3, 0))
+                await eventually(lambda: runner.state == "ERROR", 10)
+                assert (await client.get(f"{rbase}/health")).json() == {"status": "ERROR"}
+                await pub.close()
+
+    run_timed(scenario(), 30)
