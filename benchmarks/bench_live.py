@@ -17,13 +17,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from node.net.trickle import TricklePublisher, TrickleSubscriber  # noqa: E402
-from node.net.trickle.server import TrickleServer  # noqa: E402
-from node.worker.live.app import LiveRunner, create_app  # noqa: E402
-from node.worker.live.pipelines import NoopPipeline  # noqa: E402
-from node.worker.live.stream import SegmentEncoder, decode_segment, run_stream  # noqa: E402
-from tests.net.trickle_serving import served  # noqa: E402
-from tests.worker.test_live_runner import make_segment  # noqa: E402
+from node.net.trickle import TricklePublisher, TrickleSubscriber
+from node.net.trickle.server import TrickleServer
+from node.worker.live.app import LiveRunner, create_app
+from node.worker.live.pipelines import NoopPipeline
+from node.worker.live.stream import SegmentEncoder, decode_segment, run_stream
+from tests.net.trickle_serving import served
+from tests.worker.test_live_runner import make_segment
 
 SIZE = (512, 512)
 FPS = 30

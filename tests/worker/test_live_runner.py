@@ -206,16 +206,16 @@ def test_pipeline_crash_mid_stream_reports_error_on_health():
         for suffix in ("", "-out"):
             trickle.create_channel("c" + suffix)
         runner = LiveRunner(Crash())
-        async with served(trickle, trickle) as tbase, served(create_app(runner)) as rbase:
-            async with httpx.AsyncClient() as client:
-                r = await client.post(f"{rbase}/live-video-to-video",
-                                      json={"subscribe_url": f"{tbase}/c", "publish_url": f"{tbase}/c-out"})
-                assert r.status_code == 200
-                pub = TricklePublisher(f"{tbase}/c", "video/MP2T")
-                await asyncio.sleep(0.3)
-                await pub.write(make_segment(3, 0))
-                await eventually(lambda: runner.state == "ERROR", 10)
-                assert (await client.get(f"{rbase}/health")).json() == {"status": "ERROR"}
-                await pub.close()
+        async with served(trickle, trickle) as tbase, served(create_app(runner)) as rbase, \
+                httpx.AsyncClient() as client:
+            r = await client.post(f"{rbase}/live-video-to-video",
+                                  json={"subscribe_url": f"{tbase}/c", "publish_url": f"{tbase}/c-out"})
+            assert r.status_code == 200
+            pub = TricklePublisher(f"{tbase}/c", "video/MP2T")
+            await asyncio.sleep(0.3)
+            await pub.write(make_segment(3, 0))
+            await eventually(lambda: runner.state == "ERROR", 10)
+            assert (await client.get(f"{rbase}/health")).json() == {"status": "ERROR"}
+            await pub.close()
 
     run_timed(scenario(), 30)

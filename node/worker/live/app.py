@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import time
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
@@ -86,7 +87,7 @@ class LiveRunner:
         try:
             stats = await run_stream(segments(), pub.write, self.pipeline, lambda: params,
                                      on_frame=on_frame, codec=self.codec)
-        except Exception as exc:  # noqa: BLE001 - the pipeline crashed: ERROR, as ai-runner
+        except Exception as exc:
             log.exception("live stream failed")
             self.state, self.error = "ERROR", repr(exc)
         finally:
@@ -96,16 +97,12 @@ class LiveRunner:
                 t.cancel()
             if events is not None:
                 pending.append(self._status_event(req, stats))
-                try:
+                with contextlib.suppress(Exception):  # the events channel may be gone already
                     await events.write("".join(json.dumps(e) + "\n" for e in pending).encode())
-                except Exception:  # noqa: BLE001
-                    pass
             for closer in (pub, events, sub, control):
                 if closer is not None:
-                    try:
+                    with contextlib.suppress(Exception):
                         await closer.close()
-                    except Exception:  # noqa: BLE001
-                        pass
 
     def _status_event(self, req: dict, stats: StreamStats) -> dict:
         return {"type": "status", "state": self.state, "stream_id": req.get("stream_id", ""),
@@ -135,7 +132,7 @@ def create_app(runner: LiveRunner) -> FastAPI:
     return app
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     import os
 
     p = argparse.ArgumentParser(prog="lpnode live-runner", description=__doc__)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
@@ -27,7 +26,7 @@ class ImageToImageLive(LivePipeline):
     a real model on a GPU). Params: prompt, strength, num_inference_steps, seed."""
     name = "image-to-image"
 
-    def __init__(self, model_id: str, models_dir: Optional[str | Path] = None, device: Optional[str] = None):
+    def __init__(self, model_id: str, models_dir: str | Path | None = None, device: str | None = None):
         from node.worker.ai.diffusion import ImageToImagePipeline
 
         self.inner = ImageToImagePipeline(model_id, models_dir=models_dir, device=device)

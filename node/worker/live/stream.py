@@ -99,7 +99,7 @@ async def run_stream(segments: AsyncIterator[bytes], sink: Callable[[bytes], Awa
                     continue
                 for rgb, pts, tb in decoded:
                     stats.frames_in += 1
-                    frames_waiting = sum(1 for item in queue._queue if item is not _END_SEGMENT)  # noqa: SLF001
+                    frames_waiting = sum(1 for item in queue._queue if item is not _END_SEGMENT)
                     if frames_waiting >= queue_frames:
                         _drop_oldest_frame(queue)
                         stats.dropped += 1
@@ -139,7 +139,7 @@ async def run_stream(segments: AsyncIterator[bytes], sink: Callable[[bytes], Awa
 
 
 def _drop_oldest_frame(queue: asyncio.Queue) -> None:
-    items = queue._queue  # noqa: SLF001 - a deque; segment markers stay
+    items = queue._queue
     for i, item in enumerate(items):
         if item is not _END_SEGMENT and item is not None:
             del items[i]
