@@ -57,7 +57,7 @@ def create_app(gateway: GatewayNode, profiles: tuple[VideoProfile, ...]) -> Fast
     limits.guard_app(app, limits.limit_by_prefix(limits.MAX_SMALL_BODY, live=limits.MAX_SEGMENT_BYTES,
                                                  **{r: limits.MAX_UPLOAD + limits.MULTIPART_OVERHEAD
                                                     for r in JSON_ROUTES + MULTIPART_ROUTES}),
-                     unavailable=(ChainError,))
+                     unavailable=(ChainError,), streamed=(LIVE_TRICKLE_PATH,))
 
     # live video-to-video (node.gateway.live): its routes and the client's trickle channels,
     # ahead of /live/{manifestID}/{seq}

@@ -79,14 +79,16 @@ class BodyLimit:
     """Wraps an ASGI app: a request whose body exceeds `limit(path)` bytes gets 413 (from its
     Content-Length at once, or as soon as a streamed body passes the limit); a JSON body nested
     deeper than MAX_JSON_DEPTH gets 400. `error(status, message)` shapes the reply as the surface's
-    clients expect it."""
+    clients expect it. Paths under a `streamed` prefix (trickle channels, whose JSON bodies are
+    streams of messages that readers receive as they arrive) are only counted, never read whole."""
 
     def __init__(self, app, limit: Callable[[str], int], error: ErrorBody = json_error,
-                 too_large: str = "request body too large") -> None:
+                 too_large: str = "request body too large", streamed: tuple[str, ...] = ()) -> None:
         self.app = app
         self.limit = limit
         self.error = error
         self.too_large = too_large
+        self.streamed = streamed
 
     async def _reply(self, send, status: int, message: str) -> None:
         body, content_type = self.error(status, message)
@@ -107,7 +109,7 @@ class BodyLimit:
             return await self._reply(send, 400, "invalid Content-Length")
         if declared is not None and declared > limit:
             return await self._reply(send, 413, self.too_large)
-        if b"json" in headers.get(b"content-type", b""):
+        if b"json" in headers.get(b"content-type", b"") and not scope["path"].startswith(self.streamed):
             return await self._json(scope, receive, send, limit)
         received = 0
 
@@ -176,7 +178,8 @@ def limit_by_prefix(default: int, **prefixes: int) -> Callable[[str], int]:
 
 
 def guard_app(app, limit: Callable[[str], int], error: ErrorBody = json_error, *,
-              too_large: str = "request body too large", unavailable: tuple[type[BaseException], ...] = ()) -> None:
+              too_large: str = "request body too large", unavailable: tuple[type[BaseException], ...] = (),
+              streamed: tuple[str, ...] = ()) -> None:
     """Put a FastAPI app behind BodyLimit, answer `unavailable` exceptions (a dead or frozen chain)
     with 503 and their message, and any other escaped exception with a bare 500: the traceback
     goes to the log, never into a response."""
@@ -185,7 +188,7 @@ def guard_app(app, limit: Callable[[str], int], error: ErrorBody = json_error, *
     from fastapi.responses import Response
 
     log = logging.getLogger("lpnode.http")
-    app.add_middleware(BodyLimit, limit=limit, error=error, too_large=too_large)
+    app.add_middleware(BodyLimit, limit=limit, error=error, too_large=too_large, streamed=streamed)
 
     def reply(status: int, message: str) -> Response:
         body, content_type = error(status, message)

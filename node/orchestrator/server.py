@@ -126,7 +126,7 @@ def create_http_app(node: OrchestratorNode, *, transcode: Callable | None, runne
         limits.MAX_SMALL_BODY, segment=limits.MAX_SEGMENT_BYTES, transcodeResults=limits.MAX_SEGMENT_BYTES,
         aiResults=limits.MAX_SEGMENT_BYTES, **{r: ai_limit for r in AI_JSON_ROUTES + AI_MULTIPART_ROUTES},
         **{TRICKLE_PATH.strip("/"): limits.MAX_SEGMENT_BYTES}),
-        unavailable=(ChainError,))
+        unavailable=(ChainError,), streamed=(TRICKLE_PATH,))
     client = app.state.runner_client = httpx.AsyncClient(timeout=RUNNER_TIMEOUT)
     metrics = node.metrics
 

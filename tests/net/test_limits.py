@@ -33,3 +33,46 @@ def test_loads_refuses_what_is_too_deep_and_parses_the_rest():
         {"messages": [{"role": "user", "content": "[[[["}]}
     with pytest.raises(JSONTooDeep, match=f"deeper than {D} levels"):
         loads("[" * 400_000)
+
+
+def _body_seen_by_app(path: str, chunks: list[bytes]) -> tuple[list[bytes], int | None]:
+    """Run BodyLimit with a streamed prefix over an app that records what it reads before the
+    client has sent everything; returns (chunks the app saw while more were pending, reply status)."""
+    import asyncio
+
+    from node.net.limits import BodyLimit
+
+    pending = list(chunks)
+    seen_early: list[bytes] = []
+    status: list[int] = []
+
+    async def app(scope, receive, send):
+        while True:
+            message = await receive()
+            if pending:  # the client still has chunks to send: the body is being streamed
+                seen_early.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def receive():
+        chunk = pending.pop(0)
+        return {"type": "http.request", "body": chunk, "more_body": bool(pending)}
+
+    async def send(message):
+        if message["type"] == "http.response.start":
+            status.append(message["status"])
+
+    scope = {"type": "http", "path": path, "headers": [(b"content-type", b"application/json")]}
+    guarded = BodyLimit(app, limit=lambda p: 1 << 20, streamed=("/ai/trickle/",))
+    asyncio.run(guarded(scope, receive, send))
+    return seen_early, status[0] if status else None
+
+
+def test_trickle_json_bodies_stream_through_and_other_json_is_read_whole():
+    messages = [json.dumps({"keep": "alive"}).encode() + b"\n", json.dumps({"prompt": "x"}).encode() + b"\n"]
+    early, status = _body_seen_by_app("/ai/trickle/abcd1234-control/0", list(messages))
+    assert status == 200 and early == messages[:1]  # the first message reached the app before the second left
+    early, status = _body_seen_by_app("/live-video-to-video", list(messages))
+    assert status == 200 and early == []  # read whole (depth check) before the app sees it
