@@ -12,7 +12,6 @@
   audio-to-text request with its `metadata` field)."""
 from __future__ import annotations
 
-import base64
 import io
 import tempfile
 import uuid
@@ -45,14 +44,6 @@ def audio_seconds(file: IO[bytes]) -> int:
     finally:
         file.seek(0)
     return int(duration / 1_000_000) if duration and duration > 0 else 0
-
-
-def decode_url(url: str) -> bytes:
-    """The bytes of a data URL (what runners and this node's orchestrators return)."""
-    if not url.startswith("data:"):
-        raise ValueError(f"not a data URL: {url[:40]}")
-    _, _, payload = url.partition(",")
-    return base64.b64decode(payload)
 
 
 def frames_to_mp4(frames: Iterable[bytes], width: int, height: int, fps: int) -> bytes:

@@ -26,6 +26,7 @@ from node.eth.errors import ChainError
 from node.metrics import CONTENT_TYPE_LATEST
 from node.net import limits
 from node.net.headers import VideoProfile
+from node.worker.ai.media import decode_data_url
 
 from . import media
 from .live import TRICKLE_PATH as LIVE_TRICKLE_PATH
@@ -184,14 +185,14 @@ def create_app(gateway: GatewayNode, profiles: tuple[VideoProfile, ...]) -> Fast
                 width, height = int(fields.get("width") or 1024), int(fields.get("height") or 576)
                 fps = int(fields.get("fps") or media.VIDEO_FPS)
                 for batch in doc["frames"]:
-                    frames = [media.decode_url(f["url"]) for f in batch]
+                    frames = [decode_data_url(f["url"]) for f in batch]
                     data = await asyncio.to_thread(media.frames_to_mp4, frames, width, height, fps)
                     first = batch[0] if batch else {}
                     out.append((f"{uuid.uuid4().hex[:8]}.mp4", data, first.get("seed"), first.get("nsfw", False)))
             else:
                 for item in doc["images"]:
                     url = item["url"]
-                    data = media.decode_url(url) if url.startswith("data:") else \
+                    data = decode_data_url(url) if url.startswith("data:") else \
                         (await gateway.http.get(url)).raise_for_status().content
                     out.append((url.rsplit("/", 1)[-1] if not url.startswith("data:") else
                                 f"{uuid.uuid4().hex[:8]}.mp4", data, item.get("seed"), item.get("nsfw", False)))
