@@ -20,6 +20,7 @@ from pathlib import Path
 log = logging.getLogger("lpnode.devnet")
 
 ETH = 10**18
+LIVE = "live-video-to-video"
 
 
 @dataclass
@@ -32,6 +33,9 @@ class DevnetConfig:
     mode: str = "real"  # AI runners: real (tiny SD from configs) or mock
     pipeline: str = "text-to-image"
     model_id: str = "test/tiny-sd"
+    # live-video-to-video model beside it (a live runner from node.worker.live; "" for none):
+    # `noop` needs no weights, so every devnet offers a live path (the livepeer-gateway SDK's)
+    live_model: str = "noop"
     models_dir: str = str(Path.home() / ".cache" / "lpsim" / "models")
     price_per_pixel: Fraction = Fraction(1)  # wei per pixel, transcoding and AI
     ticket_ev: int = 10**15  # high so that tickets win in a demo (go's default is 8 gwei)
@@ -124,6 +128,14 @@ class Devnet:
                                       host=cfg.host, num_threads=1)
         return start_local_runner(cfg.pipeline, cfg.model_id, mode="mock", host=cfg.host)
 
+    def start_live_runner(self, index: int) -> str:
+        from node.worker.ai.local_runner import start_local_runner
+
+        cfg = self.config
+        if index < cfg.broken_runners:
+            return f"http://{cfg.host}:9"
+        return start_local_runner(LIVE, cfg.live_model, mode=cfg.mode, models_dir=cfg.models_dir, host=cfg.host)
+
     async def start_orchestrator(self, index: int):
         from node.core.ai_models import AIModelConfig
         from node.eth.payments import ProtocolBroker
@@ -143,6 +155,10 @@ class Devnet:
         p.BondingManager.transcoder(0, 1_000_000, sender=account)
         runner = self.start_runner(index)
         ai = [AIModelConfig(cfg.pipeline, cfg.model_id, warm=True, price_per_unit=cfg.price_per_pixel)]
+        runners = {cfg.pipeline: runner}
+        if cfg.live_model:
+            ai.append(AIModelConfig(LIVE, cfg.live_model, warm=True, price_per_unit=cfg.price_per_pixel))
+            runners[LIVE] = self.start_live_runner(index)
         node = OrchestratorNode(
             OrchestratorConfig(uri, price_per_unit=cfg.price_per_pixel, ai_models=ai, transcoding=cfg.transcoding,
                                ticket_ev=cfg.ticket_ev),
@@ -155,7 +171,7 @@ class Devnet:
 
         tls = server_context(*new_cert(self.tls_dir / f"orchestrator-{index}", cfg.host))
         self.servers.append(await serve_orchestrator(node, cfg.host, port, private_key=account.key,
-                                                     transcode=transcode, runners={cfg.pipeline: runner},
+                                                     transcode=transcode, runners=runners,
                                                      ssl_context=tls))
         threading.Thread(target=self._duties, args=(node, account), daemon=True).start()
         self.urls[f"orchestrator-{index}"] = uri

@@ -10,6 +10,25 @@ from pathlib import Path
 
 from .app import create_app
 
+LIVE = "live-video-to-video"
+
+
+def live_app(model_id: str, *, mode: str = "real", models_dir=None, device: str | None = None):
+    """node.worker.live's runner for a live-video-to-video entry. As in ai-runner, the model id names
+    the live pipeline: `noop` passes frames through (any mode); any other id is a diffusion model run
+    per frame as image-to-image (real mode only: there is no declared mock of it)."""
+    from node.worker.live.app import LiveRunner, create_app as create_live_app
+    from node.worker.live.pipelines import load_live_pipeline
+
+    if model_id == "noop":
+        pipeline = load_live_pipeline("noop")
+    elif mode != "real":
+        raise ValueError(f"live-video-to-video model {model_id!r}: only `noop` has no weights to load "
+                         f"(mode {mode!r}); use -aiRunnerMode real for a diffusion model")
+    else:
+        pipeline = load_live_pipeline("image-to-image", model_id, models_dir, device)
+    return create_live_app(LiveRunner(pipeline, device=device))
+
 
 def serve_in_thread(app, host: str = "127.0.0.1") -> tuple[object, int]:
     """Run an ASGI app under uvicorn in a daemon thread on an ephemeral port; (server, port)."""
@@ -28,6 +47,9 @@ def start_local_runner(pipeline: str, model_id: str, *, mode: str = "real", mode
     mock: the declared deterministic mocks) and serve it; returns the runner's base URL."""
     if mode == "real":
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach a hub at run time
-    app = create_app(pipeline, model_id, mode=mode, models_dir=models_dir, **options)
+    if pipeline == LIVE:
+        app = live_app(model_id, mode=mode, models_dir=models_dir, device=options.get("device"))
+    else:
+        app = create_app(pipeline, model_id, mode=mode, models_dir=models_dir, **options)
     _, port = serve_in_thread(app, host)
     return f"http://{host}:{port}"
