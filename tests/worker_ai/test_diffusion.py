@@ -4,7 +4,6 @@ HF_HUB_OFFLINE=1 and local files only (no network: sockets are blocked while loa
 from __future__ import annotations
 
 import io
-import socket
 
 import numpy as np
 import pytest
@@ -33,24 +32,6 @@ def models_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("models")
     build_tiny_sd(root)  # plain layout: <root>/test/tiny-sd
     return root
-
-
-@pytest.fixture(scope="module")
-def offline():
-    """HF_HUB_OFFLINE=1 and no outbound connection possible while models load; torch on one
-    thread (on a busy 2-core machine two threads are many times slower) and restored after."""
-    threads = torch.get_num_threads()
-    mp = pytest.MonkeyPatch()
-    mp.setenv("HF_HUB_OFFLINE", "1")
-
-    def refuse(*a, **kw):
-        raise OSError("network access attempted while loading a local model")
-
-    mp.setattr(socket.socket, "connect", refuse)
-    mp.setattr(socket, "create_connection", refuse)
-    yield mp
-    mp.undo()
-    torch.set_num_threads(threads)
 
 
 def load_app(pipeline, models_dir, offline, model_id=TINY_SD_ID):

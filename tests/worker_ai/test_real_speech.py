@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import socket
 import wave
 
 import numpy as np
@@ -29,22 +28,6 @@ from node.worker.ai.tiny_speech import (  # noqa: E402
 )
 
 CUDA = torch.cuda.is_available()
-
-
-@pytest.fixture(scope="module")
-def offline():
-    threads = torch.get_num_threads()
-    mp = pytest.MonkeyPatch()
-    mp.setenv("HF_HUB_OFFLINE", "1")
-
-    def refuse(*a, **kw):
-        raise OSError("network access attempted while loading a local model")
-
-    mp.setattr(socket.socket, "connect", refuse)
-    mp.setattr(socket, "create_connection", refuse)
-    yield mp
-    mp.undo()
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

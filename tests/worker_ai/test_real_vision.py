@@ -7,7 +7,6 @@ from __future__ import annotations
 import ast
 import io
 import json
-import socket
 
 import numpy as np
 import pytest
@@ -34,22 +33,6 @@ from node.worker.ai.tiny_vision import (  # noqa: E402
     build_tiny_svd,
     build_tiny_upscaler,
 )
-
-
-@pytest.fixture(scope="module")
-def offline():
-    threads = torch.get_num_threads()
-    mp = pytest.MonkeyPatch()
-    mp.setenv("HF_HUB_OFFLINE", "1")
-
-    def refuse(*a, **kw):
-        raise OSError("network access attempted while loading a local model")
-
-    mp.setattr(socket.socket, "connect", refuse)
-    mp.setattr(socket, "create_connection", refuse)
-    yield mp
-    mp.undo()
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
