@@ -12,24 +12,19 @@ of speech.
 """
 from __future__ import annotations
 
-import argparse
 import io
 import os
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
-from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
-from fastapi.testclient import TestClient  # noqa: E402
 from PIL import Image  # noqa: E402
+from runner_vs_mock import Request, compare, header, parse_args  # noqa: E402
 
-from node.worker.ai import create_app  # noqa: E402
 from node.worker.ai.media import wav_bytes  # noqa: E402
 from node.worker.ai.tiny_language import (  # noqa: E402
     TINY_BLIP_ID,
@@ -43,8 +38,6 @@ from node.worker.ai.tiny_speech import (  # noqa: E402
     build_tiny_vits,
     build_tiny_whisper,
 )
-
-Request = Callable[[TestClient], object]
 
 
 def tone() -> bytes:
@@ -81,40 +74,13 @@ def cases():
     ]
 
 
-def measure(client: TestClient, request: Request, n: int):
-    def one() -> float:
-        t0 = time.perf_counter()
-        r = request(client)
-        r.raise_for_status()
-        return time.perf_counter() - t0
-
-    one()  # warm-up
-    t0 = time.perf_counter()
-    latencies = [one() for _ in range(n)]
-    return n / (time.perf_counter() - t0), statistics.median(latencies)
-
-
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--requests", type=int, default=20)
-    ap.add_argument("--device", default=None, help="torch device (default: the runner's choice)")
-    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    args = ap.parse_args()
-    options = {"num_threads": args.threads}
-    if args.device:
-        options["device"] = args.device
+    args = parse_args(__doc__)
     with tempfile.TemporaryDirectory() as models:
-        print(f"{'pipeline':<16} {'real req/s':>10} {'real p50':>10} {'mock req/s':>10} "
-              f"{'mock p50':>10} {'real/mock p50':>14}")
+        header(16)
         for label, pipeline, model_id, build, request in cases():
             build(models)
-            real = TestClient(create_app(pipeline, model_id, mode="real", models_dir=models,
-                                         **options))
-            mock = TestClient(create_app(pipeline, model_id, mode="mock"))
-            r_rate, r_p50 = measure(real, request, args.requests)
-            m_rate, m_p50 = measure(mock, request, args.requests)
-            print(f"{label:<16} {r_rate:>10.1f} {r_p50 * 1e3:>8.1f}ms {m_rate:>10.1f} "
-                  f"{m_p50 * 1e3:>8.1f}ms {r_p50 / m_p50:>13.1f}x")
+            compare(label, 16, pipeline, model_id, models, args, request)
     return 0
 
 

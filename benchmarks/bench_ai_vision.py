@@ -11,25 +11,25 @@ steps, one point on a 40×30 image); `--size` scales the video and the upscale i
 """
 from __future__ import annotations
 
-import argparse
 import io
 import os
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
-from fastapi.testclient import TestClient  # noqa: E402
 from PIL import Image  # noqa: E402
+from runner_vs_mock import Request, compare, header, parse_args  # noqa: E402
 
-from node.worker.ai import create_app  # noqa: E402
 from node.worker.ai.tiny_vision import (  # noqa: E402
-    TINY_SAM2_ID, TINY_SVD_ID, TINY_UPSCALER_ID, build_tiny_sam2, build_tiny_svd,
+    TINY_SAM2_ID,
+    TINY_SVD_ID,
+    TINY_UPSCALER_ID,
+    build_tiny_sam2,
+    build_tiny_svd,
     build_tiny_upscaler,
 )
 
@@ -53,42 +53,21 @@ def cases(size: int):
     ]
 
 
-def measure(client: TestClient, pipeline: str, form: dict, upload: bytes, n: int):
-    def one() -> float:
-        t0 = time.perf_counter()
-        r = client.post(f"/{pipeline}", data={k: str(v) for k, v in form.items()},
-                        files={"image": ("in.png", upload, "image/png")})
-        r.raise_for_status()
-        return time.perf_counter() - t0
-
-    one()  # warm-up
-    t0 = time.perf_counter()
-    latencies = [one() for _ in range(n)]
-    return n / (time.perf_counter() - t0), statistics.median(latencies)
+def post_image(pipeline: str, form: dict, upload: bytes) -> Request:
+    data = {k: str(v) for k, v in form.items()}
+    return lambda c: c.post(f"/{pipeline}", data=data,
+                            files={"image": ("in.png", upload, "image/png")})
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--requests", type=int, default=20)
-    ap.add_argument("--device", default=None, help="torch device (default: the runner's choice)")
-    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    ap.add_argument("--size", type=int, default=32, help="video side and upscale input scale")
-    args = ap.parse_args()
-    options = {"num_threads": args.threads}
-    if args.device:
-        options["device"] = args.device
+    args = parse_args(__doc__, lambda ap: ap.add_argument(
+        "--size", type=int, default=32, help="video side and upscale input scale"))
     with tempfile.TemporaryDirectory() as models:
-        print(f"{'pipeline':<20} {'real req/s':>10} {'real p50':>10} {'mock req/s':>10} "
-              f"{'mock p50':>10} {'real/mock p50':>14}")
+        header(20)
         for pipeline, model_id, build, form, upload in cases(args.size):
             build(models)
-            real = TestClient(create_app(pipeline, model_id, mode="real", models_dir=models,
-                                         **options))
-            mock = TestClient(create_app(pipeline, model_id, mode="mock"))
-            r_rate, r_p50 = measure(real, pipeline, form, upload, args.requests)
-            m_rate, m_p50 = measure(mock, pipeline, form, upload, args.requests)
-            print(f"{pipeline:<20} {r_rate:>10.1f} {r_p50 * 1e3:>8.1f}ms {m_rate:>10.1f} "
-                  f"{m_p50 * 1e3:>8.1f}ms {r_p50 / m_p50:>13.1f}x")
+            compare(pipeline, 20, pipeline, model_id, models, args,
+                    post_image(pipeline, form, upload))
     return 0
 
 
