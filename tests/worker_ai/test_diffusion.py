@@ -3,8 +3,6 @@ with random weights, saved with save_pretrained and loaded back through `from_pr
 HF_HUB_OFFLINE=1 and local files only (no network: sockets are blocked while loading)."""
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pytest
 
@@ -13,7 +11,6 @@ pytest.importorskip("diffusers")
 pytest.importorskip("transformers")
 
 from fastapi.testclient import TestClient  # noqa: E402
-from PIL import Image, ImageChops  # noqa: E402
 
 from node.worker.ai import create_app, find_model_dir  # noqa: E402
 from node.worker.ai.media import decode_data_url  # noqa: E402
@@ -23,6 +20,7 @@ from node.worker.ai.tiny_models import (  # noqa: E402
     clip_byte_vocab,
     tiny_clip_tokenizer,
 )
+from tests.worker_ai.images import decode, same  # noqa: E402
 
 STEPS = 2
 
@@ -47,15 +45,6 @@ def t2i(models_dir, offline):
 @pytest.fixture(scope="module")
 def i2i(models_dir, offline):
     return load_app("image-to-image", models_dir, offline)
-
-
-def decode(url: str) -> Image.Image:
-    assert url.startswith("data:image/png;base64,")
-    return Image.open(io.BytesIO(decode_data_url(url))).convert("RGB")
-
-
-def same(a: Image.Image, b: Image.Image) -> bool:
-    return a.size == b.size and ImageChops.difference(a, b).getbbox() is None
 
 
 def test_tokenizer_is_built_locally():

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 
-import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -18,6 +17,7 @@ from PIL import Image  # noqa: E402
 
 from node.worker.ai import create_app  # noqa: E402
 from node.worker.ai.media import decode_data_url  # noqa: E402
+from tests.worker_ai.images import png  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -45,13 +45,6 @@ def fp16_client(pipeline, model_id, models_dir):
     pipe = app.state.runner.pipeline
     assert pipe.device.type == "cuda" and pipe.dtype == torch.float16
     return c
-
-
-def png(size=(64, 64)) -> bytes:
-    rng = np.random.default_rng(0)
-    buf = io.BytesIO()
-    Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).save(buf, "PNG")
-    return buf.getvalue()
 
 
 def image(url: str) -> Image.Image:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 
-import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -24,6 +23,7 @@ from node.worker.ai.tiny_language import (  # noqa: E402
     build_tiny_llama,
 )
 from node.worker.ai.tiny_models import main as tiny_main  # noqa: E402
+from tests.worker_ai.images import png as noise_png  # noqa: E402
 
 CUDA = torch.cuda.is_available()
 LLM_ERROR = {"detail": {"msg": "Internal server error during LLM processing."}}
@@ -145,10 +145,8 @@ def test_llm_bad_input(llm):
 
 def png(size=(48, 40), seed=0, color=None) -> bytes:
     if color is None:
-        rng = np.random.default_rng(seed)
-        img = Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8))
-    else:
-        img = Image.new("RGB", size, color)
+        return noise_png(size, seed)
+    img = Image.new("RGB", size, color)
     buf = io.BytesIO()
     img.save(buf, format="PNG")
     return buf.getvalue()

@@ -16,7 +16,7 @@ pytest.importorskip("diffusers")
 pytest.importorskip("transformers")
 
 from fastapi.testclient import TestClient  # noqa: E402
-from PIL import Image, ImageChops  # noqa: E402
+from PIL import Image  # noqa: E402
 
 from node.worker.ai import create_app  # noqa: E402
 from node.worker.ai.media import decode_data_url  # noqa: E402
@@ -33,6 +33,7 @@ from node.worker.ai.tiny_vision import (  # noqa: E402
     build_tiny_svd,
     build_tiny_upscaler,
 )
+from tests.worker_ai.images import decode, png, same  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -65,23 +66,6 @@ def upscale(models_dir, offline):
 @pytest.fixture(scope="module")
 def sam2(models_dir, offline):
     return client("segment-anything-2", TINY_SAM2_ID, models_dir)
-
-
-def png(size=(64, 64), seed=0) -> bytes:
-    rng = np.random.default_rng(seed)
-    img = Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8))
-    buf = io.BytesIO()
-    img.save(buf, format="PNG")
-    return buf.getvalue()
-
-
-def decode(url: str) -> Image.Image:
-    assert url.startswith("data:image/png;base64,")
-    return Image.open(io.BytesIO(decode_data_url(url))).convert("RGB")
-
-
-def same(a: Image.Image, b: Image.Image) -> bool:
-    return a.size == b.size and ImageChops.difference(a, b).getbbox() is None
 
 
 # ------------------------------------------------------------------------------ image-to-video
