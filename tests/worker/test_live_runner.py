@@ -43,6 +43,17 @@ def run(coro):
     return asyncio.run(coro)
 
 
+async def collect_events(sub, out):
+    """Every events-channel segment (one JSON event each) into `out`, until the channel ends."""
+    import json
+
+    try:
+        while True:
+            out.append(json.loads(await (await sub.next_segment()).read()))
+    except Exception:  # noqa: BLE001 - the runner closes the channel at the stream's end
+        pass
+
+
 def test_noop_frames_in_frames_out():
     segs = [make_segment(10, 10 * k) for k in range(3)]
     out = []
@@ -113,7 +124,7 @@ def test_crashing_pipeline_puts_the_runner_in_error():
         run(run_stream(source([make_segment(3, 0)]), lambda d: None, Crash(), dict))
     runner = LiveRunner(Crash())
     client = TestClient(create_app(runner))
-    assert client.get("/health").json() == {"status": "IDLE"}
+    assert client.get("/health").json() == {"status": "IDLE"}  # OFFLINE: loaded, no stream
     assert client.post("/live-video-to-video", json={"publish_url": "x"}).status_code == 400
 
 
@@ -168,10 +179,30 @@ def test_runner_over_trickle_on_a_real_socket():
             while len(frames) < 20:  # the first segment may race the subscription
                 frames += decode_segment(await (await out_sub.next_segment()).read())
             assert all(f[0].shape == (64, 64, 3) for f in frames)
-            events = [json.loads(line) for line in (await (await ev_sub.next_segment()).read()).splitlines()]
-            assert any(e["type"] == "frame_latency" and e["latency_ms"] > 0 for e in events)
+            seen = []
+            reader = asyncio.create_task(collect_events(ev_sub, seen))
+            await eventually(lambda: len(seen) >= 3, 10)
+            # ai-runner: one event per segment, {"event": {..., "timestamp": ms}, "queue_event_type"}
+            first = seen[0]
+            assert first["queue_event_type"] == "stream_trace"
+            assert first["event"]["type"] == "runner_receive_stream_request"
+            assert isinstance(first["event"]["timestamp"], int)
             await pub.close()
-            await eventually(lambda: runner.state == "IDLE", 10)
+            await eventually(lambda: runner.state == "OFFLINE", 10)
+            async with httpx.AsyncClient() as client:
+                assert (await client.get(f"{rbase}/health")).json() == {"status": "IDLE"}
+            await eventually(lambda: seen[-1]["event"]["type"] == "status", 10)
+            reader.cancel()
+            traces = [e["event"]["type"] for e in seen if e["queue_event_type"] == "stream_trace"]
+            assert traces == ["runner_receive_stream_request", "runner_receive_first_ingest_segment",
+                              "runner_send_first_processed_segment"]
+            status = seen[-1]["event"]  # the final status event, ai-runner's PipelineStatus
+            assert {"pipeline", "start_time", "state", "last_state_update_time", "input_status",
+                    "inference_status", "last_status_timestamp"} <= set(status)
+            assert status["input_status"]["last_input_time"] > 0
+            assert status["inference_status"]["last_output_time"] >= status["input_status"]["last_input_time"] - 1000
+            assert status["inference_status"]["latency_ms"]["frames"] >= 20
+            assert status["inference_status"]["latency_ms"]["p50"] > 0
             await out_sub.close()
             await ev_sub.close()
 
@@ -217,5 +248,136 @@ def test_pipeline_crash_mid_stream_reports_error_on_health():
             await eventually(lambda: runner.state == "ERROR", 10)
             assert (await client.get(f"{rbase}/health")).json() == {"status": "ERROR"}
             await pub.close()
+
+    run_timed(scenario(), 30)
+
+
+# ---- ai-runner's state machine (process_guardian._compute_current_state) and /health mapping
+
+def test_health_mapping_follows_ai_runner_code():
+    from node.worker.live.status import health_of
+
+    # live/api/api.py: LOADING→LOADING, OFFLINE→IDLE, ERROR→ERROR, everything else→OK
+    assert [health_of(s) for s in ("LOADING", "OFFLINE", "ERROR", "ONLINE", "DEGRADED_INPUT",
+                                   "DEGRADED_INFERENCE")] == ["LOADING", "IDLE", "ERROR", "OK", "OK", "OK"]
+
+
+def feed(status, t0, t1, fps_in=30, fps_out=30):
+    """Input and output frames at the given rates from t0 to t1."""
+    for k in range(int((t1 - t0) * fps_in)):
+        status.input_frame(t0 + k / fps_in)
+    for k in range(int((t1 - t0) * fps_out)):
+        status.output_frame(t0 + k / fps_out)
+
+
+def test_state_machine_transitions_with_ai_runner_thresholds():
+    from node.worker.live.status import PipelineStatus
+
+    s = PipelineStatus("noop", 0.0)
+    assert s.compute(100.0) == ("LOADING", False)
+    assert s.compute(181.0) == ("ERROR", False)          # not loaded after 180 s
+    s.loaded(1.0)
+    assert s.compute(2.0) == ("OFFLINE", False)          # no stream, no input
+    s.stream_started(10.0)
+    assert s.compute(11.0) == ("ONLINE", False)          # under 2 s since (re)load
+    assert s.compute(13.0) == ("DEGRADED_INPUT", False)  # no input since the load
+    s.input_frame(12.0)
+    assert s.compute(15.0) == ("DEGRADED_INFERENCE", False)  # input, no output yet, under 10 s
+    s.input_frame(20.5)
+    assert s.compute(21.0) == ("ERROR", False)           # no first output 10 s after load
+    s = PipelineStatus("noop", 0.0)
+    s.loaded(0.0)
+    s.stream_started(0.0)
+    feed(s, 0.0, 20.0)
+    assert s.compute(20.0) == ("ONLINE", False)
+    feed(s, 20.0, 30.0, fps_in=10, fps_out=10)
+    assert s.compute(30.0)[0] == "DEGRADED_INPUT"        # input fps under 15
+    s = PipelineStatus("noop", 0.0)
+    s.loaded(0.0)
+    s.stream_started(0.0)
+    feed(s, 0.0, 20.0, fps_in=30, fps_out=20)
+    assert s.compute(20.0)[0] == "ONLINE"                # output 20 fps is over min(10, 0.8 × 30)
+    feed(s, 20.0, 30.0, fps_in=30, fps_out=5)
+    assert s.compute(30.0)[0] == "DEGRADED_INFERENCE"    # output 5 fps < min(10, 24)
+    s.error("x", 30.0)
+    assert s.compute(31.0)[0] == "DEGRADED_INFERENCE"    # an error in the last 15 s
+    assert s.compute(46.0)[0] == "DEGRADED_INPUT"        # error over 15 s ago; input 16 s old
+    s = PipelineStatus("noop", 0.0)
+    s.loaded(0.0)
+    s.stream_started(0.0)
+    feed(s, 0.0, 10.0)
+    assert s.compute(70.5) == ("DEGRADED_INPUT", True)   # no input for 60 s: stop the stream
+    assert s.compute(101.0) == ("ERROR", True)           # past 90 s: ERROR
+    s.fail("boom", 1.0)
+    s.streaming = False
+    assert s.compute(200.0) == ("ERROR", False)          # ERROR is sticky
+
+
+def test_output_stall_behind_input_is_error():
+    from node.worker.live.status import PipelineStatus
+
+    s = PipelineStatus("noop", 0.0)
+    s.loaded(0.0)
+    s.stream_started(0.0)
+    feed(s, 0.0, 10.0)
+    for k in range(int(6 * 30)):  # input goes on, output stops at 10 s
+        s.input_frame(10.0 + k / 30)
+    assert s.compute(16.0) == ("ERROR", False)
+
+
+def test_control_keepalive_ignored_params_replaced_oversize_refused():
+    """Control messages as ai-runner reads them, over a served trickle channel."""
+    import json
+
+    import httpx
+
+    from node.net.trickle import TricklePublisher, TrickleSubscriber
+    from node.net.trickle.server import TrickleServer
+    from node.worker.live import app as live_app
+    from tests.net.trickle_serving import eventually, served
+    from tests.net.trickle_serving import run as run_timed
+
+    seen = []
+
+    class Record(LivePipeline):
+        name = "record"
+
+        def process(self, frame, params):
+            seen.append(dict(params))
+            return frame
+
+    async def scenario():
+        trickle = TrickleServer()
+        for suffix in ("", "-out", "-control", "-events"):
+            trickle.create_channel("k" + suffix)
+        runner = LiveRunner(Record())
+        async with served(trickle, trickle) as tbase, served(create_app(runner)) as rbase, \
+                httpx.AsyncClient() as client:
+            ch = f"{tbase}/k"
+            ev_sub = TrickleSubscriber(ch + "-events", start_seq=0)
+            r = await client.post(f"{rbase}/live-video-to-video", json={
+                "subscribe_url": ch, "publish_url": ch + "-out", "control_url": ch + "-control",
+                "events_url": ch + "-events", "params": {"a": 1}})
+            assert r.status_code == 200
+            control = TricklePublisher(ch + "-control", "application/json")
+            pub = TricklePublisher(ch, "video/MP2T")
+            await asyncio.sleep(0.3)
+            await control.write(json.dumps({"keep": "alive"}).encode())
+            await control.write(b"x" * (live_app.MAX_CONTROL_BYTES + 1))
+            await control.write(json.dumps({"b": 2}).encode())
+            await eventually(lambda: runner.status.last_params == {"b": 2}, 10)
+            await pub.write(make_segment(3, 0))
+            await eventually(lambda: len(seen) >= 3, 10)
+            assert seen[-1] == {"b": 2}  # the whole params replaced; keepalive left them alone
+            events = []
+            reader = asyncio.create_task(collect_events(ev_sub, events))
+            await eventually(lambda: any(e["event"]["type"] == "error" for e in events), 10)
+            reader.cancel()
+            errors = [e["event"] for e in events if e["event"]["type"] == "error"]
+            assert "refused" in errors[0]["message"] and errors[0]["pipeline"] == "record"
+            assert runner.health() == "OK"  # a refused control message is no crash
+            await pub.close()
+            await control.close()
+            await ev_sub.close()
 
     run_timed(scenario(), 30)

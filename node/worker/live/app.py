@@ -1,8 +1,7 @@
 """The live runner's FastAPI app and `lpnode live-runner` (see the package docstring for the API).
 
-States as ai-runner's: LOADING while the pipeline loads, IDLE with no stream, OK while a stream
-runs, ERROR once the pipeline has crashed (sticky; the orchestrator's health watch fails the
-session)."""
+States and /health as ai-runner's (status.py): OFFLINE → IDLE, LOADING, ERROR (sticky; the
+orchestrator's health watch fails the session), every other state → OK."""
 from __future__ import annotations
 
 import argparse
@@ -17,98 +16,189 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from .pipelines import LivePipeline, load_live_pipeline
+from .status import ERROR, PipelineStatus, health_of
 from .stream import StreamStats, encoder_name, run_stream
 
 log = logging.getLogger("lpnode.live")
-EVENT_EVERY = 1.0  # seconds between status events
+STATUS_EVERY = 10.0      # seconds between status events (ai-runner's streamer)
+GUARD_EVERY = 1.0        # seconds between state checks (ai-runner's process guardian)
+STOP_TIMEOUT = 10.0      # a new start waits this long for the previous stream to stop, else 400
+MAX_CONTROL_BYTES = 64 * 1024  # a bigger control message is refused (an error event), not parsed
+KEEPALIVE = {"keep": "alive"}  # sent every 10 s by go-livepeer and the gateway SDK; ignored
+
+
+def event_segment(event: dict, queue_event_type: str = "ai_stream_events") -> bytes:
+    """One events-channel segment as ai-runner writes it."""
+    return json.dumps({"event": {**event, "timestamp": int(time.time() * 1000)},
+                       "queue_event_type": queue_event_type}).encode()
 
 
 class LiveRunner:
+    """One stream at a time, as ai-runner: a new start stops the previous stream first."""
+
     def __init__(self, pipeline: LivePipeline, *, device: str | None = None) -> None:
         self.pipeline = pipeline
         self.codec = encoder_name(device)
-        self.state = "IDLE"
-        self.error = ""
-        self.tasks: set[asyncio.Task] = set()
+        self.status: PipelineStatus | None = None
+        self.task: asyncio.Task | None = None
+
+    def _status(self) -> PipelineStatus:
+        if self.status is None:  # made on the running loop, whose clock it keeps
+            now = asyncio.get_running_loop().time()
+            self.status = PipelineStatus(self.pipeline.name, now)
+            self.status.loaded(now)  # the pipeline was loaded before the app served
+        return self.status
+
+    @property
+    def state(self) -> str:
+        status = self._status()
+        status.update(asyncio.get_running_loop().time())
+        return status.state
 
     def health(self) -> str:
-        return self.state
+        return health_of(self.state)
 
     async def start(self, req: dict) -> None:
-        task = asyncio.create_task(self._session(req))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+            done, _ = await asyncio.wait({self.task}, timeout=STOP_TIMEOUT)
+            if not done:
+                raise TimeoutError("previous stream did not stop")
+        self._status().stream_started(asyncio.get_running_loop().time())
+        self.task = asyncio.create_task(self._session(req))
 
     async def _session(self, req: dict) -> None:
         from node.net.trickle.client import TricklePublisher, TrickleSubscriber
 
         loop = asyncio.get_running_loop()
+        status = self._status()
         params = dict(req.get("params") or {})
         sub = TrickleSubscriber(req["subscribe_url"])
         pub = TricklePublisher(req["publish_url"], "video/MP2T")
         events = TricklePublisher(req["events_url"], "application/json") if req.get("events_url") else None
         control = TrickleSubscriber(req["control_url"]) if req.get("control_url") else None
-        pending: list[dict] = []
-        last_status = [0.0]
+        outbox: asyncio.Queue = asyncio.Queue(maxsize=100)  # events beyond it are dropped
+        latencies: list[float] = []  # ms, frames since the last status event
+        firsts = {"in": False, "out": False}
+
+        def emit(event: dict, kind: str = "ai_stream_events") -> None:
+            if events is not None and not outbox.full():
+                outbox.put_nowait(event_segment(event, kind))
+
+        def trace(name: str) -> None:
+            emit({"type": name, "stream_id": req.get("stream_id", ""),
+                  "request_id": req.get("gateway_request_id", ""),
+                  "manifest_id": req.get("manifest_id", "")}, "stream_trace")
+
+        def status_event() -> dict:
+            event = status.to_json(loop.time())
+            lat = sorted(latencies)
+            # lpsim addition to ai-runner's status: per-frame latency (decoded → encoded, ai-runner's
+            # frame_init → frame_end) over the frames since the last status event
+            event["inference_status"]["latency_ms"] = (
+                {"frames": len(lat), "p50": lat[len(lat) // 2], "p95": lat[min(len(lat) - 1, int(len(lat) * 0.95))]}
+                if lat else {"frames": 0})
+            event["last_status_timestamp"] = int(time.time() * 1000)
+            latencies.clear()
+            return event
 
         async def segments():
             async for seg in sub:
-                yield await seg.read()
+                data = await seg.read()
+                if not firsts["in"]:
+                    firsts["in"] = True
+                    trace("runner_receive_first_ingest_segment")
+                yield data
+
+        async def sink(data: bytes) -> None:
+            await pub.write(data)
+            if not firsts["out"]:
+                firsts["out"] = True
+                trace("runner_send_first_processed_segment")
 
         def on_frame(latency: float, stats: StreamStats) -> None:
-            pending.append({"type": "frame_latency", "latency_ms": round(latency * 1000, 3),
-                            "frame": stats.frames_out})
-            if loop.time() - last_status[0] >= EVENT_EVERY:
-                last_status[0] = loop.time()
-                pending.append(self._status_event(req, stats))
+            status.output_frame(loop.time())
+            latencies.append(round(latency * 1000, 3))
 
-        async def flush_events() -> None:
-            while events is not None:
-                await asyncio.sleep(0.2)
-                if pending:
-                    batch, pending[:] = list(pending), []
-                    await events.write("".join(json.dumps(e) + "\n" for e in batch).encode())
+        async def write_events() -> None:
+            while True:
+                await events.write(await outbox.get())
+
+        async def report_status() -> None:
+            while True:
+                await asyncio.sleep(STATUS_EVERY)
+                emit(status_event())
+
+        async def guard() -> None:
+            while True:
+                await asyncio.sleep(GUARD_EVERY)
+                if status.update(loop.time()) or status.state == ERROR:
+                    return  # input gone too long, or ERROR: the stream stops
 
         async def read_control() -> None:
             async for seg in control:
-                try:
-                    update = json.loads(await seg.read() or b"{}")
-                except ValueError:
-                    log.warning("live control: not JSON, ignored")
+                data = b""
+                async for chunk in seg:
+                    data += chunk
+                    if len(data) > MAX_CONTROL_BYTES:
+                        break
+                if len(data) > MAX_CONTROL_BYTES:
+                    await seg.aclose()
+                    self._error(status, emit, f"control message over {MAX_CONTROL_BYTES} bytes refused")
                     continue
-                if isinstance(update, dict):
-                    params.update(update.get("params", update))
+                try:
+                    update = json.loads(data or b"{}")
+                except ValueError:
+                    self._error(status, emit, "control message is not JSON")
+                    continue
+                if update == KEEPALIVE or not isinstance(update, dict):
+                    continue
+                params.clear()  # ai-runner takes each message as the complete params
+                params.update(update)
+                status.params_updated(dict(update), loop.time())
 
-        helpers = [loop.create_task(flush_events())]
+        helpers = [loop.create_task(report_status())]
+        if events is not None:
+            helpers.append(loop.create_task(write_events()))
         if control is not None:
             helpers.append(loop.create_task(read_control()))
-        self.state = "OK" if self.state != "ERROR" else self.state
-        stats = StreamStats()
+        trace("runner_receive_stream_request")
+        stream = loop.create_task(run_stream(segments(), sink, self.pipeline, lambda: params,
+                                             on_frame=on_frame, on_input=lambda: status.input_frame(loop.time()),
+                                             codec=self.codec))
+        guardian = loop.create_task(guard())
         try:
-            stats = await run_stream(segments(), pub.write, self.pipeline, lambda: params,
-                                     on_frame=on_frame, codec=self.codec)
-        except Exception as exc:
-            log.exception("live stream failed")
-            self.state, self.error = "ERROR", repr(exc)
+            await asyncio.wait({stream, guardian}, return_when=asyncio.FIRST_COMPLETED)
+            if stream.done() and stream.exception() is not None:
+                exc = stream.exception()
+                log.error("live stream failed: %r", exc)
+                status.fail(repr(exc), loop.time())
+                emit({"type": "error", "pipeline": status.pipeline, "message": repr(exc),
+                      "time": int(time.time() * 1000)})
         finally:
-            if self.state != "ERROR" and len(self.tasks) <= 1:
-                self.state = "IDLE"
+            for t in (stream, guardian):
+                t.cancel()
+            await asyncio.gather(stream, guardian, return_exceptions=True)
+            status.streaming = False
+            status.update(loop.time())
             for t in helpers:
                 t.cancel()
             if events is not None:
-                pending.append(self._status_event(req, stats))
                 with contextlib.suppress(Exception):  # the events channel may be gone already
-                    await events.write("".join(json.dumps(e) + "\n" for e in pending).encode())
+                    while not outbox.empty():
+                        await events.write(outbox.get_nowait())
+                    await events.write(event_segment(status_event()))
             for closer in (pub, events, sub, control):
                 if closer is not None:
                     with contextlib.suppress(Exception):
                         await closer.close()
 
-    def _status_event(self, req: dict, stats: StreamStats) -> dict:
-        return {"type": "status", "state": self.state, "stream_id": req.get("stream_id", ""),
-                "manifest_id": req.get("manifest_id", ""), "frames_in": stats.frames_in,
-                "frames_out": stats.frames_out, "dropped_frames": stats.dropped,
-                "last_error": self.error, "timestamp": int(time.time() * 1000)}
+    @staticmethod
+    def _error(status: PipelineStatus, emit, message: str) -> None:
+        log.warning("live: %s", message)
+        now = asyncio.get_running_loop().time()
+        status.error(message, now)
+        emit({"type": "error", "pipeline": status.pipeline, "message": message, "time": int(time.time() * 1000)})
 
 
 def create_app(runner: LiveRunner) -> FastAPI:
@@ -123,9 +213,12 @@ def create_app(runner: LiveRunner) -> FastAPI:
         missing = [k for k in ("subscribe_url", "publish_url") if not req.get(k)]
         if missing:
             return JSONResponse({"detail": {"msg": f"missing {', '.join(missing)}"}}, status_code=400)
-        if runner.state == "ERROR":
-            return JSONResponse({"detail": {"msg": f"pipeline error: {runner.error}"}}, status_code=500)
-        await runner.start(req)
+        if runner.state == ERROR:
+            return JSONResponse({"detail": {"msg": f"pipeline error: {runner.status.last_error}"}}, status_code=500)
+        try:
+            await runner.start(req)
+        except TimeoutError as exc:
+            return JSONResponse({"detail": {"msg": f"Error starting stream: {exc}"}}, status_code=400)
         return {"status": "ok"}
 
     app.state.runner = runner

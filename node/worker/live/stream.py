@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -29,7 +30,8 @@ class StreamStats:
     frames_in: int = 0
     frames_out: int = 0
     dropped: int = 0
-    latencies: list[float] = field(default_factory=list)  # seconds, decode done → encoded
+    # seconds, decode done → encoded (ai-runner's frame_init → frame_end); the last 10000 frames
+    latencies: deque = field(default_factory=lambda: deque(maxlen=10_000))
 
 
 def encoder_name(device: str | None) -> str:
@@ -83,6 +85,7 @@ class SegmentEncoder:
 async def run_stream(segments: AsyncIterator[bytes], sink: Callable[[bytes], Awaitable[None]],
                      pipeline: LivePipeline, params: Callable[[], dict], *,
                      on_frame: Callable[[float, StreamStats], None] | None = None,
+                     on_input: Callable[[], None] | None = None,
                      codec: str = "libx264", queue_frames: int = QUEUE_FRAMES) -> StreamStats:
     """Run until `segments` ends; raises what the pipeline raises (the runner's ERROR state)."""
     loop = asyncio.get_running_loop()
@@ -99,6 +102,8 @@ async def run_stream(segments: AsyncIterator[bytes], sink: Callable[[bytes], Awa
                     continue
                 for rgb, pts, tb in decoded:
                     stats.frames_in += 1
+                    if on_input is not None:
+                        on_input()
                     frames_waiting = sum(1 for item in queue._queue if item is not _END_SEGMENT)
                     if frames_waiting >= queue_frames:
                         _drop_oldest_frame(queue)
