@@ -35,6 +35,37 @@ async def serve(app):
     return server.servers[0].sockets[0].getsockname()[1], server, task
 
 
+class Arrivals:
+    """When each whole chunk of `size` bytes had arrived at the reader, counted as bytes come in."""
+
+    def __init__(self, chunks: int, size: int):
+        self.chunks, self.size, self.received = chunks, size, 0
+        self.times: list[float] = []
+
+    def add(self, n: int) -> None:
+        self.received += n
+        now = time.perf_counter()
+        while len(self.times) < self.chunks and self.received >= (len(self.times) + 1) * self.size:
+            self.times.append(now)
+
+    @property
+    def done(self) -> bool:
+        return len(self.times) >= self.chunks
+
+
+async def pace(start: float, sent: list[float], interval: float) -> None:
+    """Wait for the next chunk's slot (none unpaced), then note when it goes out."""
+    if interval:
+        await asyncio.sleep(max(0.0, start + len(sent) * interval - time.perf_counter()))
+    sent.append(time.perf_counter())
+
+
+def latency_and_rate(sent: list[float], arrivals: Arrivals, start: float) -> tuple[list[float], float]:
+    """Per-chunk latency in ms and MB/s over the run."""
+    got = arrivals.times
+    return [(g - s) * 1000 for s, g in zip(sent, got)], arrivals.chunks * arrivals.size / (got[-1] - start) / 1e6
+
+
 async def trickle_run(chunks: int, size: int, per_segment: int, interval: float) -> tuple[list[float], float]:
     ts = TrickleServer()
     ts.create_channel("bench", "video/MP2T")
@@ -42,18 +73,14 @@ async def trickle_run(chunks: int, size: int, per_segment: int, interval: float)
     url = f"http://127.0.0.1:{port}/bench"
     pub, sub = TricklePublisher(url, "video/MP2T"), TrickleSubscriber(url, start_seq=0)
     sent: list[float] = []
-    got: list[float] = []
+    arrivals = Arrivals(chunks, size)
     payload = b"\x47" * size
 
     async def read():
-        received = 0
-        while len(got) < chunks:
+        while not arrivals.done:
             seg = await sub.next_segment()
             async for data in seg:
-                received += len(data)
-                now = time.perf_counter()
-                while len(got) < chunks and received >= (len(got) + 1) * size:
-                    got.append(now)
+                arrivals.add(len(data))
 
     reader = asyncio.ensure_future(read())
     await asyncio.sleep(0.2)
@@ -61,19 +88,16 @@ async def trickle_run(chunks: int, size: int, per_segment: int, interval: float)
     for first in range(0, chunks, per_segment):
         async with pub.next() as seg:
             for _ in range(min(per_segment, chunks - first)):
-                if interval:
-                    await asyncio.sleep(max(0.0, start + len(sent) * interval - time.perf_counter()))
-                sent.append(time.perf_counter())
+                await pace(start, sent, interval)
                 await seg.write(payload)
     await reader
-    elapsed = got[-1] - start
     await pub.close()
     await sub.close()
     await ts.stop()
     server.should_exit = True
     with contextlib.suppress(Exception):
         await task
-    return [(g - s) * 1000 for s, g in zip(sent, got)], chunks * size / elapsed / 1e6
+    return latency_and_rate(sent, arrivals, start)
 
 
 async def tcp_run(chunks: int, size: int, interval: float) -> tuple[list[float], float]:
@@ -100,34 +124,26 @@ async def tcp_run(chunks: int, size: int, interval: float) -> tuple[list[float],
     await asyncio.sleep(0.05)
     _, pub_writer = await asyncio.open_connection("127.0.0.1", port)
     sent: list[float] = []
-    got: list[float] = []
+    arrivals = Arrivals(chunks, size)
     payload = b"\x47" * size
 
     async def read():
-        received = 0
-        while len(got) < chunks:
-            data = await sub_reader.read(65536)
-            received += len(data)
-            now = time.perf_counter()
-            while len(got) < chunks and received >= (len(got) + 1) * size:
-                got.append(now)
+        while not arrivals.done:
+            arrivals.add(len(await sub_reader.read(65536)))
 
     reader = asyncio.ensure_future(read())
     start = time.perf_counter()
     for _ in range(chunks):
-        if interval:
-            await asyncio.sleep(max(0.0, start + len(sent) * interval - time.perf_counter()))
-        sent.append(time.perf_counter())
+        await pace(start, sent, interval)
         pub_writer.write(payload)
         await pub_writer.drain()
     await reader
-    elapsed = got[-1] - start
     pub_writer.close()
     await relayed.wait()
     sub_writer.close()
     finished.set()
     relay.close()
-    return [(g - s) * 1000 for s, g in zip(sent, got)], chunks * size / elapsed / 1e6
+    return latency_and_rate(sent, arrivals, start)
 
 
 def pct(values: list[float], q: float) -> float:
