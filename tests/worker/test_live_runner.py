@@ -1,5 +1,6 @@
 """The live runner: the decode → pipeline → encode loop in memory, dropping, errors, the app."""
 import asyncio
+import contextlib
 import io
 
 import av
@@ -47,11 +48,11 @@ async def collect_events(sub, out):
     """Every events-channel segment (one JSON event each) into `out`, until the channel ends."""
     import json
 
-    try:
+    from node.net.trickle.errors import TrickleError
+
+    with contextlib.suppress(TrickleError):  # the runner closes the channel at the stream's end
         while True:
             out.append(json.loads(await (await sub.next_segment()).read()))
-    except Exception:  # noqa: BLE001 - the runner closes the channel at the stream's end
-        pass
 
 
 def test_noop_frames_in_frames_out():
@@ -147,7 +148,6 @@ def test_vanished_publisher_does_not_hang():
 def test_runner_over_trickle_on_a_real_socket():
     """POST /live-video-to-video on the served runner, input and output over a served trickle
     server: segments in → decoded frames out, and status/latency events on the events channel."""
-    import json
 
     import httpx
 
@@ -320,7 +320,7 @@ def test_output_stall_behind_input_is_error():
     s.loaded(0.0)
     s.stream_started(0.0)
     feed(s, 0.0, 10.0)
-    for k in range(int(6 * 30)):  # input goes on, output stops at 10 s
+    for k in range(6 * 30):  # input goes on, output stops at 10 s
         s.input_frame(10.0 + k / 30)
     assert s.compute(16.0) == ("ERROR", False)
 

@@ -6,11 +6,17 @@ Start API (what node/orchestrator/live.py calls):
                                 "params": {...}, "model_id", "gateway_request_id",
                                 "manifest_id", "stream_id"}
         200 {"status": "ok"} once the stream's tasks run; 400 with {"detail": {"msg": ...}}
-        for a missing subscribe_url/publish_url.
-    GET  /health  {"status": "LOADING" | "IDLE" | "OK" | "ERROR"}  (ERROR: the pipeline crashed)
+        for a missing subscribe_url/publish_url. One stream per runner, as ai-runner: a new start
+        stops the previous stream (400 if it does not stop within 10 s).
+    GET  /health  {"status": "LOADING" | "IDLE" | "OK" | "ERROR"}: ai-runner's mapping of its
+        state machine (status.py): OFFLINE → IDLE, ONLINE/DEGRADED_* → OK, ERROR sticky.
 
 Input segments (MPEG-TS) are read from subscribe_url, decoded with PyAV, run frame by frame
 through the pipeline, encoded (libx264 zerolatency; h264_nvenc on request) and published as
-MPEG-TS segments on publish_url; JSON on control_url updates the params mid-stream; status and
-per-frame latency events go to events_url as JSON lines. `lpnode live-runner` serves it.
+MPEG-TS segments on publish_url. Each control_url segment is one JSON object taken as the complete
+params ({"keep": "alive"} ignored; over 64 KiB or not JSON refused with an error event). Each
+events_url segment is one event, {"event": {..., "timestamp": ms}, "queue_event_type":
+"ai_stream_events" | "stream_trace"}: status (ai-runner's PipelineStatus, every 10 s and at the
+end, plus per-frame latency), error, and the three runner_* trace events.
+`lpnode live-runner` serves it.
 """
