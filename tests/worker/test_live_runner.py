@@ -381,3 +381,41 @@ def test_control_keepalive_ignored_params_replaced_oversize_refused():
             await ev_sub.close()
 
     run_timed(scenario(), 30)
+
+
+def test_stale_input_stops_the_stream_and_a_new_start_replaces_the_old(monkeypatch):
+    """ai-runner: no input past the stop threshold stops the stream (then OFFLINE → IDLE); a runner
+    serves one stream, so a second start stops the first."""
+    import httpx
+
+    from node.net.trickle.server import TrickleServer
+    from node.worker.live import app as live_app
+    from node.worker.live import status as live_status
+    from tests.net.trickle_serving import eventually, served
+    from tests.net.trickle_serving import run as run_timed
+
+    monkeypatch.setattr(live_status, "STOP_STREAM_AFTER", 0.5)
+    monkeypatch.setattr(live_status, "OFFLINE_AFTER", 0.0)
+    monkeypatch.setattr(live_app, "GUARD_EVERY", 0.1)
+
+    async def scenario():
+        trickle = TrickleServer()
+        for name in ("a", "a-out", "b", "b-out"):
+            trickle.create_channel(name)
+        runner = LiveRunner(NoopPipeline())
+        async with served(trickle, trickle) as tbase, served(create_app(runner)) as rbase, \
+                httpx.AsyncClient() as client:
+            body = {"subscribe_url": f"{tbase}/a", "publish_url": f"{tbase}/a-out"}
+            assert (await client.post(f"{rbase}/live-video-to-video", json=body)).status_code == 200
+            first = runner.task
+            assert runner.health() == "OK"
+            await eventually(lambda: first.done(), 10)  # no input: the guard stopped it
+            assert runner.state == "OFFLINE" and runner.health() == "IDLE"
+            assert (await client.post(f"{rbase}/live-video-to-video", json=body)).status_code == 200
+            second = runner.task
+            body = {"subscribe_url": f"{tbase}/b", "publish_url": f"{tbase}/b-out"}
+            assert (await client.post(f"{rbase}/live-video-to-video", json=body)).status_code == 200
+            assert second.done() and runner.task is not second and not runner.task.done()
+            assert runner.health() == "OK"
+
+    run_timed(scenario(), 30)
