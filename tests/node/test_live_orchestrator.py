@@ -69,13 +69,17 @@ def orchestrator(runner_url: str | None, capacity: int = 1) -> OrchestratorNode:
     return OrchestratorNode(OrchestratorConfig("http://placeholder", ai_models=models, transcoding=False))
 
 
-async def live_node(runner: EchoRunner | None, capacity: int = 1):
-    """An offchain orchestrator app with its live runner; (node, app, runner base URL)."""
-    runner_ctx = served(runner.app) if runner else None
-    runner_url = await runner_ctx.__aenter__() if runner_ctx else None
-    node = orchestrator(runner_url, capacity)
-    app = create_http_app(node, transcode=None, runners={LIVE: runner_url} if runner_url else {})
-    return node, app, runner_ctx
+@contextlib.asynccontextmanager
+async def live_served(runner: EchoRunner | None, capacity: int = 1):
+    """An offchain orchestrator app with its live runner, both served; (node, app, base URL, client)."""
+    async with contextlib.AsyncExitStack() as stack:
+        runner_url = await stack.enter_async_context(served(runner.app)) if runner else None
+        node = orchestrator(runner_url, capacity)
+        app = create_http_app(node, transcode=None, runners={LIVE: runner_url} if runner_url else {})
+        base = await stack.enter_async_context(served(app, app.state.trickle))
+        c = await stack.enter_async_context(httpx.AsyncClient())
+        node.config.service_uri, NODES[base] = base, node
+        yield node, app, base, c
 
 
 def seg_creds(node: OrchestratorNode) -> dict[str, str]:
@@ -93,9 +97,7 @@ async def start(c: httpx.AsyncClient, base: str, body=None, headers=None) -> htt
 def test_start_creates_channels_starts_runner_and_streams_through():
     async def scenario():
         runner = EchoRunner()
-        node, app, runner_ctx = await live_node(runner)
-        async with served(app, app.state.trickle) as base, httpx.AsyncClient() as c:
-            node.config.service_uri, NODES[base] = base, node
+        async with live_served(runner) as (_, app, base, c):
             r = await start(c, base, headers={"streamID": "stream-1", "requestID": "req-1"})
             assert r.status_code == 200, r.text
             reply = r.json()
@@ -121,7 +123,6 @@ def test_start_creates_channels_starts_runner_and_streams_through():
             await pub.close()  # the gateway ends the stream: the session ends, every channel closes
             await eventually(lambda: not app.state.trickle.channels and not app.state.live.sessions)
             await out.close()
-        await runner_ctx.__aexit__(None, None, None)
     run(scenario())
 
 
@@ -134,9 +135,7 @@ def test_capability_and_model_are_advertised():
 def test_capacity_per_runner_and_release_on_session_end():
     async def scenario():
         runner = EchoRunner()
-        node, app, runner_ctx = await live_node(runner, capacity=1)
-        async with served(app, app.state.trickle) as base, httpx.AsyncClient() as c:
-            node.config.service_uri, NODES[base] = base, node
+        async with live_served(runner, capacity=1) as (_, app, base, c):
             first = (await start(c, base)).json()
             r = await start(c, base)
             assert (r.status_code, r.text) == (503, "insufficient capacity")
@@ -147,29 +146,23 @@ def test_capacity_per_runner_and_release_on_session_end():
             await eventually(lambda: not app.state.live.sessions)
             assert not app.state.trickle.channels  # all four closed
             assert (await start(c, base)).status_code == 200  # the slot is free again
-        await runner_ctx.__aexit__(None, None, None)
     run(scenario())
 
 
 def test_runner_failure_is_500_and_leaves_nothing_behind():
     async def scenario():
         runner = EchoRunner(fail="pipeline crashed")
-        node, app, runner_ctx = await live_node(runner)
-        async with served(app, app.state.trickle) as base, httpx.AsyncClient() as c:
-            node.config.service_uri, NODES[base] = base, node
+        async with live_served(runner) as (node, app, base, c):
             r = await start(c, base)
             assert r.status_code == 500 and "pipeline crashed" in r.text
             assert not app.state.trickle.channels and not app.state.live.sessions
             assert node.capabilities.constraints[int(Capability.LiveVideoToVideo)]["noop"].capacity == 1
-        await runner_ctx.__aexit__(None, None, None)
     run(scenario())
 
 
 def test_no_runner_is_500():
     async def scenario():
-        node, app, _ = await live_node(None)
-        async with served(app, app.state.trickle) as base, httpx.AsyncClient() as c:
-            node.config.service_uri, NODES[base] = base, node
+        async with live_served(None) as (_, app, base, c):
             r = await start(c, base)
             assert r.status_code == 500 and "no live runner" in r.text
             assert not app.state.trickle.channels
@@ -182,8 +175,7 @@ def test_no_runner_is_500():
 ])
 def test_bad_request_bodies_are_400(body, status):
     async def scenario():
-        node, app, _ = await live_node(None)
-        async with served(app, app.state.trickle) as base, httpx.AsyncClient() as c:
+        async with live_served(None) as (node, app, base, c):
             r = await c.post(base + "/" + LIVE, content=body,
                              headers={"Content-Type": "application/json", **seg_creds(node)})
             assert r.status_code == status
@@ -194,26 +186,21 @@ def test_bad_request_bodies_are_400(body, status):
 def test_bad_payment_and_segment_headers():
     async def scenario():
         runner = EchoRunner()
-        node, app, runner_ctx = await live_node(runner)
-        async with served(app, app.state.trickle) as base, httpx.AsyncClient() as c:
-            node.config.service_uri, NODES[base] = base, node
+        async with live_served(runner) as (node, app, base, c):
             r = await start(c, base, headers={"Livepeer-Payment": "@@not base64@@"})
             assert r.status_code == 402
             r = await start(c, base, headers={"Livepeer-Segment": "garbage"})
             assert r.status_code == 403
             assert not runner.starts and not app.state.trickle.channels
             assert node.capabilities.constraints[int(Capability.LiveVideoToVideo)]["noop"].capacity == 1
-        await runner_ctx.__aexit__(None, None, None)
     run(scenario())
 
 
 def test_runner_reporting_error_fails_the_session():
     async def scenario():
         runner = EchoRunner()
-        node, app, runner_ctx = await live_node(runner)
-        app.state.live.health_interval = 0.05
-        async with served(app, app.state.trickle) as base, httpx.AsyncClient() as c:
-            node.config.service_uri, NODES[base] = base, node
+        async with live_served(runner) as (node, app, base, c):
+            app.state.live.health_interval = 0.05
             reply = (await start(c, base)).json()
             out = TrickleSubscriber(reply["subscribe_url"], start_seq=0)
             waiting = asyncio.ensure_future(out.next_segment())
@@ -225,16 +212,13 @@ def test_runner_reporting_error_fails_the_session():
             assert not app.state.trickle.channels and not app.state.live.sessions
             assert node.capabilities.constraints[int(Capability.LiveVideoToVideo)]["noop"].capacity == 1
             await out.close()
-        await runner_ctx.__aexit__(None, None, None)
     run(scenario())
 
 
 def test_control_messages_reach_the_runner_through_the_orchestrator():
     async def scenario():
         runner = EchoRunner()
-        node, app, runner_ctx = await live_node(runner)
-        async with served(app, app.state.trickle) as base, httpx.AsyncClient() as c:
-            node.config.service_uri, NODES[base] = base, node
+        async with live_served(runner) as (_, _, base, c):
             reply = (await start(c, base)).json()
             control = TricklePublisher(reply["control_url"], "application/json")
             reader = TrickleSubscriber(runner.starts[0]["control_url"], start_seq=-1)
@@ -245,7 +229,6 @@ def test_control_messages_reach_the_runner_through_the_orchestrator():
             assert seg.mime == "application/json" and await seg.read() == b'{"prompt": "a new prompt"}'
             await control.close()
             await reader.close()
-        await runner_ctx.__aexit__(None, None, None)
     run(scenario())
 
 
