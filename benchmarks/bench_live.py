@@ -2,7 +2,8 @@
 
 Prints per-segment latency (input segment published → output segment received; each segment holds
 SEG_FRAMES frames written at once, so this is the per-frame latency of a segment's last frame)
-p50/p95, the sustained output fps, and the baseline: PyAV decode + encode of the same segment
+p50/p95, the sustained output fps, the runner's own per-frame latency (decoded → encoded, from
+its final status event), and the baseline: PyAV decode + encode of the same segment
 alone, measured in the same run. Then how many concurrent paced noop sessions one process holds
 before frames drop. `python benchmarks/bench_live.py [--seconds 4] [--max-sessions 4]`
 """
@@ -23,7 +24,7 @@ from node.worker.live.app import LiveRunner, create_app
 from node.worker.live.pipelines import NoopPipeline
 from node.worker.live.stream import SegmentEncoder, decode_segment, run_stream
 from tests.net.trickle_serving import served
-from tests.worker.test_live_runner import make_segment
+from tests.worker.test_live_runner import collect_events, make_segment
 
 SIZE = (512, 512)
 FPS = 30
@@ -47,16 +48,19 @@ def baseline(segs) -> list[float]:
     return out
 
 
-async def over_trickle(segs) -> tuple[list[float], float]:
+async def over_trickle(segs) -> tuple[list[float], float, dict]:
     trickle = TrickleServer()
-    for s in ("", "-out"):
+    for s in ("", "-out", "-events"):
         trickle.create_channel("b" + s)
     runner = LiveRunner(NoopPipeline())
     async with served(trickle, trickle) as tbase, served(create_app(runner)) as rbase:
         import httpx
         async with httpx.AsyncClient() as c:
             await c.post(f"{rbase}/live-video-to-video", json={"subscribe_url": f"{tbase}/b",
-                                                                "publish_url": f"{tbase}/b-out"})
+                                                                "publish_url": f"{tbase}/b-out",
+                                                                "events_url": f"{tbase}/b-events"})
+        events: list[dict] = []
+        collector = asyncio.create_task(collect_events(TrickleSubscriber(f"{tbase}/b-events", start_seq=0), events))
         sub = TrickleSubscriber(f"{tbase}/b-out", start_seq=0)
         pub = TricklePublisher(f"{tbase}/b", "video/MP2T")
         await asyncio.sleep(0.3)
@@ -78,7 +82,10 @@ async def over_trickle(segs) -> tuple[list[float], float]:
         fps = len(segs) * SEG_FRAMES / (time.perf_counter() - start)
         await pub.close()
         await sub.close()
-    return got, fps
+        await asyncio.wait_for(runner.task, 30)  # its final status event carries the frame latencies
+        await asyncio.wait_for(collector, 10)
+    status = [e["event"] for e in events if e["event"]["type"] == "status"]
+    return got, fps, status[-1]["inference_status"]["latency_ms"] if status else {}
 
 
 async def sessions(n: int, segs) -> int:
@@ -103,11 +110,14 @@ def main() -> None:
     a = ap.parse_args()
     segs = [make_segment(SEG_FRAMES, SEG_FRAMES * k, SIZE) for k in range(int(a.seconds * FPS / SEG_FRAMES))]
     base = baseline(segs)
-    lat, fps = asyncio.run(over_trickle(segs))
+    lat, fps, frame_lat = asyncio.run(over_trickle(segs))
     print(f"decode+encode alone per segment: p50 {statistics.median(base)*1000:.1f} ms  p95 {pct(base, .95)*1000:.1f} ms")
     print(f"runner over trickle per segment: p50 {statistics.median(lat)*1000:.1f} ms  p95 {pct(lat, .95)*1000:.1f} ms")
     print(f"added by the runner (p50): {(statistics.median(lat) - statistics.median(base))*1000:.1f} ms (goal ≤ 50)")
     print(f"sustained output fps: {fps:.1f} (goal 30)")
+    if frame_lat.get("frames"):  # from the runner's status event (ai-runner frame_init → frame_end)
+        print(f"runner per-frame latency, decoded → encoded, {frame_lat['frames']} frames: "
+              f"p50 {frame_lat['p50']:.1f} ms  p95 {frame_lat['p95']:.1f} ms")
     for n in range(1, a.max_sessions + 1):
         dropped = asyncio.run(sessions(n, segs))
         print(f"{n} concurrent noop sessions: {dropped} frames dropped")
