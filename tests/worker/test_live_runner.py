@@ -366,6 +366,8 @@ def test_control_keepalive_ignored_params_replaced_oversize_refused():
             await control.write(b"x" * (live_app.MAX_CONTROL_BYTES + 1))
             await control.write(json.dumps({"b": 2}).encode())
             await eventually(lambda: runner.status.last_params == {"b": 2}, 10)
+            import hashlib  # ai-runner: md5 of the sorted JSON
+            assert runner.status.last_params_hash == hashlib.md5(b'{"b": 2}').hexdigest()
             await pub.write(make_segment(3, 0))
             await eventually(lambda: len(seen) >= 3, 10)
             assert seen[-1] == {"b": 2}  # the whole params replaced; keepalive left them alone

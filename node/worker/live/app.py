@@ -100,6 +100,7 @@ class LiveRunner:
                 if lat else {"frames": 0})
             event["last_status_timestamp"] = int(time.time() * 1000)
             latencies.clear()
+            status.last_params = None  # reported once, as ai-runner
             return event
 
         async def segments():

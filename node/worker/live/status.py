@@ -62,7 +62,8 @@ class PipelineStatus:
         self.last_output: float | None = None
         self.last_load = now
         self.input_fps, self.output_fps = FpsCounter(), FpsCounter()
-        self.last_params: dict | None = None
+        self.last_params: dict | None = None  # cleared after each status report, as ai-runner
+        self.last_params_hash: str | None = None
         self.last_params_update: float | None = None
         self.last_error = ""
         self.last_error_time: float | None = None
@@ -86,6 +87,7 @@ class PipelineStatus:
 
     def params_updated(self, params: dict, now: float) -> None:
         self.last_params, self.last_params_update = params, now
+        self.last_params_hash = hashlib.md5(json.dumps(params, sort_keys=True).encode()).hexdigest()
 
     def error(self, message: str, now: float) -> None:
         self.last_error, self.last_error_time = message, now
@@ -140,8 +142,6 @@ class PipelineStatus:
         def ms(t: float | None) -> int | None:
             return None if t is None else int((wall - (now - t)) * 1000)
 
-        params_hash = (hashlib.md5(json.dumps(self.last_params, sort_keys=True).encode()).hexdigest()
-                       if self.last_params is not None else None)
         return {
             "type": "status", "pipeline": self.pipeline, "start_time": ms(self.start_time),
             "state": self.state, "last_state_update_time": ms(self.last_state_update),
@@ -149,7 +149,7 @@ class PipelineStatus:
             "inference_status": {
                 "last_output_time": ms(self.last_output), "fps": self.output_fps.fps(now),
                 "last_params_update_time": ms(self.last_params_update), "last_params": self.last_params,
-                "last_params_hash": params_hash, "last_error_time": ms(self.last_error_time),
+                "last_params_hash": self.last_params_hash, "last_error_time": ms(self.last_error_time),
                 "last_error": self.last_error or None, "last_restart_time": ms(self.last_restart),
                 "last_restart_logs": None, "restart_count": self.restart_count,
             },
