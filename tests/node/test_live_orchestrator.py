@@ -82,6 +82,26 @@ async def live_served(runner: EchoRunner | None, capacity: int = 1):
         yield node, app, base, c
 
 
+@contextlib.asynccontextmanager
+async def live_service_port(runner: EchoRunner, scheme: str = "http", **serve_kw):
+    """The real start-up (node.orchestrator.server.serve_orchestrator) on a free port with `runner`
+    as its live runner; yields the base URL the orchestrator hands out."""
+    from node.orchestrator.server import serve_orchestrator
+    from tests.node.hostile import free_port
+
+    async with served(runner.app) as runner_url:
+        port = free_port()
+        base = f"{scheme}://127.0.0.1:{port}"
+        node = orchestrator(runner_url)
+        node.config.service_uri, NODES[base] = base, node
+        _, stop = await serve_orchestrator(node, "127.0.0.1", port, private_key=None, transcode=None,
+                                           runners={LIVE: runner_url}, **serve_kw)
+        try:
+            yield base
+        finally:
+            await stop()
+
+
 def seg_creds(node: OrchestratorNode) -> dict[str, str]:
     """An offchain gateway's Livepeer-Segment header: the orchestrator's auth token, unsigned."""
     md = SegMetadata("live", 0, keccak(b""), auth_token=node.offer("").auth_token)
@@ -344,33 +364,20 @@ def test_paid_session_is_charged_per_input_segment_and_closed_when_the_balance_r
 def test_through_the_orchestrators_service_port():
     """The real start-up (node.orchestrator.server.serve_orchestrator: gRPC and HTTP demuxed on one
     port, body limits): a session's segment-sized bytes stream through the mounted trickle server."""
-    from node.orchestrator.server import serve_orchestrator
-    from tests.node.hostile import free_port
-
     async def scenario():
-        runner = EchoRunner()
-        async with served(runner.app) as runner_url:
-            port = free_port()
-            base = f"http://127.0.0.1:{port}"
-            node = orchestrator(runner_url)
-            node.config.service_uri, NODES[base] = base, node
-            _, stop = await serve_orchestrator(node, "127.0.0.1", port, private_key=None, transcode=None,
-                                               runners={LIVE: runner_url})
-            try:
-                async with httpx.AsyncClient() as c:
-                    reply = (await start(c, base)).json()
-                pub = TricklePublisher(reply["publish_url"], "video/MP2T")
-                out = TrickleSubscriber(reply["subscribe_url"], start_seq=-1)
-                waiting = asyncio.ensure_future(out.next_segment())
-                async with pub.next() as seg:
-                    await seg.write(b"x" * 300_000)  # together past the 1 MiB body limit of other routes:
-                    await seg.write(b"y" * 900_000)  # /ai/trickle/ takes segment-sized bodies
-                got = await waiting
-                assert await got.read() == b"echo:" + b"x" * 300_000 + b"y" * 900_000
-                await out.close()
-            finally:
-                await stop()
-            await pub.close()
+        async with live_service_port(EchoRunner()) as base:
+            async with httpx.AsyncClient() as c:
+                reply = (await start(c, base)).json()
+            pub = TricklePublisher(reply["publish_url"], "video/MP2T")
+            out = TrickleSubscriber(reply["subscribe_url"], start_seq=-1)
+            waiting = asyncio.ensure_future(out.next_segment())
+            async with pub.next() as seg:
+                await seg.write(b"x" * 300_000)  # together past the 1 MiB body limit of other routes:
+                await seg.write(b"y" * 900_000)  # /ai/trickle/ takes segment-sized bodies
+            got = await waiting
+            assert await got.read() == b"echo:" + b"x" * 300_000 + b"y" * 900_000
+            await out.close()
+        await pub.close()
     run(scenario())
 
 

@@ -212,39 +212,22 @@ def test_a_live_session_over_tls(tmp_path):
     """POST /live-video-to-video and its trickle channels on the TLS service port: the URLs the
     orchestrator hands out are https:// and the trickle clients (unverified, as go's) stream on them."""
     from node.net.trickle import TricklePublisher, TrickleSubscriber
-    from tests.net.trickle_serving import served
-    from tests.node.test_live_orchestrator import (
-        LIVE,
-        NODES,
-        EchoRunner,
-        orchestrator,
-        start,
-    )
+    from tests.node.test_live_orchestrator import EchoRunner, live_service_port, start
 
     async def scenario():
-        runner = EchoRunner()
-        async with served(runner.app) as runner_url:
-            port = free_port()
-            base = f"https://127.0.0.1:{port}"
-            node = orchestrator(runner_url)
-            node.config.service_uri, NODES[base] = base, node
-            _, stop = await serve_orchestrator(node, "127.0.0.1", port, private_key=None, transcode=None,
-                                               runners={LIVE: runner_url},
-                                               ssl_context=server_context(*new_cert(tmp_path, "127.0.0.1")))
-            try:
-                async with httpx.AsyncClient(verify=False) as c:
-                    reply = (await start(c, base)).json()
-                assert reply["publish_url"].startswith(base + "/") and reply["subscribe_url"].startswith(base)
-                pub = TricklePublisher(reply["publish_url"], "video/MP2T")
-                out = TrickleSubscriber(reply["subscribe_url"], start_seq=-1)
-                waiting = asyncio.ensure_future(out.next_segment())
-                async with pub.next() as seg:
-                    await seg.write(b"frame")
-                got = await waiting
-                assert await got.read() == b"echo:frame"
-                await out.close()
-                await pub.close()
-            finally:
-                await stop()
+        tls = server_context(*new_cert(tmp_path, "127.0.0.1"))
+        async with live_service_port(EchoRunner(), "https", ssl_context=tls) as base:
+            async with httpx.AsyncClient(verify=False) as c:
+                reply = (await start(c, base)).json()
+            assert reply["publish_url"].startswith(base + "/") and reply["subscribe_url"].startswith(base)
+            pub = TricklePublisher(reply["publish_url"], "video/MP2T")
+            out = TrickleSubscriber(reply["subscribe_url"], start_seq=-1)
+            waiting = asyncio.ensure_future(out.next_segment())
+            async with pub.next() as seg:
+                await seg.write(b"frame")
+            got = await waiting
+            assert await got.read() == b"echo:frame"
+            await out.close()
+            await pub.close()
 
     run(scenario())
