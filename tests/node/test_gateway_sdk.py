@@ -167,46 +167,83 @@ import av
 from livepeer_gateway import MediaPublishConfig, StartJobRequest, start_lv2v
 
 async def main(signer, model):
+    # start_lv2v from async code also starts the SDK's payment sender (a payment per output segment)
     job = start_lv2v(None, StartJobRequest(model_id=model, params={"prompt": "x"}), signer_url=signer)
     media = job.start_media(MediaPublishConfig())
     out = job.media_output()
-    for i in range(60):  # two seconds at 30 fps
+    frames = []
+
+    async def read_frames():
+        async for frame in out.frames():
+            frames.append((frame.width, frame.height))
+            if len(frames) >= 10:
+                return
+
+    reader = asyncio.create_task(read_frames())
+    written = 0
+    while not reader.done() and written < 300:  # a live source: 30 fps in real time, at most 10 s
         frame = av.VideoFrame(320, 240, "rgb24")
-        frame.pts = i
+        frame.pts = written
         await media.write_frame(frame)
-    got = 0
-    async for _ in out.frames():
-        got += 1
-        if got >= 10:
-            break
+        written += 1
+        await asyncio.sleep(1 / 30)
+    await asyncio.wait_for(reader, 30)
     await job.control.write({"prompt": "hello"})
-    events = []
-    async for event in job.events():
-        events.append(event)
-        break
+    kinds, applied = [], None
+
+    async def read_events():
+        nonlocal applied
+        async for event in job.events():
+            body = event.get("event", {})
+            kinds.append(body.get("type"))
+            params = (body.get("inference_status") or {}).get("last_params") or {}
+            if body.get("type") == "status" and params.get("prompt") == "hello":
+                applied = params
+                return
+
+    try:  # the runner reports status every 10 s; the update shows in the first one after it
+        await asyncio.wait_for(read_events(), 40)
+    except TimeoutError:
+        pass
     await job.close()
-    print(json.dumps({"frames_out": got, "events": len(events)}))
+    print(json.dumps({"written": written, "frames_out": len(frames), "sizes": sorted(set(frames)),
+                      "event_types": kinds, "applied": applied}))
 
 asyncio.run(main(*sys.argv[1:]))
 """
 
 
+def _orchestrator_metric(url: str, name: str) -> float:
+    import re
+
+    import httpx
+
+    text = httpx.get(f"{url}/metrics", timeout=10, verify=False).text  # self-signed TLS
+    return sum(float(v) for v in re.findall(rf"^livepeer_{name}(?:{{[^}}]*}})? (\S+)$", text, re.M))
+
+
 def test_sdk_live_video_to_video_through_a_devnet(sdk_python, tmp_path):
-    """start_lv2v through a devnet's remote signer and discovery: frames in and out, payments,
-    control and events. Runs only where the devnet's orchestrators offer live-video-to-video."""
+    """start_lv2v through a devnet's remote signer and discovery (its orchestrator offers
+    live-video-to-video/noop, a node.worker.live runner): frames in and frames out through trickle,
+    tickets received by the orchestrator, a control message applied and reported on the events
+    channel."""
     import httpx
 
     from tests.node.test_devnet import start_devnet, stop
 
     proc, urls, _ = start_devnet(tmp_path)
     try:
-        signer = urls["remote-signer"]
+        signer, orch = urls["remote-signer"], urls["orchestrator-0"]
         assert httpx.post(signer + "/sign-orchestrator-info").json()["address"].startswith("0x")
         found = httpx.get(signer + "/discover-orchestrators", params={"caps": "live-video-to-video/noop"})
-        if found.status_code != 200:
-            pytest.skip("the devnet's orchestrators offer no live-video-to-video/noop (its runner serves "
-                        "text-to-image only): the SDK's live path has nothing to reach")
-        got = run_sdk(sdk_python, LIVE_SCRIPT, signer, "noop", timeout=120)
-        assert got["frames_out"] >= 10 and got["events"] >= 1
+        assert found.status_code == 200 and orch in found.text, found.text
+        assert _orchestrator_metric(orch, "tickets_recv_total") == 0
+        got = run_sdk(sdk_python, LIVE_SCRIPT, signer, "noop", timeout=150)
+        assert got["frames_out"] >= 10 and got["sizes"] == [[320, 240]], got  # noop: the frames come back
+        assert got["written"] < 300, got
+        assert got["applied"] == {"prompt": "hello"}, got  # control → runner params → status event
+        assert "runner_send_first_processed_segment" in got["event_types"], got
+        assert _orchestrator_metric(orch, "tickets_recv_total") >= 1  # paid up front, in tickets
+        assert _orchestrator_metric(orch, "ticket_value_recv_total") > 0
     finally:
         stop(proc)

@@ -303,9 +303,12 @@ class TrickleSubscriber:
             await self.client.aclose()
 
     async def __aiter__(self) -> AsyncIterator[SegmentReader]:
-        """Segments until the end of the stream."""
+        """Segments until the end of the stream. A segment that is gone or was cancelled empty (470)
+        skips to the live edge, as go's and ai-runner's subscribers do, rather than ending the stream."""
         while True:
             try:
                 yield await self.next_segment()
             except EndOfStream:
                 return
+            except SequenceNonexistent as gone:
+                await self.set_seq(gone.latest)
