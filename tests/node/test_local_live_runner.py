@@ -1,0 +1,23 @@
+"""An aiModels.json `live-video-to-video` entry without a `url` (lpnode orchestrator -aiWorker, the
+devnet): node.worker.ai.local_runner serves node.worker.live's runner for it, the model id naming
+the live pipeline as in ai-runner."""
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from node.worker.ai.local_runner import start_local_runner
+
+
+def test_a_live_entry_without_url_starts_the_live_runner():
+    url = start_local_runner("live-video-to-video", "noop", mode="mock")
+    assert httpx.get(url + "/health").json() == {"status": "IDLE"}
+    # ai-runner's live API: a start without the trickle URLs is refused, the runner stays IDLE
+    bad = httpx.post(url + "/live-video-to-video", json={"model_id": "noop"})
+    assert bad.status_code == 400 and "subscribe_url" in bad.text
+    assert httpx.get(url + "/health").json() == {"status": "IDLE"}
+
+
+def test_a_live_diffusion_model_has_no_mock():
+    with pytest.raises(ValueError, match="only `noop`"):
+        start_local_runner("live-video-to-video", "test/tiny-sd", mode="mock")
