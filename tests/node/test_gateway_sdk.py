@@ -226,7 +226,7 @@ def test_sdk_live_video_to_video_through_a_devnet(sdk_python, tmp_path):
     """start_lv2v through a devnet's remote signer and discovery (its orchestrator offers
     live-video-to-video/noop, a node.worker.live runner): frames in and frames out through trickle,
     tickets received by the orchestrator, a control message applied and reported on the events
-    channel."""
+    channel; then a second session after the first one stopped."""
     import httpx
 
     from tests.node.test_devnet import start_devnet, stop
@@ -245,5 +245,8 @@ def test_sdk_live_video_to_video_through_a_devnet(sdk_python, tmp_path):
         assert "runner_send_first_processed_segment" in got["event_types"], got
         assert _orchestrator_metric(orch, "tickets_recv_total") >= 1  # paid up front, in tickets
         assert _orchestrator_metric(orch, "ticket_value_recv_total") > 0
+        # the stream stopped (job.close): the runner is IDLE again and a second session runs
+        again = run_sdk(sdk_python, LIVE_SCRIPT, signer, "noop", timeout=150)
+        assert again["frames_out"] >= 10 and again["applied"] == {"prompt": "hello"}, again
     finally:
         stop(proc)

@@ -68,6 +68,7 @@ class LiveRunner:
         self.task = asyncio.create_task(self._session(req))
 
     async def _session(self, req: dict) -> None:
+        from node.net.trickle import EndOfStream
         from node.net.trickle.client import TricklePublisher, TrickleSubscriber
 
         loop = asyncio.get_running_loop()
@@ -170,7 +171,9 @@ class LiveRunner:
         guardian = loop.create_task(guard())
         try:
             await asyncio.wait({stream, guardian}, return_when=asyncio.FIRST_COMPLETED)
-            if stream.done() and stream.exception() is not None:
+            # EndOfStream: the orchestrator closed the session's channels (the stream stopped),
+            # a normal end that leaves the runner IDLE for the next stream, not a pipeline error
+            if stream.done() and stream.exception() is not None and not isinstance(stream.exception(), EndOfStream):
                 exc = stream.exception()
                 log.error("live stream failed: %r", exc)
                 status.fail(repr(exc), loop.time())
