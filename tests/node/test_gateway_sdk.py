@@ -219,7 +219,7 @@ def _orchestrator_metric(url: str, name: str) -> float:
     import httpx
 
     text = httpx.get(f"{url}/metrics", timeout=10, verify=False).text  # self-signed TLS
-    return sum(float(v) for v in re.findall(rf"^livepeer_{name}(?:{{[^}}]*}})? (\S+)$", text, re.M))
+    return sum(float(v) for v in re.findall(rf"^livepeer_{name}(?:{{[^}}]*}})? (\S+)$", text, re.MULTILINE))
 
 
 def test_sdk_live_video_to_video_through_a_devnet(sdk_python, tmp_path):

@@ -17,7 +17,8 @@ def live_app(model_id: str, *, mode: str = "real", models_dir=None, device: str 
     """node.worker.live's runner for a live-video-to-video entry. As in ai-runner, the model id names
     the live pipeline: `noop` passes frames through (any mode); any other id is a diffusion model run
     per frame as image-to-image (real mode only: there is no declared mock of it)."""
-    from node.worker.live.app import LiveRunner, create_app as create_live_app
+    from node.worker.live.app import LiveRunner
+    from node.worker.live.app import create_app as create_live_app
     from node.worker.live.pipelines import load_live_pipeline
 
     if model_id == "noop":
