@@ -89,7 +89,7 @@ class Network:
         from node.orchestrator.node import OrchestratorConfig, OrchestratorNode
         from node.orchestrator.server import serve_orchestrator
         from node.worker.ai.app import create_app
-        from node.worker.ai.local_runner import serve_in_thread
+        from node.net.serving import serve_in_thread
 
         self.runners = {}
         for pipeline in PIPELINES:

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+from node.net.serving import start_serving
+
 log = logging.getLogger("lpnode.devnet")
 
 ETH = 10**18
@@ -47,18 +49,6 @@ class DevnetConfig:
     # orchestrators (after the slow ones) that report twice the pixels they transcoded (failure drills:
     # the gateway's local verification finds "PixelMismatch" and swaps)
     lying_transcoders: int = 0
-
-
-def _serve_uvicorn(app, host: str) -> tuple[object, int]:
-    """Run a uvicorn server in a thread on an ephemeral port; returns (server, port)."""
-    import uvicorn
-
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=0, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    return server, server.servers[0].sockets[0].getsockname()[1]
 
 
 class Devnet:
@@ -208,10 +198,8 @@ class Devnet:
 
         server = uvicorn.Server(uvicorn.Config(create_app(self.gateway, profiles), host=cfg.host,
                                                port=cfg.gateway_port, log_level="warning"))
-        self.gateway_task = asyncio.create_task(server.serve())
-        while not server.started:
-            await asyncio.sleep(0.01)
-        self.urls["gateway"] = f"http://{cfg.host}:{server.servers[0].sockets[0].getsockname()[1]}"
+        self.gateway_task, port = await start_serving(server)
+        self.urls["gateway"] = f"http://{cfg.host}:{port}"
 
     async def start_signer(self) -> None:
         """A remote signer (lpnode remote-signer) with the gateway's key and funds, discovering the
@@ -228,10 +216,8 @@ class Devnet:
         signer = RemoteSigner(account.address, account.key, sender, view)
         app = create_signer_app(signer, make_discover(self.gateway, self.gateway.refresh_pool))
         server = uvicorn.Server(uvicorn.Config(app, host=self.config.host, port=0, log_level="warning"))
-        self.signer_task = asyncio.create_task(server.serve())
-        while not server.started:
-            await asyncio.sleep(0.01)
-        self.urls["remote-signer"] = f"http://{self.config.host}:{server.servers[0].sockets[0].getsockname()[1]}"
+        self.signer_task, port = await start_serving(server)
+        self.urls["remote-signer"] = f"http://{self.config.host}:{port}"
 
     async def start(self) -> None:
         self.start_chain()

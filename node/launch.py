@@ -24,6 +24,7 @@ from node import event_loop
 from node.eth.txmanager import DEFAULT_MAX_REPLACEMENTS, DEFAULT_TX_TIMEOUT
 from node.goflags import FlagSet, parse_int
 from node.logging_setup import DEFAULT_VERBOSITY, setup_logging, verbosity
+from node.net.serving import start_serving
 
 log = logging.getLogger("lpnode")
 
@@ -702,12 +703,10 @@ def run_gateway(args, parser) -> int:
     async def main():
         # uvicorn's lines through the one set-up (node/logging_setup.py), not its own format
         server = uvicorn.Server(uvicorn.Config(create_app(node, profiles), host=host, port=port, log_config=None))
-        task = asyncio.create_task(server.serve())
-        while not server.started:
-            if task.done():  # it could not bind: uvicorn has said why
-                return 1
-            await asyncio.sleep(0.01)
-        url = f"http://{host}:{server.servers[0].sockets[0].getsockname()[1]}"
+        task, bound = await start_serving(server)
+        if bound is None:  # it could not bind: uvicorn has said why
+            return 1
+        url = f"http://{host}:{bound}"
         print(f"gateway serving on {url}, orchestrators {orchs or 'from the chain'}", flush=True)
         announce("gateway", url, args, address=account.address if account else None)
         await task

@@ -35,6 +35,7 @@ from node.net.headers import (PAYMENT_HEADER, SEGMENT_HEADER, HeaderError, decod
                               verify_seg_creds)
 from node.net.proto import lp_rpc_pb2 as pb
 from node.net.proto import lp_rpc_pb2_grpc as pb_grpc
+from node.net.serving import start_serving
 from node.net.trickle import TrickleServer
 
 from .live import PIPELINE as LIVE_PIPELINE
@@ -401,10 +402,7 @@ async def serve_orchestrator(node: OrchestratorNode, host: str, port: int, *, pr
                           private_key=private_key)
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
     http_server = uvicorn.Server(config)
-    http_task = asyncio.create_task(http_server.serve())
-    while not http_server.started:
-        await asyncio.sleep(0.01)
-    http_port = http_server.servers[0].sockets[0].getsockname()[1]
+    http_task, http_port = await start_serving(http_server)
     demux = await serve_demux(host, port, http_port, grpc_port, ssl_context)
     _RUNNING.add(grpc_server)  # a grpc.aio server nobody references is collected and stops serving
 

@@ -5,6 +5,7 @@ import asyncio
 from fractions import Fraction
 
 from node.goflags import FlagSet
+from node.net.serving import start_serving
 
 
 def remote_signer_flags(prog: str = "lpnode remote-signer") -> FlagSet:
@@ -89,12 +90,10 @@ def run_remote_signer(args, parser) -> int:
     async def main():
         server = uvicorn.Server(uvicorn.Config(create_signer_app(signer, discover), host=host, port=port,
                                                log_config=None))
-        task = asyncio.create_task(server.serve())
-        while not server.started:
-            if task.done():
-                return 1
-            await asyncio.sleep(0.01)
-        url = f"http://{host}:{server.servers[0].sockets[0].getsockname()[1]}"
+        task, bound = await start_serving(server)
+        if bound is None:  # it could not bind: uvicorn has said why
+            return 1
+        url = f"http://{host}:{bound}"
         print(f"remote signer {account.address} serving on {url}", flush=True)
         announce("remote-signer", url, args, address=account.address)
         await task

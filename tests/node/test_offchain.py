@@ -32,7 +32,7 @@ async def ai_orchestrator(runner_port: int):
 
 
 def test_offchain_ai_request_and_a_failed_segment_without_a_transcoder():
-    from node.worker.ai.local_runner import serve_in_thread
+    from node.net.serving import serve_in_thread
     from node.gateway.node import GatewayError, GatewayNode
     from node.net.headers import VideoProfile
     from node.worker.ai.app import create_app
@@ -75,7 +75,7 @@ def test_an_unreachable_orchestrator_is_skipped_and_one_that_goes_down_is_swappe
     another orchestrator; the client sees only successes."""
     from node.gateway.node import GatewayNode
     from node.worker.ai.app import create_app
-    from node.worker.ai.local_runner import serve_in_thread
+    from node.net.serving import serve_in_thread
 
     _, runner_port = serve_in_thread(create_app("text-to-image", "m", mode="mock"), "127.0.0.1")
     fields = {"prompt": "a dog", "model_id": "m", "width": 64, "height": 64, "seed": 3}

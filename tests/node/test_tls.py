@@ -115,7 +115,7 @@ def test_gateway_reaches_an_https_orchestrator(tmp_path):
 
     from node.gateway.node import GatewayNode
     from node.worker.ai.app import create_app
-    from node.worker.ai.local_runner import serve_in_thread
+    from node.net.serving import serve_in_thread
 
     _, runner_port = serve_in_thread(create_app("text-to-image", "m", mode="mock"), "127.0.0.1")
 

@@ -4,9 +4,9 @@ pipeline and model there), and what `lpnode devnet` runs beside each orchestrato
 from __future__ import annotations
 
 import os
-import threading
-import time
 from pathlib import Path
+
+from node.net.serving import serve_in_thread
 
 from .app import create_app
 
@@ -29,17 +29,6 @@ def live_app(model_id: str, *, mode: str = "real", models_dir=None, device: str 
     else:
         pipeline = load_live_pipeline("image-to-image", model_id, models_dir, device)
     return create_live_app(LiveRunner(pipeline, device=device))
-
-
-def serve_in_thread(app, host: str = "127.0.0.1") -> tuple[object, int]:
-    """Run an ASGI app under uvicorn in a daemon thread on an ephemeral port; (server, port)."""
-    import uvicorn
-
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=0, log_level="warning", lifespan="on"))
-    threading.Thread(target=server.run, daemon=True).start()
-    while not server.started:
-        time.sleep(0.01)
-    return server, server.servers[0].sockets[0].getsockname()[1]
 
 
 def start_local_runner(pipeline: str, model_id: str, *, mode: str = "real", models_dir: str | Path | None = None,

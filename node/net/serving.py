@@ -1,0 +1,33 @@
+"""Starting an ASGI app under uvicorn and learning its real port (port 0 works everywhere)."""
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+
+def bound_port(server) -> int:
+    """The port a started uvicorn server listens on."""
+    return server.servers[0].sockets[0].getsockname()[1]
+
+
+async def start_serving(server) -> tuple[asyncio.Task, int | None]:
+    """Run `server.serve()` on the running loop until it listens: (its task, its port). The port is
+    None when the task ended first: it could not bind, and uvicorn has logged why."""
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            return task, None
+        await asyncio.sleep(0.01)
+    return task, bound_port(server)
+
+
+def serve_in_thread(app, host: str = "127.0.0.1") -> tuple[object, int]:
+    """Run an ASGI app under uvicorn in a daemon thread on an ephemeral port; (server, port)."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=0, log_level="warning", lifespan="on"))
+    threading.Thread(target=server.run, daemon=True).start()
+    while not server.started:
+        time.sleep(0.01)
+    return server, bound_port(server)
