@@ -8,19 +8,22 @@ import subprocess
 
 import pytest
 
-from node.net.trickle import (EndOfStream, MaxPreconnects, SequenceNonexistent, StreamNotFound, TricklePublisher,
-                              TrickleServer, TrickleSubscriber)
-from tests.net.trickle_serving import Counting, eventually, run, served
+from node.net.trickle import (
+    EndOfStream,
+    MaxPreconnects,
+    SequenceNonexistent,
+    StreamNotFound,
+    TricklePublisher,
+    TrickleSubscriber,
+)
+from tests.net.trickle_serving import channel_served, eventually, run
 
 MIME = "video/MP2T"
 
 
 def test_publish_and_subscribe_segments_in_order():
     async def scenario():
-        ts = TrickleServer()
-        ts.create_channel("s", MIME)
-        app = Counting(ts)
-        async with served(app, ts) as base:
+        async with channel_served(mime=MIME, counting=True) as (_, app, base):
             sub = TrickleSubscriber(base + "/s")  # -1: waits at the live edge (preconnect)
             pub = TricklePublisher(base + "/s", MIME)
             first = asyncio.ensure_future(sub.next_segment())
@@ -43,10 +46,7 @@ def test_publish_and_subscribe_segments_in_order():
 
 def test_publisher_preconnects_the_next_index():
     async def scenario():
-        ts = TrickleServer()
-        ts.create_channel("s", MIME)
-        app = Counting(ts)
-        async with served(app, ts) as base:
+        async with channel_served(mime=MIME, counting=True) as (ts, app, base):
             pub = TricklePublisher(base + "/s", MIME)
             await eventually(lambda: ("POST", "/s/0") in app.requests)  # at construction
             async with pub.next() as seg:
@@ -59,9 +59,7 @@ def test_publisher_preconnects_the_next_index():
 
 def test_bytes_reach_the_subscriber_while_the_segment_is_written():
     async def scenario():
-        ts = TrickleServer()
-        ts.create_channel("s", MIME)
-        async with served(ts, ts) as base:
+        async with channel_served(mime=MIME) as (_, _, base):
             pub = TricklePublisher(base + "/s", MIME)
             sub = TrickleSubscriber(base + "/s", start_seq=0)
             async with pub.next() as w:
@@ -79,9 +77,7 @@ def test_bytes_reach_the_subscriber_while_the_segment_is_written():
 
 def test_publisher_streams_an_async_iterable():
     async def scenario():
-        ts = TrickleServer()
-        ts.create_channel("s", MIME)
-        async with served(ts, ts) as base:
+        async with channel_served(mime=MIME) as (_, _, base):
             async def parts():
                 for i in range(5):
                     yield bytes([i]) * 1000
@@ -97,8 +93,7 @@ def test_publisher_streams_an_async_iterable():
 
 def test_unknown_channel_raises_stream_not_found():
     async def scenario():
-        ts = TrickleServer()
-        async with served(ts, ts) as base:
+        async with channel_served(None) as (_, _, base):
             sub = TrickleSubscriber(base + "/missing")
             with pytest.raises(StreamNotFound):
                 await sub.next_segment()
@@ -112,9 +107,7 @@ def test_unknown_channel_raises_stream_not_found():
 
 def test_470_raises_sequence_nonexistent_and_set_seq_jumps_to_the_edge():
     async def scenario():
-        ts = TrickleServer()
-        ts.create_channel("s", MIME)
-        async with served(ts, ts) as base:
+        async with channel_served(mime=MIME) as (_, _, base):
             pub = TricklePublisher(base + "/s", MIME)
             for i in range(8):
                 await pub.write(f"s{i}".encode())
@@ -132,10 +125,7 @@ def test_470_raises_sequence_nonexistent_and_set_seq_jumps_to_the_edge():
 
 def test_subscriber_refreshes_a_get_without_headers():
     async def scenario():
-        ts = TrickleServer()
-        ts.create_channel("s", MIME)
-        app = Counting(ts)
-        async with served(app, ts) as base:
+        async with channel_served(mime=MIME, counting=True) as (_, app, base):
             sub = TrickleSubscriber(base + "/s", start_seq=0, header_timeout=0.2)
             waiting = asyncio.ensure_future(sub.next_segment())
             await eventually(lambda: app.requests.count(("GET", "/s/0")) >= 3)  # re-issued, not stuck
@@ -163,9 +153,7 @@ def test_subscriber_gives_up_after_max_preconnect_errors():
 
 def test_aborted_segment_is_deleted_and_readers_see_the_live_edge():
     async def scenario():
-        ts = TrickleServer()
-        ts.create_channel("s", MIME)
-        async with served(ts, ts) as base:
+        async with channel_served(mime=MIME) as (_, _, base):
             pub = TricklePublisher(base + "/s", MIME)
             sub = TrickleSubscriber(base + "/s", start_seq=0)
             waiting = asyncio.ensure_future(sub.next_segment())
@@ -186,10 +174,7 @@ def test_aborted_segment_is_deleted_and_readers_see_the_live_edge():
 
 def test_subscriber_iterates_until_end_of_stream():
     async def scenario():
-        ts = TrickleServer()
-        ts.create_channel("s", MIME)
-        app = Counting(ts)
-        async with served(app, ts) as base:
+        async with channel_served(mime=MIME, counting=True) as (_, app, base):
             sub = TrickleSubscriber(base + "/s", start_seq=0)
 
             async def collect():
@@ -212,9 +197,7 @@ def test_client_over_tls_with_a_self_signed_certificate(tmp_path):
                     "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
 
     async def scenario():
-        ts = TrickleServer()
-        ts.create_channel("s", MIME)
-        async with served(ts, ts, ssl_files=(str(cert), str(key))) as base:
+        async with channel_served(mime=MIME, ssl_files=(str(cert), str(key))) as (_, _, base):
             assert base.startswith("https://")
             pub = TricklePublisher(base + "/s", MIME)  # verification off by default, as go's O->runner
             sub = TrickleSubscriber(base + "/s", start_seq=0)
@@ -227,9 +210,7 @@ def test_client_over_tls_with_a_self_signed_certificate(tmp_path):
 
 def test_segment_reconnect_retries_the_same_index():
     async def scenario():
-        ts = TrickleServer()
-        ts.create_channel("s", MIME)
-        async with served(ts, ts) as base:
+        async with channel_served(mime=MIME) as (_, _, base):
             pub = TricklePublisher(base + "/s", MIME)
             sub = TrickleSubscriber(base + "/s", start_seq=0)
             seg = pub.next()

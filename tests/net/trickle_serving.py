@@ -48,6 +48,20 @@ async def served(app, trickle=None, ssl_files: tuple[str, str] | None = None):
             await task
 
 
+@contextlib.asynccontextmanager
+async def channel_served(name: str | None = "s", mime: str = "video/MP2T", counting: bool = False, **kw):
+    """A TrickleServer with channel `name` created (None: none), served (through Counting when
+    `counting`); yields (trickle server, served app, base URL)."""
+    from node.net.trickle import TrickleServer
+
+    ts = TrickleServer()
+    if name is not None:
+        ts.create_channel(name, mime)
+    app = Counting(ts) if counting else ts
+    async with served(app, ts, **kw) as base:
+        yield ts, app, base
+
+
 async def eventually(predicate, timeout: float = 5.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not predicate():
