@@ -105,7 +105,7 @@ def cmd_devnet(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
                           price_per_pixel=Fraction(args.price_per_pixel), ticket_ev=args.ticket_ev,
                           broken_runners=args.broken_runners, slow_transcoders=args.slow_transcoders,
                           lying_transcoders=args.lying_transcoders, deposit=int(args.deposit * 10**18),
-                          reserve=int(args.reserve * 10**18))
+                          reserve=int(args.reserve * 10**18), live_model=args.live_model)
 
     def ready(net) -> None:
         for name, url in net.urls.items():
@@ -118,6 +118,9 @@ def cmd_devnet(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         print(f"try: curl -s -X POST {net.urls['gateway']}/text-to-image -H 'Content-Type: application/json' "
               "-d '{\"prompt\": \"a cat\", \"model_id\": \"" + config.model_id + "\", \"width\": 64, "
               "\"height\": 64, \"num_inference_steps\": 2}'")
+        if config.live_model and "remote-signer" in net.urls:
+            print(f"live: start_lv2v(None, StartJobRequest(model_id={config.live_model!r}), "
+                  f"signer_url={net.urls['remote-signer']!r})  (the livepeer-gateway SDK; see the README)")
         print(f"devnet listening on {net.urls['gateway']}", flush=True)
         print("running; Ctrl-C to stop", flush=True)
 
@@ -170,6 +173,10 @@ def build_argparse() -> argparse.ArgumentParser:
     net.add_argument("--lying-transcoders", type=non_negative_int, default=0,
                      help="orchestrators (after the slow ones) that report twice the pixels they transcoded, "
                      "to see the gateway's local verification (-localVerify) find a PixelMismatch and swap")
+    net.add_argument("--live-model", default="noop", metavar="MODEL",
+                     help="the live-video-to-video model each orchestrator's live runner serves (default noop: "
+                          "frames passed through; a diffusion model id runs image-to-image per frame in --mode real; "
+                          "'' for none)")
     net.add_argument("--deposit", type=float, default=10.0, help="the gateway's TicketBroker deposit in ETH (default 10)")
     net.add_argument("--reserve", type=float, default=10.0, help="the gateway's TicketBroker reserve in ETH (default 10)")
     net.add_argument("--verbose", action="store_true", help="log round duties and redemptions (INFO)")
