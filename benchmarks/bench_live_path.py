@@ -26,7 +26,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.bench_live import FPS, SEG_FRAMES, SIZE, baseline, pct
-from node.net.trickle import EndOfStream, StreamNotFound, TrickleError, TricklePublisher, TrickleSubscriber
+from node.net.trickle import (
+    EndOfStream,
+    StreamNotFound,
+    TrickleError,
+    TricklePublisher,
+    TrickleSubscriber,
+)
 from node.worker.live.stream import decode_segment
 from tests.worker.test_live_runner import make_segment
 
