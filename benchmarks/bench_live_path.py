@@ -145,6 +145,7 @@ def main() -> None:
     in_pts = [[pts for _, pts, _ in decode_segment(s)] for s in segs]  # as the runner decodes them
     base = baseline(segs)
     [one] = asyncio.run(sweep_point(1, segs, in_pts))
+    base += baseline(segs)  # before and after: the baseline sees the same machine load as the path
     lat, b50 = one["lat"], statistics.median(base)
     print(f"decode+encode alone per segment ({SEG_FRAMES} frames, {SIZE[0]}×{SIZE[1]}): "
           f"p50 {b50*1000:.1f} ms  p95 {pct(base, .95)*1000:.1f} ms")
