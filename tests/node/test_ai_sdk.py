@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import io
 import json
+import weakref
 
 import pytest
 
@@ -38,12 +40,27 @@ def gateway():
     net.close()
 
 
+@contextlib.contextmanager
+def closing_sdk(sdk):
+    """Use the SDK, then run its clean-up finalizer here, outside any event loop. Left to the
+    garbage collector, that finalizer (livepeer_ai.httpclient.close_clients) can fire inside a
+    later test's running loop and close its async client from a helper thread while this thread
+    holds the import lock: a hang seen in CI. The SDK offers no other way to close it."""
+    try:
+        with sdk:
+            yield sdk
+    finally:
+        for finalizer in list(weakref.finalize._registry):  # noqa: SLF001 - see above
+            if (found := finalizer.peek()) is not None and found[0] is sdk:
+                finalizer()
+
+
 @pytest.fixture(scope="module")
 def sdk(gateway):
     from livepeer_ai import Livepeer
 
     _, url = gateway
-    with Livepeer(http_bearer="token", server_url=url, timeout_ms=60_000) as client:
+    with closing_sdk(Livepeer(http_bearer="token", server_url=url, timeout_ms=60_000)) as client:
         yield client
 
 
@@ -166,7 +183,7 @@ def test_sdk_against_a_paid_devnet(pipeline, monkeypatch):
     real = gnode.gateway_ai_units
     monkeypatch.setattr(gnode, "gateway_ai_units", lambda p, f, **kw: paid.append(real(p, f, **kw)) or paid[-1])
     config = mock_config(pipeline=pipeline, model_id=MODELS[pipeline], transcoding=False)
-    with start_devnet(config) as dev, Livepeer(http_bearer="t", server_url=dev.net.urls["gateway"]) as sdk:
+    with start_devnet(config) as dev, closing_sdk(Livepeer(http_bearer="t", server_url=dev.net.urls["gateway"])) as sdk:
         if pipeline == "audio-to-text":
             res = sdk.generate.audio_to_text(request=components.BodyGenAudioToText(
                 audio={"file_name": "a.wav", "content": wav(2.7), "content_type": "audio/wav"},
