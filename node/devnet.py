@@ -38,6 +38,7 @@ class DevnetConfig:
     # live-video-to-video model beside it (a live runner from node.worker.live; "" for none):
     # `noop` needs no weights, so every devnet offers a live path (the livepeer-gateway SDK's)
     live_model: str = "noop"
+    live_capacity: int = 1  # live runners per orchestrator, one stream each (go: one container per unit)
     models_dir: str = str(Path.home() / ".cache" / "lpsim" / "models")
     price_per_pixel: Fraction = Fraction(1)  # wei per pixel, transcoding and AI
     ticket_ev: int = 10**15  # high so that tickets win in a demo (go's default is 8 gwei)
@@ -118,13 +119,14 @@ class Devnet:
                                       host=cfg.host, num_threads=1)
         return start_local_runner(cfg.pipeline, cfg.model_id, mode="mock", host=cfg.host)
 
-    def start_live_runner(self, index: int) -> str:
-        from node.worker.ai.local_runner import start_local_runner
+    def start_live_runner(self, index: int) -> list[str]:
+        from node.worker.ai.local_runner import start_live_runners
 
         cfg = self.config
         if index < cfg.broken_runners:
-            return f"http://{cfg.host}:9"
-        return start_local_runner(LIVE, cfg.live_model, mode=cfg.mode, models_dir=cfg.models_dir, host=cfg.host)
+            return [f"http://{cfg.host}:9"] * max(cfg.live_capacity, 1)
+        return start_live_runners(cfg.live_model, cfg.live_capacity, mode=cfg.mode, models_dir=cfg.models_dir,
+                                  host=cfg.host)
 
     async def start_orchestrator(self, index: int):
         from node.core.ai_models import AIModelConfig
@@ -147,7 +149,8 @@ class Devnet:
         ai = [AIModelConfig(cfg.pipeline, cfg.model_id, warm=True, price_per_unit=cfg.price_per_pixel)]
         runners = {cfg.pipeline: runner}
         if cfg.live_model:
-            ai.append(AIModelConfig(LIVE, cfg.live_model, warm=True, price_per_unit=cfg.price_per_pixel))
+            ai.append(AIModelConfig(LIVE, cfg.live_model, warm=True, capacity=cfg.live_capacity,
+                                    price_per_unit=cfg.price_per_pixel))
             runners[LIVE] = self.start_live_runner(index)
         node = OrchestratorNode(
             OrchestratorConfig(uri, price_per_unit=cfg.price_per_pixel, ai_models=ai, transcoding=cfg.transcoding,

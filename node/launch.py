@@ -554,7 +554,7 @@ def run_orchestrator(args, parser) -> int:
     runners = {m.pipeline: m.url.rstrip("/") for m in models if m.url}
     if args.aiWorker:
         runners.update(start_runners([m for m in models if not m.url], args.aiRunnerMode, args.aiModelsDir,
-                                     parser, gpus=args.nvidia))
+                                     parser, gpus=args.nvidia, live_pools=True))
     elif args.nvidia and runners:
         log.info("-nvidia recorded: runners with a `url` choose their own device gpus=%s", ",".join(args.nvidia))
     protocol, account = connect(args, parser)
@@ -629,17 +629,23 @@ def run_orchestrator(args, parser) -> int:
     return 0
 
 
-def start_runners(models, mode: str, models_dir: str | None, parser, gpus: list[str] | None = None) -> dict[str, str]:
+def start_runners(models, mode: str, models_dir: str | None, parser, gpus: list[str] | None = None,
+                  live_pools: bool = False) -> dict[str, str | list[str]]:
     """An in-process AI runner per model (go: one runner container each, on the -nvidia GPUs in turn);
-    pipeline -> URL."""
-    from node.worker.ai.local_runner import start_local_runner
+    pipeline -> URL. `live_pools`: a live-video-to-video entry gets `capacity` runners (a URL list),
+    one stream each, as go warms one container per unit of capacity for it."""
+    from node.worker.ai.local_runner import LIVE, start_live_runners, start_local_runner
 
     runners = {}
     for i, m in enumerate(models):
         options = {"device": f"cuda:{gpus[i % len(gpus)]}"} if gpus and mode == "real" else {}
         try:
-            runners[m.pipeline] = start_local_runner(m.pipeline, m.model_id, mode=mode, models_dir=models_dir or None,
-                                                     **options)
+            if live_pools and m.pipeline == LIVE:
+                runners[m.pipeline] = start_live_runners(m.model_id, m.containers, mode=mode,
+                                                         models_dir=models_dir or None, **options)
+            else:
+                runners[m.pipeline] = start_local_runner(m.pipeline, m.model_id, mode=mode,
+                                                         models_dir=models_dir or None, **options)
         except Exception as exc:
             parser.exit(1, f"{parser.prog}: cannot load {m.pipeline} model {m.model_id}: {exc}\n")
         log.info("AI runner pipeline=%s model_id=%s mode=%s device=%s url=%s", m.pipeline, m.model_id, mode,

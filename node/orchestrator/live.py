@@ -4,7 +4,12 @@ session's four trickle channels under /ai/trickle/ ({mid} input, {mid}-out outpu
 {mid}-events), starts the live runner on them (ai-runner's POST /live-video-to-video) and watches
 the input channel: each new input segment drives the live payment accounting (node.core.live_payment),
 and the session ends, closing all four channels and freeing its capacity, when the input channel
-ends or the balance runs out.
+ends, the balance runs out or its runner fails.
+
+Capacity is go's (core/ai_orchestrator.go CheckAICapacity, ai/worker): runners started by the node
+hold one stream each and are lent to one session at a time (go's one container per unit of
+`capacity`); an external runner (`url` in aiModels.json) takes sessions up to the model's advertised
+capacity. None free: 503 "insufficient capacity".
 """
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ import contextlib
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -22,7 +27,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from node.core.capabilities import CapabilityError
-from node.core.live_payment import LIVE_PAYMENT_INTERVAL, LivePaymentProcessor, account_live_payment
+from node.core.live_payment import (
+    LIVE_PAYMENT_INTERVAL,
+    LivePaymentProcessor,
+    account_live_payment,
+)
 from node.net.headers import HeaderError
 from node.net.trickle import TrickleError, TrickleServer
 from node.net.trickle.local import LocalSubscriber
@@ -50,23 +59,55 @@ class LiveSession:
     sender: str
     model_id: str
     price: Fraction  # per pixel, as the gateway's payment expects it (0: not charged)
+    runner: str = ""  # the runner's base URL ("": this node has none)
     watcher: asyncio.Task | None = None
     health: asyncio.Task | None = None
     error: str = ""  # why it ended, when it ended badly
 
 
-class LiveSessions:
-    """The running live sessions of one orchestrator. `runner_url` is the live runner's base URL
-    (None: no local runner); `runner_trickle_base` replaces the service URI in the URLs handed to
-    the runner (go's -liveAITrickleHostForRunner), for a runner that reaches the node another way."""
+class LiveRunners:
+    """The live runners sessions run on. A list: runners this node started (go's managed
+    containers), one stream each, lent to one session at a time and given back when it ends (go's
+    Borrow / returnContainer). A string: an external runner (`url` in aiModels.json) that takes
+    every session (go assumes external runners scale themselves), within the model's capacity."""
 
-    def __init__(self, node: OrchestratorNode, trickle: TrickleServer, *, runner_url: str | None,
+    def __init__(self, urls: str | Sequence[str] | None) -> None:
+        self.external = urls.rstrip("/") if isinstance(urls, str) else None
+        self.free = [] if isinstance(urls, str) else [u.rstrip("/") for u in urls or ()]
+        self.lent: list[str] = []
+
+    @property
+    def managed(self) -> bool:
+        return self.external is None and bool(self.free or self.lent)
+
+    def borrow(self) -> str | None:
+        """A free managed runner, or None."""
+        if not self.free:
+            return None
+        url = self.free.pop(0)
+        self.lent.append(url)
+        return url
+
+    def give_back(self, url: str) -> None:
+        if url in self.lent:
+            self.lent.remove(url)
+            self.free.append(url)
+
+
+class LiveSessions:
+    """The running live sessions of one orchestrator. `runner_url` is the external live runner's
+    base URL, or the list of runners this node started (LiveRunners), or None: no runner;
+    `runner_trickle_base` replaces the service URI in the URLs handed to the runner (go's
+    -liveAITrickleHostForRunner), for a runner that reaches the node another way."""
+
+    def __init__(self, node: OrchestratorNode, trickle: TrickleServer, *,
+                 runner_url: str | Sequence[str] | None,
                  client: httpx.AsyncClient, payment_interval: float = LIVE_PAYMENT_INTERVAL,
                  runner_trickle_base: str | None = None,
                  randbytes: Callable[[int], bytes] | None = None) -> None:
         self.node = node
         self.trickle = trickle
-        self.runner_url = runner_url.rstrip("/") if runner_url else None
+        self.runners = LiveRunners(runner_url)
         self.client = client
         self.payment_interval = payment_interval
         self.runner_trickle_base = runner_trickle_base
@@ -77,26 +118,36 @@ class LiveSessions:
     def channel_url(self, mid: str, suffix: str = "", base: str | None = None) -> str:
         return (base or self.node.config.service_uri).rstrip("/") + TRICKLE_PATH + mid + suffix
 
-    # capacity: one unit of the model's advertised capacity per running session
-    def reserve(self, model_id: str) -> bool:
+    def reserve(self, model_id: str) -> str | None:
+        """Capacity for a new session of an advertised model: the runner it gets ("" where this
+        node has none: the start then fails with go's 500), or None: insufficient capacity."""
         with self.node.lock:
             try:
+                if self.runners.managed:  # a free runner is the capacity (go's HasCapacity)
+                    self.node.capabilities.reserve_model(PIPELINE, model_id)  # an advertised model?
+                    self.node.capabilities.release_model(PIPELINE, model_id)
+                    return self.runners.borrow()
                 self.node.capabilities.reserve_model(PIPELINE, model_id)
             except CapabilityError:
-                return False
-        return True
+                return None
+        return self.runners.external or ""
 
-    def release(self, model_id: str) -> None:
-        with self.node.lock, contextlib.suppress(CapabilityError):
-            self.node.capabilities.release_model(PIPELINE, model_id)
+    def release(self, model_id: str, runner: str) -> None:
+        with self.node.lock:
+            if self.runners.managed:
+                self.runners.give_back(runner)
+                return
+            with contextlib.suppress(CapabilityError):
+                self.node.capabilities.release_model(PIPELINE, model_id)
 
-    async def start(self, mid: str, sender: str, model_id: str, price: Fraction, request: dict) -> LiveSession:
+    async def start(self, mid: str, sender: str, model_id: str, price: Fraction, request: dict,
+                    runner: str = "") -> LiveSession:
         """Make the channels, start accounting and the runner (capacity already reserved, now the
         session's). Raises RuntimeError with what failed, after closing the session."""
         self.trickle.start()  # the idle sweep, on the serving loop
         for suffix, mime in CHANNELS.items():
             self.trickle.create_channel(mid + suffix, mime)
-        session = self.sessions[mid] = LiveSession(mid, sender, model_id, price)
+        session = self.sessions[mid] = LiveSession(mid, sender, model_id, price, runner=runner)
         loop = asyncio.get_running_loop()
         try:
             # go's LivePaymentProcessor, billing each input segment (node.core.live_payment)
@@ -112,7 +163,7 @@ class LiveSessions:
         return session
 
     async def _start_runner(self, session: LiveSession, request: dict) -> None:
-        if self.runner_url is None:
+        if not session.runner:
             raise RuntimeError("no live runner for live-video-to-video")
         base = self.runner_trickle_base
         mid = session.mid
@@ -128,7 +179,7 @@ class LiveSessions:
             "stream_id": request.get("stream_id", ""),
         }
         try:
-            reply = await self.client.post(f"{self.runner_url}/{PIPELINE}", json=params, timeout=RUNNER_START_TIMEOUT)
+            reply = await self.client.post(f"{session.runner}/{PIPELINE}", json=params, timeout=RUNNER_START_TIMEOUT)
         except httpx.HTTPError as exc:
             raise RuntimeError(f"live runner unreachable: {exc!r}") from exc
         if reply.status_code != 200:
@@ -158,15 +209,18 @@ class LiveSessions:
 
     async def _watch_runner(self, session: LiveSession) -> None:
         """A runner that dies or reports ERROR fails the session: its channels close, so the
-        gateway's output subscription ends and it swaps to another orchestrator."""
+        gateway's output subscription ends and it swaps to another orchestrator. A runner of ours
+        that is IDLE or LOADING no longer holds the stream (it stopped it, or its guardian is
+        reloading the pipeline): go takes such a container back, so the session ends too."""
+        ended = ("IDLE", "LOADING") if self.runners.managed else ()
         while True:
             await asyncio.sleep(self.health_interval)
             try:
-                reply = await self.client.get(f"{self.runner_url}/health", timeout=max(self.health_interval, 1.0))
+                reply = await self.client.get(f"{session.runner}/health", timeout=max(self.health_interval, 1.0))
                 status = reply.json().get("status") if reply.status_code == 200 else f"HTTP {reply.status_code}"
             except (httpx.HTTPError, ValueError, AttributeError) as exc:
                 status = f"unreachable ({type(exc).__name__})"
-            if status not in ("OK", "IDLE", "LOADING"):
+            if status not in ("OK", "IDLE", "LOADING") or status in ended:
                 self.close(session.mid, f"live runner failed: {status}")
                 return
 
@@ -190,7 +244,7 @@ class LiveSessions:
             log.warning("live session %s stopped: %s", mid, error)
         for suffix in CHANNELS:
             self.trickle.close_channel(mid + suffix)
-        self.release(session.model_id)
+        self.release(session.model_id, session.runner)
         for task in (session.watcher, session.health):
             if task is not None and task is not asyncio.current_task():
                 task.cancel()
@@ -226,7 +280,8 @@ def live_router(sessions: LiveSessions, credentials: Callable) -> APIRouter:
                 return _error(f"{key} must be a string", 400)
             if not req.get(key):  # the body's value wins over the header, as go
                 req[key] = request.headers.get(header, "")
-        if not sessions.reserve(model_id):
+        runner = sessions.reserve(model_id)
+        if runner is None:
             return _error("insufficient capacity", 503)
         started = False
         try:
@@ -246,12 +301,12 @@ def live_router(sessions: LiveSessions, credentials: Callable) -> APIRouter:
                 return _error("Insufficient balance", 400)
             started = True  # from here the session owns the capacity (closing it releases it)
             try:
-                await sessions.start(mid, sender, model_id, price, req)
+                await sessions.start(mid, sender, model_id, price, req, runner)
             except RuntimeError as exc:
                 return _error(str(exc), 500)
         finally:
             if not started:
-                sessions.release(model_id)
+                sessions.release(model_id, runner)
         return JSONResponse({
             "publish_url": sessions.channel_url(mid), "subscribe_url": sessions.channel_url(mid, "-out"),
             "control_url": sessions.channel_url(mid, "-control"), "events_url": sessions.channel_url(mid, "-events"),

@@ -18,7 +18,12 @@ from node.core.ai_models import AIModelConfig
 from node.core.capabilities import Capability
 from node.core.keccak import keccak
 from node.net.headers import SegMetadata, encode_segment_header
-from node.net.trickle import EndOfStream, StreamNotFound, TricklePublisher, TrickleSubscriber
+from node.net.trickle import (
+    EndOfStream,
+    StreamNotFound,
+    TricklePublisher,
+    TrickleSubscriber,
+)
 from node.orchestrator.live import CHANNELS
 from node.orchestrator.node import OrchestratorConfig, OrchestratorNode
 from node.orchestrator.server import create_http_app
@@ -166,6 +171,74 @@ def test_capacity_per_runner_and_release_on_session_end():
             await eventually(lambda: not app.state.live.sessions)
             assert not app.state.trickle.channels  # all four closed
             assert (await start(c, base)).status_code == 200  # the slot is free again
+    run(scenario())
+
+
+@contextlib.asynccontextmanager
+async def pooled(runners: list[EchoRunner]):
+    """An orchestrator with the runners it started itself (one stream each: go's one container per
+    unit of capacity), as node.worker.ai.local_runner.start_live_runners hands them over."""
+    async with contextlib.AsyncExitStack() as stack:
+        urls = [await stack.enter_async_context(served(r.app)) for r in runners]
+        models = [AIModelConfig(LIVE, "noop", capacity=len(runners))]  # no url: managed runners
+        node = OrchestratorNode(OrchestratorConfig("http://placeholder", ai_models=models, transcoding=False))
+        app = create_http_app(node, transcode=None, runners={LIVE: urls})
+        base = await stack.enter_async_context(served(app, app.state.trickle))
+        c = await stack.enter_async_context(httpx.AsyncClient())
+        node.config.service_uri, NODES[base] = base, node
+        yield app, base, c
+
+
+async def echo_through(reply: dict, payload: bytes) -> None:
+    pub = TricklePublisher(reply["publish_url"], "video/MP2T")
+    out = TrickleSubscriber(reply["subscribe_url"], start_seq=0)
+    await pub.write(payload)
+    assert await (await out.next_segment()).read() == b"echo:" + payload
+    await out.close()
+    await pub.close()  # the gateway ends the stream
+
+
+def test_each_session_gets_its_own_runner_and_a_third_is_refused_until_one_ends():
+    async def scenario():
+        runners = [EchoRunner(), EchoRunner()]
+        async with pooled(runners) as (app, base, c):
+            first, second = [(await start(c, base)).json() for _ in range(2)]
+            assert [len(r.starts) for r in runners] == [1, 1]  # one stream per runner: none cancels another
+            streaming = [asyncio.ensure_future(echo_through(reply, b"from %d" % i))
+                         for i, reply in enumerate((first, second))]
+            r = await start(c, base)
+            assert (r.status_code, r.text) == (503, "insufficient capacity")  # go's answer, no runner asked
+            assert [len(r.starts) for r in runners] == [1, 1]
+            await asyncio.gather(*streaming)  # both streamed concurrently, then stopped
+            await eventually(lambda: not app.state.live.sessions)
+            third = await start(c, base)
+            assert third.status_code == 200, third.text
+            assert sum(len(r.starts) for r in runners) == 3
+            await echo_through(third.json(), b"third")
+    run(scenario())
+
+
+def test_a_failed_runner_start_gives_the_runner_back():
+    async def scenario():
+        async with pooled([EchoRunner(fail="pipeline crashed")]) as (app, base, c):
+            for _ in range(2):  # the same runner again: it was not kept by the failed session
+                r = await start(c, base)
+                assert r.status_code == 500 and "pipeline crashed" in r.text
+            assert app.state.live.runners.free and not app.state.live.runners.lent
+    run(scenario())
+
+
+def test_a_managed_runner_that_stops_the_stream_ends_the_session_and_is_lent_again():
+    async def scenario():
+        runner = EchoRunner()
+        async with pooled([runner]) as (app, base, c):
+            app.state.live.health_interval = 0.05
+            reply = (await start(c, base)).json()
+            runner.status = "IDLE"  # it stopped the stream (ai-runner: 60 s without input)
+            await eventually(lambda: not app.state.live.sessions)
+            assert reply["manifest_id"] + "-out" not in app.state.trickle.channels
+            runner.status = "OK"
+            assert (await start(c, base)).status_code == 200
     run(scenario())
 
 

@@ -21,3 +21,12 @@ def test_a_live_entry_without_url_starts_the_live_runner():
 def test_a_live_diffusion_model_has_no_mock():
     with pytest.raises(ValueError, match="only `noop`"):
         start_local_runner("live-video-to-video", "test/tiny-sd", mode="mock")
+
+
+def test_capacity_starts_one_live_runner_per_unit():
+    from node.worker.ai.local_runner import start_live_runners
+
+    urls = start_live_runners("noop", 3, mode="mock")
+    assert len(set(urls)) == 3  # three runners, one stream each (go: one container per unit)
+    assert all(httpx.get(u + "/health").json() == {"status": "IDLE"} for u in urls)
+    assert len(start_live_runners("noop", 0, mode="mock")) == 1  # capacity 0 means 1, as aiModels.json

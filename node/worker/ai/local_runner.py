@@ -1,6 +1,7 @@
 """An AI runner inside the calling process, served on loopback from a thread: what an orchestrator
 does for an -aiModels entry that names no runner `url` (go starts one runner container per
-pipeline and model there), and what `lpnode devnet` runs beside each orchestrator."""
+pipeline and model there; for live-video-to-video one per unit of `capacity`, each holding one
+stream), and what `lpnode devnet` runs beside each orchestrator."""
 from __future__ import annotations
 
 import os
@@ -43,3 +44,10 @@ def start_local_runner(pipeline: str, model_id: str, *, mode: str = "real", mode
         app = create_app(pipeline, model_id, mode=mode, models_dir=models_dir, **options)
     _, port = serve_in_thread(app, host)
     return f"http://{host}:{port}"
+
+
+def start_live_runners(model_id: str, capacity: int = 1, **options) -> list[str]:
+    """`capacity` live runners for a live-video-to-video entry without `url` (go warms one runner
+    container per unit of capacity; the orchestrator lends each to one session at a time); their
+    base URLs. `options` as start_local_runner's."""
+    return [start_local_runner(LIVE, model_id, **options) for _ in range(max(capacity, 1))]
