@@ -132,19 +132,30 @@ class Behaviour:
 
     # ------------------------------------------------------------------ timeline events
 
-    def governance(self, event):
-        """A SimPy process: at `event.at`, the protocol owner calls each setter (recorded as the
-        entity "governance"; a reverted one with its reason)."""
+    def timeline(self, event):
+        """A SimPy process: at `event.at`, the protocol owner calls each governance setter
+        (entity "governance"; a reverted one with its reason), the orchestrators in `down` go down
+        and those in `up` come back (entity: the orchestrator), and the shocks, already applied to
+        the series by the engine, are recorded (entity "series")."""
         from .scenario import GOVERNANCE_SETTERS
 
         world = self.world
         yield world.env.timeout(max(0.0, event.at - world.env.now))
         world.sync()
         round_ = world.current_round()
-        for name, value in event.set.model_dump(exclude_none=True).items():
-            contract, setter = GOVERNANCE_SETTERS[name]
-            fn = getattr(getattr(world.protocol, contract), setter)
-            self._transact("governance", round_, f"{name}={value}", fn, value, sender=world.protocol.owner)
+        if event.set is not None:
+            for name, value in event.set.model_dump(exclude_none=True).items():
+                contract, setter = GOVERNANCE_SETTERS[name]
+                fn = getattr(getattr(world.protocol, contract), setter)
+                self._transact("governance", round_, f"{name}={value}", fn, value, sender=world.protocol.owner)
+        scenario = self.sim.scenario
+        for online, names in ((False, event.down), (True, event.up)):
+            for name in scenario.orchestrator_names(names):
+                self.by_name[name].set_online(online)
+                self._record(name, round_, "up" if online else "down", None)
+        for name, shock in event.shock.items():
+            self._record("series", round_, f"{name}*={shock.multiply:g}" if shock.multiply is not None
+                         else f"{name}={shock.set:g}", None)
 
     # ------------------------------------------------------------------ records
 

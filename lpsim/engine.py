@@ -81,6 +81,10 @@ class Simulation:
         self.rec = Recorder(run, self.seed, jobs=sc.metrics.jobs, transitions=sc.metrics.transitions)
         self.series = Series({k: v.model_dump() for k, v in sc.series.items()}, int(sc.duration // sc.chain.round_seconds) + 2, sc.chain.round_seconds,
                              self.tree)
+        for event in sc.events:  # shocks change the drawn paths from the round the event falls in
+            for name, shock in event.shock.items():
+                self.series.shock(name, int(event.at // sc.chain.round_seconds), multiply=shock.multiply,
+                                  value=shock.set)
         accounts = iter(world.accounts[2:])  # 0: the protocol owner, 1: the rest of the supply
         self.stakes: dict[str, int] = {}
         self.orchestrators = [self._orchestrator(g, i, next(accounts)) for g in sc.orchestrators for i in range(g.count)]
@@ -183,7 +187,7 @@ class Simulation:
         for gw in self.gateways:
             gw.start(gw.workloads)
         for event in sc.events:
-            env.process(self.behaviour.governance(event))
+            env.process(self.behaviour.timeline(event))
         for d in self.delegators:
             if d.policy_spec is None:  # the default behaviour; a policy acts from the round keeper
                 d.start(self.orchestrators, self.stakes)
@@ -219,6 +223,9 @@ class Simulation:
             minted = treasury = 0
             net = self.behaviour.network(round_, bonding_rate) if self._has_policies else None
             for o in self.orchestrators:
+                if not o.online:  # down (a timeline event): no reward call, no policy
+                    o.reward_last_round = 0
+                    continue
                 if o.policy_spec is None:
                     to_stake, to_treasury = o.call_reward(round_)
                 else:

@@ -98,8 +98,22 @@ class Series:
     """Every series of a run, drawn once: `at(round_index)` gives their values."""
 
     def __init__(self, specs: Mapping[str, Mapping[str, Any]], rounds: int, round_seconds: float, tree) -> None:
+        self.length = rounds + 1
         self.values = {name: draw(spec, rounds, round_seconds, tree.generator("series", name))
                        for name, spec in specs.items()}
+
+    def shock(self, name: str, index: int, *, multiply: float | None = None, value: float | None = None) -> None:
+        """From round `index` on, multiply `name`'s values by `multiply`, or hold them at `value`
+        (a timeline event's shock). Demand without a series of its own is 1 until shocked."""
+        if name not in self.values:
+            if name != "demand":
+                raise ValueError(f"no {name} series to shock")
+            self.values[name] = np.ones(self.length)
+        v = self.values[name]
+        if multiply is not None:
+            v[index:] *= multiply
+        else:
+            v[index:] = value
 
     def at(self, index: int) -> dict[str, float]:
         return {name: float(v[min(max(index, 0), len(v) - 1)]) for name, v in self.values.items()}

@@ -15,6 +15,7 @@ import numpy as np
 import simpy
 
 from node.core.balances import Balances
+from node.core.errors import PaymentError
 from node.core.params import TicketParams
 from node.core.payment import Payment, PaymentReceiver
 from node.core.pricing import PriceInfo, auto_adjust_price
@@ -26,6 +27,13 @@ from node.eth import Account, TransactionFailed
 from node.eth.payments import ProtocolBroker
 
 from .world import World
+
+UNREACHABLE = "orchestrator unreachable"
+
+
+class Unreachable(PaymentError):
+    """GetOrchestrator to an orchestrator that is down: the gateway's discovery counts it as a
+    failed answer, as it does any other error from that call."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +108,8 @@ class SimOrchestrator:
         self.reward_last_round = 0
         self.rewards_total = 0
         self.stake = 0  # LPT wei, refreshed each round
+        self.online = True  # False while down (a timeline event): answers nothing, calls nothing
+        self._back: simpy.Event | None = None
         env.process(self._redemption_loop())
 
     # ------------------------------------------------------------------ genesis
@@ -117,9 +127,17 @@ class SimOrchestrator:
             return self.price_per_pixel
         return self.ai_prices.get(pipeline, self.price_per_pixel)
 
+    def set_online(self, online: bool) -> None:
+        """Go down (no answers, no reward calls, no redemptions) or come back."""
+        self.online = online
+        if online and self._back is not None and not self._back.triggered:
+            self._back.succeed()
+
     def offer(self, gateway: str, pipeline: str) -> Offer:
         """Price and fresh ticket params for `gateway` (raises PaymentError, e.g. when its reserve
-        cannot back a ticket: go fails the GetOrchestrator call then)."""
+        cannot back a ticket: go fails the GetOrchestrator call then; Unreachable while down)."""
+        if not self.online:
+            raise Unreachable(f"{self.service_uri} is down")
         base = self.base_price(pipeline)
         recipient, fv = self.recipient, None
         if self.auto_adjust:
@@ -169,6 +187,8 @@ class SimOrchestrator:
         per job): take the payment, do the work, debit it; returns a `Served`.
         `queue`: wait for a free slot (transcoding) instead of refusing (batch AI, as go's
         "insufficient capacity")."""
+        if not self.online:
+            return Served(UNREACHABLE)
         error, price = self._take_payment(payment, session)
         if error is not None:
             return Served(error)
@@ -190,7 +210,7 @@ class SimOrchestrator:
     def start_live(self, payment: Payment, session: str):
         """A SimPy generator run inline, as `serve`: take the initial payment, hold a slot for the
         stream and start it; returns (Served, the slot request to hand back to `end_live`, or None)."""
-        error, _ = self._take_payment(payment, session)
+        error, _ = self._take_payment(payment, session) if self.online else (UNREACHABLE, None)
         if error is None and self.slots.count >= self.slots.capacity:
             error = "insufficient capacity"
         if error is not None:
@@ -203,7 +223,7 @@ class SimOrchestrator:
         """One interval of a live stream: credit the payment, debit the interval's units (go's
         AccountPayment; a balance short of the fee stops the stream), or drop the stream at the
         orchestrator's failure rate."""
-        error = self._credit(payment, session)
+        error = self._credit(payment, session) if self.online else UNREACHABLE
         if error is not None:
             return Served(error)
         if self.failure_rate and self.rng.random() < self.failure_rate:
@@ -267,6 +287,10 @@ class SimOrchestrator:
         it at the right blocks instead of on every one)."""
         env, world = self.world.env, self.world
         while True:
+            if not self.online:  # down: the tickets wait (and may expire) until it is back
+                self._back = env.event()
+                yield self._back
+                continue
             queued = self.redeemer.queued()
             if not queued:
                 self._wake = env.event()
@@ -276,6 +300,8 @@ class SimOrchestrator:
             wait = world.time_of_block(max(due, world.block_now())) - env.now
             if wait > 0:
                 yield env.timeout(wait)
+            if not self.online:
+                continue
             world.sync()
             results = self.redeemer.on_block(world.block_now())
             if not results or any(r.outcome is Outcome.RETRY for r in results):

@@ -570,17 +570,41 @@ GovernanceParams = create_model(
 )
 
 
+class Shock(Section):
+    """A change to one exogenous series from the event's round on: `multiply` its values (a jump:
+    the path keeps its own moves after it) or `set` them (held at that value)."""
+
+    multiply: Optional[float] = Field(None, ge=0)
+    set: Optional[float] = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _one(self) -> "Shock":
+        if (self.multiply is None) == (self.set is None):
+            raise ValueError("expected one of multiply or set")
+        return self
+
+
 class Event(Section):
-    """A timeline event: at simulated time `at`, the protocol owner sets `set`'s parameters
-    through the contracts' governance setters (as an executed vote would)."""
+    """A timeline event at simulated time `at`: the protocol owner sets `set`'s parameters through
+    the contracts' governance setters (as an executed vote would); the orchestrators in `down` go
+    down and those in `up` come back (names, or a group's name for all of it); `shock` multiplies
+    or sets exogenous series (demand, prices) from the round `at` falls in."""
 
     at: Seconds = Field(ge=0)
-    set: GovernanceParams  # type: ignore[valid-type]
+    set: Optional[GovernanceParams] = None  # type: ignore[valid-type]
+    down: list[str] = []
+    up: list[str] = []
+    shock: dict[Literal[exogenous.SERIES_NAMES], Shock] = {}  # type: ignore[valid-type]
 
     @model_validator(mode="after")
     def _something(self) -> "Event":
-        if not self.set.model_dump(exclude_none=True):
+        if self.set is not None and not self.set.model_dump(exclude_none=True):
             raise FieldError("names no parameter to change", ("set",))
+        if self.set is None and not (self.down or self.up or self.shock):
+            raise ValueError("expected at least one of set, down, up or shock")
+        for j, name in enumerate(self.up):
+            if name in self.down:
+                raise FieldError(f"{name!r} is also in down", ("up", j))
         return self
 
 
@@ -722,7 +746,7 @@ class Scenario(Section):
     sweep: Optional[Sweep] = None  # `lpsim sweep` runs it; `lpsim run` runs the base scenario
     start: Optional[Start] = None  # from the recorded network on a day (lpsim.network_start)
     series: dict[Literal[exogenous.SERIES_NAMES], SeriesSpec] = {}  # type: ignore[valid-type]
-    events: list[Event] = []  # governance changes at given times (lpsim.behaviour.Behaviour.governance)
+    events: list[Event] = []  # governance changes, outages, shocks at given times (lpsim.behaviour.Behaviour.timeline)
 
     @model_validator(mode="wrap")
     @classmethod
@@ -786,6 +810,29 @@ class Scenario(Section):
                     raise FieldError(f"no orchestrator runs {wanted}, so every job would fail (the orchestrators "
                                      f"run: {', '.join(runs)})", ("gateways", i, "demand", j))
         return self
+
+    @model_validator(mode="after")
+    def _event_targets(self) -> "Scenario":
+        """Outage events name orchestrators (or their groups); a price shock needs its series (a
+        demand shock scales the workloads' own rates, so needs none)."""
+        known = {n for g in self.orchestrators for n in (g.name, *g.member_names())}
+        for i, event in enumerate(self.events):
+            for key in ("down", "up"):
+                for j, name in enumerate(getattr(event, key)):
+                    if name not in known:
+                        near = difflib.get_close_matches(name, sorted(known), 1)
+                        hint = f'; did you mean "{near[0]}"?' if near else ""
+                        raise FieldError(f"no orchestrator or orchestrator group {name!r}{hint}", ("events", i, key, j))
+            for name in event.shock:
+                if name != "demand" and name not in self.series:
+                    raise FieldError(f"a shock to {name} needs a {name} series (series.{name})",
+                                     ("events", i, "shock", name))
+        return self
+
+    def orchestrator_names(self, names: list[str]) -> list[str]:
+        """Orchestrator names with group names expanded to their members, in order, once each."""
+        groups = {g.name: g.member_names() for g in self.orchestrators}
+        return list(dict.fromkeys(m for n in names for m in groups.get(n, [n])))
 
     @property
     def groups(self) -> list[Group]:
