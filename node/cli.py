@@ -203,10 +203,13 @@ GO_COMMANDS = {
     "transcoder": "run a remote transcoder attached to an orchestrator",
     "ai-worker": "run a remote AI worker attached to an orchestrator",
     "remote-signer": "run a remote signer: GetOrchestrator and live-payment signing for gateways (-remoteSigner)",
+    "redeemer": "run a ticket redemption service for orchestrators started with -redeemerAddr (-redeemer)",
 }
-# go's node type when several mode flags are given (starter.go): orchestrator, transcoder, aiWorker, gateway
-MODE_FLAGS = (("orchestrator", "orchestrator"), ("transcoder", "transcoder"), ("aiWorker", "ai-worker"),
-              ("broadcaster", "gateway"), ("gateway", "gateway"), ("remoteSigner", "remote-signer"))
+# go's node type when several mode flags are given (starter.go): redeemer, orchestrator, transcoder, aiWorker,
+# gateway
+MODE_FLAGS = (("redeemer", "redeemer"), ("orchestrator", "orchestrator"), ("transcoder", "transcoder"),
+              ("aiWorker", "ai-worker"), ("broadcaster", "gateway"), ("gateway", "gateway"),
+              ("remoteSigner", "remote-signer"))
 
 
 def _own_mode_flag(command: str) -> str:

@@ -223,6 +223,8 @@ def orchestrator_flags(prog: str = "lpnode orchestrator") -> FlagSet:
             "transcoder)")
     fs.bool("initializeRound", False, "Set to true if running as a transcoder and the node should automatically "
             "initialize new rounds")
+    fs.string("redeemerAddr", "", "URL of the ticket redemption service to use: winning tickets go to it and max "
+              "float comes from it (lpnode redeemer; https:// is TLS, a bare host:port h2c)")
     return fs
 
 
@@ -568,8 +570,14 @@ def run_orchestrator(args, parser) -> int:
         node = OrchestratorNode(config)
     else:
         store = open_ticket_store(data_dir(args, protocol.chain.w3.eth.chain_id), protocol)
-        node = OrchestratorNode(config, address=account.address, chain=CachedChainView(ProtocolChainView(protocol)),
-                                broker=ProtocolBroker(protocol, account), ticket_store=store)
+        view = CachedChainView(ProtocolChainView(protocol))
+        monitor = forwarder = None
+        if args.redeemerAddr:  # winners go to the redeemer, max float comes from it (node.redeemer)
+            from node.redeemer.launch import remote_redemption
+
+            monitor, forwarder = remote_redemption(args.redeemerAddr, account.address, view, store, parser)
+        node = OrchestratorNode(config, address=account.address, chain=view, broker=ProtocolBroker(protocol, account),
+                                ticket_store=store, monitor=monitor, redeemer=forwarder)
         if node.redeemer.counts["restored"]:
             log.info("restored %d winning tickets path=%s", node.redeemer.counts["restored"], store.path)
         protocol.chain.tx_manager.on_replacement.append(lambda _: node.metrics.transaction_replacements.inc())
@@ -620,6 +628,8 @@ def run_orchestrator(args, parser) -> int:
                         log.warning("round duties failed error=%s", exc)
 
             threading.Thread(target=duties, daemon=True).start()
+            if args.redeemerAddr:
+                threading.Thread(target=node.redeemer.run, args=(stop,), daemon=True).start()
         await asyncio.Event().wait()
 
     try:
@@ -801,6 +811,7 @@ COMMANDS = {
     "transcoder": (transcoder_flags, run_transcoder_mode),
     "ai-worker": (ai_worker_flags, run_ai_worker_mode),
     "remote-signer": (lambda prog="lpnode remote-signer": _signer().remote_signer_flags(prog), lambda a, p: _signer().run_remote_signer(a, p)),
+    "redeemer": (lambda prog="lpnode redeemer": _redeemer().redeemer_flags(prog), lambda a, p: _redeemer().run_redeemer(a, p)),
 }
 
 
@@ -808,3 +819,9 @@ def _signer():
     import node.signer.launch as signer
 
     return signer
+
+
+def _redeemer():
+    import node.redeemer.launch as redeemer
+
+    return redeemer

@@ -63,7 +63,7 @@ class OrchestratorNode:
 
     def __init__(self, config: OrchestratorConfig, *, address: str = "", chain=None, broker=None,
                  clock: Callable[[], float] = time.time, randbytes: Callable[[int], bytes] = os.urandom,
-                 metrics: NodeMetrics | None = None, ticket_store=None) -> None:
+                 metrics: NodeMetrics | None = None, ticket_store=None, monitor=None, redeemer=None) -> None:
         self.config = config
         self.address = address
         self.chain = chain
@@ -83,12 +83,15 @@ class OrchestratorNode:
         self.capabilities = self._capabilities()
         self.sessions: dict[str, float] = {}  # transcoding session id -> last use
         if self.onchain:
-            self.monitor = SenderMonitor(address, chain)
+            # with a remote redeemer (-redeemerAddr), `monitor` takes max float from it and `redeemer`
+            # forwards winning tickets to it (node.redeemer.client)
+            self.monitor = monitor if monitor is not None else SenderMonitor(address, chain)
             self.recipient = Recipient(address, randbytes(32), chain, self.monitor, randbytes, ev=config.ticket_ev,
                                        redeem_gas=config.redeem_gas, max_face_value=config.max_face_value)
             # winning tickets wait in `ticket_store` (a node.core.redemption.TicketStore; in memory
             # when None): the live node's is SQLite in -datadir, and a restart redeems what it holds
-            self.redeemer = Redeemer(chain, self.monitor, broker, config.redeem_gas, store=ticket_store)
+            self.redeemer = redeemer if redeemer is not None else \
+                Redeemer(chain, self.monitor, broker, config.redeem_gas, store=ticket_store)
             self.receiver = PaymentReceiver(self.recipient, Balances(clock), self.redeemer)
 
     def _capabilities(self) -> Capabilities:

@@ -23,6 +23,7 @@ GO_FLAGS = {
     "reward", "initializeRound", "testTranscoder", "orchAddr", "maxPricePerUnit", "maxTicketEV", "maxTotalEV", "maxAttempts",
     "localVerify", "transcodingOptions", "selectStakeWeight", "selectPriceWeight", "selectRandFreq",
     "selectPriceExpFactor", "remoteSigner", "remoteDiscovery",
+    "redeemer", "redeemerAddr", "ethOrchAddr",
 }
 
 
