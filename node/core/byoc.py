@@ -26,6 +26,8 @@ Decisions and quirks:
   headers are the balance rounded to an integer (FloatString(0)), SSE balance events 3 decimals.
 - Fixed: when the orchestrator reports a balance of 0, go's compareAndUpdateBalance debits the old
   balance a second time (the local balance becomes −old); here it is set to what was reported.
+- Fixed: a job that ends after its capability was re-registered does not take the new entry's
+  load below 0.
 - Fixed: go mirrors the token's LastNonce into each ticket nonce (0 in practice, spec §12.12);
   tickets here are signed with the PM session's own nonces.
 """
@@ -552,8 +554,10 @@ class ExternalCapabilities:
         return True
 
     def free(self, name: str) -> None:
+        """One job fewer in flight; never below 0 (go's load goes negative when a job of a
+        replaced registration ends, overstating the capacity it advertises)."""
         cap = self._caps.get(name)
-        if cap is not None:
+        if cap is not None and cap.load > 0:
             cap.load -= 1
 
     def __contains__(self, name: object) -> bool:
