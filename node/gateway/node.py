@@ -39,6 +39,7 @@ from node.net import wire
 from node.net.auth import orchestrator_request_sig
 from node.net.headers import (PAYMENT_HEADER, SEGMENT_HEADER, SegMetadata, VideoProfile, encode_payment_header,
                               encode_segment_header)
+from node.net.http_client import HTTP_ERRORS, HTTPClient
 from node.net.proto import lp_rpc_pb2 as pb
 from node.net.proto import lp_rpc_pb2_grpc as pb_grpc
 from node.net.tls import PinnedChannels, grpc_channel
@@ -111,11 +112,13 @@ class GatewayNode:
         self._model_labels: set[str] = set()
         self.stream_refreshes: dict[str, asyncio.Future] = {}  # manifest id -> its discovery under way
         self.http = httpx.AsyncClient(timeout=60.0, verify=False)  # go's InsecureSkipVerify on https://
+        self.hop = HTTPClient(60.0, verify=False)  # the paid requests to orchestrators (node.net.http_client)
         self.tls_pins = PinnedChannels()
         self.channels: dict[str, grpc.aio.Channel] = {}
 
     async def close(self) -> None:
         await self.http.aclose()
+        await self.hop.aclose()
         for channel in self.channels.values():
             await channel.close()
 
@@ -386,9 +389,8 @@ class GatewayNode:
             md = SegMetadata(manifest, 0, keccak(b""), capabilities=caps, auth_token=state.info.auth_token)
             headers = {**self._headers(md, payment), "Content-Type": content_type, "Authorization": AI_AUTHORIZATION}
             t0 = time.monotonic()
-            request = self.http.build_request("POST", f"{state.info.transcoder}/{pipeline}", content=_content(body),
-                                              headers={**headers, "Content-Length": str(_length(body))})
-            reply = await self.http.send(request, stream=stream)
+            reply = await self.hop.post(f"{state.info.transcoder}/{pipeline}", _content(body),
+                                        {**headers, "Content-Length": str(_length(body))}, stream=stream)
             if stream and reply.status_code != 200:
                 await reply.aread()
                 await reply.aclose()
@@ -396,7 +398,7 @@ class GatewayNode:
             self.metrics.payment_create_errors.inc()
             self._settle(update, None)
             return f"payment error: {exc}", None
-        except (httpx.HTTPError, grpc.RpcError) as exc:
+        except (*HTTP_ERRORS, grpc.RpcError) as exc:
             self._settle(update, None)
             return f"{type(exc).__name__}: {exc}", None
         self.metrics.ai_request_latency.labels(pipeline, self._model_label(model_id)).observe(time.monotonic() - t0)
@@ -515,12 +517,12 @@ class GatewayNode:
             payment, update = self._payment(state, fee, state.info.auth_token.session_id)
             md = SegMetadata(manifest_id, seq, keccak(data), profiles, duration, caps, state.info.auth_token)
             headers = {**self._headers(md, payment), "Content-Type": "video/MP2T"}
-            reply = await self.http.post(f"{state.info.transcoder}/segment", content=data, headers=headers,
-                                         timeout=segment_http_timeout(duration))  # go: max(8 s, 4 x duration)
+            reply = await self.hop.post(f"{state.info.transcoder}/segment", data, headers,
+                                        timeout=segment_http_timeout(duration))  # go: max(8 s, 4 x duration)
         except PaymentError as exc:
             self._settle(update, None)
             return f"payment error: {exc}", None
-        except httpx.HTTPError as exc:
+        except HTTP_ERRORS as exc:
             self._settle(update, None)
             return f"{type(exc).__name__}: {exc}", None
         if reply.status_code != 200:
@@ -544,7 +546,7 @@ class GatewayNode:
             payload=[(profile.name, r) for profile, r in zip(profiles, renditions)])
 
 
-async def _sse_chunks(reply: httpx.Response):
+async def _sse_chunks(reply):
     """go's handleSSEStream and LLM handler: each `data: ` line that parses as a chunk is sent on
     as `data: <json>` and a blank line; the relay stops after the chunk with a finish_reason
     (so the runner's closing `data: [DONE]` is not relayed), and unparsable lines are skipped."""
@@ -565,7 +567,7 @@ async def _sse_chunks(reply: httpx.Response):
 
 
 def _content(body):
-    """A request body for httpx: bytes as they are; a file (a spooled upload) read from its start
+    """A request body for the HTTP client: bytes as they are; a file (a spooled upload) read from its start
     in chunks, so that each try sends it whole without holding it in memory."""
     if isinstance(body, (bytes, bytearray)):
         return body

@@ -33,6 +33,7 @@ from node.net import limits, wire
 from node.net.auth import sign, token_matches, verify_orchestrator_request
 from node.net.headers import (PAYMENT_HEADER, SEGMENT_HEADER, HeaderError, decode_payment_header, segment_to_proto,
                               verify_seg_creds)
+from node.net.http_client import HTTP_ERRORS, HTTPClient
 from node.net.proto import lp_rpc_pb2 as pb
 from node.net.proto import lp_rpc_pb2_grpc as pb_grpc
 from node.net.serving import start_serving
@@ -129,6 +130,7 @@ def create_http_app(node: OrchestratorNode, *, transcode: Callable | None, runne
         **{TRICKLE_PATH.strip("/"): limits.MAX_SEGMENT_BYTES}),
         unavailable=(ChainError,), streamed=(TRICKLE_PATH,))
     client = app.state.runner_client = httpx.AsyncClient(timeout=RUNNER_TIMEOUT)
+    runner_hop = app.state.runner_hop = HTTPClient(RUNNER_TIMEOUT)  # the batch AI requests (node.net.http_client)
     metrics = node.metrics
 
     def credentials(request: Request, compatible=lambda caps: True):
@@ -315,9 +317,9 @@ def create_http_app(node: OrchestratorNode, *, transcode: Callable | None, runne
                     return JSONResponse({"error": {"message": str(exc) or "AI worker timed out"}}, status_code=500)
                 reply = httpx.Response(200, content=result, headers={"content-type": "application/json"})
             else:
-                reply = await client.post(f"{runner}/{pipeline}", content=body,
-                                          headers={"content-type": request.headers.get("content-type", "")})
-        except httpx.HTTPError as exc:
+                reply = await runner_hop.post(f"{runner}/{pipeline}", body,
+                                              {"content-type": request.headers.get("content-type", "")})
+        except (httpx.HTTPError, *HTTP_ERRORS) as exc:
             metrics.ai_request_errors.labels(pipeline, model, "runner").inc()
             return JSONResponse({"error": {"message": f"runner error: {exc}"}}, status_code=500)
         metrics.ai_request_latency.labels(pipeline, model).observe(time.perf_counter() - started)
@@ -362,7 +364,7 @@ async def _multipart_job(pipeline: str, request: Request, typed: bool) -> tuple[
         raise AIRequestError(str(exc)) from None
 
 
-def _units_from_result(pipeline: str, reply: httpx.Response) -> int:
+def _units_from_result(pipeline: str, reply) -> int:
     """Units of a multipart request, from what the runner produced (image pixels; 1 otherwise)."""
     try:
         from node.worker.ai.media import decode_data_url, read_image
@@ -412,6 +414,7 @@ async def serve_orchestrator(node: OrchestratorNode, host: str, port: int, *, pr
         await app.state.live.close_all()
         await app.state.trickle.stop()
         await app.state.runner_client.aclose()
+        await app.state.runner_hop.aclose()
         http_server.should_exit = True
         with contextlib.suppress(Exception):
             await http_task
