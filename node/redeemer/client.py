@@ -20,12 +20,17 @@ import logging
 import threading
 import time
 from collections import Counter
-from typing import Callable
+from collections.abc import Callable
 
 import grpc
 
 from node.core.errors import PaymentError
-from node.core.redemption import MemoryTicketStore, Redemption, SignedTicket, TicketStore
+from node.core.redemption import (
+    MemoryTicketStore,
+    Redemption,
+    SignedTicket,
+    TicketStore,
+)
 from node.core.sender_monitor import SenderMonitor
 from node.net.proto import redeemer_pb2 as rpb
 from node.net.proto import redeemer_pb2_grpc as rpb_grpc
@@ -121,7 +126,7 @@ def rpc_error_text(exc: grpc.RpcError) -> str:
 
 
 class _Watched:
-    __slots__ = ("max_float", "stream", "last_access")
+    __slots__ = ("last_access", "max_float", "stream")
 
     def __init__(self, max_float: int, stream, last_access: float) -> None:
         self.max_float, self.stream, self.last_access = max_float, stream, last_access

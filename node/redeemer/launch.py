@@ -34,7 +34,15 @@ def run_redeemer(args, parser) -> int:
     from node.core.redemption import Redeemer
     from node.core.sender_monitor import SenderMonitor
     from node.eth.payments import CachedChainView, ProtocolBroker, ProtocolChainView
-    from node.launch import L2_NETWORKS, _split_addr, announce, connect, data_dir, network_of, open_ticket_store
+    from node.launch import (
+        L2_NETWORKS,
+        _split_addr,
+        announce,
+        connect,
+        data_dir,
+        network_of,
+        open_ticket_store,
+    )
     from node.logging_setup import setup_logging
     from node.net.wire import address_from_bytes
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from pathlib import Path
 
 import grpc
 
@@ -143,16 +144,18 @@ class TicketRedeemerService(rpb_grpc.TicketRedeemerServicer):
         key = object()
         updates = await asyncio.to_thread(self.service.watch, sender, key, asyncio.get_running_loop())
         stop = asyncio.ensure_future(self.stopping.wait())
+        get = None
         try:
             while True:
                 get = asyncio.ensure_future(updates.get())
                 done, _ = await asyncio.wait({get, stop}, return_when=asyncio.FIRST_COMPLETED)
                 if stop in done:
-                    get.cancel()
                     return
                 yield rpb.MaxFloatUpdate(max_float=max_float_bytes(get.result()))
-        finally:
+        finally:  # the client went, or the server stops
             stop.cancel()
+            if get is not None:
+                get.cancel()
             self.service.unwatch(sender, key)
 
 
@@ -165,7 +168,7 @@ async def serve_redeemer(service: RedemptionService, host: str, port: int, ssl_f
     address = f"{host}:{port}"
     if ssl_files is not None:
         cert, key = ssl_files
-        creds = grpc.ssl_server_credentials([(open(key, "rb").read(), open(cert, "rb").read())])
+        creds = grpc.ssl_server_credentials([(Path(key).read_bytes(), Path(cert).read_bytes())])
         bound = server.add_secure_port(address, creds)
     else:
         bound = server.add_insecure_port(address)

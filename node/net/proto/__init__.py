@@ -34,6 +34,6 @@ def regenerate(out_dir: Path | str = HERE, proto: str = PROTO) -> list[Path]:
     names = generated(proto)
     for module in (out_dir / name for name in names):
         text = module.read_text()
-        text = re.sub(r"^import (\w+_pb2) as ", r"from . import \1 as ", text, flags=re.M)
+        text = re.sub(r"^import (\w+_pb2) as ", r"from . import \1 as ", text, flags=re.MULTILINE)
         module.write_text(text)
     return [out_dir / name for name in names]
