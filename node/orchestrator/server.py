@@ -39,6 +39,7 @@ from node.net.proto import lp_rpc_pb2_grpc as pb_grpc
 from node.net.serving import start_serving
 from node.net.trickle import TrickleServer
 
+from .byoc import ByocOrchestrator, byoc_router
 from .live import PIPELINE as LIVE_PIPELINE
 from .live import TRICKLE_PATH, LiveSessions, live_router
 from .node import OrchestratorNode
@@ -127,7 +128,7 @@ def create_http_app(node: OrchestratorNode, *, transcode: Callable | None, runne
     limits.guard_app(app, limits.limit_by_prefix(
         limits.MAX_SMALL_BODY, segment=limits.MAX_SEGMENT_BYTES, transcodeResults=limits.MAX_SEGMENT_BYTES,
         aiResults=limits.MAX_SEGMENT_BYTES, **{r: ai_limit for r in AI_JSON_ROUTES + AI_MULTIPART_ROUTES},
-        **{TRICKLE_PATH.strip("/"): limits.MAX_SEGMENT_BYTES}),
+        **{TRICKLE_PATH.strip("/"): limits.MAX_SEGMENT_BYTES, "process/request/": limits.MAX_UPLOAD}),
         unavailable=(ChainError,), streamed=(TRICKLE_PATH,))
     client = app.state.runner_client = httpx.AsyncClient(timeout=RUNNER_TIMEOUT)
     runner_hop = app.state.runner_hop = HTTPClient(RUNNER_TIMEOUT)  # the batch AI requests (node.net.http_client)
@@ -160,6 +161,10 @@ def create_http_app(node: OrchestratorNode, *, transcode: Callable | None, runne
     live = app.state.live = LiveSessions(node, trickle, runner_url=runners.get(LIVE_PIPELINE), client=client)
     app.include_router(live_router(live, credentials))
     app.mount(TRICKLE_PATH.rstrip("/"), trickle)
+
+    # BYOC: capabilities registered by workers with the orchestrator secret (node.orchestrator.byoc)
+    byoc = app.state.byoc = ByocOrchestrator(node, remote.secret if remote is not None else "")
+    app.include_router(byoc_router(byoc))
 
     @app.post("/segment")
     async def segment(request: Request):
@@ -412,6 +417,7 @@ async def serve_orchestrator(node: OrchestratorNode, host: str, port: int, *, pr
         _RUNNING.discard(grpc_server)
         demux.close()
         await app.state.live.close_all()
+        await app.state.byoc.close()
         await app.state.trickle.stop()
         await app.state.runner_client.aclose()
         await app.state.runner_hop.aclose()
