@@ -38,18 +38,22 @@ class Behaviour:
         index = round_ - sim.first_round
         return pol.Network(round_, per_year, bonding_rate, p.Minter.targetBondingRate() / 1e9,
                            p.Minter.inflation() / 1e9, p.Minter.getGlobalTotalSupply() / LPT_F, infos,
-                           sim.series.at(index), sim.series.at(index - 1))
+                           sim.series.at(index), sim.series.at(index - 1),
+                           p.BondingManager.getTranscoderPoolMaxSize())
 
     # ------------------------------------------------------------------ orchestrators
 
     def orchestrator_round(self, o, round_: int, net: pol.Network) -> tuple[int, int]:
         """Run `o`'s policy for `round_`; the LPT its reward call minted (stake, treasury)."""
-        bm = self.world.protocol.BondingManager
+        p = self.world.protocol
+        bm = p.BondingManager
+        self._withdraw_matured(o, round_)
         info = net.orchestrator(o.name)
         self_bond = bm.pendingStake(o.address, round_) / LPT_F
         expected = net.total_supply * net.inflation * (o.stake / sum(self.sim.stakes.values())) \
             if info.active and self.sim.stakes else 0.0
-        obs = pol.OrchestratorObservation(o.name, net, info, self_bond, expected, pol.REWARD_GAS, o.policy_rng)
+        obs = pol.OrchestratorObservation(o.name, net, info, self_bond, expected, pol.REWARD_GAS, o.policy_rng,
+                                          p.LivepeerToken.balanceOf(o.address) / LPT_F)
         minted = (0, 0)
         for action in pol.decide(o.policy_spec.function, obs, o.policy_spec.params, pol.ORCHESTRATOR_ACTIONS):
             if isinstance(action, pol.CallReward):
@@ -62,9 +66,27 @@ class Behaviour:
                                   sender=o.account):
                     o.reward_cut, o.fee_share = cut, share
             elif isinstance(action, pol.Leave):
-                self._transact(o.name, round_, action, bm.unbond, bm.pendingStake(o.address, round_),
-                               sender=o.account)
+                lock_id = bm.getDelegator(o.address)[-1]
+                if self._transact(o.name, round_, action, bm.unbond, bm.pendingStake(o.address, round_),
+                                  sender=o.account):
+                    self.locks.setdefault(o.address, []).append(lock_id)
+            elif isinstance(action, pol.Join):
+                self._join(o, round_, action)
         return minted
+
+    def _join(self, o, round_: int, action) -> None:
+        """Bond the free LPT to itself, then `transcoder(cut, share)`: registers it and lets the
+        contract take it into the active set (or not); its service URI once, as at genesis."""
+        p = self.world.protocol
+        bm = p.BondingManager
+        amount = p.LivepeerToken.balanceOf(o.address)
+        if amount and not (self._transact(o.name, round_, action, p.LivepeerToken.approve, bm.address, amount,
+                                          sender=o.account)
+                           and self._transact(o.name, round_, action, bm.bond, amount, o.address, sender=o.account)):
+            return
+        if self._transact(o.name, round_, action, bm.transcoder, round(o.reward_cut * 1e6), round(o.fee_share * 1e6),
+                          sender=o.account) and not p.ServiceRegistry.getServiceURI(o.address):
+            p.ServiceRegistry.setServiceURI(o.service_uri, sender=o.account)
 
     # ------------------------------------------------------------------ delegators
 

@@ -113,6 +113,7 @@ class Simulation:
             recover=self._recover)
         o.genesis_stake = int(g.stake.sample(rng))
         o.policy_spec, o.policy_rng = g.policy, self.tree.generator("policy", name)
+        o.registered_at_start = g.registered_at_start
         return o
 
     def _gateway(self, g, i: int, account) -> SimGateway:
@@ -154,6 +155,7 @@ class Simulation:
                          rebond_after=g.rebond_after, claim_every=g.claim_every, rng=rng)
         d.genesis_stake = int(g.stake.sample(rng))
         d.policy_spec, d.policy_rng = g.policy, self.tree.generator("policy", name)
+        d.bonded_at_start = g.bonded_at_start
         return d
 
     # ------------------------------------------------------------------ genesis
@@ -164,18 +166,24 @@ class Simulation:
         initial_supply = sc.chain.initial_supply
         if sc.start and sc.start.from_network:  # the recorded day's bonded total and supply
             day = network_day(sc.start.from_network)
-            holders = self.orchestrators + self.delegators
+            holders = [a for a in self.orchestrators + self.delegators if self._bonded_at_start(a)]
             for a, stake in zip(holders, scale_stakes([a.genesis_stake for a in holders], day.bonded_wei)):
                 a.genesis_stake = stake
-            initial_supply = day.total_supply_wei - day.bonded_wei
+            outside = sum(a.genesis_stake for a in self.orchestrators + self.delegators if not self._bonded_at_start(a))
+            initial_supply = day.total_supply_wei - day.bonded_wei - outside  # entrants' LPT is part of the supply
+            if initial_supply < 0:
+                raise ValueError(f"the entrants' stakes ({outside / LPT_F:,.0f} LPT) exceed the unbonded supply "
+                                 f"recorded on {day.date} ({(day.total_supply_wei - day.bonded_wei) / LPT_F:,.0f} LPT)")
         supply = {world.accounts[1].address: initial_supply}
         supply.update({a.address: a.genesis_stake for a in self.orchestrators + self.delegators})
         world.mint(supply)
-        for o in self.orchestrators:
+        registered = [o for o in self.orchestrators if o.registered_at_start]
+        for o in registered:
             o.register(o.genesis_stake)
             self.stakes[o.address] = o.genesis_stake
         for d in self.delegators:
-            d.bond(d.genesis_stake, self.orchestrators, self.stakes)
+            if d.bonded_at_start:  # (an entrant holds its LPT until its policy bonds it)
+                d.bond(d.genesis_stake, registered, self.stakes)
         for gw in self.gateways:
             gw.fund(gw.deposit, gw.reserve)
         world.start_clock()
@@ -216,6 +224,7 @@ class Simulation:
                     p.RoundsManager.initializeRound(sender=self.orchestrators[0].account)
                 except TransactionFailed:
                     pass  # somebody already did
+                self._refresh_stakes()  # this round's active set (joins, leaves and evictions take effect now)
             # the bonding rate the Minter set this round's inflation from (active stake / supply at
             # initialisation, before this round's rewards)
             supply = p.Minter.getGlobalTotalSupply()
@@ -257,6 +266,10 @@ class Simulation:
             rec.metric(now, round_, o.name, m.REWARD, o.reward_last_round / LPT_F)
         for name, value in self.series.at(round_ - self.first_round).items():
             rec.metric(now, round_, m.NETWORK, m.SERIES_METRICS[name], value)
+
+    @staticmethod
+    def _bonded_at_start(agent) -> bool:
+        return getattr(agent, "registered_at_start", getattr(agent, "bonded_at_start", True))
 
     @property
     def _has_policies(self) -> bool:

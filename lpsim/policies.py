@@ -54,6 +54,7 @@ class Network:
     orchestrators: tuple[OrchestratorInfo, ...]
     series: Mapping[str, float]  # exogenous series at this round: lpt_usd, eth_usd, gas_price_gwei, ...
     previous_series: Mapping[str, float]  # the same one round earlier (equal at the first round)
+    active_set_size: int = 100  # the BondingManager's pool size (numActiveTranscoders)
 
     def orchestrator(self, name: str) -> OrchestratorInfo | None:
         return next((o for o in self.orchestrators if o.name == name), None)
@@ -80,6 +81,7 @@ class OrchestratorObservation:
     expected_reward: float  # LPT that calling reward would mint for its pool this round
     reward_gas: int  # gas a reward call takes
     rng: np.random.Generator
+    balance: float = 0.0  # LPT it holds unbonded (withdrawn): what Join would bond
 
 
 # --------------------------------------------------------------------------- actions
@@ -128,12 +130,20 @@ class SetTerms:
 
 @dataclass(frozen=True)
 class Leave:
-    """Orchestrator: unbond its self-bond (leaves the active set once its stake is gone)."""
+    """Orchestrator: unbond its whole self-bond: the contract resigns it from the active set at
+    once; the lock is withdrawn once the unbonding period is over."""
 
 
-Action = Bond | Unbond | Rebond | Move | CallReward | SetTerms | Leave
+@dataclass(frozen=True)
+class Join:
+    """Orchestrator: bond its free LPT to itself and (re)register with its terms; the contract
+    takes it into the active set if the set has room, or if its stake strictly beats the
+    smallest active stake, which it evicts (BondingManager._tryToJoinActiveSet)."""
+
+
+Action = Bond | Unbond | Rebond | Move | CallReward | SetTerms | Leave | Join
 DELEGATOR_ACTIONS = (Bond, Unbond, Rebond, Move)
-ORCHESTRATOR_ACTIONS = (CallReward, SetTerms, Leave)
+ORCHESTRATOR_ACTIONS = (CallReward, SetTerms, Leave, Join)
 Policy = Callable[[Any, Mapping[str, Any]], Iterable[Action]]
 
 
@@ -209,6 +219,43 @@ def hold_bonding_rate(obs: DelegatorObservation, params: Mapping[str, Any]) -> l
     return []
 
 
+def _entry_probability(rate: float, sensitivity: float, surplus: float) -> float:
+    return min(1.0, rate * math.exp(max(-50.0, min(50.0, sensitivity * surplus))))
+
+
+def enter_and_exit(obs: DelegatorObservation, params: Mapping[str, Any]) -> list[Action]:
+    """Population flows: new delegators enter, delegators exit for good.
+
+    Outside (nothing bonded, free LPT): enters, bonding all of it, with probability
+    `entry_rate` (0.01 a round) × exp(`sensitivity` (10) × (best active net yield − required)).
+    Inside: exits, unbonding everything (withdrawn once the unbonding period is over), with
+    probability `exit_rate` (0.002 a round) × exp(−`sensitivity` × (its orchestrator's net yield −
+    required)). required = `required_return` (0.1) + normal noise (`noise`, 0) −
+    `price_sensitivity` (0) × LPT/USD's last log-return, as in yield_seeking. An entrant bonds to
+    `choose`: "stake_weighted" (default: drawn in proportion to active stake) or "best" (highest
+    net yield). One draw a round whatever happens, so the stream does not depend on the path."""
+    u = obs.rng.random()
+    net = obs.network
+    required = float(params.get("required_return", 0.1)) + _noise(obs, params)
+    required -= float(params.get("price_sensitivity", 0.0)) * _price_return(net)
+    sensitivity = float(params.get("sensitivity", 10.0))
+    active = [o for o in net.orchestrators if o.active]
+    if obs.bonded > 0:
+        mine = net.orchestrator(obs.delegate) if obs.delegate else None
+        surplus = (mine.net_yield if mine else 0.0) - required
+        return [Unbond()] if u < _entry_probability(float(params.get("exit_rate", 0.002)), -sensitivity, surplus) else []
+    if obs.balance <= 0 or not active:
+        return []
+    best = max(active, key=lambda o: (o.net_yield, o.stake))
+    if u >= _entry_probability(float(params.get("entry_rate", 0.01)), sensitivity, best.net_yield - required):
+        return []
+    if params.get("choose", "stake_weighted") == "best":
+        return [Bond(best.name)]
+    weights = np.array([o.stake for o in active])
+    pick = int(obs.rng.choice(len(active), p=weights / weights.sum())) if weights.sum() > 0 else 0
+    return [Bond(active[pick].name)]
+
+
 def passive(obs: Any, params: Mapping[str, Any]) -> list[Action]:
     """Never act (a delegator that stays bonded where it is)."""
     return []
@@ -236,6 +283,41 @@ def reward_when_profitable(obs: OrchestratorObservation, params: Mapping[str, An
     return actions
 
 
+def join_when_profitable(obs: OrchestratorObservation, params: Mapping[str, Any]) -> list[Action]:
+    """Enter the active set when it pays, leave it when it does not.
+
+    Outside the set: Join when its stake (self-bond + free LPT + what is delegated to it) would
+    make the set (room, or strictly more than the smallest active stake) and the reward it would
+    then mint, valued at lpt_usd, covers `margin` (1) × its cost a round: `cost_usd_per_month`
+    (0) / months + a reward call's gas at gas_price_gwei × eth_usd. In the set: calls reward when
+    it pays (reward_when_profitable, the same params) and, when what it keeps of the expected
+    reward is below that cost, Leaves with probability `leave_rate` (0.1) a round. Without the
+    price series it joins whenever it would make the set and never leaves."""
+    net, s = obs.network, obs.network.series
+    priced = {"lpt_usd", "eth_usd", "gas_price_gwei"} <= s.keys()
+    cost = (float(params.get("cost_usd_per_month", 0.0)) * 12 / net.rounds_per_year
+            + (obs.reward_gas * s["gas_price_gwei"] * 1e-9 * s["eth_usd"] if priced else 0.0))
+    margin = float(params.get("margin", 1.0))
+    if not obs.me.active:
+        stake = obs.me.stake + obs.balance
+        active = sorted((o.stake for o in net.orchestrators if o.active and o.name != obs.name), reverse=True)
+        full = len(active) >= net.active_set_size
+        if stake <= 0 or (full and stake <= active[-1]):
+            return []
+        total = sum(active[:-1] if full else active) + stake
+        reward = net.total_supply * net.inflation * stake / total
+        own = (obs.self_bond + obs.balance) / stake
+        kept = reward * (obs.me.reward_cut + (1 - obs.me.reward_cut) * own)
+        return [Join()] if not priced or kept * s["lpt_usd"] >= margin * cost else []
+    actions = reward_when_profitable(obs, params)
+    if priced and cost > 0:
+        share = obs.self_bond / obs.me.stake if obs.me.stake else 0.0
+        kept = obs.expected_reward * (obs.me.reward_cut + (1 - obs.me.reward_cut) * share) * s["lpt_usd"]
+        if kept < cost and obs.rng.random() < float(params.get("leave_rate", 0.1)):
+            actions.append(Leave())
+    return actions
+
+
 def reward_pays(obs: OrchestratorObservation, margin: float = 1.0) -> bool:
     s = obs.network.series
     if not {"lpt_usd", "eth_usd", "gas_price_gwei"} <= s.keys():
@@ -246,8 +328,8 @@ def reward_pays(obs: OrchestratorObservation, margin: float = 1.0) -> bool:
     return kept >= cost * margin
 
 
-SHIPPED: dict[str, Policy] = {f.__name__: f for f in (yield_seeking, hold_bonding_rate, passive, always_reward,
-                                                      reward_when_profitable)}
+SHIPPED: dict[str, Policy] = {f.__name__: f for f in (yield_seeking, hold_bonding_rate, enter_and_exit, passive,
+                                                      always_reward, reward_when_profitable, join_when_profitable)}
 
 
 def resolve(name: str) -> Policy:

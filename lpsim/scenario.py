@@ -383,6 +383,8 @@ class OrchestratorGroup(Group):
                       _serialized(lambda p: {1.0: "always", 0.0: "never"}.get(p, p))] = "always"
     service_uri: str = "https://{name}:8935"  # {name}: the orchestrator's name; {index}: its i
     policy: PolicyField = None  # None: the default policy (reward with probability `reward`, fixed terms)
+    # False: holds its stake unbonded at genesis, outside the set, until its policy Joins
+    registered_at_start: bool = True
     # running cost in USD per 30.44-day month, for the summary's profitability (lpsim.economics)
     cost_usd_per_month: Optional[float] = Field(None, ge=0)
 
@@ -410,6 +412,13 @@ class OrchestratorGroup(Group):
         except (KeyError, IndexError, ValueError) as exc:
             raise ValueError(f"bad placeholder in {value!r} ({exc}); use {{name}} or {{index}}") from None
         return value
+
+    @model_validator(mode="after")
+    def _entrants_need_a_policy(self) -> "OrchestratorGroup":
+        if not self.registered_at_start and self.policy is None:
+            raise FieldError("a group that starts unregistered needs a policy to join (e.g. join_when_profitable)",
+                             ("registered_at_start",))
+        return self
 
     @model_validator(mode="after")
     def _distinct_service_uris(self) -> "OrchestratorGroup":
@@ -553,6 +562,15 @@ class DelegatorGroup(Group):
     claim_every: Optional[PositiveSeconds] = "30 d"  # None: never claim
     # None: the default policy (unbond with probability unbond_probability, rebond after rebond_after)
     policy: PolicyField = None
+    # False: holds its stake unbonded at genesis (a would-be entrant) until its policy bonds it
+    bonded_at_start: bool = True
+
+    @model_validator(mode="after")
+    def _entrants_need_a_policy(self) -> "DelegatorGroup":
+        if not self.bonded_at_start and self.policy is None:
+            raise FieldError("a group that starts unbonded needs a policy to bond (e.g. enter_and_exit)",
+                             ("bonded_at_start",))
+        return self
 
 
 # protocol parameters a governance vote can change mid-run: the contract and its owner-only setter
