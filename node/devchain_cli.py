@@ -15,10 +15,18 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from node.cli import add_protocol_params, non_negative_int, protocol_params_from, write_atomically
+from node.cli import (
+    add_protocol_params,
+    non_negative_int,
+    protocol_params_from,
+    write_atomically,
+)
 
 DEFAULT_BALANCE_ETH = 1_000_000  # EmbeddedChain's funding (anvil's default is 10,000)
 KEYSTORE_SCRYPT_N = 4096  # geth's "light" scrypt (LightScryptN): dev keys, opened in milliseconds
+
+
+DEFAULT_BACKEND = "py-evm"
 
 
 def devchain_parser(sub) -> argparse.ArgumentParser:
@@ -38,6 +46,9 @@ def devchain_parser(sub) -> argparse.ArgumentParser:
     dev.add_argument("--balance", type=non_negative_int, default=None, metavar="ETH",
                      help="ETH in each account, exactly, once the protocol is deployed (default "
                      f"{DEFAULT_BALANCE_ETH:,} less the deployer's gas; anvil's default is 10,000)")
+    dev.add_argument("--backend", choices=("revm", "py-evm"), default=DEFAULT_BACKEND,
+                     help=f"the EVM (default {DEFAULT_BACKEND}): revm (Rust, through pyrevm; mining any number of "
+                     "blocks is one step) or py-evm (eth-tester's; keeps every block's state, traces transactions)")
     dev.add_argument("--chain-id", type=non_negative_int, default=31337, help="chain id (default 31337, anvil's)")
     dev.add_argument("--addresses", metavar="FILE", help="write the contract addresses, as JSON keyed by name, to FILE")
     dev.add_argument("--block-time", type=float, default=0, metavar="SECONDS",
@@ -112,8 +123,15 @@ def cmd_devchain(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
         except (OSError, ValueError, EOFError) as exc:
             print(f"lpnode devchain: cannot read the state in {load_from}: {exc}", file=sys.stderr)
             return 1
+    if args.backend == "revm" and (load_from or dump_to):
+        parser.error("--state/--load-state/--dump-state need --backend py-evm (not yet on revm)")
     try:
-        chain = EmbeddedChain(num_accounts=args.accounts, mnemonic=args.mnemonic, chain_id=args.chain_id)
+        if args.backend == "revm":
+            from node.eth.revm_devchain import RevmDevchain
+
+            chain = RevmDevchain(num_accounts=args.accounts, mnemonic=args.mnemonic, chain_id=args.chain_id)
+        else:
+            chain = EmbeddedChain(num_accounts=args.accounts, mnemonic=args.mnemonic, chain_id=args.chain_id)
     except Exception as exc:  # noqa: BLE001 - e.g. a mnemonic that is not BIP-39
         print(f"lpnode devchain: {exc}", file=sys.stderr)
         return 1
@@ -122,8 +140,12 @@ def cmd_devchain(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     rpc.known_addresses = protocol.addresses
     if args.balance is not None:
         wei = args.balance * 10**18
-        raw = [bytes.fromhex(a.address[2:]) for a in chain.accounts]
-        edit_state(rpc, lambda state: [state.set_balance(address, wei) for address in raw])
+        if rpc.revm:
+            for a in chain.accounts:
+                chain.edit(a.address, balance=wei)
+        else:
+            raw = [bytes.fromhex(a.address[2:]) for a in chain.accounts]
+            edit_state(rpc, lambda state: [state.set_balance(address, wei) for address in raw])
     if loaded is not None:
         try:
             apply_state(rpc, loaded)

@@ -98,13 +98,36 @@ def _word(params: list, index: int, method: str, name: str) -> int:
 
 # --- editing the latest state -----------------------------------------------------------------
 def edit_state(rpc: DevchainRpc, edit: Callable[[Any], None]) -> None:
-    """Apply `edit(state)` to the latest state and make it the head's state (see the module doc)."""
+    """Apply `edit(state)` to the latest state and make it the head's state (see the module doc).
+    On revm, `edit` gets _RevmState, whose writes an evm_revert undoes."""
+    if rpc.revm:
+        edit(_RevmState(rpc.chain))
+        return
     chain = rpc.chain.backend.chain
     head = chain.get_canonical_head()
     state = chain.get_vm(at_header=head).state
     edit(state)
     state.persist()
     _set_head_state_root(rpc, state.state_root)
+
+
+class _RevmState:
+    """py-evm's state setters (the ones the methods here call) over RevmDevchain.edit."""
+
+    def __init__(self, chain: Any):
+        self.chain = chain
+
+    def set_balance(self, address: bytes, balance: int) -> None:
+        self.chain.edit(to_checksum_address(address), balance=balance)
+
+    def set_nonce(self, address: bytes, nonce: int) -> None:
+        self.chain.edit(to_checksum_address(address), nonce=nonce)
+
+    def set_code(self, address: bytes, code: bytes) -> None:
+        self.chain.edit(to_checksum_address(address), code=code)
+
+    def set_storage(self, address: bytes, slot: int, value: int) -> None:
+        self.chain.edit(to_checksum_address(address), slots={slot: value})
 
 
 def _set_head_state_root(rpc: DevchainRpc, state_root: bytes) -> None:
@@ -385,7 +408,8 @@ def _catch_up(rpc: DevchainRpc, block: dict) -> None:
 def anvil_methods(rpc: DevchainRpc) -> dict[str, Callable[[list], Any]]:
     """The methods to add to `rpc`'s control table, by JSON-RPC name."""
     _install_impersonation()
-    _install_plain_revert(rpc)
+    if not rpc.revm:
+        _install_plain_revert(rpc)
     deployed = rpc.chain.snapshot()  # anvil_reset's destination: the chain as first served
     imp = Impersonation(rpc)
     rpc.impersonation = imp
@@ -464,8 +488,8 @@ def anvil_methods(rpc: DevchainRpc) -> dict[str, Callable[[list], Any]]:
         "anvil_stopImpersonatingAccount": imp.stop,
         "anvil_autoImpersonateAccount": imp.set_auto,
         "eth_sendTransaction": imp.send_transaction,
-        "anvil_dumpState": lambda params: dump_state(rpc, params),
-        "anvil_loadState": lambda params: load_state(rpc, params),
+        "anvil_dumpState": _py_evm_only(rpc, "anvil_dumpState", lambda params: dump_state(rpc, params)),
+        "anvil_loadState": _py_evm_only(rpc, "anvil_loadState", lambda params: load_state(rpc, params)),
         "anvil_reset": reset,
         "anvil_nodeInfo": node_info,
         "evm_setIntervalMining": rpc.control["anvil_setIntervalMining"],
@@ -476,5 +500,18 @@ def anvil_methods(rpc: DevchainRpc) -> dict[str, Callable[[list], Any]]:
         methods[f"hardhat_{name}"] = methods[f"anvil_{name}"]
     from .trace import trace_methods
 
-    methods.update(trace_methods(rpc))
+    methods.update({name: _py_evm_only(rpc, name, method) for name, method in trace_methods(rpc).items()})
     return methods
+
+
+def _py_evm_only(rpc: DevchainRpc, name: str, method: Callable[[list], Any]) -> Callable[[list], Any]:
+    """`method` on py-evm; on revm an error that says so (these read py-evm's trie and re-execute
+    on py-evm: not done on revm yet)."""
+    if not rpc.revm:
+        return method
+
+    def refused(params: list) -> Any:
+        raise RpcError(-32601, f"{name} is not available on the revm backend; start the devchain with "
+                               "--backend py-evm")
+
+    return refused

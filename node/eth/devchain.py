@@ -45,7 +45,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eth_utils import to_checksum_address
 
@@ -54,7 +54,10 @@ from .abi import encode_revert
 from .chain import EmbeddedChain
 from .errors import revert_reason
 from .geth_execution import intrinsic_floor
-from .mempool import NONCE_TOO_LOW, Mempool, PoolError, PooledTransaction
+from .mempool import NONCE_TOO_LOW, Mempool, PooledTransaction, PoolError
+
+if TYPE_CHECKING:
+    from .revm_devchain import RevmDevchain
 
 log = logging.getLogger("lpnode.devchain")
 INSUFFICIENT_FUNDS = "insufficient funds for gas * price + value"  # geth's wording
@@ -173,13 +176,20 @@ class DevchainRpc:
     in arrival order. Mining many blocks takes the chain in slices of MINE_SLICE blocks, so
     other clients' calls are answered in between."""
 
-    def __init__(self, chain: EmbeddedChain):
+    def __init__(self, chain: EmbeddedChain | RevmDevchain):
         self.chain = chain
+        # revm (node.eth.revm_devchain): state in revm, blocks in Python; else py-evm through eth-tester
+        self.revm = getattr(chain, "is_revm", False)
         self.lock = FairLock()
         self.automine = True
         self.pool = Mempool()
         self._interval_stop: threading.Event | None = None
-        self._request = chain.w3.provider.request_func(chain.w3, chain.w3.middleware_onion)
+        if self.revm:
+            from .revm_rpc import RevmMethods
+
+            self._standard = RevmMethods(self)
+        else:
+            self._request = chain.w3.provider.request_func(chain.w3, chain.w3.middleware_onion)
         self._snapshots: list[tuple[int, int]] = []  # (public id, eth-tester snapshot id)
         self._next_snapshot = 1
         self._time_offset = 0
@@ -227,7 +237,9 @@ class DevchainRpc:
             "anvil_mine": self._anvil_mine,
             "hardhat_mine": self._anvil_mine,
         }
-        from .anvil import anvil_methods  # anvil's state-editing methods (node/eth/anvil.py)
+        from .anvil import (
+            anvil_methods,  # anvil's state-editing methods (node/eth/anvil.py)
+        )
 
         self.control.update(anvil_methods(self))
 
@@ -257,7 +269,7 @@ class DevchainRpc:
         may land between two slices, as it may between two anvil_mine calls."""
         first = True
         while first or blocks > 0:
-            n = min(blocks, MINE_SLICE)
+            n = blocks if self.revm else min(blocks, MINE_SLICE)  # revm mines any number in one step
             with self.lock:
                 if first and timestamp is not None:
                     self.chain.set_next_block_timestamp(timestamp)
@@ -303,7 +315,10 @@ class DevchainRpc:
         if blocks <= 0:
             return
         ready = self.pool.take_ready(self._account_nonce) if len(self.pool) else []
-        if ready:
+        if ready and self.revm:
+            self.chain.mine_transactions([tx.decoded for tx in ready])
+            blocks -= 1
+        elif ready:
             for tx in ready:
                 try:
                     self.chain.backend.send_raw_transaction(tx.raw)  # into the pending block
@@ -373,6 +388,8 @@ class DevchainRpc:
         raw = _bytes(params[0])
         tx, account_nonce = self._admit(raw)
         if self.automine and tx.nonce == account_nonce and not self.pool.has_sender(bytes(tx.sender)):
+            if self.revm:
+                return self._standard.mine_one(tx)
             return self._tester("eth_sendRawTransaction", ["0x" + raw.hex()])
         pooled = PooledTransaction(bytes(tx.hash), bytes(tx.sender), tx.nonce, tx.max_fee_per_gas,
                                    tx.max_priority_fee_per_gas, raw, tx)
@@ -395,7 +412,7 @@ class DevchainRpc:
         vm = self.chain.backend.chain.get_vm()
         try:
             tx = vm.get_transaction_builder().decode(raw)
-        except Exception as exc:  # noqa: BLE001 - not a transaction at all
+        except Exception as exc:
             raise RpcError(-32000, f"invalid transaction: {exc}") from exc
         if self.pool.get(bytes(tx.hash)) is not None:
             raise RpcError(-32000, "already known")
@@ -414,7 +431,7 @@ class DevchainRpc:
         try:
             tx.check_signature_validity()
             sender = tx.sender
-        except Exception as exc:  # noqa: BLE001 - a signature that recovers no key
+        except Exception as exc:
             raise RpcError(-32000, "invalid sender") from exc
         if tip < MIN_TIP:
             raise RpcError(-32000, f"transaction underpriced: gas tip cap {tip}, minimum needed {MIN_TIP}")
@@ -530,7 +547,10 @@ class DevchainRpc:
         return block
 
     def _block_json(self, block: Any, full: bool, pending: bool = False) -> dict:
-        answer = self._tester("eth_getBlockByNumber", ["pending" if pending else hex(block.number), False])
+        if self.revm:
+            answer = geth_json.block_json(block)
+        else:
+            answer = self._tester("eth_getBlockByNumber", ["pending" if pending else hex(block.number), False])
         answer["logsBloom"] = geth_json.h(block.header.bloom.to_bytes(256, "big"))
         if full:
             answer["transactions"] = [geth_json.transaction_json(tx, block, i) for i, tx in enumerate(block.transactions)]
@@ -814,10 +834,12 @@ class DevchainRpc:
         return self._tester(method, params)
 
     def _tester(self, method: str, params: list) -> Any:
-        """Answer through eth-tester."""
+        """Answer through eth-tester (on revm: node.eth.revm_rpc's methods)."""
+        if self.revm:
+            return self._standard(method, params)
         try:
             response = self._request(method, params)
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a JSON-RPC error
+        except Exception as exc:
             message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
             reason = revert_reason(message)
             if reason is not None:

@@ -310,3 +310,24 @@ def log_matches(address: bytes, log_topics: list[bytes], addresses: set[bytes], 
     if len(topics) > len(log_topics):
         return False
     return all(position is None or t in position for position, t in zip(topics, log_topics))
+
+
+def block_json(block) -> dict:
+    """A block in the keys and order eth-tester answers (the py-evm devchain's), from a block
+    whose header is py-evm's (node.eth.revm_devchain's store); transactions as hashes."""
+    import rlp
+
+    header = block.header
+    size = len(rlp.encode(header)) + sum(len(tx.encode()) for tx in block.transactions) + 3
+    return {
+        "number": q(header.block_number), "hash": h(header.hash), "parentHash": h(header.parent_hash),
+        "nonce": h(header.nonce), "sha3Uncles": h(header.uncles_hash), "logsBloom": h(header.bloom.to_bytes(256, "big")),
+        "transactionsRoot": h(header.transaction_root), "receiptsRoot": h(header.receipt_root),
+        "stateRoot": h(header.state_root), "miner": to_checksum_address(header.coinbase), "difficulty": q(0),
+        "totalDifficulty": q(0), "mixHash": h(header.mix_hash), "size": q(size), "extraData": h(header.extra_data),
+        "gasLimit": q(header.gas_limit), "gasUsed": q(header.gas_used), "timestamp": q(header.timestamp),
+        "transactions": [h(tx.hash) for tx in block.transactions], "uncles": [],
+        "baseFeePerGas": q(header.base_fee_per_gas), "withdrawals": [], "withdrawalsRoot": h(header.withdrawals_root),
+        "parentBeaconBlockRoot": h(header.parent_beacon_block_root), "blobGasUsed": q(header.blob_gas_used),
+        "excessBlobGas": q(header.excess_blob_gas), "requestsHash": h(header.requests_hash),
+    }

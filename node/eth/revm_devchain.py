@@ -1,0 +1,745 @@
+"""The devchain's chain on revm (pyrevm): the state in revm, blocks, transactions, receipts and
+logs kept in Python in geth's terms, so that `lpnode devchain --backend revm` answers what the
+py-evm devchain answers, from a Rust EVM.
+
+Signed transactions are real ones: decoded (py-evm's transaction builder, so the hash is the
+signed transaction's), executed by revm with their own gas limit and gas price, and paid for:
+the sender is charged gas used x effective gas price and its nonce bumped, the tip goes to the
+coinbase (the zero address, as anvil's and eth-tester's), the base fee is burned. Blocks carry
+geth's header fields (base fee by EIP-1559, bloom, gas used) and hash as py-evm's headers do.
+
+How pyrevm is driven. pyrevm never finalizes revm's journal, so accounts loaded once would stay
+warm and storage slots would keep their first "original" value for good, and a message call
+skips revm's transaction-level bookkeeping. So every transaction runs inside a journal
+checkpoint: it executes, what it changed is read out of the journal (accounts and slots), the
+checkpoint is reverted (the journal is empty again: every account and slot cold, as at the start
+of a real transaction), and the changes, with the gas payment and the nonce, are written to
+revm's database. The values they replace go to an undo log, which is what `evm_snapshot` and
+`evm_revert` roll back (with the block store cut back to the snapshot's head).
+
+Mining n empty blocks is one step: the store records a run of empty blocks (their timestamps one
+second apart, their base fees falling by EIP-1559), and a block of it is built when asked for;
+block hashes chain through parent hashes, computed with a fast header encoding and cached.
+
+What differs from the py-evm devchain (revm 8 through pyrevm 0.3): the EVM runs Cancun's rules
+(Prague's EIP-7623 calldata floor is applied to gas used and limits; EIP-7702 transactions are
+refused); BLOCKHASH answers revm's `keccak(decimal number)`, not the header hash (pyrevm cannot
+set block hashes); BASEFEE reads zero inside the EVM (pyrevm zeroes it); the state root in
+headers is a constant (revm keeps no trie); state is served at the head only (a past block's
+state is an error naming `--backend py-evm`).
+"""
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_utils import keccak, to_canonical_address, to_checksum_address
+
+from .chain import DEV_MNEMONIC, Account, Chain, dev_accounts
+from .contract import Receipt
+from .errors import ChainError, TransactionFailed
+from .geth_execution import intrinsic_floor
+
+ETH = 10**18
+GAS_LIMIT = 30_029_122  # eth-tester's genesis gas limit, kept by every block
+GENESIS_BASE_FEE = 10**9
+ZERO = "0x" + "00" * 20
+BLANK_ROOT = bytes.fromhex("56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421")
+EMPTY_UNCLES = bytes.fromhex("1dcc4de8dec75d7aab85b567b6ccd41ad312451b948a7413f0a142fd40d49347")
+EMPTY_REQUESTS = bytes.fromhex("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+STATE_ROOT = BLANK_ROOT  # revm keeps no trie; headers carry this constant
+
+_REVERT = re.compile(r"Revert \{ gas_used: \d+, output: 0x([0-9a-fA-F]*) \}")
+# one account of revm's JournaledState Debug text, and one storage slot of it
+_ACCOUNT = re.compile(r"(0x[0-9a-f]{40}): Account \{ info: AccountInfo \{ balance: (\d+), nonce: (\d+), "
+                      r"code_hash: 0x[0-9a-f]{64}, code: (None|Some\(.*?\)) \}, "
+                      r"storage: \{((?:\d+: StorageSlot \{ [^}]* \}(?:, )?)*)\}, status: AccountStatus\(([^)]*)\) \}")
+_CODE_LEN = re.compile(r"state: Analysed \{ len: (\d+)")
+_SLOT = re.compile(r"(\d+): StorageSlot \{ previous_or_original_value: (\d+), present_value: (\d+) \}")
+
+
+@dataclass
+class Log:
+    address: bytes
+    topics: list[bytes]
+    data: bytes
+
+
+@dataclass
+class StoredReceipt:
+    """py-evm's receipt fields, as node.eth.geth_json reads them: cumulative gas, a success flag
+    as `state_root` (b"\\x01" or b""), the bloom as an int."""
+    state_root: bytes
+    gas_used: int
+    bloom: int
+    logs: list[Log]
+
+
+@dataclass
+class Block:
+    header: Any  # py-evm's PragueBlockHeader
+    transactions: list = field(default_factory=list)
+    receipts: list[StoredReceipt] = field(default_factory=list)
+
+    @property
+    def hash(self) -> bytes:
+        return self.header.hash
+
+    @property
+    def number(self) -> int:
+        return self.header.block_number
+
+    def get_receipts(self, _chaindb: Any = None) -> list[StoredReceipt]:
+        return self.receipts
+
+
+@dataclass
+class _Head:
+    """What a block needs to be built: number, timestamp, base fee, and the gas/bloom of its txs."""
+    number: int
+    timestamp: int
+    base_fee: int
+
+
+def next_base_fee(base: int, gas_used: int) -> int:
+    """EIP-1559 (geth's CalcBaseFee) with the gas target at half of GAS_LIMIT."""
+    target = GAS_LIMIT // 2
+    if gas_used == target:
+        return base
+    if gas_used > target:
+        return base + max(1, base * (gas_used - target) // target // 8)
+    return max(0, base - base * (target - gas_used) // target // 8)
+
+
+def _rlp_bytes(value: bytes) -> bytes:
+    if len(value) == 1 and value[0] < 0x80:
+        return value
+    if len(value) < 56:
+        return bytes([0x80 + len(value)]) + value
+    size = len(value).to_bytes((len(value).bit_length() + 7) // 8, "big")
+    return bytes([0xB7 + len(size)]) + size + value
+
+
+def _rlp_int(value: int) -> bytes:
+    return _rlp_bytes(value.to_bytes((value.bit_length() + 7) // 8, "big") if value else b"")
+
+
+class EmptyRun:
+    """Blocks first+0 .. first+count-1, all empty: their hashes by a fast header encoding (equal
+    to py-evm's header hash, checked by the tests), cached as they are computed."""
+
+    def __init__(self, first: int, count: int, timestamp: int, base_fee: int, parent_hash: Callable[[], bytes]):
+        self.first, self.count, self.timestamp, self.base_fee = first, count, timestamp, base_fee
+        self._parent_hash = parent_hash  # asked for when a hash of the run is first needed
+        self.hashes: list[bytes] = []
+
+    @property
+    def parent_hash(self) -> bytes:
+        if callable(self._parent_hash):
+            self._parent_hash = self._parent_hash()
+        return self._parent_hash
+
+    @property
+    def last(self) -> int:
+        return self.first + self.count - 1
+
+    def fields(self, number: int) -> tuple[int, int]:
+        """(timestamp, base fee) of block `number` of the run."""
+        i = number - self.first
+        base = self.base_fee
+        for _ in range(min(i, 200)):  # an empty block's fee falls by 1/8 until it stops at 7 wei
+            base = next_base_fee(base, 0)
+        return self.timestamp + i, base
+
+    def hash(self, number: int) -> bytes:
+        i = number - self.first
+        if len(self.hashes) <= i:
+            k = len(self.hashes)
+            parent = self.hashes[-1] if self.hashes else self.parent_hash
+            ts, base = self.fields(self.first + k)
+            while k <= i:
+                parent = keccak(_empty_header_rlp(parent, self.first + k, ts, base))
+                self.hashes.append(parent)
+                k, ts, base = k + 1, ts + 1, next_base_fee(base, 0)
+        return self.hashes[i]
+
+
+_BLOOM0 = b"\x00" * 256
+
+
+_AFTER_PARENT = b"".join(_rlp_bytes(x) for x in (EMPTY_UNCLES, bytes(20), STATE_ROOT, BLANK_ROOT, BLANK_ROOT, _BLOOM0)) \
+    + _rlp_int(0)
+_AFTER_NUMBER = _rlp_int(GAS_LIMIT) + _rlp_int(0)
+_AFTER_TIMESTAMP = b"".join(_rlp_bytes(x) for x in (bytes(32), bytes(32), bytes(8)))
+_TAIL = _rlp_bytes(BLANK_ROOT) + _rlp_int(0) + _rlp_int(0) + _rlp_bytes(bytes(32)) + _rlp_bytes(EMPTY_REQUESTS)
+
+
+def _empty_header_rlp(parent_hash: bytes, number: int, timestamp: int, base_fee: int) -> bytes:
+    """An empty block's header as RLP, equal to py-evm's encoding of make_header's (fast: only
+    the four varying fields are encoded)."""
+    payload = b"".join((b"\xa0", parent_hash, _AFTER_PARENT, _rlp_int(number), _AFTER_NUMBER, _rlp_int(timestamp),
+                        _AFTER_TIMESTAMP, _rlp_int(base_fee), _TAIL))
+    size = len(payload).to_bytes((len(payload).bit_length() + 7) // 8, "big")
+    return bytes([0xF7 + len(size)]) + size + payload
+
+
+def make_header(parent_hash: bytes, number: int, timestamp: int, base_fee: int, gas_used: int = 0, bloom: int = 0,
+                tx_root: bytes = BLANK_ROOT, receipt_root: bytes = BLANK_ROOT):
+    from eth.vm.forks.prague.blocks import PragueBlockHeader
+
+    return PragueBlockHeader(
+        parent_hash=parent_hash, uncles_hash=EMPTY_UNCLES, coinbase=bytes(20), state_root=STATE_ROOT,
+        transaction_root=tx_root, receipt_root=receipt_root, bloom=bloom, difficulty=0, block_number=number,
+        gas_limit=GAS_LIMIT, gas_used=gas_used, timestamp=timestamp, extra_data=bytes(32), mix_hash=bytes(32),
+        nonce=bytes(8), base_fee_per_gas=base_fee, withdrawals_root=BLANK_ROOT, blob_gas_used=0, excess_blob_gas=0,
+        parent_beacon_block_root=bytes(32), requests_hash=EMPTY_REQUESTS)
+
+
+class BlockStore:
+    """The chain's blocks in py-evm's reading interface (the subset node.eth.devchain and
+    node.eth.geth_json call): materialised blocks by number, runs of empty blocks, and an index
+    of transaction hashes."""
+
+    def __init__(self, genesis_timestamp: int):
+        self.blocks: dict[int, Block] = {0: Block(make_header(bytes(32), 0, genesis_timestamp, GENESIS_BASE_FEE))}
+        self.runs: list[EmptyRun] = []  # ordered, disjoint, never covering a materialised block's number
+        self.head = 0
+        self.tx_index: dict[bytes, tuple[int, int]] = {}
+        self.chaindb = self  # geth_json passes `chain.chaindb` to get_receipts; the index lives here too
+
+    # --- building --------------------------------------------------------------------------
+    def head_fields(self) -> tuple[int, int, int, int]:
+        """(number, timestamp, base fee, gas used) of the head."""
+        block = self.blocks.get(self.head)
+        if block is not None:
+            h = block.header
+            return h.block_number, h.timestamp, h.base_fee_per_gas, h.gas_used
+        ts, base = self.runs[-1].fields(self.head)
+        return self.head, ts, base, 0
+
+    def pending(self, timestamp: int | None = None) -> _Head:
+        number, ts, base, used = self.head_fields()
+        return _Head(number + 1, timestamp if timestamp is not None else max(ts + 1, int(time.time())),
+                     next_base_fee(base, used))
+
+    def add_empty(self, count: int, timestamp: int | None) -> None:
+        if count <= 0:
+            return
+        head = self.head
+        pending = self.pending(timestamp)
+        self.runs.append(EmptyRun(pending.number, count, pending.timestamp, pending.base_fee,
+                                  lambda: self.get_canonical_block_hash(head)))
+        self.head += count
+
+    def add_block(self, pending: _Head, transactions: list, receipts: list[StoredReceipt]) -> Block:
+        parent = self.get_canonical_block_hash(self.head)
+        bloom = 0
+        for r in receipts:
+            bloom |= r.bloom
+        gas_used = receipts[-1].gas_used if receipts else 0
+        header = make_header(parent, pending.number, pending.timestamp, pending.base_fee, gas_used, bloom,
+                             _root(transactions) if transactions else BLANK_ROOT, BLANK_ROOT)
+        block = Block(header, transactions, receipts)
+        self.blocks[pending.number] = block
+        for i, tx in enumerate(transactions):
+            self.tx_index[bytes(tx.hash)] = (pending.number, i)
+        self.head = pending.number
+        return block
+
+    def cut(self, head: int) -> None:
+        """Forget every block after `head` (a revert)."""
+        for n in [n for n in self.blocks if n > head]:
+            for tx in self.blocks.pop(n).transactions:
+                self.tx_index.pop(bytes(tx.hash), None)
+        while self.runs and self.runs[-1].first > head:
+            self.runs.pop()
+        if self.runs and self.runs[-1].last > head:
+            self.runs[-1].count = head - self.runs[-1].first + 1
+            del self.runs[-1].hashes[self.runs[-1].count:]
+        self.head = head
+
+    # --- py-evm's reading interface --------------------------------------------------------
+    def _run_of(self, number: int) -> EmptyRun | None:
+        for run in reversed(self.runs):
+            if run.first <= number <= run.last:
+                return run
+            if run.last < number:
+                return None
+        return None
+
+    def get_canonical_block_hash(self, number: int) -> bytes:
+        block = self.blocks.get(number)
+        if block is not None:
+            return block.hash
+        run = self._run_of(number)
+        if run is None:
+            from eth.exceptions import HeaderNotFound
+
+            raise HeaderNotFound(f"no block {number}")
+        return run.hash(number)
+
+    def get_canonical_block_by_number(self, number: int) -> Block:
+        block = self.blocks.get(number)
+        if block is not None:
+            return block
+        run = self._run_of(number)
+        if run is None or number > self.head:
+            from eth.exceptions import BlockNotFound
+
+            raise BlockNotFound(f"no block {number}")
+        ts, base = run.fields(number)
+        parent = run.hash(number - 1) if number > run.first else run.parent_hash
+        return Block(make_header(parent, number, ts, base))  # built on demand, not kept
+
+    def get_canonical_block_header_by_number(self, number: int):
+        return self.get_canonical_block_by_number(number).header
+
+    def get_block_by_header(self, header) -> Block:
+        return self.get_canonical_block_by_number(header.block_number)
+
+    def get_canonical_head(self):
+        return self.get_canonical_block_by_number(self.head).header
+
+    def get_block_by_hash(self, block_hash: bytes) -> Block:
+        for block in self.blocks.values():
+            if block.hash == block_hash:
+                return block
+        for run in self.runs:  # the hashes computed so far; a run's are computed in full if need be
+            run.hash(run.last)
+            if block_hash in run.hashes:
+                return self.get_canonical_block_by_number(run.first + run.hashes.index(block_hash))
+        from eth.exceptions import BlockNotFound
+
+        raise BlockNotFound("no block with that hash")
+
+    def get_transaction_index(self, tx_hash: bytes) -> tuple[int, int]:
+        found = self.tx_index.get(bytes(tx_hash))
+        if found is None:
+            from eth.exceptions import TransactionNotFound
+
+            raise TransactionNotFound("no such transaction")
+        return found
+
+
+def _root(items: list) -> bytes:
+    """The transactions trie root (py-evm's make_trie_root_and_nodes)."""
+    from eth.db.trie import make_trie_root_and_nodes
+
+    return make_trie_root_and_nodes(tuple(items))[0]
+
+
+def bloom_of(logs: list[Log]) -> int:
+    from eth_bloom import BloomFilter
+
+    bloom = BloomFilter()
+    for lg in logs:
+        bloom.add(lg.address)
+        for t in lg.topics:
+            bloom.add(t)
+    return int(bloom)
+
+
+@dataclass
+class Executed:
+    """What running one transaction did."""
+    success: bool
+    gas_used: int
+    logs: list[Log]
+    output: bytes
+    created: str | None
+
+
+class RevmDevchain(Chain):
+    """The devchain's chain on revm: state in pyrevm, blocks in a BlockStore (see the module
+    docstring). Accounts are `dev_accounts(num_accounts)`, each funded with `balance` wei."""
+
+    is_revm = True
+
+    def __init__(self, num_accounts: int = 10, mnemonic: str = DEV_MNEMONIC, chain_id: int = 31337, *,
+                 balance: int = 1_000_000 * ETH, genesis_timestamp: int | None = None):
+        super().__init__()
+        from pyrevm import EVM, AccountInfo, BlockEnv, TxEnv
+
+        if not 1 <= chain_id < 2**64:
+            raise ChainError(f"chain id {chain_id} is not from 1 to 2**64 - 1")
+        self._AccountInfo, self._BlockEnv, self._TxEnv = AccountInfo, BlockEnv, TxEnv
+        self.chain_id = chain_id
+        self.evm = EVM(gas_limit=GAS_LIMIT, spec_id="CANCUN")
+        self.accounts = dev_accounts(num_accounts, mnemonic)
+        for a in self.accounts:
+            self.evm.insert_account_info(a.address, AccountInfo(balance=balance))
+        self.store = BlockStore(int(time.time()) if genesis_timestamp is None else genesis_timestamp)
+        self.backend = _Backend(self)  # py-evm's names, for node.eth.devchain: backend.chain is the store
+        self._undo: list[tuple[str, Any, dict[int, int]]] = []  # (address, info before, {slot: value before})
+        self._snapshots: list[tuple[int, int, int]] = []  # (token, undo length, head)
+        self._next_ts: int | None = None
+        self._env_at: tuple | None = None
+        from eth.vm.forks.prague import PragueVM
+
+        self._tx_builder = PragueVM.get_transaction_builder()
+        self.last_refusal: str | None = None
+        self.last_executed: Executed | None = None
+
+    # --- head and time -----------------------------------------------------------------------
+    @property
+    def block_number(self) -> int:
+        return self.store.head
+
+    @property
+    def timestamp(self) -> int:
+        return self.store.head_fields()[1]
+
+    def block_hash(self, number: int) -> bytes:
+        if not 0 <= number <= self.store.head:
+            raise ChainError(f"block {number} does not exist (latest is {self.store.head})")
+        return self.store.get_canonical_block_hash(number)
+
+    def set_next_block_timestamp(self, timestamp: int) -> None:
+        if timestamp <= self.timestamp:
+            raise ChainError(f"timestamp {timestamp} is not after the latest block's ({self.timestamp})")
+        self._next_ts = timestamp
+
+    def pending(self) -> _Head:
+        return self.store.pending(self._next_ts)
+
+    def mine(self, blocks: int = 1) -> None:
+        """Mine `blocks` empty blocks in one step."""
+        if blocks > 0:
+            self.store.add_empty(blocks, self._next_ts)
+            self._next_ts = None
+
+    # --- snapshots -----------------------------------------------------------------------------
+    def snapshot(self) -> int:
+        token = (self._snapshots[-1][0] + 1) if self._snapshots else 1
+        self._snapshots.append((token, len(self._undo), self.store.head))
+        return token
+
+    def revert(self, token: Any) -> None:
+        for i, (t, undo_len, head) in enumerate(self._snapshots):
+            if t == token:
+                break
+        else:
+            raise ChainError(f"unknown snapshot {token}")
+        del self._snapshots[i:]
+        while len(self._undo) > undo_len:
+            address, info, slots = self._undo.pop()
+            self._write(address, info, slots)
+        self.store.cut(head)
+        self._next_ts = None
+
+    # --- state ---------------------------------------------------------------------------------
+    def _bracket(self, work):
+        """Run `work()` inside a journal checkpoint that is then reverted: reads leave no account
+        warm, and writes that go to revm's database stay."""
+        cp = self.evm.snapshot()
+        try:
+            return work()
+        finally:
+            self.evm.revert(cp)
+
+    def account_info(self, address: str):
+        return self._bracket(lambda: self.evm.basic(address))
+
+    def eth_balance(self, address: str) -> int:
+        return self.account_info(to_checksum_address(address)).balance
+
+    def nonce(self, address: str) -> int:
+        return self.account_info(to_checksum_address(address)).nonce
+
+    def code(self, address: str) -> bytes:
+        return self._bracket(lambda: self.evm.get_code(to_checksum_address(address))) or b""
+
+    def storage(self, address: str, slot: int) -> int:
+        return self._bracket(lambda: self.evm.storage(to_checksum_address(address), slot))
+
+    def _write(self, address: str, info: Any, slots: dict[int, int]) -> None:
+        """Write an account (info may be None: leave it) and slots to revm's database."""
+        if info is not None:
+            self.evm.insert_account_info(address, info)
+        for slot, value in slots.items():  # one bracket each: the second insert would go to the journal
+            self._bracket(lambda s=slot, v=value: self.evm.insert_account_storage(address, s, v))
+
+    def edit(self, address: str, *, balance: int | None = None, nonce: int | None = None, code: bytes | None = None,
+             slots: dict[int, int] | None = None) -> None:
+        """anvil_setBalance/setNonce/setCode/setStorageAt: written at once, undone by a revert."""
+        address = to_checksum_address(address)
+        old = self.account_info(address)
+        old_slots = {s: self.storage(address, s) for s in (slots or {})}
+        self._undo.append((address, old, old_slots))
+        info = None
+        if balance is not None or nonce is not None or code is not None:
+            new_code = code if code is not None else (self.code(address) or None)
+            info = self._AccountInfo(balance=old.balance if balance is None else balance,
+                                     nonce=old.nonce if nonce is None else nonce, code=new_code or None)
+        self._write(address, info, slots or {})
+
+    # --- execution ------------------------------------------------------------------------------
+    def decode(self, raw: bytes):
+        return self._tx_builder.decode(raw)
+
+    def _set_env(self, number: int, timestamp: int, base_fee: int) -> None:
+        if self._env_at != (number, timestamp, base_fee):
+            self.evm.set_block_env(self._BlockEnv(number=number, timestamp=timestamp, gas_limit=GAS_LIMIT,
+                                                  coinbase=ZERO, prevrandao=b"\x00" * 32, basefee=base_fee))
+            self._env_at = (number, timestamp, base_fee)
+
+    def _run(self, sender: str, to: str | None, data: bytes, value: int, gas: int, gas_price: int,
+             access_list: list) -> tuple[Executed, str]:
+        """Execute inside the current journal frame; the caller brackets it. Returns what ran and
+        the journal's text (read before the frame is reverted)."""
+        evm = self.evm
+        evm.set_tx_env(self._TxEnv(access_list=[(to_checksum_address(a), list(keys)) for a, keys in access_list]))
+        evm.reset_transient_storage()
+        created = None
+        try:
+            if to is None:
+                created = to_checksum_address(evm.deploy(sender, data, value or None, gas, 0))
+                output = b""
+            else:
+                output = bytes(evm.message_call(sender, to, data, value or None, gas, gas_price))
+            ok = True
+        except RuntimeError as exc:
+            ok, output = False, _revert_output(exc)
+            if evm.result is None:  # refused before running (revm's validation)
+                raise TransactionFailed(str(exc)) from None
+        result = evm.result
+        logs = [Log(to_canonical_address(lg.address), [bytes(t) for t in lg.data[0]], bytes(lg.data[1]))
+                for lg in result.logs] if ok else []
+        return Executed(ok, result.gas_used, logs, output, created if ok else None), result.gas_refunded
+
+    def apply(self, tx, pending: _Head, cumulative: int) -> StoredReceipt:
+        """Execute signed transaction `tx` (py-evm's decoded one) in block `pending`, pay for it,
+        and return its receipt. The caller has admitted it (nonce, funds, fees)."""
+        if getattr(tx, "type_id", None) == 4:
+            raise TransactionFailed("EIP-7702 transactions are not supported on the revm backend")
+        self._set_env(pending.number, pending.timestamp, pending.base_fee)
+        sender = to_checksum_address(tx.sender)
+        tip = min(tx.max_priority_fee_per_gas, tx.max_fee_per_gas - pending.base_fee)
+        price = pending.base_fee + tip
+        to = to_checksum_address(tx.to) if tx.to else None
+        evm = self.evm
+        cp = evm.snapshot()
+        try:
+            executed, _ = self._run(sender, to, tx.data, tx.value, tx.gas, price, tx.access_list)
+            text = evm.journal_str
+            infos = {k.lower(): v for k, v in evm.journal_state.items()}
+            changes: dict[str, tuple[bytes | None, dict[int, tuple[int, int]], bool]] = {}
+            for m in _ACCOUNT.finditer(text[:text.index(", transient_storage: {")]):
+                address, _, _, code_text, slots, status = m.groups()
+                if "Touched" not in status:
+                    continue
+                n = _CODE_LEN.search(code_text) if code_text != "None" else None
+                # created here: kept as raw code, so that eth_getCode answers it unpadded
+                new_code = (evm.get_code(address) or b"")[:int(n.group(1))] if n is not None else None
+                slot_changes = {int(k): (int(before), int(now)) for k, before, now in _SLOT.findall(slots)
+                                if before != now}
+                changes[address] = (new_code, slot_changes, "SelfDestructed" in status)
+        finally:
+            evm.revert(cp)
+        gas_used = max(executed.gas_used, intrinsic_floor(tx))
+        touched = changes
+        touched.setdefault(sender.lower(), (None, {}, False))
+        touched.setdefault(ZERO.lower(), (None, {}, False))
+        before = self._bracket(lambda: {a: evm.basic(a) for a in touched})
+        for address, (new_code, slots, destroyed) in touched.items():
+            now, was = infos.get(address), before[address]
+            balance, nonce = (now.balance, now.nonce) if now is not None else (was.balance, was.nonce)
+            if address == sender.lower():
+                balance, nonce = balance - gas_used * price, tx.nonce + 1
+            if address == ZERO.lower():
+                balance += gas_used * tip
+            if destroyed:
+                info = self._AccountInfo(balance=0, nonce=0)
+            elif new_code:
+                info = self._AccountInfo(balance=balance, nonce=nonce, code=new_code)
+            else:
+                info = self._AccountInfo(balance=balance, nonce=nonce, code_hash=was.code_hash, code=was.code)
+            self._undo.append((address, was, {k: b for k, (b, _) in slots.items()}))
+            self._write(address, info, {k: v for k, (_, v) in slots.items()})
+        logs = executed.logs
+        self.last_executed = executed
+        return StoredReceipt(b"\x01" if executed.success else b"", cumulative + gas_used, bloom_of(logs), logs)
+
+    def mine_transactions(self, txs: list) -> Block:
+        """One block holding `txs` (decoded, admitted), in order; a transaction that can no longer
+        run (its funds spent by an earlier one) is left out, as the py-evm devchain leaves it."""
+        pending = self.pending()
+        self._next_ts = None
+        included, receipts, cumulative = [], [], 0
+        for tx in txs:
+            try:
+                receipt = self.apply(tx, pending, cumulative)
+            except TransactionFailed as exc:
+                self.last_refusal = str(exc)
+                continue
+            included.append(tx)
+            receipts.append(receipt)
+            cumulative = receipt.gas_used
+        return self.store.add_block(pending, included, receipts)
+
+    def execute_call(self, sender: str, to: str | None, data: bytes, value: int, gas: int | None, gas_price: int = 0,
+             access_list: list = ()) -> Executed:
+        """eth_call: run at the head's state (in the pending block's environment) and leave nothing."""
+        pending = self.pending()
+        self._set_env(pending.number, pending.timestamp, pending.base_fee)
+        gas = GAS_LIMIT if gas is None else gas
+        return self._bracket(lambda: self._run(to_checksum_address(sender), to and to_checksum_address(to),
+                                               data, value, gas, gas_price, list(access_list))[0])
+
+    def estimate_gas(self, sender: str, to: str | None, data: bytes, value: int, access_list: list = ()) -> int:
+        """geth's DoEstimateGas (as node.eth.geth_execution.geth_gas_estimate does it on py-evm)."""
+        from .geth_execution import (
+            CALL_STIPEND,
+            ESTIMATE_ERROR_RATIO,
+            TX_GAS,
+            InsufficientFundsForTransfer,
+        )
+
+        if value and self.eth_balance(sender) < value:
+            raise InsufficientFundsForTransfer("insufficient funds for transfer")
+        floor_tx = _Floor(data, to is None, access_list)
+        floor = max(intrinsic_floor(floor_tx), 0)
+
+        def passes(gas: int) -> bool:
+            try:
+                return self.execute_call(sender, to, data, value, gas, 0, access_list).success
+            except TransactionFailed:
+                return False
+
+        if to is not None and not data and not self.code(to) and passes(TX_GAS):
+            return TX_GAS
+        hi = GAS_LIMIT
+        pending = self.pending()
+        self._set_env(pending.number, pending.timestamp, pending.base_fee)
+        executed, refunded = self._bracket(lambda: self._run(to_checksum_address(sender), to and to_checksum_address(to),
+                                                             data, value, hi, 0, list(access_list)))
+        if not executed.success:
+            failed = TransactionFailed(_reason_of(executed.output))
+            failed.output = executed.output
+            raise failed
+        used = max(executed.gas_used, floor)
+        lo = used - 1
+        optimistic = (used + refunded + CALL_STIPEND) * 64 // 63
+        if lo < optimistic < hi:
+            if passes(optimistic):
+                hi = optimistic
+            else:
+                lo = optimistic
+        while lo + 1 < hi and (hi - lo) / hi >= ESTIMATE_ERROR_RATIO:
+            mid = min((hi + lo) // 2, 2 * lo) if lo > 0 else (hi + lo) // 2
+            if passes(mid):
+                hi = mid
+            else:
+                lo = mid
+        return max(hi, floor)
+
+    # --- the Chain interface (deployment and bindings, through signed transactions) ---------
+    def _call_raw(self, to: str, data: bytes, sender: str, value: int) -> bytes:
+        executed = self.execute_call(sender, to, data, value, None)
+        if not executed.success:
+            raise TransactionFailed(_reason_of(executed.output))
+        return executed.output
+
+    def _send_raw(self, to: str | None, data: bytes, sender: Account, value: int) -> tuple[Receipt, list]:
+        from eth_account import Account as EthAccount
+
+        if sender.key is None:
+            raise ChainError(f"no key for {sender.address}")
+        gas = self.estimate_gas(sender.address, to, data, value)
+        gas = max(gas * 130 // 100, gas)
+        pending = self.pending()
+        tip = 10**9
+        tx = {"chainId": self.chain_id, "nonce": self.nonce(sender.address), "gas": min(gas, GAS_LIMIT),
+              "maxFeePerGas": 2 * pending.base_fee + tip, "maxPriorityFeePerGas": tip, "value": value, "data": data}
+        if to is not None:
+            tx["to"] = to_checksum_address(to)
+        decoded = self.decode(bytes(EthAccount.sign_transaction(tx, sender.key).raw_transaction))
+        block = self.mine_transactions([decoded])
+        if not block.receipts:
+            raise TransactionFailed("the transaction could not be included")
+        receipt, executed = block.receipts[0], self.last_executed
+        if not executed.success:
+            raise TransactionFailed(_reason_of(executed.output))
+        price = pending.base_fee + min(tip, tx["maxFeePerGas"] - pending.base_fee)
+        out = Receipt(tx_hash=bytes(decoded.hash), block_number=block.number, gas_used=receipt.gas_used,
+                      gas_cost=receipt.gas_used * price, contract_address=executed.created)
+        return out, [(to_checksum_address(lg.address), lg.topics, lg.data, i) for i, lg in enumerate(receipt.logs)]
+
+
+@dataclass
+class _Floor:
+    """The fields intrinsic_floor reads, for a call object that is not a transaction."""
+    data: bytes
+    is_create: bool
+    access_list: Any
+
+    @property
+    def intrinsic_gas(self) -> int:
+        zeros = self.data.count(0)
+        gas = 21_000 + 4 * zeros + 16 * (len(self.data) - zeros)
+        if self.is_create:
+            gas += 32_000 + 2 * ((len(self.data) + 31) // 32)
+        for _, keys in self.access_list or ():
+            gas += 2_400 + 1_900 * len(keys)
+        return gas
+
+
+class _State:
+    def __init__(self, chain: RevmDevchain):
+        self._chain = chain
+
+    def get_nonce(self, address: bytes) -> int:
+        return self._chain.nonce(to_checksum_address(address))
+
+    def get_balance(self, address: bytes) -> int:
+        return self._chain.eth_balance(to_checksum_address(address))
+
+
+class _Vm:
+    def __init__(self, chain: RevmDevchain):
+        self.state = _State(chain)
+        self._chain = chain
+
+    def get_transaction_builder(self):
+        return self._chain._tx_builder
+
+
+class _StoreView:
+    """py-evm's chain methods node.eth.devchain calls: the store's, plus get_vm() and the
+    pending block (get_block())."""
+
+    def __init__(self, chain: RevmDevchain):
+        self._chain = chain
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._chain.store, name)
+
+    def get_vm(self, at_header: Any = None) -> _Vm:
+        return _Vm(self._chain)
+
+    def get_block(self) -> Block:
+        p = self._chain.pending()
+        parent = self._chain.store.get_canonical_block_hash(self._chain.store.head)
+        return Block(make_header(parent, p.number, p.timestamp, p.base_fee))
+
+
+class _Backend:
+    def __init__(self, chain: RevmDevchain):
+        self.chain = _StoreView(chain)
+
+
+def _revert_output(exc: RuntimeError) -> bytes:
+    m = _REVERT.search(str(exc))
+    return bytes.fromhex(m.group(1)) if m else b""
+
+
+def _reason_of(output: bytes) -> str:
+    from .abi import decode_revert
+
+    reason = decode_revert(output)
+    if reason is not None:
+        return reason
+    return "0x" + output.hex() if output else ""
