@@ -1,0 +1,67 @@
+"""64 paid AI requests at once through a real gateway and orchestrator (their HTTP servers, the
+demultiplexed port, the runner hop; the chain a node.core stub): every request is answered, every
+ticket the gateway signs is credited exactly once, every request is debited exactly once, and
+both sides end with the same exact balance: credited EV − debited fees."""
+import asyncio
+from fractions import Fraction
+
+import httpx
+
+from node.core.ai_sessions import selector_key
+from node.core.capabilities import pipeline_capability
+from node.core.pricing import orchestrator_ai_units
+from tests.node.hostile import G, MODEL, O, paid_network, t2i
+
+CONCURRENCY = 64
+
+
+def test_64_concurrent_paid_requests_lose_no_debit_and_credit_no_ticket_twice():
+    async def scenario():
+        async with paid_network() as net, httpx.AsyncClient(timeout=60,
+                                                            limits=httpx.Limits(max_connections=CONCURRENCY)) as client:
+            node = net.orchestrator
+            payments, debits = [], []
+            process_payment, debit = node.process_payment, node.debit
+
+            def recording_payment(payment, session):  # the real one, its outcome kept
+                got = process_payment(payment, session)
+                payments.append((payment, got))
+                return got
+
+            def recording_debit(sender, session, units, job_caps=None):
+                fee = debit(sender, session, units, job_caps)
+                debits.append((sender, session, units, fee))
+                return fee
+
+            node.process_payment, node.debit = recording_payment, recording_debit
+            bodies = [t2i(f"cat {i}", seed=i) for i in range(CONCURRENCY)]
+            replies = await asyncio.gather(*(client.post(f"{net.gateway_uri}/text-to-image", json=b) for b in bodies))
+            return net, node, payments, debits, replies
+
+    net, node, payments, debits, replies = asyncio.run(asyncio.wait_for(scenario(), 120))
+    assert [r.status_code for r in replies] == [200] * CONCURRENCY, {r.text for r in replies if r.status_code != 200}
+    assert net.runner_calls.count("/text-to-image") == CONCURRENCY
+    session = selector_key(int(pipeline_capability("text-to-image")), MODEL)
+
+    # every payment was good, and no ticket (sender, offer, nonce) was credited twice
+    assert payments and all(got.error is None for _, got in payments)
+    nonces = [(p.ticket_params.recipient_rand_hash, sp.sender_nonce) for p, _ in payments
+              for sp in p.ticket_sender_params]
+    tickets = sum(got.tickets for _, got in payments)
+    assert tickets == len(nonces) == len(set(nonces)) >= 1
+    assert node.metrics.tickets_recv.labels(G)._value.get() == tickets
+    assert net.gateway.metrics.tickets_sent.labels(O)._value.get() == tickets  # none signed and not delivered
+
+    # every request debited once, at the session's pinned price, for its own units
+    price = node.receiver.balances.fixed_price(G, session)
+    assert price is not None and price > 0
+    units = orchestrator_ai_units("text-to-image", t2i())  # the same size for every request
+    assert len(debits) == CONCURRENCY and all(d == (G, session, units, price * units) for d in debits)
+
+    credited = sum((got.ev for _, got in payments), Fraction(0))
+    debited = sum((fee for *_, fee in debits), Fraction(0))
+    assert credited == tickets * payments[0][0].ticket_params.ev
+    assert node.receiver.balances.balance(G, session) == credited - debited
+    # the gateway's mirror of that balance agrees to the wei
+    assert net.gateway.balances.balance(O, session) == credited - debited
+
