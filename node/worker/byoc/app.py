@@ -30,6 +30,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from node.core.byoc import SSE_DONE, ExternalCapability
 
 from .capability import BatchRequest, BatchResponse, Capability, CapabilityError, EventStream
+from .stream import StreamingCapability, Streams, stream_router
 
 log = logging.getLogger("lpnode.byoc_worker")
 
@@ -47,6 +48,12 @@ def create_app(capability: Capability, token: str = "") -> FastAPI:
     @app.get("/health")
     async def health() -> JSONResponse:
         return JSONResponse(capability.health())
+
+    if isinstance(capability, StreamingCapability):  # /stream/* ahead of the batch catch-all
+        streams = app.state.streams = Streams(capability)
+        app.include_router(stream_router(streams, lambda request: not token or hmac.compare_digest(
+            request.headers.get("authorization", ""), f"Bearer {token}")))
+        app.router.on_shutdown.append(streams.stop_all)
 
     @app.post("/{path:path}")
     async def run(path: str, request: Request) -> Response:

@@ -14,6 +14,7 @@ import io
 import json
 
 from .capability import BatchRequest, BatchResponse, Capability, CapabilityError, EventStream
+from .stream import StreamingCapability
 
 FILTERS = ("sepia", "grayscale", "blur", "edges", "invert")
 MAX_PIXELS = 4096 * 4096
@@ -81,3 +82,34 @@ class ImageFilter(Capability):
             out.paste(img.crop(box), box)
             yield json.dumps({"progress": (i + 1) / STREAM_BANDS, "rows": box[3]})
         yield json.dumps({"image": base64.b64encode(await asyncio.to_thread(png_bytes, out)).decode()})
+
+
+class StreamingImageFilter(ImageFilter, StreamingCapability):
+    """The image filter as a stream too: each input segment is one image (any Pillow format);
+    each is filtered with params["filter"] (default grayscale; changed by /stream/params or the
+    control channel), published as a PNG on the output channel when the job has video egress,
+    and described on the data channel (one JSON line: seq, filter, size, mean RGB of the result)."""
+
+    async def run_stream(self, stream) -> None:
+        seq = 0
+        async for data in stream.inputs():
+            name = str(stream.params.get("filter", "grayscale"))
+            try:
+                img = await asyncio.to_thread(apply_filter, data, name)
+            except CapabilityError as exc:
+                line = {"seq": seq, "filter": name, "error": str(exc)}
+                await stream.emit({"type": "error", "stream_id": stream.id, "message": str(exc)})
+            else:
+                if stream.url("publish_url"):
+                    await stream.publish(await asyncio.to_thread(png_bytes, img), "image/png")
+                line = {"seq": seq, "filter": name, "width": img.width, "height": img.height,
+                        "mean": [round(m, 2) for m in _mean_rgb(img)]}
+            if stream.url("data_url"):
+                await stream.send_data(line)
+            seq += 1
+
+
+def _mean_rgb(img) -> list[float]:
+    from PIL import ImageStat
+
+    return ImageStat.Stat(img.convert("RGB")).mean
