@@ -42,6 +42,7 @@ class DevnetConfig:
     models_dir: str = str(Path.home() / ".cache" / "lpsim" / "models")
     price_per_pixel: Fraction = Fraction(1)  # wei per pixel, transcoding and AI
     ticket_ev: int = 10**15  # high so that tickets win in a demo (go's default is 8 gwei)
+    max_face_value: int = 0  # the orchestrators' -maxFaceValue (0: none); just above ticket_ev, every ticket wins
     deposit: int = 10 * ETH
     reserve: int = 10 * ETH
     transcoding: bool = True
@@ -59,6 +60,7 @@ class Devnet:
         self.urls: dict[str, str] = {}
         self.servers: list = []
         self.views: list = []  # the nodes' cached chain views, cleared once set-up is done
+        self.orchestrator_nodes: list = []  # node.orchestrator.node.OrchestratorNode, in start order
         import tempfile
 
         self.tls_dir = Path(tempfile.mkdtemp(prefix="lpsim-devnet-"))  # the orchestrators' data dirs (cert.pem)
@@ -154,7 +156,7 @@ class Devnet:
             runners[LIVE] = self.start_live_runner(index)
         node = OrchestratorNode(
             OrchestratorConfig(uri, price_per_unit=cfg.price_per_pixel, ai_models=ai, transcoding=cfg.transcoding,
-                               ticket_ev=cfg.ticket_ev),
+                               ticket_ev=cfg.ticket_ev, max_face_value=cfg.max_face_value),
             address=account.address, chain=self._view(), broker=ProtocolBroker(p, account))
         node.register_service_uri(p, account)
         # keep the servers referenced: a grpc.aio server that is garbage-collected stops serving
@@ -168,6 +170,7 @@ class Devnet:
                                                      ssl_context=tls))
         threading.Thread(target=self._duties, args=(node, account), daemon=True).start()
         self.urls[f"orchestrator-{index}"] = uri
+        self.orchestrator_nodes.append(node)
         return node
 
     def _duties(self, node, account) -> None:

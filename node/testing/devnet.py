@@ -41,6 +41,11 @@ class RunningDevnet:
         return [self.net.urls[f"orchestrator-{i}"] for i in range(self.net.config.orchestrators)]
 
     @property
+    def orchestrator_nodes(self) -> list:
+        """The running node.orchestrator.node.OrchestratorNode objects (their balances, for tests)."""
+        return list(self.net.orchestrator_nodes)
+
+    @property
     def addresses(self) -> dict[str, str]:
         return dict(self.net.addresses)
 
