@@ -64,6 +64,7 @@ __all__ = [
     "token_balance", "balance_header", "sse_balance_event", "SSE_INSUFFICIENT_BALANCE", "SSE_DONE",
     "is_done_line", "ticket_count_for_cost", "tickets_for_job", "sync_gateway_balance",
     "credit_tickets", "charge_gateway", "filter_orchestrators", "worker_url", "float_string",
+    "StreamBilling",
 ]
 
 # ----------------------------------------------------------------------------- names and limits
@@ -702,3 +703,26 @@ def filter_orchestrators(urls: Sequence[str], params: JobParameters, order: Iter
             continue
         out.append(url)
     return out
+
+
+# ------------------------------------------------------------------------ streams (byoc/stream_*.go)
+
+class StreamBilling:
+    """go's monitorOrchStream balance rule for one stream: after each STREAM_DEBIT_INTERVAL debit,
+    a negative balance is first a warning, and the next negative balance removes the stream.
+    Mirrored quirk: the warning is never forgotten, so after a top-up the next negative balance,
+    however much later, removes the stream at once. A missing balance counts as 0 (go's
+    getPaymentBalance)."""
+
+    OK, WARN, STOP = "ok", "warn", "stop"
+
+    def __init__(self) -> None:
+        self.warned = False
+
+    def after_debit(self, balance: Optional[Fraction]) -> str:
+        if balance is None or balance >= 0:
+            return self.OK
+        if not self.warned:
+            self.warned = True
+            return self.WARN
+        return self.STOP
