@@ -78,7 +78,8 @@ class Simulation:
         self.world = world = World(sc.protocol_params(), backend=sc.chain.backend,
                                    num_accounts=2 + n_orch + n_gw + n_del, block_time=sc.chain.block_time,
                                    gas_price=sc.chain.gas_price)
-        self.rec = Recorder(run, self.seed, jobs=sc.metrics.jobs, transitions=sc.metrics.transitions)
+        self.rec = Recorder(run, self.seed, jobs=sc.metrics.jobs, transitions=sc.metrics.transitions,
+                            start_date=sc.start.from_network if sc.start else None)
         self.series = Series({k: v.model_dump() for k, v in sc.series.items()}, int(sc.duration // sc.chain.round_seconds) + 2, sc.chain.round_seconds,
                              self.tree)
         for event in sc.events:  # shocks change the drawn paths from the round the event falls in

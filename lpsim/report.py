@@ -11,6 +11,7 @@ yield, stake concentration, treasury). The page is always written.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import html
 import io
 import json
@@ -51,6 +52,26 @@ def _time_unit(times: list[float]) -> tuple[float, str]:
         if span >= 3 * size:
             return size, unit
     return 1, "seconds"
+
+
+def round_axis(tables: Tables, summary: dict) -> tuple[Callable[[Any], list], str]:
+    """x values for a list of rounds, and the axis label: each round's start as a calendar
+    datetime when the run started from a recorded date (its rows carry a `date`; the summary
+    has `start_date`), else the round number itself."""
+    start = (summary.get("extra") or {}).get("start_date")
+    metrics = tables.get("metrics") or []
+    if not start or not metrics or "date" not in metrics[0]:
+        return list, "round"
+    origin, times = dt.datetime.fromisoformat(start), {}
+    for r in metrics:
+        times.setdefault(r["round"], r["time"])
+    return (lambda rounds: [origin + dt.timedelta(seconds=times.get(rnd, 0.0)) for rnd in rounds]), "date"
+
+
+def _dated(fig: Figure, label: str) -> None:
+    if label == "date":
+        for ax in fig.axes:
+            ax.tick_params(axis="x", labelrotation=30)
 
 
 def summed_series(rows: list[dict], metric: str) -> tuple[list[float], list[float]]:
@@ -293,12 +314,14 @@ def fig_rewards(tables: Tables, summary: dict) -> Drawn:
     if not per_round_total and not minted:
         return NoData("No rewards recorded.")
     fig, ax = _figure()
+    x, xlabel = round_axis(tables, summary)
     if per_round_total:
-        ax.bar(list(per_round_total), list(per_round_total.values()), width=0.8, label="rewards (orchestrators)")
+        ax.bar(x(per_round_total), list(per_round_total.values()), width=0.8, label="rewards (orchestrators)")
     if minted:
-        ax.plot(list(minted), list(minted.values()), color="C1", marker=".", lw=1, label="minted (network)")
-    ax.set(xlabel="round", ylabel="LPT per round")
+        ax.plot(x(minted), list(minted.values()), color="C1", marker=".", lw=1, label="minted (network)")
+    ax.set(xlabel=xlabel, ylabel="LPT per round")
     ax.legend(fontsize=8)
+    _dated(fig, xlabel)
     return fig
 
 
@@ -310,14 +333,16 @@ def fig_network(tables: Tables, summary: dict) -> Drawn:
     if not any(series.values()):
         return NoData("No network economics recorded.")
     fig, axes = _figure(3, 4)
+    x, xlabel = round_axis(tables, summary)
     for ax, (name, label, factor) in zip(axes, panels):
         rounds = series[name]
         if rounds:
-            ax.plot(list(rounds), [v * factor for v in rounds.values()], marker="." if len(rounds) < 60 else None)
+            ax.plot(x(rounds), [v * factor for v in rounds.values()], marker="." if len(rounds) < 60 else None)
         else:
             ax.text(0.5, 0.5, "not recorded", ha="center", va="center", transform=ax.transAxes)
-        ax.set(xlabel="round", title=label)
+        ax.set(xlabel=xlabel, title=label)
     axes[2].yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
+    _dated(fig, xlabel)
     return fig
 
 
@@ -333,11 +358,12 @@ def fig_economics(tables: Tables, summary: dict) -> Drawn:
     research = summary.get("research") or {}
     fig = Figure(figsize=(10, 7.2), layout="constrained")
     (bond, yld), (conc, treas) = fig.subplots(2, 2)
-    bond.plot(list(rates), [100 * v for v in rates.values()], lw=1.2, label="bonding rate")
+    x, xlabel = round_axis(tables, summary)
+    bond.plot(x(rates), [100 * v for v in rates.values()], lw=1.2, label="bonding rate")
     target = (research.get("bonding_rate") or {}).get("target")
     if target is not None:
         bond.axhline(100 * target, color="C3", ls="--", lw=1, label=f"target {100 * target:g} %")
-    bond.set(xlabel="round", ylabel="%", title="bonding rate")
+    bond.set(xlabel=xlabel, ylabel="%", title="bonding rate")
     bond.legend(fontsize=8)
     minted = per_round(network, M.MINTED).get(M.NETWORK, {})
     treasury = per_round(network, M.TREASURY_MINTED).get(M.NETWORK, {})
@@ -346,12 +372,12 @@ def fig_economics(tables: Tables, summary: dict) -> Drawn:
     ys = {r: (minted[r] - treasury.get(r, 0.0)) / bonded[r] for r in minted if bonded.get(r)}
     if ys and round_s:
         per_year = 365.25 * 86400 / round_s
-        yld.plot(list(ys), [100 * y * per_year for y in ys.values()], lw=1.2)
+        yld.plot(x(ys), [100 * y * per_year for y in ys.values()], lw=1.2)
         yld.set(ylabel="% a year (simple)", title="staking yield (LPT, before reward cuts)")
     else:
-        yld.plot(list(ys), [100 * y for y in ys.values()], lw=1.2)
+        yld.plot(x(ys), [100 * y for y in ys.values()], lw=1.2)
         yld.set(ylabel="% per round", title="staking yield (LPT, before reward cuts)")
-    yld.set(xlabel="round")
+    yld.set(xlabel=xlabel)
     stakes = sorted(((o, v["stake_lpt"]) for o, v in (research.get("orchestrators") or {}).items()
                      if v.get("stake_lpt")), key=lambda kv: -kv[1])
     if stakes:
@@ -369,11 +395,14 @@ def fig_economics(tables: Tables, summary: dict) -> Drawn:
     balance = per_round(network, M.TREASURY_BALANCE).get(M.NETWORK, {})
     inflation = per_round(network, M.INFLATION).get(M.NETWORK, {})
     if any(balance.values()):
-        treas.plot(list(balance), list(balance.values()), lw=1.2, color="C2")
-        treas.set(xlabel="round", ylabel="LPT", title="treasury balance")
+        treas.plot(x(balance), list(balance.values()), lw=1.2, color="C2")
+        treas.set(xlabel=xlabel, ylabel="LPT", title="treasury balance")
     else:  # no treasury cut: inflation is the more useful panel
-        treas.plot(list(inflation), [v * 1e-7 for v in inflation.values()], lw=1.2)
-        treas.set(xlabel="round", ylabel="% per round", title="inflation (no treasury cut)")
+        treas.plot(x(inflation), [v * 1e-7 for v in inflation.values()], lw=1.2)
+        treas.set(xlabel=xlabel, ylabel="% per round", title="inflation (no treasury cut)")
+    if xlabel == "date":
+        for ax in (bond, yld, treas):
+            ax.tick_params(axis="x", labelrotation=30)
     return fig
 
 

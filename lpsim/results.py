@@ -87,8 +87,10 @@ class Recorder:
     keeps every transition for transitions.csv. Transition counts are always kept.
     """
 
-    def __init__(self, run: Any = 0, seed: int = 0, *, jobs: Any = True, transitions: bool = False) -> None:
+    def __init__(self, run: Any = 0, seed: int = 0, *, jobs: Any = True, transitions: bool = False,
+                 start_date: Optional[str] = None) -> None:
         self.run = str(run)
+        self.start_date = start_date  # a run on the calendar: metrics.csv gets a `date` column
         self.seed = int(seed)
         self.jobs_sample = float(getattr(jobs, "sample", 1.0))
         self.jobs_format = getattr(jobs, "format", "csv")
@@ -136,8 +138,15 @@ class Recorder:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         run, seed, c, ts = self.run, self.seed, _cell, _time
+        columns = dict(COLUMNS)
+        if self.start_date is None:
+            metrics = ((run, seed, ts(t), c(r), e, m, c(v)) for t, r, e, m, v in self.metric_rows)
+        else:
+            columns["metrics"] = (*METRIC_COLUMNS, "date")
+            day = _dates(self.start_date)
+            metrics = ((run, seed, ts(t), c(r), e, m, c(v), day(t)) for t, r, e, m, v in self.metric_rows)
         tables: dict[str, Any] = {
-            "metrics": ((run, seed, ts(t), c(r), e, m, c(v)) for t, r, e, m, v in self.metric_rows),
+            "metrics": metrics,
             "jobs": None if self.job_rows is None else (
                 (run, seed, c(job), gw, orch, wl, pipe, ts(sub), ts(fin), ts(_latency(sub, fin)), status,
                  reason, c(att), c(swaps), c(tickets), c(fee))
@@ -162,7 +171,7 @@ class Recorder:
                 continue
             with path.open("w", newline="", encoding="utf-8") as f:
                 writer = csv.writer(f, lineterminator="\n")
-                writer.writerow(COLUMNS[table])
+                writer.writerow(columns[table])
                 writer.writerows(rows)
             written[table] = path
         return written
@@ -201,6 +210,21 @@ def _pyarrow():
         raise ValueError("metrics.jobs.format: parquet needs pyarrow (pip install pyarrow, or lpsim[research])") \
             from None
     return pyarrow, pyarrow.parquet
+
+
+def _dates(start: str) -> Callable[[float], str]:
+    """Simulated seconds → the UTC date (YYYY-MM-DD) they fall on, for a run started at 00:00 UTC
+    of `start` (the chain data's daily samples are taken then: lpsim.network_start)."""
+    import datetime as dt
+
+    origin, cache = dt.datetime.fromisoformat(start), {}
+
+    def day(t: float) -> str:
+        d = cache.get(t)
+        if d is None:
+            d = cache[t] = (origin + dt.timedelta(seconds=t)).date().isoformat()
+        return d
+    return day
 
 
 def _ignore(*args: Any, **kwargs: Any) -> None:

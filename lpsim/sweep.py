@@ -312,9 +312,10 @@ def gather(result: SweepResult) -> None:
             summary = r.get("summary") or {}
             w.writerow([*prefix(r), r["status"], r.get("error", ""),
                         *(_cell(_figure(summary, keys)) for keys in FIGURES.values())])
+    dated = any((u.scenario.get("start") or {}).get("from_network") for u in result.units)  # runs write `date`
     with (out / "metrics.csv").open("w", newline="") as f:
         w = csv.writer(f)
-        w.writerow([*RUN_COLUMNS, *params, *labels, *METRIC_COLUMNS])
+        w.writerow([*RUN_COLUMNS, *params, *labels, *METRIC_COLUMNS, *(("date",) if dated else ())])
         for r in result.results:
             path = out / f"point-{r['point']}/run-{r['run']}" / "metrics.csv"
             if r["status"] != "ok" or not path.exists():

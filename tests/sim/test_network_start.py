@@ -6,6 +6,7 @@ import pytest
 from lpsim import metric_names as m
 from lpsim.engine import Simulation
 from lpsim.network_start import date_of_round, network_day, scale_stakes
+from lpsim.results import load_results
 from lpsim.scenario import ScenarioError, parse_scenario
 
 LPT = 10**18
@@ -75,3 +76,28 @@ def test_a_bad_date_names_the_field_and_the_line(value, message):
         parse_scenario(TEXT.replace('"2024-06-01"', value), "bad.yaml")
     text = str(err.value)
     assert "line 5" in text and "start.from_network" in text and message in text, text
+
+
+def test_metrics_have_a_date_column_on_the_calendar(tmp_path):
+    daily = TEXT.replace("round_length: 20}", "round_length: 7200}")  # 7200 × 12 s: a round a day
+    sim = Simulation(parse_scenario(daily))
+    sim.run()
+    sim.finish(tmp_path / "dated")
+    rows = load_results(tmp_path / "dated")["metrics"]
+    supply = [(r["round"] - sim.first_round, r["date"]) for r in rows if r["metric"] == m.TOTAL_SUPPLY]
+    assert supply == [(0, "2024-06-01"), (1, "2024-06-02"), (2, "2024-06-03")]
+    plain = Simulation(parse_scenario(daily.replace('start: {from_network: "2024-06-01"}\n', "")))
+    plain.run()
+    plain.finish(tmp_path / "plain")
+    assert "date" not in load_results(tmp_path / "plain")["metrics"][0]
+
+
+def test_entrants_come_out_of_the_recorded_unbonded_supply():
+    text = TEXT + "  - {name: new, count: 2, stake: 5000 LPT, bonded_at_start: false, policy: enter_and_exit}\n"
+    text = text.replace("metrics: {sample_every: 1 rounds, jobs: false}\n", "") + \
+        "metrics: {sample_every: 1 rounds, jobs: false}\n"
+    sim = Simulation(parse_scenario(text.replace("  - {name: d,", "  - {name: d,")))
+    p, day = sim.world.protocol, network_day("2024-06-01")
+    assert p.LivepeerToken.totalSupply() == day.total_supply_wei
+    assert p.BondingManager.getTotalBonded() == day.bonded_wei
+    assert p.LivepeerToken.balanceOf(sim.delegators[-1].address) == 5000 * LPT

@@ -65,3 +65,16 @@ def test_100_orchestrators_are_top_10_and_others():
     fig = fig_economics({"metrics": rows}, summary)
     labels = [t.get_text() for t in fig.axes[2].get_yticklabels()]
     assert len(fig.axes[2].patches) == 11 and "90 others" in labels and "o99" in labels
+
+
+def test_a_run_on_the_calendar_plots_rounds_at_their_dates(tmp_path):
+    from tests.sim.test_network_start import TEXT as FROM_NETWORK
+
+    _run(tmp_path, FROM_NETWORK.replace("round_length: 20}", "round_length: 7200}"), "dated")
+    tables, summary = load_results(tmp_path), read_summary(tmp_path)
+    fig = fig_economics(tables, summary)
+    bond = fig.axes[0]
+    assert bond.get_xlabel() == "date"
+    days = [str(x)[:10] for x in bond.get_lines()[0].get_xdata()]
+    assert days == ["2024-06-01", "2024-06-02", "2024-06-03"]
+    assert fig_economics({"metrics": tables["metrics"]}, {}).axes[0].get_xlabel() == "round"  # no start date
