@@ -59,5 +59,17 @@ class NodeMetrics:
         self.ai_request_latency = histogram("ai_request_latency_seconds", "AI request latency",
                                             ("pipeline", "model_name"))
 
+        # live AI at the gateway: go's ai_current_live_pipelines, ai_live_attempt, ai_first_segment_delay_ms
+        # and orchestrator_swaps (above); go has no metric for the rest, the names are ours
+        self.ai_current_live_pipelines = gauge("ai_current_live_pipelines", "live AI streams running",
+                                               ("pipeline",))
+        self.ai_live_attempts = counter("ai_live_attempt", "live AI streams attempted", ("model_name",))
+        self.ai_first_segment_delay = Histogram(
+            "ai_first_segment_delay_ms", "first input segment sent to first output segment back (ms)",
+            namespace=ns, registry=r, buckets=(10, 20, 50, 100, 150, 200, 500, 1000, 5000, 10000))
+        self.ai_live_segments = counter("ai_live_segments", "live AI segments relayed", ("direction",))
+        self.ai_live_payments = counter("ai_live_payments", "live AI interval payments", ("result",))
+        self.ai_live_events = counter("ai_live_events", "live AI runner events received", ("type",))
+
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -10,6 +10,11 @@ Per orchestrator: the start call pays 60 s up front (5 s timeout), input segment
 publish_url (each one drives the live payment processor: POST {o}/payment every interval), its
 output channel is relayed back. When it is lost the stream swaps to another one, and stops on the
 third swap within 3 minutes; one with 3 input segments in flight is suspended (penalty 5).
+
+The orchestrator's events channel is read as go's startEventsSubscribe does: each event is tagged
+with the stream and orchestrator, logged and counted; the latest `status` event (its once-sent
+last_params / last_restart_logs carried over) is what /status serves, with the gateway's own view
+under `gateway_status`; no event for 30 s loses the orchestrator (go's event heartbeat).
 """
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -39,6 +45,7 @@ from node.core.live_payment import (
     record_swap,
     too_slow,
 )
+from node.metrics import NodeMetrics
 from node.net import wire
 from node.net.headers import SegMetadata
 from node.net.trickle import (
@@ -55,6 +62,9 @@ log = logging.getLogger("lpnode.gateway.live")
 PIPELINE = "live-video-to-video"
 TRICKLE_PATH = "/live/trickle"
 MAX_UPDATE_BYTES = 100 * 1024  # go's cap on an /update body
+EVENT_CHECK_INTERVAL = 10.0  # go: the events heartbeat is checked this often (s) ...
+MAX_EVENT_GAP = 30.0  # ... and a gap this long loses the orchestrator
+MAX_EVENT_BYTES = 1024 * 1024  # a bigger events segment is skipped, not parsed
 
 
 @dataclass(eq=False)
@@ -69,6 +79,16 @@ class LiveStream:
     payments: int = 0
     error: str = ""
     task: asyncio.Task | None = None
+    status: dict | None = None  # the runner's latest status event (go's StreamStatusStore)
+    events: int = 0
+    segments_in: int = 0  # input segments sent to orchestrators
+    segments_out: int = 0  # output segments relayed back
+
+    def gateway_status(self) -> dict:
+        return {"stream_id": self.stream_id, "orchestrator": self.orchestrator, "manifest_id": self.manifest_id,
+                "swaps": len(self.swaps), "payments": self.payments, "error": self.error,
+                "running": self.task is not None and not self.task.done(),
+                "events": self.events, "segments_in": self.segments_in, "segments_out": self.segments_out}
 
 
 class OrchestratorLost(Exception):
@@ -83,6 +103,7 @@ class LiveStreams:
         self.streams: dict[str, LiveStream] = {}
         self.client = make_client(verify=False)  # trickle with go's InsecureSkipVerify
         self._payments: set[asyncio.Task] = set()  # in flight (held so none is collected early)
+        self.metrics = getattr(gateway, "metrics", None) or NodeMetrics("gateway", "gateway")
 
     # ------------------------------------------------------------------ routes
 
@@ -124,9 +145,10 @@ class LiveStreams:
             s = self.streams.get(stream)
             if s is None:
                 return PlainTextResponse("Stream not found", status_code=404)
-            return JSONResponse({"stream_id": s.stream_id, "orchestrator": s.orchestrator,
-                                 "manifest_id": s.manifest_id, "swaps": len(s.swaps), "payments": s.payments,
-                                 "error": s.error, "running": s.task is not None and not s.task.done()})
+            # go: the runner's latest status with the gateway's under gateway_status; the gateway's
+            # fields stay at the top level too, for lpsim's earlier clients
+            mine = s.gateway_status()
+            return JSONResponse({**(s.status or {}), **mine, "gateway_status": mine})
         return r
 
     def start(self, stream_id: str, model_id: str, params: dict) -> LiveStream:
@@ -134,7 +156,14 @@ class LiveStreams:
         self.trickle.create_channel(f"{stream_id}-out", "video/MP2T")
         s = self.streams[stream_id] = LiveStream(stream_id, model_id, params)
         s.task = asyncio.get_running_loop().create_task(self._run(s))
+        self.metrics.ai_live_attempts.labels(self.gateway._model_label(model_id)).inc()
+        self._count_running()
+        s.task.add_done_callback(lambda _: self._count_running())
         return s
+
+    def _count_running(self) -> None:
+        running = sum(1 for s in self.streams.values() if s.task is not None and not s.task.done())
+        self.metrics.ai_current_live_pipelines.labels(PIPELINE).set(running)
 
     async def close(self) -> None:
         for s in list(self.streams.values()):
@@ -169,6 +198,7 @@ class LiveStreams:
                 except OrchestratorLost as exc:
                     selector.remove(session)
                     s.swaps, stop = record_swap(s.swaps, loop.time())
+                    self.metrics.orchestrator_swaps.inc()
                     log.warning("live stream %s lost %s: %s", s.stream_id, session.uri, exc)
                     if stop:
                         s.error = f"too many swaps: {exc}"
@@ -183,7 +213,6 @@ class LiveStreams:
         gw = self.gateway
         loop = asyncio.get_running_loop()
         caps = ai_job_capabilities(int(Capability.LiveVideoToVideo), s.model_id, with_defaults=True)
-        await gw.refresh_pool()  # an on-chain gateway without -orchAddr: the active set (as batch AI does)
         for _ in range(max(gw.max_attempts, 1)):
             if selector.wants_refresh(loop.time(), len(gw.orch_addrs)):
                 selector.refresh(loop.time(), await gw.discover(caps, selector.suspender.suspended))
@@ -215,17 +244,97 @@ class LiveStreams:
         return None, None
 
     async def _relay(self, s: LiveStream, session, reply: dict, selector: AISessionSelector) -> None:
-        """Relay input out and output back until the input ends (return) or this orchestrator is
-        lost (OrchestratorLost)."""
-        output = asyncio.ensure_future(self._relay_output(s, reply["subscribe_url"]))
-        try:
-            await self._relay_input(s, session, reply, selector, output)
-        finally:
-            output.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await output
+        """Relay input out and output back, and read the events, until the input ends (return) or
+        this orchestrator is lost (OrchestratorLost)."""
+        lost: asyncio.Future = asyncio.get_running_loop().create_future()  # why this orchestrator is lost
 
-    async def _relay_input(self, s: LiveStream, session, reply: dict, selector, output: asyncio.Future) -> None:
+        def losing(reason: str) -> None:
+            if not lost.done():
+                lost.set_result(reason)
+
+        def output_ended(task: asyncio.Task) -> None:
+            if not task.cancelled():
+                losing(f"output ended: {task.exception() or 'EOS'}")
+
+        output = asyncio.ensure_future(self._relay_output(s, reply["subscribe_url"]))
+        output.add_done_callback(output_ended)
+        helpers = [output]
+        if isinstance(reply.get("events_url"), str) and reply["events_url"]:
+            helpers.append(asyncio.ensure_future(self._read_events(s, session, reply["events_url"], losing)))
+        try:
+            await self._relay_input(s, session, reply, selector, lost)
+        finally:
+            for task in helpers:
+                task.cancel()
+            for task in helpers:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    async def _read_events(self, s: LiveStream, session, url: str, losing) -> None:
+        """go's startEventsSubscribe: every event tagged, logged and counted, the latest status kept;
+        the channel's end ends the reading; no event for MAX_EVENT_GAP loses the orchestrator."""
+        loop = asyncio.get_running_loop()
+        last = loop.time()
+
+        async def heartbeat() -> None:
+            while True:
+                await asyncio.sleep(EVENT_CHECK_INTERVAL)
+                if loop.time() - last > MAX_EVENT_GAP:
+                    losing("timeout waiting for events")
+                    return
+
+        beating = loop.create_task(heartbeat())
+        sub = TrickleSubscriber(url, client=self.client)
+        try:
+            async for seg in sub:
+                body = b""
+                async for chunk in seg:
+                    body += chunk
+                    if len(body) > MAX_EVENT_BYTES:
+                        break
+                if len(body) > MAX_EVENT_BYTES:
+                    await seg.aclose()
+                    log.info("live stream %s: events segment over %d bytes skipped", s.stream_id, MAX_EVENT_BYTES)
+                    continue
+                last = loop.time()
+                self._on_event(s, session, body)
+        except TrickleError as exc:  # 404 (the channel is gone) ends it as EOS does; too many errors, as go
+            if not isinstance(exc, StreamNotFound):
+                losing(f"too many errors reading events: {exc}")
+        except Exception:
+            log.exception("live stream %s: reading events failed", s.stream_id)
+            raise
+        finally:
+            beating.cancel()
+            await sub.close()
+
+    def _on_event(self, s: LiveStream, session, body: bytes) -> None:
+        try:
+            wrapper = json.loads(body)
+        except ValueError:
+            log.info("live stream %s: events segment is not JSON", s.stream_id)
+            return
+        if not isinstance(wrapper, dict):
+            return
+        event = wrapper.get("event")
+        if not isinstance(event, dict):  # go: a bare event is the event itself
+            event = wrapper
+        kind = event.get("type") if isinstance(event.get("type"), str) else "unknown"
+        event = {**event, "stream_id": s.stream_id, "request_id": s.stream_id,
+                 "orchestrator_info": {"address": _address(session), "url": s.orchestrator}}
+        s.events += 1
+        self.metrics.ai_live_events.labels(kind).inc()
+        log.info("live stream %s event %s from %s", s.stream_id, kind, s.orchestrator)
+        if kind == "status":  # go carries the once-sent fields over from the last status
+            now, before = event.get("inference_status"), (s.status or {}).get("inference_status")
+            if isinstance(now, dict) and isinstance(before, dict):
+                now = event["inference_status"] = dict(now)
+                for key in ("last_params", "last_restart_logs"):
+                    if now.get(key) is None:
+                        now[key] = before.get(key)
+            s.status = event
+
+    async def _relay_input(self, s: LiveStream, session, reply: dict, selector, lost: asyncio.Future) -> None:
         loop = asyncio.get_running_loop()
         channel = self.trickle.channels.get(s.stream_id)
         if channel is None:  # the client's input already ended
@@ -247,10 +356,10 @@ class LiveStreams:
         try:
             while True:
                 waiting = asyncio.ensure_future(sub.next_data())
-                await asyncio.wait({waiting, output}, return_when=asyncio.FIRST_COMPLETED)
-                if output.done():  # the orchestrator closed its output: lost
+                await asyncio.wait({waiting, lost}, return_when=asyncio.FIRST_COMPLETED)
+                if lost.done():  # the orchestrator closed its output, or went silent
                     waiting.cancel()
-                    raise OrchestratorLost(f"output ended: {output.exception() or 'EOS'}")
+                    raise OrchestratorLost(lost.result())
                 try:
                     seg = waiting.result()
                 except (StreamNotFound, EndOfStream):
@@ -263,6 +372,8 @@ class LiveStreams:
                     selector.suspender.suspend(session.uri, LIVE_SLOW_PENALTY)
                     raise OrchestratorLost(f"slow: {begun - completed} input segments in flight")
                 begun += 1
+                s.segments_in += 1
+                self.metrics.ai_live_segments.labels("in").inc()
                 task = asyncio.ensure_future(self._copy(seg, pub.next(),
                                                         lambda n=seg.seq: channel.next_write > n + 1))
                 copies.add(task)
@@ -310,9 +421,14 @@ class LiveStreams:
         """The orchestrator's output segments into the gateway's {stream}-out channel; returns
         (or raises) when that output ends."""
         sub = TrickleSubscriber(url, start_seq=0, client=self.client)
+        sent = time.monotonic()  # go's first segment delay: from the start of the relay, in ms
         try:
             while True:
                 reader = await sub.next_segment()
+                if not s.segments_out:
+                    self.metrics.ai_first_segment_delay.observe((time.monotonic() - sent) * 1000)
+                s.segments_out += 1
+                self.metrics.ai_live_segments.labels("out").inc()
                 ch = self.trickle.channels.get(f"{s.stream_id}-out")
                 if ch is None:
                     return
@@ -347,10 +463,18 @@ class LiveStreams:
                     raise ValueError(f"returned {r.status_code}: {r.text[:200]}")
             except (PaymentError, httpx.HTTPError, ValueError) as exc:
                 gw._settle(update, None)
+                self.metrics.ai_live_payments.labels("failed").inc()
                 log.warning("live payment to %s failed: %s", session.uri, exc)
                 return
             gw._settle(update, fee)
             s.payments += 1
+            self.metrics.ai_live_payments.labels("ok").inc()
         task = asyncio.get_running_loop().create_task(pay())
         self._payments.add(task)
         task.add_done_callback(self._payments.discard)
+
+
+def _address(session) -> str:
+    """The orchestrator's ETH address (go's sess.Address()), or ""."""
+    raw = getattr(getattr(getattr(session, "info", None), "info", None), "address", b"")
+    return wire.address_from_bytes(raw) if isinstance(raw, bytes) and raw else str(raw or "")

@@ -347,3 +347,116 @@ def test_a_stream_whose_balance_runs_out_is_closed_by_the_orchestrator_and_the_g
             await pub.close()
     run(scenario(), timeout=60)
 
+
+
+def metric(text: str, name: str, labels: str = "") -> float:
+    """One sample of the gateway's /metrics exposition (0 when absent)."""
+    for line in text.splitlines():
+        if line.startswith(f"livepeer_{name}{'{' + labels + '}' if labels else ''} "):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def test_status_serves_the_runners_latest_status_and_metrics_count_the_stream():
+    """go's events subscription: the runner's status event, tagged with the stream and orchestrator,
+    its once-sent last_params carried over by a later status; /metrics as go's monitor names them."""
+    async def scenario():
+        async with live_network() as (_gateway, app, base, nodes, runners), httpx.AsyncClient() as c:
+            live: LiveStreams = app.state.live
+            urls = (await c.post(base + "/live/video-to-video/s1/start",
+                                 json={"model_id": "noop", "params": {"prompt": "a"}})).json()
+            status = {"type": "status", "state": "ONLINE", "inference_status": {"last_params": {"prompt": "a"}}}
+            for _ in range(50):  # the gateway reads from the live edge (go's -1): until it has subscribed
+                runners[0].events.put_nowait({"event": status, "queue_event_type": "ai_stream_events"})
+                await asyncio.sleep(0.1)
+                if live.streams["s1"].status is not None:
+                    break
+            seen = live.streams["s1"].events
+            st = (await c.get(base + "/live/video-to-video/s1/status")).json()
+            assert st["type"] == "status" and st["state"] == "ONLINE" and st["stream_id"] == "s1"
+            assert st["inference_status"]["last_params"] == {"prompt": "a"}
+            assert st["orchestrator_info"]["url"] == nodes[0].config.service_uri
+            assert st["orchestrator_info"]["address"] == nodes[0].address
+            assert st["gateway_status"]["orchestrator"] == nodes[0].config.service_uri
+            assert st["gateway_status"]["running"] and st["running"]
+
+            later = {"type": "status", "state": "DEGRADED_INPUT", "inference_status": {"last_params": None}}
+            runners[0].events.put_nowait({"event": later, "queue_event_type": "ai_stream_events"})
+            runners[0].events.put_nowait({"type": "error", "message": "a bare event"})  # go: the body is the event
+            await eventually(lambda: live.streams["s1"].events == seen + 2)
+            st = (await c.get(base + "/live/video-to-video/s1/status")).json()
+            assert st["state"] == "DEGRADED_INPUT" and st["inference_status"]["last_params"] == {"prompt": "a"}
+
+            pub = TricklePublisher(urls["publish_url"], "video/MP2T")
+            out = TrickleSubscriber(urls["subscribe_url"], start_seq=0)
+            for i in range(2):
+                await pub.write(b"frame %d" % i)
+                await (await out.next_segment()).read()
+            text = (await c.get(base + "/metrics")).text
+            assert metric(text, "ai_live_attempt_total", 'model_name="noop"') == 1
+            assert metric(text, "ai_current_live_pipelines", f'pipeline="{LIVE}"') == 1
+            assert metric(text, "ai_live_segments_total", 'direction="in"') == 2
+            assert metric(text, "ai_live_segments_total", 'direction="out"') == 2
+            assert metric(text, "ai_first_segment_delay_ms_count") == 1
+            assert metric(text, "ai_live_events_total", 'type="status"') == seen + 1
+            assert metric(text, "ai_live_events_total", 'type="error"') == 1
+            await pub.close()
+            await eventually(lambda: live.streams["s1"].task.done())
+            text = (await c.get(base + "/metrics")).text
+            assert metric(text, "ai_current_live_pipelines", f'pipeline="{LIVE}"') == 0
+            assert (await c.get(base + "/live/video-to-video/nope/status")).status_code == 404
+            await out.close()
+    run(scenario(), timeout=60)
+
+
+def test_a_runner_that_fails_makes_the_orchestrator_end_the_session_and_the_gateway_swap(monkeypatch):
+    import node.orchestrator.live as orchestrator_live
+
+    monkeypatch.setattr(orchestrator_live, "RUNNER_HEALTH_INTERVAL", 0.05)
+
+    async def scenario():
+        async with live_network(2) as (_gateway, app, base, _nodes, runners), httpx.AsyncClient() as c:
+            live: LiveStreams = app.state.live
+            urls = (await c.post(base + "/live/video-to-video/s1/start", json={"model_id": "noop"})).json()
+            await eventually(lambda: live.streams["s1"].manifest_id != "")
+            stream = live.streams["s1"]
+            first = stream.orchestrator
+            failing = next(r for r in runners if r.starts)
+            failing.status = "ERROR"  # ai-runner's /health after its pipeline failed for good
+            await eventually(lambda: stream.orchestrator not in ("", first), timeout=10)
+            assert len(stream.swaps) == 1 and not stream.error
+            assert all(r.starts for r in runners)
+            text = (await c.get(base + "/metrics")).text
+            assert metric(text, "orchestrator_swaps_total") == 1
+            pub = TricklePublisher(urls["publish_url"], "video/MP2T")
+            out = TrickleSubscriber(urls["subscribe_url"], start_seq=-1)
+            got = b""
+            for _ in range(20):
+                await pub.write(b"after")
+                with contextlib.suppress(asyncio.TimeoutError):
+                    got = await asyncio.wait_for((await out.next_segment()).read(), 2)
+                if got == b"echo:after":
+                    break
+            assert got == b"echo:after"  # through the other orchestrator
+            await pub.close()
+            await out.close()
+    run(scenario(), timeout=60)
+
+
+def test_an_orchestrator_whose_events_stop_is_swapped(monkeypatch, caplog):
+    """go's events heartbeat: no event for 30 s (checked every 10 s; shortened here) loses it."""
+    import node.gateway.live as gateway_live
+
+    monkeypatch.setattr(gateway_live, "EVENT_CHECK_INTERVAL", 0.1)
+    monkeypatch.setattr(gateway_live, "MAX_EVENT_GAP", 0.5)
+
+    async def scenario():
+        async with live_network(2) as (_gateway, app, base, _nodes, _runners), httpx.AsyncClient() as c:
+            live: LiveStreams = app.state.live
+            await c.post(base + "/live/video-to-video/s1/start", json={"model_id": "noop"})
+            await eventually(lambda: live.streams["s1"].manifest_id != "")
+            stream = live.streams["s1"]
+            await eventually(lambda: stream.swaps, timeout=10)  # no event at all
+            assert any("timeout waiting for events" in r.getMessage() for r in caplog.records)
+    with caplog.at_level("WARNING", logger="lpnode.gateway.live"):
+        run(scenario(), timeout=60)

@@ -41,6 +41,7 @@ class EchoRunner:
         self.starts: list[dict] = []
         self.tasks: list[asyncio.Task] = []
         self.status = "OK"
+        self.events: asyncio.Queue = asyncio.Queue()  # what report() publishes
         self.app = FastAPI()
 
         @self.app.get("/health")
@@ -54,7 +55,22 @@ class EchoRunner:
             if fail:
                 return PlainTextResponse(fail, status_code=500)
             self.tasks.append(asyncio.ensure_future(self.echo(params["subscribe_url"], params["publish_url"])))
+            if params.get("events_url"):  # ai-runner reports its status on the events channel
+                self.tasks.append(asyncio.ensure_future(self.report(params["events_url"], params.get("params"))))
             return {}
+
+    async def report(self, events_url: str, params) -> None:
+        """Publishes on the events channel each segment put on `self.events` (JSON)."""
+        import json
+
+        pub = TricklePublisher(events_url, "application/json")
+        try:
+            while True:
+                await pub.write(json.dumps(await self.events.get()).encode())
+        except (StreamNotFound, EndOfStream):
+            pass
+        finally:
+            await pub.close()
 
     async def echo(self, subscribe_url: str, publish_url: str) -> None:
         sub = TrickleSubscriber(subscribe_url, start_seq=0)

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from node.worker.live.app import LiveRunner, create_app
-from node.worker.live.pipelines import LivePipeline, NoopPipeline
+from node.worker.live.pipelines import LivePipeline, NoopPipeline, load_live_pipeline
 from node.worker.live.stream import decode_segment, run_stream
 
 
@@ -77,23 +77,22 @@ def test_noop_frames_in_frames_out():
     assert len(stats.latencies) == 30 and all(lat > 0 for lat in stats.latencies)
 
 
-class Slow(LivePipeline):
-    def process(self, frame, params):
-        import time
-        time.sleep(0.05)
-        return frame
-
-
 def test_slow_pipeline_drops_frames_with_a_bounded_queue():
+    """The declared `slow` pipeline (50 ms a frame) behind input arriving at 30 fps: the oldest
+    waiting frames drop, at most `queue_frames` ever wait, and what comes out is in order."""
     segs = [make_segment(20, 20 * k) for k in range(3)]
     out = []
 
     async def sink(data):
         out.append(data)
 
-    stats = run(run_stream(source(segs), sink, Slow(), dict, queue_frames=4))
+    slow = load_live_pipeline("slow")
+    stats = run(run_stream(source(segs, delay=20 / 30), sink, slow, lambda: {"delay_ms": 50}, queue_frames=4))
     assert stats.frames_in == 60
     assert stats.dropped > 0 and stats.frames_out == 60 - stats.dropped
+    assert stats.peak_waiting == 4  # reached, never passed
+    pts = [p for s in out for _, p, _ in decode_segment(s)]
+    assert len(pts) == stats.frames_out and pts == sorted(pts)
 
 
 class Invert(LivePipeline):
@@ -120,9 +119,14 @@ class Crash(LivePipeline):
         raise RuntimeError("boom")
 
 
-def test_crashing_pipeline_puts_the_runner_in_error():
-    with pytest.raises(RuntimeError):
-        run(run_stream(source([make_segment(3, 0)]), lambda d: None, Crash(), dict))
+def test_a_failing_frame_is_reported_and_dropped_the_stream_goes_on():
+    segs = [make_segment(3, 0)]
+    with pytest.raises(RuntimeError):  # no error handler: the pipeline's exception ends the stream
+        run(run_stream(source(segs), lambda d: None, Crash(), dict))
+    errors = []
+    stats = run(run_stream(source(segs * 2), lambda d: None, Crash(), dict, on_error=errors.append))
+    assert (stats.frames_in, stats.frames_out, stats.errors) == (6, 0, 6)
+    assert len(errors) == 6 and all(str(e) == "boom" for e in errors)
     runner = LiveRunner(Crash())
     client = TestClient(create_app(runner))
     assert client.get("/health").json() == {"status": "IDLE"}  # OFFLINE: loaded, no stream
@@ -224,32 +228,75 @@ def test_tiny_sd_pipeline_changes_frames_and_params_change_output(tmp_path, monk
     assert np.abs(a.astype(int) - b.astype(int)).mean() > 0
 
 
-def test_pipeline_crash_mid_stream_reports_error_on_health():
+def test_a_pipeline_that_stops_producing_is_restarted_then_error_stays(monkeypatch):
+    """ai-runner's guardian: failed frames are error events; no output while input flows is ERROR,
+    which stops the stream (its output channel closes: the gateway swaps) and reloads the pipeline
+    (LOADING, then IDLE, restart_count up), MAX_RESTARTS times; after that ERROR stays."""
+    import json
+
     import httpx
 
-    from node.net.trickle import TricklePublisher
+    from node.net.trickle import TricklePublisher, TrickleSubscriber
     from node.net.trickle.server import TrickleServer
+    from node.worker.live import app as live_app
+    from node.worker.live import status as live_status
     from tests.net.trickle_serving import eventually, served
     from tests.net.trickle_serving import run as run_timed
 
+    monkeypatch.setattr(live_status, "FIRST_OUTPUT_TIMEOUT", 0.6)
+    monkeypatch.setattr(live_status, "LOAD_GRACE", 0.1)
+    monkeypatch.setattr(live_app, "GUARD_EVERY", 0.1)
+    monkeypatch.setattr(live_app, "MAX_RESTARTS", 1)
+    loads = []
+
+    async def stream_once(trickle, tbase, rbase, client, name):
+        for suffix in ("", "-out", "-events"):
+            trickle.create_channel(name + suffix)
+        r = await client.post(f"{rbase}/live-video-to-video",
+                              json={"subscribe_url": f"{tbase}/{name}", "publish_url": f"{tbase}/{name}-out",
+                                    "events_url": f"{tbase}/{name}-events"})
+        assert r.status_code == 200
+        events = []
+        collecting = asyncio.ensure_future(collect_events(TrickleSubscriber(f"{tbase}/{name}-events", 0), events))
+        pub = TricklePublisher(f"{tbase}/{name}", "video/MP2T")
+        for k in range(8):  # input keeps flowing, no output comes
+            if f"{name}-out" not in trickle.channels:
+                break
+            await pub.write(make_segment(3, 3 * k))
+            await asyncio.sleep(0.15)
+        await eventually(lambda: f"{name}-out" not in trickle.channels, 10)  # the runner stopped the stream
+        await asyncio.wait_for(collecting, 10)
+        await pub.close()
+        return [e["event"] for e in events]
+
     async def scenario():
         trickle = TrickleServer()
-        for suffix in ("", "-out"):
-            trickle.create_channel("c" + suffix)
-        runner = LiveRunner(Crash())
+
+        def load():
+            loads.append(1)
+            return Crash()
+
+        runner = LiveRunner(Crash(), load=load)
         async with served(trickle, trickle) as tbase, served(create_app(runner)) as rbase, \
                 httpx.AsyncClient() as client:
-            r = await client.post(f"{rbase}/live-video-to-video",
-                                  json={"subscribe_url": f"{tbase}/c", "publish_url": f"{tbase}/c-out"})
-            assert r.status_code == 200
-            pub = TricklePublisher(f"{tbase}/c", "video/MP2T")
-            await asyncio.sleep(0.3)
-            await pub.write(make_segment(3, 0))
-            await eventually(lambda: runner.state == "ERROR", 10)
-            assert (await client.get(f"{rbase}/health")).json() == {"status": "ERROR"}
-            await pub.close()
+            events = await stream_once(trickle, tbase, rbase, client, "a")
+            kinds = [e["type"] for e in events]
+            assert "error" in kinds and "restart" in kinds
+            errors = [e for e in events if e["type"] == "error"]
+            assert "boom" in errors[0]["message"] and len(errors) < 24  # one a second at most, not per frame
+            assert next(e for e in events if e["type"] == "restart")["restart_count"] == 1
+            await eventually(lambda: runner.state == "OFFLINE", 5)
+            assert loads == [1] and runner.status.restart_count == 1
+            assert (await client.get(f"{rbase}/health")).json() == {"status": "IDLE"}  # lent again
 
-    run_timed(scenario(), 30)
+            events = await stream_once(trickle, tbase, rbase, client, "b")  # fails again: no restart left
+            assert "restart" not in [e["type"] for e in events]
+            assert runner.state == "ERROR" and loads == [1]
+            assert (await client.get(f"{rbase}/health")).json() == {"status": "ERROR"}
+            r = await client.post(f"{rbase}/live-video-to-video", json={"subscribe_url": "x", "publish_url": "y"})
+            assert r.status_code == 500 and "pipeline error" in json.dumps(r.json())
+
+    run_timed(scenario(), 60)
 
 
 # ---- ai-runner's state machine (process_guardian._compute_current_state) and /health mapping

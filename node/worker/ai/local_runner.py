@@ -22,14 +22,16 @@ def live_app(model_id: str, *, mode: str = "real", models_dir=None, device: str 
     from node.worker.live.app import create_app as create_live_app
     from node.worker.live.pipelines import load_live_pipeline
 
-    if model_id == "noop":
-        pipeline = load_live_pipeline("noop")
-    elif mode != "real":
+    if model_id != "noop" and mode != "real":
         raise ValueError(f"live-video-to-video model {model_id!r}: only `noop` has no weights to load "
                          f"(mode {mode!r}); use -aiRunnerMode real for a diffusion model")
-    else:
-        pipeline = load_live_pipeline("image-to-image", model_id, models_dir, device)
-    return create_live_app(LiveRunner(pipeline, device=device))
+
+    def load():  # again on a restart after ERROR, as ai-runner's guardian restarts its process
+        if model_id == "noop":
+            return load_live_pipeline("noop")
+        return load_live_pipeline("image-to-image", model_id, models_dir, device)
+
+    return create_live_app(LiveRunner(load(), device=device, load=load))
 
 
 def start_local_runner(pipeline: str, model_id: str, *, mode: str = "real", models_dir: str | Path | None = None,

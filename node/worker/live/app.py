@@ -1,7 +1,11 @@
 """The live runner's FastAPI app and `lpnode live-runner` (see the package docstring for the API).
 
-States and /health as ai-runner's (status.py): OFFLINE → IDLE, LOADING, ERROR (sticky; the
-orchestrator's health watch fails the session), every other state → OK."""
+States and /health as ai-runner's (status.py): OFFLINE → IDLE, LOADING, ERROR, every other state →
+OK. A frame the pipeline fails on is dropped and reported (an error event, DEGRADED_INFERENCE); a
+stream that goes to ERROR (a crash, or no output while input flows) is stopped and the pipeline
+reloaded, as ai-runner's process guardian restarts its process, up to MAX_RESTARTS times; then
+ERROR stays (go's worker restarts such a container). The orchestrator's health watch fails a
+session whose runner leaves OK."""
 from __future__ import annotations
 
 import argparse
@@ -10,13 +14,13 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from .pipelines import LivePipeline, load_live_pipeline
-from .status import ERROR, PipelineStatus, health_of
+from .status import ERROR, MAX_RESTARTS, PipelineStatus, health_of
 from .stream import StreamStats, encoder_name, run_stream
 
 log = logging.getLogger("lpnode.live")
@@ -34,10 +38,13 @@ def event_segment(event: dict, queue_event_type: str = "ai_stream_events") -> by
 
 
 class LiveRunner:
-    """One stream at a time, as ai-runner: a new start stops the previous stream first."""
+    """One stream at a time, as ai-runner: a new start stops the previous stream first. `load`
+    makes the pipeline anew for a restart (None: the same one is kept)."""
 
-    def __init__(self, pipeline: LivePipeline, *, device: str | None = None) -> None:
+    def __init__(self, pipeline: LivePipeline, *, device: str | None = None,
+                 load: Callable[[], LivePipeline] | None = None) -> None:
         self.pipeline = pipeline
+        self.load = load
         self.codec = encoder_name(device)
         self.status: PipelineStatus | None = None
         self.task: asyncio.Task | None = None
@@ -118,6 +125,16 @@ class LiveRunner:
                 firsts["out"] = True
                 trace("runner_send_first_processed_segment")
 
+        def on_error(exc: Exception) -> None:
+            """ai-runner reports a failed frame and goes on; one error event a second at most."""
+            now = loop.time()
+            quiet = status.last_error_time is None or now - status.last_error_time >= GUARD_EVERY
+            status.error(f"Error processing frame: {exc!r}", now)
+            if quiet:
+                log.warning("live: frame failed: %r", exc)
+                emit({"type": "error", "pipeline": status.pipeline, "message": status.last_error,
+                      "time": int(time.time() * 1000)})
+
         def on_frame(latency: float, stats: StreamStats) -> None:
             status.output_frame(loop.time())
             latencies.append(round(latency * 1000, 3))
@@ -167,7 +184,7 @@ class LiveRunner:
         trace("runner_receive_stream_request")
         stream = loop.create_task(run_stream(segments(), sink, self.pipeline, lambda: params,
                                              on_frame=on_frame, on_input=lambda: status.input_frame(loop.time()),
-                                             codec=self.codec))
+                                             on_error=on_error, codec=self.codec))
         guardian = loop.create_task(guard())
         try:
             await asyncio.wait({stream, guardian}, return_when=asyncio.FIRST_COMPLETED)
@@ -185,6 +202,11 @@ class LiveRunner:
             await asyncio.gather(stream, guardian, return_exceptions=True)
             status.streaming = False
             status.update(loop.time())
+            restart = status.state == ERROR and status.restart_count < MAX_RESTARTS
+            if restart:
+                log.error("live pipeline in ERROR, stream stopped, restarting (%d before)", status.restart_count)
+                emit({"type": "restart", "pipeline": status.pipeline, "restart_count": status.restart_count + 1,
+                      "restart_time": int(time.time() * 1000), "restart_logs": None})
             for t in helpers:
                 t.cancel()
             if events is not None:
@@ -196,6 +218,22 @@ class LiveRunner:
                 if closer is not None:
                     with contextlib.suppress(Exception):
                         await closer.close()
+            if restart:
+                await self._restart(status)
+
+    async def _restart(self, status: PipelineStatus) -> None:
+        """ai-runner's _restart_process: LOADING while the pipeline is made anew, then ready."""
+        loop = asyncio.get_running_loop()
+        status.restarted(loop.time())
+        try:
+            if self.load is not None:
+                self.pipeline = await asyncio.to_thread(self.load)
+        except Exception as exc:
+            log.exception("live pipeline reload failed")
+            status.fail(f"reload failed: {exc!r}", loop.time())
+            return
+        status.loaded(loop.time())
+        status.update(loop.time())
 
     @staticmethod
     def _error(status: PipelineStatus, emit, message: str) -> None:
@@ -244,8 +282,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     logging.basicConfig(level=logging.INFO)
-    runner = LiveRunner(load_live_pipeline(args.pipeline, args.model_id, args.models_dir, args.device),
-                        device=args.device)
+    def load() -> LivePipeline:
+        return load_live_pipeline(args.pipeline, args.model_id, args.models_dir, args.device)
+
+    runner = LiveRunner(load(), device=args.device, load=load)
     return asyncio.run(_serve(create_app(runner), args))
 
 

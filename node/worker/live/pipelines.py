@@ -21,6 +21,18 @@ class NoopPipeline(LivePipeline):
         return frame
 
 
+class SlowPipeline(LivePipeline):
+    """Pass-through that takes `delay_ms` (param, default 100) per frame: a declared test pipeline
+    for a pipeline slower than its input (frames must drop, never pile up)."""
+    name = "slow"
+
+    def process(self, frame: np.ndarray, params: dict) -> np.ndarray:
+        import time
+
+        time.sleep(float(params.get("delay_ms", 100)) / 1000)
+        return frame
+
+
 class ImageToImageLive(LivePipeline):
     """Per-frame img2img through node.worker.ai.diffusion's loader (the tiny SD on CPU in tests,
     a real model on a GPU). Params: prompt, strength, num_inference_steps, seed."""
@@ -48,6 +60,8 @@ class ImageToImageLive(LivePipeline):
 def load_live_pipeline(name: str, model_id: str = "", models_dir=None, device=None) -> LivePipeline:
     if name == "noop":
         return NoopPipeline()
+    if name == "slow":
+        return SlowPipeline()
     if name in ("image-to-image", "img2img"):
         return ImageToImageLive(model_id, models_dir, device)
-    raise ValueError(f"unknown live pipeline {name!r} (noop, image-to-image)")
+    raise ValueError(f"unknown live pipeline {name!r} (noop, slow, image-to-image)")

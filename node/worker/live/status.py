@@ -25,6 +25,7 @@ FIRST_OUTPUT_TIMEOUT = 10.0  # no output this long after (re)load: ERROR
 OUTPUT_STALL = 5.0           # output this old and > 1 s behind input: ERROR
 RECENT_ERROR = 15.0          # an error this recent: DEGRADED_INFERENCE
 RECENT_RESTART = 60.0        # a restart this recent: DEGRADED_INFERENCE
+MAX_RESTARTS = 3             # ERROR after this many restarts stays (go's worker restarts the container)
 STALE = 2.0                  # input/output older than this: degraded
 MIN_INPUT_FPS = 15.0
 FPS_WINDOW = 10.0
@@ -129,6 +130,17 @@ class PipelineStatus:
         if state != self.state:
             self.state, self.last_state_update = state, now
         return stop
+
+    def restarted(self, now: float) -> None:
+        """The guardian reloads the pipeline after an ERROR (ai-runner's _restart_process):
+        LOADING, the inference status reset but for the restart count and time."""
+        self.ready, self.streaming = False, False
+        self.state, self.last_state_update = LOADING, now
+        self.restart_count += 1
+        self.last_restart = self.last_load = now
+        self.last_output = self.last_error_time = self.last_params_update = None
+        self.last_error, self.last_params, self.last_params_hash = "", None, None
+        self.output_fps = FpsCounter()
 
     def fail(self, message: str, now: float) -> None:
         """A crash: ERROR is sticky."""

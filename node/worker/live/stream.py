@@ -30,6 +30,8 @@ class StreamStats:
     frames_in: int = 0
     frames_out: int = 0
     dropped: int = 0
+    errors: int = 0  # frames the pipeline failed on (dropped, reported)
+    peak_waiting: int = 0  # most frames ever waiting for the pipeline (≤ the queue bound)
     # seconds, decode done → encoded (ai-runner's frame_init → frame_end); the last 10000 frames
     latencies: deque = field(default_factory=lambda: deque(maxlen=10_000))
 
@@ -86,8 +88,11 @@ async def run_stream(segments: AsyncIterator[bytes], sink: Callable[[bytes], Awa
                      pipeline: LivePipeline, params: Callable[[], dict], *,
                      on_frame: Callable[[float, StreamStats], None] | None = None,
                      on_input: Callable[[], None] | None = None,
+                     on_error: Callable[[Exception], None] | None = None,
                      codec: str = "libx264", queue_frames: int = QUEUE_FRAMES) -> StreamStats:
-    """Run until `segments` ends; raises what the pipeline raises (the runner's ERROR state)."""
+    """Run until `segments` ends. A frame the pipeline fails on is reported to `on_error` and
+    dropped, the stream going on (ai-runner's process loop: the guardian turns a pipeline that
+    stops producing into ERROR); without `on_error` the pipeline's exception ends the stream."""
     loop = asyncio.get_running_loop()
     stats = StreamStats()
     queue: asyncio.Queue = asyncio.Queue()  # bounded by hand: frames beyond queue_frames drop
@@ -109,6 +114,8 @@ async def run_stream(segments: AsyncIterator[bytes], sink: Callable[[bytes], Awa
                         _drop_oldest_frame(queue)
                         stats.dropped += 1
                     queue.put_nowait((rgb, pts, tb, loop.time()))
+                    waiting = sum(1 for item in queue._queue if item is not _END_SEGMENT)
+                    stats.peak_waiting = max(stats.peak_waiting, waiting)
                 queue.put_nowait(_END_SEGMENT)
         except Exception as exc:  # noqa: BLE001 - a vanished publisher ends the stream, as ai-runner
             log.warning("live input ended: %r", exc)
@@ -124,7 +131,14 @@ async def run_stream(segments: AsyncIterator[bytes], sink: Callable[[bytes], Awa
                     encoder = SegmentEncoder(codec)
                 continue
             rgb, pts, tb, t_in = item
-            out = await asyncio.to_thread(pipeline.process, rgb, params())
+            try:
+                out = await asyncio.to_thread(pipeline.process, rgb, params())
+            except Exception as exc:
+                if on_error is None:
+                    raise
+                stats.errors += 1
+                on_error(exc)
+                continue
             await asyncio.to_thread(encoder.add, np.ascontiguousarray(out), pts, tb)
             stats.frames_out += 1
             latency = loop.time() - t_in
