@@ -194,6 +194,8 @@ def build_argparse() -> argparse.ArgumentParser:
                    "(lpnode ai-runner --help)", add_help=False)
     sub.add_parser("live-runner", help="serve a live-video-to-video pipeline with ai-runner's live API "
                    "(lpnode live-runner --help)", add_help=False)
+    sub.add_parser("byoc-worker", help="serve a BYOC capability and register it with an orchestrator "
+                   "(lpnode byoc-worker --help)", add_help=False)
     return parser
 
 
@@ -295,6 +297,10 @@ def main(argv: list[str] | None = None) -> int:
         from node.worker.live.app import main as live_main
 
         return live_main(argv[1:])
+    if argv[:1] == ["byoc-worker"]:  # the BYOC worker kit (node.worker.byoc), its own parser
+        from node.worker.byoc.app import main as byoc_main
+
+        return byoc_main(argv[1:])
     return run(build_parser(), argv)
 
 

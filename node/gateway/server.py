@@ -29,6 +29,7 @@ from node.net.headers import VideoProfile
 from node.worker.ai.media import decode_data_url
 
 from . import media
+from .byoc import ByocGateway, byoc_gateway_router
 from .live import TRICKLE_PATH as LIVE_TRICKLE_PATH
 from .live import LiveStreams
 from .node import GatewayError, GatewayNode
@@ -57,7 +58,8 @@ def create_app(gateway: GatewayNode, profiles: tuple[VideoProfile, ...]) -> Fast
     app = FastAPI(title="lpnode gateway")
     limits.guard_app(app, limits.limit_by_prefix(limits.MAX_SMALL_BODY, live=limits.MAX_SEGMENT_BYTES,
                                                  **{r: limits.MAX_UPLOAD + limits.MULTIPART_OVERHEAD
-                                                    for r in JSON_ROUTES + MULTIPART_ROUTES}),
+                                                    for r in JSON_ROUTES + MULTIPART_ROUTES},
+                                                 **{"process/request/": limits.MAX_UPLOAD}),
                      unavailable=(ChainError,), streamed=(LIVE_TRICKLE_PATH,))
 
     # live video-to-video (node.gateway.live): its routes and the client's trickle channels,
@@ -66,6 +68,9 @@ def create_app(gateway: GatewayNode, profiles: tuple[VideoProfile, ...]) -> Fast
     app.include_router(live.router())
     app.mount(LIVE_TRICKLE_PATH, live.trickle)
     app.router.on_shutdown.append(live.close)
+
+    # BYOC batch jobs (node.gateway.byoc)
+    app.include_router(byoc_gateway_router(ByocGateway(gateway)))
 
     store = media.MediaStore()
     app.state.media = store

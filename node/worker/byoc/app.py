@@ -151,23 +151,30 @@ async def serve(capability: Capability, *, host: str, port: int, orch_url: str =
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     async with httpx.AsyncClient(timeout=10.0, verify=False) as client:  # go's workers skip verification
+        failed: list[BaseException] = []
         keeper = None
         if orch_url:
             cap = capability.registration(url, token, **(overrides or {}))
             keeper = asyncio.create_task(keep_registered(client, orch_url, secret, cap, interval=reregister))
+
+            def refused(t: asyncio.Task) -> None:
+                if not t.cancelled() and t.exception() is not None:
+                    failed.append(t.exception())
+                    stop.set()
+
+            keeper.add_done_callback(refused)
         waiter = asyncio.create_task(stop.wait())
-        done, _ = await asyncio.wait({waiter, task} | ({keeper} if keeper else set()),
-                                     return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({waiter, task}, return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
         if keeper is not None:
             keeper.cancel()
-            if keeper in done and keeper.exception() is not None:
-                server.should_exit = True
-                await task
-                raise SystemExit(f"byoc worker: {keeper.exception()}")
-            with contextlib.suppress(Exception):  # best effort: the orchestrator may be gone
-                await unregister(client, orch_url, secret, cap.name)
+            if not failed:
+                with contextlib.suppress(Exception):  # best effort: the orchestrator may be gone
+                    await unregister(client, orch_url, secret, cap.name)
         server.should_exit = True
         await task
+        if failed:
+            raise SystemExit(f"byoc worker: {failed[0]}")
 
 
 def _parser() -> argparse.ArgumentParser:
