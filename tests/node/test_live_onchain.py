@@ -320,3 +320,95 @@ def test_a_drained_sender_cannot_pay_and_the_orchestrator_ends_the_stream(net, c
     for suffix in ("", "-out", "-control", "-events"):  # every channel of the session is gone
         r = httpx.get(f"{net.orchestrator_urls[0]}/ai/trickle/{mid}{suffix}/next", verify=False, timeout=10)
         assert r.status_code == 404, (suffix, r.status_code)
+
+
+def _tampered(headers: dict, **change) -> dict:
+    """`headers` with its Livepeer-Payment changed: `sig` (every ticket's signature zeroed) or
+    `recipient` (the ticket params made out to another address)."""
+    payment = decode_payment_header(headers["Livepeer-Payment"])
+    if "sig" in change:
+        tickets = tuple(dataclasses.replace(t, sig=bytes(65)) for t in payment.ticket_sender_params)
+        payment = dataclasses.replace(payment, ticket_sender_params=tickets)
+    if "recipient" in change:
+        payment = dataclasses.replace(payment, ticket_params=dataclasses.replace(payment.ticket_params,
+                                                                                 recipient=change["recipient"]))
+    return {**headers, "Livepeer-Payment": encode_payment_header(payment)}
+
+
+def test_forged_replayed_misdirected_and_expired_live_payments_are_refused_and_never_credited(net):
+    """/payment for a running live session (the devnet's remote signer and the gateway's funds, the
+    SDK's lv2v payments): a good payment credits the session; the same headers again, tickets
+    re-signed from a replayed signer state (the same nonces), zeroed signatures, tickets made out to
+    another recipient, params that expired before they arrived, and seg creds signed by another key
+    are each refused with go's status and error and change nothing."""
+    node, gateway = net.orchestrator_nodes[0], net.gateway.address
+    orch = net.orchestrator_urls[0]
+    errors0 = net.metric("orchestrator-0", "payment_recv_errors_total")
+
+    async def scenario():
+        client = SignerClient(net.urls["remote-signer"], orch)
+        try:
+            mid = (await client.start(type="lv2v"))["manifest_id"]  # 60 s up front, no input: no charges
+            balance = lambda: node.receiver.balances.balance(gateway, mid)  # noqa: E731
+            before_state = client.state
+            signed = await client.sign(type="lv2v")
+            assert signed.status_code == 200, signed.text
+            good = client.headers(signed)
+            credited = balance()
+            r = await client.http.post(f"{orch}/payment", headers=good)
+            assert r.status_code == 200, r.text
+            assert balance() > credited  # credited to the live session's manifest id
+            paid = balance()
+            results = {}
+
+            async def refused(name: str, headers: dict) -> None:
+                r = await client.http.post(f"{orch}/payment", headers=headers)
+                results[name] = (r.status_code, r.text.strip())
+                assert balance() == paid, name
+
+            await refused("replayed headers", good)
+            client.state = before_state  # the client replays the signer state it held before `good`
+            again = await client.sign(type="lv2v")
+            assert again.status_code == 200, again.text
+            await refused("replayed signer state", client.headers(again))
+
+            async def fresh() -> dict:
+                """Tickets on new params (a new recipientRandHash: nonces of their own) for a new
+                signer state: 60 s worth, as the SDK's first call."""
+                await client.orchestrator_info()
+                held, client.state = client.state, None
+                try:
+                    signed = await client.sign(type="lv2v")
+                finally:
+                    client.state = held
+                assert signed.status_code == 200, signed.text
+                return client.headers(signed)
+
+            await refused("zeroed signatures", _tampered(await fresh(), sig=True))
+            await refused("another recipient", _tampered(await fresh(), recipient=net.gateway.address))
+            stale = await fresh()  # its params expire 40 blocks (4 s) on
+            expiry = decode_payment_header(stale["Livepeer-Payment"]).ticket_params.expiration_block
+            await wait_until(lambda: node.chain.last_seen_block() >= expiry, 30, "the params to expire")
+            await refused("expired params", stale)
+            from node.net.headers import SegMetadata, encode_segment_header
+            from node.core.keccak import keccak
+
+            stranger = encode_segment_header(SegMetadata(mid, 0, keccak(b""), capabilities=CAPS), bytes([0x77]) * 32)
+            await refused("seg creds of another key", {**await fresh(), "Livepeer-Segment": stranger})
+            return results
+        finally:
+            await client.close()
+
+    results = run(scenario())
+    nonce_seen = f"invalid ticket senderNonce: already seen sender={gateway} nonce="
+    assert results["replayed headers"][0] == 400 and results["replayed headers"][1].startswith(nonce_seen), results
+    assert results["replayed signer state"][0] == 400, results
+    assert results["replayed signer state"][1].startswith(nonce_seen), results
+    assert results["zeroed signatures"] == (400, "invalid ticket signature"), results
+    # go's ProcessPayment asks first whether the tickets' recipient is an active orchestrator (the
+    # validator's "invalid ticket recipient" follows for one that is): the gateway's address is not
+    assert results["another recipient"] == (400, f"orchestrator {gateway} is inactive in round "
+                                                 f"{net.protocol.current_round()}, cannot process payments"), results
+    assert results["expired params"] == (400, "TicketParams expired"), results
+    assert results["seg creds of another key"][0] == 403, results
+    assert net.metric("orchestrator-0", "payment_recv_errors_total") - errors0 >= 5
