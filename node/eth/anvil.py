@@ -297,7 +297,11 @@ def dump_state(rpc: DevchainRpc, params: list) -> str:
 
 
 def state_document(rpc: DevchainRpc) -> dict:
-    """The latest state as a JSON-able dict (the module doc describes it)."""
+    """The latest state as a JSON-able dict (the module doc describes it); on revm every
+    account with its storage, and no trie."""
+    if rpc.revm:
+        return {"format": STATE_FORMAT, "block": {"number": rpc.chain.block_number, "timestamp": rpc.chain.timestamp},
+                "accounts": rpc.chain.dump_accounts()}
     chain = rpc.chain.backend.chain
     head = chain.get_canonical_head()
     db = chain.chaindb.db
@@ -352,7 +356,10 @@ def apply_state(rpc: DevchainRpc, document: dict) -> None:
     """Load a dump (ours: exact; anvil's `accounts` map: account by account). Checked in full
     before anything is written, so a bad dump changes nothing."""
     chain = rpc.chain.backend.chain
-    if document.get("format") == STATE_FORMAT:
+    trie = document.get("format") == STATE_FORMAT and "nodes" in document
+    if trie and rpc.revm:
+        raise ValueError("this dump holds py-evm's state trie; load it into a devchain with --backend py-evm")
+    if trie:
         ahead = _int((document.get("block") or {}).get("number", 0)) - rpc.chain.block_number
         if ahead > MAX_CATCH_UP:
             raise ValueError(f"the dump's block is {ahead} blocks ahead; at most {MAX_CATCH_UP} are mined to reach it")
@@ -390,6 +397,8 @@ def apply_state(rpc: DevchainRpc, document: dict) -> None:
                 state.set_storage(raw, slot, word)
 
     edit_state(rpc, edit)
+    if document.get("format") == STATE_FORMAT:  # a revm devchain's dump: its block too
+        _catch_up(rpc, document.get("block") or {})
 
 
 def _catch_up(rpc: DevchainRpc, block: dict) -> None:
@@ -488,8 +497,8 @@ def anvil_methods(rpc: DevchainRpc) -> dict[str, Callable[[list], Any]]:
         "anvil_stopImpersonatingAccount": imp.stop,
         "anvil_autoImpersonateAccount": imp.set_auto,
         "eth_sendTransaction": imp.send_transaction,
-        "anvil_dumpState": _py_evm_only(rpc, "anvil_dumpState", lambda params: dump_state(rpc, params)),
-        "anvil_loadState": _py_evm_only(rpc, "anvil_loadState", lambda params: load_state(rpc, params)),
+        "anvil_dumpState": lambda params: dump_state(rpc, params),
+        "anvil_loadState": lambda params: load_state(rpc, params),
         "anvil_reset": reset,
         "anvil_nodeInfo": node_info,
         "evm_setIntervalMining": rpc.control["anvil_setIntervalMining"],
@@ -505,8 +514,9 @@ def anvil_methods(rpc: DevchainRpc) -> dict[str, Callable[[list], Any]]:
 
 
 def _py_evm_only(rpc: DevchainRpc, name: str, method: Callable[[list], Any]) -> Callable[[list], Any]:
-    """`method` on py-evm; on revm an error that says so (these read py-evm's trie and re-execute
-    on py-evm: not done on revm yet)."""
+    """`method` on py-evm; on revm an error that says so (the tracers follow py-evm's frames as
+    they execute; pyrevm 0.3 offers only an EIP-3155 step log without memory, from which a call
+    tracer's inputs and outputs cannot be rebuilt)."""
     if not rpc.revm:
         return method
 

@@ -75,6 +75,11 @@ class SubscriptionHub:
         self._lock = threading.Lock()
         self._subs: dict[str, tuple[WsConnection, str, Any]] = {}  # id -> (connection, kind, filter)
         self._active: set[str] = set()  # ids whose eth_subscribe answer is queued: notified from then on
+        for method in ("eth_sendRawTransaction", "eth_sendTransaction"):  # each accepted transaction, once
+            rpc.control[method] = self._announcing_pending(rpc.control[method])
+        if rpc.revm:  # node.eth.revm_devchain tells of what it mined
+            rpc.chain.mined_hooks.append(self._announce_numbers)
+            return
         tester = rpc.chain.tester
         mine_blocks = tester.mine_blocks
 
@@ -88,8 +93,13 @@ class SubscriptionHub:
             return hashes
 
         tester.mine_blocks = mine_and_announce  # this tester only; eth-tester's automine calls it too
-        for method in ("eth_sendRawTransaction", "eth_sendTransaction"):  # each accepted transaction, once
-            rpc.control[method] = self._announcing_pending(rpc.control[method])
+
+    def _announce_numbers(self, first: int, last: int) -> None:
+        if self._subs:
+            try:
+                self.announce([self.rpc._evm.get_canonical_block_hash(n) for n in range(first, last + 1)])
+            except Exception:  # a failed notification must not fail the mining
+                log.warning("devchain: announcing blocks failed", exc_info=True)
 
     def _announcing_pending(self, send):
         def send_and_announce(params: list):

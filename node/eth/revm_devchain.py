@@ -135,6 +135,7 @@ class EmptyRun:
         self.first, self.count, self.timestamp, self.base_fee = first, count, timestamp, base_fee
         self._parent_hash = parent_hash  # asked for when a hash of the run is first needed
         self.hashes: list[bytes] = []
+        self.numbers: dict[bytes, int] = {}  # hash -> number, for the hashes computed so far
 
     @property
     def parent_hash(self) -> bytes:
@@ -163,6 +164,7 @@ class EmptyRun:
             while k <= i:
                 parent = keccak(_empty_header_rlp(parent, self.first + k, ts, base))
                 self.hashes.append(parent)
+                self.numbers[parent] = self.first + k
                 k, ts, base = k + 1, ts + 1, next_base_fee(base, 0)
         return self.hashes[i]
 
@@ -205,6 +207,7 @@ class BlockStore:
 
     def __init__(self, genesis_timestamp: int):
         self.blocks: dict[int, Block] = {0: Block(make_header(bytes(32), 0, genesis_timestamp, GENESIS_BASE_FEE))}
+        self.numbers: dict[bytes, int] = {self.blocks[0].hash: 0}  # materialised blocks' hashes
         self.runs: list[EmptyRun] = []  # ordered, disjoint, never covering a materialised block's number
         self.head = 0
         self.tx_index: dict[bytes, tuple[int, int]] = {}
@@ -244,6 +247,7 @@ class BlockStore:
                              _root(transactions) if transactions else BLANK_ROOT, BLANK_ROOT)
         block = Block(header, transactions, receipts)
         self.blocks[pending.number] = block
+        self.numbers[block.hash] = block.number
         for i, tx in enumerate(transactions):
             self.tx_index[bytes(tx.hash)] = (pending.number, i)
         self.head = pending.number
@@ -252,13 +256,18 @@ class BlockStore:
     def cut(self, head: int) -> None:
         """Forget every block after `head` (a revert)."""
         for n in [n for n in self.blocks if n > head]:
-            for tx in self.blocks.pop(n).transactions:
+            gone = self.blocks.pop(n)
+            del self.numbers[gone.hash]
+            for tx in gone.transactions:
                 self.tx_index.pop(bytes(tx.hash), None)
         while self.runs and self.runs[-1].first > head:
             self.runs.pop()
         if self.runs and self.runs[-1].last > head:
-            self.runs[-1].count = head - self.runs[-1].first + 1
-            del self.runs[-1].hashes[self.runs[-1].count:]
+            run = self.runs[-1]
+            run.count = head - run.first + 1
+            for gone in run.hashes[run.count:]:
+                del run.numbers[gone]
+            del run.hashes[run.count:]
         self.head = head
 
     # --- py-evm's reading interface --------------------------------------------------------
@@ -304,13 +313,13 @@ class BlockStore:
         return self.get_canonical_block_by_number(self.head).header
 
     def get_block_by_hash(self, block_hash: bytes) -> Block:
-        for block in self.blocks.values():
-            if block.hash == block_hash:
-                return block
-        for run in self.runs:  # the hashes computed so far; a run's are computed in full if need be
+        number = self.numbers.get(block_hash)
+        if number is not None:
+            return self.blocks[number]
+        for run in self.runs:  # a run's hashes are computed in full if need be
             run.hash(run.last)
-            if block_hash in run.hashes:
-                return self.get_canonical_block_by_number(run.first + run.hashes.index(block_hash))
+            if block_hash in run.numbers:
+                return self.get_canonical_block_by_number(run.numbers[block_hash])
         from eth.exceptions import BlockNotFound
 
         raise BlockNotFound("no block with that hash")
@@ -350,6 +359,7 @@ class Executed:
     logs: list[Log]
     output: bytes
     created: str | None
+    error: str | None = None  # geth's words for a halt ("out of gas", ...); "execution reverted" for a revert
 
 
 class RevmDevchain(Chain):
@@ -361,19 +371,20 @@ class RevmDevchain(Chain):
     def __init__(self, num_accounts: int = 10, mnemonic: str = DEV_MNEMONIC, chain_id: int = 31337, *,
                  balance: int = 1_000_000 * ETH, genesis_timestamp: int | None = None):
         super().__init__()
-        from pyrevm import EVM, AccountInfo, BlockEnv, TxEnv
+        from pyrevm import EVM, AccountInfo, BlockEnv, CfgEnv, Env, TxEnv
 
         if not 1 <= chain_id < 2**64:
             raise ChainError(f"chain id {chain_id} is not from 1 to 2**64 - 1")
         self._AccountInfo, self._BlockEnv, self._TxEnv = AccountInfo, BlockEnv, TxEnv
         self.chain_id = chain_id
-        self.evm = EVM(gas_limit=GAS_LIMIT, spec_id="CANCUN")
+        self.evm = EVM(env=Env(cfg=CfgEnv(chain_id=chain_id)), gas_limit=GAS_LIMIT, spec_id="CANCUN")
         self.accounts = dev_accounts(num_accounts, mnemonic)
         for a in self.accounts:
             self.evm.insert_account_info(a.address, AccountInfo(balance=balance))
         self.store = BlockStore(int(time.time()) if genesis_timestamp is None else genesis_timestamp)
         self.backend = _Backend(self)  # py-evm's names, for node.eth.devchain: backend.chain is the store
-        self._undo: list[tuple[str, Any, dict[int, int]]] = []  # (address, info before, {slot: value before})
+        self._undo: list[tuple[str, Any, dict[int, int]]] = []
+        self._slots: dict[str, set[int]] = {}  # every slot ever written, by address (revm's db lists none)  # (address, info before, {slot: value before})
         self._snapshots: list[tuple[int, int, int]] = []  # (token, undo length, head)
         self._next_ts: int | None = None
         self._env_at: tuple | None = None
@@ -381,6 +392,7 @@ class RevmDevchain(Chain):
 
         self._tx_builder = PragueVM.get_transaction_builder()
         self.last_refusal: str | None = None
+        self.mined_hooks: list[Callable[[int, int], None]] = []  # told (first, last) of each mining
         self.last_executed: Executed | None = None
 
     # --- head and time -----------------------------------------------------------------------
@@ -410,6 +422,11 @@ class RevmDevchain(Chain):
         if blocks > 0:
             self.store.add_empty(blocks, self._next_ts)
             self._next_ts = None
+            self._mined(self.store.head - blocks + 1)
+
+    def _mined(self, first: int) -> None:
+        for hook in self.mined_hooks:
+            hook(first, self.store.head)
 
     # --- snapshots -----------------------------------------------------------------------------
     def snapshot(self) -> int:
@@ -423,7 +440,7 @@ class RevmDevchain(Chain):
                 break
         else:
             raise ChainError(f"unknown snapshot {token}")
-        del self._snapshots[i:]
+        del self._snapshots[i + 1:]  # this one stays usable, as eth-tester's do
         while len(self._undo) > undo_len:
             address, info, slots = self._undo.pop()
             self._write(address, info, slots)
@@ -457,6 +474,8 @@ class RevmDevchain(Chain):
 
     def _write(self, address: str, info: Any, slots: dict[int, int]) -> None:
         """Write an account (info may be None: leave it) and slots to revm's database."""
+        if slots:
+            self._slots.setdefault(address.lower(), set()).update(slots)
         if info is not None:
             self.evm.insert_account_info(address, info)
         for slot, value in slots.items():  # one bracket each: the second insert would go to the journal
@@ -475,6 +494,22 @@ class RevmDevchain(Chain):
             info = self._AccountInfo(balance=old.balance if balance is None else balance,
                                      nonce=old.nonce if nonce is None else nonce, code=new_code or None)
         self._write(address, info, slots or {})
+
+    def dump_accounts(self) -> dict[str, dict]:
+        """Every non-empty account, in anvil's dump shape: {address: {nonce, balance, code, storage}}."""
+        out = {}
+        for address in sorted({a.lower() for a in self.evm.db_accounts} | set(self._slots)):
+            checksummed = to_checksum_address(address)
+            info, code = self.account_info(checksummed), self.code(checksummed)
+            storage = {}
+            for slot in sorted(self._slots.get(address, ())):
+                value = self.storage(checksummed, slot)
+                if value:
+                    storage[hex(slot)] = "0x" + value.to_bytes(32, "big").hex()
+            if info.balance or info.nonce or code or storage:
+                out[checksummed] = {"nonce": info.nonce, "balance": hex(info.balance), "code": "0x" + code.hex(),
+                                    "storage": storage}
+        return out
 
     # --- execution ------------------------------------------------------------------------------
     def decode(self, raw: bytes):
@@ -505,10 +540,12 @@ class RevmDevchain(Chain):
             ok, output = False, _revert_output(exc)
             if evm.result is None:  # refused before running (revm's validation)
                 raise TransactionFailed(str(exc)) from None
+            error = _halt_words(str(exc))
         result = evm.result
         logs = [Log(to_canonical_address(lg.address), [bytes(t) for t in lg.data[0]], bytes(lg.data[1]))
                 for lg in result.logs] if ok else []
-        return Executed(ok, result.gas_used, logs, output, created if ok else None), result.gas_refunded
+        return (Executed(ok, result.gas_used, logs, output, created if ok else None, None if ok else error),
+                result.gas_refunded)
 
     def apply(self, tx, pending: _Head, cumulative: int) -> StoredReceipt:
         """Execute signed transaction `tx` (py-evm's decoded one) in block `pending`, pay for it,
@@ -573,21 +610,41 @@ class RevmDevchain(Chain):
             try:
                 receipt = self.apply(tx, pending, cumulative)
             except TransactionFailed as exc:
-                self.last_refusal = str(exc)
+                self.last_refusal = exc.reason
                 continue
             included.append(tx)
             receipts.append(receipt)
             cumulative = receipt.gas_used
-        return self.store.add_block(pending, included, receipts)
+        block = self.store.add_block(pending, included, receipts)
+        self._mined(block.number)
+        return block
 
     def execute_call(self, sender: str, to: str | None, data: bytes, value: int, gas: int | None, gas_price: int = 0,
              access_list: list = ()) -> Executed:
-        """eth_call: run at the head's state (in the pending block's environment) and leave nothing."""
+        """eth_call: run at the head's state (in the pending block's environment) and leave nothing.
+        A creation (`to` None) answers what its init code returns, as geth's eth_call does: the
+        code runs as the code of the address it would create (revm's deploy returns no output)."""
+        gas = GAS_LIMIT if gas is None else gas
+        sender = to_checksum_address(sender)
+        if to is not None:
+            return self._trial(sender, to_checksum_address(to), data, value, gas, gas_price, access_list)[0]
+        from eth._utils.address import generate_contract_address
+
+        target = to_checksum_address(generate_contract_address(to_canonical_address(sender), self.nonce(sender)))
+        was = self.account_info(target)
+        self.evm.insert_account_info(target, self._AccountInfo(balance=was.balance, nonce=was.nonce, code=data or None))
+        try:
+            executed = self._trial(sender, target, b"", value, gas, gas_price, access_list)[0]
+        finally:
+            self.evm.insert_account_info(target, was)
+        return executed
+
+    def _trial(self, sender: str, to: str | None, data: bytes, value: int, gas: int, gas_price: int,
+               access_list: Any) -> tuple[Executed, int]:
+        """Execute in the pending block's environment and leave nothing: (what ran, gas refunded)."""
         pending = self.pending()
         self._set_env(pending.number, pending.timestamp, pending.base_fee)
-        gas = GAS_LIMIT if gas is None else gas
-        return self._bracket(lambda: self._run(to_checksum_address(sender), to and to_checksum_address(to),
-                                               data, value, gas, gas_price, list(access_list))[0])
+        return self._bracket(lambda: self._run(sender, to, data, value, gas, gas_price, list(access_list)))
 
     def estimate_gas(self, sender: str, to: str | None, data: bytes, value: int, access_list: list = ()) -> int:
         """geth's DoEstimateGas (as node.eth.geth_execution.geth_gas_estimate does it on py-evm)."""
@@ -598,6 +655,7 @@ class RevmDevchain(Chain):
             InsufficientFundsForTransfer,
         )
 
+        sender, to = to_checksum_address(sender), to and to_checksum_address(to)
         if value and self.eth_balance(sender) < value:
             raise InsufficientFundsForTransfer("insufficient funds for transfer")
         floor_tx = _Floor(data, to is None, access_list)
@@ -605,20 +663,19 @@ class RevmDevchain(Chain):
 
         def passes(gas: int) -> bool:
             try:
-                return self.execute_call(sender, to, data, value, gas, 0, access_list).success
+                return self._trial(sender, to, data, value, gas, 0, access_list)[0].success
             except TransactionFailed:
                 return False
 
         if to is not None and not data and not self.code(to) and passes(TX_GAS):
             return TX_GAS
         hi = GAS_LIMIT
-        pending = self.pending()
-        self._set_env(pending.number, pending.timestamp, pending.base_fee)
-        executed, refunded = self._bracket(lambda: self._run(to_checksum_address(sender), to and to_checksum_address(to),
-                                                             data, value, hi, 0, list(access_list)))
+        executed, refunded = self._trial(sender, to, data, value, hi, 0, access_list)
+        if executed.error == "out of gas":
+            raise TransactionFailed(f"gas required exceeds allowance ({hi})")
         if not executed.success:
-            failed = TransactionFailed(_reason_of(executed.output))
-            failed.output = executed.output
+            failed = TransactionFailed(_reason_of(executed.output) if executed.error is None else executed.error)
+            failed.output = executed.output if executed.error is None else None
             raise failed
         used = max(executed.gas_used, floor)
         lo = used - 1
@@ -729,6 +786,24 @@ class _StoreView:
 class _Backend:
     def __init__(self, chain: RevmDevchain):
         self.chain = _StoreView(chain)
+
+
+_HALTS = {"OutOfGas": "out of gas", "InvalidFEOpcode": "invalid opcode: INVALID", "OpcodeNotFound": "invalid opcode",
+          "InvalidJump": "invalid jump destination", "StackUnderflow": "stack underflow",
+          "StackOverflow": "stack limit reached 1024 (1023)", "CallTooDeep": "max call depth exceeded",
+          "OutOfFunds": "insufficient balance for transfer", "CreateCollision": "contract address collision",
+          "CreateContractSizeLimit": "max code size exceeded", "StateChangeDuringStaticCall": "write protection",
+          "InvalidEFOpcode": "invalid code: must not begin with 0xef"}
+
+
+def _halt_words(text: str) -> str | None:
+    """geth's error for revm's halt in `text`; None for a revert (the caller has its data)."""
+    if _REVERT.search(text):
+        return None
+    for name, words in _HALTS.items():
+        if f"reason: {name}" in text:
+            return words
+    return text
 
 
 def _revert_output(exc: RuntimeError) -> bytes:

@@ -105,7 +105,9 @@ class RevmMethods:
         try:
             executed = self.chain.execute_call(sender, to, data, value, gas, 0, access)
         except TransactionFailed as exc:
-            raise _error(str(exc)) from None
+            raise _error(exc.reason) from None
+        if executed.error is not None:
+            raise _error(executed.error)  # a halt: geth's words, no data
         if not executed.success:
             raise _reverted(executed.output)
         return "0x" + executed.output.hex()
@@ -117,7 +119,7 @@ class RevmMethods:
         try:
             return hex(self.chain.estimate_gas(sender, to, data, value, access))
         except TransactionFailed as exc:
-            raise _reverted(exc.output) if getattr(exc, "output", None) is not None else _error(str(exc)) from None
+            raise _reverted(exc.output) if getattr(exc, "output", None) is not None else _error(exc.reason) from None
         except ChainError as exc:
             raise RpcError(-32000, str(exc)) from None
 

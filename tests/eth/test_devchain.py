@@ -9,14 +9,14 @@ import requests
 from node.eth import JsonRpcChain, attach_protocol
 
 from ..conftest import TEST_PARAMS
-from .devchain_process import devchain_process
+from .devchain_process import BACKENDS, devchain_process
 
 pytestmark = pytest.mark.devchain
 
 
-@pytest.fixture(scope="module")
-def devchain(tmp_path_factory):
-    with devchain_process(tmp_path_factory.mktemp("devchain")) as running:
+@pytest.fixture(scope="module", params=BACKENDS)
+def devchain(tmp_path_factory, request):
+    with devchain_process(tmp_path_factory.mktemp("devchain"), backend=request.param) as running:
         yield running
 
 
@@ -100,4 +100,4 @@ def test_plain_web3_client_sees_contract_logic_error(devchain, protocol, account
 
 # The smoke subset of the contract suite, collected here so it runs on this module's
 # devchain-backed `chain` and `protocol` fixtures.
-from ..contracts.test_smoke import *  # noqa: E402,F401,F403
+from ..contracts.test_smoke import *

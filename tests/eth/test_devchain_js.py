@@ -20,7 +20,7 @@ import pytest
 from node.eth.chain import dev_accounts
 from node.eth.compiler import compile_contract
 
-from .devchain_process import devchain_process
+from .devchain_process import BACKENDS, devchain_process
 
 pytestmark = pytest.mark.devchain
 
@@ -64,9 +64,9 @@ def js_dir(request) -> Path:
     return where
 
 
-@pytest.fixture(scope="module")
-def devchain(tmp_path_factory):
-    with devchain_process(tmp_path_factory.mktemp("devchain-js")) as running:
+@pytest.fixture(scope="module", params=BACKENDS)
+def devchain(tmp_path_factory, request):
+    with devchain_process(tmp_path_factory.mktemp("devchain-js"), backend=request.param) as running:
         yield running
 
 

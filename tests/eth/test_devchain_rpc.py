@@ -11,7 +11,7 @@ from web3 import Web3
 from node.eth.chain import dev_accounts
 from node.eth.compiler import compile_contract
 
-from .devchain_process import devchain_process
+from .devchain_process import BACKENDS, devchain_process
 
 pytestmark = pytest.mark.devchain
 
@@ -19,9 +19,9 @@ TRANSFER = "0x" + keccak(text="Transfer(address,address,uint256)").hex()
 ZERO_TOPIC = "0x" + "00" * 32
 
 
-@pytest.fixture(scope="module")
-def devchain(tmp_path_factory):
-    with devchain_process(tmp_path_factory.mktemp("devchain-rpc")) as running:
+@pytest.fixture(scope="module", params=BACKENDS)
+def devchain(tmp_path_factory, request):
+    with devchain_process(tmp_path_factory.mktemp("devchain-rpc"), backend=request.param) as running:
         yield running
 
 

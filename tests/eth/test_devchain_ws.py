@@ -12,9 +12,10 @@ from eth_utils import to_checksum_address
 from websockets.exceptions import ConnectionClosedError
 from websockets.sync.client import connect
 
-from node.eth.chain import EmbeddedChain
 from node.eth.devchain import DevchainRpc
 from node.eth.devchain_server import MAX_BODY_BYTES, make_server
+
+from .devchain_process import BACKENDS, chain_on
 
 TOPIC_A, TOPIC_B = "0x" + "a0" * 32, "0x" + "b0" * 32
 EMIT_A = to_checksum_address("0x" + "ea" * 20)
@@ -26,9 +27,9 @@ def emitter(topic: str) -> str:
     return "0x7f" + topic[2:] + "6000" + "6000" + "a1" + "00"
 
 
-@pytest.fixture(scope="module")
-def server():
-    rpc = DevchainRpc(EmbeddedChain(2))
+@pytest.fixture(scope="module", params=BACKENDS)
+def server(request):
+    rpc = DevchainRpc(chain_on(request.param, 2))
     srv = make_server(rpc, "127.0.0.1", 0)
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()

@@ -27,7 +27,7 @@ from node.eth.payments import ProtocolBroker, ProtocolChainView
 from node.eth.txmanager import DEADLINE_EXCEEDED, TransactionTimeout
 
 from ..contracts.test_smoke import ONE, pp_of, winning_ticket
-from .devchain_process import devchain_process
+from .devchain_process import BACKENDS, devchain_process
 
 pytestmark = pytest.mark.devchain
 
@@ -35,9 +35,9 @@ ETH = 10**18
 TX_TIMEOUT = 1.0  # seconds: the first send is given up on quickly
 
 
-@pytest.fixture(scope="module")
-def devchain(tmp_path_factory):
-    with devchain_process(tmp_path_factory.mktemp("devchain")) as running:
+@pytest.fixture(scope="module", params=BACKENDS)
+def devchain(tmp_path_factory, request):
+    with devchain_process(tmp_path_factory.mktemp("devchain"), backend=request.param) as running:
         yield running
 
 
@@ -109,8 +109,8 @@ def signed_transfer(chain, sender, to, nonce, fee_cap, tip, value=1):
 # --- (a) the pending pool through JSON-RPC -----------------------------------------------------
 def test_pending_pool_underpriced_replacement_refused_bumped_one_mined(url, chain, accounts):
     a, b = accounts[5], accounts[6]
-    count = lambda tag: int(rpc(url, "eth_getTransactionCount", a.address, tag)["result"], 16)  # noqa: E731
-    block = lambda: int(rpc(url, "eth_blockNumber")["result"], 16)  # noqa: E731
+    count = lambda tag: int(rpc(url, "eth_getTransactionCount", a.address, tag)["result"], 16)
+    block = lambda: int(rpc(url, "eth_blockNumber")["result"], 16)
     automine_off(url)
     start, nonce, b_balance = block(), count("latest"), chain.eth_balance(b.address)
     fee_cap, tip = 3 * 10**9, 10**9
