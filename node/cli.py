@@ -105,7 +105,8 @@ def cmd_devnet(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
                           price_per_pixel=Fraction(args.price_per_pixel), ticket_ev=args.ticket_ev,
                           broken_runners=args.broken_runners, slow_transcoders=args.slow_transcoders,
                           lying_transcoders=args.lying_transcoders, deposit=int(args.deposit * 10**18),
-                          reserve=int(args.reserve * 10**18), live_model=args.live_model)
+                          reserve=int(args.reserve * 10**18), live_model=args.live_model,
+                          byoc_price=args.byoc)
 
     def ready(net) -> None:
         for name, url in net.urls.items():
@@ -121,6 +122,14 @@ def cmd_devnet(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         if config.live_model and "remote-signer" in net.urls:
             print(f"live: start_lv2v(None, StartJobRequest(model_id={config.live_model!r}), "
                   f"signer_url={net.urls['remote-signer']!r})  (the livepeer-gateway SDK; see the README)")
+        if config.byoc_price is not None:
+            from node.core.byoc import JobRequest, job_request_header
+            from node.devnet import BYOC_SECRET
+
+            job = job_request_header(JobRequest(request="{}", parameters="{}", capability="image-filter",
+                                                timeout_seconds=30))
+            print(f"byoc: curl -s -X POST {net.urls['gateway']}/process/request/sepia -H 'Livepeer: {job}' "
+                  f"--data-binary @image.png -o sepia.png  (workers register with -orchSecret {BYOC_SECRET})")
         print(f"devnet listening on {net.urls['gateway']}", flush=True)
         print("running; Ctrl-C to stop", flush=True)
 
@@ -173,6 +182,9 @@ def build_argparse() -> argparse.ArgumentParser:
     net.add_argument("--lying-transcoders", type=non_negative_int, default=0,
                      help="orchestrators (after the slow ones) that report twice the pixels they transcoded, "
                      "to see the gateway's local verification (-localVerify) find a PixelMismatch and swap")
+    net.add_argument("--byoc", type=int, default=None, metavar="WEI",
+                     help="serve the example BYOC capability image-filter on every orchestrator at WEI per "
+                          "second (docs/byoc.md)")
     net.add_argument("--live-model", default="noop", metavar="MODEL",
                      help="the live-video-to-video model each orchestrator's live runner serves (default noop: "
                           "frames passed through; a diffusion model id runs image-to-image per frame in --mode real; "

@@ -23,6 +23,7 @@ log = logging.getLogger("lpnode.devnet")
 
 ETH = 10**18
 LIVE = "live-video-to-video"
+BYOC_SECRET = "devnet-secret"  # the orchestrators' -orchSecret for BYOC workers (lpnode byoc-worker)
 
 
 @dataclass
@@ -51,6 +52,9 @@ class DevnetConfig:
     # orchestrators (after the slow ones) that report twice the pixels they transcoded (failure drills:
     # the gateway's local verification finds "PixelMismatch" and swaps)
     lying_transcoders: int = 0
+    # BYOC: each orchestrator takes registrations with BYOC_SECRET and serves the example image
+    # filter (node.worker.byoc.examples) at this price, wei per second (None: no BYOC worker)
+    byoc_price: int | None = None
 
 
 class Devnet:
@@ -167,11 +171,27 @@ class Devnet:
         tls = server_context(*new_cert(self.tls_dir / f"orchestrator-{index}", cfg.host))
         self.servers.append(await serve_orchestrator(node, cfg.host, port, private_key=account.key,
                                                      transcode=transcode, runners=runners,
-                                                     ssl_context=tls))
+                                                     ssl_context=tls, byoc_secret=BYOC_SECRET))
+        if cfg.byoc_price is not None:
+            await self.start_byoc_worker(uri, cfg.byoc_price)
         threading.Thread(target=self._duties, args=(node, account), daemon=True).start()
         self.urls[f"orchestrator-{index}"] = uri
         self.orchestrator_nodes.append(node)
         return node
+
+    async def start_byoc_worker(self, orchestrator: str, price: int) -> None:
+        """The example BYOC capability, registered with `orchestrator` as a worker process would."""
+        import httpx
+
+        from node.net.serving import serve_in_thread
+        from node.worker.byoc.app import create_app, register
+        from node.worker.byoc.examples import ImageFilter
+
+        cap = ImageFilter()
+        _, port = serve_in_thread(create_app(cap), self.config.host)
+        async with httpx.AsyncClient(verify=False) as client:  # the orchestrator's self-signed TLS
+            await register(client, orchestrator, BYOC_SECRET,
+                           cap.registration(f"http://{self.config.host}:{port}", price_per_unit=price))
 
     def _duties(self, node, account) -> None:
         while not self.stopping.wait(self.config.block_time):

@@ -119,7 +119,7 @@ class OrchestratorService(pb_grpc.OrchestratorServicer):
 
 def create_http_app(node: OrchestratorNode, *, transcode: Callable | None, runners: dict[str, str],
                     remote: RemoteTranscoders | None = None, ai_workers: RemoteAIWorkers | None = None,
-                    private_key: bytes | None = None) -> FastAPI:
+                    private_key: bytes | None = None, byoc_secret: str | None = None) -> FastAPI:
     """`transcode(segment bytes, profiles) -> list[(bytes, pixels)]` runs a segment locally (None:
     this orchestrator does not transcode); `runners` maps a pipeline to its AI runner's base URL;
     `private_key` (on-chain) signs each segment's renditions (TranscodeData.sig)."""
@@ -163,7 +163,9 @@ def create_http_app(node: OrchestratorNode, *, transcode: Callable | None, runne
     app.mount(TRICKLE_PATH.rstrip("/"), trickle)
 
     # BYOC: capabilities registered by workers with the orchestrator secret (node.orchestrator.byoc)
-    byoc = app.state.byoc = ByocOrchestrator(node, remote.secret if remote is not None else "")
+    if byoc_secret is None:  # -orchSecret, as the remote transcoders and AI workers use it
+        byoc_secret = remote.secret if remote is not None else ""
+    byoc = app.state.byoc = ByocOrchestrator(node, byoc_secret)
     app.include_router(byoc_router(byoc))
 
     @app.post("/segment")
@@ -390,7 +392,7 @@ def _b64(data: bytes) -> str:
 async def serve_orchestrator(node: OrchestratorNode, host: str, port: int, *, private_key: bytes | None,
                              transcode: Callable | None, runners: dict[str, str],
                              remote: RemoteTranscoders | None = None, ai_workers: RemoteAIWorkers | None = None,
-                             ssl_context=None):
+                             ssl_context=None, byoc_secret: str | None = None):
     """Start gRPC and HTTP on private ports behind one demuxed public port (TLS when ssl_context is
     given, node.net.tls); returns a stopper."""
     import uvicorn
@@ -406,7 +408,7 @@ async def serve_orchestrator(node: OrchestratorNode, host: str, port: int, *, pr
     grpc_port = grpc_server.add_insecure_port("127.0.0.1:0")
     await grpc_server.start()
     app = create_http_app(node, transcode=transcode, runners=runners, remote=remote, ai_workers=ai_workers,
-                          private_key=private_key)
+                          private_key=private_key, byoc_secret=byoc_secret)
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
     http_server = uvicorn.Server(config)
     http_task, http_port = await start_serving(http_server)
