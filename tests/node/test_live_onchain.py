@@ -17,6 +17,7 @@ import contextlib
 import dataclasses
 import io
 import logging
+import re
 import time
 from fractions import Fraction
 
@@ -25,16 +26,16 @@ import pytest
 httpx = pytest.importorskip("httpx")
 av = pytest.importorskip("av")
 
-from eth_account import Account  # noqa: E402
+from eth_account import Account
 
-from node.core.capabilities import Capability, ai_job_capabilities  # noqa: E402
-from node.core.pricing import LIVE_VIDEO_UNITS_PER_SECOND  # noqa: E402
-from node.net import wire  # noqa: E402
-from node.net.headers import decode_payment_header, encode_payment_header  # noqa: E402
-from node.net.proto import lp_rpc_pb2 as pb  # noqa: E402
-from node.net.proto import lp_rpc_pb2_grpc as pb_grpc  # noqa: E402
-from node.net.trickle import TricklePublisher, TrickleSubscriber  # noqa: E402
-from node.net.trickle.errors import EndOfStream, StreamNotFound, TrickleError  # noqa: E402
+from node.core.capabilities import Capability, ai_job_capabilities
+from node.core.pricing import LIVE_VIDEO_UNITS_PER_SECOND
+from node.net import wire
+from node.net.headers import decode_payment_header, encode_payment_header
+from node.net.proto import lp_rpc_pb2 as pb
+from node.net.proto import lp_rpc_pb2_grpc as pb_grpc
+from node.net.trickle import TricklePublisher, TrickleSubscriber
+from node.net.trickle.errors import EndOfStream, StreamNotFound, TrickleError
 
 pytestmark = pytest.mark.devchain
 
@@ -349,7 +350,7 @@ def test_forged_replayed_misdirected_and_expired_live_payments_are_refused_and_n
         client = SignerClient(net.urls["remote-signer"], orch)
         try:
             mid = (await client.start(type="lv2v"))["manifest_id"]  # 60 s up front, no input: no charges
-            balance = lambda: node.receiver.balances.balance(gateway, mid)  # noqa: E731
+            balance = lambda: node.receiver.balances.balance(gateway, mid)
             before_state = client.state
             signed = await client.sign(type="lv2v")
             assert signed.status_code == 200, signed.text
@@ -390,8 +391,8 @@ def test_forged_replayed_misdirected_and_expired_live_payments_are_refused_and_n
             expiry = decode_payment_header(stale["Livepeer-Payment"]).ticket_params.expiration_block
             await wait_until(lambda: node.chain.last_seen_block() >= expiry, 30, "the params to expire")
             await refused("expired params", stale)
-            from node.net.headers import SegMetadata, encode_segment_header
             from node.core.keccak import keccak
+            from node.net.headers import SegMetadata, encode_segment_header
 
             stranger = encode_segment_header(SegMetadata(mid, 0, keccak(b""), capabilities=CAPS), bytes([0x77]) * 32)
             await refused("seg creds of another key", {**await fresh(), "Livepeer-Segment": stranger})
@@ -407,8 +408,9 @@ def test_forged_replayed_misdirected_and_expired_live_payments_are_refused_and_n
     assert results["zeroed signatures"] == (400, "invalid ticket signature"), results
     # go's ProcessPayment asks first whether the tickets' recipient is an active orchestrator (the
     # validator's "invalid ticket recipient" follows for one that is): the gateway's address is not
-    assert results["another recipient"] == (400, f"orchestrator {gateway} is inactive in round "
-                                                 f"{net.protocol.current_round()}, cannot process payments"), results
+    assert results["another recipient"][0] == 400, results
+    assert re.fullmatch(f"orchestrator {gateway} is inactive in round [0-9]+, cannot process payments",
+                        results["another recipient"][1]), results
     assert results["expired params"] == (400, "TicketParams expired"), results
     assert results["seg creds of another key"][0] == 403, results
     assert net.metric("orchestrator-0", "payment_recv_errors_total") - errors0 >= 5
