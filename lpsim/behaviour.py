@@ -7,6 +7,7 @@ lpsim.delegator), so a scenario that names no policy runs exactly as before.
 from __future__ import annotations
 
 import csv
+from functools import cached_property
 from pathlib import Path
 
 from node.eth import TransactionFailed
@@ -15,6 +16,32 @@ from . import policies as pol
 from .results import POLICY_ACTIONS_FILE as ACTIONS_FILE
 
 LPT_F = 1e18
+
+
+class ChainDelegatorObservation(pol.DelegatorObservation):
+    """A DelegatorObservation whose chain fields (bonded, pending_fees, delegate, balance,
+    unbonding) are read from the contracts when a policy first uses one of them, all at once.
+    Most delegators sit most rounds out (a policy's inertia draw comes first), and an observation
+    that nobody reads then costs no contract call; one that is read is what the eager one was."""
+
+    def __init__(self, behaviour: "Behaviour", d, round_: int, net: pol.Network) -> None:
+        for name, value in (("name", d.name), ("network", net), ("rng", d.policy_rng),
+                            ("_source", (behaviour, d, round_))):
+            object.__setattr__(self, name, value)
+
+    @cached_property
+    def _state(self) -> tuple:
+        behaviour, d, round_ = self._source
+        return behaviour.delegator_state(d, round_)
+
+    def read(self) -> None:
+        self._state  # noqa: B018 (read now)
+
+    bonded = property(lambda self: self._state[0])
+    pending_fees = property(lambda self: self._state[1])
+    delegate = property(lambda self: self._state[2])
+    balance = property(lambda self: self._state[3])
+    unbonding = property(lambda self: self._state[4])
 
 
 class Behaviour:
@@ -91,18 +118,25 @@ class Behaviour:
     # ------------------------------------------------------------------ delegators
 
     def delegator_round(self, d, round_: int, net: pol.Network) -> None:
+        if self.locks.get(d.address):
+            self._withdraw_matured(d, round_)
+        obs = ChainDelegatorObservation(self, d, round_, net)
+        actions = pol.decide(d.policy_spec.function, obs, d.policy_spec.params, pol.DELEGATOR_ACTIONS)
+        if actions:
+            obs.read()  # what the delegator saw before acting, whether its policy looked or not
+        for action in actions:
+            self._delegator_action(d, round_, action, obs)
+
+    def delegator_state(self, d, round_: int) -> tuple:
+        """(pending stake, pending fees, delegate's name, free balance, unbonding), LPT/ETH floats."""
         p = self.world.protocol
         bm = p.BondingManager
-        self._withdraw_matured(d, round_)
         bonded, _, delegate, *_ = bm.getDelegator(d.address)
         pending = bm.pendingStake(d.address, round_) if bonded else 0
         unbonding = sum(bm.getDelegatorUnbondingLock(d.address, i)[0] for i in self.locks.get(d.address, ()))
-        obs = pol.DelegatorObservation(
-            d.name, net, pending / LPT_F, bm.pendingFees(d.address, round_) / 1e18 if bonded else 0.0,
-            self.names.get(delegate) if pending else None, p.LivepeerToken.balanceOf(d.address) / LPT_F,
-            unbonding / LPT_F, d.policy_rng)
-        for action in pol.decide(d.policy_spec.function, obs, d.policy_spec.params, pol.DELEGATOR_ACTIONS):
-            self._delegator_action(d, round_, action, obs)
+        return (pending / LPT_F, bm.pendingFees(d.address, round_) / 1e18 if bonded else 0.0,
+                self.names.get(delegate) if pending else None, p.LivepeerToken.balanceOf(d.address) / LPT_F,
+                unbonding / LPT_F)
 
     def _delegator_action(self, d, round_: int, action, obs: pol.DelegatorObservation) -> None:
         p = self.world.protocol

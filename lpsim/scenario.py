@@ -366,6 +366,12 @@ PolicyField = Annotated[Optional[policies.PolicySpec], PlainValidator(_policy),
                         _serialized(lambda p: p and {"name": p.name, "params": dict(p.params)})]
 
 
+class ByocCapability(Section):
+    """A BYOC capability an orchestrator's worker registers (go's /capability/register)."""
+
+    capacity: Int = Field(1, ge=1)
+
+
 class OrchestratorGroup(Group):
     stake: LptDistribution = "1000 LPT"
     reward_cut: Ratio = 0.1
@@ -387,6 +393,8 @@ class OrchestratorGroup(Group):
     registered_at_start: bool = True
     # running cost in USD per 30.44-day month, for the summary's profitability (lpsim.economics)
     cost_usd_per_month: Optional[float] = Field(None, ge=0)
+    # BYOC capabilities its workers register (name -> capacity); the price is the byoc workload's
+    byoc: dict[Annotated[str, Field(min_length=1)], ByocCapability] = {}
 
     @field_validator("pipelines", mode="before")
     @classmethod
@@ -537,7 +545,28 @@ class LiveAIWorkload(Workload):
     payment_interval: PositiveSeconds = "5 s"
 
 
-AnyWorkload = Annotated[Union[TranscodingWorkload, BatchAIWorkload, LiveAIWorkload], Field(discriminator="type")]
+class ByocWorkload(Workload):
+    """Bring-your-own-container jobs arrive by `arrival`, each running `job_duration` (cut at
+    `timeout`, go's timeout_seconds) on an orchestrator whose worker registered `capability` at
+    `price_per_second`; `streaming` answers as server-sent events (lpsim.byoc)."""
+
+    type: Literal["byoc"]
+    capability: str = Field(min_length=1)
+    price_per_second: Price
+    job_duration: DurationDistribution = "10 s"
+    timeout: PositiveSeconds = "30 s"
+    mode: Literal["batch", "streaming"] = "batch"
+
+    @field_validator("timeout")
+    @classmethod
+    def _whole_seconds(cls, value: float) -> float:
+        if value != int(value):  # go's timeout_seconds is an integer
+            raise ValueError(f"must be whole seconds (got {units.plain(value)} s)")
+        return value
+
+
+AnyWorkload = Annotated[Union[TranscodingWorkload, BatchAIWorkload, LiveAIWorkload, ByocWorkload],
+                        Field(discriminator="type")]
 
 
 class GatewayGroup(Group):
@@ -817,8 +846,22 @@ class Scenario(Section):
         none runs would only fail, job after job (the engine's SimOrchestrator.can_run rule)."""
         offered = {(name, None if name == TRANSCODING else p.model_id)
                    for group in self.orchestrators for name, p in group.pipelines.items()}
+        byoc_offered = {name for group in self.orchestrators for name in group.byoc}
+        byoc_prices: dict[str, Fraction] = {}
         for i, gateway in enumerate(self.gateways):
             for j, work in enumerate(gateway.demand):
+                if work.type == "byoc":
+                    if work.capability not in byoc_offered:
+                        runs = ", ".join(sorted(byoc_offered)) or "none"
+                        raise FieldError(f"no orchestrator runs the BYOC capability {work.capability!r}, so every "
+                                         f"job would fail (orchestrators' byoc capabilities: {runs})",
+                                         ("gateways", i, "demand", j, "capability"))
+                    price = byoc_prices.setdefault(work.capability, work.price_per_second)
+                    if price != work.price_per_second:  # one registration per capability and orchestrator
+                        raise FieldError(f"{work.capability!r} is priced {price} wei per second by "
+                                         "another byoc workload: a capability has one price",
+                                         ("gateways", i, "demand", j, "price_per_second"))
+                    continue
                 pipeline = {"transcoding": TRANSCODING, "live_ai": "live-video-to-video"}.get(work.type, None) \
                     or work.pipeline
                 model = None if pipeline == TRANSCODING else work.model_id
@@ -827,6 +870,21 @@ class Scenario(Section):
                     wanted = f"{pipeline} with model {model}" if model else pipeline
                     raise FieldError(f"no orchestrator runs {wanted}, so every job would fail (the orchestrators "
                                      f"run: {', '.join(runs)})", ("gateways", i, "demand", j))
+        return self
+
+    @model_validator(mode="after")
+    def _recorded_parameters(self) -> "Scenario":
+        """A run from the recorded network gets the day's parameters written into chain.params
+        (where the file does not set them), so the resolved scenario says what ran, and a copy
+        with overrides (a sweep point) keeps them instead of falling back to the defaults."""
+        if self.start is None or self.start.from_network is None:
+            return self
+        given = self.chain.params
+        resolved = self.start.protocol_params(self.chain.protocol_params(), given)
+        recorded = {k: getattr(resolved, k) for k in ("inflation", "num_active_transcoders")
+                    if k not in given.model_fields_set}
+        if recorded:
+            object.__setattr__(self, "chain", self.chain.model_copy(update={"params": given.model_copy(update=recorded)}))
         return self
 
     @model_validator(mode="after")

@@ -101,3 +101,10 @@ def test_entrants_come_out_of_the_recorded_unbonded_supply():
     assert p.LivepeerToken.totalSupply() == day.total_supply_wei
     assert p.BondingManager.getTotalBonded() == day.bonded_wei
     assert p.LivepeerToken.balanceOf(sim.delegators[-1].address) == 5000 * LPT
+
+
+def test_the_recorded_parameters_survive_overrides():
+    sc = parse_scenario(TEXT).with_overrides({"chain.params.inflation_change": 700})
+    assert sc.protocol_params().inflation == network_day("2024-06-01").inflation_ppb
+    assert sc.protocol_params().inflation_change == 700
+    assert "inflation: 472000" in parse_scenario(TEXT).to_yaml()  # the resolved scenario says what ran
