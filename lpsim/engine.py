@@ -20,6 +20,7 @@ from node.eth import TransactionFailed
 
 from . import metric_names as m
 from .behaviour import Behaviour
+from .byoc import BYOC, ByocJobSpec, SimByoc
 from .network_start import date_of_round, network_day, scale_stakes
 from .compute import RealCompute
 from .delegator import SimDelegator
@@ -112,6 +113,10 @@ class Simulation:
             failure_rate=g.failure_rate, reward_policy=g.reward, service_uri=g.service_uri_for(i),
             redeem_gas=self.scenario.chain.redeem_gas, rng=tree.generator("work"), randbytes=tree.randbytes("seeds"),
             recover=self._recover)
+        if g.byoc:  # its workers register each capability at the price the byoc workloads give it
+            prices = {w.capability: w.price_per_second for gw in self.scenario.gateways for w in gw.demand
+                      if w.type == BYOC}
+            o.byoc = SimByoc(o, {n: (c.capacity, prices.get(n, Fraction(0))) for n, c in g.byoc.items()})
         o.genesis_stake = int(g.stake.sample(rng))
         o.policy_spec, o.policy_rng = g.policy, self.tree.generator("policy", name)
         o.registered_at_start = g.registered_at_start
@@ -146,6 +151,10 @@ class Simulation:
             return Workload(m.LIVE_AI, arrival, w.start, stop, pipeline="live-video-to-video",
                             model_id=w.model_id, stream_duration=w.session_duration,
                             payment_interval=w.payment_interval)
+        if w.type == BYOC:
+            return Workload(BYOC, arrival, w.start, stop, pipeline=w.capability,
+                            byoc=ByocJobSpec(w.capability, w.price_per_second, w.job_duration, int(w.timeout),
+                                             w.mode == "streaming"))
         return Workload(m.BATCH_AI, arrival, w.start, stop, pipeline=w.pipeline, model_id=w.model_id,
                         request=dict(w.request))
 

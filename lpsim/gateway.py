@@ -37,6 +37,7 @@ from node.core.sessions import (AUTH_TOKEN_VALID_PERIOD, SegmentAction, SegmentA
 from node.eth import Account
 
 from . import metric_names as m
+from .byoc import run_job as byoc_job
 from .orchestrator import Offer, Served, SimOrchestrator
 from .world import World
 
@@ -70,6 +71,7 @@ class Workload:
     segment_duration: float = 2.0
     renditions: tuple = ()  # lpsim.scenario.VideoProfile (the pricing rules' PixelProfile)
     request: dict | None = None  # batch AI request fields
+    byoc: Any = None  # lpsim.byoc.ByocJobSpec (byoc jobs)
 
 
 class Network:
@@ -137,6 +139,8 @@ class SimGateway:
                 env.process(self._stream(w))
             elif w.kind == m.LIVE_AI:
                 env.process(self._live_session(w))
+            elif w.byoc is not None:
+                env.process(byoc_job(self, w.byoc))
             else:
                 env.process(self._ai_request(w))
 

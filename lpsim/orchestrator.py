@@ -110,6 +110,7 @@ class SimOrchestrator:
         self.stake = 0  # LPT wei, refreshed each round
         self.online = True  # False while down (a timeline event): answers nothing, calls nothing
         self._back: simpy.Event | None = None
+        self.byoc = None  # lpsim.byoc.SimByoc when its workers register BYOC capabilities
         env.process(self._redemption_loop())
 
     # ------------------------------------------------------------------ genesis

@@ -325,7 +325,7 @@ gateways:
         arrival: {process: poisson, rate: 1}
 """)
     assert found == [
-        "line 5, gateways[0].demand[0].type: must be one of 'transcoding', 'batch_ai', 'live_ai' (got 'streaming')",
+        "line 5, gateways[0].demand[0].type: must be one of 'transcoding', 'batch_ai', 'live_ai', 'byoc' (got 'streaming')",
         "line 8, gateways[0].demand[1].arrival.process: must be one of 'poisson', 'constant' (got 'bursty')",
         "line 10, gateways[0].demand[2].arrival.interval: required",
         "line 14, gateways[0].demand[3].stop: must be after start (300 s <= 600 s)",
