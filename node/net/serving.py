@@ -31,3 +31,16 @@ def serve_in_thread(app, host: str = "127.0.0.1") -> tuple[object, int]:
     while not server.started:
         time.sleep(0.01)
     return server, bound_port(server)
+
+
+def http_protocol(server):
+    """A factory of the started uvicorn `server`'s connection protocol, for connections accepted
+    elsewhere (node.net.demux hands its HTTP/1.1 ones over): served by the same app, counted
+    among the server's connections and closed with them at shutdown."""
+    config = server.config
+
+    def make():
+        return config.http_protocol_class(config=config, server_state=server.server_state,
+                                          app_state=server.lifespan.state)
+
+    return make

@@ -36,7 +36,7 @@ from node.net.headers import (PAYMENT_HEADER, SEGMENT_HEADER, HeaderError, decod
 from node.net.http_client import HTTP_ERRORS, HTTPClient
 from node.net.proto import lp_rpc_pb2 as pb
 from node.net.proto import lp_rpc_pb2_grpc as pb_grpc
-from node.net.serving import start_serving
+from node.net.serving import http_protocol, start_serving
 from node.net.trickle import TrickleServer
 
 from .byoc import ByocOrchestrator, byoc_router
@@ -393,8 +393,9 @@ async def serve_orchestrator(node: OrchestratorNode, host: str, port: int, *, pr
                              transcode: Callable | None, runners: dict[str, str],
                              remote: RemoteTranscoders | None = None, ai_workers: RemoteAIWorkers | None = None,
                              ssl_context=None, byoc_secret: str | None = None):
-    """Start gRPC and HTTP on private ports behind one demuxed public port (TLS when ssl_context is
-    given, node.net.tls); returns a stopper."""
+    """Start gRPC on a private port and HTTP behind one demuxed public port (TLS when ssl_context is
+    given, node.net.tls): HTTP connections are served in this process by the HTTP server's
+    protocol, gRPC ones piped to the gRPC server; returns a stopper."""
     import uvicorn
 
     from node.net.demux import serve_demux
@@ -411,8 +412,8 @@ async def serve_orchestrator(node: OrchestratorNode, host: str, port: int, *, pr
                           private_key=private_key, byoc_secret=byoc_secret)
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
     http_server = uvicorn.Server(config)
-    http_task, http_port = await start_serving(http_server)
-    demux = await serve_demux(host, port, http_port, grpc_port, ssl_context)
+    http_task, _ = await start_serving(http_server)  # its own loopback port stays unused
+    demux = await serve_demux(host, port, http_protocol(http_server), grpc_port, ssl_context)
     _RUNNING.add(grpc_server)  # a grpc.aio server nobody references is collected and stops serving
 
     async def stop():
