@@ -6,15 +6,20 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
+import simpy
 
 from lpsim import metric_names as m
-from lpsim.byoc import BYOC, TIMEOUT, WORKER_ERROR
+from lpsim.byoc import BYOC, TIMEOUT, WORKER_ERROR, ByocJobSpec, SimByoc
 from lpsim.engine import Simulation, run_scenario
 from lpsim.results import load_results
 from lpsim.scenario import ScenarioError, load_scenario, parse_scenario
 from node.core import byoc
+from node.core.balances import Balances
+from node.core.pricing import PriceInfo
 
 GWEI = 10**9
 
@@ -211,3 +216,56 @@ def test_same_seed_same_rows(run, tmp_path):
     run_scenario(parse_scenario(SCENARIO.replace("seed: 3", "seed: 4")), tmp_path)
     assert (tmp_path / "jobs.csv").read_bytes() != (out / "jobs.csv").read_bytes()
 
+
+
+# ------------------------------------------------------------------ one orchestrator's handler
+
+
+G = "0x" + "22" * 20
+
+
+def _orchestrator(env: simpy.Environment, failure_rate=0.0):
+    """The few parts of a SimOrchestrator that SimByoc.process touches (no chain: the jobs here
+    bring no payment, their credit is set directly)."""
+    return SimpleNamespace(world=SimpleNamespace(env=env), online=True, failure_rate=failure_rate,
+                           rng=np.random.default_rng(0), jobs_completed=0, service_uri="https://o:8935",
+                           receiver=SimpleNamespace(balances=Balances(lambda: env.now)))
+
+
+def _process(o, spec, duration, credit_seconds, price=Fraction(10)):
+    service = SimByoc(o, {spec.capability: (2, price)})
+    if credit_seconds:
+        o.receiver.balances.credit(G, spec.capability, credit_seconds * price)
+    proc = o.world.env.process(service.process(None, G, spec, PriceInfo(int(price), 1), duration))
+    o.world.env.run(proc)
+    return proc.value, o.receiver.balances.balance(G, spec.capability), service
+
+
+def _spec(streaming=False, timeout=30, capability="cap"):
+    return ByocJobSpec(capability, Fraction(10), None, timeout, streaming)
+
+
+def test_a_batch_job_is_charged_ceil_elapsed_and_a_late_one_its_timeout():
+    answer, balance, _ = _process(_orchestrator(simpy.Environment()), _spec(), 7.2, credit_seconds=60)
+    assert (answer.status, answer.error, answer.charged, balance) == (200, None, 80, 600 - 80)
+    answer, balance, _ = _process(_orchestrator(simpy.Environment()), _spec(timeout=5), 7.2, credit_seconds=60)
+    assert (answer.status, answer.error, answer.charged, answer.elapsed) == (500, TIMEOUT, 50, 5)
+    answer, _, _ = _process(_orchestrator(simpy.Environment(), failure_rate=1.0), _spec(), 2.5, credit_seconds=60)
+    assert (answer.status, answer.error, answer.charged) == (500, WORKER_ERROR, 30)  # charged all the same
+
+
+def test_no_work_without_a_minute_of_credit():
+    answer, balance, service = _process(_orchestrator(simpy.Environment()), _spec(), 3, credit_seconds=59)
+    assert (answer.status, answer.error, answer.charged, balance) == (400, byoc.ERR_INSUFFICIENT_BALANCE, 0, 590)
+    assert service.registry.available("cap") == 2  # the reserved slot is freed
+
+
+def test_a_stream_debits_every_five_seconds_and_ends_when_the_balance_goes_negative():
+    env = simpy.Environment()
+    answer, balance, _ = _process(_orchestrator(env), _spec(streaming=True, timeout=120), 100, credit_seconds=60)
+    # ticks at 5, 10, ..., 60 s leave 0; the one at 65 s leaves -5 s of credit: "insufficient balance"
+    assert (answer.status, answer.error, answer.elapsed, answer.charged, balance) == \
+        (200, "insufficient balance", 65, 650, -50)
+    env = simpy.Environment()
+    answer, balance, _ = _process(_orchestrator(env), _spec(streaming=True, timeout=120), 12.5, credit_seconds=60)
+    assert (answer.error, answer.elapsed, answer.charged, env.now) == (None, 12.5, 130, 12.5)  # 2 ticks + 3 s
