@@ -65,12 +65,12 @@ def served(loop):
     """served(chain, port, store=None): a redeemer (RedemptionService over the core Redeemer)
     serving on 127.0.0.1:port; yields (service, broker)."""
     @contextmanager
-    def serve(chain, port: int, store=None):
+    def serve(chain, port: int, store=None, ssl_files=None):
         broker = StubBroker()
         monitor = SenderMonitor(O, chain)
         service = RedemptionService(Redeemer(chain, monitor, broker, GAS, store=store), monitor)
         server, _, stopping = asyncio.run_coroutine_threadsafe(
-            serve_redeemer(service, "127.0.0.1", port), loop).result(10)
+            serve_redeemer(service, "127.0.0.1", port, ssl_files), loop).result(10)
         try:
             yield service, broker
         finally:
@@ -245,3 +245,22 @@ def test_a_forwarder_restores_only_its_own_recipients_tickets():
     store.add(winner(nonce=2, recipient=OTHER))
     forwarder = TicketForwarder(RedeemerClient("127.0.0.1:1"), store, claimant=O)
     assert [s.ticket.sender_nonce for s in forwarder.queued()] == [1]
+
+
+def test_over_tls_a_restarted_redeemers_new_certificate_is_pinned_again(chain, served, tmp_path):
+    """go's redeemer serves TLS with a self-signed certificate made afresh at every start: the
+    orchestrator pins the first one it sees and pins again after a failure."""
+    from node.net.tls import new_cert
+
+    port, redeemer_store = free_port(), MemoryTicketStore()
+    with served(chain, port, redeemer_store, new_cert(tmp_path / "first", "127.0.0.1")):
+        client = RedeemerClient(f"https://127.0.0.1:{port}")
+        client.connect()
+        assert client.max_float(G) == 10**17
+    forwarder = TicketForwarder(client, MemoryTicketStore(), claimant=O)
+    forwarder.queue(winner(nonce=1))
+    with served(chain, port, redeemer_store, new_cert(tmp_path / "second", "127.0.0.1")):
+        assert forwarder.forward() == 0  # the old pin fails the handshake: kept, and pinned again
+        assert forwarder.forward() == 1
+    assert redeemer_store.load() == [winner(nonce=1)]
+    client.close()
