@@ -38,6 +38,7 @@ REGISTER_PATH = "/capability/register"
 UNREGISTER_PATH = "/capability/unregister"
 REGISTER_RETRY = 1.0  # s between attempts while the orchestrator is unreachable
 REREGISTER_INTERVAL = 30.0  # s
+SHUTDOWN_GRACE = 2.0  # s
 
 
 def create_app(capability: Capability, token: str = "") -> FastAPI:
@@ -138,8 +139,10 @@ async def serve(capability: Capability, *, host: str, port: int, orch_url: str =
     from node.net.serving import start_serving
 
     await capability.load()
+    # jobs still running at exit get SHUTDOWN_GRACE seconds (a hung handler must not keep it up)
     server = uvicorn.Server(uvicorn.Config(create_app(capability, token), host=host, port=port,
-                                           log_level="warning", lifespan="off"))
+                                           log_level="warning", lifespan="off",
+                                           timeout_graceful_shutdown=SHUTDOWN_GRACE))
     task, bound = await start_serving(server)
     if bound is None:
         raise SystemExit(f"byoc worker: could not listen on {host}:{port}")
