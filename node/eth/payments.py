@@ -87,33 +87,51 @@ class CachedChainView:
     """A ChainView that reads the chain at most once per `ttl` seconds per question, as
     go-livepeer's watchers do (the block poller ticks every -blockPollingInterval; sender info is
     cached and refreshed from events): payments ask for sender funds on every ticket, and a
-    JSON-RPC round trip per ticket would dominate a node's latency. `invalidate()` after a
-    transaction of our own. `_get` decides freshness; the simulator's view (lpsim.world) keys it
-    to the chain's blocks and transactions instead of a TTL."""
+    JSON-RPC round trip per ticket would dominate a node's latency. As go's watchers, a known
+    answer is refreshed in the background once it is `ttl` old and served meanwhile (until it
+    is `max_age` old: then the caller waits for the chain), so the request path does not wait on
+    the chain after the first read of each question. `invalidate()` after a transaction of our
+    own: the next reads wait for fresh answers. `_get` decides freshness; the simulator's view
+    (lpsim.world) keys it to the chain's blocks and transactions instead of a TTL."""
 
-    def __init__(self, base: ProtocolChainView, ttl: float = 1.0, clock=None) -> None:
+    def __init__(self, base: ProtocolChainView, ttl: float = 1.0, clock=None, max_age: float | None = None) -> None:
         import threading
         import time
 
         self.base, self.ttl = base, ttl
+        self.max_age = 5 * ttl if max_age is None else max_age
         self._clock = clock or time.monotonic
         self._cache: dict = {}
+        self._refreshing: set = set()  # keys being re-read in the background
+        self._generation = 0  # bumped by invalidate: a background read begun before it is dropped
         self._lock = threading.Lock()
 
     def invalidate(self) -> None:
         with self._lock:
             self._cache.clear()
+            self._generation += 1
 
     def _get(self, key, read, *args):
         now = self._clock()
         with self._lock:
             hit = self._cache.get(key)
+            generation = self._generation
             if hit is not None and now - hit[0] < self.ttl:
                 return hit[1]
+            if hit is not None and now - hit[0] < self.max_age:
+                if key not in self._refreshing:
+                    self._refreshing.add(key)
+                    _refresh_in_background(self, key, read, args, generation)
+                return hit[1]
         value = read(*args)
-        with self._lock:
-            self._cache[key] = (now, value)
+        self._store(key, value, now, generation)
         return value
+
+    def _store(self, key, value, when: float, generation: int) -> None:
+        with self._lock:
+            self._refreshing.discard(key)
+            if generation == self._generation:
+                self._cache[key] = (when, value)
 
     def last_initialized_round(self) -> int:
         return self._get("round", self.base.last_initialized_round)
@@ -138,3 +156,21 @@ class CachedChainView:
 
     def gas_price(self) -> int:
         return self.base.gas_price()
+
+
+def _refresh_in_background(view: CachedChainView, key, read, args, generation: int) -> None:
+    """Re-read one answer of `view` on a daemon thread; a failed read leaves the old answer, and
+    the next question after `ttl` tries again."""
+    import threading
+
+    def run() -> None:
+        when = view._clock()
+        try:
+            value = read(*args)
+        except Exception:  # noqa: BLE001 - the next question retries; max_age bounds the staleness
+            with view._lock:
+                view._refreshing.discard(key)
+            return
+        view._store(key, value, when, generation)
+
+    threading.Thread(target=run, name="chain-view-refresh", daemon=True).start()
