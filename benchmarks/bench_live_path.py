@@ -9,8 +9,11 @@ MPEG-TS segments (bench_live's segments and pacing) into the gateway's input cha
 gateway's output channel. Output frames are decoded and matched to input frames by pts, so the
 per-frame latency is: input segment holding the frame published → output segment holding it
 received. Baseline: PyAV decode + encode of the same segments alone (bench_live.baseline), same run.
-Then 1, 2, 4, … concurrent streams through the one orchestrator until frames drop.
-`python benchmarks/bench_live_path.py [--seconds 4] [--max-sessions 4]`
+Then 1, 2, 4, … concurrent streams through the one orchestrator until frames drop; the orchestrator
+has one live runner per stream (go's one runner container per unit of capacity), each in-process,
+so every stream's decode, noop and encode share this machine's cores. Per session count: frames
+in (published after the runner joined) and out, per stream.
+`python benchmarks/bench_live_path.py [--seconds 4] [--max-sessions 4] [--first-sessions 1]`
 """
 from __future__ import annotations
 
@@ -43,7 +46,8 @@ LATE = 3.0  # seconds after the last input segment: a frame not out by then coun
 
 @contextlib.asynccontextmanager
 async def live_path(capacity: int):
-    """The gateway's base URL, in front of one paid orchestrator whose live runner is node.worker.live (noop)."""
+    """The gateway's base URL, in front of one paid orchestrator with `capacity` live runners of
+    node.worker.live (noop), lent one per session."""
     import httpx
     from eth_account import Account
 
@@ -63,14 +67,16 @@ async def live_path(capacity: int):
     chain.fund(Account.from_key(G_KEY).address, deposit=10**18, reserve=10**18)
     o = Account.from_key(O_KEY).address
     chain.active.add(o)
-    async with served(runner_app(LiveRunner(NoopPipeline()))) as runner_url:
+    async with contextlib.AsyncExitStack() as runners:
+        runner_urls = [await runners.enter_async_context(served(runner_app(LiveRunner(NoopPipeline()))))
+                       for _ in range(capacity)]
         port = free_port()
         config = OrchestratorConfig(f"http://127.0.0.1:{port}", price_per_unit=Fraction(3), transcoding=False,
                                     auto_adjust_price=False,
-                                    ai_models=[AIModelConfig(LIVE, "noop", url=runner_url, capacity=capacity)])
+                                    ai_models=[AIModelConfig(LIVE, "noop", capacity=capacity)])
         node = OrchestratorNode(config, address=o, chain=chain, broker=StubBroker())
         _, stop_o = await serve_orchestrator(node, "127.0.0.1", port, private_key=O_KEY, transcode=None,
-                                             runners={LIVE: runner_url})
+                                             runners={LIVE: runner_urls})
         gateway = GatewayNode([config.service_uri], account=Account.from_key(G_KEY), chain=chain)
         app = gateway_app(gateway, ())
         gport, stop_g = await serve_app(app)
@@ -127,7 +133,7 @@ async def stream(base: str, client, name: str, segs: list[bytes], in_pts: list[l
     # sustained output rate: frames after the first output segment over the time since it arrived
     t = sorted(received.values())
     fps = (len(t) - SEG_FRAMES) / (t[-1] - t[0]) if len(t) > SEG_FRAMES and t[-1] > t[0] else 0.0
-    return {"lat": lat, "fps": fps, "warm": len(warm),
+    return {"lat": lat, "fps": fps, "warm": len(warm), "in": n_frames - len(warm), "out": len(lat),
             "lost": n_frames - len(warm) - len(lat)}
 
 
@@ -140,6 +146,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=4)
     ap.add_argument("--max-sessions", type=int, default=4)
+    ap.add_argument("--first-sessions", type=int, default=1, help="the sweep's first session count")
     a = ap.parse_args()
     segs = [make_segment(SEG_FRAMES, SEG_FRAMES * k, SIZE) for k in range(int(a.seconds * FPS / SEG_FRAMES))]
     in_pts = [[pts for _, pts, _ in decode_segment(s)] for s in segs]  # as the runner decodes them
@@ -148,7 +155,8 @@ def main() -> None:
     base += baseline(segs)  # before and after: the baseline sees the same machine load as the path
     lat, b50 = one["lat"], statistics.median(base)
     print(f"decode+encode alone per segment ({SEG_FRAMES} frames, {SIZE[0]}×{SIZE[1]}): "
-          f"p50 {b50*1000:.1f} ms  p95 {pct(base, .95)*1000:.1f} ms")
+          f"p50 {b50*1000:.1f} ms  p95 {pct(base, .95)*1000:.1f} ms  "
+          f"(per frame {b50 / SEG_FRAMES * 1000:.1f} ms: {SEG_FRAMES / b50:.0f} fps on one core)")
     if not lat:
         print(f"gateway → orchestrator → runner: no frame came back ({one['warm']} published)")
         return
@@ -158,12 +166,14 @@ def main() -> None:
           f"p50 {l50*1000:.1f} ms  p95 {pct(lat, .95)*1000:.1f} ms  ({l50 / b50:.2f}× decode+encode alone)")
     print(f"added by the path (p50): {(l50 - b50)*1000:.1f} ms (goal ≤ 50)")
     print(f"sustained output fps: {one['fps']:.1f} (goal {FPS})")
-    held, n = 0, 1
+    held, n = 0, a.first_sessions
     while n <= a.max_sessions:
         res = asyncio.run(sweep_point(n, segs, in_pts))
         lost = sum(r["lost"] for r in res)
-        print(f"{n} concurrent noop streams through one orchestrator: {lost} frames lost, "
-              f"{sum(r['warm'] for r in res)} warm-up, "
+        print(f"{n} concurrent noop streams through one orchestrator: frames in/out "
+              f"{sum(r['in'] for r in res)}/{sum(r['out'] for r in res)} ({lost} lost; per stream "
+              + ", ".join(f"{r['in']}/{r['out']}" for r in res) + f"), {sum(r['warm'] for r in res)} warm-up, "
+              f"p50 latency {statistics.median([x for r in res for x in r['lat']] or [0])*1000:.0f} ms, "
               f"output fps per stream " + ", ".join(f"{r['fps']:.1f}" for r in res))
         if lost:
             break

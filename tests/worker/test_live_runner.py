@@ -468,3 +468,40 @@ def test_stale_input_stops_the_stream_and_a_new_start_replaces_the_old(monkeypat
             assert runner.health() == "OK"
 
     run_timed(scenario(), 30)
+
+
+def test_output_channel_closed_under_the_runner_ends_the_stream_not_in_error(monkeypatch):
+    """The orchestrator ended the session (or the gateway swapped away) while the runner was
+    publishing: a normal end, the runner IDLE for its next session (not ERROR, which would refuse it)."""
+    import httpx
+
+    from node.net.trickle import TricklePublisher
+    from node.net.trickle.server import TrickleServer
+    from node.worker.live import status as live_status
+    from tests.net.trickle_serving import eventually, served
+    from tests.net.trickle_serving import run as run_timed
+
+    monkeypatch.setattr(live_status, "OFFLINE_AFTER", 0.2)
+
+    async def scenario():
+        trickle = TrickleServer()
+        for suffix in ("", "-out"):
+            trickle.create_channel("c" + suffix)
+        runner = LiveRunner(NoopPipeline())
+        async with served(trickle, trickle) as tbase, served(create_app(runner)) as rbase, \
+                httpx.AsyncClient() as client:
+            r = await client.post(f"{rbase}/live-video-to-video",
+                                  json={"subscribe_url": f"{tbase}/c", "publish_url": f"{tbase}/c-out"})
+            assert r.status_code == 200
+            pub = TricklePublisher(f"{tbase}/c", "video/MP2T")
+            await pub.write(make_segment(3, 0))
+            await eventually(lambda: runner.status.last_output is not None, 10)
+            trickle.close_channel("c-out")  # gone under the runner's next write
+            await pub.write(make_segment(3, 3))
+            await eventually(lambda: runner.task.done(), 10)
+            await eventually(lambda: runner.state == "OFFLINE", 5)
+            assert runner.status.restart_count == 0 and not runner.status.last_error
+            assert (await client.get(f"{rbase}/health")).json() == {"status": "IDLE"}
+            await pub.close()
+
+    run_timed(scenario(), 30)

@@ -75,7 +75,7 @@ class LiveRunner:
         self.task = asyncio.create_task(self._session(req))
 
     async def _session(self, req: dict) -> None:
-        from node.net.trickle import EndOfStream
+        from node.net.trickle import TrickleError
         from node.net.trickle.client import TricklePublisher, TrickleSubscriber
 
         loop = asyncio.get_running_loop()
@@ -188,9 +188,10 @@ class LiveRunner:
         guardian = loop.create_task(guard())
         try:
             await asyncio.wait({stream, guardian}, return_when=asyncio.FIRST_COMPLETED)
-            # EndOfStream: the orchestrator closed the session's channels (the stream stopped),
-            # a normal end that leaves the runner IDLE for the next stream, not a pipeline error
-            if stream.done() and stream.exception() is not None and not isinstance(stream.exception(), EndOfStream):
+            # a trickle error (EndOfStream, or the output channel closed under a write): the
+            # orchestrator ended the session or is gone, a normal end that leaves the runner IDLE
+            # for the next stream, not a pipeline error
+            if stream.done() and stream.exception() is not None and not isinstance(stream.exception(), TrickleError):
                 exc = stream.exception()
                 log.error("live stream failed: %r", exc)
                 status.fail(repr(exc), loop.time())
