@@ -30,6 +30,8 @@ from node.worker.ai.media import decode_data_url
 
 from . import media
 from .byoc import ByocGateway, byoc_gateway_router
+from .byoc_stream import TRICKLE_PATH as BYOC_TRICKLE_PATH
+from .byoc_stream import GatewayStreams, byoc_stream_router
 from .live import TRICKLE_PATH as LIVE_TRICKLE_PATH
 from .live import LiveStreams
 from .node import GatewayError, GatewayNode
@@ -71,6 +73,12 @@ def create_app(gateway: GatewayNode, profiles: tuple[VideoProfile, ...]) -> Fast
 
     # BYOC batch jobs (node.gateway.byoc)
     app.include_router(byoc_gateway_router(ByocGateway(gateway)))
+
+    # BYOC streams (node.gateway.byoc_stream): /process/stream/* and the client's trickle channels
+    byoc_streams = app.state.byoc_streams = GatewayStreams(ByocGateway(gateway), live)
+    app.include_router(byoc_stream_router(byoc_streams))
+    app.mount(BYOC_TRICKLE_PATH, byoc_streams.trickle)
+    app.router.on_shutdown.append(byoc_streams.close)
 
     store = media.MediaStore()
     app.state.media = store

@@ -40,6 +40,7 @@ from node.net.serving import http_protocol, start_serving
 from node.net.trickle import TrickleServer
 
 from .byoc import ByocOrchestrator, byoc_router
+from .byoc_stream import ByocStreams, byoc_stream_router
 from .live import PIPELINE as LIVE_PIPELINE
 from .live import TRICKLE_PATH, LiveSessions, live_router
 from .node import OrchestratorNode
@@ -167,6 +168,9 @@ def create_http_app(node: OrchestratorNode, *, transcode: Callable | None, runne
         byoc_secret = remote.secret if remote is not None else ""
     byoc = app.state.byoc = ByocOrchestrator(node, byoc_secret)
     app.include_router(byoc_router(byoc))
+    # BYOC streams on the same trickle server (node.orchestrator.byoc_stream)
+    byoc_streams = app.state.byoc_streams = ByocStreams(byoc, trickle)
+    app.include_router(byoc_stream_router(byoc_streams))
 
     @app.post("/segment")
     async def segment(request: Request):
@@ -420,6 +424,7 @@ async def serve_orchestrator(node: OrchestratorNode, host: str, port: int, *, pr
         _RUNNING.discard(grpc_server)
         demux.close()
         await app.state.live.close_all()
+        await app.state.byoc_streams.close_all()
         await app.state.byoc.close()
         await app.state.trickle.stop()
         await app.state.runner_client.aclose()
