@@ -52,12 +52,12 @@ async def main(args) -> None:
     from node.orchestrator.node import OrchestratorConfig, OrchestratorNode
     from node.orchestrator.remote import RemoteTranscoders
     from node.orchestrator.server import create_http_app
-    from node.worker.byoc.app import create_app as worker_app, register
+    from node.worker.byoc.app import create_app as worker_app
+    from node.worker.byoc.app import register
     from node.worker.byoc.examples import ImageFilter
 
     _, wport = serve_in_thread(worker_app(ImageFilter()))
     worker = f"http://127.0.0.1:{wport}"
-    oport_holder = {}
     node = OrchestratorNode(OrchestratorConfig("http://127.0.0.1:0", transcoding=False))
     oapp = create_http_app(node, transcode=None, runners={}, remote=RemoteTranscoders("s", "http://127.0.0.1:0"))
     _, oport = serve_in_thread(oapp)
@@ -73,7 +73,7 @@ async def main(args) -> None:
                                      args.jobs, args.concurrency)
     node_rate, node_lat = await _run(f"http://127.0.0.1:{gport}/process/request/sepia", body,
                                      {"Content-Type": "image/png", "Livepeer": job}, args.jobs, args.concurrency)
-    p50 = lambda xs: statistics.median(xs) * 1000  # noqa: E731
+    p50 = lambda xs: statistics.median(xs) * 1000
     print(f"image-filter sepia {args.size}x{args.size}, {args.jobs} jobs, concurrency {args.concurrency}")
     print(f"worker alone (baseline):        {base_rate:7.1f} jobs/s  p50 {p50(base_lat):6.1f} ms")
     print(f"gateway -> orchestrator -> worker: {node_rate:7.1f} jobs/s  p50 {p50(node_lat):6.1f} ms")

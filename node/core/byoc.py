@@ -37,10 +37,11 @@ import base64
 import json
 import math
 import re
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from enum import Enum
 from fractions import Fraction
-from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
+from typing import Any
 
 from eth_utils import to_checksum_address
 
@@ -49,22 +50,73 @@ from .params import TicketExpirationParams, TicketParams, int_bytes
 from .pricing import PriceFeed, PriceInfo, PriceTable, TxCostMultiplier, byoc_price
 
 __all__ = [
-    "JOB_HEADER", "ETH_ADDRESS_HEADER", "CAPABILITY_HEADER", "PAYMENT_HEADER", "BALANCE_HEADER",
-    "PAYMENT_BALANCE_HEADER", "ORCH_SEARCH_TIMEOUT_HEADER", "ORCH_SEARCH_RESP_TIMEOUT_HEADER",
-    "TOKEN_SEARCH_TIMEOUT", "TOKEN_RESPONSE_TIMEOUT", "GATEWAY_TIMEOUT_MARGIN", "SSE_TIMEOUT_MARGIN",
-    "GATEWAY_MIN_BALANCE_SECONDS", "ORCH_MIN_BALANCE_SECONDS", "MAX_TICKETS_PER_JOB",
-    "SSE_DEBIT_INTERVAL", "STREAM_DEBIT_INTERVAL", "STREAM_PAYMENT_INTERVAL", "REQUEST_PATH_PREFIX",
-    "ERR_NO_TIMEOUT", "ERR_NO_CAPACITY", "ERR_NO_JOB_CREDS", "ERR_PAYMENT", "ERR_INSUFFICIENT_BALANCE",
-    "ERR_SEG_ENCODING", "ERR_SEG_SIG", "JobError", "JobRequest", "JobParameters", "JobSender",
-    "JobToken", "parse_job_token", "ExternalCapability", "ExternalCapabilities", "WorkerOutcome",
-    "parse_job_request", "job_request_header", "parse_job_parameters", "parse_job_details",
-    "sign_job", "verify_job_sig", "signature_bytes", "hex_to_address", "job_sender",
-    "parse_job_sender", "verify_job_sender", "parse_external_capability", "registered_price",
-    "job_price_info", "removes_capability", "compute_charge", "has_minimum_balance",
-    "token_balance", "balance_header", "sse_balance_event", "SSE_INSUFFICIENT_BALANCE", "SSE_DONE",
-    "is_done_line", "ticket_count_for_cost", "tickets_for_job", "sync_gateway_balance",
-    "credit_tickets", "charge_gateway", "filter_orchestrators", "worker_url", "float_string",
+    "BALANCE_HEADER",
+    "CAPABILITY_HEADER",
+    "ERR_INSUFFICIENT_BALANCE",
+    "ERR_NO_CAPACITY",
+    "ERR_NO_JOB_CREDS",
+    "ERR_NO_TIMEOUT",
+    "ERR_PAYMENT",
+    "ERR_SEG_ENCODING",
+    "ERR_SEG_SIG",
+    "ETH_ADDRESS_HEADER",
+    "GATEWAY_MIN_BALANCE_SECONDS",
+    "GATEWAY_TIMEOUT_MARGIN",
+    "JOB_HEADER",
+    "MAX_TICKETS_PER_JOB",
+    "ORCH_MIN_BALANCE_SECONDS",
+    "ORCH_SEARCH_RESP_TIMEOUT_HEADER",
+    "ORCH_SEARCH_TIMEOUT_HEADER",
+    "PAYMENT_BALANCE_HEADER",
+    "PAYMENT_HEADER",
+    "REQUEST_PATH_PREFIX",
+    "SSE_DEBIT_INTERVAL",
+    "SSE_DONE",
+    "SSE_INSUFFICIENT_BALANCE",
+    "SSE_TIMEOUT_MARGIN",
+    "STREAM_DEBIT_INTERVAL",
+    "STREAM_PAYMENT_INTERVAL",
+    "TOKEN_RESPONSE_TIMEOUT",
+    "TOKEN_SEARCH_TIMEOUT",
+    "ExternalCapabilities",
+    "ExternalCapability",
+    "JobError",
+    "JobParameters",
+    "JobRequest",
+    "JobSender",
+    "JobToken",
     "StreamBilling",
+    "WorkerOutcome",
+    "balance_header",
+    "charge_gateway",
+    "compute_charge",
+    "credit_tickets",
+    "filter_orchestrators",
+    "float_string",
+    "has_minimum_balance",
+    "hex_to_address",
+    "is_done_line",
+    "job_price_info",
+    "job_request_header",
+    "job_sender",
+    "parse_external_capability",
+    "parse_job_details",
+    "parse_job_parameters",
+    "parse_job_request",
+    "parse_job_sender",
+    "parse_job_token",
+    "registered_price",
+    "removes_capability",
+    "sign_job",
+    "signature_bytes",
+    "sse_balance_event",
+    "sync_gateway_balance",
+    "ticket_count_for_cost",
+    "tickets_for_job",
+    "token_balance",
+    "verify_job_sender",
+    "verify_job_sig",
+    "worker_url",
 ]
 
 # ----------------------------------------------------------------------------- names and limits
@@ -380,7 +432,7 @@ def _ticket_params_json(p: TicketParams) -> dict:
     return out
 
 
-def _ticket_params_from_json(doc: dict, price: Optional[Fraction]) -> TicketParams:
+def _ticket_params_from_json(doc: dict, price: Fraction | None) -> TicketParams:
     f = _fields(doc, "TicketParams", {"recipient": str, "face_value": str, "win_prob": str,
                                       "recipient_rand_hash": str, "seed": str, "expiration_block": str,
                                       "expiration_params": dict})
@@ -412,10 +464,10 @@ class JobToken:
     price, the sender's balance at the orchestrator (whole wei), the price per second, where to
     send the job and how many more jobs the capability takes now."""
 
-    sender: Optional[JobSender] = None
-    ticket_params: Optional[TicketParams] = None
+    sender: JobSender | None = None
+    ticket_params: TicketParams | None = None
     balance: int = 0
-    price: Optional[PriceInfo] = None
+    price: PriceInfo | None = None
     service_addr: str = ""
     available_capacity: int = 0
     last_nonce: int = 0
@@ -509,7 +561,7 @@ def parse_external_capability(data: bytes | str) -> ExternalCapability:
         price_scaling=f.get("price_scaling", 0) or 1, currency=f.get("currency", ""), token=f.get("token", ""))
 
 
-def registered_price(cap: ExternalCapability, feed: Optional[PriceFeed] = None) -> Fraction:
+def registered_price(cap: ExternalCapability, feed: PriceFeed | None = None) -> Fraction:
     """The capability's price per second in wei (price_per_unit / price_scaling, converted)."""
     return byoc_price(cap.price_per_unit, cap.price_scaling, cap.currency, feed)
 
@@ -531,7 +583,7 @@ class ExternalCapabilities:
         """Forget `name`; whether it was registered (go answers "ok" either way)."""
         return self._caps.pop(name, None) is not None
 
-    def get(self, name: str) -> Optional[ExternalCapability]:
+    def get(self, name: str) -> ExternalCapability | None:
         return self._caps.get(name)
 
     def names(self) -> list[str]:
@@ -568,7 +620,7 @@ class ExternalCapabilities:
         return len(self._caps)
 
 
-def job_price_info(prices: Optional[PriceTable], sender: str, capability: str, *,
+def job_price_info(prices: PriceTable | None, sender: str, capability: str, *,
                    tx_cost_multiplier: TxCostMultiplier = None, auto_adjust: bool = True) -> PriceInfo:
     """The orchestrator's JobPriceInfo: 0/1 offchain (no price table), else the capability's
     price for `sender` with the redemption overhead, 3 decimals, cut to whole wei."""
@@ -599,7 +651,7 @@ def removes_capability(outcome: WorkerOutcome) -> bool:
 def worker_url(capability_url: str, path: str) -> str:
     """Where the orchestrator forwards POST /process/request/{sub}: the capability URL + "/" + sub
     (the URL alone when there is no sub-path)."""
-    sub = path[len(REQUEST_PATH_PREFIX):] if path.startswith(REQUEST_PATH_PREFIX) else path
+    sub = path.removeprefix(REQUEST_PATH_PREFIX)
     return capability_url + "/" + sub if sub else capability_url
 
 
@@ -610,7 +662,7 @@ def compute_charge(elapsed_seconds: float, price: Fraction) -> Fraction:
     return math.ceil(max(0.0, elapsed_seconds)) * Fraction(price)
 
 
-def has_minimum_balance(balance: Optional[Fraction], price: Fraction) -> bool:
+def has_minimum_balance(balance: Fraction | None, price: Fraction) -> bool:
     """The orchestrator works for a paying job only with a minute of credit in hand (free
     capabilities always)."""
     if price <= 0:
@@ -618,7 +670,7 @@ def has_minimum_balance(balance: Optional[Fraction], price: Fraction) -> bool:
     return balance is not None and balance >= ORCH_MIN_BALANCE_SECONDS * price
 
 
-def token_balance(balance: Optional[Fraction]) -> int:
+def token_balance(balance: Fraction | None) -> int:
     """The balance a job token reports: floor, 0 when none or beyond int64 (go's PriceToInt64)."""
     if balance is None:
         return 0
@@ -626,14 +678,14 @@ def token_balance(balance: Optional[Fraction]) -> int:
     return whole if _INT64_MIN <= whole <= _INT64_MAX else 0
 
 
-def balance_header(balance: Optional[Fraction]) -> str:
+def balance_header(balance: Fraction | None) -> str:
     """The Livepeer-Balance header: the (sender, capability) balance as a whole number."""
     return float_string(balance or 0, 0)
 
 
-def sse_balance_event(balance: Optional[Fraction]) -> str:
+def sse_balance_event(balance: Fraction | None) -> str:
     """The event the orchestrator puts before a stream's [DONE]."""
-    return 'data: {"balance": %s}\n\n' % float_string(balance or 0, 3)
+    return f'data: {{"balance": {float_string(balance or 0, 3)}}}\n\n'
 
 
 SSE_INSUFFICIENT_BALANCE = 'event: insufficient balance\ndata: {"balance": 0}\n\ndata: [DONE]\n\n'
@@ -719,7 +771,7 @@ class StreamBilling:
     def __init__(self) -> None:
         self.warned = False
 
-    def after_debit(self, balance: Optional[Fraction]) -> str:
+    def after_debit(self, balance: Fraction | None) -> str:
         if balance is None or balance >= 0:
             return self.OK
         if not self.warned:

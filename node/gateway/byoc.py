@@ -32,9 +32,20 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
 from node.core import byoc
-from node.core.byoc import (BALANCE_HEADER, CAPABILITY_HEADER, ETH_ADDRESS_HEADER, GATEWAY_TIMEOUT_MARGIN,
-                            JOB_HEADER, PAYMENT_HEADER, SSE_TIMEOUT_MARGIN, TOKEN_RESPONSE_TIMEOUT,
-                            TOKEN_SEARCH_TIMEOUT, JobError, JobRequest, JobToken)
+from node.core.byoc import (
+    BALANCE_HEADER,
+    CAPABILITY_HEADER,
+    ETH_ADDRESS_HEADER,
+    GATEWAY_TIMEOUT_MARGIN,
+    JOB_HEADER,
+    PAYMENT_HEADER,
+    SSE_TIMEOUT_MARGIN,
+    TOKEN_RESPONSE_TIMEOUT,
+    TOKEN_SEARCH_TIMEOUT,
+    JobError,
+    JobRequest,
+    JobToken,
+)
 from node.core.errors import PaymentError
 from node.core.payment import Payment
 from node.net.auth import sign
@@ -195,9 +206,9 @@ def byoc_gateway_router(bg: ByocGateway) -> APIRouter:
             upstream = None
             start = loop.time()
             try:
-                if token.price is not None and token.price.price_per_unit > 0:
-                    if payment := bg.payment_header(job, token):
-                        headers[PAYMENT_HEADER] = payment
+                priced = token.price is not None and token.price.price_per_unit > 0
+                if priced and (payment := bg.payment_header(job, token)):
+                    headers[PAYMENT_HEADER] = payment
                 async with asyncio.timeout(job.timeout_seconds + GATEWAY_TIMEOUT_MARGIN):
                     upstream = await bg.client.send(bg.client.build_request(
                         "POST", token.service_addr + request.url.path, content=body, headers=headers), stream=True)

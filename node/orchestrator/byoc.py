@@ -37,10 +37,25 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
 from node.core import byoc
-from node.core.byoc import (BALANCE_HEADER, CAPABILITY_HEADER, ERR_INSUFFICIENT_BALANCE, ERR_NO_CAPACITY,
-                            ERR_NO_JOB_CREDS, ERR_NO_TIMEOUT, ERR_PAYMENT, ETH_ADDRESS_HEADER, JOB_HEADER,
-                            PAYMENT_BALANCE_HEADER, PAYMENT_HEADER, SSE_DEBIT_INTERVAL, ExternalCapabilities,
-                            JobError, JobRequest, JobToken, WorkerOutcome)
+from node.core.byoc import (
+    BALANCE_HEADER,
+    CAPABILITY_HEADER,
+    ERR_INSUFFICIENT_BALANCE,
+    ERR_NO_CAPACITY,
+    ERR_NO_JOB_CREDS,
+    ERR_NO_TIMEOUT,
+    ERR_PAYMENT,
+    ETH_ADDRESS_HEADER,
+    JOB_HEADER,
+    PAYMENT_BALANCE_HEADER,
+    PAYMENT_HEADER,
+    SSE_DEBIT_INTERVAL,
+    ExternalCapabilities,
+    JobError,
+    JobRequest,
+    JobToken,
+    WorkerOutcome,
+)
 from node.core.errors import PaymentError
 from node.core.pricing import PriceError, PriceInfo
 from node.eth.errors import ChainError

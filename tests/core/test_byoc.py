@@ -10,8 +10,17 @@ import pytest
 
 from node.core import byoc
 from node.core.balances import Balances
-from node.core.byoc import (ERR_NO_TIMEOUT, ERR_SEG_SIG, ExternalCapabilities, ExternalCapability, JobError,
-                            JobParameters, JobRequest, JobToken, WorkerOutcome)
+from node.core.byoc import (
+    ERR_NO_TIMEOUT,
+    ERR_SEG_SIG,
+    ExternalCapabilities,
+    ExternalCapability,
+    JobError,
+    JobParameters,
+    JobRequest,
+    JobToken,
+    WorkerOutcome,
+)
 from node.core.params import TicketExpirationParams, TicketParams
 from node.core.pricing import PriceFeed, PriceInfo, PriceTable
 from node.core.ticket import address_of_key
@@ -26,7 +35,8 @@ def _sign(msg: bytes) -> bytes:
 
 
 def _job(**kw) -> JobRequest:
-    base = dict(id="job-1", request='{"prompt":"x"}', parameters="{}", capability="sepia", timeout_seconds=30)
+    base = {"id": "job-1", "request": '{"prompt":"x"}', "parameters": "{}", "capability": "sepia",
+            "timeout_seconds": 30}
     return JobRequest(**{**base, **kw})
 
 

@@ -3,7 +3,6 @@ example image filter, paid in tickets that win and are redeemed, the fees on cha
 a forged signature and a worker that hangs past the job's timeout get go's answers, and the
 orchestrator debits exactly the seconds it worked."""
 import asyncio
-import base64
 import io
 import json
 import math

@@ -21,7 +21,7 @@ import hmac
 import importlib
 import logging
 import signal
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import httpx
 from fastapi import FastAPI, Request
@@ -29,7 +29,12 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from node.core.byoc import SSE_DONE, ExternalCapability
 
-from .capability import BatchRequest, BatchResponse, Capability, CapabilityError, EventStream
+from .capability import (
+    BatchRequest,
+    Capability,
+    CapabilityError,
+    EventStream,
+)
 from .stream import StreamingCapability, Streams, stream_router
 
 log = logging.getLogger("lpnode.byoc_worker")
@@ -99,7 +104,7 @@ async def unregister(client: httpx.AsyncClient, orch_url: str, secret: str, name
 
 async def keep_registered(client: httpx.AsyncClient, orch_url: str, secret: str, cap: ExternalCapability, *,
                           interval: float = REREGISTER_INTERVAL, retry: float = REGISTER_RETRY,
-                          registered: Optional[asyncio.Event] = None) -> None:
+                          registered: asyncio.Event | None = None) -> None:
     """Register now (retrying while the orchestrator cannot be reached), then again every
     `interval` seconds (0: never again). A refusal (bad secret, bad price) is not retried: it
     raises. Sets `registered` after the first success."""
@@ -131,7 +136,7 @@ def load_capability(spec: str) -> Capability:
 
 async def serve(capability: Capability, *, host: str, port: int, orch_url: str = "", secret: str = "",
                 token: str = "", public_url: str = "", reregister: float = REREGISTER_INTERVAL,
-                overrides: Optional[dict] = None, stop: Optional[asyncio.Event] = None) -> None:
+                overrides: dict | None = None, stop: asyncio.Event | None = None) -> None:
     """Load, listen, register (when `orch_url` is given), serve until `stop` is set or the
     process is interrupted, then unregister."""
     import uvicorn
@@ -203,7 +208,7 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if args.orch_url and not args.orch_secret:

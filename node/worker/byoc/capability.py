@@ -25,8 +25,8 @@ node.worker.byoc.stream.
 """
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import AsyncIterator, Mapping, Optional, Union
 
 from node.core.byoc import ExternalCapability
 
@@ -70,7 +70,7 @@ class EventStream:
     metadata: str = ""
 
 
-Result = Union[BatchResponse, EventStream]
+Result = BatchResponse | EventStream
 
 
 class Capability:
@@ -93,12 +93,12 @@ class Capability:
         """What GET /health answers while the worker serves."""
         return {"status": "OK"}
 
-    def registration(self, url: str, token: str = "", *, name: Optional[str] = None,
-                     capacity: Optional[int] = None, price_per_unit: Optional[int] = None,
-                     price_scaling: Optional[int] = None, currency: Optional[str] = None) -> ExternalCapability:
+    def registration(self, url: str, token: str = "", *, name: str | None = None,
+                     capacity: int | None = None, price_per_unit: int | None = None,
+                     price_scaling: int | None = None, currency: str | None = None) -> ExternalCapability:
         """What the worker sends to POST /capability/register; keyword arguments override the
         class attributes (an operator's command-line flags)."""
-        pick = lambda v, d: d if v is None else v  # noqa: E731
+        pick = lambda v, d: d if v is None else v
         return ExternalCapability(
             name=pick(name, self.name), url=url, description=self.description,
             capacity=pick(capacity, self.capacity), price_per_unit=pick(price_per_unit, self.price_per_unit),

@@ -13,7 +13,13 @@ import base64
 import io
 import json
 
-from .capability import BatchRequest, BatchResponse, Capability, CapabilityError, EventStream
+from .capability import (
+    BatchRequest,
+    BatchResponse,
+    Capability,
+    CapabilityError,
+    EventStream,
+)
 from .stream import StreamingCapability
 
 FILTERS = ("sepia", "grayscale", "blur", "edges", "invert")
@@ -24,7 +30,8 @@ STREAM_BANDS = 4
 def apply_filter(data: bytes, name: str):
     """The filtered image (a Pillow Image); CapabilityError for an unknown filter or a body that
     is not an image."""
-    from PIL import Image, ImageFilter as F, ImageOps, UnidentifiedImageError
+    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import ImageFilter as F
 
     if name not in FILTERS:
         raise CapabilityError(f"unknown filter {name!r}: use one of {', '.join(FILTERS)}", 404)
