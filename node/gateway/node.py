@@ -91,6 +91,7 @@ class GatewayNode:
             raise ValueError("a gateway needs -orchAddr or an on-chain orchestrator pool")
         self.orch_addrs = list(orch_addrs or [])
         self.pool = None if self.orch_addrs else pool
+        self._pool_round: int | None = None  # the round the pool was last read in
         self.account = account
         self.address = account.address if account else ""
         self.chain = chain
@@ -188,11 +189,14 @@ class GatewayNode:
     async def refresh_pool(self) -> list[str]:
         """The orchestrator URIs to discover: -orchAddr as given, else the chain's active set (go's
         DB pool, re-read each round), whose stakes become the selection's."""
-        if self.pool is not None:
+        # the pool changes with the round: asked of the cached chain view on the request path, the
+        # pool itself (chain reads, on a thread) only when it moved
+        if self.pool is not None and (round_ := self.pool.last_round()) != self._pool_round:
             members = await asyncio.to_thread(self.pool.orchestrators)
             # as registered: an https:// orchestrator serves TLS (node.net.tls), an http:// one plaintext
             self.orch_addrs = [m.service_uri for m in members]
             self.stakes = {m.address: m.stake for m in members}
+            self._pool_round = round_
         return self.orch_addrs
 
     async def discover(self, caps: Capabilities | None, suspended=None) -> list[Session]:
