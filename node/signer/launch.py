@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import sys
 from fractions import Fraction
 
 from node.goflags import FlagSet
@@ -14,15 +16,53 @@ def remote_signer_flags(prog: str = "lpnode remote-signer") -> FlagSet:
     fs = FlagSet(prog, "Run a remote signer: signs GetOrchestrator requests and live payments for gateways "
                        "that hold no key or funds (HTTP on -httpAddr).")
     fs.bool("remoteSigner", True, "Set to true to run a remote signer (implied by the remote-signer command)")
-    fs.string("httpAddr", "127.0.0.1:8081", "Address to bind for HTTP commands; port 0 picks a free one")
+    fs.string("httpAddr", "127.0.0.1:8935", "Address to bind for HTTP commands; port 0 picks a free one")
     fs.bool("remoteDiscovery", False, "Serve GET /discover-orchestrators from the -orchAddr list (or the chain's "
             "active set)")
     fs.string("orchAddr", "", "Comma-separated list of orchestrators for -remoteDiscovery")
     fs.string("maxPricePerUnit", "0", "The maximum price per 'pixelsPerUnit' to sign payments for (0: any)")
     fs.int("pixelsPerUnit", 1, "Amount of pixels per unit")
+    fs.string("remoteSignerWebhookUrl", "", "Authentication webhook URL called by remote signer during "
+              "GenerateLivePayment")
+    fs.string("remoteSignerWebhookHeaders", "", "Map of headers to use for remote signer webhook requests. "
+              "e.g. 'header:val,header2:val2'")
+    fs.bool("remoteSignerAllowNoAuth", False, "Allow a remote signer on a public -httpAddr without "
+            "-remoteSignerWebhookUrl (it signs payments from this node's deposit for any caller)")
     _chain_flags(fs)
     _common_flags(fs)
     return fs
+
+
+def parse_header_map(raw: str) -> dict[str, str]:
+    """go's parseHeaderMap: 'key:val,key2:val2' (entries without a colon or a key are skipped)."""
+    headers = {}
+    for entry in raw.split(","):
+        key, sep, value = entry.partition(":")
+        if sep and key.strip():
+            headers[key.strip()] = value.strip()
+    return headers
+
+
+def is_loopback(host: str) -> bool:
+    """go's isLocalURL on the bind address: a loopback IP or "localhost"."""
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_auth(http_addr: str, host: str, webhook_url: str, allow_no_auth: bool) -> str | None:
+    """go's start-up rule: a signer on a public address with no auth webhook refuses to start
+    (its message), unless allowed; None when it may start."""
+    if webhook_url or allow_no_auth or is_loopback(host):
+        return None
+    return (f"Refusing to start: remote signer on public -httpAddr {http_addr} with no -remoteSignerWebhookUrl "
+            "signs payments from this node's deposit for any caller. Set the webhook, or pass "
+            "-remoteSignerAllowNoAuth to override.")
 
 
 def capability_strings(info) -> list[str]:
@@ -70,13 +110,29 @@ def run_remote_signer(args, parser) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     host, port = _split_addr(args.httpAddr, "httpAddr", parser)
+    webhook = args.remoteSignerWebhookUrl.strip()
+    if webhook:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(webhook)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            parser.error(f"invalid -remoteSignerWebhookUrl {webhook!r}: expected an http(s) URL")
+    refusal = check_auth(args.httpAddr, host, webhook, args.remoteSignerAllowNoAuth)
+    if refusal is not None:
+        print(refusal, file=sys.stderr)
+        return 1
     protocol, account = connect(args, parser)
     if account is None:
         parser.error("a remote signer needs an Ethereum account: it signs with the gateway's key")
     view = CachedChainView(ProtocolChainView(protocol)) if protocol is not None else None
     sender = Sender(account.address, account.key, view) if view is not None else None
     signer = RemoteSigner(account.address, account.key, sender, view,
-                          max_price=(Fraction(max_price) / args.pixelsPerUnit) if max_price else None)
+                          max_price=(Fraction(max_price) / args.pixelsPerUnit) if max_price else None,
+                          webhook_url=webhook or None, webhook_headers=parse_header_map(args.remoteSignerWebhookHeaders))
+    if not webhook:
+        logging.getLogger("lpnode.signer").warning(
+            "WARNING: remote signer has no webhook auth. /generate-live-payment is UNAUTHENTICATED and signs "
+            "payments from this node's deposit. Set -remoteSignerWebhookUrl.")
     discover = None
     if args.remoteDiscovery:
         orchs = [o.url for o in parse_orch_addrs(args.orchAddr)]

@@ -8,7 +8,10 @@ import json
 from fractions import Fraction
 
 import httpx
+import pytest
 from eth_account import Account
+from fastapi import FastAPI, Request
+from fastapi.responses import PlainTextResponse, Response
 
 from node.core.ai_models import AIModelConfig
 from node.core.capabilities import Capability, ai_job_capabilities
@@ -172,3 +175,263 @@ def test_credit_left_from_the_state_covers_the_fee_482():
         assert left > 0 and skip.status_code == 482 and skip.json()["error"]["message"] == "no tickets"
 
     run(scenario())
+
+
+# ------------------------------------------------------------- go's state, job types and ceilings
+
+
+def state_of(reply: httpx.Response) -> dict:
+    return json.loads(base64.b64decode(reply.json()["state"]["State"]))
+
+
+def signed_state(state: dict) -> dict:
+    """A state blob signed with the signer's (the gateway's) key, as the signer would hand it out."""
+    from node.net.auth import sign
+
+    blob = json.dumps(state).encode()
+    return {"State": base64.b64encode(blob).decode(), "Sig": base64.b64encode(sign(blob, G_KEY)).decode()}
+
+
+def test_go_times_round_trip():
+    from node.signer.server import ZERO_TIME, go_time, unix_time
+
+    assert go_time(1_700_000_000.0) == "2023-11-14T22:13:20Z"
+    assert go_time(1_700_000_000.25) == "2023-11-14T22:13:20.25Z"
+    assert unix_time("2023-11-14T22:13:20.250000000Z") == 1_700_000_000.25  # go writes nanoseconds
+    assert unix_time("2023-11-14T23:13:20+01:00") == 1_700_000_000.0
+    assert unix_time(ZERO_TIME) == 0.0
+    with pytest.raises(ValueError):
+        unix_time("yesterday")
+
+
+def test_state_is_gos_remote_payment_state_and_types_bill_their_units():
+    """The state has go's RemotePaymentState fields in go's order (LastUpdate a Go time, App);
+    `fixed` bills one unit, `live` 10 s on the first call and whole seconds after, inPixels as given."""
+    _, node, signer, clock = network()
+    app = create_signer_app(signer)
+
+    async def scenario():
+        orch = orch_b64(node)
+        fixed = await call(app, "/generate-live-payment", {"orchestrator": orch, "type": "fixed", "app": "echo"})
+        assert fixed.status_code == 200, fixed.text
+        state = state_of(fixed)
+        assert list(state) == ["StateID", "PMSessionID", "LastUpdate", "OrchestratorAddress", "App", "AuthExpiry",
+                               "SenderNonce", "Balance", "InitialPricePerUnit", "InitialPixelsPerUnit", "Type",
+                               "SequenceNumber", "AuthID"]
+        assert state["LastUpdate"] == "2023-11-14T22:13:20Z" and state["App"] == "echo" and state["Type"] == "fixed"
+        ev = decode_payment_header(fixed.json()["payment"]).ticket_params.ev  # one ticket's (exact) EV
+        assert Fraction(state["Balance"]) == ev - 3  # one ticket of EV, one unit at 3 wei debited
+        # the same state for another app, or with no app, is refused
+        again = {"orchestrator": orch, "type": "fixed", "ManifestID": "m", "state": fixed.json()["state"]}
+        wrong_app = await call(app, "/generate-live-payment", dict(again, app="other"))
+        assert (wrong_app.status_code, wrong_app.json()["error"]["message"]) == (400, "app mismatch")
+        assert (await call(app, "/generate-live-payment", again)).json()["error"]["message"] == "app mismatch"
+
+        live = await call(app, "/generate-live-payment", {"orchestrator": orch, "type": "live"})
+        first = Fraction(state_of(live)["Balance"])
+        assert first == ev - 10 * 3  # 10 s preloaded at 3 wei a second
+        clock.now += 2.5
+        later = await call(app, "/generate-live-payment", {"orchestrator": orch, "type": "live", "ManifestID": "x",
+                                                           "state": live.json()["state"]})
+        assert later.status_code == 200  # go keeps a ticket's EV ahead: one more ticket, 3 s (ceil 2.5) debited
+        assert Fraction(state_of(later)["Balance"]) == first + ev - 3 * 3
+
+        pixels = await call(app, "/generate-live-payment", {"orchestrator": orch, "inPixels": 1000})
+        assert Fraction(state_of(pixels)["Balance"]) == ev - 3000
+        bad = await call(app, "/generate-live-payment", {"orchestrator": orch, "inPixels": "1000"})
+        assert bad.status_code == 400
+
+    run(scenario())
+
+
+@pytest.mark.parametrize(("max_price", "job_type", "message"), [
+    ({"price": 0, "currency": "wei", "unit": "fixed"}, "fixed", "maxPrice.price must be a positive decimal"),
+    ({"price": "wat", "currency": "wei", "unit": "fixed"}, "fixed", "maxPrice.price must be a positive decimal"),
+    ({"price": 1, "currency": "usd", "unit": "fixed"}, "fixed", "maxPrice.currency must be wei"),
+    ({"price": 1, "unit": "fixed"}, "fixed", "maxPrice.currency must be wei"),
+    ({"price": 1, "currency": "wei", "unit": "fixed"}, "live", "maxPrice.unit must be seconds for payment type live"),
+    ({"price": 1, "currency": "wei", "unit": "fixed"}, "", "maxPrice requires payment type live, lv2v, or fixed"),
+])
+def test_a_bad_request_max_price_is_400(max_price, job_type, message):
+    _, node, signer, _ = network()
+
+    async def scenario():
+        body = {"orchestrator": orch_b64(node), "type": job_type, "inPixels": 5, "maxPrice": max_price}
+        r = await call(create_signer_app(signer), "/generate-live-payment", body)
+        assert (r.status_code, r.json()["error"]["message"]) == (400, message)
+
+    run(scenario())
+
+
+def priced(orch: str, wei: int) -> str:
+    """The OrchestratorInfo `orch` (base64) at another price per pixel."""
+    from node.net.proto import lp_rpc_pb2 as pb
+
+    info = pb.OrchestratorInfo.FromString(base64.b64decode(orch))
+    info.price_info.pricePerUnit, info.price_info.pixelsPerUnit = wei, 1
+    return base64.b64encode(info.SerializeToString()).decode()
+
+
+def test_the_lowest_price_ceiling_counts_481():
+    """The signer's -maxPricePerUnit, the request's maxPrice and the session's first price: the
+    orchestrator's price over the lowest of them is 481 with go's message."""
+    _, node, signer, _ = network(max_price=Fraction(5))
+    app = create_signer_app(signer)
+
+    async def scenario():
+        orch = orch_b64(node)
+        cap = {"price": "2.5", "currency": "wei", "unit": "fixed"}
+        r = await call(app, "/generate-live-payment", {"orchestrator": orch, "type": "fixed", "maxPrice": cap})
+        assert (r.status_code, r.json()["error"]["message"]) == (
+            481, "orchestrator price 3.000 exceeds request maxPrice ceiling 2.500")
+        ok = await call(app, "/generate-live-payment", {"orchestrator": orch, "type": "fixed",
+                                                        "maxPrice": dict(cap, price=3)})
+        assert ok.status_code == 200, ok.text
+        # the orchestrator raises its price mid-session: over the session's initial price
+        dearer = await call(app, "/generate-live-payment", {"orchestrator": priced(orch, 4), "type": "fixed",
+                                                            "ManifestID": "m", "state": ok.json()["state"]})
+        assert (dearer.status_code, dearer.json()["error"]["message"]) == (
+            481, "orchestrator price 4.000 exceeds initial session price ceiling 3.000")
+        over = await call(app, "/generate-live-payment", {"orchestrator": priced(orch, 6), "type": "fixed"})
+        assert over.json()["error"]["message"] == "orchestrator price 6.000 exceeds configured maximum price ceiling 5.000"
+        # a state (signed by the signer) whose initial price is not positive
+        zero = dict(state_of(ok), InitialPricePerUnit=0)
+        bad = await call(app, "/generate-live-payment", {"orchestrator": orch, "type": "fixed",
+                                                         "ManifestID": "m", "state": signed_state(zero)})
+        assert (bad.status_code, bad.json()["error"]["message"]) == (400, "invalid initial price in state")
+
+    run(scenario())
+
+
+# ------------------------------------------------------------------------------ the auth webhook
+
+
+class Webhook:
+    """An auth webhook (go's -remoteSignerWebhookUrl): records each call, answers `reply`."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[dict, dict]] = []  # (request headers, JSON body)
+        self.reply: object = {"status": 200}
+        self.http_status = 200
+        self.app = FastAPI()
+
+        @self.app.post("/auth")
+        async def auth(request: Request):
+            self.calls.append((dict(request.headers), json.loads(await request.body())))
+            if isinstance(self.reply, bytes):
+                return Response(self.reply, status_code=self.http_status)
+            if self.http_status != 200:
+                return PlainTextResponse("down", status_code=self.http_status)
+            return self.reply
+
+    def client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app))
+
+
+def webhook_network():
+    chain, node, _, clock = network()
+    hook = Webhook()
+    signer = RemoteSigner(G, G_KEY, Sender(G, G_KEY, chain), chain, clock=clock, webhook_url="http://hook/auth",
+                          webhook_headers={"Authorization": "Bearer s3cret"}, http=hook.client())
+    return node, signer, clock, hook
+
+
+async def post(app, body: dict, headers: dict | None = None) -> httpx.Response:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://signer") as c:
+        return await c.post("/generate-live-payment", json=body, headers=headers or {})
+
+
+def test_the_webhook_sees_the_updated_state_and_its_expiry_and_auth_id_are_kept():
+    node, signer, clock, hook = webhook_network()
+    app = create_signer_app(signer)
+
+    async def scenario():
+        orch = orch_b64(node)
+        hook.reply = {"status": 200, "expiry": int(clock.now) + 60, "auth_id": "auth-456"}
+        first = await post(app, {"orchestrator": orch, "type": "lv2v", "app": "echo"}, {"X-Request-Id": "abc"})
+        assert first.status_code == 200, first.text
+        (sent_headers, body), = hook.calls
+        assert sent_headers["authorization"] == "Bearer s3cret"  # -remoteSignerWebhookHeaders
+        assert body["headers"]["X-Request-Id"] == ["abc"]  # the gateway's headers, go's canonical names
+        seen = body["state"]  # after the update, before signing: balance, nonce and time are set
+        assert seen["App"] == "echo" and seen["SenderNonce"] > 0 and seen["Balance"]
+        assert seen["LastUpdate"] == "2023-11-14T22:13:20Z" and seen["AuthID"] == ""
+        state = state_of(first)
+        assert state["AuthExpiry"] == int(clock.now) + 60 and state["AuthID"] == "auth-456"
+
+        again = {"orchestrator": orch, "type": "lv2v", "app": "echo", "ManifestID": "m"}
+        clock.now += 30  # within the expiry: not asked again
+        cached = await post(app, dict(again, state=first.json()["state"]))
+        assert cached.status_code in (200, 482) and len(hook.calls) == 1
+        clock.now += 600  # past it: asked again (and a different auth id is an error)
+        hook.reply = {"status": 200, "auth_id": "someone-else"}
+        changed = await post(app, dict(again, state=first.json()["state"]))
+        assert (changed.status_code, changed.json()["error"]["message"]) == (500, "remote signer auth ID changed")
+        assert len(hook.calls) == 2
+        # the auth id may come from the request's Signer-Auth-Id when the webhook gives none
+        hook.reply = {"status": 200}
+        fresh = await post(app, {"orchestrator": orch, "type": "lv2v"}, {"Signer-Auth-Id": "from-header"})
+        assert state_of(fresh)["AuthID"] == "from-header" and state_of(fresh)["AuthExpiry"] == 0
+
+    run(scenario())
+
+
+@pytest.mark.parametrize(("reply", "http_status", "status", "message"), [
+    ({"status": 403, "reason": "denied"}, 200, 403, "denied"),
+    ({"status": 429}, 200, 429, "signer auth rejected request with status 429"),
+    ({"status": 200}, 503, 500, "signer auth error status 503"),
+    ({"reason": "no status"}, 200, 500, "signer auth invalid status"),
+    ({"status": 0}, 200, 500, "signer auth invalid status"),
+    (b"{not json", 200, 500, "signer auth invalid response: "),
+    ({"status": 200, "maxPrice": {"price": 1, "currency": "usd", "unit": "720p-pixel-seconds"}}, 200, 502,
+     "signer auth invalid maxPrice: maxPrice.currency must be wei"),
+    ({"status": 200, "maxPrice": {"price": 2, "currency": "wei", "unit": "720p-pixel-seconds"}}, 200, 481,
+     "orchestrator price 3.000 exceeds auth webhook maxPrice ceiling 2.000"),
+])
+def test_a_webhook_refusal_returns_its_status_and_no_state(reply, http_status, status, message):
+    node, signer, _, hook = webhook_network()
+    hook.reply, hook.http_status = reply, http_status
+
+    async def scenario():
+        r = await post(create_signer_app(signer), {"orchestrator": orch_b64(node), "type": "lv2v"})
+        assert r.status_code == status and r.json()["error"]["message"].startswith(message), r.text
+        assert "state" not in r.json() and len(hook.calls) == 1
+
+    run(scenario())
+
+
+def test_an_unreachable_webhook_is_500():
+    chain, node, _, clock = network()
+    signer = RemoteSigner(G, G_KEY, Sender(G, G_KEY, chain), chain, clock=clock, webhook_url="http://127.0.0.1:9/auth")
+
+    async def scenario():
+        r = await post(create_signer_app(signer), {"orchestrator": orch_b64(node), "type": "lv2v"})
+        assert r.status_code == 500 and r.json()["error"]["message"].startswith("failed to call remote signer webhook")
+
+    run(scenario())
+
+
+# ------------------------------------------------------------------------------------ start-up
+
+
+def test_header_map_and_the_public_address_rule():
+    from node.signer.launch import check_auth, parse_header_map
+
+    assert parse_header_map("Authorization:Bearer abc, X-API-Key:se:cret,bad,:x") == {
+        "Authorization": "Bearer abc", "X-API-Key": "se:cret"}
+    assert check_auth("127.0.0.1:8935", "127.0.0.1", "", False) is None
+    assert check_auth("localhost:8935", "localhost", "", False) is None
+    assert check_auth("[::1]:8935", "::1", "", False) is None
+    assert check_auth("0.0.0.0:8935", "0.0.0.0", "https://auth/x", False) is None
+    assert check_auth("0.0.0.0:8935", "0.0.0.0", "", True) is None
+    assert check_auth("0.0.0.0:8935", "0.0.0.0", "", False).startswith(
+        "Refusing to start: remote signer on public -httpAddr 0.0.0.0:8935 with no -remoteSignerWebhookUrl")
+
+
+def test_lpnode_remote_signer_refuses_a_public_address_without_auth():
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "node.cli", "remote-signer", "-httpAddr", "0.0.0.0:0"],
+                       check=False, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "Refusing to start: remote signer on public -httpAddr 0.0.0.0:0" in r.stderr
