@@ -2,16 +2,22 @@
 devnet, against the runner alone measured in the same run (the baseline), so what is printed as
 "added by the node" excludes the pipeline's own time.
 
-    python benchmarks/bench_node.py [--requests 200] [--concurrency 4]
+    python benchmarks/bench_node.py [--requests 200] [--concurrency 4] [--check]
+    python benchmarks/bench_node.py --clients   # httpx vs aiohttp as the client of one runner
+    python benchmarks/bench_node.py --servers   # uvicorn's httptools vs h11, on uvloop vs asyncio
 
 Prints requests per second and latency p50/p95 through the gateway, straight to the runner, and
-the difference (discovery, selection, payment signing and checking, seg creds, two extra hops).
-Segments transcoded per second are in benchmarks/bench_transcode.py.
+the difference (discovery, selection, payment signing and checking, seg creds, two extra hops);
+and the CPU each request costs the serving processes (the devnet: gateway, orchestrator, its
+runner and the chain in one process), which moves less with the machine's load than latency.
+`--clients` and `--servers` are the measurements behind node.net.http_client and the choice of
+server and loop (node.event_loop). Segments transcoded per second are in bench_transcode.py.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import subprocess
 import sys
@@ -22,9 +28,18 @@ from devnet_process import devnet
 
 GOAL_ADDED_MS, GOAL_RATE = 5.0, 600  # issue 15: the node's own cost and its throughput
 BODY = {"prompt": "a cat", "model_id": "test/tiny-sd", "width": 64, "height": 64}
+RUNNER_PORT = 18991
 
 
-async def load(url: str, n: int, concurrency: int) -> tuple[float, list[float]]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def load(url: str, n: int, concurrency: int, pid: int | None = None) -> tuple[float, list[float], float]:
+    """(wall seconds, latencies, CPU seconds of process `pid` during the run) for n POSTs."""
     latencies: list[float] = []
     sem = asyncio.Semaphore(concurrency)
     async with httpx.AsyncClient(timeout=60) as client:
@@ -37,13 +52,134 @@ async def load(url: str, n: int, concurrency: int) -> tuple[float, list[float]]:
 
         await one()  # warm-up: discovery and the first payment session
         latencies.clear()
+        cpu0 = cpu_seconds(pid) if pid else 0.0
         t0 = time.perf_counter()
         await asyncio.gather(*(one() for _ in range(n)))
-        return time.perf_counter() - t0, latencies
+        wall = time.perf_counter() - t0
+        return wall, latencies, (cpu_seconds(pid) - cpu0) if pid else 0.0
 
 
 def pct(xs: list[float], q: float) -> float:
     return statistics.quantiles(xs, n=100)[int(q) - 1] if len(xs) > 1 else xs[0]
+
+
+def start_runner(port: int, *, http: str = "httptools", loop: str = "uvloop") -> subprocess.Popen:
+    """The mock text-to-image runner under uvicorn in its own process, ready to serve."""
+    code = ("import sys, uvicorn; from node.worker.ai.app import create_app; "
+            "uvicorn.run(create_app('text-to-image', 'test/tiny-sd', mode='mock'), host='127.0.0.1', "
+            f"port={port}, http='{http}', loop='{loop}', log_level='warning')")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(300):
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/health")
+            return proc
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.terminate()
+    raise RuntimeError("the runner did not start")
+
+
+def node_path(args) -> int:
+    with devnet("--block-time", "0.5") as (proc, urls):
+        runner = start_runner(RUNNER_PORT)  # the same mock runner as the devnet's, in its own process
+        try:
+            base_wall, base, base_cpu = asyncio.run(load(f"http://127.0.0.1:{RUNNER_PORT}/text-to-image",
+                                                         args.requests, args.concurrency, runner.pid))
+            node_wall, node, node_cpu = asyncio.run(load(f"{urls['gateway']}/text-to-image", args.requests,
+                                                         args.concurrency, proc.pid))
+        finally:
+            runner.terminate()
+    load_avg = os.getloadavg()[0]
+    print(f"{args.requests} requests, concurrency {args.concurrency}, text-to-image 64x64 on a mock runner "
+          f"(load average {load_avg:.1f} on {os.cpu_count()} CPUs)")
+    print(f"{'path':<28} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'CPU ms/req':>11}")
+    for name, wall, lat, cpu in (("runner alone (baseline)", base_wall, base, base_cpu),
+                                 ("gateway -> orch -> runner", node_wall, node, node_cpu)):
+        print(f"{name:<28} {args.requests / wall:>8.1f} {1000 * pct(lat, 50):>8.1f} {1000 * pct(lat, 95):>8.1f} "
+              f"{1000 * cpu / args.requests:>11.2f}")
+    added_cpu = 1000 * (node_cpu - base_cpu) / args.requests
+    print(f"{'added by the node':<28} {'':>8} {1000 * (pct(node, 50) - pct(base, 50)):>8.1f} "
+          f"{1000 * (pct(node, 95) - pct(base, 95)):>8.1f} {added_cpu:>11.2f}   "
+          f"({pct(node, 50) / pct(base, 50):.1f}x the runner's p50)")
+    if args.check:
+        added_ms, rate = 1000 * (pct(node, 50) - pct(base, 50)), args.requests / node_wall
+        print(f"check: added p50 {added_ms:.1f} ms = {added_ms / GOAL_ADDED_MS:.1f}x the {GOAL_ADDED_MS:g} ms goal; "
+              f"{rate:.0f} req/s = {rate / GOAL_RATE:.2f} of the {GOAL_RATE} req/s goal; "
+              f"through the node {rate / (args.requests / base_wall):.2f} of the runner alone; "
+              f"the node's CPU {node_cpu / max(base_cpu, 1e-9):.1f}x the runner's a request")
+    return 0
+
+
+async def client_run(kind: str, url: str, n: int, concurrency: int) -> tuple[float, float]:
+    """(requests per second, client CPU ms a request) for n POSTs from one client library."""
+    import aiohttp
+
+    sem = asyncio.Semaphore(concurrency)
+    body = httpx.Request("POST", url, json=BODY).read()
+    headers = {"content-type": "application/json"}
+    if kind == "httpx":
+        client = httpx.AsyncClient(timeout=60)
+
+        async def post():
+            r = await client.post(url, content=body, headers=headers)
+            return r.content
+    else:
+        client = aiohttp.ClientSession()
+
+        async def post():
+            async with client.post(url, data=body, headers=headers) as r:
+                return await r.read()
+
+    async def one():
+        async with sem:
+            await post()
+
+    try:
+        await one()
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        await asyncio.gather(*(one() for _ in range(n)))
+        return n / (time.perf_counter() - t0), 1000 * (time.process_time() - cpu0) / n
+    finally:
+        await (client.aclose() if kind == "httpx" else client.close())
+
+
+def clients(args) -> int:
+    """httpx and aiohttp as the client of the same runner process, each twice, alternating."""
+    runner = start_runner(RUNNER_PORT)
+    try:
+        url = f"http://127.0.0.1:{RUNNER_PORT}/text-to-image"
+        print(f"{args.requests} POSTs, concurrency {args.concurrency}, to a mock runner (load average "
+              f"{os.getloadavg()[0]:.1f})")
+        print(f"{'client':<10} {'req/s':>8} {'client CPU ms/req':>18}")
+        for kind in ("httpx", "aiohttp", "httpx", "aiohttp"):
+            rate, cpu = asyncio.run(client_run(kind, url, args.requests, args.concurrency))
+            print(f"{kind:<10} {rate:>8.0f} {cpu:>18.3f}")
+    finally:
+        runner.terminate()
+    return 0
+
+
+def servers(args) -> int:
+    """The runner's server CPU a request under uvicorn's HTTP parsers and event loops (the client
+    aiohttp, the same for every row); the first row is the node's choice, the baseline."""
+    print(f"{args.requests} POSTs, concurrency {args.concurrency}, client aiohttp (load average "
+          f"{os.getloadavg()[0]:.1f})")
+    print(f"{'server':<22} {'req/s':>8} {'server CPU ms/req':>18} {'vs baseline':>12}")
+    baseline = None
+    for http, loop in (("httptools", "uvloop"), ("h11", "uvloop"), ("httptools", "asyncio"), ("h11", "asyncio")):
+        runner = start_runner(RUNNER_PORT, http=http, loop=loop)
+        try:
+            url = f"http://127.0.0.1:{RUNNER_PORT}/text-to-image"
+            asyncio.run(client_run("aiohttp", url, 20, args.concurrency))  # warm-up
+            cpu0 = cpu_seconds(runner.pid)
+            rate, _ = asyncio.run(client_run("aiohttp", url, args.requests, args.concurrency))
+            cpu = 1000 * (cpu_seconds(runner.pid) - cpu0) / args.requests
+        finally:
+            runner.terminate()
+            runner.wait()
+        baseline = baseline or cpu
+        print(f"{http + ' on ' + loop:<22} {rate:>8.0f} {cpu:>18.3f} {cpu / baseline:>11.2f}x")
+    return 0
 
 
 def main() -> int:
@@ -52,37 +188,14 @@ def main() -> int:
     ap.add_argument("--concurrency", type=int, default=4)
     ap.add_argument("--check", action="store_true",
                     help="also print the figures against issue 15's goals (<= 5 ms p50 added, >= 600 req/s)")
+    ap.add_argument("--clients", action="store_true", help="httpx vs aiohttp as the client of one runner")
+    ap.add_argument("--servers", action="store_true", help="uvicorn's httptools vs h11, on uvloop vs asyncio")
     args = ap.parse_args()
-    with devnet("--block-time", "0.5") as (_, urls):
-        # the runner behind orchestrator-0: ask the orchestrator's metrics-free route table? The
-        # devnet does not print it, so start a second mock runner as the baseline.
-        runner = subprocess.Popen([sys.executable, "-m", "node.cli", "ai-runner", "--pipeline", "text-to-image",
-                                   "--model-id", "test/tiny-sd", "--mode", "mock", "--port", "18991"],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            for _ in range(100):
-                try:
-                    httpx.get("http://127.0.0.1:18991/health")
-                    break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
-            base_wall, base = asyncio.run(load("http://127.0.0.1:18991/text-to-image", args.requests,
-                                               args.concurrency))
-            node_wall, node = asyncio.run(load(f"{urls['gateway']}/text-to-image", args.requests, args.concurrency))
-        finally:
-            runner.terminate()
-    print(f"{args.requests} requests, concurrency {args.concurrency}, text-to-image 64x64 on a mock runner")
-    print(f"{'path':<28} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8}")
-    for name, wall, lat in (("runner alone (baseline)", base_wall, base), ("gateway -> orch -> runner", node_wall, node)):
-        print(f"{name:<28} {args.requests / wall:>8.1f} {1000 * pct(lat, 50):>8.1f} {1000 * pct(lat, 95):>8.1f}")
-    print(f"{'added by the node':<28} {'':>8} {1000 * (pct(node, 50) - pct(base, 50)):>8.1f} "
-          f"{1000 * (pct(node, 95) - pct(base, 95)):>8.1f}   ({pct(node, 50) / pct(base, 50):.1f}x the runner's p50)")
-    if args.check:
-        added_ms, rate = 1000 * (pct(node, 50) - pct(base, 50)), args.requests / node_wall
-        print(f"check: added p50 {added_ms:.1f} ms = {added_ms / GOAL_ADDED_MS:.1f}x the {GOAL_ADDED_MS:g} ms goal; "
-              f"{rate:.0f} req/s = {rate / GOAL_RATE:.2f} of the {GOAL_RATE} req/s goal; "
-              f"through the node {rate / (args.requests / base_wall):.2f} of the runner alone")
-    return 0
+    if args.clients:
+        return clients(args)
+    if args.servers:
+        return servers(args)
+    return node_path(args)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """The HTTP client of the paid request path: gateway → orchestrator (/segment, the AI routes) and
 orchestrator → AI runner, on aiohttp's keep-alive connection pool.
 
-httpx costs about 1.5 ms of CPU a request here against aiohttp's 0.2 ms (benchmarks/bench_node.py
+httpx costs about 0.8 ms of CPU a request here against aiohttp's 0.2 ms (benchmarks/bench_node.py
 --clients measures both against the same runner), and both hops are on every paid request, so
 the node's own hops use this client; everything else (downloads, live set-up) keeps httpx.
 
