@@ -65,29 +65,47 @@ def check_auth(http_addr: str, host: str, webhook_url: str, allow_no_auth: bool)
             "-remoteSignerAllowNoAuth to override.")
 
 
-def capability_strings(info) -> list[str]:
-    """`<pipeline>/<model>` for every model an orchestrator's GetOrchestrator answer offers."""
+def capability_price(info, cap: int, model: str) -> Fraction | None:
+    """go's capabilityPrice: the orchestrator's price for one model (its per-capability price,
+    else its global one); None when it gives none."""
+    for p in info.capabilities_prices:
+        if p.pixels_per_unit > 0 and p.capability == cap and p.constraint == model:
+            return Fraction(p.price_per_unit, p.pixels_per_unit)
+    price = info.price_info
+    if price is None or price.pixels_per_unit <= 0:
+        return None
+    return Fraction(price.price_per_unit, price.pixels_per_unit)
+
+
+def capability_strings(info, max_price: Fraction | None = None) -> list[str]:
+    """`<pipeline>/<model>` for every model an orchestrator's GetOrchestrator answer offers at a
+    price within `max_price` (go's price-eligible capabilities: one without a price is left out)."""
     from node.core.capabilities import capability_name
 
     if info.capabilities is None:
         return []
-    return sorted(f"{capability_name(cap).lower().replace(' ', '-')}/{model}"
-                  for cap, models in info.capabilities.constraints.items() for model in models)
+    found = []
+    for cap, models in info.capabilities.constraints.items():
+        for model in models:
+            price = capability_price(info, cap, model)
+            if price is not None and (max_price is None or price <= max_price):
+                found.append(f"{capability_name(cap).lower().replace(' ', '-')}/{model}")
+    return sorted(found)
 
 
-def make_discover(gateway, uris):
+def make_discover(gateway, uris, max_price: Fraction | None = None):
     """go's remote discovery: `await uris()` lists the orchestrators to ask, each answers
-    GetOrchestrator through `gateway` (node.gateway.node.GatewayNode); the unreachable are left out."""
+    GetOrchestrator through `gateway` (node.gateway.node.GatewayNode); the unreachable, and those
+    with no capability priced within `max_price`, are left out."""
     async def one(uri):
         try:
-            return uri, capability_strings(await gateway.get_orchestrator(uri, None))
+            return uri, capability_strings(await gateway.get_orchestrator(uri, None), max_price)
         except Exception:  # noqa: BLE001 - an unreachable orchestrator is left out, as go's cache
-            return uri, None
+            return uri, []
 
-    async def discover(caps: list[str]) -> list[dict]:
+    async def discover() -> list[dict]:
         found = await asyncio.gather(*(one(u) for u in await uris()))
-        return [{"address": uri, "score": 1.0, "capabilities": have} for uri, have in found
-                if have is not None and all(c in have for c in caps)]
+        return [{"address": uri, "score": 1.0, "capabilities": have} for uri, have in found if have]
 
     return discover
 
@@ -141,7 +159,7 @@ def run_remote_signer(args, parser) -> int:
         async def listed():
             return orchs
 
-        discover = make_discover(gateway, listed)
+        discover = make_discover(gateway, listed, signer.max_price)
 
     async def main():
         server = uvicorn.Server(uvicorn.Config(create_signer_app(signer, discover), host=host, port=port,

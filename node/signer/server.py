@@ -393,9 +393,8 @@ def _b64(value, name: str) -> bytes:
         raise SignerError(400, f"illegal base64 data in {name}") from None
 
 
-def create_signer_app(signer: RemoteSigner,
-                      discover: Callable[[list[str]], Awaitable[list[dict]]] | None = None) -> FastAPI:
-    """`discover(caps)` lists orchestrators offering every `<pipeline>/<model>` in caps (go's
+def create_signer_app(signer: RemoteSigner, discover: Callable[[], Awaitable[list[dict]]] | None = None) -> FastAPI:
+    """`discover()` lists the orchestrators to offer ({address, score, capabilities}; go's
     -remoteDiscovery); without it the route is not served, as go."""
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
 
@@ -422,10 +421,11 @@ def create_signer_app(signer: RemoteSigner,
     if discover is not None:
         @app.get("/discover-orchestrators")
         async def discover_orchestrators(request: Request):
-            caps = [c for c in request.query_params.getlist("caps") if c]
-            found = await discover(caps)
-            if not found:
+            found = await discover()
+            if not found:  # go: nothing cached yet
                 return error(503, "cache empty")
-            return found
+            # go: `caps` may repeat; an orchestrator offering any one of them is listed
+            caps = [c for c in request.query_params.getlist("caps") if c]
+            return [o for o in found if not caps or any(c in o.get("capabilities", ()) for c in caps)]
 
     return app

@@ -137,22 +137,65 @@ def test_bad_requests_are_400_and_price_cap_481():
     run(scenario())
 
 
-def test_discover_orchestrators_filters_by_caps():
-    _, _, signer, _ = network()
-    offers = {"https://a:1": ["live-video-to-video/noop"], "https://b:2": ["text-to-image/m"]}
+def test_discover_orchestrators_lists_price_eligible_capabilities_and_filters_by_any_cap():
+    """go's remote discovery (make_discover over GetOrchestrator answers): each orchestrator with the
+    `<pipeline>/<model>` it offers at a price within the signer's maximum; one with no price, one
+    over the maximum and one unreachable are left out; repeated `caps` match any one of them; an
+    empty list is 503 "cache empty"; without -remoteDiscovery the route is not served."""
+    import dataclasses
 
-    async def discover(caps):
-        return [{"address": url, "score": 1.0, "capabilities": have} for url, have in offers.items()
-                if all(c in have for c in caps)]
+    from node.core.pricing import PriceInfo
+    from node.net import wire
+    from node.signer.launch import make_discover
+
+    chain, live, signer, _ = network()
+    t2i = OrchestratorNode(OrchestratorConfig("https://t.example:8935", price_per_unit=Fraction(2),
+                                              ai_models=[AIModelConfig("text-to-image", "m", url="http://r")],
+                                              transcoding=False, auto_adjust_price=False),
+                           address=O, chain=chain, broker=StubBroker())
+
+    def info(node, pipeline_cap, model, **change):
+        caps = ai_job_capabilities(int(pipeline_cap), model, with_defaults=True)
+        got = wire.orchestrator_info_from_proto(info_proto(node, node.offer(G, caps)))
+        return dataclasses.replace(got, **change)
+
+    answers = {
+        "https://a:1": info(live, Capability.LiveVideoToVideo, "noop"),
+        "https://b:2": info(t2i, Capability.TextToImage, "m"),
+        "https://free:3": info(live, Capability.LiveVideoToVideo, "noop", price_info=None),
+        "https://dear:4": info(live, Capability.LiveVideoToVideo, "noop", price_info=PriceInfo(10, 1)),
+        # a per-model price below the maximum counts before the global one over it
+        "https://model:5": info(live, Capability.LiveVideoToVideo, "noop", price_info=PriceInfo(10, 1),
+                                capabilities_prices=(PriceInfo(4, 1, int(Capability.LiveVideoToVideo), "noop"),)),
+    }
+
+    class Gateway:
+        async def get_orchestrator(self, uri, caps):
+            if uri not in answers:
+                raise ConnectionError("unreachable")
+            return answers[uri]
+
+    async def uris():
+        return [*answers, "https://down:6"]
 
     async def scenario():
-        app = create_signer_app(signer, discover)
+        app = create_signer_app(signer, make_discover(Gateway(), uris, max_price=Fraction(5)))
         every = (await call(app, "/discover-orchestrators", method="GET")).json()
-        assert [o["address"] for o in every] == ["https://a:1", "https://b:2"]
-        live = await call(app, "/discover-orchestrators?caps=live-video-to-video/noop", method="GET")
-        assert [o["address"] for o in live.json()] == ["https://a:1"]
+        assert every == [{"address": "https://a:1", "score": 1.0, "capabilities": ["live-video-to-video/noop"]},
+                         {"address": "https://b:2", "score": 1.0, "capabilities": ["text-to-image/m"]},
+                         {"address": "https://model:5", "score": 1.0, "capabilities": ["live-video-to-video/noop"]}]
+        live_only = await call(app, "/discover-orchestrators?caps=live-video-to-video/noop", method="GET")
+        assert [o["address"] for o in live_only.json()] == ["https://a:1", "https://model:5"]
+        either = await call(app, "/discover-orchestrators?caps=text-to-image/m&caps=llm/x", method="GET")
+        assert [o["address"] for o in either.json()] == ["https://b:2"]
         none = await call(app, "/discover-orchestrators?caps=llm/x", method="GET")
-        assert none.status_code == 503
+        assert (none.status_code, none.json()) == (200, [])
+
+        async def nobody():
+            return []
+        empty = await call(create_signer_app(signer, make_discover(Gateway(), nobody)), "/discover-orchestrators",
+                           method="GET")
+        assert (empty.status_code, empty.json()["error"]["message"]) == (503, "cache empty")
         assert (await call(create_signer_app(signer), "/discover-orchestrators", method="GET")).status_code == 404
 
     run(scenario())
