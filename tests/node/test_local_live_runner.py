@@ -30,3 +30,17 @@ def test_capacity_starts_one_live_runner_per_unit():
     assert len(set(urls)) == 3  # three runners, one stream each (go: one container per unit)
     assert all(httpx.get(u + "/health").json() == {"status": "IDLE"} for u in urls)
     assert len(start_live_runners("noop", 0, mode="mock")) == 1  # capacity 0 means 1, as aiModels.json
+
+
+def test_the_orchestrators_runners_give_a_live_entry_one_runner_per_unit_of_capacity():
+    """lpnode orchestrator -aiWorker (node.launch.start_runners): a live entry's capacity becomes a
+    list of runners (the orchestrator's pool), other pipelines keep one runner URL."""
+    import argparse
+
+    from node.core.ai_models import AIModelConfig
+    from node.launch import start_runners
+
+    models = [AIModelConfig("live-video-to-video", "noop", capacity=2), AIModelConfig("text-to-image", "m")]
+    runners = start_runners(models, "mock", None, argparse.ArgumentParser(), live_pools=True)
+    assert len(set(runners["live-video-to-video"])) == 2 and isinstance(runners["text-to-image"], str)
+    assert all(httpx.get(u + "/health").json() == {"status": "IDLE"} for u in runners["live-video-to-video"])
