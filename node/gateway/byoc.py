@@ -222,8 +222,8 @@ def byoc_gateway_router(bg: ByocGateway) -> APIRouter:
             if upstream.status_code > 399:
                 await _close(upstream)
                 text = data.decode(errors="replace")
-                if upstream.status_code < 500:
-                    return go_error(text.rstrip("\n"), upstream.status_code)
+                if upstream.status_code < 500:  # go's http.Error again: a second newline, as go
+                    return go_error(text, upstream.status_code)
                 last = f"{token.service_addr}: {upstream.status_code} {text.strip()}"
                 log.warning("job %s failed at %s: %s", job.id, token.service_addr, last)
                 continue

@@ -160,7 +160,7 @@ def test_gateway_fails_over_on_5xx_returns_4xx_and_honours_include_exclude():
         assert r.status_code == 503 and "502 failed here" in r.text
         # a 4xx is the client's: passed back at once
         r = httpx.post(f"{url}/418", content=b"x", headers=job())
-        assert (r.status_code, r.text) == (418, "failed here\n")
+        assert (r.status_code, r.text) == (418, "failed here\n\n")  # http.Error at both hops, as go
         for target in orchs:
             r = httpx.post(f"{url}/x", content=b"x", headers=job({"orchestrators": {"include": [target]}}))
             assert r.headers["x-orchestrator-url"] == target
