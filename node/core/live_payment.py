@@ -3,10 +3,10 @@ server/live_payment_processor.go, server/ai_live_video.go). One definition share
 the orchestrator and the simulator; callers pass the time (`loop.time()`, `env.now`).
 
 - `LivePaymentProcessor`: on each input segment, once `interval` has passed since the last
-  billing, bill int(rate × elapsed) units and restart the interval at that segment's time. The
-  spec (§2.8) says the billed time advances by exactly the billed units, carrying the fraction;
-  go's live_payment_processor.go sets lastProcessedAt = timestamp, dropping it (< 1 unit a bill),
-  and go wins here.
+  billing, bill int(rate × elapsed) units and advance the billed time by exactly those units (the
+  fraction of a unit is carried into a later bill), as spec §2.8 and go's live_payment_processor.go
+  (which once restarted at the segment's time, dropping it; current go carries it; its advance is
+  truncated to whole nanoseconds, here it is exact).
 - `account_live_payment`: the orchestrator's AccountPayment (fee = units × price; a missing or
   short balance is go's "insufficient balance" error, on which the caller closes the channels).
 - The gateway's swap and slow-orchestrator rules (ai_live_video.go).
@@ -48,7 +48,7 @@ LIVE_INPUT_RETRY = 0.25  # s between retries of an input segment nothing of whic
 
 class LivePaymentProcessor:
     """go's LivePaymentProcessor: `due(now)` is the units to bill at an input segment seen at `now`
-    (0 before `interval` has passed since the last billing, go's shouldSkip)."""
+    (0 before `interval` has passed since the billed time, go's shouldSkip)."""
 
     def __init__(self, interval: float = LIVE_PAYMENT_INTERVAL, *, now: float,
                  rate: int = LIVE_VIDEO_UNITS_PER_SECOND) -> None:
@@ -62,8 +62,9 @@ class LivePaymentProcessor:
         elapsed = Fraction(now) - self.last
         if elapsed < self.interval:
             return 0
-        self.last = Fraction(now)  # go: lastProcessedAt = timestamp (the fraction of a unit is dropped)
-        return math.floor(self.rate * elapsed)
+        units = math.floor(self.rate * elapsed)
+        self.last += Fraction(units, self.rate)  # go: lastProcessedAt advances by the billed duration only
+        return units
 
 
 def _whole(x: Fraction) -> str:

@@ -31,14 +31,18 @@ def test_nothing_is_billed_before_the_interval():
     assert p.due(109.0) == 0  # the interval restarts at the billed time
 
 
-def test_the_fraction_of_a_unit_is_dropped_as_go_does():
-    # go's processOne sets lastProcessedAt = timestamp after int64(pixels): the spec's carry of the
-    # fractional unit is not what go does
+def test_the_fraction_of_a_unit_is_carried_into_a_later_bill_as_go_does():
+    # go's processOne advances lastProcessedAt by the billed duration only ("so truncated fractional
+    # units are included in a later payment"), as spec §2.8 says
     rate = 3  # a small rate makes the fraction visible: 5.5 s -> 16.5 units
     p = LivePaymentProcessor(5.0, now=0.0, rate=rate)
     bills = [p.due(5.5 * k) for k in range(1, 5)]
-    assert bills == [16, 16, 16, 16]
-    assert p.last == Fraction(22)
+    assert bills == [16, 17, 16, 17]
+    assert sum(bills) == rate * 22 and p.last == Fraction(22)  # nothing lost over time
+    q = LivePaymentProcessor(5.0, now=0.0, rate=rate)
+    assert q.due(5.5) == 16 and q.last == Fraction(16, 3)  # the billed time, not the segment's
+    assert q.due(10.0) == 0  # 4.67 s since the billed time: not yet due
+    assert q.due(10.4) == 15 and q.last == Fraction(31, 3)  # 5.07 s: 15.2 units, 0.2 carried on
 
 
 def test_real_rate_bills_the_time_since_the_last_billing_segment():
