@@ -52,11 +52,27 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from node.core import byoc
-from node.core.byoc import (BALANCE_HEADER, CAPABILITY_HEADER, ETH_ADDRESS_HEADER, GATEWAY_TIMEOUT_MARGIN,
-                            JOB_HEADER, PAYMENT_HEADER, STREAM_PAYMENT_INTERVAL, JobError, JobRequest, JobToken)
+from node.core.byoc import (
+    BALANCE_HEADER,
+    CAPABILITY_HEADER,
+    ETH_ADDRESS_HEADER,
+    GATEWAY_TIMEOUT_MARGIN,
+    JOB_HEADER,
+    PAYMENT_HEADER,
+    STREAM_PAYMENT_INTERVAL,
+    JobError,
+    JobRequest,
+    JobToken,
+)
 from node.net.headers import b64decode
-from node.net.trickle import EndOfStream, StreamNotFound, TrickleError, TricklePublisher, TrickleServer, \
-    TrickleSubscriber
+from node.net.trickle import (
+    EndOfStream,
+    StreamNotFound,
+    TrickleError,
+    TricklePublisher,
+    TrickleServer,
+    TrickleSubscriber,
+)
 from node.net.trickle.local import LocalSubscriber
 
 from .byoc import ByocGateway, _Skip, go_error
@@ -211,9 +227,9 @@ class GatewayStreams:
         """go's sendJobToOrch: the signed job, a payment when the capability has a price,
         timeout_seconds + 5 s. Raises _Skip (no payment possible) or httpx/Timeout errors."""
         headers = {"Content-Type": content_type, JOB_HEADER: byoc.job_request_header(job)}
-        if token.price is not None and token.price.price_per_unit > 0:
-            if payment := self.bg.payment_header(job, token):
-                headers[PAYMENT_HEADER] = payment
+        priced = token.price is not None and token.price.price_per_unit > 0
+        if priced and (payment := self.bg.payment_header(job, token)):
+            headers[PAYMENT_HEADER] = payment
         async with asyncio.timeout(job.timeout_seconds + GATEWAY_TIMEOUT_MARGIN):
             return await self.bg.client.post(token.service_addr + route, content=body, headers=headers)
 
@@ -403,8 +419,9 @@ class GatewayStreams:
             while True:
                 try:
                     seg = await local.next_data()
-                except (StreamNotFound, EndOfStream):  # the client's input ended: so does the stream (go's
-                    if not s.stopping:                   # WHIP/RTMP ingest closing)
+                except (StreamNotFound, EndOfStream):
+                    # the client's input ended, and so does the stream (go's WHIP/RTMP ingest closing)
+                    if not s.stopping:
                         asyncio.get_running_loop().create_task(self.stop(s, b"input ended"))
                     return
                 if seg is None:
@@ -514,22 +531,22 @@ def byoc_stream_router(streams: GatewayStreams) -> APIRouter:
             return go_error(str(exc), 413)
         try:
             req = json.loads(body)
-            if not isinstance(req, dict):
-                raise ValueError("not a JSON object")
-            name, stream_id, raw = (req.get(k) or "" for k in ("stream_name", "stream_id", "params"))
-            if not all(isinstance(v, str) for v in (name, stream_id, raw)):
-                raise ValueError("stream_name, stream_id and params must be strings")
         except ValueError as exc:
             return go_error(f"invalid JSON request body: {exc}", 400)
+        fields = [req.get(k) or "" for k in ("stream_name", "stream_id", "params")] if isinstance(req, dict) else []
+        if not fields or not all(isinstance(v, str) for v in fields):
+            return go_error("invalid JSON request body: expected an object with string stream_name, stream_id "
+                            "and params", 400)
+        name, stream_id, raw = fields
         if name.endswith("-out"):
             return go_error(f"stream {name}: names ending in -out are outputs", 400)
         pipeline_params = None
         if raw:
             try:
                 pipeline_params = json.loads(raw)
-                if not isinstance(pipeline_params, dict):
-                    raise ValueError
             except ValueError:
+                pipeline_params = None
+            if not isinstance(pipeline_params, dict):
                 return go_error("invalid model params", 400)
         stream_id = stream_id or streams.randbytes(4).hex()
         if name:

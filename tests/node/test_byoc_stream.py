@@ -175,7 +175,7 @@ def test_a_paid_stream_runs_filters_data_takes_an_update_and_stop_closes_every_c
 
 def test_two_negative_balances_remove_the_stream_and_tell_the_worker():
     async def scenario():
-        async with byoc_network(debit_interval=0.1, payment_interval=1000) as (g, g_app, o, o_app, node, w_app, http):
+        async with byoc_network(debit_interval=0.1, payment_interval=1000) as (g, g_app, _o, o_app, node, w_app, http):
             debits: list[Fraction] = []
             real = node.receiver.debit_fees
 
@@ -211,20 +211,20 @@ def test_two_negative_balances_remove_the_stream_and_tell_the_worker():
 
 
 def test_a_worker_that_dies_mid_stream_ends_the_stream(monkeypatch, tmp_path):
-    import node.gateway.live as live
+    from node.gateway import live
     from tests.node.test_processes import free_port
 
     monkeypatch.setattr(live, "MAX_EVENT_GAP", 2.5)
     monkeypatch.setattr(live, "EVENT_CHECK_INTERVAL", 0.25)
 
-    async def scenario():
+    async def scenario(log):
         async with byoc_network(debit_interval=60, payment_interval=1000, worker=False) as \
-                (g, g_app, o, o_app, node, w_app, http):
-            log = open(tmp_path / "worker.log", "w")
-            worker = subprocess.Popen([sys.executable, "-m", "node.cli", "byoc-worker", "--capability",
-                                       "node.worker.byoc.examples:StreamingImageFilter", "--port", str(free_port()),
-                                       "--orch-url", o, "--orch-secret", SECRET, "--reregister", "0",
-                                       "--price-per-unit", str(PRICE)], stdout=log, stderr=subprocess.STDOUT)
+                (g, g_app, o, o_app, _node, _w_app, http):
+            worker = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "node.cli", "byoc-worker", "--capability",
+                "node.worker.byoc.examples:StreamingImageFilter", "--port", str(free_port()), "--orch-url", o,
+                "--orch-secret", SECRET, "--reregister", "0", "--price-per-unit", str(PRICE), "--status-interval", "0.3",
+                stdout=log, stderr=subprocess.STDOUT)
             try:
                 await eventually(lambda: CAP in o_app.state.byoc.capabilities, timeout=30)
                 r = await http.post(f"{g}/process/stream/start", json=start_body(),
@@ -243,7 +243,7 @@ def test_a_worker_that_dies_mid_stream_ends_the_stream(monkeypatch, tmp_path):
                 await eventually(lambda: lines)
 
                 worker.kill()  # mid-stream
-                worker.wait(10)
+                await worker.wait()
                 await eventually(lambda: sid not in g_app.state.byoc_streams.pipelines, timeout=15)
                 assert sid not in o_app.state.byoc_streams.streams  # stopped there too, channels closed
                 assert not [n for n in o_app.state.trickle.channels if n.startswith(sid)]
@@ -258,16 +258,16 @@ def test_a_worker_that_dies_mid_stream_ends_the_stream(monkeypatch, tmp_path):
                     assert (r.status_code, r.text) == (404, "Stream not found\n")
                 await inp.close()
             finally:
-                if worker.poll() is None:
+                if worker.returncode is None:
                     worker.kill()
-                worker.wait(10)
-                log.close()
-    run(scenario(), timeout=90)
+                    await worker.wait()
+    with open(tmp_path / "worker.log", "w") as log:
+        run(scenario(log), timeout=90)
 
 
 def test_bad_stream_requests_get_gos_errors_and_credit_nothing():
     async def scenario():
-        async with byoc_network(debit_interval=60, payment_interval=1000) as (g, g_app, o, o_app, node, w_app, http):
+        async with byoc_network(debit_interval=60, payment_interval=1000) as (g, g_app, o, o_app, node, _w, http):
             # the orchestrator: no job, an unknown capability, a job without payment
             r = await http.post(f"{o}/ai/stream/start", json={})
             assert (r.status_code, r.text) == (400, byoc.ERR_NO_JOB_CREDS + "\n")
@@ -313,7 +313,7 @@ def test_the_orchestrator_passes_the_workers_refusal_back(missing):
     """A worker refusing the start (here: its body replaced by one without gateway_request_id, which
     the gateway's fields override) is answered with its status, and the channels are gone."""
     async def scenario():
-        async with byoc_network(debit_interval=60, payment_interval=1000) as (g, g_app, o, o_app, node, w_app, http):
+        async with byoc_network(debit_interval=60, payment_interval=1000) as (_g, g_app, _o, o_app, _n, _w, _h):
             gw = g_app.state.byoc_streams
             token = (await gw.bg.tokens(CAP, byoc.JobParameters()))[0]
             job = gw.bg.sign(byoc.JobRequest(id="s1", request="{}", parameters="{}", capability=CAP,

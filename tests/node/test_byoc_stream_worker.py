@@ -10,7 +10,12 @@ import json
 import httpx
 from PIL import Image
 
-from node.net.trickle import EndOfStream, StreamNotFound, TricklePublisher, TrickleSubscriber
+from node.net.trickle import (
+    EndOfStream,
+    StreamNotFound,
+    TricklePublisher,
+    TrickleSubscriber,
+)
 from node.worker.byoc.app import create_app
 from node.worker.byoc.examples import StreamingImageFilter
 from tests.net.trickle_serving import eventually, run, served
@@ -124,7 +129,7 @@ def test_the_orchestrator_closing_the_control_channel_ends_the_stream():
 
 def test_bad_stream_requests_get_clear_errors_and_change_nothing():
     async def scenario():
-        async with worker_and_channels(token="tok") as (ts, app, worker, http, urls):
+        async with worker_and_channels(token="tok") as (_ts, app, worker, http, urls):
             auth = {"Authorization": "Bearer tok"}
             r = await http.post(f"{worker}/stream/start", json={"gateway_request_id": "abc", **urls})
             assert r.status_code == 401

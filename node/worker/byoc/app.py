@@ -204,6 +204,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--currency", help='"" or wei, eth, or a currency with a price feed')
     p.add_argument("--reregister", type=float, default=REREGISTER_INTERVAL,
                    help="seconds between re-registrations (0: register once)")
+    p.add_argument("--status-interval", type=float, default=None,
+                   help="seconds between a stream's status events (streaming capabilities; default 10)")
     p.add_argument("--log-level", default="INFO")
     return p
 
@@ -216,6 +218,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     overrides = {k: getattr(args, k) for k in ("name", "capacity", "price_per_unit", "price_scaling", "currency")
                  if getattr(args, k) is not None}
     capability = load_capability(args.capability)
+    if args.status_interval is not None and isinstance(capability, StreamingCapability):
+        capability.status_interval = args.status_interval
     asyncio.run(serve(capability, host=args.host, port=args.port, orch_url=args.orch_url,
                       secret=args.orch_secret, token=args.token, public_url=args.url,
                       reregister=args.reregister, overrides=overrides))

@@ -44,7 +44,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from node.net.trickle import TricklePublisher, TrickleSubscriber, TrickleError, make_client
+from node.net.trickle import (
+    TrickleError,
+    TricklePublisher,
+    TrickleSubscriber,
+    make_client,
+)
 from node.worker.live.app import KEEPALIVE, event_segment
 
 from .capability import Capability
@@ -224,7 +229,7 @@ class Streams:
             await self.capability.run_stream(stream)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # noqa: BLE001 - the operator's code failed: report it, end the stream
+        except Exception as exc:
             log.exception("stream %s failed", stream.id)
             with contextlib.suppress(TrickleError):
                 await stream.emit({"type": "error", "stream_id": stream.id, "message": str(exc)})
@@ -247,15 +252,17 @@ class Streams:
         try:
             async for segment in sub:
                 data = await segment.read()
-                try:
-                    if len(data) > MAX_CONTROL_BYTES:
-                        raise ValueError(f"control message of {len(data)} bytes refused")
-                    params = json.loads(data)
-                    if not isinstance(params, dict):
-                        raise ValueError("control message is not a JSON object")
-                except ValueError as exc:
+                params, problem = None, f"control message of {len(data)} bytes refused"
+                if len(data) <= MAX_CONTROL_BYTES:
+                    try:
+                        params = json.loads(data)
+                    except ValueError as exc:
+                        problem = f"control message is not JSON: {exc}"
+                    else:
+                        problem = "control message is not a JSON object"
+                if not isinstance(params, dict):
                     with contextlib.suppress(TrickleError):
-                        await stream.emit({"type": "error", "stream_id": stream.id, "message": str(exc)})
+                        await stream.emit({"type": "error", "stream_id": stream.id, "message": problem})
                     continue
                 if params != KEEPALIVE:
                     await self.update(stream.id, params)
