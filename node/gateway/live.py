@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import time
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -83,6 +82,7 @@ class LiveStream:
     events: int = 0
     segments_in: int = 0  # input segments sent to orchestrators
     segments_out: int = 0  # output segments relayed back
+    first_in_at: float | None = None  # loop time the current orchestrator got its first input segment
 
     def gateway_status(self) -> dict:
         return {"stream_id": self.stream_id, "orchestrator": self.orchestrator, "manifest_id": self.manifest_id,
@@ -247,6 +247,7 @@ class LiveStreams:
         """Relay input out and output back, and read the events, until the input ends (return) or
         this orchestrator is lost (OrchestratorLost)."""
         lost: asyncio.Future = asyncio.get_running_loop().create_future()  # why this orchestrator is lost
+        s.first_in_at = None
 
         def losing(reason: str) -> None:
             if not lost.done():
@@ -371,6 +372,8 @@ class LiveStreams:
                 if too_slow(begun, completed):
                     selector.suspender.suspend(session.uri, LIVE_SLOW_PENALTY)
                     raise OrchestratorLost(f"slow: {begun - completed} input segments in flight")
+                if not begun:
+                    s.first_in_at = loop.time()
                 begun += 1
                 s.segments_in += 1
                 self.metrics.ai_live_segments.labels("in").inc()
@@ -420,13 +423,15 @@ class LiveStreams:
     async def _relay_output(self, s: LiveStream, url: str) -> None:
         """The orchestrator's output segments into the gateway's {stream}-out channel; returns
         (or raises) when that output ends."""
+        loop = asyncio.get_running_loop()
         sub = TrickleSubscriber(url, start_seq=0, client=self.client)
-        sent = time.monotonic()  # go's first segment delay: from the start of the relay, in ms
+        first = True
         try:
             while True:
                 reader = await sub.next_segment()
-                if not s.segments_out:
-                    self.metrics.ai_first_segment_delay.observe((time.monotonic() - sent) * 1000)
+                if first and s.first_in_at is not None:  # go's first segment delay, per orchestrator
+                    self.metrics.ai_first_segment_delay.observe((loop.time() - s.first_in_at) * 1000)
+                    first = False
                 s.segments_out += 1
                 self.metrics.ai_live_segments.labels("out").inc()
                 ch = self.trickle.channels.get(f"{s.stream_id}-out")
