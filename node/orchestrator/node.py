@@ -82,6 +82,7 @@ class OrchestratorNode:
                 self.prices.set_capability_price(gateway, int(cap), model, price)
         self.capabilities = self._capabilities()
         self.sessions: dict[str, float] = {}  # transcoding session id -> last use
+        self._duties_done_round: int | None = None  # the round round_duties has nothing left to do in
         if self.onchain:
             # with a remote redeemer (-redeemerAddr), `monitor` takes max float from it and `redeemer`
             # forwards winning tickets to it (node.redeemer.client)
@@ -230,19 +231,24 @@ class OrchestratorNode:
         done: dict = {}
         rm, bm = protocol.RoundsManager, protocol.BondingManager
         try:
-            initialized = rm.currentRoundInitialized()
-            if not initialized and initialize_round:
-                rm.initializeRound(sender=account)
-                done["initialized"] = rm.currentRound()
-                initialized = True
-                invalidate = getattr(self.chain, "invalidate", None)
-                if invalidate is not None:  # offers from now on use the new round, not a cached one
-                    invalidate()
             current = rm.currentRound()
-            if reward and initialized and bm.isActiveTranscoder(self.address) \
-                    and bm.getTranscoder(self.address)[0] != current:
-                bm.reward(sender=account)
-                done["reward"] = current
+            # a round initialised and rewarded (or not ours to reward: the active set is fixed for
+            # the round) needs one read a block, not four
+            if current != self._duties_done_round:
+                initialized = rm.currentRoundInitialized()
+                if not initialized and initialize_round:
+                    rm.initializeRound(sender=account)
+                    done["initialized"] = current
+                    initialized = True
+                    invalidate = getattr(self.chain, "invalidate", None)
+                    if invalidate is not None:  # offers from now on use the new round, not a cached one
+                        invalidate()
+                if reward and initialized and bm.isActiveTranscoder(self.address) \
+                        and bm.getTranscoder(self.address)[0] != current:
+                    bm.reward(sender=account)
+                    done["reward"] = current
+                if initialized:
+                    self._duties_done_round = current
         except TransactionFailed as exc:
             self.metrics.reward_call_errors.inc()
             done["error"] = exc.reason
