@@ -5,6 +5,10 @@ Differences from anvil, on purpose: accounts hold 1,000,000 ETH unless --balance
 (anvil: 10,000; the protocol's tests spend more on gas); the chain starts with the protocol
 deployed, and anvil_reset returns there; a state file is our own format (node.eth.anvil), which
 also loads anvil's `accounts` dumps.
+
+`--backend revm` (the default) runs the EVM in revm (node.eth.revm_devchain): mining any number of
+blocks is one step, and every call is answered from Rust; `--backend py-evm` runs eth-tester's
+py-evm, which keeps every block's state (reads at past blocks) and offers the debug_trace* tracers.
 """
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ import argparse
 import json
 import signal
 import sys
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,7 +31,7 @@ DEFAULT_BALANCE_ETH = 1_000_000  # EmbeddedChain's funding (anvil's default is 1
 KEYSTORE_SCRYPT_N = 4096  # geth's "light" scrypt (LightScryptN): dev keys, opened in milliseconds
 
 
-DEFAULT_BACKEND = "py-evm"
+DEFAULT_BACKEND = "revm"
 
 
 def devchain_parser(sub) -> argparse.ArgumentParser:
@@ -123,8 +128,6 @@ def cmd_devchain(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
         except (OSError, ValueError, EOFError) as exc:
             print(f"lpnode devchain: cannot read the state in {load_from}: {exc}", file=sys.stderr)
             return 1
-    if args.backend == "revm" and (load_from or dump_to):
-        parser.error("--state/--load-state/--dump-state need --backend py-evm (not yet on revm)")
     try:
         if args.backend == "revm":
             from node.eth.revm_devchain import RevmDevchain
@@ -194,7 +197,9 @@ def cmd_devchain(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
         }, indent=2) + "\n")
     print("listening; Ctrl-C to stop", flush=True)
 
-    signal.signal(signal.SIGTERM, _stop)
+    # SIGTERM asks serve_forever to return (from another thread, as shutdown() must be called);
+    # an exception raised by the handler could land inside the server's own bookkeeping and be lost
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -209,6 +214,3 @@ def cmd_devchain(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
             print(f"state dumped to {dump_to}", flush=True)
     return 0
 
-
-def _stop(*_) -> None:
-    raise KeyboardInterrupt  # SIGTERM stops the server like Ctrl-C

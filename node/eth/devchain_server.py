@@ -65,6 +65,7 @@ class DevchainServer(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], handler: type, max_connections: int = MAX_CONNECTIONS):
         self._slots = threading.BoundedSemaphore(max_connections)
+        self.watchdog = ReadWatchdog()
         super().__init__(address, handler)
 
     def process_request(self, request, client_address) -> None:
@@ -98,6 +99,39 @@ _BUSY = (b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\
          b"Content-Length: " + str(len(_BUSY_BODY)).encode() + b"\r\n\r\n" + _BUSY_BODY)
 
 
+class ReadWatchdog:
+    """The read deadlines of a server's connections, kept by one thread (a timer thread per
+    request cost a thread start each, the larger part of answering a cheap call). A deadline is
+    found expired within WATCHDOG_TICK of passing."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._deadlines: dict[Any, float] = {}
+        threading.Thread(target=self._run, name="devchain-read-watchdog", daemon=True).start()
+
+    def arm(self, handler: Any, seconds: float) -> None:
+        with self._lock:
+            self._deadlines[handler] = time.monotonic() + seconds
+
+    def cancel(self, handler: Any) -> None:
+        with self._lock:
+            self._deadlines.pop(handler, None)
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(WATCHDOG_TICK)
+            now = time.monotonic()
+            with self._lock:
+                expired = [h for h, deadline in self._deadlines.items() if deadline <= now]
+                for handler in expired:
+                    del self._deadlines[handler]
+            for handler in expired:
+                handler._read_expired()
+
+
+WATCHDOG_TICK = 0.1  # s
+
+
 class DevchainHandler(BaseHTTPRequestHandler):
     """POST a JSON-RPC request (or batch) to any path. Before anything is dispatched: the body
     is at most MAX_BODY_BYTES (413), has a JSON content type when it names one (415), arrives
@@ -117,12 +151,10 @@ class DevchainHandler(BaseHTTPRequestHandler):
     def _arm_watchdog(self) -> None:
         """Bound the next request's wait and read (headers and body) by READ_TIMEOUT."""
         self._reading = True
-        self._watchdog = threading.Timer(READ_TIMEOUT, self._read_expired)
-        self._watchdog.daemon = True
-        self._watchdog.start()
+        self.server.watchdog.arm(self, READ_TIMEOUT)
 
     def finish(self) -> None:
-        self._watchdog.cancel()
+        self.server.watchdog.cancel(self)
         super().finish()
 
     def _read_expired(self) -> None:
@@ -143,13 +175,13 @@ class DevchainHandler(BaseHTTPRequestHandler):
             self._reply(exc.status, self.rpc._error(None, RpcError(exc.code, exc.message)))
             if self._unread_body:
                 self._discard_body()
-            self._watchdog.cancel()
+            self.server.watchdog.cancel(self)
             self._reading = False
             return
         except (OSError, ValueError):  # the client went away or was cut off by the watchdog
             self.close_connection = True
             return
-        self._watchdog.cancel()
+        self.server.watchdog.cancel(self)
         self._reading = False
         self._reply(200, self.rpc.handle(request, deadline))
         if not self.close_connection:
@@ -170,7 +202,7 @@ class DevchainHandler(BaseHTTPRequestHandler):
             self.end_headers()
             self.close_connection = True
             return
-        self._watchdog.cancel()  # the connection now lives as long as the client keeps it
+        self.server.watchdog.cancel(self)  # the connection now lives as long as the client keeps it
         self._reading = False
         self.send_response(101)
         self.send_header("Upgrade", "websocket")
