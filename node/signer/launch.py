@@ -119,10 +119,13 @@ def run_remote_signer(args, parser) -> int:
     from node.core.sender import Sender
     from node.eth.payments import CachedChainView, ProtocolChainView
     from node.gateway.node import GatewayNode
-    from node.launch import _split_addr, announce, connect, setup_logging
+    from node.launch import _split_addr, announce, connect, is_offchain, setup_logging
     from node.signer.server import RemoteSigner, create_signer_app
 
     setup_logging(args.v)
+    if is_offchain(args):  # go checks this first
+        print("Remote signer mode requires on-chain network", file=sys.stderr)
+        return 1
     try:
         max_price, _ = parse_price_per_unit(args.maxPricePerUnit)
     except ValueError as exc:

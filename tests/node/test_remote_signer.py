@@ -471,10 +471,18 @@ def test_header_map_and_the_public_address_rule():
         "Refusing to start: remote signer on public -httpAddr 0.0.0.0:8935 with no -remoteSignerWebhookUrl")
 
 
-def test_lpnode_remote_signer_refuses_a_public_address_without_auth():
+def test_lpnode_remote_signer_refuses_offchain_and_a_public_address_without_auth():
     import subprocess
     import sys
 
-    r = subprocess.run([sys.executable, "-m", "node.cli", "remote-signer", "-httpAddr", "0.0.0.0:0"],
-                       check=False, capture_output=True, text=True, timeout=60)
+    def signer(*flags: str):
+        return subprocess.run([sys.executable, "-m", "node.cli", "remote-signer", *flags], check=False,
+                              capture_output=True, text=True, timeout=60)
+
+    r = signer("-httpAddr", "127.0.0.1:0")
+    assert r.returncode == 1 and "Remote signer mode requires on-chain network" in r.stderr
+    # both refusals come before the chain is reached (nothing listens at this -ethUrl)
+    r = signer("-httpAddr", "0.0.0.0:0", "-ethUrl", "http://127.0.0.1:9")
     assert r.returncode == 1 and "Refusing to start: remote signer on public -httpAddr 0.0.0.0:0" in r.stderr
+    r = signer("-httpAddr", "0.0.0.0:0", "-ethUrl", "http://127.0.0.1:9", "-remoteSignerWebhookUrl", "ftp://x")
+    assert r.returncode == 2 and "invalid -remoteSignerWebhookUrl" in r.stderr
