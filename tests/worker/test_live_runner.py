@@ -505,3 +505,28 @@ def test_output_channel_closed_under_the_runner_ends_the_stream_not_in_error(mon
             await pub.close()
 
     run_timed(scenario(), 30)
+
+
+def test_a_start_during_a_reload_waits_for_it_rather_than_cancelling_it():
+    import time
+
+    loads = []
+
+    def load():
+        time.sleep(0.3)
+        loads.append(1)
+        return NoopPipeline()
+
+    async def scenario():
+        runner = LiveRunner(NoopPipeline(), load=load)
+        status = runner._status()
+        runner.restarting = asyncio.get_running_loop().create_task(runner._restart(status))
+        await asyncio.sleep(0.05)
+        assert runner.state == "LOADING"
+        await runner.start({"subscribe_url": "http://127.0.0.1:9/c", "publish_url": "http://127.0.0.1:9/c-out"})
+        assert loads == [1] and status.ready and status.restart_count == 1  # reloaded, then streaming
+        assert runner.health() == "OK"
+        runner.task.cancel()
+        await asyncio.gather(runner.task, return_exceptions=True)
+
+    run(scenario())

@@ -48,6 +48,7 @@ class LiveRunner:
         self.codec = encoder_name(device)
         self.status: PipelineStatus | None = None
         self.task: asyncio.Task | None = None
+        self.restarting: asyncio.Task | None = None
 
     def _status(self) -> PipelineStatus:
         if self.status is None:  # made on the running loop, whose clock it keeps
@@ -71,6 +72,10 @@ class LiveRunner:
             done, _ = await asyncio.wait({self.task}, timeout=STOP_TIMEOUT)
             if not done:
                 raise TimeoutError("previous stream did not stop")
+        if self.restarting is not None and not self.restarting.done():  # the guardian is reloading
+            done, _ = await asyncio.wait({self.restarting}, timeout=STOP_TIMEOUT)
+            if not done:
+                raise TimeoutError("pipeline is reloading")
         self._status().stream_started(asyncio.get_running_loop().time())
         self.task = asyncio.create_task(self._session(req))
 
@@ -219,8 +224,8 @@ class LiveRunner:
                 if closer is not None:
                     with contextlib.suppress(Exception):
                         await closer.close()
-            if restart:
-                await self._restart(status)
+            if restart:  # its own task: a new start waits for it, never cancels it half-loaded
+                self.restarting = asyncio.get_running_loop().create_task(self._restart(status))
 
     async def _restart(self, status: PipelineStatus) -> None:
         """ai-runner's _restart_process: LOADING while the pipeline is made anew, then ready."""
