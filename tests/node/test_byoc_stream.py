@@ -303,6 +303,7 @@ def test_bad_stream_requests_get_gos_errors_and_credit_nothing():
             sid = r.json()["stream_id"]
             r = await http.get(f"{g}/process/stream/{sid}/data")
             assert (r.status_code, r.text) == (503, "Stream data not available\n")
+            await eventually(lambda: sid in o_app.state.byoc_streams.streams)  # its paid start has landed
             assert counter(g_app.state.byoc_streams.bg.gateway.metrics.ticket_value_sent, O) == \
                 counter(node.metrics.ticket_value_recv, G)
     run(scenario(), timeout=60)
