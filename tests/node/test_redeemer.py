@@ -264,3 +264,16 @@ def test_over_tls_a_restarted_redeemers_new_certificate_is_pinned_again(chain, s
         assert forwarder.forward() == 1
     assert redeemer_store.load() == [winner(nonce=1)]
     client.close()
+
+
+def test_go_mode_flag_and_flags():
+    from node.cli import build_parser
+    from node.launch import COMMANDS
+
+    args = build_parser().parse_args(["-redeemer", "-httpAddr", "127.0.0.1:0", "-ethOrchAddr", O])
+    assert (args.command, args.httpAddr, args.ethOrchAddr, args.func) == ("redeemer", "127.0.0.1:0", O,
+                                                                          COMMANDS["redeemer"][1])
+    assert build_parser().parse_args(["-orchestrator", "-redeemer"]).command == "redeemer"  # go: redeemer first
+    args = build_parser().parse_args(["orchestrator", "-redeemerAddr", "127.0.0.1:9000"])
+    assert (args.command, args.redeemerAddr) == ("orchestrator", "127.0.0.1:9000")
+    assert build_parser().parse_args(["redeemer"]).httpAddr == "127.0.0.1:8935"  # go's default

@@ -118,7 +118,8 @@ def test_winners_forwarded_and_redeemed_once_through_restarts_of_redeemer_and_or
                         break
                     r = httpx.post(f"http://127.0.0.1:{gw}/text-to-image",
                                    json={"prompt": f"{tag}{i}", "model_id": "m", "width": 64, "height": 64}, timeout=60)
-                    assert r.status_code == 200 or i == 0, r.text
+                    assert r.status_code == 200 or i == 0, f"{tag}{i}: {r.status_code} {r.text}\n" + \
+                        log_of("gateway") + log_of("orchestrator") + log_of("redeemer")
                 got = int(metric(orch_url, "winning_tickets_recv_total"))
                 assert got >= winners, log_of("orchestrator")
                 return got
