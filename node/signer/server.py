@@ -329,7 +329,8 @@ class RemoteSigner:
             return None
         seen: dict[str, list[str]] = {}
         for name, value in headers.items():
-            seen.setdefault(canonical_header(name), []).append(value)
+            if name.lower() != "host":  # go's server moves Host out of r.Header
+                seen.setdefault(canonical_header(name), []).append(value)
         client = self.http or httpx.AsyncClient()
         try:
             r = await client.post(self.webhook_url, json={"headers": seen, "state": asdict(state)},

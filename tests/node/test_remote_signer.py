@@ -396,6 +396,7 @@ def test_the_webhook_sees_the_updated_state_and_its_expiry_and_auth_id_are_kept(
         (sent_headers, body), = hook.calls
         assert sent_headers["authorization"] == "Bearer s3cret"  # -remoteSignerWebhookHeaders
         assert body["headers"]["X-Request-Id"] == ["abc"]  # the gateway's headers, go's canonical names
+        assert "Host" not in body["headers"] and body["headers"]["Content-Type"] == ["application/json"]
         seen = body["state"]  # after the update, before signing: balance, nonce and time are set
         assert seen["App"] == "echo" and seen["SenderNonce"] > 0 and seen["Balance"]
         assert seen["LastUpdate"] == "2023-11-14T22:13:20Z" and seen["AuthID"] == ""
