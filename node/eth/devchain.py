@@ -418,7 +418,7 @@ class DevchainRpc:
             raise RpcError(-32000, "already known")
         if tx.to == b"" and len(tx.data) > MAX_INITCODE_SIZE:
             raise RpcError(-32000, f"max initcode size exceeded: code size {len(tx.data)}, limit {MAX_INITCODE_SIZE}")
-        header = self.chain.backend.chain.get_block().header  # the pending block's
+        header = self._pending_header()
         if tx.gas > header.gas_limit:
             raise RpcError(-32000, "exceeds block gas limit")
         fee_cap, tip = tx.max_fee_per_gas, tx.max_priority_fee_per_gas
@@ -429,8 +429,10 @@ class DevchainRpc:
             raise RpcError(-32000, f"invalid sender: invalid chain id for signer: have {chain_id} want "
                                    f"{self.chain.chain_id}")
         try:
-            tx.check_signature_validity()
-            sender = tx.sender
+            if getattr(tx, "type_id", None) is None:  # legacy: v's EIP-155 form is checked too
+                tx.check_signature_validity()
+            sender = tx.sender  # recovering the key checks a typed transaction's signature (a second
+            # check, py-evm's verify of what was just recovered, cost 1 ms)
         except Exception as exc:
             raise RpcError(-32000, "invalid sender") from exc
         if tip < MIN_TIP:
@@ -512,8 +514,12 @@ class DevchainRpc:
     def _head(self) -> int:
         return self._evm.get_canonical_head().block_number
 
+    def _pending_header(self) -> Any:
+        """The pending block's header (on revm: its number, time, gas limit and base fee only)."""
+        return self._evm.pending_fields() if self.revm else self._evm.get_block().header
+
     def _pending_base_fee(self) -> int:
-        return self._evm.get_block().header.base_fee_per_gas
+        return self._pending_header().base_fee_per_gas
 
     def _block_number(self, tag: Any, what: str = "block number") -> int:
         """A block tag or number as a number (may be past the head); "pending" is the head."""
@@ -792,6 +798,8 @@ class DevchainRpc:
             return self.control[method](params)
         if method in _READ_ONLY_EXECUTION:
             params = self._execution_params(method, params)
+            if self.revm:  # revm runs a block's 30M gas in milliseconds, and Rust cannot be interrupted
+                return self._tester(method, params)
             return _aborted_after(EVM_TIMEOUT, lambda: self._tester(method, params),
                                   RpcError(-32000, f"execution aborted (timeout = {EVM_TIMEOUT:g}s)"))
         return self._tester(method, params)

@@ -34,9 +34,11 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
-from eth_utils import keccak, to_canonical_address, to_checksum_address
+from eth_utils import keccak, to_canonical_address
+from eth_utils import to_checksum_address as _to_checksum_address
 
 from .chain import DEV_MNEMONIC, Account, Chain, dev_accounts
 from .contract import Receipt
@@ -44,6 +46,13 @@ from .errors import ChainError, TransactionFailed
 from .geth_execution import intrinsic_floor
 
 ETH = 10**18
+
+
+@lru_cache(maxsize=65536)
+def to_checksum_address(address: str | bytes) -> str:
+    """eth_utils' to_checksum_address, cached (it hashes each time; a call passes several)."""
+    return _to_checksum_address(address)
+
 GAS_LIMIT = 30_029_122  # eth-tester's genesis gas limit, kept by every block
 GENESIS_BASE_FEE = 10**9
 ZERO = "0x" + "00" * 20
@@ -778,9 +787,21 @@ class _StoreView:
         return _Vm(self._chain)
 
     def get_block(self) -> Block:
-        p = self._chain.pending()
-        parent = self._chain.store.get_canonical_block_hash(self._chain.store.head)
-        return Block(make_header(parent, p.number, p.timestamp, p.base_fee))
+        """The pending block (empty: transactions wait in the devchain's pool)."""
+        p, store = self._chain.pending(), self._chain.store
+        return Block(make_header(store.get_canonical_block_hash(store.head), p.number, p.timestamp, p.base_fee))
+
+    def pending_fields(self) -> PendingFields:
+        """What admitting a transaction reads of the pending block, without building its header."""
+        return PendingFields(self._chain.pending())
+
+
+class PendingFields:
+    """The pending block's number, time, gas limit and base fee, named as py-evm's header names them."""
+
+    def __init__(self, pending: _Head):
+        self.block_number, self.timestamp, self.base_fee_per_gas = pending.number, pending.timestamp, pending.base_fee
+        self.gas_limit = GAS_LIMIT
 
 
 class _Backend:

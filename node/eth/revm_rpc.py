@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from eth_utils import to_checksum_address
-
 from .abi import encode_revert
 from .errors import ChainError, TransactionFailed
+from .revm_devchain import to_checksum_address
 
 if TYPE_CHECKING:
     from .devchain import DevchainRpc
