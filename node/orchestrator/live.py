@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -26,7 +27,7 @@ import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from node.core.capabilities import CapabilityError
+from node.core.capabilities import Capabilities, CapabilityError, pipeline_capability
 from node.core.live_payment import (
     LIVE_PAYMENT_INTERVAL,
     LivePaymentProcessor,
@@ -139,6 +140,34 @@ class LiveSessions:
                 return
             with contextlib.suppress(CapabilityError):
                 self.node.capabilities.release_model(PIPELINE, model_id)
+
+    def has_capacity(self, model_id: str) -> bool:
+        """go's CheckAICapacity for live (without reserving): an advertised model with a free runner
+        (runners this node started) or model capacity left (an external runner)."""
+        with self.node.lock:
+            model = self.node.capabilities.constraints.get(pipeline_capability(PIPELINE), {}).get(model_id)
+            if model is None:
+                return False
+            return bool(self.runners.free) if self.runners.managed else model.capacity > 0
+
+    def capped(self, requested: Capabilities | None) -> bool:
+        """go's checkLiveVideoToVideoCapacity: a GetOrchestrator request that constrains live models,
+        none of which has capacity here (the gateway is answered OrchestratorCapped)."""
+        models = requested.constraints.get(pipeline_capability(PIPELINE)) if requested is not None else None
+        return bool(models) and not any(self.has_capacity(m) for m in models)
+
+    def advertised(self, caps: Capabilities) -> Capabilities:
+        """go's setLiveAICapacity: in GetOrchestrator's answer a live model's capacity is the idle
+        runners and capacityInUse the lent ones (runners this node started; an external runner's
+        model keeps its configured capacity). A copy: the node's own capabilities stay as they are."""
+        cap = pipeline_capability(PIPELINE)
+        models = caps.constraints.get(cap)
+        if not models or not self.runners.managed:
+            return caps
+        with self.node.lock:
+            idle, used = len(self.runners.free), len(self.runners.lent)
+        live = {m: dataclasses.replace(c, capacity=idle, capacity_in_use=used) for m, c in models.items()}
+        return dataclasses.replace(caps, constraints={**caps.constraints, cap: live})
 
     async def start(self, mid: str, sender: str, model_id: str, price: Fraction, request: dict,
                     runner: str = "") -> LiveSession:

@@ -11,6 +11,7 @@ runner reached over HTTP (node.worker.ai, or any ai-runner compatible service).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import contextlib
 import logging
 import time
@@ -92,6 +93,7 @@ class AIWorkerService(pb_grpc.AIWorkerServicer):
 class OrchestratorService(pb_grpc.OrchestratorServicer):
     def __init__(self, node: OrchestratorNode, private_key: bytes | None) -> None:
         self.node, self.key = node, private_key
+        self.live: LiveSessions | None = None  # the HTTP app's live sessions (their runners' capacity)
 
     async def GetOrchestrator(self, request: pb.OrchestratorRequest, context) -> pb.OrchestratorInfo:
         node = self.node
@@ -101,10 +103,14 @@ class OrchestratorService(pb_grpc.OrchestratorServicer):
         if not request.ignoreCapacityCheck and node.at_capacity():
             await context.abort(grpc.StatusCode.UNKNOWN, "Invalid orchestrator request: OrchestratorCapped")
         caps = wire.capabilities_from_proto(wire.optional(request, "capabilities"))
+        if self.live is not None and not request.ignoreCapacityCheck and self.live.capped(caps):
+            await context.abort(grpc.StatusCode.UNKNOWN, "Invalid orchestrator request: OrchestratorCapped")
         try:
             offer = await asyncio.to_thread(node.offer, sender, caps if caps and caps.constraints else None)
         except (PaymentError, ChainError) as exc:
             await context.abort(grpc.StatusCode.UNKNOWN, str(exc))
+        if self.live is not None:  # go's setLiveAICapacity
+            offer = dataclasses.replace(offer, capabilities=self.live.advertised(offer.capabilities))
         return info_proto(node, offer)
 
     async def Ping(self, request: pb.PingPong, context) -> pb.PingPong:
@@ -405,7 +411,8 @@ async def serve_orchestrator(node: OrchestratorNode, host: str, port: int, *, pr
     from node.net.demux import serve_demux
 
     grpc_server = grpc.aio.server()
-    pb_grpc.add_OrchestratorServicer_to_server(OrchestratorService(node, private_key), grpc_server)
+    service = OrchestratorService(node, private_key)
+    pb_grpc.add_OrchestratorServicer_to_server(service, grpc_server)
     if remote is not None:
         pb_grpc.add_TranscoderServicer_to_server(TranscoderService(remote), grpc_server)
     if ai_workers is not None:
@@ -414,6 +421,7 @@ async def serve_orchestrator(node: OrchestratorNode, host: str, port: int, *, pr
     await grpc_server.start()
     app = create_http_app(node, transcode=transcode, runners=runners, remote=remote, ai_workers=ai_workers,
                           private_key=private_key, byoc_secret=byoc_secret)
+    service.live = app.state.live
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
     http_server = uvicorn.Server(config)
     http_task, _ = await start_serving(http_server)  # its own loopback port stays unused

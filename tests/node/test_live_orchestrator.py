@@ -485,3 +485,53 @@ def test_manifest_ids_come_from_the_nodes_injected_randomness():
         sessions = LiveSessions(node, TrickleServer(), runner_url=None, client=None)
         ids.append(new_manifest_id(sessions.randbytes))
     assert ids[0] == ids[1] and re.fullmatch(r"[0-9a-f]{8}", ids[0])
+
+
+def test_get_orchestrator_reports_idle_runners_and_is_capped_when_none_is_free():
+    """go's setLiveAICapacity and checkLiveVideoToVideoCapacity on the service port: a live model's
+    advertised capacity is its idle runners (capacityInUse the lent ones); a GetOrchestrator that
+    asks for a live model with no runner free is refused OrchestratorCapped, unless it sets
+    ignoreCapacityCheck."""
+    import grpc
+
+    from node.core.capabilities import ai_job_capabilities
+    from node.net import wire
+    from node.net.proto import lp_rpc_pb2 as pb
+    from node.net.proto import lp_rpc_pb2_grpc as pb_grpc
+    from node.net.tls import grpc_channel
+    from node.orchestrator.server import serve_orchestrator
+    from tests.node.hostile import free_port
+
+    cap = int(Capability.LiveVideoToVideo)
+
+    async def get(stub, ignore: bool = False):
+        req = pb.OrchestratorRequest(ignoreCapacityCheck=ignore)
+        req.capabilities.CopyFrom(wire.capabilities_to_proto(ai_job_capabilities(cap, "noop", with_defaults=True)))
+        info = wire.orchestrator_info_from_proto(await stub.GetOrchestrator(req, timeout=10))
+        model = info.capabilities.constraints[cap]["noop"]
+        return model.capacity, model.capacity_in_use
+
+    async def scenario():
+        async with contextlib.AsyncExitStack() as stack:
+            urls = [await stack.enter_async_context(served(EchoRunner().app)) for _ in range(2)]
+            port = free_port()
+            base = f"http://127.0.0.1:{port}"
+            node = OrchestratorNode(OrchestratorConfig(base, transcoding=False,
+                                                       ai_models=[AIModelConfig(LIVE, "noop", capacity=2)]))
+            NODES[base] = node
+            _, stop = await serve_orchestrator(node, "127.0.0.1", port, private_key=None, transcode=None,
+                                               runners={LIVE: urls})
+            stack.push_async_callback(stop)
+            channel = await grpc_channel(base)
+            stack.push_async_callback(channel.close)
+            stub = pb_grpc.OrchestratorStub(channel)
+            c = await stack.enter_async_context(httpx.AsyncClient())
+            assert await get(stub) == (2, 0)
+            assert (await start(c, base)).status_code == 200
+            assert await get(stub) == (1, 1)
+            assert (await start(c, base)).status_code == 200
+            with pytest.raises(grpc.aio.AioRpcError, match="OrchestratorCapped"):
+                await get(stub)
+            assert await get(stub, ignore=True) == (0, 2)
+            assert node.capabilities.constraints[cap]["noop"].capacity == 1  # the node's own: untouched
+    run(scenario())
