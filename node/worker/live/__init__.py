@@ -18,5 +18,9 @@ params ({"keep": "alive"} ignored; over 64 KiB or not JSON refused with an error
 events_url segment is one event, {"event": {..., "timestamp": ms}, "queue_event_type":
 "ai_stream_events" | "stream_trace"}: status (ai-runner's PipelineStatus, every 10 s and at the
 end, plus per-frame latency), error, and the three runner_* trace events.
-`lpnode live-runner` serves it.
+A frame the pipeline fails on is dropped and reported (an error event); a stream that goes to
+ERROR is stopped and the pipeline reloaded (a restart event), at most 3 times, as ai-runner's
+process guardian does. Frames waiting for a slower pipeline are bounded (the oldest dropped).
+Pipelines: `noop`, `slow` (pass-through after `delay_ms`, a declared test pipeline),
+`image-to-image` (diffusers, per frame). `lpnode live-runner` serves it.
 """
