@@ -19,8 +19,8 @@ LPT_F = 1e18
 
 
 class ChainDelegatorObservation(pol.DelegatorObservation):
-    """A DelegatorObservation whose chain fields (bonded, pending_fees, delegate, balance,
-    unbonding) are read from the contracts when a policy first uses one of them, all at once.
+    """A DelegatorObservation whose chain fields (bonded, delegate, balance, unbonding; and
+    pending_fees apart) are read from the contracts when a policy first uses one of them.
     Most delegators sit most rounds out (a policy's inertia draw comes first), and an observation
     that nobody reads then costs no contract call; one that is read is what the eager one was."""
 
@@ -37,11 +37,34 @@ class ChainDelegatorObservation(pol.DelegatorObservation):
     def read(self) -> None:
         self._state  # noqa: B018 (read now)
 
+    @cached_property
+    def pending_fees(self) -> float:  # type: ignore[override]
+        behaviour, d, round_ = self._source
+        return behaviour.delegator_fees(d, round_) if self.bonded else 0.0
+
     bonded = property(lambda self: self._state[0])
-    pending_fees = property(lambda self: self._state[1])
-    delegate = property(lambda self: self._state[2])
-    balance = property(lambda self: self._state[3])
-    unbonding = property(lambda self: self._state[4])
+    delegate = property(lambda self: self._state[1])
+    balance = property(lambda self: self._state[2])
+    unbonding = property(lambda self: self._state[3])
+
+
+class ChainOrchestratorObservation(pol.OrchestratorObservation):
+    """An OrchestratorObservation whose `self_bond` and `balance` (free LPT) are read when a
+    policy first uses them (reward_when_profitable needs the self-bond only when the reward cut
+    alone does not pay the gas; only an orchestrator outside the set looks at its balance)."""
+
+    def __init__(self, *fields, read_self_bond, read_balance) -> None:
+        for f, value in zip(("name", "network", "me", "expected_reward", "reward_gas", "rng"), fields):
+            object.__setattr__(self, f, value)
+        object.__setattr__(self, "_reads", (read_self_bond, read_balance))
+
+    @cached_property
+    def self_bond(self) -> float:  # type: ignore[override]
+        return self._reads[0]()
+
+    @cached_property
+    def balance(self) -> float:  # type: ignore[override]
+        return self._reads[1]()
 
 
 class Behaviour:
@@ -51,7 +74,8 @@ class Behaviour:
         self.names = {o.address: o.name for o in sim.orchestrators}
         self.by_name = {o.name: o for o in sim.orchestrators}
         self.actions: list[tuple] = []  # (time, round, entity, action, ok, reason)
-        self.locks: dict[str, list[int]] = {}  # delegator address -> its unwithdrawn unbonding lock ids
+        # address -> its unwithdrawn unbonding locks: (id, amount, withdraw round), read once when made
+        self.locks: dict[str, list[tuple[int, int, int]]] = {}
 
     # ------------------------------------------------------------------ observations
 
@@ -70,21 +94,21 @@ class Behaviour:
 
     # ------------------------------------------------------------------ orchestrators
 
-    def orchestrator_round(self, o, round_: int, net: pol.Network) -> tuple[int, int]:
+    def orchestrator_round(self, o, round_: int, net: pol.Network, active_stake: int) -> tuple[int, int]:
         """Run `o`'s policy for `round_`; the LPT its reward call minted (stake, treasury)."""
         p = self.world.protocol
         bm = p.BondingManager
-        self._withdraw_matured(o, round_)
+        if self.locks.get(o.address):
+            self._withdraw_matured(o, round_)
         info = net.orchestrator(o.name)
-        self_bond = bm.pendingStake(o.address, round_) / LPT_F
-        expected = net.total_supply * net.inflation * (o.stake / sum(self.sim.stakes.values())) \
-            if info.active and self.sim.stakes else 0.0
-        obs = pol.OrchestratorObservation(o.name, net, info, self_bond, expected, pol.REWARD_GAS, o.policy_rng,
-                                          p.LivepeerToken.balanceOf(o.address) / LPT_F)
+        expected = net.total_supply * net.inflation * (o.stake / active_stake) if info.active and active_stake else 0.0
+        obs = ChainOrchestratorObservation(o.name, net, info, expected, pol.REWARD_GAS, o.policy_rng,
+                                           read_self_bond=lambda: bm.pendingStake(o.address, round_) / LPT_F,
+                                           read_balance=lambda: p.LivepeerToken.balanceOf(o.address) / LPT_F)
         minted = (0, 0)
         for action in pol.decide(o.policy_spec.function, obs, o.policy_spec.params, pol.ORCHESTRATOR_ACTIONS):
             if isinstance(action, pol.CallReward):
-                minted = o.reward_now()
+                minted = o.reward_now(info.active)
                 self._record(o.name, round_, action, o.reward_error)
             elif isinstance(action, pol.SetTerms):
                 cut = o.reward_cut if action.reward_cut is None else float(action.reward_cut)
@@ -96,7 +120,7 @@ class Behaviour:
                 lock_id = bm.getDelegator(o.address)[-1]
                 if self._transact(o.name, round_, action, bm.unbond, bm.pendingStake(o.address, round_),
                                   sender=o.account):
-                    self.locks.setdefault(o.address, []).append(lock_id)
+                    self._add_lock(o.address, lock_id)
             elif isinstance(action, pol.Join):
                 self._join(o, round_, action)
         return minted
@@ -128,15 +152,18 @@ class Behaviour:
             self._delegator_action(d, round_, action, obs)
 
     def delegator_state(self, d, round_: int) -> tuple:
-        """(pending stake, pending fees, delegate's name, free balance, unbonding), LPT/ETH floats."""
+        """(pending stake, delegate's name, free balance, unbonding), LPT floats."""
         p = self.world.protocol
         bm = p.BondingManager
         bonded, _, delegate, *_ = bm.getDelegator(d.address)
         pending = bm.pendingStake(d.address, round_) if bonded else 0
-        unbonding = sum(bm.getDelegatorUnbondingLock(d.address, i)[0] for i in self.locks.get(d.address, ()))
-        return (pending / LPT_F, bm.pendingFees(d.address, round_) / 1e18 if bonded else 0.0,
-                self.names.get(delegate) if pending else None, p.LivepeerToken.balanceOf(d.address) / LPT_F,
-                unbonding / LPT_F)
+        unbonding = sum(amount for _, amount, _ in self.locks.get(d.address, ()))
+        return (pending / LPT_F, self.names.get(delegate) if pending else None,
+                p.LivepeerToken.balanceOf(d.address) / LPT_F, unbonding / LPT_F)
+
+    def delegator_fees(self, d, round_: int) -> float:
+        """ETH fees the delegator could claim now."""
+        return self.world.protocol.BondingManager.pendingFees(d.address, round_) / 1e18
 
     def _delegator_action(self, d, round_: int, action, obs: pol.DelegatorObservation) -> None:
         p = self.world.protocol
@@ -159,13 +186,13 @@ class Behaviour:
                 amount = min(amount, int(action.amount * LPT_F))
             lock_id = bm.getDelegator(d.address)[-1]
             if self._transact(d.name, round_, action, bm.unbond, amount, sender=d.account):
-                self.locks.setdefault(d.address, []).append(lock_id)
+                self._add_lock(d.address, lock_id)
         elif isinstance(action, pol.Rebond):
             locks = self.locks.get(d.address)
             if not locks:
                 self._record(d.name, round_, action, "no unbonding lock to rebond")
                 return
-            lock_id = locks[-1]
+            lock_id = locks[-1][0]
             ok = (self._transact(d.name, round_, action, bm.rebond, lock_id, sender=d.account) if obs.delegate
                   else self._transact(d.name, round_, action, bm.rebondFromUnbonded,
                                       self.by_name[action.to].address if action.to else
@@ -174,16 +201,20 @@ class Behaviour:
             if ok:
                 locks.pop()
 
+    def _add_lock(self, address: str, lock_id: int) -> None:
+        amount, withdraw_round = self.world.protocol.BondingManager.getDelegatorUnbondingLock(address, lock_id)
+        self.locks.setdefault(address, []).append((lock_id, amount, withdraw_round))
+
     def _withdraw_matured(self, d, round_: int) -> None:
-        """Withdraw the locks whose unbonding period is over (what a wallet would do)."""
+        """Withdraw the locks whose unbonding period is over (what a wallet would do; a lock's
+        withdraw round is fixed when it is made, so no read is needed until then)."""
         bm = self.world.protocol.BondingManager
         keep = []
-        for lock_id in self.locks.get(d.address, ()):
-            amount, withdraw_round = bm.getDelegatorUnbondingLock(d.address, lock_id)
-            if amount and withdraw_round <= round_:
-                self._transact(d.name, round_, "withdraw", bm.withdrawStake, lock_id, sender=d.account)
-            elif amount:
-                keep.append(lock_id)
+        for lock in self.locks.get(d.address, ()):
+            if lock[2] <= round_:
+                self._transact(d.name, round_, "withdraw", bm.withdrawStake, lock[0], sender=d.account)
+            else:
+                keep.append(lock)
         self.locks[d.address] = keep
 
     # ------------------------------------------------------------------ timeline events

@@ -153,8 +153,7 @@ class Simulation:
                             payment_interval=w.payment_interval)
         if w.type == BYOC:
             return Workload(BYOC, arrival, w.start, stop, pipeline=w.capability,
-                            byoc=ByocJobSpec(w.capability, w.price_per_second, w.job_duration, int(w.timeout),
-                                             w.mode == "streaming"))
+                            byoc=ByocJobSpec(w.capability, w.price_per_second, w.job_duration, int(w.timeout), w.mode))
         return Workload(m.BATCH_AI, arrival, w.start, stop, pipeline=w.pipeline, model_id=w.model_id,
                         request=dict(w.request))
 
@@ -201,7 +200,8 @@ class Simulation:
         env = world.env
         env.process(self._round_keeper())
         env.process(self._sampler())
-        env.process(self._housekeeper())
+        if self.gateways:  # only agents that served work hold per-offer and per-session state
+            env.process(self._housekeeper())
         for gw in self.gateways:
             gw.start(gw.workloads)
         for event in sc.events:
@@ -215,12 +215,16 @@ class Simulation:
 
     # ------------------------------------------------------------------ rounds
 
-    def _refresh_stakes(self) -> None:
+    def _refresh_stakes(self, active_set: bool = True) -> None:
+        """Every orchestrator's total stake, and the active ones' in `stakes`. The active set is
+        fixed for a round (joins, leaves and evictions take effect at the next), so within a
+        round `active_set=False` re-reads only the stakes."""
         bm = self.world.protocol.BondingManager
+        active = set(self.stakes) if not active_set else None
         self.stakes.clear()
         for o in self.orchestrators:
             o.stake = bm.transcoderTotalStake(o.address)
-            if self.world.view.is_active(o.address):
+            if (o.address in active) if active is not None else self.world.view.is_active(o.address):
                 self.stakes[o.address] = o.stake
 
     def _round_keeper(self):
@@ -235,6 +239,7 @@ class Simulation:
                 except TransactionFailed:
                     pass  # somebody already did
                 self._refresh_stakes()  # this round's active set (joins, leaves and evictions take effect now)
+            active, active_stake = set(self.stakes), sum(self.stakes.values())
             # the bonding rate the Minter set this round's inflation from (active stake / supply at
             # initialisation, before this round's rewards)
             supply = p.Minter.getGlobalTotalSupply()
@@ -246,18 +251,19 @@ class Simulation:
                     o.reward_last_round = 0
                     continue
                 if o.policy_spec is None:
-                    to_stake, to_treasury = o.call_reward(round_)
+                    to_stake, to_treasury = o.call_reward(round_, active=o.address in active)
                 else:
-                    to_stake, to_treasury = self.behaviour.orchestrator_round(o, round_, net)
+                    to_stake, to_treasury = self.behaviour.orchestrator_round(o, round_, net, active_stake)
                 minted += to_stake + to_treasury
                 treasury += to_treasury
-            self._refresh_stakes()
+            self._refresh_stakes(active_set=False)
             if any(d.policy_spec is not None for d in self.delegators):
                 net = self.behaviour.network(round_, bonding_rate)  # with this round's rewards
                 for d in self.delegators:
                     if d.policy_spec is not None:
                         self.behaviour.delegator_round(d, round_, net)
-                self._refresh_stakes()
+                if self.gateways:  # selection weighs the stakes as they are now; the next round re-reads them
+                    self._refresh_stakes(active_set=False)
             self._record_round(round_, minted, treasury, bonding_rate)
             yield env.timeout(world.time_of_round(round_ + 1) - env.now)
 

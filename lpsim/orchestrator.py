@@ -246,21 +246,22 @@ class SimOrchestrator:
 
     # ------------------------------------------------------------------ on-chain duties
 
-    def call_reward(self, round_: int) -> tuple[int, int]:
+    def call_reward(self, round_: int, active: bool | None = None) -> tuple[int, int]:
         """Call reward for `round_` if active and the policy says so; returns the LPT minted:
         (to the orchestrator and its delegators, to the treasury)."""
         self.reward_last_round = 0
         policy = self.reward_policy
         if policy == "never" or (not isinstance(policy, str) and self.rng.random() >= policy):
             return 0, 0
-        return self.reward_now()
+        return self.reward_now(active)
 
-    def reward_now(self) -> tuple[int, int]:
+    def reward_now(self, active: bool | None = None) -> tuple[int, int]:
         """Call reward now if active (a policy decided to); the LPT minted, as call_reward.
-        `reward_error` says why nothing was minted (not active, or the revert reason)."""
+        `reward_error` says why nothing was minted (not active, or the revert reason). `active`:
+        whether it is in this round's active set, when the caller knows (else read)."""
         self.reward_last_round = 0
         self.reward_error = None
-        if not self.world.view.is_active(self.address):
+        if not (self.world.view.is_active(self.address) if active is None else active):
             self.reward_error = "not in the active set"
             return 0, 0
         try:

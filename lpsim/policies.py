@@ -322,9 +322,11 @@ def reward_pays(obs: OrchestratorObservation, margin: float = 1.0) -> bool:
     s = obs.network.series
     if not {"lpt_usd", "eth_usd", "gas_price_gwei"} <= s.keys():
         return True
+    cost = obs.reward_gas * s["gas_price_gwei"] * 1e-9 * s["eth_usd"]
+    if obs.expected_reward * obs.me.reward_cut * s["lpt_usd"] >= cost * margin:
+        return True  # the cut alone pays: no need to look at the self-bond
     share = obs.self_bond / obs.me.stake if obs.me.stake else 0.0
     kept = obs.expected_reward * (obs.me.reward_cut + (1 - obs.me.reward_cut) * share) * s["lpt_usd"]
-    cost = obs.reward_gas * s["gas_price_gwei"] * 1e-9 * s["eth_usd"]
     return kept >= cost * margin
 
 
