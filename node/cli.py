@@ -106,7 +106,7 @@ def cmd_devnet(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
                           broken_runners=args.broken_runners, slow_transcoders=args.slow_transcoders,
                           lying_transcoders=args.lying_transcoders, deposit=int(args.deposit * 10**18),
                           reserve=int(args.reserve * 10**18), live_model=args.live_model,
-                          byoc_price=args.byoc)
+                          byoc_price=args.byoc, max_face_value=args.max_face_value)
 
     def ready(net) -> None:
         for name, url in net.urls.items():
@@ -175,6 +175,8 @@ def build_argparse() -> argparse.ArgumentParser:
     net.add_argument("--price-per-pixel", type=non_negative_int, default=1, help="wei per pixel (default 1)")
     net.add_argument("--ticket-ev", type=non_negative_int, default=10**15,
                      help="orchestrators' ticket EV in wei (default 1e15, so tickets win in a demo)")
+    net.add_argument("--max-face-value", type=non_negative_int, default=0, metavar="WEI",
+                     help="orchestrators' -maxFaceValue (0: none; just above --ticket-ev every ticket wins)")
     net.add_argument("--broken-runners", type=non_negative_int, default=0,
                      help="orchestrators whose AI runner is unreachable (to see retries and swaps)")
     net.add_argument("--slow-transcoders", type=non_negative_int, default=0,
