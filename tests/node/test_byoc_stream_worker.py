@@ -50,6 +50,16 @@ async def worker_and_channels(mid: str = "abc", token: str = ""):
             await app.state.streams.stop_all()
 
 
+async def collect_event_types(url: str, kinds: set) -> None:
+    """Every event's type, read as they come (the ring keeps 5 segments)."""
+    sub = TrickleSubscriber(url, start_seq=0)
+    try:
+        async for seg in sub:
+            kinds.add(json.loads(await seg.read())["event"]["type"])
+    finally:
+        await sub.close()
+
+
 async def data_line(sub: TrickleSubscriber) -> dict:
     seg = await sub.next_segment()
     return json.loads((await seg.read()).decode().strip())
@@ -61,6 +71,8 @@ def test_a_stream_filters_input_into_output_and_data_and_takes_new_params():
             r = await http.post(f"{worker}/stream/start", json={"gateway_request_id": "abc",
                                                                  "params": {"filter": "invert"}, **urls})
             assert r.status_code == 200 and r.json()["request_id"] == "abc"
+            kinds: set = set()
+            collector = asyncio.ensure_future(collect_event_types(urls["events_url"], kinds))
             data = TrickleSubscriber(urls["data_url"], start_seq=0)
             out = TrickleSubscriber(urls["publish_url"], start_seq=0)
             inp = TricklePublisher(urls["subscribe_url"], "video/MP2T")
@@ -92,14 +104,8 @@ def test_a_stream_filters_input_into_output_and_data_and_takes_new_params():
                 await inp.write(b"not an image")
                 assert "not a readable image" in (await data_line(data))["error"]
 
-                # events: status heartbeats (feeding the gateway's 30 s watchdog) and params_updated
-                events = TrickleSubscriber(urls["events_url"], start_seq=0)
-                kinds = set()
-                while not {"status", "params_updated"} <= kinds:
-                    seg = await events.next_segment()
-                    ev = json.loads(await seg.read())
-                    kinds.add(ev["event"]["type"])
-                await events.close()
+                # events: status heartbeats (feeding the gateway's 30 s watchdog), params_updated, error
+                await eventually(lambda: {"status", "params_updated", "error"} <= kinds)
 
                 r = await http.post(f"{worker}/stream/stop", content=b"done", headers={"X-Stream-Id": "abc"})
                 assert r.status_code == 200 and not app.state.streams.running
@@ -112,6 +118,7 @@ def test_a_stream_filters_input_into_output_and_data_and_takes_new_params():
                 for c in (data, out):
                     await c.close()
                 await inp.close()
+                collector.cancel()
     run(scenario())
 
 
