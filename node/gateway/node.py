@@ -112,6 +112,7 @@ class GatewayNode:
         self._forgotten_at = time.monotonic()
         self._model_labels: set[str] = set()
         self.stream_refreshes: dict[str, asyncio.Future] = {}  # manifest id -> its discovery under way
+        self.selector_refreshes: dict[tuple[str, str], asyncio.Future] = {}  # a new AI selector's first discovery
         self.http = httpx.AsyncClient(timeout=60.0, verify=False)  # go's InsecureSkipVerify on https://
         self.hop = HTTPClient(60.0, verify=False)  # the paid requests to orchestrators (node.net.http_client)
         self.tls_pins = PinnedChannels()
@@ -340,6 +341,7 @@ class GatewayNode:
         self.metrics.ai_models_requested.labels(pipeline, label).inc()
         self.check_funds()
         await self.refresh_pool()
+        await self._first_discovery(key, selector, caps)
         retry = AIRequestRetry(time.monotonic())
         discoveries = 0
         try:
@@ -378,6 +380,23 @@ class GatewayNode:
         except ServiceUnavailableError as exc:
             raise GatewayError(503, str(exc)) from None
         raise GatewayError(503, "no orchestrators available")
+
+    async def _first_discovery(self, key, selector: AISessionSelector, caps) -> None:
+        """go makes a selector with its first discovery under its session manager's lock, so a
+        burst of first requests for a model waits for that one discovery (and one PM session per
+        orchestrator) instead of each starting its own."""
+        if selector.last_refresh is not None:
+            return
+        task = self.selector_refreshes.get(key)
+        if task is None:
+            async def refresh() -> None:
+                try:
+                    selector.refresh(time.monotonic(), await self.discover(caps, selector.suspender.suspended))
+                finally:
+                    self.selector_refreshes.pop(key, None)
+
+            task = self.selector_refreshes[key] = asyncio.ensure_future(refresh())
+        await asyncio.shield(task)
 
     async def _submit_ai(self, session: Session, pipeline, body, content_type, units, caps, model_id,
                          stream: bool = False):

@@ -48,6 +48,9 @@ def test_64_concurrent_paid_requests_lose_no_debit_and_credit_no_ticket_twice():
     nonces = [(p.ticket_params.recipient_rand_hash, sp.sender_nonce) for p, _ in payments
               for sp in p.ticket_sender_params]
     tickets = sum(got.tickets for _, got in payments)
+    # the burst shared the selector's first discovery (as go's session manager): one offer, so
+    # every ticket is on it with its own nonce
+    assert len({p.ticket_params.recipient_rand_hash for p, _ in payments if p.ticket_params}) == 1
     assert tickets == len(nonces) == len(set(nonces)) >= 1
     assert node.metrics.tickets_recv.labels(G)._value.get() == tickets
     assert net.gateway.metrics.tickets_sent.labels(O)._value.get() == tickets  # none signed and not delivered
