@@ -548,14 +548,15 @@ class LiveAIWorkload(Workload):
 class ByocWorkload(Workload):
     """Bring-your-own-container jobs arrive by `arrival`, each running `job_duration` (cut at
     `timeout`, go's timeout_seconds) on an orchestrator whose worker registered `capability` at
-    `price_per_second`; `streaming` answers as server-sent events (lpsim.byoc)."""
+    `price_per_second`; `sse` jobs answer as server-sent events, `stream` jobs are BYOC streams
+    paid as they run (lpsim.byoc)."""
 
     type: Literal["byoc"]
     capability: str = Field(min_length=1)
     price_per_second: Price
     job_duration: DurationDistribution = "10 s"
     timeout: PositiveSeconds = "30 s"
-    mode: Literal["batch", "streaming"] = "batch"
+    mode: Literal["batch", "sse", "stream"] = "batch"
 
     @field_validator("timeout")
     @classmethod

@@ -37,6 +37,7 @@ orchestrators:
     byoc:
       filter: {capacity: 4}
       captions: {capacity: 2}
+      tracker: {capacity: 2}
   - name: broken
     failure_rate: 100%
     byoc:
@@ -56,12 +57,20 @@ gateways:
         stop: 8 min
       - type: byoc
         capability: captions
-        mode: streaming
+        mode: sse
         price_per_second: 50 gwei
         arrival: {process: poisson, rate: 2/min}
         job_duration: {dist: uniform, low: 3 s, high: 40 s}
         timeout: 30 s
         stop: 8 min
+      - type: byoc
+        capability: tracker
+        mode: stream
+        price_per_second: 30 gwei
+        arrival: {process: poisson, rate: 1/min}
+        job_duration: {dist: uniform, low: 1 min, high: 4 min}
+        timeout: 60 s
+        stop: 5 min
 """
 
 
@@ -76,10 +85,10 @@ def problems(text: str) -> list[str]:
 
 def test_a_byoc_workload_parses_with_its_defaults():
     s = parse_scenario(SCENARIO)
-    batch, streaming = s.gateways[0].demand[1:]
+    batch, sse, stream = s.gateways[0].demand[1:]
     assert (batch.type, batch.capability, batch.price_per_second, batch.timeout, batch.mode) == \
         ("byoc", "filter", Fraction(20 * GWEI), 5, "batch")
-    assert streaming.mode == "streaming"
+    assert (sse.mode, stream.mode) == ("sse", "stream")
     assert s.orchestrators[0].byoc["captions"].capacity == 2 and s.orchestrators[1].byoc["filter"].capacity == 8
     minimal = parse_scenario(SCENARIO.replace("        job_duration: {dist: uniform, low: 1 s, high: 8 s}\n"
                                               "        timeout: 5 s\n", ""))
@@ -93,9 +102,9 @@ def line_of(text: str, needle: str) -> int:
 @pytest.mark.parametrize("old,new,found", [
     ("capability: filter\n", "capability: blur\n",
      [("gateways[0].demand[1].capability: no orchestrator runs the BYOC capability 'blur', so every job would fail "
-       "(orchestrators' byoc capabilities: captions, filter)")]),
+       "(orchestrators' byoc capabilities: captions, filter, tracker)")]),
     ("timeout: 5 s", "timeout: 2.5 s", ["gateways[0].demand[1].timeout: must be whole seconds (got 2.5 s)"]),
-    ("mode: streaming", "mode: sse", ["gateways[0].demand[2].mode: must be 'batch' or 'streaming' (got 'sse')"]),
+    ("mode: sse", "mode: events", ["gateways[0].demand[2].mode: must be 'batch', 'sse' or 'stream' (got 'events')"]),
     ("filter: {capacity: 4}", "filter: {capacity: 0}", ["orchestrators[0].byoc.filter.capacity: must be at least 1 (got 0)"]),
     ("price_per_second: 50 gwei", "price_per_seconds: 50 gwei",
      ["gateways[0].demand[2].price_per_second: required",
@@ -138,7 +147,7 @@ def test_byoc_jobs_run_beside_the_other_workloads(run):
     _, _, summary, jobs = run
     assert {j["workload"] for j in jobs} == {m.BATCH_AI, BYOC}
     rows = [j for j in jobs if j["workload"] == BYOC]
-    assert {j["pipeline"] for j in rows} == {"filter", "captions"}
+    assert {j["pipeline"] for j in rows} == {"filter", "captions", "tracker"}
     assert summary["jobs"]["by_workload"][BYOC]["total"] == len(rows) > 60
     assert all(j["tickets_sent"] >= 0 for j in rows) and sum(j["tickets_sent"] for j in rows) > 0
 
@@ -176,14 +185,18 @@ def test_a_timeout_short_of_the_orchestrators_minute_is_refused_until_credit_bui
     jobs are refused (400, nothing charged, the tickets credited) until the credit reaches a minute;
     then jobs run on it."""
     _, _, _, jobs = run
+    served_somewhere = False
     for name in ("good-0", "good-1"):
         mine = sorted((j for j in jobs if j["pipeline"] == "filter" and j["orchestrator"] == name),
                       key=lambda j: j["submitted"])
         refused = [j["reason"] == byoc.ERR_INSUFFICIENT_BALANCE for j in mine]
-        assert refused[0] and not all(refused), name
-        first_served = refused.index(False)
-        assert all(refused[:first_served])
-        assert all(j["fee_wei"] == 0 and j["tickets_sent"] > 0 for j in mine[:first_served])
+        assert refused[0], name
+        first_served = refused.index(False) if not all(refused) else len(refused)
+        served_somewhere |= first_served < len(refused)
+        # refused before any work: nothing charged there, tickets sent (a job that first met the
+        # broken orchestrator was charged there)
+        assert all(j["fee_wei"] == 0 and j["tickets_sent"] > 0 for j in mine[:first_served] if j["attempts"] == 1)
+    assert served_somewhere
 
 
 def test_a_stream_is_charged_per_tick_and_in_all_ceil_elapsed(run):
@@ -241,8 +254,8 @@ def _process(o, spec, duration, credit_seconds, price=Fraction(10)):
     return proc.value, o.receiver.balances.balance(G, spec.capability), service
 
 
-def _spec(streaming=False, timeout=30, capability="cap"):
-    return ByocJobSpec(capability, Fraction(10), None, timeout, streaming)
+def _spec(mode="batch", timeout=30, capability="cap"):
+    return ByocJobSpec(capability, Fraction(10), None, timeout, mode)
 
 
 def test_a_batch_job_is_charged_ceil_elapsed_and_a_late_one_its_timeout():
@@ -262,10 +275,43 @@ def test_no_work_without_a_minute_of_credit():
 
 def test_a_stream_debits_every_five_seconds_and_ends_when_the_balance_goes_negative():
     env = simpy.Environment()
-    answer, balance, _ = _process(_orchestrator(env), _spec(streaming=True, timeout=120), 100, credit_seconds=60)
+    answer, balance, _ = _process(_orchestrator(env), _spec(mode="sse", timeout=120), 100, credit_seconds=60)
     # ticks at 5, 10, ..., 60 s leave 0; the one at 65 s leaves -5 s of credit: "insufficient balance"
     assert (answer.status, answer.error, answer.elapsed, answer.charged, balance) == \
         (200, "insufficient balance", 65, 650, -50)
     env = simpy.Environment()
-    answer, balance, _ = _process(_orchestrator(env), _spec(streaming=True, timeout=120), 12.5, credit_seconds=60)
+    answer, balance, _ = _process(_orchestrator(env), _spec(mode="sse", timeout=120), 12.5, credit_seconds=60)
     assert (answer.error, answer.elapsed, answer.charged, env.now) == (None, 12.5, 130, 12.5)  # 2 ticks + 3 s
+
+
+def test_streams_are_debited_every_23_s_and_paid_as_they_run(run):
+    sim, _, _, jobs = run
+    gw = sim.gateways[0]
+    price = sim.orchestrators[0].byoc.token(gw.address, "tracker").price.price
+    streams = [j for j in jobs if j["pipeline"] == "tracker"]
+    completed = [j for j in streams if j["status"] == m.COMPLETED]
+    assert completed and all(j["orchestrator"].startswith("good") for j in completed)
+    for j in completed:  # at least 60 s long: two debits or more, and payments beyond the start's
+        ticks = Fraction(j["fee_wei"]) / (byoc.STREAM_DEBIT_INTERVAL * price)
+        assert ticks == int(ticks) and 2 <= ticks <= 240 // byoc.STREAM_DEBIT_INTERVAL
+        assert j["tickets_sent"] > byoc.ticket_count_for_cost(60 * price, Fraction(8 * GWEI), 60)
+    # a stream that finds every slot taken (capacity 2 at each) has no token: go's words
+    exhausted = "All Orchestrators exhausted, restart the stream"
+    assert {j["reason"] for j in streams if j["status"] == m.FAILED} <= {exhausted}
+
+
+def test_an_unpaid_stream_is_removed_at_the_second_negative_balance():
+    env = simpy.Environment()
+    o = _orchestrator(env)
+    service = SimByoc(o, {"cap": (2, Fraction(10))})
+    assert service.start_stream(None, G, _spec(mode="stream"), PriceInfo(10, 1)).error == \
+        byoc.ERR_INSUFFICIENT_BALANCE  # no minute of credit: refused, slot freed
+    assert service.registry.available("cap") == 2
+    o.receiver.balances.credit(G, "cap", 60 * 10)
+    assert service.start_stream(None, G, _spec(mode="stream"), PriceInfo(10, 1)).status == 200
+    assert service.registry.available("cap") == 1
+    proc = env.process(service.stream(G, "cap", Fraction(10), env.event()))
+    env.run(proc)
+    # debits at 23, 46, 69 (-9 s: a warning) and 92 s (-32 s: removed)
+    assert proc.value == ("insufficient balance -320", 4 * 23 * 10) and env.now == 92
+    assert service.registry.available("cap") == 2
