@@ -53,6 +53,18 @@ def small_parameters(out: Path) -> dict[str, dict]:
             "workers": None,
             "out_dir": str(out),
         },
+        "lip107.ipynb": {
+            "scenario": "scenarios/lip107.yaml",
+            "duration": "5 d",
+            "overrides": {"orchestrators[0].count": 4, "delegators[0].count": 3, "delegators[1].count": 3,
+                          "delegators[2].count": 2, "delegators[3].count": 2},
+            "target_bonding_rates": ["45%", "50%"],
+            "inflation_changes": [500, 1500],
+            "runs": 2,
+            "backend": "local",
+            "workers": None,
+            "out_dir": str(out),
+        },
         "validation.ipynb": {
             "runs": 1,
             "backend": "local",
@@ -68,6 +80,7 @@ EXPECTED_FILES = {
     "economics.ipynb": ["runs.csv", "metrics.csv", "summary.json", "report.html", "point-3/run-1/metrics.csv"],
     "selection_and_payments.ipynb": ["selection/jobs.csv", "selection/summary.json", "payments/runs.csv",
                                      "payments/point-0/run-1/metrics.csv"],
+    "lip107.ipynb": ["runs.csv", "metrics.csv", "summary.json", "point-3/run-1/metrics.csv"],
     "validation.ipynb": ["fee-flow/runs.csv", "fee-flow/point-0/run-0/metrics.csv"],
 }
 
