@@ -41,12 +41,12 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from node.core.balances import Balances, UpdateStatus, complete_update
-from node.core.errors import PaymentError
+from node.core.errors import PaymentError, TicketParamsExpired
 from node.core.keccak import keccak
 from node.core.live_payment import LIVE_INITIAL_UNITS
 from node.core.payment import new_payment
 from node.core.pricing import live_video_units
-from node.core.sender import PARAMS_EXPIRY_BUFFER, Sender
+from node.core.sender import Sender
 from node.core.sessions import auth_token_needs_refresh
 from node.net import wire
 from node.net.auth import orchestrator_request_sig, sign, verify_sig
@@ -233,8 +233,7 @@ class RemoteSigner:
             except Exception as exc:  # noqa: BLE001
                 raise SignerError(400, f"invalid capabilities: {exc}") from None
         params = info.ticket_params
-        stale = params.expiration_block - self.chain.last_seen_block() <= PARAMS_EXPIRY_BUFFER
-        if stale or (info.auth_token is not None and auth_token_needs_refresh(self.clock(), info.auth_token.expiration)):
+        if self._should_refresh(info):
             raise SignerError(REFRESH_SESSION, "refresh session for remote signer",
                               {ORCHESTRATOR_URL_HEADER: info.transcoder})
 
@@ -277,6 +276,25 @@ class RemoteSigner:
             self.sender.cleanup_session(pm_session)
             self.balances.reserve(info.address, state.StateID)  # nothing stays here: the state carries it
         return encode_payment_header(payment), encode_segment_header(md, self.key), state, orch_price
+
+    def _should_refresh(self, info) -> bool:
+        """go's shouldRefreshSession: an auth token in its last 10% or expired ticket params ask for
+        fresh OrchestratorInfo; any other ticket params the sender would refuse (no deposit, a face
+        value over it, an EV over the maximum) is the client's 400."""
+        def cannot_check(reason: str) -> SignerError:
+            return SignerError(400, f"remote signer could not check whether to refresh session: {reason}")
+
+        if info.auth_token is None:
+            raise cannot_check("missing auth token")
+        if auth_token_needs_refresh(self.clock(), info.auth_token.expiration):
+            return True
+        try:
+            self.sender.validate_ticket_params(info.ticket_params)
+        except TicketParamsExpired:
+            return True
+        except PaymentError as exc:
+            raise cannot_check(str(exc)) from None
+        return False
 
     def _pay(self, info, state: PaymentState, pm_session: str, fee: Fraction, manifest_id: str, caps, now: float):
         try:

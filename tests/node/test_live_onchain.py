@@ -26,7 +26,6 @@ import pytest
 httpx = pytest.importorskip("httpx")
 av = pytest.importorskip("av")
 
-from eth_account import Account
 
 from node.core.capabilities import Capability, ai_job_capabilities
 from node.core.pricing import LIVE_VIDEO_UNITS_PER_SECOND
@@ -233,13 +232,13 @@ class SignerClient:
         return signed, await self.http.post(f"{self.orch}/payment", headers=self.headers(signed))
 
 
-def funded_sender(net, key: bytes, deposit: int, reserve: int):
-    """A new sender on the devnet's chain: ETH from the deployer, then TicketBroker deposit and reserve."""
+def funded_sender(net, deposit: int, reserve: int):
+    """A sender on the devnet's chain that no node uses: the deployer's account (genesis-funded),
+    with this TicketBroker deposit and reserve."""
     from node.eth import JsonRpcChain, attach_protocol
     from node.eth.payments import ProtocolBroker
 
-    account = Account.from_key(key)
-    net.net.client.send_eth(net.accounts[0], account.address, deposit + reserve + ETH)
+    account = net.accounts[0]
     protocol = attach_protocol(JsonRpcChain(net.devchain_url, accounts=[account]), net.addresses)
     ProtocolBroker(protocol, account).fund_deposit_and_reserve(deposit, reserve)
     return account, protocol
@@ -261,12 +260,11 @@ def test_a_drained_sender_cannot_pay_and_the_orchestrator_ends_the_stream(net, c
     """A sender whose deposit covers one face value and a half, paying as it goes through its remote
     signer (units since its last billed payment, go's inPixels). The orchestrator redeems the
     winners once their params expire: the deposit left is under one face value, so the signer
-    refuses every further ticket ("ticket faceValue > max faceValue", or "no sender deposit" once a
-    second winner took the rest); the orchestrator keeps charging
+    refuses every further payment, 400 ("ticket faceValue > max faceValue", or "no sender deposit"
+    once a second winner took the rest); the orchestrator keeps charging
     each interval until the balance is short, then closes all four channels with go's
     "insufficient balance" and the client's output ends."""
-    account, protocol = funded_sender(net, bytes([0x5D]) * 32, deposit=FACE_VALUE + FACE_VALUE // 2,
-                                      reserve=2 * FACE_VALUE)
+    account, protocol = funded_sender(net, deposit=FACE_VALUE + FACE_VALUE // 2, reserve=2 * FACE_VALUE)
     node = net.orchestrator_nodes[0]
     caplog.set_level(logging.WARNING, logger="lpnode.orchestrator.live")
 
@@ -309,10 +307,11 @@ def test_a_drained_sender_cannot_pay_and_the_orchestrator_ends_the_stream(net, c
     mid, refused, paid, lasted, got = run(scenario())
     assert got > 0 and paid >= 1  # frames came back while it was paid
     # the redemptions left less than a face value (or nothing): the signer refused to sign more
-    # tickets with go's ValidateTicketParams errors (500, go's genPayment error)
-    assert refused and all(status == 500 for status, _ in refused), refused
-    assert all(m == "no sender deposit" or m.startswith(f"ticket faceValue {FACE_VALUE} > max faceValue ")
-               for _, m in refused), refused
+    # tickets with go's ValidateTicketParams errors (400 from its shouldRefreshSession)
+    prefix = "remote signer could not check whether to refresh session: "
+    assert refused and all(status == 400 for status, _ in refused), refused
+    assert all(m in (prefix + "no sender deposit", ) or m.startswith(f"{prefix}ticket faceValue {FACE_VALUE} > "
+                                                                     "max faceValue ") for _, m in refused), refused
     (deposit, _), _ = protocol.TicketBroker.getSenderInfo(account.address)
     assert deposit < FACE_VALUE
     assert lasted < 40

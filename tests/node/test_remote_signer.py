@@ -235,6 +235,37 @@ def signed_state(state: dict) -> dict:
     return {"State": base64.b64encode(blob).decode(), "Sig": base64.b64encode(sign(blob, G_KEY)).decode()}
 
 
+def test_orchestrator_info_without_auth_token_or_with_refused_params_is_400():
+    """go's shouldRefreshSession runs before billing: no auth token, or ticket params the sender
+    refuses (here its deposit is gone), is the client's 400 with go's prefix."""
+    import dataclasses
+
+    from node.net import wire
+
+    chain, node, signer, _ = network()
+    app = create_signer_app(signer)
+
+    async def scenario():
+        info = wire.orchestrator_info_from_proto(pb_from_b64(orch_b64(node)))
+        no_token = base64.b64encode(wire.orchestrator_info_to_proto(dataclasses.replace(info, auth_token=None))
+                                    .SerializeToString()).decode()
+        r = await call(app, "/generate-live-payment", {"orchestrator": no_token, "type": "lv2v"})
+        assert (r.status_code, r.json()["error"]["message"]) == (
+            400, "remote signer could not check whether to refresh session: missing auth token")
+        chain.fund(G, deposit=0, reserve=10**18)
+        drained = await call(app, "/generate-live-payment", {"orchestrator": orch_b64(node), "type": "lv2v"})
+        assert (drained.status_code, drained.json()["error"]["message"]) == (
+            400, "remote signer could not check whether to refresh session: no sender deposit")
+
+    run(scenario())
+
+
+def pb_from_b64(orch: str):
+    from node.net.proto import lp_rpc_pb2 as pb
+
+    return pb.OrchestratorInfo.FromString(base64.b64decode(orch))
+
+
 def test_go_times_round_trip():
     from node.signer.server import ZERO_TIME, go_time, unix_time
 
