@@ -52,8 +52,9 @@ def counter(metric, label: str) -> float:
 
 
 @contextlib.asynccontextmanager
-async def byoc_network(*, debit_interval: float, payment_interval: float, worker: bool = True):
-    """(gateway URL, gateway app, orchestrator URL, orchestrator app, orchestrator node, worker app)."""
+async def byoc_network(*, debit_interval: float, payment_interval: float, worker: bool = True, n: int = 1):
+    """(gateway URL, gateway app, orchestrator URL, orchestrator app, orchestrator node, worker app,
+    client, [(URL, app, node, worker app)] of all n orchestrators, each with its own worker)."""
     from node.gateway.node import GatewayNode
     from node.gateway.server import create_app as gateway_app
     from node.orchestrator.node import OrchestratorConfig, OrchestratorNode
@@ -65,30 +66,41 @@ async def byoc_network(*, debit_interval: float, payment_interval: float, worker
 
     chain = StubChain(price=1)
     chain.fund(G, deposit=10**18, reserve=10**18)
-    chain.active.add(O)
-    node = OrchestratorNode(OrchestratorConfig("http://pending", transcoding=False, auto_adjust_price=False,
-                                               ticket_ev=TICKET_EV), address=O, chain=chain, broker=StubBroker())
-    o_app = create_http_app(node, transcode=None, runners={}, byoc_secret=SECRET, private_key=O_KEY)
-    o_app.state.byoc_streams.debit_interval = debit_interval
-    cap = StreamingImageFilter()
-    cap.status_interval = 0.2
-    w_app = worker_app(cap)
-    async with served(o_app) as o_url, served(w_app) as w_url, httpx.AsyncClient(timeout=10) as http:
-        node.config.service_uri = o_url
-        if worker:
-            await register(http, o_url, SECRET, cap.registration(w_url, price_per_unit=PRICE))
-        gateway = GatewayNode([o_url], account=Account.from_key(G_KEY), chain=chain)
+    orchs = []
+    async with contextlib.AsyncExitStack() as stack:
+        http = await stack.enter_async_context(httpx.AsyncClient(timeout=10))
+        for i in range(n):
+            key = O_KEY if i == 0 else bytes([40 + i]) * 32
+            address = Account.from_key(key).address
+            chain.active.add(address)
+            node = OrchestratorNode(OrchestratorConfig("http://pending", transcoding=False, auto_adjust_price=False,
+                                                       ticket_ev=TICKET_EV), address=address, chain=chain,
+                                    broker=StubBroker())
+            o_app = create_http_app(node, transcode=None, runners={}, byoc_secret=SECRET, private_key=key)
+            o_app.state.byoc_streams.debit_interval = debit_interval
+            cap = StreamingImageFilter()
+            cap.status_interval = 0.2
+            w_app = worker_app(cap)
+            o_url = await stack.enter_async_context(served(o_app))
+            w_url = await stack.enter_async_context(served(w_app))
+            node.config.service_uri = o_url
+            if worker:
+                await register(http, o_url, SECRET, cap.registration(w_url, price_per_unit=PRICE))
+            orchs.append((o_url, o_app, node, w_app))
+        gateway = GatewayNode([o[0] for o in orchs], account=Account.from_key(G_KEY), chain=chain)
         g_app = gateway_app(gateway, ())
         g_app.state.byoc_streams.payment_interval = payment_interval
         try:
             async with served(g_app) as g_url:
-                yield g_url, g_app, o_url, o_app, node, w_app, http
+                o_url, o_app, node, w_app = orchs[0]
+                yield g_url, g_app, o_url, o_app, node, w_app, http, orchs
         finally:
             await g_app.state.byoc_streams.close()
             await g_app.state.live.close()
-            await o_app.state.byoc_streams.close_all()
-            await o_app.state.trickle.stop()
-            await w_app.state.streams.stop_all()
+            for _, o_app, _, w_app in orchs:
+                await o_app.state.byoc_streams.close_all()
+                await o_app.state.trickle.stop()
+                await w_app.state.streams.stop_all()
             await gateway.close()
 
 
@@ -106,7 +118,7 @@ async def sse_lines(http: httpx.AsyncClient, url: str, out: list) -> None:
 
 def test_a_paid_stream_runs_filters_data_takes_an_update_and_stop_closes_every_channel():
     async def scenario():
-        async with byoc_network(debit_interval=0.3, payment_interval=0.2) as (g, g_app, o, o_app, node, w_app, http):
+        async with byoc_network(debit_interval=0.3, payment_interval=0.2) as (g, g_app, o, o_app, node, w_app, http, _):
             r = await http.post(f"{g}/process/stream/start", json=start_body(),
                                 headers={"Livepeer": job_header(enable_video_ingress=True, enable_video_egress=True,
                                                                 enable_data_output=True)})
@@ -175,7 +187,7 @@ def test_a_paid_stream_runs_filters_data_takes_an_update_and_stop_closes_every_c
 
 def test_two_negative_balances_remove_the_stream_and_tell_the_worker():
     async def scenario():
-        async with byoc_network(debit_interval=0.1, payment_interval=1000) as (g, g_app, _o, o_app, node, w_app, http):
+        async with byoc_network(debit_interval=0.1, payment_interval=1000) as (g, g_app, _o, o_app, node, w_app, http, _):
             debits: list[Fraction] = []
             real = node.receiver.debit_fees
 
@@ -219,7 +231,7 @@ def test_a_worker_that_dies_mid_stream_ends_the_stream(monkeypatch, tmp_path):
 
     async def scenario(log):
         async with byoc_network(debit_interval=60, payment_interval=1000, worker=False) as \
-                (g, g_app, o, o_app, _node, _w_app, http):
+                (g, g_app, o, o_app, _node, _w_app, http, _):
             worker = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "node.cli", "byoc-worker", "--capability",
                 "node.worker.byoc.examples:StreamingImageFilter", "--port", str(free_port()), "--orch-url", o,
@@ -267,7 +279,7 @@ def test_a_worker_that_dies_mid_stream_ends_the_stream(monkeypatch, tmp_path):
 
 def test_bad_stream_requests_get_gos_errors_and_credit_nothing():
     async def scenario():
-        async with byoc_network(debit_interval=60, payment_interval=1000) as (g, g_app, o, o_app, node, _w, http):
+        async with byoc_network(debit_interval=60, payment_interval=1000) as (g, g_app, o, o_app, node, _w, http, _):
             # the orchestrator: no job, an unknown capability, a job without payment
             r = await http.post(f"{o}/ai/stream/start", json={})
             assert (r.status_code, r.text) == (400, byoc.ERR_NO_JOB_CREDS + "\n")
@@ -314,7 +326,7 @@ def test_the_orchestrator_passes_the_workers_refusal_back(missing):
     """A worker refusing the start (here: its body replaced by one without gateway_request_id, which
     the gateway's fields override) is answered with its status, and the channels are gone."""
     async def scenario():
-        async with byoc_network(debit_interval=60, payment_interval=1000) as (_g, g_app, _o, o_app, _n, _w, _h):
+        async with byoc_network(debit_interval=60, payment_interval=1000) as (_g, g_app, _o, o_app, _n, _w, _h, _):
             gw = g_app.state.byoc_streams
             token = (await gw.bg.tokens(CAP, byoc.JobParameters()))[0]
             job = gw.bg.sign(byoc.JobRequest(id="s1", request="{}", parameters="{}", capability=CAP,
@@ -326,3 +338,43 @@ def test_the_orchestrator_passes_the_workers_refusal_back(missing):
             assert o_app.state.byoc.capabilities.get(CAP).load == 0
     run(scenario(), timeout=60)
 
+
+
+def test_a_lost_orchestrator_is_stopped_and_the_stream_moves_to_the_next():
+    async def scenario():
+        async with byoc_network(debit_interval=60, payment_interval=1000, n=2) as \
+                (g, g_app, _o, _oa, _n, _w, http, orchs):
+            r = await http.post(f"{g}/process/stream/start", json=start_body(),
+                                headers={"Livepeer": job_header(enable_video_ingress=True, enable_data_output=True)})
+            assert r.status_code == 200, r.text
+            urls = r.json()
+            sid = urls["stream_id"]
+            gs = g_app.state.byoc_streams.pipelines[sid]
+            await eventually(lambda: gs.token is not None)
+            first = next(o for o in orchs if o[0] == gs.orchestrator)
+            second = next(o for o in orchs if o is not first)
+            await eventually(lambda: sid in first[3].state.streams.running)
+            lines: list[str] = []
+            reader = asyncio.ensure_future(sse_lines(http, urls["data_url"], lines))
+            inp = TricklePublisher(urls["publish_url"], "video/MP2T")
+            try:
+                await asyncio.sleep(0.2)
+                await inp.write(png())
+                await eventually(lambda: lines)
+
+                # the first orchestrator drops the stream (its channels close): the gateway swaps
+                first[1].state.byoc_streams.remove(sid, "dropped for the test")
+                await eventually(lambda: gs.orchestrator == second[0] and sid in second[3].state.streams.running)
+                assert sid not in first[3].state.streams.running
+                assert urls["status_url"] and (await http.get(urls["status_url"])).status_code == 200
+                r = await http.post(urls["update_url"], json={"filter": "blur"}, headers={"Livepeer": job_header(sid)})
+                assert r.status_code == 200  # the update goes to the new orchestrator's worker
+                await inp.write(png())
+                await eventually(lambda: any('"blur"' in line for line in lines))
+                assert sid in g_app.state.byoc_streams.pipelines and not gs.error
+                r = await http.post(urls["stop_url"])
+                assert r.status_code == 200 and sid not in second[1].state.byoc_streams.streams
+            finally:
+                await inp.close()
+                reader.cancel()
+    run(scenario(), timeout=60)
