@@ -19,6 +19,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="chain backend(s) for lp_chain: embedded, fast or revm; several, comma-separated, "
                          "run each test once per backend (default: the lp_backend ini value, else embedded)")
     parser.addini("lp_backend", "default --lp-backend", default="")
+    group.addoption("--lp-devchain-backend", dest="lp_devchain_backend", default=None, choices=("revm", "py-evm"),
+                    help="the EVM of lp_devchain's `lpnode devchain --backend` (default: the lp_devchain_backend "
+                         "ini value, else revm)")
+    parser.addini("lp_devchain_backend", "default --lp-devchain-backend", default="")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -137,13 +141,17 @@ def lp(lp_protocol):
 
 
 @pytest.fixture(scope="session")
-def lp_devchain(tmp_path_factory, lp_params, lp_num_accounts):
+def lp_devchain(tmp_path_factory, lp_params, lp_num_accounts, pytestconfig):
     """`lpnode devchain` as a process for the session (node.testing.devchain.Devchain: url, chain_id,
-    addresses, accounts, web3(), chain(), protocol()), the protocol deployed with lp_params.
-    Its state is shared by the session's tests: `with lp_devchain.chain().reverting():` isolates one."""
+    addresses, accounts, web3(), chain(), protocol()), the protocol deployed with lp_params, on
+    --lp-devchain-backend's EVM (revm unless told). Its state is shared by the session's tests:
+    `with lp_devchain.chain().reverting():` isolates one."""
     from node.testing.devchain import start_devchain
 
-    with start_devchain(tmp_path_factory.mktemp("lp_devchain"), params=lp_params, accounts=lp_num_accounts) as dc:
+    backend = (pytestconfig.getoption("lp_devchain_backend") or pytestconfig.getini("lp_devchain_backend")
+               or "revm")
+    with start_devchain(tmp_path_factory.mktemp("lp_devchain"), "--backend", backend, params=lp_params,
+                        accounts=lp_num_accounts) as dc:
         yield dc
 
 
