@@ -182,7 +182,7 @@ class RemoteSigner:
         payment, seg_creds, state, orch_price = self._tickets(body)
         auth = await self._authorize(headers, state)
         if auth is not None:
-            state.AuthExpiry = int(auth.get("expiry") or 0)
+            state.AuthExpiry = auth.get("expiry") or 0
             if auth.get("maxPrice") is not None:
                 try:
                     ceiling = parse_max_price(auth["maxPrice"], state.Type)
@@ -191,7 +191,7 @@ class RemoteSigner:
                 check_price(orch_price, ("auth webhook maxPrice", ceiling))
         auth_id = next((v for k, v in headers.items() if k.lower() == AUTH_ID_HEADER.lower()), "")
         if auth is not None and auth.get("auth_id"):
-            auth_id = str(auth["auth_id"])
+            auth_id = auth["auth_id"]
         if auth_id and state.AuthID != auth_id:
             if state.AuthID:
                 raise SignerError(500, "remote signer auth ID changed")
@@ -367,6 +367,11 @@ class RemoteSigner:
             raise SignerError(500, f"signer auth invalid response: {exc}") from None
         if not isinstance(answer, dict):
             raise SignerError(500, "signer auth invalid response: json: cannot unmarshal into authResponse")
+        for key, kind in (("expiry", int), ("auth_id", str), ("reason", str)):  # go's authResponse field types
+            value = answer.get(key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, kind)):
+                raise SignerError(500, f"signer auth invalid response: json: cannot unmarshal "
+                                       f"{type(value).__name__} into authResponse.{key}")
         status = answer.get("status")
         # go checks only for a missing or non-positive status; one an HTTP server cannot send is invalid too
         if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 999:

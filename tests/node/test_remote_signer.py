@@ -458,6 +458,7 @@ def test_the_webhook_sees_the_updated_state_and_its_expiry_and_auth_id_are_kept(
     ({"reason": "no status"}, 200, 500, "signer auth invalid status"),
     ({"status": 0}, 200, 500, "signer auth invalid status"),
     (b"{not json", 200, 500, "signer auth invalid response: "),
+    ({"status": 200, "expiry": "soon"}, 200, 500, "signer auth invalid response: "),
     ({"status": 200, "maxPrice": {"price": 1, "currency": "usd", "unit": "720p-pixel-seconds"}}, 200, 502,
      "signer auth invalid maxPrice: maxPrice.currency must be wei"),
     ({"status": 200, "maxPrice": {"price": 2, "currency": "wei", "unit": "720p-pixel-seconds"}}, 200, 481,
