@@ -205,13 +205,14 @@ async def pooled(runners: list[EchoRunner]):
         yield app, base, c
 
 
-async def echo_through(reply: dict, payload: bytes) -> None:
-    pub = TricklePublisher(reply["publish_url"], "video/MP2T")
-    out = TrickleSubscriber(reply["subscribe_url"], start_seq=0)
+async def echo_through(reply: dict, payload: bytes, stop: bool = True, seq: int = 0) -> None:
+    pub = TricklePublisher(reply["publish_url"], "video/MP2T", start_seq=seq)
+    out = TrickleSubscriber(reply["subscribe_url"], start_seq=seq)
     await pub.write(payload)
     assert await (await out.next_segment()).read() == b"echo:" + payload
     await out.close()
-    await pub.close()  # the gateway ends the stream
+    if stop:
+        await pub.close()  # the gateway ends the stream
 
 
 def test_each_session_gets_its_own_runner_and_a_third_is_refused_until_one_ends():
@@ -220,17 +221,18 @@ def test_each_session_gets_its_own_runner_and_a_third_is_refused_until_one_ends(
         async with pooled(runners) as (app, base, c):
             first, second = [(await start(c, base)).json() for _ in range(2)]
             assert [len(r.starts) for r in runners] == [1, 1]  # one stream per runner: none cancels another
-            streaming = [asyncio.ensure_future(echo_through(reply, b"from %d" % i))
-                         for i, reply in enumerate((first, second))]
+            await asyncio.gather(echo_through(first, b"from first"),  # both stream at once; the first stops
+                                 echo_through(second, b"from second", stop=False))
+            await eventually(lambda: first["manifest_id"] not in app.state.live.sessions)
+            assert second["manifest_id"] in app.state.live.sessions  # the second still streams
+            third = await start(c, base)
+            assert third.status_code == 200, third.text  # on the runner the first gave back
+            assert [len(r.starts) for r in runners] == [2, 1] or [len(r.starts) for r in runners] == [1, 2]
             r = await start(c, base)
             assert (r.status_code, r.text) == (503, "insufficient capacity")  # go's answer, no runner asked
-            assert [len(r.starts) for r in runners] == [1, 1]
-            await asyncio.gather(*streaming)  # both streamed concurrently, then stopped
-            await eventually(lambda: not app.state.live.sessions)
-            third = await start(c, base)
-            assert third.status_code == 200, third.text
             assert sum(len(r.starts) for r in runners) == 3
             await echo_through(third.json(), b"third")
+            await echo_through(second, b"second again", seq=1)  # untouched by the third
     run(scenario())
 
 
