@@ -123,15 +123,19 @@ class LiveSessions:
         """Capacity for a new session of an advertised model: the runner it gets ("" where this
         node has none: the start then fails with go's 500), or None: insufficient capacity."""
         with self.node.lock:
+            if self._model(model_id) is None:
+                return None
+            if self.runners.managed:  # a free runner is the capacity (go's HasCapacity)
+                return self.runners.borrow()
             try:
-                if self.runners.managed:  # a free runner is the capacity (go's HasCapacity)
-                    self.node.capabilities.reserve_model(PIPELINE, model_id)  # an advertised model?
-                    self.node.capabilities.release_model(PIPELINE, model_id)
-                    return self.runners.borrow()
                 self.node.capabilities.reserve_model(PIPELINE, model_id)
             except CapabilityError:
                 return None
         return self.runners.external or ""
+
+    def _model(self, model_id: str):
+        """The advertised live model's constraint, or None (call under the node's lock)."""
+        return self.node.capabilities.constraints.get(pipeline_capability(PIPELINE), {}).get(model_id)
 
     def release(self, model_id: str, runner: str) -> None:
         with self.node.lock:
@@ -145,7 +149,7 @@ class LiveSessions:
         """go's CheckAICapacity for live (without reserving): an advertised model with a free runner
         (runners this node started) or model capacity left (an external runner)."""
         with self.node.lock:
-            model = self.node.capabilities.constraints.get(pipeline_capability(PIPELINE), {}).get(model_id)
+            model = self._model(model_id)
             if model is None:
                 return False
             return bool(self.runners.free) if self.runners.managed else model.capacity > 0
