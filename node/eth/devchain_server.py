@@ -261,8 +261,9 @@ class DevchainHandler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(payload)))
             if self.close_connection:
                 self.send_header("Connection", "close")
-            self.end_headers()
-            self.wfile.write(payload)
+            # headers and body in one write (http.server's end_headers would send them in two)
+            self._headers_buffer.extend((b"\r\n", payload))
+            self.flush_headers()
         except OSError:  # the client went away
             self.close_connection = True
 

@@ -8,6 +8,7 @@ are JSON-RPC quantities (hex, no leading zeros); hashes and data are 0x-prefixed
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from eth_utils import to_checksum_address
@@ -16,6 +17,12 @@ LEGACY, ACCESS_LIST, DYNAMIC_FEE, BLOB, SET_CODE = 0, 1, 2, 3, 4
 ELASTICITY = 2  # EIP-1559: the gas target is half the gas limit
 BASE_FEE_CHANGE_DENOMINATOR = 8
 MAX_FEE_HISTORY = 1024  # geth clamps eth_feeHistory's block count to this
+
+
+@lru_cache(maxsize=65536)
+def checksum(address: bytes | str) -> str:
+    """to_checksum_address, cached (it hashes the address every time)."""
+    return to_checksum_address(address)
 
 
 def q(value: int) -> str:
@@ -44,20 +51,20 @@ def transaction_json(tx, block=None, index: int | None = None) -> dict:
     out: dict[str, Any] = {
         "blockHash": h(block.hash) if block is not None else None,
         "blockNumber": q(block.number) if block is not None else None,
-        "from": to_checksum_address(tx.sender),
+        "from": checksum(tx.sender),
         "gas": q(tx.gas),
         "gasPrice": q(effective_gas_price(tx, base_fee) if block is not None else tx.max_fee_per_gas),
         "hash": h(tx.hash),
         "input": h(tx.data),
         "nonce": q(tx.nonce),
-        "to": to_checksum_address(tx.to) if tx.to else None,
+        "to": checksum(tx.to) if tx.to else None,
         "transactionIndex": q(index) if index is not None else None,
         "value": q(tx.value),
         "type": q(kind),
     }
     if kind != LEGACY:
         out["chainId"] = q(tx.chain_id)
-        out["accessList"] = [{"address": to_checksum_address(address), "storageKeys": [h(k.to_bytes(32, "big"))
+        out["accessList"] = [{"address": checksum(address), "storageKeys": [h(k.to_bytes(32, "big"))
                                                                                        for k in keys]}
                              for address, keys in tx.access_list]
     if kind in (DYNAMIC_FEE, BLOB, SET_CODE):
@@ -67,7 +74,7 @@ def transaction_json(tx, block=None, index: int | None = None) -> dict:
         out["maxFeePerBlobGas"] = q(tx.max_fee_per_blob_gas)
         out["blobVersionedHashes"] = [h(v) for v in tx.blob_versioned_hashes]
     if kind == SET_CODE:
-        out["authorizationList"] = [{"chainId": q(a.chain_id), "address": to_checksum_address(a.address),
+        out["authorizationList"] = [{"chainId": q(a.chain_id), "address": checksum(a.address),
                                      "nonce": q(a.nonce), "yParity": q(a.y_parity), "r": q(a.r), "s": q(a.s)}
                                     for a in tx.authorization_list]
     if kind == LEGACY:
@@ -89,7 +96,7 @@ def _topic(topic: Any) -> bytes:
 
 def log_json(log, block, tx, tx_index: int, log_index: int) -> dict:
     return {
-        "address": to_checksum_address(log.address),
+        "address": checksum(log.address),
         "topics": [h(_topic(t)) for t in log.topics],
         "data": h(log.data),
         "blockNumber": q(block.number),
@@ -113,19 +120,19 @@ def block_receipts_json(block, receipts) -> list[dict]:
         for log in receipt.logs:
             logs.append(log_json(log, block, tx, index, log_index))
             log_index += 1
-        created = to_checksum_address(generate_contract_address(tx.sender, tx.nonce)) if tx.to == b"" else None
+        created = checksum(generate_contract_address(tx.sender, tx.nonce)) if tx.to == b"" else None
         out.append({
             "blockHash": h(block.hash),
             "blockNumber": q(block.number),
             "contractAddress": created,
             "cumulativeGasUsed": q(receipt.gas_used),
             "effectiveGasPrice": q(effective_gas_price(tx, base_fee)),
-            "from": to_checksum_address(tx.sender),
+            "from": checksum(tx.sender),
             "gasUsed": q(receipt.gas_used - cumulative),
             "logs": logs,
             "logsBloom": h(receipt.bloom.to_bytes(256, "big")),
             "status": q(1 if receipt.state_root == b"\x01" else 0),
-            "to": to_checksum_address(tx.to) if tx.to else None,
+            "to": checksum(tx.to) if tx.to else None,
             "transactionHash": h(tx.hash),
             "transactionIndex": q(index),
             "type": q(tx_type(tx)),
@@ -323,7 +330,7 @@ def block_json(block) -> dict:
         "number": q(header.block_number), "hash": h(header.hash), "parentHash": h(header.parent_hash),
         "nonce": h(header.nonce), "sha3Uncles": h(header.uncles_hash), "logsBloom": h(header.bloom.to_bytes(256, "big")),
         "transactionsRoot": h(header.transaction_root), "receiptsRoot": h(header.receipt_root),
-        "stateRoot": h(header.state_root), "miner": to_checksum_address(header.coinbase), "difficulty": q(0),
+        "stateRoot": h(header.state_root), "miner": checksum(header.coinbase), "difficulty": q(0),
         "totalDifficulty": q(0), "mixHash": h(header.mix_hash), "size": q(size), "extraData": h(header.extra_data),
         "gasLimit": q(header.gas_limit), "gasUsed": q(header.gas_used), "timestamp": q(header.timestamp),
         "transactions": [h(tx.hash) for tx in block.transactions], "uncles": [],
