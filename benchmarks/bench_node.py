@@ -3,6 +3,7 @@ devnet, against the runner alone measured in the same run (the baseline), so wha
 "added by the node" excludes the pipeline's own time.
 
     python benchmarks/bench_node.py [--requests 200] [--concurrency 4] [--check]
+    python benchmarks/bench_node.py --processes  # each node its own process, as deployed
     python benchmarks/bench_node.py --clients   # httpx vs aiohttp as the client of one runner
     python benchmarks/bench_node.py --servers   # uvicorn's httptools vs h11, on uvloop vs asyncio
 
@@ -10,6 +11,8 @@ Prints requests per second and latency p50/p95 through the gateway, straight to 
 the difference (discovery, selection, payment signing and checking, seg creds, two extra hops);
 and the CPU each request costs the serving processes (the devnet: gateway, orchestrator, its
 runner and the chain in one process), which moves less with the machine's load than latency.
+`--processes` runs a devchain, the runner, `lpnode orchestrator` and `lpnode gateway` as separate
+processes (as go's nodes and ai-runner are deployed) and splits the CPU a request costs by node.
 `--clients` and `--servers` are the measurements behind node.net.http_client and the choice of
 server and loop (node.event_loop). Segments transcoded per second are in bench_transcode.py.
 """
@@ -110,6 +113,85 @@ def node_path(args) -> int:
     return 0
 
 
+def processes(args) -> int:
+    """gateway → orchestrator → runner, each its own process, on a devchain process: the CPU each
+    node spends a request, and the latency added over the same runner alone."""
+    import json
+    import tempfile
+    import threading
+    from pathlib import Path
+
+    from node.eth import LPT, JsonRpcChain, attach_protocol, dev_accounts
+    from node.testing.chains import TEST_PARAMS
+    from node.testing.devchain import start_devchain
+
+    lpnode = [sys.executable, "-m", "node.cli"]
+    tmp = Path(tempfile.mkdtemp(prefix="bench-node-"))
+    with start_devchain(tmp, params=TEST_PARAMS, accounts=20) as chain_proc:
+        _, orch_acct, gw_acct = dev_accounts(3)
+        chain = JsonRpcChain(chain_proc.url, accounts=[orch_acct])
+        p = attach_protocol(chain, chain_proc.addresses)
+        p.approve_and_bond(orch_acct, 1000 * LPT, orch_acct.address)
+        p.BondingManager.transcoder(0, 1_000_000, sender=orch_acct)
+        start_round, stop = p.current_round(), threading.Event()
+
+        def mine():  # a block every 250 ms
+            while not stop.wait(0.25):
+                chain.mine()
+
+        threading.Thread(target=mine, daemon=True).start()
+        (tmp / "addresses.json").write_text(json.dumps(chain_proc.addresses))
+        (tmp / "aiModels.json").write_text(json.dumps([{"pipeline": "text-to-image", "model_id": "test/tiny-sd",
+                                                        "warm": True, "price_per_unit": 1,
+                                                        "url": f"http://127.0.0.1:{RUNNER_PORT}"}]))
+        chain_flags = ["-ethUrl", chain_proc.url, "-addresses", str(tmp / "addresses.json")]
+        orch_port, gw_port = RUNNER_PORT + 1, RUNNER_PORT + 2
+        runner = start_runner(RUNNER_PORT)
+        nodes = [subprocess.Popen(lpnode + ["orchestrator", "-serviceAddr", f"127.0.0.1:{orch_port}", "-aiModels",
+                                            str(tmp / "aiModels.json"), "-pricePerUnit", "1", "-ethKey",
+                                            orch_acct.key.hex(), "-datadir", str(tmp / "orch"), "-initializeRound",
+                                            *chain_flags], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+                 subprocess.Popen(lpnode + ["gateway", "-httpAddr", f"127.0.0.1:{gw_port}", "-deposit", str(10 * LPT),
+                                            "-reserve", str(10 * LPT), "-ethKey", gw_acct.key.hex(), *chain_flags],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+        try:
+            deadline = time.time() + 120
+            while not (p.current_round() > start_round and p.RoundsManager.currentRoundInitialized()
+                       and p.BondingManager.isActiveTranscoder(orch_acct.address)):
+                if time.time() > deadline:
+                    raise RuntimeError("the orchestrator did not become active")
+                time.sleep(0.5)
+            gateway = f"http://127.0.0.1:{gw_port}/text-to-image"
+            for _ in range(100):  # until discovery has found the orchestrator
+                try:
+                    if httpx.post(gateway, json=BODY, timeout=30).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.3)
+            base_wall, base, _ = asyncio.run(load(f"http://127.0.0.1:{RUNNER_PORT}/text-to-image", args.requests,
+                                                  args.concurrency))
+            cpu0 = [cpu_seconds(x.pid) for x in (nodes[1], nodes[0], runner)]
+            node_wall, node, _ = asyncio.run(load(gateway, args.requests, args.concurrency))
+            cpu = [1000 * (cpu_seconds(x.pid) - c) / args.requests for x, c in zip((nodes[1], nodes[0], runner), cpu0)]
+        finally:
+            stop.set()
+            for proc in (*nodes, runner):
+                proc.terminate()
+            for proc in (*nodes, runner):
+                proc.wait(30)
+    print(f"{args.requests} requests, concurrency {args.concurrency}, each node its own process "
+          f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
+    print(f"{'path':<28} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8}")
+    for name, wall, lat in (("runner alone (baseline)", base_wall, base), ("gateway -> orch -> runner", node_wall, node)):
+        print(f"{name:<28} {args.requests / wall:>8.1f} {1000 * pct(lat, 50):>8.1f} {1000 * pct(lat, 95):>8.1f}")
+    print(f"{'added by the node':<28} {'':>8} {1000 * (pct(node, 50) - pct(base, 50)):>8.1f} "
+          f"{1000 * (pct(node, 95) - pct(base, 95)):>8.1f}")
+    print("CPU a request: " + ", ".join(f"{name} {ms:.2f} ms" for name, ms in zip(("gateway", "orchestrator", "runner"),
+                                                                                 cpu)))
+    return 0
+
+
 async def client_run(kind: str, url: str, n: int, concurrency: int) -> tuple[float, float]:
     """(requests per second, client CPU ms a request) for n POSTs from one client library."""
     import aiohttp
@@ -190,7 +272,10 @@ def main() -> int:
                     help="also print the figures against issue 15's goals (<= 5 ms p50 added, >= 600 req/s)")
     ap.add_argument("--clients", action="store_true", help="httpx vs aiohttp as the client of one runner")
     ap.add_argument("--servers", action="store_true", help="uvicorn's httptools vs h11, on uvloop vs asyncio")
+    ap.add_argument("--processes", action="store_true", help="each node its own process, as deployed")
     args = ap.parse_args()
+    if args.processes:
+        return processes(args)
     if args.clients:
         return clients(args)
     if args.servers:
