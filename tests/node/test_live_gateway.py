@@ -1,6 +1,8 @@
 """The gateway's live video-to-video streams (node.gateway.live) against real orchestrators
 (serve_orchestrator: gRPC and HTTP, T's live route and trickle server) whose live runner is the
-echo double of tests/node/test_live_orchestrator.py (the live runner proper is not in this checkout)."""
+echo double of tests/node/test_live_orchestrator.py (node.worker.live's runner proper is driven by
+tests/worker/test_live_runner.py and, end to end, by the SDK test and benchmarks/bench_live_path.py):
+relay, payments, swaps on a lost orchestrator or a failed runner, the events channel, /status, /metrics."""
 from __future__ import annotations
 
 import asyncio

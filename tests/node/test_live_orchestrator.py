@@ -1,6 +1,8 @@
 """The orchestrator's POST /live-video-to-video (go's StartLiveVideoToVideo) and its live sessions:
-the response JSON, the four trickle channels under /ai/trickle/, the runner request, capacity per
-model, closing on session end, and go's status codes for bad input. The live runner here is a
+the response JSON, the four trickle channels under /ai/trickle/, the runner request, capacity (one
+runner per session for runners the node started, the model's capacity for an external one, and
+GetOrchestrator's live capacity), closing on session end or runner failure, and go's status codes
+for bad input. The live runner here is a
 small ai-runner-compatible test double that echoes input segments to the output channel."""
 from __future__ import annotations
 
