@@ -72,6 +72,8 @@ class Behaviour:
         self.sim = sim
         self.world = sim.world
         self.names = {o.address: o.name for o in sim.orchestrators}
+        self.names_by_word = {int(o.address, 16): o.name for o in sim.orchestrators}  # a delegate read as a word
+        self.calls = sim.world.calls
         self.by_name = {o.name: o for o in sim.orchestrators}
         self.actions: list[tuple] = []  # (time, round, entity, action, ok, reason)
         # address -> its unwithdrawn unbonding locks: (id, amount, withdraw round), read once when made
@@ -103,8 +105,8 @@ class Behaviour:
         info = net.orchestrator(o.name)
         expected = net.total_supply * net.inflation * (o.stake / active_stake) if info.active and active_stake else 0.0
         obs = ChainOrchestratorObservation(o.name, net, info, expected, pol.REWARD_GAS, o.policy_rng,
-                                           read_self_bond=lambda: bm.pendingStake(o.address, round_) / LPT_F,
-                                           read_balance=lambda: p.LivepeerToken.balanceOf(o.address) / LPT_F)
+                                           read_self_bond=lambda: self.calls.uint(bm.pendingStake, o.address, round_) / LPT_F,
+                                           read_balance=lambda: self.calls.uint(p.LivepeerToken.balanceOf, o.address) / LPT_F)
         minted = (0, 0)
         for action in pol.decide(o.policy_spec.function, obs, o.policy_spec.params, pol.ORCHESTRATOR_ACTIONS):
             if isinstance(action, pol.CallReward):
@@ -153,13 +155,13 @@ class Behaviour:
 
     def delegator_state(self, d, round_: int) -> tuple:
         """(pending stake, delegate's name, free balance, unbonding), LPT floats."""
-        p = self.world.protocol
+        p, calls = self.world.protocol, self.calls
         bm = p.BondingManager
-        bonded, _, delegate, *_ = bm.getDelegator(d.address)
-        pending = bm.pendingStake(d.address, round_) if bonded else 0
+        bonded, _, delegate, *_ = calls.words(bm.getDelegator, d.address)
+        pending = calls.uint(bm.pendingStake, d.address, round_) if bonded else 0
         unbonding = sum(amount for _, amount, _ in self.locks.get(d.address, ()))
-        return (pending / LPT_F, self.names.get(delegate) if pending else None,
-                p.LivepeerToken.balanceOf(d.address) / LPT_F, unbonding / LPT_F)
+        return (pending / LPT_F, self.names_by_word.get(delegate) if pending else None,
+                calls.uint(p.LivepeerToken.balanceOf, d.address) / LPT_F, unbonding / LPT_F)
 
     def delegator_fees(self, d, round_: int) -> float:
         """ETH fees the delegator could claim now."""
@@ -248,7 +250,7 @@ class Behaviour:
 
     def _transact(self, entity: str, round_: int, action, fn, *args, sender) -> bool:
         try:
-            fn(*args, sender=sender)
+            self.calls.send(fn, *args, sender=sender)  # (nobody reads these transactions' events)
         except TransactionFailed as exc:
             self._record(entity, round_, action, exc.reason or str(exc))
             return False

@@ -219,12 +219,12 @@ class Simulation:
         """Every orchestrator's total stake, and the active ones' in `stakes`. The active set is
         fixed for a round (joins, leaves and evictions take effect at the next), so within a
         round `active_set=False` re-reads only the stakes."""
-        bm = self.world.protocol.BondingManager
+        bm, calls = self.world.protocol.BondingManager, self.world.calls
         active = set(self.stakes) if not active_set else None
         self.stakes.clear()
         for o in self.orchestrators:
-            o.stake = bm.transcoderTotalStake(o.address)
-            if (o.address in active) if active is not None else self.world.view.is_active(o.address):
+            o.stake = calls.uint(bm.transcoderTotalStake, o.address)
+            if (o.address in active) if active is not None else calls.uint(bm.isActiveTranscoder, o.address):
                 self.stakes[o.address] = o.stake
 
     def _round_keeper(self):

@@ -14,6 +14,8 @@ from node.eth import Account, FastChain, Protocol, ProtocolParams, RevmChain, de
 from node.eth.deploy import MINTER_ROLE
 from node.eth.payments import CachedChainView, ProtocolChainView
 
+from .calls import Calls
+
 BACKENDS = {"revm": RevmChain, "fast": FastChain}
 _MISSING = object()
 
@@ -96,6 +98,7 @@ class World:
         self.protocol: Protocol = deploy_protocol(self.chain, params.with_(lpt_per_account=0))
         self.round_length = params.round_length
         self.view = SimChainView(self)
+        self.calls = Calls(self.chain)  # the hot path's views and event-less transactions (lpsim.calls)
         self.block0 = 0
         self.ts0 = 0
 
