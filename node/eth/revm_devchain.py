@@ -499,9 +499,10 @@ class RevmDevchain(Chain):
         self._undo.append((address, old, old_slots))
         info = None
         if balance is not None or nonce is not None or code is not None:
-            new_code = code if code is not None else (self.code(address) or None)
-            info = self._AccountInfo(balance=old.balance if balance is None else balance,
-                                     nonce=old.nonce if nonce is None else nonce, code=new_code or None)
+            balance = old.balance if balance is None else balance
+            nonce = old.nonce if nonce is None else nonce
+            info = (self._AccountInfo(balance=balance, nonce=nonce, code_hash=old.code_hash) if code is None
+                    else self._AccountInfo(balance=balance, nonce=nonce, code=code or None))
         self._write(address, info, slots or {})
 
     def dump_accounts(self) -> dict[str, dict]:
@@ -601,8 +602,8 @@ class RevmDevchain(Chain):
                 info = self._AccountInfo(balance=0, nonce=0)
             elif new_code:
                 info = self._AccountInfo(balance=balance, nonce=nonce, code=new_code)
-            else:
-                info = self._AccountInfo(balance=balance, nonce=nonce, code_hash=was.code_hash, code=was.code)
+            else:  # the code stays where revm's database keeps it, by hash
+                info = self._AccountInfo(balance=balance, nonce=nonce, code_hash=was.code_hash)
             self._undo.append((address, was, {k: b for k, (b, _) in slots.items()}))
             self._write(address, info, {k: v for k, (_, v) in slots.items()})
         logs = executed.logs
