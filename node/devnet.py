@@ -33,6 +33,7 @@ class DevnetConfig:
     orchestrators: int = 1
     round_length: int = 50
     block_time: float = 1.0
+    chain_backend: str = "revm"  # the devchain's EVM: revm or py-evm (lpnode devchain --backend)
     mode: str = "real"  # AI runners: real (tiny SD from configs) or mock
     pipeline: str = "text-to-image"
     model_id: str = "test/tiny-sd"
@@ -84,7 +85,14 @@ class Devnet:
 
         cfg = self.config
         n = 2 + cfg.orchestrators
-        self.chain = EmbeddedChain(num_accounts=n)
+        if cfg.chain_backend == "revm":
+            from node.eth.revm_devchain import RevmDevchain
+
+            self.chain = RevmDevchain(num_accounts=n)
+        elif cfg.chain_backend == "py-evm":
+            self.chain = EmbeddedChain(num_accounts=n)
+        else:
+            raise ValueError(f"chain_backend must be revm or py-evm, not {cfg.chain_backend!r}")
         deployed = deploy_protocol(self.chain, ProtocolParams(round_length=cfg.round_length, num_active_transcoders=10))
         self.rpc_server = make_server(DevchainRpc(self.chain), cfg.host, 0)
         threading.Thread(target=self.rpc_server.serve_forever, daemon=True).start()
