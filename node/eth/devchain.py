@@ -678,6 +678,8 @@ class DevchainRpc:
         scan, addresses, topics = self._log_query(criteria)
         if not isinstance(scan, list):
             return geth_json.block_logs(self._evm, scan, addresses, topics)
+        if self.revm and scan:  # only blocks with transactions have logs; runs of empty ones are skipped
+            scan = self._evm.blocks_with_transactions(scan[0], scan[-1])
         if blocks is not None:
             scan = [n for n in scan if n in blocks]
         out: list[dict] = []

@@ -30,6 +30,7 @@ state is an error naming `--backend py-evm`).
 """
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Callable
@@ -45,6 +46,7 @@ from .contract import Receipt
 from .errors import ChainError, TransactionFailed
 from .geth_execution import intrinsic_floor
 
+log = logging.getLogger("lpnode.devchain")
 ETH = 10**18
 
 
@@ -217,6 +219,7 @@ class BlockStore:
     def __init__(self, genesis_timestamp: int):
         self.blocks: dict[int, Block] = {0: Block(make_header(bytes(32), 0, genesis_timestamp, GENESIS_BASE_FEE))}
         self.numbers: dict[bytes, int] = {self.blocks[0].hash: 0}  # materialised blocks' hashes
+        self.with_transactions: list[int] = []  # numbers of the blocks that hold transactions, ascending
         self.runs: list[EmptyRun] = []  # ordered, disjoint, never covering a materialised block's number
         self.head = 0
         self.tx_index: dict[bytes, tuple[int, int]] = {}
@@ -257,6 +260,8 @@ class BlockStore:
         block = Block(header, transactions, receipts)
         self.blocks[pending.number] = block
         self.numbers[block.hash] = block.number
+        if transactions:
+            self.with_transactions.append(block.number)
         for i, tx in enumerate(transactions):
             self.tx_index[bytes(tx.hash)] = (pending.number, i)
         self.head = pending.number
@@ -269,6 +274,8 @@ class BlockStore:
             del self.numbers[gone.hash]
             for tx in gone.transactions:
                 self.tx_index.pop(bytes(tx.hash), None)
+        while self.with_transactions and self.with_transactions[-1] > head:
+            self.with_transactions.pop()
         while self.runs and self.runs[-1].first > head:
             self.runs.pop()
         if self.runs and self.runs[-1].last > head:
@@ -332,6 +339,14 @@ class BlockStore:
         from eth.exceptions import BlockNotFound
 
         raise BlockNotFound("no block with that hash")
+
+    def blocks_with_transactions(self, first: int, last: int) -> list[int]:
+        """The numbers from `first` to `last` of blocks that hold transactions (only they can hold
+        logs): a log query over a range of empty runs reads nothing."""
+        from bisect import bisect_left, bisect_right
+
+        numbers = self.with_transactions
+        return numbers[bisect_left(numbers, first):bisect_right(numbers, last)]
 
     def get_transaction_index(self, tx_hash: bytes) -> tuple[int, int]:
         found = self.tx_index.get(bytes(tx_hash))
@@ -621,6 +636,7 @@ class RevmDevchain(Chain):
                 receipt = self.apply(tx, pending, cumulative)
             except TransactionFailed as exc:
                 self.last_refusal = exc.reason
+                log.warning("devchain: transaction 0x%s left out of the block: %s", bytes(tx.hash).hex(), exc.reason)
                 continue
             included.append(tx)
             receipts.append(receipt)

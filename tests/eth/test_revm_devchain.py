@@ -106,3 +106,18 @@ def test_state_before_the_head_is_refused_naming_the_py_evm_backend():
                              "params": [rpc.chain.accounts[0].address, "0x1"]})
     assert reply["error"]["code"] == -32000 and "--backend py-evm" in reply["error"]["message"]
     assert call(rpc, "eth_getBalance", rpc.chain.accounts[0].address, "0x2") != "0x0"  # the head's number is fine
+
+
+def test_logs_across_a_mined_round_are_found_and_the_empty_blocks_are_not_read():
+    rpc = DevchainRpc(RevmDevchain(1))
+    a = rpc.chain.accounts[0]
+    created = call(rpc, "eth_sendRawTransaction", signed(a, 0, data=INIT))
+    contract = call(rpc, "eth_getTransactionReceipt", created)["contractAddress"]
+    call(rpc, "eth_sendRawTransaction", signed(a, 1, to=contract, data="0x" + "00" * 31 + "07"))
+    call(rpc, "anvil_mine", hex(6377))
+    call(rpc, "eth_sendRawTransaction", signed(a, 2, to=contract, data="0x" + "00" * 31 + "09"))
+    built = len(rpc.chain.store.blocks)
+    logs = call(rpc, "eth_getLogs", {"fromBlock": "earliest", "address": contract})
+    assert [(lg["blockNumber"], lg["topics"]) for lg in logs] == [("0x2", ["0x" + "00" * 32]),
+                                                                  (hex(6380), ["0x" + "00" * 31 + "07"])]
+    assert len(rpc.chain.store.blocks) == built
