@@ -92,7 +92,8 @@ class HTTPClient:
         """POST `content` (bytes, or an async iterator of chunks sent with the Content-Length the
         headers give). Raises one of HTTP_ERRORS when no response comes."""
         options = {} if timeout is None else {"timeout": _timeout(timeout)}
-        response = await self._open().post(url, data=content, headers=headers, **options)
+        # no redirect is followed (httpx did not either): the answer is from the node the URL names
+        response = await self._open().post(url, data=content, headers=headers, allow_redirects=False, **options)
         if stream:
             return StreamedReply(response)
         try:
