@@ -32,6 +32,7 @@ class Calls:
         self.chain = chain
         self._sender = chain.default_account.address
         self._functions: dict[tuple, tuple] = {}  # (contract, name, arity) -> (address, selector, entry, static)
+        self._topics: dict[tuple, set] = {}  # event names -> their topic0s
 
     def _calldata(self, fn, args: tuple) -> tuple[str, bytes]:
         key = (fn.contract.address, fn.name, len(args))
@@ -52,6 +53,21 @@ class Calls:
     def uint(self, fn, *args) -> int:
         """A view that returns one uint (or bool)."""
         return self.words(fn, *args)[0]
+
+    def send_for(self, fn, *args, sender, events: tuple[str, ...]) -> list:
+        """A transaction whose events named in `events` are wanted: those are decoded (by the
+        chain's registry, as the bindings do), the others not; TransactionFailed as `send`."""
+        to, data = self._calldata(fn, args)
+        try:
+            _, logs = self.chain._send_raw(to, data, sender, 0)
+        except TransactionFailed as exc:
+            exc.function = exc.function or fn.name
+            raise
+        registry = self.chain.events
+        topics = self._topics.get(events)
+        if topics is None:
+            topics = self._topics[events] = {t for t, e in registry.by_topic.items() if e["name"] in events}
+        return [registry.decode(a, t, d, i) for a, t, d, i in logs if t and bytes(t[0]) in topics]
 
     def send(self, fn, *args, sender) -> None:
         """A transaction from `sender` whose events are not needed; TransactionFailed (with the

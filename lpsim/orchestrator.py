@@ -265,15 +265,15 @@ class SimOrchestrator:
             self.reward_error = "not in the active set"
             return 0, 0
         try:
-            receipt = self.world.protocol.BondingManager.reward(sender=self.account)
+            events = self.world.calls.send_for(self.world.protocol.BondingManager.reward, sender=self.account,
+                                               events=("Reward", "TreasuryReward"))
         except TransactionFailed as exc:
             self.reward_error = exc.reason or str(exc)
             return 0, 0
-        rewards = receipt.events_named("Reward")
-        amount = rewards[0].args["amount"] if rewards else 0
+        amount = next((e.args["amount"] for e in events if e.name == "Reward"), 0)
         self.reward_last_round = amount
         self.rewards_total += amount
-        return amount, sum(e.args["amount"] for e in receipt.events_named("TreasuryReward"))
+        return amount, sum(e.args["amount"] for e in events if e.name == "TreasuryReward")
 
     def forget_stale(self) -> None:
         """Drop the nonces of expired offers and idle balances and senders, as the node's

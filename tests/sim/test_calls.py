@@ -42,3 +42,15 @@ def test_transactions_change_the_state_and_revert_with_the_reason(sim):
     with pytest.raises(TransactionFailed) as via_bindings:
         bm.unbond(10**30, sender=d.account)
     assert via_calls.value.reason == via_bindings.value.reason and via_calls.value.reason
+
+
+def test_a_transaction_for_its_events_decodes_those_alone(sim):
+    bm, calls, chain = sim.world.protocol.BondingManager, sim.world.calls, sim.world.chain
+    token = chain.snapshot()
+    sim.world.protocol.next_round()  # a round in which it has not called reward yet
+    with chain.reverting():
+        via_bindings = bm.reward(sender=sim.orchestrators[1].account).events
+    events = calls.send_for(bm.reward, sender=sim.orchestrators[1].account, events=("Reward",))
+    chain.revert(token)
+    assert [e.name for e in via_bindings].count("Reward") == 1 and len(via_bindings) > 1
+    assert events == [e for e in via_bindings if e.name == "Reward"]
