@@ -509,19 +509,5 @@ def anvil_methods(rpc: DevchainRpc) -> dict[str, Callable[[list], Any]]:
         methods[f"hardhat_{name}"] = methods[f"anvil_{name}"]
     from .trace import trace_methods
 
-    methods.update({name: _py_evm_only(rpc, name, method) for name, method in trace_methods(rpc).items()})
+    methods.update(trace_methods(rpc))
     return methods
-
-
-def _py_evm_only(rpc: DevchainRpc, name: str, method: Callable[[list], Any]) -> Callable[[list], Any]:
-    """`method` on py-evm; on revm an error that says so (the tracers follow py-evm's frames as
-    they execute; pyrevm 0.3 offers only an EIP-3155 step log without memory, from which a call
-    tracer's inputs and outputs cannot be rebuilt)."""
-    if not rpc.revm:
-        return method
-
-    def refused(params: list) -> Any:
-        raise RpcError(-32601, f"{name} is not available on the revm backend; start the devchain with "
-                               "--backend py-evm")
-
-    return refused

@@ -26,7 +26,8 @@ What differs from the py-evm devchain (revm 8 through pyrevm 0.3): the EVM runs 
 refused); BLOCKHASH answers revm's `keccak(decimal number)`, not the header hash (pyrevm cannot
 set block hashes); BASEFEE reads zero inside the EVM (pyrevm zeroes it); the state root in
 headers is a constant (revm keeps no trie); state is served at the head only (a past block's
-state is an error naming `--backend py-evm`).
+state is an error naming `--backend py-evm`). The debug_trace* tracers re-execute on py-evm from a
+state built out of revm's (replay_state): pyrevm offers no tracing hook a call tracer can use.
 """
 from __future__ import annotations
 
@@ -408,7 +409,8 @@ class RevmDevchain(Chain):
         self.store = BlockStore(int(time.time()) if genesis_timestamp is None else genesis_timestamp)
         self.backend = _Backend(self)  # py-evm's names, for node.eth.devchain: backend.chain is the store
         self._undo: list[tuple[str, Any, dict[int, int]]] = []
-        self._slots: dict[str, set[int]] = {}  # every slot ever written, by address (revm's db lists none)  # (address, info before, {slot: value before})
+        self._slots: dict[str, set[int]] = {}  # every slot ever written, by address (revm's db lists none)
+        self._code: dict[bytes, bytes] = {}  # code by hash, of all code written (for py-evm replays)  # (address, info before, {slot: value before})
         self._snapshots: list[tuple[int, int, int]] = []  # (token, undo length, head)
         self._next_ts: int | None = None
         self._env_at: tuple | None = None
@@ -500,6 +502,8 @@ class RevmDevchain(Chain):
         """Write an account (info may be None: leave it) and slots to revm's database."""
         if slots:
             self._slots.setdefault(address.lower(), set()).update(slots)
+        if info is not None and info.code:
+            self._code[bytes(info.code_hash)] = bytes(info.code)
         if info is not None:
             self.evm.insert_account_info(address, info)
         for slot, value in slots.items():  # one bracket each: the second insert would go to the journal
@@ -535,6 +539,39 @@ class RevmDevchain(Chain):
                 out[checksummed] = {"nonce": info.nonce, "balance": hex(info.balance), "code": "0x" + code.hex(),
                                     "storage": storage}
         return out
+
+    def replay_state(self, block: Block | None = None, base_fee: int | None = None):
+        """A py-evm state holding this chain's state at the start of `block` (a mined one; None:
+        the pending block, at the head's state), in that block's environment: for re-executing
+        transactions with py-evm's tracers (node.eth.trace), which revm through pyrevm lacks.
+        `base_fee` overrides the block's (0 for a traced call, as geth runs eth_call)."""
+        from eth.chains.base import MiningChain
+        from eth.db.atomic import AtomicDB
+        from eth.vm.forks.prague import PragueVM
+
+        accounts: dict[str, dict] = {}
+        for address, entry in self.dump_accounts().items():
+            accounts[address.lower()] = {"balance": int(entry["balance"], 16), "nonce": entry["nonce"],
+                                         "code": bytes.fromhex(entry["code"][2:]),
+                                         "storage": {int(k, 16): int(v, 16) for k, v in entry["storage"].items()}}
+        for address, info, slots in reversed(self._undo[getattr(block, "undo_mark", len(self._undo)):]):
+            account = accounts.setdefault(address.lower(), {"balance": 0, "nonce": 0, "code": b"", "storage": {}})
+            account.update(balance=info.balance, nonce=info.nonce, code=self._code.get(bytes(info.code_hash), b""))
+            account["storage"].update(slots)
+        genesis_state = {to_canonical_address(a): {**v, "storage": {k: w for k, w in v["storage"].items() if w}}
+                         for a, v in accounts.items()}
+        klass = MiningChain.configure(vm_configuration=((0, PragueVM),), chain_id=self.chain_id)
+        replay = klass.from_genesis(AtomicDB(), {"coinbase": bytes(20), "difficulty": 0, "gas_limit": GAS_LIMIT,
+                                                 "timestamp": 0, "extra_data": b""}, genesis_state)
+        if block is None:
+            p = self.pending()
+            number, timestamp, fee = p.number, p.timestamp, p.base_fee
+        else:
+            header = block.header
+            number, timestamp, fee = header.block_number, header.timestamp, header.base_fee_per_gas
+        root = replay.get_canonical_head().state_root
+        header = make_header(bytes(32), number, timestamp, fee if base_fee is None else base_fee).copy(state_root=root)
+        return replay.get_vm(at_header=header).state
 
     # --- execution ------------------------------------------------------------------------------
     def decode(self, raw: bytes):
@@ -630,6 +667,7 @@ class RevmDevchain(Chain):
         run (its funds spent by an earlier one) is left out, as the py-evm devchain leaves it."""
         pending = self.pending()
         self._next_ts = None
+        undo_mark = len(self._undo)
         included, receipts, cumulative = [], [], 0
         for tx in txs:
             try:
@@ -642,6 +680,7 @@ class RevmDevchain(Chain):
             receipts.append(receipt)
             cumulative = receipt.gas_used
         block = self.store.add_block(pending, included, receipts)
+        block.undo_mark = undo_mark  # where its parent's state is (replay_state)
         self._mined(block.number)
         return block
 

@@ -119,8 +119,11 @@ def _trace_block_transactions(rpc: DevchainRpc, block: Any, only_top: bool, inde
     """(hash, frame) for each transaction of `block` (only the one at `index` when given),
     executed again from the parent's state."""
     chain = rpc.chain.backend.chain
-    parent = chain.get_block_header_by_hash(block.header.parent_hash)
-    state = chain.get_vm(at_header=block.header.copy(state_root=parent.state_root, gas_used=0)).state
+    if rpc.revm:  # re-executed on py-evm, from the state revm had at the block's start
+        state = rpc.chain.replay_state(block)
+    else:
+        parent = chain.get_block_header_by_hash(block.header.parent_hash)
+        state = chain.get_vm(at_header=block.header.copy(state_root=parent.state_root, gas_used=0)).state
     cumulative = [0] + [r.gas_used for r in block.get_receipts(chain.chaindb)]  # receipts carry cumulative gas
     traced = []
     for i, transaction in enumerate(block.transactions):
@@ -199,10 +202,13 @@ def trace_call(rpc: DevchainRpc, params: list) -> dict:
     chain = rpc.chain.backend.chain
     head = chain.get_canonical_head()
     gas = _int(call["gas"]) if call.get("gas") else head.gas_limit
-    state = chain.get_vm(at_header=chain.create_header_from_parent(head).copy(base_fee_per_gas=0)).state  # geth's eth_call: no fee
+    if rpc.revm:  # re-executed on py-evm, from revm's head state
+        state = rpc.chain.replay_state(None, base_fee=0)
+    else:
+        state = chain.get_vm(at_header=chain.create_header_from_parent(head).copy(base_fee_per_gas=0)).state  # geth's eth_call: no fee
     nonce = state.get_nonce(sender)
     unsigned = chain.get_vm().get_transaction_builder().new_unsigned_dynamic_fee_transaction(
-        chain.chain_id, nonce, 0, 0, gas, to, value, data, ())
+        rpc.chain.chain_id, nonce, 0, 0, gas, to, value, data, ())
     transaction = SpoofTransaction(unsigned, from_=sender)
     snapshot = state.snapshot()
     try:

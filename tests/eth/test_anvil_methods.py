@@ -145,8 +145,6 @@ def test_evm_revert_undoes_edits(rpc):
     ("debug_traceCall", [{"to": A}, "latest", {"tracer": "4byteTracer"}], "tracer"),
 ])
 def test_bad_params_are_refused_naming_the_param_and_change_nothing(rpc, method, params, named):
-    if method.startswith("debug_"):
-        tracing_on_py_evm(rpc)
     root = rpc.chain.backend.chain.get_canonical_head().state_root
     err = error(rpc, method, *params)
     assert err["code"] == -32602 and named in err["message"] and method in err["message"]
@@ -303,25 +301,7 @@ def _check_nested_trace(trace, sender, a, b, c):
     assert "calls" not in static
 
 
-def tracing_on_py_evm(rpc):
-    if rpc.revm:
-        pytest.skip("the debug_trace* tracers run on py-evm only (test_tracing_on_revm_is_refused_clearly)")
-
-
-def test_tracing_on_revm_is_refused_clearly(rpc):
-    if not rpc.revm:
-        pytest.skip("py-evm traces (the tests above)")
-    sender = rpc.chain.accounts[0].address
-    tx = call(rpc, "eth_sendTransaction", {"from": sender, "to": B, "value": "0x1"})
-    for method, params in (("debug_traceTransaction", [tx, {"tracer": "callTracer"}]),
-                           ("debug_traceCall", [{"from": sender, "to": B}, "latest", {"tracer": "callTracer"}]),
-                           ("debug_traceBlockByNumber", ["latest", {"tracer": "callTracer"}])):
-        err = error(rpc, method, *params)
-        assert err["code"] == -32601 and "--backend py-evm" in err["message"] and method in err["message"]
-
-
 def test_trace_transaction_call_tracer(rpc):
-    tracing_on_py_evm(rpc)
     a, b, c = _nested_contracts(rpc)
     sender = rpc.chain.accounts[0].address
     tx = call(rpc, "eth_sendTransaction", {"from": sender, "to": a, "gas": "0x40000"})
@@ -335,7 +315,6 @@ def test_trace_transaction_call_tracer(rpc):
 
 
 def test_trace_of_a_reverted_transaction_and_of_a_call(rpc):
-    tracing_on_py_evm(rpc)
     a, b, c = _nested_contracts(rpc)
     sender = rpc.chain.accounts[0].address
     tx = call(rpc, "eth_sendTransaction", {"from": sender, "to": b, "gas": "0x30000"})
@@ -349,7 +328,6 @@ def test_trace_of_a_reverted_transaction_and_of_a_call(rpc):
 
 def test_trace_of_an_impersonated_transaction_in_a_block_with_others(rpc):
     """Re-executed on its block's parent state after the transactions before it."""
-    tracing_on_py_evm(rpc)
     a, b, c = _nested_contracts(rpc)
     call(rpc, "anvil_setBalance", WHALE, hex(10**18))
     call(rpc, "anvil_impersonateAccount", WHALE)
