@@ -8,7 +8,7 @@ also loads anvil's `accounts` dumps.
 
 `--backend revm` (the default) runs the EVM in revm (node.eth.revm_devchain): mining any number of
 blocks is one step, and every call is answered from Rust; `--backend py-evm` runs eth-tester's
-py-evm, which keeps every block's state (reads at past blocks) and offers the debug_trace* tracers.
+py-evm, which keeps every block's state (reads at past blocks).
 """
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def devchain_parser(sub) -> argparse.ArgumentParser:
                      f"{DEFAULT_BALANCE_ETH:,} less the deployer's gas; anvil's default is 10,000)")
     dev.add_argument("--backend", choices=("revm", "py-evm"), default=DEFAULT_BACKEND,
                      help=f"the EVM (default {DEFAULT_BACKEND}): revm (Rust, through pyrevm; mining any number of "
-                     "blocks is one step) or py-evm (eth-tester's; keeps every block's state, traces transactions)")
+                     "blocks is one step) or py-evm (eth-tester's; keeps every block's state)")
     dev.add_argument("--chain-id", type=non_negative_int, default=31337, help="chain id (default 31337, anvil's)")
     dev.add_argument("--addresses", metavar="FILE", help="write the contract addresses, as JSON keyed by name, to FILE")
     dev.add_argument("--block-time", type=float, default=0, metavar="SECONDS",
