@@ -42,9 +42,19 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from node.core import byoc
-from node.core.byoc import (BALANCE_HEADER, ERR_INSUFFICIENT_BALANCE, ERR_NO_CAPACITY, ERR_NO_JOB_CREDS,
-                            ERR_NO_TIMEOUT, JOB_HEADER, PAYMENT_HEADER, STREAM_DEBIT_INTERVAL, JobError,
-                            JobRequest, StreamBilling)
+from node.core.byoc import (
+    BALANCE_HEADER,
+    ERR_INSUFFICIENT_BALANCE,
+    ERR_NO_CAPACITY,
+    ERR_NO_JOB_CREDS,
+    ERR_NO_TIMEOUT,
+    JOB_HEADER,
+    PAYMENT_HEADER,
+    STREAM_DEBIT_INTERVAL,
+    JobError,
+    JobRequest,
+    StreamBilling,
+)
 from node.core.errors import PaymentError
 from node.core.pricing import PriceError, PriceInfo
 from node.eth.errors import ChainError
