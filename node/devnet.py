@@ -193,9 +193,9 @@ class Devnet:
 
         from node.net.serving import serve_in_thread
         from node.worker.byoc.app import create_app, register
-        from node.worker.byoc.examples import ImageFilter
+        from node.worker.byoc.examples import StreamingImageFilter
 
-        cap = ImageFilter()
+        cap = StreamingImageFilter()  # the image filter, batch and streaming (/process/stream/*)
         _, port = serve_in_thread(create_app(cap), self.config.host)
         async with httpx.AsyncClient(verify=False) as client:  # the orchestrator's self-signed TLS
             await register(client, orchestrator, BYOC_SECRET,
