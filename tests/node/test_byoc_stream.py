@@ -1,6 +1,7 @@
 """BYOC streams end to end on loopback: a gateway (node.gateway.byoc_stream) and an orchestrator
 (node.orchestrator.byoc_stream) served by uvicorn in this process, paid in real tickets against a
-node.core stub chain (the live tests' set-up; not a devchain), and the example worker
+node.core stub chain (the live tests' set-up; test_byoc_stream_devnet.py runs a paid stream on a
+devnet, its tickets redeemed on chain), and the example worker
 (StreamingImageFilter) registered with the orchestrator: in this process, or as its own
 `lpnode byoc-worker` process where it must die mid-stream. The periods (23 s debit, 50 s payment,
 30 s event gap) are shortened; what each tick debits is go's 23 s."""
