@@ -168,6 +168,20 @@ class OrchestratorNode:
         with self.lock:
             return self.receiver.debit_fees(sender, session, price, units)
 
+    def debit_now(self, sender: str, session: str, units: int) -> Fraction | None:
+        """`debit` without waiting, for the event loop: None (nothing debited) when the session has
+        no pinned price (pricing it may read the chain) or another thread holds the node's state
+        (a redemption may hold it for seconds); the caller then debits on a thread."""
+        if not self.onchain:
+            return Fraction(0)
+        price = self.receiver.balances.fixed_price(sender, session)
+        if price is None or not self.lock.acquire(blocking=False):
+            return None
+        try:
+            return self.receiver.debit_fees(sender, session, price, units)
+        finally:
+            self.lock.release()
+
     def fresh_params(self, sender: str, session: str,
                      job_caps: Capabilities | None = None) -> tuple[PriceInfo | None, TicketParams | None]:
         """The session's price and new ticket params, sent back with every result."""

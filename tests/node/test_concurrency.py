@@ -33,7 +33,14 @@ def test_64_concurrent_paid_requests_lose_no_debit_and_credit_no_ticket_twice():
                 debits.append((sender, session, units, fee))
                 return fee
 
-            node.process_payment, node.debit = recording_payment, recording_debit
+            def recording_debit_now(sender, session, units):  # the loop's fast path, when it takes it
+                fee = debit_now(sender, session, units)
+                if fee is not None:
+                    debits.append((sender, session, units, fee))
+                return fee
+
+            debit_now = node.debit_now
+            node.process_payment, node.debit, node.debit_now = recording_payment, recording_debit, recording_debit_now
             bodies = [t2i(f"cat {i}", seed=i) for i in range(CONCURRENCY)]
             replies = await asyncio.gather(*(client.post(f"{net.gateway_uri}/text-to-image", json=b) for b in bodies))
             return net, node, payments, debits, replies
@@ -68,3 +75,17 @@ def test_64_concurrent_paid_requests_lose_no_debit_and_credit_no_ticket_twice():
     # the gateway's mirror of that balance agrees to the wei
     assert net.gateway.balances.balance(O, session) == credited - debited
 
+
+
+def test_debit_now_never_waits_on_the_chain_or_another_thread():
+    from node.orchestrator.node import OrchestratorConfig, OrchestratorNode
+    from tests.core.stubs import StubBroker, StubChain
+
+    node = OrchestratorNode(OrchestratorConfig("http://o", price_per_unit=Fraction(3)), address=O, chain=StubChain(),
+                            broker=StubBroker())
+    assert node.debit_now(G, "s", 10) is None  # no pinned price: pricing the session may read the chain
+    node.receiver.balances.pin_price(G, "s", Fraction(3))
+    with node.lock:  # another thread holds the node's state (a redemption, say)
+        assert node.debit_now(G, "s", 10) is None
+    assert node.receiver.balances.balance(G, "s") == 0  # nothing was debited by the refusals
+    assert node.debit_now(G, "s", 10) == 30 and node.receiver.balances.balance(G, "s") == -30
