@@ -172,6 +172,7 @@ class GatewayStreams:
         self.client = live.client
         self.pipelines: dict[str, GatewayStream] = {}  # running
         self.statuses: dict[str, GatewayStream] = {}  # go's status store: kept after the end
+        self._background: set[asyncio.Task] = set()  # stops begun by a relay (held till done)
 
     # ------------------------------------------------------------------ the job
 
@@ -422,7 +423,9 @@ class GatewayStreams:
                 except (StreamNotFound, EndOfStream):
                     # the client's input ended, and so does the stream (go's WHIP/RTMP ingest closing)
                     if not s.stopping:
-                        asyncio.get_running_loop().create_task(self.stop(s, b"input ended"))
+                        task = asyncio.get_running_loop().create_task(self.stop(s, b"input ended"))
+                        self._background.add(task)
+                        task.add_done_callback(self._background.discard)
                     return
                 if seg is None:
                     continue

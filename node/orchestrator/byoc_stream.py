@@ -113,6 +113,7 @@ class ByocStreams:
         self.debit_interval = debit_interval
         self.debit_seconds = debit_seconds
         self.streams: dict[str, ByocStream] = {}
+        self._background: set[asyncio.Task] = set()  # stops on their way to workers (held till done)
 
     def channel_url(self, name: str) -> str:
         base = self.runner_trickle_base or self.orch.node.config.service_uri
@@ -206,7 +207,9 @@ class ByocStreams:
         if stream.monitor is not None and stream.monitor is not asyncio.current_task():
             stream.monitor.cancel()
         if tell_worker:
-            asyncio.get_running_loop().create_task(self._stop_worker(stream, why))
+            task = asyncio.get_running_loop().create_task(self._stop_worker(stream, why))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
         return stream
 
     async def _stop_worker(self, stream: ByocStream, why: str) -> None:

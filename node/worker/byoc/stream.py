@@ -159,6 +159,7 @@ class Streams:
         self.capability = capability
         self.running: dict[str, tuple[Stream, list[asyncio.Task]]] = {}
         self.client = None
+        self._background: set[asyncio.Task] = set()  # stops begun by a stream's own tasks
 
     async def start(self, body: dict) -> Stream:
         request_id = body.get("gateway_request_id")
@@ -222,7 +223,9 @@ class Streams:
 
     def _ended(self, stream: Stream, reason: str) -> None:
         if stream.id in self.running and self.running[stream.id][0] is stream:
-            asyncio.get_running_loop().create_task(self.stop(stream.id, reason))
+            task = asyncio.get_running_loop().create_task(self.stop(stream.id, reason))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
 
     async def _run(self, stream: Stream) -> None:
         try:
