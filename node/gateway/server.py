@@ -30,6 +30,7 @@ from node.worker.ai.media import decode_data_url
 
 from . import media
 from .byoc import ByocGateway, byoc_gateway_router
+from .byoc_stream import MAX_BODY as BYOC_STREAM_MAX_BODY
 from .byoc_stream import TRICKLE_PATH as BYOC_TRICKLE_PATH
 from .byoc_stream import GatewayStreams, byoc_stream_router
 from .live import TRICKLE_PATH as LIVE_TRICKLE_PATH
@@ -61,7 +62,8 @@ def create_app(gateway: GatewayNode, profiles: tuple[VideoProfile, ...]) -> Fast
     limits.guard_app(app, limits.limit_by_prefix(limits.MAX_SMALL_BODY, live=limits.MAX_SEGMENT_BYTES,
                                                  **{r: limits.MAX_UPLOAD + limits.MULTIPART_OVERHEAD
                                                     for r in JSON_ROUTES + MULTIPART_ROUTES},
-                                                 **{"process/request/": limits.MAX_UPLOAD}),
+                                                 **{"process/request/": limits.MAX_UPLOAD,
+                                                    "process/stream/": BYOC_STREAM_MAX_BODY}),
                      unavailable=(ChainError,), streamed=(LIVE_TRICKLE_PATH,))
 
     # live video-to-video (node.gateway.live): its routes and the client's trickle channels,
