@@ -10,7 +10,7 @@ import httpx
 from node.core.ai_sessions import selector_key
 from node.core.capabilities import pipeline_capability
 from node.core.pricing import orchestrator_ai_units
-from tests.node.hostile import G, MODEL, O, paid_network, t2i
+from tests.node.hostile import MODEL, G, O, paid_network, t2i
 
 CONCURRENCY = 64
 
