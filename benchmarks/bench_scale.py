@@ -6,9 +6,17 @@ and peak memory from 100 to 1,000 orchestrators (1,000 is scenarios/network-day-
     python benchmarks/bench_scale.py --quick            # the same sizes, one simulated hour
     python benchmarks/bench_scale.py --sizes 100 1000 --duration "6 h"
     python benchmarks/bench_scale.py --jobs off         # metrics.jobs (default: the scenario's, on)
+    python benchmarks/bench_scale.py --check            # short: 100 and 250 orchestrators, one hour,
+                                                        # per-job wall and peak RSS as ratios to 100's
 
-Printed per size: setup and total wall seconds, jobs, jobs per wall second, peak RSS of the child
+Printed per size: setup and total wall seconds, jobs, jobs per wall second (of the whole child, and
+of the run alone: no start-up, setup or writing), peak RSS of the child
 (ru_maxrss from os.wait4), and the ratio of each to the smallest size's.
+
+`--check` prints what a regression would move: the run's wall time per job at 250 orchestrators
+as a ratio to that at 100 (about 1 when a job's cost does not grow with the
+network; the setup, which does, is left out), and peak RSS per orchestrator likewise (below 1: a
+fixed cost shared by more of them). Measured in the same run, so a busy machine moves both sizes.
 """
 from __future__ import annotations
 
@@ -33,7 +41,7 @@ scenario = load_scenario({path!r}).with_overrides(overrides)
 with tempfile.TemporaryDirectory(prefix="lpsim-scale-") as out:
     summary = run_scenario(scenario, out)
     timing = json.loads(open(out + "/timing.json").read())
-print(json.dumps({{"jobs": summary["jobs"]["total"], "setup_s": timing["setup_s"]}}))
+print(json.dumps({{"jobs": summary["jobs"]["total"], "setup_s": timing["setup_s"], "run_s": timing["wall_s"] - timing["setup_s"]}}))
 """
 
 
@@ -66,23 +74,45 @@ def measure(n: int, duration: str | None, jobs: str | None) -> dict:
     return row
 
 
+CHECK_SIZES, CHECK_DURATION = (100, 250), "1 h"
+
+
+def check() -> None:
+    """Short runs at two sizes: the per-job costs and RSS per orchestrator of the larger as ratios
+    to the smaller's (see the module docstring)."""
+    rows = [measure(n, CHECK_DURATION, None) for n in CHECK_SIZES]
+    print(f"network day scaled, {CHECK_DURATION}")
+    print(f"{'orchs':>6} {'jobs':>7} {'run s':>7} {'us/job':>7} {'peak RSS MB':>12} {'MB/orch':>8}")
+    for r in rows:
+        print(f"{r['n']:>6} {r['jobs']:>7} {r['run_s']:>7.1f} {r['run_s'] / r['jobs'] * 1e6:>7.0f}"
+              f" {r['rss_mb']:>12.1f} {r['rss_mb'] / r['n']:>8.3f}")
+    small, large = rows
+    per_job = (large["run_s"] / large["jobs"]) / (small["run_s"] / small["jobs"])
+    rss = (large["rss_mb"] / large["n"]) / (small["rss_mb"] / small["n"])
+    print(f"x{large['n'] / small['n']:g} orchestrators: run wall per job x{per_job:.2f}, peak RSS per orchestrator x{rss:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 250, 500, 1000])
     parser.add_argument("--duration", default=None, help='simulated duration (default the scenario\'s "1 d")')
     parser.add_argument("--quick", action="store_true", help='shorthand for --duration "1 h"')
     parser.add_argument("--jobs", choices=("on", "off"), default=None, help="metrics.jobs (default the scenario's)")
+    parser.add_argument("--check", action="store_true", help="short: 100 and 250 orchestrators, ratios")
     args = parser.parse_args()
+    if args.check:
+        check()
+        return
     duration = "1 h" if args.quick and not args.duration else args.duration
     print(f"network day scaled, duration {duration or '1 d'}")
-    print(f"{'orchs':>6} {'gws':>5} {'setup s':>8} {'wall s':>8} {'jobs':>9} {'jobs/s':>7} {'peak RSS MB':>12}"
+    print(f"{'orchs':>6} {'gws':>5} {'setup s':>8} {'wall s':>8} {'jobs':>9} {'jobs/s':>7} {'run jobs/s':>10} {'peak RSS MB':>12}"
           f" {'x wall':>7} {'x RSS':>6}")
     first = None
     for n in args.sizes:
         row = measure(n, duration, args.jobs)
         first = first or row
         print(f"{n:>6} {max(1, n // 5):>5} {row['setup_s']:>8.1f} {row['wall_s']:>8.1f} {row['jobs']:>9}"
-              f" {row['jobs'] / row['wall_s']:>7.0f} {row['rss_mb']:>12.1f}"
+              f" {row['jobs'] / row['wall_s']:>7.0f} {row['jobs'] / row['run_s']:>10.0f} {row['rss_mb']:>12.1f}"
               f" {row['wall_s'] / first['wall_s']:>7.2f} {row['rss_mb'] / first['rss_mb']:>6.2f}", flush=True)
 
 

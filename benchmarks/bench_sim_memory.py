@@ -9,6 +9,7 @@ its own process, at one batch AI request a minute (the workload of the issue tha
     python benchmarks/bench_sim_memory.py --trace 2       # tracemalloc: what grew over 2 days
     python benchmarks/bench_sim_memory.py --chain 100000  # the revm chain alone: 100k transactions
     python benchmarks/bench_sim_memory.py --chain 100000 --root OLD   # ... on another checkout
+    python benchmarks/bench_sim_memory.py --check         # short: 1 and 7 days (job rows off), the growth
 
 Printed per run: wall time, jobs, the child's peak RSS (ru_maxrss from os.wait4) and, between
 horizons, the growth in MB per simulated day. With `metrics.jobs` off the growth should be about
@@ -17,6 +18,10 @@ flat; with it on, about the job rows kept (one tuple per request).
 `--chain N`: no simulator, the revm backend alone: the protocol deployed, then N transactions
 (an LPT approve each, from five senders in turn) each followed by a view call; the child's peak
 RSS at every fifth of the way (a bounded chain stays flat after the first compaction).
+
+`--check`: 1 and 7 simulated days with `metrics.jobs` off, both workloads; prints the growth in MB
+per simulated day and the ratio of the 7-day peak RSS to the 1-day one (about 1 when memory is
+bounded; a regression that keeps something per request shows as a slope of MB a day).
 """
 from __future__ import annotations
 
@@ -24,7 +29,6 @@ import argparse
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -144,6 +148,14 @@ def trace(days: float, jobs: bool, workload: str, root: Path) -> None:
                    text=True, check=True)
 
 
+def check(root: Path) -> None:
+    """The growth of peak RSS from 1 to 7 simulated days, jobs rows off, for each workload."""
+    print(f"{'workload':>12} {'1 d MB':>8} {'7 d MB':>8} {'MB/day':>7} {'x RSS':>6}")
+    for workload in sorted(DEMAND):
+        (_, _, one), (_, _, seven) = (measure(days, False, workload, root) for days in (1, 7))
+        print(f"{workload:>12} {one:>8.1f} {seven:>8.1f} {(seven - one) / 6:>7.2f} {seven / one:>6.2f}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=float, nargs="+", default=[1, 7, 30])
@@ -154,7 +166,11 @@ def main() -> None:
                         help="instead: tracemalloc's top growth between day 1 and DAYS")
     parser.add_argument("--chain", type=int, default=None, metavar="N",
                         help="instead: the revm chain alone over N transactions (and N view calls)")
+    parser.add_argument("--check", action="store_true", help="short: 1 and 7 days, the growth as a ratio")
     args = parser.parse_args()
+    if args.check:
+        check(args.root)
+        return
     if args.chain is not None:
         chain(args.chain, args.root)
         return
