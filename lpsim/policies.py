@@ -18,6 +18,7 @@ import importlib
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -57,7 +58,22 @@ class Network:
     active_set_size: int = 100  # the BondingManager's pool size (numActiveTranscoders)
 
     def orchestrator(self, name: str) -> OrchestratorInfo | None:
-        return next((o for o in self.orchestrators if o.name == name), None)
+        return self._by_name.get(name)
+
+    # computed once per round for all its observers (a frozen dataclass: the values never change)
+    @cached_property
+    def _by_name(self) -> dict[str, OrchestratorInfo]:
+        return {o.name: o for o in self.orchestrators}
+
+    @cached_property
+    def active(self) -> tuple[OrchestratorInfo, ...]:
+        """The orchestrators in this round's active set."""
+        return tuple(o for o in self.orchestrators if o.active)
+
+    @cached_property
+    def best(self) -> OrchestratorInfo | None:
+        """The active orchestrator with the highest net yield (ties: the larger stake)."""
+        return max(self.active, key=lambda o: (o.net_yield, o.stake), default=None)
 
 
 @dataclass(frozen=True)
@@ -182,10 +198,9 @@ def yield_seeking(obs: DelegatorObservation, params: Mapping[str, Any]) -> list[
     net = obs.network
     required = float(params.get("required_return", 0.1)) + _noise(obs, params)
     required -= float(params.get("price_sensitivity", 0.0)) * _price_return(net)
-    active = [o for o in net.orchestrators if o.active]
-    if not active:
+    best = net.best
+    if best is None:
         return []
-    best = max(active, key=lambda o: (o.net_yield, o.stake))
     mine = net.orchestrator(obs.delegate) if obs.delegate else None
     if mine is not None and obs.bonded > 0:
         if mine.net_yield < required:
@@ -239,14 +254,14 @@ def enter_and_exit(obs: DelegatorObservation, params: Mapping[str, Any]) -> list
     required = float(params.get("required_return", 0.1)) + _noise(obs, params)
     required -= float(params.get("price_sensitivity", 0.0)) * _price_return(net)
     sensitivity = float(params.get("sensitivity", 10.0))
-    active = [o for o in net.orchestrators if o.active]
+    active = net.active
     if obs.bonded > 0:
         mine = net.orchestrator(obs.delegate) if obs.delegate else None
         surplus = (mine.net_yield if mine else 0.0) - required
         return [Unbond()] if u < _entry_probability(float(params.get("exit_rate", 0.002)), -sensitivity, surplus) else []
     if obs.balance <= 0 or not active:
         return []
-    best = max(active, key=lambda o: (o.net_yield, o.stake))
+    best = net.best
     if u >= _entry_probability(float(params.get("entry_rate", 0.01)), sensitivity, best.net_yield - required):
         return []
     if params.get("choose", "stake_weighted") == "best":
