@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import logging
 import math
+from dataclasses import dataclass
 from fractions import Fraction
 
 import httpx
@@ -73,6 +74,21 @@ def go_error(message: str, status: int, headers: dict | None = None) -> Response
     """go's http.Error: the message and a newline, as plain text."""
     return Response(message + "\n", status_code=status, media_type="text/plain; charset=utf-8",
                     headers={"X-Content-Type-Options": "nosniff", **(headers or {})})
+
+
+class JobRefused(Exception):
+    """go's setupOrchJob errors; `str(e)` is its message."""
+
+
+@dataclass(frozen=True)
+class OrchJob:
+    """A job that passed go's setupOrchJob: the request, its sender, its price, and the stream id
+    of its request details ("" when none)."""
+
+    job: JobRequest
+    sender: str  # checksum address
+    price: PriceInfo
+    stream_id: str = ""
 
 
 class ByocOrchestrator:
@@ -138,6 +154,45 @@ class ByocOrchestrator:
         if not byoc.has_minimum_balance(self.balance(sender, job.capability), price.price):
             return ERR_INSUFFICIENT_BALANCE
         return None
+
+    def setup_job(self, header: str, payment: str, reserve: bool) -> OrchJob:
+        """go's setupOrchJob, for the batch and the stream routes: verify the job (timeout,
+        signature), reserve capacity when asked, price it, take the payment and require a minute
+        of credit, read the request details. JobRefused with go's message; the reservation is
+        undone on every refusal."""
+        try:
+            job = byoc.parse_job_request(b64decode(header))
+            if self.node.onchain:  # go: offchain signatures always verify
+                byoc.verify_job_sig(job, verify_sig)
+        except JobError as exc:
+            raise JobRefused(ERR_NO_TIMEOUT if str(exc) == ERR_NO_TIMEOUT else ERR_NO_JOB_CREDS) from None
+        except ValueError:  # base64
+            raise JobRefused(ERR_NO_JOB_CREDS) from None
+        if reserve:
+            with self.node.lock:
+                if not self.capabilities.reserve(job.capability):
+                    raise JobRefused(ERR_NO_CAPACITY)
+        sender = byoc.hex_to_address(job.sender)
+        try:
+            try:
+                price = self.price(sender, job.capability)
+            except (PaymentError, ChainError, PriceError):
+                raise JobRefused("Could not get job price") from None
+            if (refused := self.pay(job, sender, price, payment)) is not None:
+                raise JobRefused(refused)
+            try:
+                stream_id = byoc.parse_job_details(job.request)
+            except JobError as exc:
+                raise JobRefused(f"Unable to unmarshal job request details err={exc}") from None
+        except JobRefused:
+            if reserve:
+                self.free(job.capability)
+            raise
+        return OrchJob(job, sender, price, stream_id)
+
+    def free(self, capability: str) -> None:
+        with self.node.lock:
+            self.capabilities.free(capability)
 
     def charge(self, sender: str, capability: str, price: PriceInfo, seconds: int) -> None:
         if self.node.onchain and price.price > 0 and seconds > 0:
@@ -225,40 +280,24 @@ def byoc_router(orch: ByocOrchestrator) -> APIRouter:
             return go_error("Method not allowed", 405)
         # go's setupOrchJob: job creds (timeout, signature, capacity), price, payment, details
         try:
-            job = byoc.parse_job_request(b64decode(request.headers.get(JOB_HEADER, "")))
-            if node.onchain:
-                byoc.verify_job_sig(job, verify_sig)
-        except JobError as exc:
-            return go_error(ERR_NO_TIMEOUT if str(exc) == ERR_NO_TIMEOUT else ERR_NO_JOB_CREDS, 400)
-        except ValueError:  # base64
-            return go_error(ERR_NO_JOB_CREDS, 400)
-        with node.lock:
-            reserved = orch.capabilities.reserve(job.capability)
-            cap = orch.capabilities.get(job.capability)
-        if not reserved:
-            return go_error(ERR_NO_CAPACITY, 503)
-        sender = byoc.hex_to_address(job.sender)
+            setup = await asyncio.to_thread(orch.setup_job, request.headers.get(JOB_HEADER, ""),
+                                            request.headers.get(PAYMENT_HEADER, ""), True)
+        except JobRefused as exc:
+            return go_error(str(exc), 503 if str(exc) == ERR_NO_CAPACITY else 400)
+        job, sender, price = setup.job, setup.sender, setup.price
         freed = streaming = False
 
         def free() -> None:
             nonlocal freed
             if not freed:
                 freed = True
-                with node.lock:
-                    orch.capabilities.free(job.capability)
+                orch.free(job.capability)
 
         try:
-            try:
-                price = await asyncio.to_thread(orch.price, sender, job.capability)
-            except (PaymentError, ChainError, PriceError):
-                return go_error("Could not get job price", 400)
-            refused = await asyncio.to_thread(orch.pay, job, sender, price, request.headers.get(PAYMENT_HEADER, ""))
-            if refused is not None:
-                return go_error(refused, 400)
-            try:
-                byoc.parse_job_details(job.request)
-            except JobError as exc:
-                return go_error(f"Unable to unmarshal job request details err={exc}", 400)
+            with node.lock:
+                cap = orch.capabilities.get(job.capability)
+            if cap is None:  # unregistered since it was reserved
+                return go_error(ERR_NO_CAPACITY, 503)
             body = await request.body()
             url = byoc.worker_url(cap.url, request.url.path)
             headers = {"Content-Type": request.headers.get("Content-Type", "")}

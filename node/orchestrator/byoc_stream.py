@@ -45,24 +45,15 @@ from node.core import byoc
 from node.core.byoc import (
     BALANCE_HEADER,
     ERR_INSUFFICIENT_BALANCE,
-    ERR_NO_CAPACITY,
-    ERR_NO_JOB_CREDS,
-    ERR_NO_TIMEOUT,
     JOB_HEADER,
     PAYMENT_HEADER,
     STREAM_DEBIT_INTERVAL,
     JobError,
-    JobRequest,
     StreamBilling,
 )
-from node.core.errors import PaymentError
-from node.core.pricing import PriceError, PriceInfo
-from node.eth.errors import ChainError
-from node.net.auth import verify_sig
-from node.net.headers import b64decode
 from node.net.trickle import TrickleServer
 
-from .byoc import ByocOrchestrator, go_error
+from .byoc import ByocOrchestrator, JobRefused, OrchJob, go_error
 
 log = logging.getLogger("lpnode.orchestrator.byoc_stream")
 
@@ -75,24 +66,12 @@ OUTPUT = ("-out", "video/MP2T", "publish_url", "X-Subscribe-Url")  # the worker 
 DATA = ("-data", "application/jsonl", "data_url", "X-Data-Url")
 
 
-class JobRefused(Exception):
-    """go's setupOrchJob errors: `str(e)` is its message."""
-
-
-@dataclass(frozen=True)
-class StreamJob:
-    job: JobRequest
-    sender: str  # checksum address
-    price: PriceInfo
-    stream_id: str  # the request details' stream_id ("" when none)
-
-
 @dataclass(eq=False)
 class ByocStream:
     id: str
     capability: str
     worker_url: str  # the capability's URL when the stream started
-    job: StreamJob
+    job: OrchJob
     channels: list[str]
     billing: StreamBilling = field(default_factory=StreamBilling)
     monitor: asyncio.Task | None = None
@@ -119,46 +98,8 @@ class ByocStreams:
         base = self.runner_trickle_base or self.orch.node.config.service_uri
         return base.rstrip("/") + TRICKLE_PATH + name
 
-    # ------------------------------------------------------------------ go's setupOrchJob
-
-    def setup_job(self, header: str, payment: str, reserve: bool) -> StreamJob:
-        """Verify the job (timeout, signature), reserve capacity when asked, price it, take the
-        payment and require a minute of credit, read the request details. JobRefused with go's
-        message; the reservation is undone on every refusal."""
-        orch = self.orch
-        try:
-            job = byoc.parse_job_request(b64decode(header))
-            if orch.node.onchain:  # go: offchain signatures always verify
-                byoc.verify_job_sig(job, verify_sig)
-        except JobError as exc:
-            raise JobRefused(ERR_NO_TIMEOUT if str(exc) == ERR_NO_TIMEOUT else ERR_NO_JOB_CREDS) from None
-        except ValueError:  # base64
-            raise JobRefused(ERR_NO_JOB_CREDS) from None
-        if reserve:
-            with orch.node.lock:
-                if not orch.capabilities.reserve(job.capability):
-                    raise JobRefused(ERR_NO_CAPACITY)
-        sender = byoc.hex_to_address(job.sender)
-        try:
-            try:
-                price = orch.price(sender, job.capability)
-            except (PaymentError, ChainError, PriceError):
-                raise JobRefused("Could not get job price") from None
-            if (refused := orch.pay(job, sender, price, payment)) is not None:
-                raise JobRefused(refused)
-            try:
-                stream_id = byoc.parse_job_details(job.request)
-            except JobError as exc:
-                raise JobRefused(f"Unable to unmarshal job request details err={exc}") from None
-        except JobRefused:
-            if reserve:
-                self._free(job.capability)
-            raise
-        return StreamJob(job, sender, price, stream_id)
-
     def _free(self, capability: str) -> None:
-        with self.orch.node.lock:
-            self.orch.capabilities.free(capability)
+        self.orch.free(capability)
 
     # ------------------------------------------------------------------ the worker
 
@@ -249,17 +190,16 @@ def byoc_stream_router(streams: ByocStreams) -> APIRouter:
     router = APIRouter()
     orch = streams.orch
 
-    def setup(request: Request, reserve: bool) -> StreamJob:
-        return streams.setup_job(request.headers.get(JOB_HEADER, ""), request.headers.get(PAYMENT_HEADER, ""),
-                                 reserve)
+    def setup(request: Request, reserve: bool) -> OrchJob:
+        return orch.setup_job(request.headers.get(JOB_HEADER, ""), request.headers.get(PAYMENT_HEADER, ""), reserve)
 
-    def balance_headers(job: StreamJob) -> dict:
+    def balance_headers(job: OrchJob) -> dict:
         return {BALANCE_HEADER: orch.balance_header(job.sender, job.job.capability)}
 
-    def charge(job: StreamJob, seconds: float) -> None:
+    def charge(job: OrchJob, seconds: float) -> None:
         orch.charge(job.sender, job.job.capability, job.price, math.ceil(seconds))
 
-    def owner_mismatch(job: StreamJob) -> Response | None:
+    def owner_mismatch(job: OrchJob) -> Response | None:
         stream = streams.streams.get(job.stream_id)
         if stream is not None and stream.job.sender != job.sender:
             return go_error(f"stream {job.stream_id} belongs to another sender", 403)
