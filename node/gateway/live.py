@@ -213,6 +213,7 @@ class LiveStreams:
         gw = self.gateway
         loop = asyncio.get_running_loop()
         caps = ai_job_capabilities(int(Capability.LiveVideoToVideo), s.model_id, with_defaults=True)
+        await gw.refresh_pool()  # an on-chain gateway without -orchAddr: the active set (as batch AI does)
         for _ in range(max(gw.max_attempts, 1)):
             if selector.wants_refresh(loop.time(), len(gw.orch_addrs)):
                 selector.refresh(loop.time(), await gw.discover(caps, selector.suspender.suspended))
