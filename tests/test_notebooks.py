@@ -64,6 +64,8 @@ def small_parameters(out: Path) -> dict[str, dict]:
             "backend": "local",
             "workers": None,
             "out_dir": str(out),
+            "held_duration": "3 d",
+            "held_changes": [1500],
         },
         "validation.ipynb": {
             "runs": 1,
