@@ -70,6 +70,27 @@ class _Skip(Exception):
     """This orchestrator could not take the job: try the next."""
 
 
+def parse_job(header: str) -> tuple[JobRequest, byoc.JobParameters]:
+    """go's setupGatewayJob checks of the client's `Livepeer` header, for the batch and the stream
+    routes: the job, its request details and its parameters must parse (JobError with go's 400
+    message)."""
+    try:
+        job = byoc.parse_job_request(b64decode(header))
+    except JobError as exc:
+        raise JobError(f"Unable to parse job request, err={exc}") from None
+    except ValueError:
+        raise JobError(f"Unable to parse job request, err={byoc.ERR_SEG_ENCODING}") from None
+    try:
+        byoc.parse_job_details(job.request)
+    except JobError as exc:
+        raise JobError(f"Unable to unmarshal job request err={exc}") from None
+    try:
+        params = byoc.parse_job_parameters(job.parameters)
+    except JobError as exc:
+        raise JobError(f"Unable to unmarshal job parameters err={exc}") from None
+    return job, params
+
+
 class ByocGateway:
     def __init__(self, gateway: GatewayNode) -> None:
         self.gateway = gateway
@@ -178,19 +199,9 @@ def byoc_gateway_router(bg: ByocGateway) -> APIRouter:
         if request.method != "POST":
             return go_error("Method not allowed", 405)
         try:
-            job = byoc.parse_job_request(b64decode(request.headers.get(JOB_HEADER, "")))
+            job, params = parse_job(request.headers.get(JOB_HEADER, ""))
         except JobError as exc:
-            return go_error(f"Unable to parse job request, err={exc}", 400)
-        except ValueError:
-            return go_error(f"Unable to parse job request, err={byoc.ERR_SEG_ENCODING}", 400)
-        try:
-            byoc.parse_job_details(job.request)
-        except JobError as exc:
-            return go_error(f"Unable to unmarshal job request err={exc}", 400)
-        try:
-            params = byoc.parse_job_parameters(job.parameters)
-        except JobError as exc:
-            return go_error(f"Unable to unmarshal job parameters err={exc}", 400)
+            return go_error(str(exc), 400)
         tokens = await bg.tokens(job.capability, params)
         if not tokens:
             return go_error(f"No orchestrators found for capability {job.capability}", 400)

@@ -64,7 +64,6 @@ from node.core.byoc import (
     JobRequest,
     JobToken,
 )
-from node.net.headers import b64decode
 from node.net.trickle import (
     EndOfStream,
     StreamNotFound,
@@ -75,7 +74,7 @@ from node.net.trickle import (
 )
 from node.net.trickle.local import LocalSubscriber
 
-from .byoc import ByocGateway, _Skip, go_error
+from .byoc import ByocGateway, _Skip, go_error, parse_job
 from .live import LiveStreams
 
 log = logging.getLogger("lpnode.gateway.byoc_stream")
@@ -175,25 +174,6 @@ class GatewayStreams:
         self._background: set[asyncio.Task] = set()  # stops begun by a relay (held till done)
 
     # ------------------------------------------------------------------ the job
-
-    @staticmethod
-    def parse_job(header: str) -> tuple[JobRequest, byoc.JobParameters]:
-        """go's setupGatewayJob checks (JobError with its message)."""
-        try:
-            job = byoc.parse_job_request(b64decode(header))
-        except JobError as exc:
-            raise JobError(f"Unable to parse job request, err={exc}") from None
-        except ValueError:
-            raise JobError(f"Unable to parse job request, err={byoc.ERR_SEG_ENCODING}") from None
-        try:
-            byoc.parse_job_details(job.request)
-        except JobError as exc:
-            raise JobError(f"Unable to unmarshal job request err={exc}") from None
-        try:
-            params = byoc.parse_job_parameters(job.parameters)
-        except JobError as exc:
-            raise JobError(f"Unable to unmarshal job parameters err={exc}") from None
-        return job, params
 
     def _control_job(self, s: GatewayStream, timeout: int, parameters: str = "") -> JobRequest:
         """The jobs the gateway makes itself for a stream (stop, payment): its stream id as the
@@ -522,7 +502,7 @@ def byoc_stream_router(streams: GatewayStreams) -> APIRouter:
     @r.post("/process/stream/start")
     async def start(request: Request):
         try:
-            job, params = streams.parse_job(request.headers.get(JOB_HEADER, ""))
+            job, params = parse_job(request.headers.get(JOB_HEADER, ""))
         except JobError as exc:
             return go_error(str(exc), 400)
         tokens = await streams.bg.tokens(job.capability, params)
@@ -578,7 +558,7 @@ def byoc_stream_router(streams: GatewayStreams) -> APIRouter:
         if s is None:
             return go_error("Stream not found", 404)
         try:
-            job, _ = streams.parse_job(request.headers.get(JOB_HEADER, ""))
+            job, _ = parse_job(request.headers.get(JOB_HEADER, ""))
         except JobError as exc:
             return go_error(str(exc), 400)
         if s.token is None:
