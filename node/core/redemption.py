@@ -140,7 +140,11 @@ class Redeemer:
         self.ticket_validity_period = ticket_validity_period
         self.store: TicketStore = store if store is not None else MemoryTicketStore()
         self._queues: dict[str, list[SignedTicket]] = {}
-        self._known: set[bytes] = set()  # ticket hashes ever queued: a replayed winner is queued once
+        # hash -> creation round of every ticket queued and not yet past the validity period: a
+        # replayed winner is queued once. Older ones are forgotten (memory stays bounded over a long
+        # run): a replay of one could only be finished as expired, never redeemed twice.
+        self._known: dict[bytes, int] = {}
+        self._known_from_round = 0  # the oldest redeemable round when _known was last pruned
         self._restored: set[bytes] = set()  # hashes of restored tickets not yet finished
         self.counts: Counter[str] = Counter()
         self.value_redeemed = 0  # Σ face value of redeemed tickets (go's value_redeemed metric)
@@ -149,7 +153,7 @@ class Redeemer:
             key = signed.ticket.hash()
             if signed.ticket.recipient.lower() != claimant or key in self._known:
                 continue
-            self._known.add(key)
+            self._known[key] = signed.ticket.creation_round
             self._restored.add(key)
             self._queues.setdefault(signed.ticket.sender, []).append(signed)
             self.counts["restored"] += 1
@@ -162,7 +166,7 @@ class Redeemer:
         if key in self._known:
             return False
         self.store.add(signed)
-        self._known.add(key)
+        self._known[key] = signed.ticket.creation_round
         self._queues.setdefault(signed.ticket.sender, []).append(signed)
         self.counts["queued"] += 1
         return True
@@ -176,6 +180,9 @@ class Redeemer:
         """Redeem what is due at L1 block `block`; returns every outcome decided."""
         results: list[Redemption] = []
         oldest_round = self.chain.last_initialized_round() - self.ticket_validity_period
+        if oldest_round > self._known_from_round:
+            self._known = {k: r for k, r in self._known.items() if r >= oldest_round}
+            self._known_from_round = oldest_round
         active = None
         for sender, queue in self._queues.items():
             while queue:
