@@ -4,8 +4,9 @@ where the time goes.
     python benchmarks/bench_sim.py            # quickstart, one network day, one economics year
     python benchmarks/bench_sim.py --quick    # shorter horizons (smoke)
     python benchmarks/bench_sim.py --profile  # also print the top functions of the day run
-    python benchmarks/bench_sim.py --check    # short: jobs/s as ratios to the goal and the core loop,
-                                              # also with the declared known-signers mode (no recovery)
+    python benchmarks/bench_sim.py --check    # short: jobs/s (wall and CPU) as ratios to the goal and the
+                                              # core loop, also with the declared known-signers mode (no
+                                              # recovery), and the crypto ceiling of each run
 
 Figures printed:
 - ticket crypto floor: signing + recovering one ticket (secp256k1), the cost every paid job pays
