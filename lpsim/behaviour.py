@@ -89,10 +89,11 @@ class Behaviour:
             o.reward_last_round * (1 - o.reward_cut) / o.stake * per_year if o.stake else 0.0)
             for o in sim.orchestrators)
         index = round_ - sim.first_round
-        return pol.Network(round_, per_year, bonding_rate, p.Minter.targetBondingRate() / 1e9,
-                           p.Minter.inflation() / 1e9, p.Minter.getGlobalTotalSupply() / LPT_F, infos,
+        calls = self.calls
+        return pol.Network(round_, per_year, bonding_rate, calls.uint(p.Minter.targetBondingRate) / 1e9,
+                           calls.uint(p.Minter.inflation) / 1e9, calls.uint(p.Minter.getGlobalTotalSupply) / LPT_F, infos,
                            sim.series.at(index), sim.series.at(index - 1),
-                           p.BondingManager.getTranscoderPoolMaxSize())
+                           calls.uint(p.BondingManager.getTranscoderPoolMaxSize))
 
     # ------------------------------------------------------------------ orchestrators
 
@@ -119,7 +120,7 @@ class Behaviour:
                                   sender=o.account):
                     o.reward_cut, o.fee_share = cut, share
             elif isinstance(action, pol.Leave):
-                lock_id = bm.getDelegator(o.address)[-1]
+                lock_id = self.calls.words(bm.getDelegator, o.address)[-1]
                 if self._transact(o.name, round_, action, bm.unbond, bm.pendingStake(o.address, round_),
                                   sender=o.account):
                     self._add_lock(o.address, lock_id)
@@ -175,7 +176,7 @@ class Behaviour:
             self._record(d.name, round_, action, f"unknown orchestrator {action.to!r}")
             return
         if isinstance(action, pol.Bond):
-            balance = p.LivepeerToken.balanceOf(d.address)
+            balance = self.calls.uint(p.LivepeerToken.balanceOf, d.address)
             amount = balance if action.amount is None else min(balance, int(action.amount * LPT_F))
             to = self.by_name[action.to].address
             if self._transact(d.name, round_, action, p.LivepeerToken.approve, bm.address, amount, sender=d.account):
@@ -183,10 +184,10 @@ class Behaviour:
         elif isinstance(action, pol.Move):
             self._transact(d.name, round_, action, bm.bond, 0, self.by_name[action.to].address, sender=d.account)
         elif isinstance(action, pol.Unbond):
-            amount = bm.pendingStake(d.address, round_)
+            amount = self.calls.uint(bm.pendingStake, d.address, round_)
             if action.amount is not None:
                 amount = min(amount, int(action.amount * LPT_F))
-            lock_id = bm.getDelegator(d.address)[-1]
+            lock_id = self.calls.words(bm.getDelegator, d.address)[-1]
             if self._transact(d.name, round_, action, bm.unbond, amount, sender=d.account):
                 self._add_lock(d.address, lock_id)
         elif isinstance(action, pol.Rebond):
@@ -204,7 +205,8 @@ class Behaviour:
                 locks.pop()
 
     def _add_lock(self, address: str, lock_id: int) -> None:
-        amount, withdraw_round = self.world.protocol.BondingManager.getDelegatorUnbondingLock(address, lock_id)
+        amount, withdraw_round = self.calls.words(self.world.protocol.BondingManager.getDelegatorUnbondingLock,
+                                                  address, lock_id)
         self.locks.setdefault(address, []).append((lock_id, amount, withdraw_round))
 
     def _withdraw_matured(self, d, round_: int) -> None:

@@ -242,8 +242,8 @@ class Simulation:
             active, active_stake = set(self.stakes), sum(self.stakes.values())
             # the bonding rate the Minter set this round's inflation from (active stake / supply at
             # initialisation, before this round's rewards)
-            supply = p.Minter.getGlobalTotalSupply()
-            bonding_rate = p.BondingManager.getTotalBonded() / supply if supply else 0.0
+            supply = world.calls.uint(p.Minter.getGlobalTotalSupply)
+            bonding_rate = world.calls.uint(p.BondingManager.getTotalBonded) / supply if supply else 0.0
             minted = treasury = 0
             net = self.behaviour.network(round_, bonding_rate) if self._has_policies else None
             for o in self.orchestrators:
