@@ -121,3 +121,22 @@ def test_logs_across_a_mined_round_are_found_and_the_empty_blocks_are_not_read()
     assert [(lg["blockNumber"], lg["topics"]) for lg in logs] == [("0x2", ["0x" + "00" * 32]),
                                                                   (hex(6380), ["0x" + "00" * 31 + "07"])]
     assert len(rpc.chain.store.blocks) == built
+
+
+def test_a_revm_dump_loads_on_either_backend():
+    source = DevchainRpc(RevmDevchain(2))
+    a = source.chain.accounts[0]
+    created = call(source, "eth_sendRawTransaction", signed(a, 0, data=INIT))
+    contract = call(source, "eth_getTransactionReceipt", created)["contractAddress"]
+    call(source, "eth_sendRawTransaction", signed(a, 1, to=contract, data="0x" + "00" * 31 + "07"))
+    dump = call(source, "anvil_dumpState")
+
+    def seen(rpc):
+        return ([call(rpc, "eth_getBalance", x, "latest") for x in (a.address, contract)],
+                call(rpc, "eth_getStorageAt", contract, "0x0", "latest"), call(rpc, "eth_getCode", contract, "latest"),
+                call(rpc, "eth_getTransactionCount", a.address, "latest"), call(rpc, "eth_blockNumber"))
+
+    for backend in ("revm", "py-evm"):
+        target = DevchainRpc(chain_on(backend, 2))
+        assert call(target, "anvil_loadState", dump) is True
+        assert seen(target) == seen(source), backend
