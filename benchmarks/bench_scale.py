@@ -9,14 +9,16 @@ and peak memory from 100 to 1,000 orchestrators (1,000 is scenarios/network-day-
     python benchmarks/bench_scale.py --check            # short: 100 and 250 orchestrators, one hour,
                                                         # per-job wall and peak RSS as ratios to 100's
 
-Printed per size: setup and total wall seconds, jobs, jobs per wall second (of the whole child, and
-of the run alone: no start-up, setup or writing), peak RSS of the child
+Printed per size: setup and total wall seconds, the child's CPU seconds (user + system, from
+os.wait4: steadier than wall time when other processes share the cores), jobs, jobs per wall
+second (of the whole child, and of the run alone: no start-up, setup or writing), jobs per CPU
+second (the whole child), peak RSS of the child
 (ru_maxrss from os.wait4), and the ratio of each to the smallest size's.
 
 `--check` prints what a regression would move: the run's wall time per job at 250 orchestrators
-as a ratio to that at 100 (about 1 when a job's cost does not grow with the
-network; the setup, which does, is left out), and peak RSS per orchestrator likewise (below 1: a
-fixed cost shared by more of them). Measured in the same run, so a busy machine moves both sizes.
+as a ratio to that at 100 (about 1 when a job's cost does not grow with the network; the setup,
+which does, is left out), the child's CPU time per job likewise (setup included, but steadier on a
+busy machine), and peak RSS per orchestrator (below 1: a fixed cost shared by more of them).
 """
 from __future__ import annotations
 
@@ -70,7 +72,8 @@ def measure(n: int, duration: str | None, jobs: str | None) -> dict:
     if child.returncode:
         raise SystemExit(f"child for N={n} failed ({child.returncode})")
     row = json.loads(out.splitlines()[-1])
-    row.update(n=n, wall_s=time.perf_counter() - start, rss_mb=usage.ru_maxrss / 1024)
+    row.update(n=n, wall_s=time.perf_counter() - start, rss_mb=usage.ru_maxrss / 1024,
+               cpu_s=usage.ru_utime + usage.ru_stime)
     return row
 
 
@@ -82,14 +85,16 @@ def check() -> None:
     to the smaller's (see the module docstring)."""
     rows = [measure(n, CHECK_DURATION, None) for n in CHECK_SIZES]
     print(f"network day scaled, {CHECK_DURATION}")
-    print(f"{'orchs':>6} {'jobs':>7} {'run s':>7} {'us/job':>7} {'peak RSS MB':>12} {'MB/orch':>8}")
+    print(f"{'orchs':>6} {'jobs':>7} {'run s':>7} {'us/job':>7} {'CPU s':>7} {'peak RSS MB':>12} {'MB/orch':>8}")
     for r in rows:
-        print(f"{r['n']:>6} {r['jobs']:>7} {r['run_s']:>7.1f} {r['run_s'] / r['jobs'] * 1e6:>7.0f}"
+        print(f"{r['n']:>6} {r['jobs']:>7} {r['run_s']:>7.1f} {r['run_s'] / r['jobs'] * 1e6:>7.0f} {r['cpu_s']:>7.1f}"
               f" {r['rss_mb']:>12.1f} {r['rss_mb'] / r['n']:>8.3f}")
     small, large = rows
     per_job = (large["run_s"] / large["jobs"]) / (small["run_s"] / small["jobs"])
+    cpu = (large["cpu_s"] / large["jobs"]) / (small["cpu_s"] / small["jobs"])  # setup and start-up included
     rss = (large["rss_mb"] / large["n"]) / (small["rss_mb"] / small["n"])
-    print(f"x{large['n'] / small['n']:g} orchestrators: run wall per job x{per_job:.2f}, peak RSS per orchestrator x{rss:.2f}")
+    print(f"x{large['n'] / small['n']:g} orchestrators: run wall per job x{per_job:.2f}, CPU per job x{cpu:.2f} "
+          f"(setup included), peak RSS per orchestrator x{rss:.2f}")
 
 
 def main() -> None:
@@ -105,15 +110,16 @@ def main() -> None:
         return
     duration = "1 h" if args.quick and not args.duration else args.duration
     print(f"network day scaled, duration {duration or '1 d'}")
-    print(f"{'orchs':>6} {'gws':>5} {'setup s':>8} {'wall s':>8} {'jobs':>9} {'jobs/s':>7} {'run jobs/s':>10} {'peak RSS MB':>12}"
-          f" {'x wall':>7} {'x RSS':>6}")
+    print(f"{'orchs':>6} {'gws':>5} {'setup s':>8} {'wall s':>8} {'CPU s':>7} {'jobs':>9} {'jobs/s':>7}"
+          f" {'run jobs/s':>10} {'jobs/CPU s':>10} {'peak RSS MB':>12} {'x wall':>7} {'x CPU':>6} {'x RSS':>6}")
     first = None
     for n in args.sizes:
         row = measure(n, duration, args.jobs)
         first = first or row
-        print(f"{n:>6} {max(1, n // 5):>5} {row['setup_s']:>8.1f} {row['wall_s']:>8.1f} {row['jobs']:>9}"
-              f" {row['jobs'] / row['wall_s']:>7.0f} {row['jobs'] / row['run_s']:>10.0f} {row['rss_mb']:>12.1f}"
-              f" {row['wall_s'] / first['wall_s']:>7.2f} {row['rss_mb'] / first['rss_mb']:>6.2f}", flush=True)
+        print(f"{n:>6} {max(1, n // 5):>5} {row['setup_s']:>8.1f} {row['wall_s']:>8.1f} {row['cpu_s']:>7.1f}"
+              f" {row['jobs']:>9} {row['jobs'] / row['wall_s']:>7.0f} {row['jobs'] / row['run_s']:>10.0f}"
+              f" {row['jobs'] / row['cpu_s']:>10.0f} {row['rss_mb']:>12.1f} {row['wall_s'] / first['wall_s']:>7.2f}"
+              f" {row['cpu_s'] / first['cpu_s']:>6.2f} {row['rss_mb'] / first['rss_mb']:>6.2f}", flush=True)
 
 
 if __name__ == "__main__":
