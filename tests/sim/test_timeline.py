@@ -112,3 +112,17 @@ def test_bad_events_name_field_and_line(event, where, message):
 def test_an_event_that_does_nothing_is_refused():
     with pytest.raises(ScenarioError, match=r"line 12, events\[0\]: .*expected at least one of set, down, up or shock"):
         parse_scenario(BASE.replace("{event}", ""))
+
+
+def test_gateways_route_around_a_down_orchestrator():
+    text = BASE.replace("duration: 1 d", "duration: 20 min").replace("  - at: 6 h\n{event}", "  - at: 0 s\n    down: [orch]")
+    text += """gateways:
+  - count: 1
+    demand: [{type: transcoding, arrival: {process: poisson, rate: 0.5}, stream_duration: 4 s}]
+"""
+    sim = Simulation(parse_scenario(text))
+    sim.run()
+    gw = sim.gateways[0]
+    assert gw.jobs_completed > 100
+    assert [o.jobs_completed for o in sim.orchestrators[:3]] == [0, 0, 0]  # down the whole run
+    assert sim.orchestrators[3].jobs_completed == gw.jobs_completed  # solo-0 served everything
