@@ -114,6 +114,21 @@ class PaymentReceiver:
             self.balances.credit(sender, session, ev)
         return PaymentReceived(tickets, ev, winning, error)
 
+    def queues_a_winner(self, payment: Payment) -> bool:
+        """Whether processing `payment` may queue a winning ticket (a durable write: the live
+        node's store syncs it to disk), from the tickets' draws alone, nothing validated or
+        recorded (so a winning draw on a ticket that would be refused also says yes)."""
+        params, sender = payment.ticket_params, payment.sender
+        if params is None or not sender or not params.win_prob:
+            return False
+        try:
+            price = price_fraction(payment.expected_price)
+        except PaymentError:
+            return False  # refused before any ticket is looked at
+        expiration = payment.expiration_params or TicketExpirationParams(0, b"\x00" * 32)
+        return any(self.recipient.wins(make_ticket(params, expiration, sender, sp.sender_nonce), sp.sig, params.seed,
+                                       params.expiration_block, price) for sp in payment.ticket_sender_params)
+
     def forget_stale(self, block: int, now: float) -> None:
         """go's cleanup loops: the nonces of offers expired by `block`, balances idle past their TTL
         and senders idle past theirs with nothing pending (each would otherwise be kept for ever)."""

@@ -154,9 +154,8 @@ class Recipient:
 
     # ------------------------------------------------------------------ receiving
 
-    def receive_ticket(self, ticket: Ticket, sig: bytes, seed: int, expiration_block: int,
-                       price: Fraction) -> ReceivedTicket:
-        """Validate one ticket in go's order; see ReceivedTicket for what comes back."""
+    def _rand_of(self, ticket: Ticket, seed: int, expiration_block: int, price: Fraction) -> int:
+        """The recipientRand of the offer a ticket claims to be on (remembered for offers made here)."""
         key = (seed, ticket.sender, ticket.face_value, ticket.win_prob, expiration_block, price.numerator,
                price.denominator, ticket.creation_round, ticket.creation_round_block_hash)
         rand = self._offered.get(key)
@@ -166,6 +165,16 @@ class Recipient:
             expiration = TicketExpirationParams(ticket.creation_round, ticket.creation_round_block_hash)
             rand = self.rand(seed, ticket.sender, ticket.face_value, ticket.win_prob, expiration_block, price, expiration)
             self._last_rand = (key, rand)
+        return rand
+
+    def wins(self, ticket: Ticket, sig: bytes, seed: int, expiration_block: int, price: Fraction) -> bool:
+        """Whether the ticket's draw wins: receive_ticket's draw, with nothing validated or recorded."""
+        return is_winning(sig, self._rand_of(ticket, seed, expiration_block, price), ticket.win_prob)
+
+    def receive_ticket(self, ticket: Ticket, sig: bytes, seed: int, expiration_block: int,
+                       price: Fraction) -> ReceivedTicket:
+        """Validate one ticket in go's order; see ReceivedTicket for what comes back."""
+        rand = self._rand_of(ticket, seed, expiration_block, price)
         try:
             self.monitor.validate_sender(ticket.sender)
         except FatalReceiveError as exc:

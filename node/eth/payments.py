@@ -127,6 +127,14 @@ class CachedChainView:
         self._store(key, value, now, generation)
         return value
 
+    def answered(self, *keys) -> bool:
+        """Whether each question (a cache key: "round", "block", ("sender", address), ("active",
+        address), ...) has an answer young enough to be served at once: a caller on an event loop
+        asks before doing what would otherwise wait on the chain."""
+        now = self._clock()
+        with self._lock:
+            return all((hit := self._cache.get(key)) is not None and now - hit[0] < self.max_age for key in keys)
+
     def _store(self, key, value, when: float, generation: int) -> None:
         with self._lock:
             self._refreshing.discard(key)

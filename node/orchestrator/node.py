@@ -71,7 +71,7 @@ class OrchestratorNode:
         self.randbytes = randbytes
         self.metrics = metrics or NodeMetrics("orchestrator", config.service_uri)
         self.secret = new_secret(randbytes)
-        self.lock = threading.Lock()  # the core's state is touched from server threads
+        self.lock = threading.RLock()  # the core's state is touched from server threads and the loop
         self.onchain = chain is not None
         self.prices = PriceTable()
         if self.onchain:  # prices only mean something with payments (go: AI prices are on-chain only)
@@ -146,6 +146,23 @@ class OrchestratorNode:
             m.payment_recv_errors.labels(sender, "fatal" if got.error.fatal else "non_fatal").inc()
         return got
 
+    def payment_is_local(self, payment: Payment, session: str) -> bool:
+        """Whether processing `payment` (and the balance check after it) needs only answers the
+        chain view holds, so that the event loop may do it without a thread: offchain always; on
+        chain when the view says so for the recipient, the sender's funds, the round and the block
+        (a payment without tickets: when the session's price is pinned, pricing it reads more), and
+        no ticket of it wins (queueing a winner is a durable write)."""
+        if not self.onchain:
+            return True
+        answered = getattr(self.chain, "answered", None)
+        if answered is None:
+            return False
+        sender = payment.sender or ""
+        if payment.ticket_params is None:
+            return self.receiver.balances.fixed_price(sender, session) is not None
+        return answered(("active", payment.ticket_params.recipient), ("sender", sender), "round", "block") \
+            and not self.receiver.queues_a_winner(payment)
+
     def price_for(self, sender: str, session: str, job_caps: Capabilities | None = None) -> Fraction:
         """The session's pinned price, else the current one: a session nobody has paid for yet
         costs what a new offer would (go falls back to no charge at all here; see payment.py)."""
@@ -168,19 +185,10 @@ class OrchestratorNode:
         with self.lock:
             return self.receiver.debit_fees(sender, session, price, units)
 
-    def debit_now(self, sender: str, session: str, units: int) -> Fraction | None:
-        """`debit` without waiting, for the event loop: None (nothing debited) when the session has
-        no pinned price (pricing it may read the chain) or another thread holds the node's state
-        (a redemption may hold it for seconds); the caller then debits on a thread."""
-        if not self.onchain:
-            return Fraction(0)
-        price = self.receiver.balances.fixed_price(sender, session)
-        if price is None or not self.lock.acquire(blocking=False):
-            return None
-        try:
-            return self.receiver.debit_fees(sender, session, price, units)
-        finally:
-            self.lock.release()
+    def debit_is_local(self, sender: str, session: str) -> bool:
+        """Whether `debit` needs nothing from the chain (offchain, or the session's price is pinned:
+        pricing it afresh may read the chain), so that the event loop may do it without a thread."""
+        return not self.onchain or self.receiver.balances.fixed_price(sender, session) is not None
 
     def fresh_params(self, sender: str, session: str,
                      job_caps: Capabilities | None = None) -> tuple[PriceInfo | None, TicketParams | None]:

@@ -157,6 +157,17 @@ def create_http_app(node: OrchestratorNode, *, transcode: Callable | None, runne
             return PlainTextResponse("Insufficient balance", status_code=400)
         return None
 
+    async def locally(local: bool, work, *args):
+        """`work(*args)` (the node's payment bookkeeping) on the loop when it is `local` (it needs
+        nothing from the chain that the node's view lacks) and no thread holds the node's state (a
+        redemption may hold it for seconds); on a thread otherwise. A thread hop costs ~0.15 ms."""
+        if local and node.lock.acquire(blocking=False):
+            try:
+                return work(*args)
+            finally:
+                node.lock.release()
+        return await asyncio.to_thread(work, *args)
+
     def refreshed_info(payment, session) -> pb.OrchestratorInfo:
         price, params = node.fresh_params(payment.sender or "", session)
         return wire.orchestrator_info_to_proto(wire.OrchestratorInfo(
@@ -186,7 +197,7 @@ def create_http_app(node: OrchestratorNode, *, transcode: Callable | None, runne
             return PlainTextResponse(str(exc), status_code=exc.status)
         metrics.segment_source_appeared.inc()
         session = md.auth_token.session_id
-        refused = await asyncio.to_thread(pay, payment, session)
+        refused = await locally(node.payment_is_local(payment, session), pay, payment, session)
         if refused is not None:
             return refused
         data = await request.body()
@@ -218,8 +229,8 @@ def create_http_app(node: OrchestratorNode, *, transcode: Callable | None, runne
             if outputs is not None and not result.error:
                 metrics.segment_transcoded.inc()
                 pixels = sum(p for _, p in outputs)
-                if node.debit_now(payment.sender or "", session, pixels) is None:
-                    await asyncio.to_thread(node.debit, payment.sender or "", session, pixels)
+                sender = payment.sender or ""
+                await locally(node.debit_is_local(sender, session), node.debit, sender, session, pixels)
                 for i, (segment_bytes, px) in enumerate(outputs):
                     result.data.segments.add(url=f"data:video/MP2T;base64,{_b64(segment_bytes)}", pixels=px)
                 if node.onchain and private_key:  # go signs only with an Ethereum account
@@ -317,7 +328,7 @@ def create_http_app(node: OrchestratorNode, *, transcode: Callable | None, runne
         # go's batch AI accounting key, made here from the request (not the sender's header)
         cap = int(pipeline_capability(pipeline))
         session, job_caps = selector_key(cap, model), ai_job_capabilities(cap, model, with_defaults=True)
-        refused = await asyncio.to_thread(pay, payment, session, job_caps)
+        refused = await locally(node.payment_is_local(payment, session), pay, payment, session, job_caps)
         if refused is not None:
             return refused
         metrics.ai_models_requested.labels(pipeline, model).inc()
@@ -347,8 +358,8 @@ def create_http_app(node: OrchestratorNode, *, transcode: Callable | None, runne
                             media_type=reply.headers.get("content-type"))
         if not units:
             units = _units_from_result(pipeline, reply)
-        if node.debit_now(payment.sender or "", session, units) is None:  # a thread hop costs ~0.15 ms
-            await asyncio.to_thread(node.debit, payment.sender or "", session, units, job_caps)
+        sender = payment.sender or ""
+        await locally(node.debit_is_local(sender, session), node.debit, sender, session, units, job_caps)
         return Response(reply.content, media_type=reply.headers.get("content-type"))
 
     for route in AI_JSON_ROUTES + AI_MULTIPART_ROUTES:

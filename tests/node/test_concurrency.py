@@ -3,23 +3,33 @@ demultiplexed port, the runner hop; the chain a node.core stub): every request i
 ticket the gateway signs is credited exactly once, every request is debited exactly once, and
 both sides end with the same exact balance: credited EV − debited fees."""
 import asyncio
+import random
 from fractions import Fraction
 
 import httpx
+import pytest
 
 from node.core.ai_sessions import selector_key
 from node.core.capabilities import pipeline_capability
+from node.core.params import TicketSenderParams
+from node.core.payment import Payment
 from node.core.pricing import orchestrator_ai_units
 from tests.node.hostile import MODEL, G, O, paid_network, t2i
 
 CONCURRENCY = 64
 
 
-def test_64_concurrent_paid_requests_lose_no_debit_and_credit_no_ticket_twice():
+@pytest.mark.parametrize("on_loop", [False, True], ids=["payments-on-threads", "payments-on-the-loop"])
+def test_64_concurrent_paid_requests_lose_no_debit_and_credit_no_ticket_twice(on_loop):
     async def scenario():
         async with paid_network() as net, httpx.AsyncClient(timeout=60,
                                                             limits=httpx.Limits(max_connections=CONCURRENCY)) as client:
             node = net.orchestrator
+            if on_loop:  # the stub chain holds every answer: the loop may take payments itself
+                net.chain.answered = lambda *questions: True
+                taken = []
+                is_local = node.payment_is_local
+                node.payment_is_local = lambda p, s: taken.append(is_local(p, s)) or taken[-1]
             payments, debits = [], []
             process_payment, debit = node.process_payment, node.debit
 
@@ -33,16 +43,11 @@ def test_64_concurrent_paid_requests_lose_no_debit_and_credit_no_ticket_twice():
                 debits.append((sender, session, units, fee))
                 return fee
 
-            def recording_debit_now(sender, session, units):  # the loop's fast path, when it takes it
-                fee = debit_now(sender, session, units)
-                if fee is not None:
-                    debits.append((sender, session, units, fee))
-                return fee
-
-            debit_now = node.debit_now
-            node.process_payment, node.debit, node.debit_now = recording_payment, recording_debit, recording_debit_now
+            node.process_payment, node.debit = recording_payment, recording_debit
             bodies = [t2i(f"cat {i}", seed=i) for i in range(CONCURRENCY)]
             replies = await asyncio.gather(*(client.post(f"{net.gateway_uri}/text-to-image", json=b) for b in bodies))
+            if on_loop:  # most payments were taken on the loop (a winning draw goes to a thread)
+                assert sum(taken) > CONCURRENCY // 2, taken
             return net, node, payments, debits, replies
 
     net, node, payments, debits, replies = asyncio.run(asyncio.wait_for(scenario(), 120))
@@ -77,15 +82,35 @@ def test_64_concurrent_paid_requests_lose_no_debit_and_credit_no_ticket_twice():
 
 
 
-def test_debit_now_never_waits_on_the_chain_or_another_thread():
+def test_a_debit_is_taken_on_the_loop_once_the_session_has_its_price():
     from node.orchestrator.node import OrchestratorConfig, OrchestratorNode
     from tests.core.stubs import StubBroker, StubChain
 
+    assert OrchestratorNode(OrchestratorConfig("http://o")).debit_is_local(G, "s")  # offchain: nothing to price
     node = OrchestratorNode(OrchestratorConfig("http://o", price_per_unit=Fraction(3)), address=O, chain=StubChain(),
                             broker=StubBroker())
-    assert node.debit_now(G, "s", 10) is None  # no pinned price: pricing the session may read the chain
+    assert not node.debit_is_local(G, "s")  # no pinned price: pricing the session may read the chain
     node.receiver.balances.pin_price(G, "s", Fraction(3))
-    with node.lock:  # another thread holds the node's state (a redemption, say)
-        assert node.debit_now(G, "s", 10) is None
-    assert node.receiver.balances.balance(G, "s") == 0  # nothing was debited by the refusals
-    assert node.debit_now(G, "s", 10) == 30 and node.receiver.balances.balance(G, "s") == -30
+    assert node.debit_is_local(G, "s")
+
+
+def test_a_payment_is_taken_on_the_loop_only_when_nothing_in_it_can_wait():
+    from node.orchestrator.node import OrchestratorConfig, OrchestratorNode
+    from tests.core.stubs import StubBroker, StubChain
+
+    offchain = OrchestratorNode(OrchestratorConfig("http://o"))
+    assert offchain.payment_is_local(Payment(None), "s")
+    chain = StubChain()
+    chain.fund(G, deposit=10**18, reserve=10**18)
+    node = OrchestratorNode(OrchestratorConfig("http://o", price_per_unit=Fraction(3)), address=O, chain=chain,
+                            broker=StubBroker(), randbytes=random.Random(7).randbytes)
+    params = node.recipient.ticket_params(G, Fraction(3))  # a rare draw (seeded): this ticket does not win
+    paying = Payment(G, params, ticket_sender_params=(TicketSenderParams(1, b"\x01" * 65),))
+    assert not node.payment_is_local(paying, "s")  # a chain view that cannot say what it holds
+    chain.answered = lambda *questions: False
+    assert not node.payment_is_local(paying, "s")  # one that lacks an answer
+    chain.answered = lambda *questions: True
+    assert node.payment_is_local(paying, "s")
+    assert not node.payment_is_local(Payment(G), "s")  # no tickets, no pinned price: pricing reads the chain
+    node.receiver.balances.pin_price(G, "s", Fraction(3))
+    assert node.payment_is_local(Payment(G), "s")
