@@ -7,7 +7,8 @@ from eth_account import Account as EthAccount
 from eth_utils import keccak
 
 from node.eth.devchain import DevchainRpc
-from node.eth.revm_devchain import RevmDevchain, _empty_header_rlp, make_header
+from node.eth.block_store import empty_header_rlp, make_header
+from node.eth.revm_devchain import RevmDevchain
 
 from .devchain_process import chain_on
 
@@ -59,7 +60,7 @@ def test_the_same_transactions_give_the_same_receipts_and_state_on_both_backends
 
 def test_the_fast_header_encoding_hashes_as_py_evm_does():
     for parent, number, timestamp, base in ((b"\x11" * 32, 5, 1000, 777), (b"\0" * 32, 2**40, 2**33, 7)):
-        assert keccak(_empty_header_rlp(parent, number, timestamp, base)) == make_header(parent, number, timestamp,
+        assert keccak(empty_header_rlp(parent, number, timestamp, base)) == make_header(parent, number, timestamp,
                                                                                            base).hash
 
 
