@@ -51,10 +51,10 @@ def measure(overrides: dict, days: float, profile: bool = False) -> dict:
         profiler.disable()
         pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
     rounds = sim.world.current_round() - sim.first_round
-    return dict(setup=setup, wall=time.perf_counter() - t1, cpu=time.process_time() - c1,
-                total_wall=time.perf_counter() - t0, total_cpu=time.process_time() - c0, rounds=rounds,
-                txs=(chain._tx_count - txs0) / max(rounds, 1),
-                delegators=len(sim.delegators), actions=len(sim.behaviour.actions))
+    return {"setup": setup, "wall": time.perf_counter() - t1, "cpu": time.process_time() - c1,
+            "total_wall": time.perf_counter() - t0, "total_cpu": time.process_time() - c0, "rounds": rounds,
+            "txs": (chain._tx_count - txs0) / max(rounds, 1), "delegators": len(sim.delegators),
+            "actions": len(sim.behaviour.actions)}
 
 
 def main() -> int:

@@ -24,7 +24,7 @@ class ChainDelegatorObservation(pol.DelegatorObservation):
     Most delegators sit most rounds out (a policy's inertia draw comes first), and an observation
     that nobody reads then costs no contract call; one that is read is what the eager one was."""
 
-    def __init__(self, behaviour: "Behaviour", d, round_: int, net: pol.Network) -> None:
+    def __init__(self, behaviour: Behaviour, d, round_: int, net: pol.Network) -> None:
         for name, value in (("name", d.name), ("network", net), ("rng", d.policy_rng),
                             ("_source", (behaviour, d, round_))):
             object.__setattr__(self, name, value)

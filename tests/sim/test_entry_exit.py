@@ -55,7 +55,8 @@ def leave_at_once(obs, params):
 def test_enter_and_exit_by_hand():
     p = {"entry_rate": 0.1, "exit_rate": 0.01, "required_return": 0.2, "sensitivity": 10, "choose": "best"}
     net = network((0.10, 0.30))  # o1 yields 30 %: 10 points over the requirement
-    outside = dict(name="d", network=net, bonded=0.0, pending_fees=0.0, delegate=None, balance=50.0, unbonding=0.0)
+    outside = {"name": "d", "network": net, "bonded": 0.0, "pending_fees": 0.0, "delegate": None, "balance": 50.0,
+               "unbonding": 0.0}
     p_in = 0.1 * math.exp(10 * 0.10)  # 0.272
     assert pol.enter_and_exit(pol.DelegatorObservation(**outside, rng=Draws(u=p_in - 1e-9)), p) == [pol.Bond("o1")]
     assert pol.enter_and_exit(pol.DelegatorObservation(**outside, rng=Draws(u=p_in + 1e-9)), p) == []
