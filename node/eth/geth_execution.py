@@ -36,16 +36,23 @@ def geth_gas_estimate(state, transaction) -> int:
     spent = transaction.intrinsic_gas + computation.get_gas_used()  # before refunds
     refund = min(computation.get_gas_refund(), spent // 5)  # EIP-3529's cap
     used = max(spent - refund, floor)  # what the receipt would say (geth's UsedGas)
+    return gas_search(used, refund, hi, floor, lambda gas: _passes(state, transaction, gas))
+
+
+def gas_search(used: int, refund: int, hi: int, floor: int, passes) -> int:
+    """geth's search for the least passing gas limit, from a run at `hi` that used `used` (after
+    refunds) and refunded `refund`: the optimistic guess tried once, then a binary search to within
+    1.5 %; `passes(gas)` runs the call with that limit. Shared by both devchain backends."""
     lo = used - 1
     optimistic = (used + refund + CALL_STIPEND) * 64 // 63
     if lo < optimistic < hi:
-        if _passes(state, transaction, optimistic):
+        if passes(optimistic):
             hi = optimistic
         else:
             lo = optimistic
     while lo + 1 < hi and (hi - lo) / hi >= ESTIMATE_ERROR_RATIO:
         mid = min((hi + lo) // 2, 2 * lo) if lo > 0 else (hi + lo) // 2
-        if _passes(state, transaction, mid):
+        if passes(mid):
             hi = mid
         else:
             lo = mid

@@ -413,10 +413,9 @@ class RevmDevchain(Chain):
     def estimate_gas(self, sender: str, to: str | None, data: bytes, value: int, access_list: list = ()) -> int:
         """geth's DoEstimateGas (as node.eth.geth_execution.geth_gas_estimate does it on py-evm)."""
         from .geth_execution import (
-            CALL_STIPEND,
-            ESTIMATE_ERROR_RATIO,
             TX_GAS,
             InsufficientFundsForTransfer,
+            gas_search,
         )
 
         sender, to = to_checksum_address(sender), to and to_checksum_address(to)
@@ -442,20 +441,7 @@ class RevmDevchain(Chain):
             failed.output = executed.output if executed.error is None else None
             raise failed
         used = max(executed.gas_used, floor)
-        lo = used - 1
-        optimistic = (used + refunded + CALL_STIPEND) * 64 // 63
-        if lo < optimistic < hi:
-            if passes(optimistic):
-                hi = optimistic
-            else:
-                lo = optimistic
-        while lo + 1 < hi and (hi - lo) / hi >= ESTIMATE_ERROR_RATIO:
-            mid = min((hi + lo) // 2, 2 * lo) if lo > 0 else (hi + lo) // 2
-            if passes(mid):
-                hi = mid
-            else:
-                lo = mid
-        return max(hi, floor)
+        return gas_search(used, refunded, hi, floor, passes)
 
     # --- the Chain interface (deployment and bindings, through signed transactions) ---------
     def _call_raw(self, to: str, data: bytes, sender: str, value: int) -> bytes:
