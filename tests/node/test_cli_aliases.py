@@ -24,6 +24,7 @@ GO_FLAGS = {
     "localVerify", "transcodingOptions", "selectStakeWeight", "selectPriceWeight", "selectRandFreq",
     "selectPriceExpFactor", "remoteSigner", "remoteDiscovery",
     "redeemer", "redeemerAddr", "ethOrchAddr",
+    "remoteSignerWebhookUrl", "remoteSignerWebhookHeaders", "remoteSignerAllowNoAuth",  # go-livepeer #3959
 }
 
 
