@@ -99,6 +99,8 @@ def cmd_devnet(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
 
     setup_logging(args.v, level=args.log_level if args.log_level is not None else
                   None if args.verbose or args.v != 3 else logging.WARNING)
+    if args.live_capacity < 1:
+        parser.error("--live-capacity must be at least 1 (--live-model '' offers no live path)")
     config = DevnetConfig(host=args.host, gateway_port=args.port, orchestrators=args.orchestrators,
                           round_length=args.round_length, block_time=args.block_time, mode=args.mode,
                           models_dir=args.models_dir or DevnetConfig.models_dir,
@@ -106,6 +108,7 @@ def cmd_devnet(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
                           broken_runners=args.broken_runners, slow_transcoders=args.slow_transcoders,
                           lying_transcoders=args.lying_transcoders, deposit=int(args.deposit * 10**18),
                           reserve=int(args.reserve * 10**18), live_model=args.live_model,
+                          live_capacity=args.live_capacity,
                           byoc_price=args.byoc, max_face_value=args.max_face_value)
 
     def ready(net) -> None:
@@ -191,6 +194,9 @@ def build_argparse() -> argparse.ArgumentParser:
                      help="the live-video-to-video model each orchestrator's live runner serves (default noop: "
                           "frames passed through; a diffusion model id runs image-to-image per frame in --mode real; "
                           "'' for none)")
+    net.add_argument("--live-capacity", type=non_negative_int, default=1, metavar="N",
+                     help="live runners per orchestrator, one stream each (default 1; with N, N concurrent "
+                          "live sessions per orchestrator, the N+1th is refused 503 insufficient capacity)")
     net.add_argument("--deposit", type=float, default=10.0, help="the gateway's TicketBroker deposit in ETH (default 10)")
     net.add_argument("--reserve", type=float, default=10.0, help="the gateway's TicketBroker reserve in ETH (default 10)")
     net.add_argument("--verbose", action="store_true", help="log round duties and redemptions (INFO)")

@@ -44,3 +44,17 @@ def test_the_orchestrators_runners_give_a_live_entry_one_runner_per_unit_of_capa
     runners = start_runners(models, "mock", None, argparse.ArgumentParser(), live_pools=True)
     assert len(set(runners["live-video-to-video"])) == 2 and isinstance(runners["text-to-image"], str)
     assert all(httpx.get(u + "/health").json() == {"status": "IDLE"} for u in runners["live-video-to-video"])
+
+
+def test_devnet_live_capacity_flag():
+    """`lpnode devnet --live-capacity N`: N live runners per orchestrator (DevnetConfig.live_capacity); 0 refused."""
+    import subprocess
+    import sys
+
+    from node.cli import build_parser
+
+    assert build_parser().parse_args(["devnet", "--live-capacity", "3"]).live_capacity == 3
+    assert build_parser().parse_args(["devnet"]).live_capacity == 1
+    out = subprocess.run([sys.executable, "-m", "node.cli", "devnet", "--live-capacity", "0"], capture_output=True,
+                         text=True, timeout=60, check=False)
+    assert out.returncode == 2 and "--live-capacity must be at least 1" in out.stderr
