@@ -145,10 +145,8 @@ class LiveStreams:
             s = self.streams.get(stream)
             if s is None:
                 return PlainTextResponse("Stream not found", status_code=404)
-            # go: the runner's latest status with the gateway's under gateway_status; the gateway's
-            # fields stay at the top level too, for lpsim's earlier clients
-            mine = s.gateway_status()
-            return JSONResponse({**(s.status or {}), **mine, "gateway_status": mine})
+            # go: the runner's latest status event, with the gateway's own view under gateway_status
+            return JSONResponse({**(s.status or {}), "gateway_status": s.gateway_status()})
         return r
 
     def start(self, stream_id: str, model_id: str, params: dict) -> LiveStream:

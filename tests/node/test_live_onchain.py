@@ -128,7 +128,7 @@ def test_a_live_stream_through_the_gateway_pays_tickets_that_are_redeemed_on_cha
             for seg in segments(6):  # 3 s of frames, paced
                 await pub.write(seg)
                 await asyncio.sleep(0.5)
-            status = (await c.get(net.gateway_url + "/live/video-to-video/chain-1/status")).json()
+            status = (await c.get(net.gateway_url + "/live/video-to-video/chain-1/status")).json()["gateway_status"]
             await pub.close()  # the input ends: the stream ends
             got = await asyncio.wait_for(reading, 30)
             await out.close()
