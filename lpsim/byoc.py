@@ -16,10 +16,10 @@ ticks did not cover.
 `mode: stream` is a BYOC stream (/process/stream/start, byoc/stream_*.go): started as a job paid
 for its timeout, then the orchestrator debits STREAM_DEBIT_INTERVAL seconds at a time
 (StreamBilling: the second negative balance removes the stream) while the gateway refreshes its
-token and pays for PAYMENT_TIMEOUT_SECONDS every STREAM_PAYMENT_INTERVAL unless the orchestrator
+token and pays for STREAM_PAYMENT_SECONDS every STREAM_PAYMENT_INTERVAL unless the orchestrator
 holds two minutes of credit; a stream lost at an orchestrator (removed, down, or dropped at its
-failure rate, drawn at each debit) moves to the next token, and more than MAX_SWAPS swaps within
-SWAP_WINDOW end it. The stream's trickle channels (video in and out, data) are not modelled.
+failure rate, drawn at each debit) moves to the next token (fetched afresh), and too many swaps
+(StreamSwaps, go's rule) end it. The stream's trickle channels (video in and out, data) are not modelled.
 """
 from __future__ import annotations
 
@@ -138,8 +138,7 @@ class SimByoc:
             yield env.timeout(start + (ticks + 1) * step - env.now)
             ticks += 1
             charged += self._charge(sender, name, price, step * price)
-            balance = self.balance(sender, name)
-            if price > 0 and balance is not None and balance < 0:
+            if byoc.sse_out_of_credit(price, self.balance(sender, name)):
                 return Answer(200, "insufficient balance", env.now - start, charged)
         yield env.timeout(max(0.0, start + elapsed - env.now))
         charged += self._charge(sender, name, price, byoc.compute_charge(elapsed, price) - ticks * step * price)
@@ -274,12 +273,6 @@ def run_stream(gw, spec: ByocJobSpec):
     timeout), runs for its duration while the gateway pays every STREAM_PAYMENT_INTERVAL, and moves
     to the next token when that orchestrator loses it. Completed when it streamed its whole
     duration; the row's latency is the time to start, its fee what the orchestrators debited."""
-    from node.gateway.byoc_stream import (  # (one copy: go's)
-        MAX_SWAPS,
-        PAYMENT_TIMEOUT_SECONDS,
-        SWAP_WINDOW,
-    )
-
     env = gw.world.env
     job_id = gw._next_job_id()
     gw.jobs_submitted += 1
@@ -287,13 +280,15 @@ def run_stream(gw, spec: ByocJobSpec):
     end_at = env.now + float(spec.job_duration.sample(gw.demand_rng))
     tokens = yield from _discover_tokens(gw, spec.capability)
     last, error, attempts, tickets, fee = "", "All Orchestrators exhausted, restart the stream", 0, 0, Fraction(0)
-    started_at, swaps, lost_count, paid = None, [], 0, [0]
+    started_at, swaps, lost_count, paid = None, byoc.StreamSwaps(env.now), 0, [0]
     while tokens and env.now < end_at:
         token = tokens.pop(0)
         o = token.orchestrator
         attempts += 1
         last = o.name
         try:
+            if swaps.swapping:  # go refreshes a later token (capacity, ticket params)
+                token = o.byoc.token(gw.address, spec.capability)
             payment = _payment(gw, token, spec.capability, spec.timeout_seconds)
         except PaymentError:
             continue
@@ -306,7 +301,7 @@ def run_stream(gw, spec: ByocJobSpec):
         started_at = env.now if started_at is None else started_at
         ended = env.event()
         monitor = env.process(o.byoc.stream(gw.address, spec.capability, token.price.price, ended))
-        payer = env.process(_pay_stream(gw, token, spec.capability, PAYMENT_TIMEOUT_SECONDS, monitor, paid))
+        payer = env.process(_pay_stream(gw, token, spec.capability, byoc.STREAM_PAYMENT_SECONDS, monitor, paid))
         yield env.timeout(max(0.0, end_at - env.now)) | monitor
         if not monitor.triggered:
             ended.succeed()
@@ -318,9 +313,8 @@ def run_stream(gw, spec: ByocJobSpec):
             error = None
             break
         lost_count += 1
-        swaps = [t for t in swaps if env.now - t <= SWAP_WINDOW] + [env.now]
         error = lost
-        if len(swaps) > MAX_SWAPS:
+        if swaps.lost(env.now):
             error = f"too many swaps: {lost}"
             break
     gw._finish(job_id, BYOC, spec.capability, submitted, last, error, attempts, lost_count, tickets + paid[0], fee,

@@ -75,7 +75,10 @@ __all__ = [
     "SSE_INSUFFICIENT_BALANCE",
     "SSE_TIMEOUT_MARGIN",
     "STREAM_DEBIT_INTERVAL",
+    "STREAM_MAX_SWAPS",
     "STREAM_PAYMENT_INTERVAL",
+    "STREAM_PAYMENT_SECONDS",
+    "STREAM_SWAP_WINDOW",
     "TOKEN_RESPONSE_TIMEOUT",
     "TOKEN_SEARCH_TIMEOUT",
     "ExternalCapabilities",
@@ -86,6 +89,7 @@ __all__ = [
     "JobSender",
     "JobToken",
     "StreamBilling",
+    "StreamSwaps",
     "WorkerOutcome",
     "balance_header",
     "charge_gateway",
@@ -110,6 +114,7 @@ __all__ = [
     "sign_job",
     "signature_bytes",
     "sse_balance_event",
+    "sse_out_of_credit",
     "sync_gateway_balance",
     "ticket_count_for_cost",
     "tickets_for_job",
@@ -141,6 +146,9 @@ MAX_TICKETS_PER_JOB = 600  # pm.maxSenderNonces
 SSE_DEBIT_INTERVAL = 5  # s: an SSE response debits this many seconds at a time
 STREAM_DEBIT_INTERVAL = 23  # s: the orchestrator's stream billing tick
 STREAM_PAYMENT_INTERVAL = 50  # s: the gateway's stream payment tick
+STREAM_PAYMENT_SECONDS = 70  # the stream payment job's timeout_seconds (what each payment buys)
+STREAM_SWAP_WINDOW = 60.0  # s from the stream's start (see StreamSwaps)
+STREAM_MAX_SWAPS = 2
 
 # go's error values (byoc/types.go), answered as the HTTP body
 ERR_NO_TIMEOUT = "no timeout_seconds set with request, timeout_seconds is required"
@@ -688,6 +696,12 @@ def sse_balance_event(balance: Fraction | None) -> str:
     return f'data: {{"balance": {float_string(balance or 0, 3)}}}\n\n'
 
 
+def sse_out_of_credit(price: Fraction, balance: Fraction | None) -> bool:
+    """After an SSE debit: a priced job whose balance went negative ends with
+    SSE_INSUFFICIENT_BALANCE (a missing balance does not end it)."""
+    return price > 0 and balance is not None and balance < 0
+
+
 SSE_INSUFFICIENT_BALANCE = 'event: insufficient balance\ndata: {"balance": 0}\n\ndata: [DONE]\n\n'
 SSE_DONE = "data: [DONE]\n\n"
 
@@ -778,3 +792,27 @@ class StreamBilling:
             self.warned = True
             return self.WARN
         return self.STOP
+
+
+class StreamSwaps:
+    """go's runStream guard against a stream bouncing between orchestrators: each time the stream
+    loses its orchestrator, lost() says whether it must end instead of moving to the next token.
+    The first loss is not a swap; a later loss that finds more than STREAM_MAX_SWAPS swaps made
+    while still within STREAM_SWAP_WINDOW ends the stream. Mirrored quirk: go never moves lastSwap
+    past the stream's start, so the window runs from the start (the 5th loss within a minute of
+    it ends the stream; later, swaps are unlimited)."""
+
+    def __init__(self, now: float) -> None:
+        self.started = now
+        self.losses = 0
+
+    @property
+    def swapping(self) -> bool:
+        """go's firstProcessed: once a loss happened, each next token is fetched afresh."""
+        return self.losses > 0
+
+    def lost(self, now: float) -> bool:
+        if self.losses - 1 > STREAM_MAX_SWAPS and now - self.started < STREAM_SWAP_WINDOW:
+            return True
+        self.losses += 1
+        return False

@@ -17,8 +17,8 @@ paid for its whole timeout unless two minutes of credit are in hand (node.core.b
 control channel (cached params, {"keep":"alive"} every 10 s), reads the events channel (the
 live gateway's reader: no event for 30 s loses the orchestrator), reads the data channel into a
 ring of 5 lines for /data, and relays input and output. When the orchestrator is lost the stream
-is stopped there and moves to the next; more than 2 swaps within a minute, or no orchestrator
-left, end it ("All Orchestrators exhausted, restart the stream"). Every 50 s a fresh job token is
+is stopped there and moves to the next; too many swaps (node.core.byoc.StreamSwaps), or no
+orchestrator left, end it ("All Orchestrators exhausted, restart the stream"). Every 50 s a fresh job token is
 fetched and, unless the orchestrator already holds two minutes of credit, a payment for 70 s is
 POSTed to {o}/ai/stream/payment.
 
@@ -60,6 +60,7 @@ from node.core.byoc import (
     JOB_HEADER,
     PAYMENT_HEADER,
     STREAM_PAYMENT_INTERVAL,
+    STREAM_PAYMENT_SECONDS,
     JobError,
     JobRequest,
     JobToken,
@@ -83,11 +84,8 @@ TRICKLE_PATH = "/live/byoc-trickle"  # the client's input/output channels (under
 MAX_BODY = 10 << 20  # go's MaxBytesReader on start and update bodies
 TOKEN_TIMEOUT = 3.0  # s, go's getNewTokenTimeout
 STOP_TIMEOUT_SECONDS = 10  # the stop job's timeout_seconds
-PAYMENT_TIMEOUT_SECONDS = 70  # the payment job's timeout_seconds (what it pays for)
 PAYMENT_HTTP_TIMEOUT = 10.0  # s, POST /ai/stream/payment
 CONTROL_KEEPALIVE = 10.0  # s between {"keep":"alive"} control messages
-SWAP_WINDOW = 60.0  # s: more than MAX_SWAPS swaps within it end the stream
-MAX_SWAPS = 2
 DATA_RING = 5  # data lines kept for /data readers (go's SegmentWriter(5))
 KEEPALIVE = b'{"keep":"alive"}'
 
@@ -275,11 +273,11 @@ class GatewayStreams:
     async def _run(self, s: GatewayStream) -> None:
         """go's runStream: one orchestrator after another until the stream stops."""
         loop = asyncio.get_running_loop()
-        first, swaps, last_swap = False, 0, loop.time()
+        swaps = byoc.StreamSwaps(loop.time())
         error = "All Orchestrators exhausted, restart the stream"
         try:
             for token in s.tokens:
-                if first:  # confirm capacity and get new ticket params
+                if swaps.swapping:  # confirm capacity and get new ticket params
                     with contextlib.suppress(RuntimeError):
                         token = await self.token(token.service_addr, s.capability)
                 if not await self._start_on(s, token):
@@ -297,12 +295,9 @@ class GatewayStreams:
                 s.token = None
                 log.warning("byoc stream %s lost %s: %s", s.stream_id, token.service_addr, why)
                 await self._stop_on(s, token, why.encode())
-                if first and swaps > MAX_SWAPS and loop.time() - last_swap < SWAP_WINDOW:
+                if swaps.lost(loop.time()):
                     error = "Orchestrator swaps happening too quickly, stopping stream"
                     break
-                if first:
-                    last_swap, swaps = loop.time(), swaps + 1
-                first = True
             if s.stream_id in self.pipelines and s.params.enable_video_ingress:
                 error = "no orchestrators available, ending stream"  # go's kickInput error
         finally:
@@ -460,7 +455,7 @@ class GatewayStreams:
                     s.token = fresh
                 if fresh.price is None or fresh.price.price_per_unit <= 0:
                     continue
-                job = self._control_job(s, PAYMENT_TIMEOUT_SECONDS, "{}")
+                job = self._control_job(s, STREAM_PAYMENT_SECONDS, "{}")
                 header = self.bg.payment_header(job, fresh)
                 if not header:
                     continue

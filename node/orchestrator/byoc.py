@@ -379,8 +379,7 @@ async def _proxy_sse(orch: ByocOrchestrator, upstream: httpx.Response, sender: s
                 if loop.time() >= tick:
                     ticks += 1
                     orch.charge(sender, capability, price, SSE_DEBIT_INTERVAL)
-                    balance = orch.balance(sender, capability)
-                    if price.price > 0 and balance is not None and balance < 0:
+                    if byoc.sse_out_of_credit(price.price, orch.balance(sender, capability)):
                         yield byoc.SSE_INSUFFICIENT_BALANCE
                         return
                 continue

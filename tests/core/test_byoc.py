@@ -255,3 +255,27 @@ def test_orchestrator_filter_keeps_the_seeded_order():
         "http://c", "http://d", "http://b"]
     assert byoc.filter_orchestrators(urls, JobParameters(include=("http://b", "http://a")), order) == [
         "http://a", "http://b"]
+
+
+def test_sse_ends_a_priced_job_only_on_a_negative_balance():
+    assert byoc.sse_out_of_credit(Fraction(3), Fraction(-1, 2))
+    assert not byoc.sse_out_of_credit(Fraction(3), Fraction(0))
+    assert not byoc.sse_out_of_credit(Fraction(3), None)  # no balance kept: go goes on
+    assert not byoc.sse_out_of_credit(Fraction(0), Fraction(-5))  # free capability
+
+
+def test_stream_swaps_follow_gos_run_stream_counting():
+    swaps = byoc.StreamSwaps(now=100.0)
+    assert not swaps.swapping
+    # the first loss is not a swap; swaps 1..3 are allowed; the 5th loss within a minute ends it
+    assert [swaps.lost(100.0 + t) for t in (1, 2, 3, 4)] == [False] * 4
+    assert swaps.swapping
+    assert swaps.lost(100.0 + 59)
+    # go's lastSwap stays at the start: after the window, swaps go on without limit
+    later = byoc.StreamSwaps(now=0.0)
+    assert not any(later.lost(byoc.STREAM_SWAP_WINDOW + t) for t in range(10))
+
+
+def test_stream_payment_constants_are_gos():
+    assert (byoc.STREAM_PAYMENT_INTERVAL, byoc.STREAM_PAYMENT_SECONDS) == (50, 70)
+    assert (byoc.STREAM_MAX_SWAPS, byoc.STREAM_SWAP_WINDOW) == (2, 60.0)
