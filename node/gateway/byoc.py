@@ -66,8 +66,8 @@ def go_error(message: str, status: int) -> Response:
                     headers={"X-Content-Type-Options": "nosniff"})
 
 
-class _Skip(Exception):
-    """This orchestrator could not take the job: try the next."""
+class NoPayment(Exception):
+    """No payment can be made on this orchestrator's token: the gateway tries the next."""
 
 
 def parse_job(header: str) -> tuple[JobRequest, byoc.JobParameters]:
@@ -157,13 +157,13 @@ class ByocGateway:
 
     def payment_header(self, job: JobRequest, token: JobToken) -> str:
         """go's createPayment: "" when the local balance covers two minutes; else tickets for the
-        job's whole timeout. Raises _Skip when no payment can be made."""
+        job's whole timeout. Raises NoPayment when no payment can be made."""
         g = self.gateway
         if not g.onchain:
-            raise _Skip("no ticket sender available, cannot create payment")
+            raise NoPayment("no ticket sender available, cannot create payment")
         params = token.ticket_params
         if params is None:
-            raise _Skip("no ticket params available, cannot create payment")
+            raise NoPayment("no ticket params available, cannot create payment")
         price = token.price_per_second
         balance = byoc.sync_gateway_balance(g.balances, params.recipient, job.capability, token.balance)
         count = byoc.tickets_for_job(balance, price, job.timeout_seconds, params.ev)
@@ -173,7 +173,7 @@ class ByocGateway:
         try:
             batch = g.sender.create_ticket_batch(session, count)
         except PaymentError as exc:
-            raise _Skip(f"Unable to create ticket batch err={exc}") from None
+            raise NoPayment(f"Unable to create ticket batch err={exc}") from None
         finally:
             g.sender.cleanup_session(session)  # one offer per job: nothing to continue
         byoc.credit_tickets(g.balances, params.recipient, job.capability, count, params.ev)
@@ -225,7 +225,7 @@ def byoc_gateway_router(bg: ByocGateway) -> APIRouter:
                         "POST", token.service_addr + request.url.path, content=body, headers=headers), stream=True)
                     sse = "text/event-stream" in upstream.headers.get("content-type", "")
                     data = b"" if sse else await upstream.aread()
-            except (_Skip, TimeoutError, httpx.HTTPError) as exc:
+            except (NoPayment, TimeoutError, httpx.HTTPError) as exc:
                 last = f"{token.service_addr}: {exc!r}"
                 log.warning("job %s not processed by %s: %r", job.id, token.service_addr, exc)
                 await _close(upstream)

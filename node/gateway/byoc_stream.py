@@ -75,8 +75,9 @@ from node.net.trickle import (
 )
 from node.net.trickle.local import LocalSubscriber
 
-from .byoc import ByocGateway, _Skip, go_error, parse_job
+from .byoc import ByocGateway, NoPayment, go_error, parse_job
 from .live import LiveStreams
+from .trickle_relay import copy_segment
 
 log = logging.getLogger("lpnode.gateway.byoc_stream")
 
@@ -204,7 +205,7 @@ class GatewayStreams:
     async def send_job(self, job: JobRequest, token: JobToken, route: str, body: bytes,
                        content_type: str = "application/json") -> httpx.Response:
         """go's sendJobToOrch: the signed job, a payment when the capability has a price,
-        timeout_seconds + 5 s. Raises _Skip (no payment possible) or httpx/Timeout errors."""
+        timeout_seconds + 5 s. Raises NoPayment (no payment possible) or httpx/Timeout errors."""
         headers = {"Content-Type": content_type, JOB_HEADER: byoc.job_request_header(job)}
         priced = token.price is not None and token.price.price_per_unit > 0
         if priced and (payment := self.bg.payment_header(job, token)):
@@ -261,7 +262,7 @@ class GatewayStreams:
         try:
             fresh = await self.token(token.service_addr, s.capability)
             resp = await self.send_job(self._control_job(s, STOP_TIMEOUT_SECONDS), fresh, "/ai/stream/stop", reason)
-        except (RuntimeError, _Skip, httpx.HTTPError, TimeoutError) as exc:
+        except (RuntimeError, NoPayment, httpx.HTTPError, TimeoutError) as exc:
             log.warning("byoc stream %s: stop not sent to %s: %r", s.stream_id, token.service_addr, exc)
             return None
         if resp.status_code != 200:
@@ -308,7 +309,7 @@ class GatewayStreams:
         job = self.bg.sign(s.job)
         try:
             resp = await self.send_job(job, token, "/ai/stream/start", s.start_body)
-        except (_Skip, httpx.HTTPError, TimeoutError) as exc:
+        except (NoPayment, httpx.HTTPError, TimeoutError) as exc:
             log.warning("byoc stream %s not started on %s: %r", s.stream_id, token.service_addr, exc)
             return False
         if resp.status_code != 200:
@@ -344,7 +345,7 @@ class GatewayStreams:
             losing("invalid url from orch")
         else:
             jobs.append(self._publish_control(s, s.urls["X-Control-Url"], losing))
-            jobs.append(self.live._read_events(s, None, s.urls["X-Events-Url"], losing))
+            jobs.append(self.live.read_events(s, None, s.urls["X-Events-Url"], losing))
         return [loop.create_task(j) for j in jobs]
 
     async def _publish_control(self, s: GatewayStream, url: str, losing) -> None:
@@ -404,7 +405,7 @@ class GatewayStreams:
                     return
                 if seg is None:
                     continue
-                task = asyncio.ensure_future(LiveStreams._copy(seg, pub.next(),
+                task = asyncio.ensure_future(copy_segment(seg, pub.next(),
                                                                lambda n=seg.seq: channel.next_write > n + 1))
                 copies.add(task)
 
@@ -467,7 +468,7 @@ class GatewayStreams:
                 if resp.status_code != 200:
                     raise RuntimeError(f"unexpected status code {resp.status_code}: {resp.text.strip()}")
                 s.payments += 1
-            except (RuntimeError, _Skip, httpx.HTTPError, TimeoutError) as exc:
+            except (RuntimeError, NoPayment, httpx.HTTPError, TimeoutError) as exc:
                 log.warning("byoc stream %s: payment to %s failed: %r", s.stream_id, token.service_addr, exc)
 
     async def close(self) -> None:
@@ -570,7 +571,7 @@ def byoc_stream_router(streams: GatewayStreams) -> APIRouter:
         try:
             resp = await streams.send_job(streams.bg.sign(job), token, "/ai/stream/update", data,
                                           request.headers.get("Content-Type", ""))
-        except _Skip as exc:
+        except NoPayment as exc:
             return go_error(f"Unable to create payment err={exc}", 500)
         except (httpx.HTTPError, TimeoutError) as exc:
             return go_error(repr(exc), 400)

@@ -35,7 +35,6 @@ from node.core.errors import PaymentError
 from node.core.keccak import keccak
 from node.core.live_payment import (
     LIVE_INITIAL_UNITS,
-    LIVE_INPUT_RETRY,
     LIVE_PAYMENT_INTERVAL,
     LIVE_PAYMENT_TIMEOUT,
     LIVE_SLOW_PENALTY,
@@ -55,6 +54,8 @@ from node.net.trickle import (
 )
 from node.net.trickle.errors import EndOfStream, StreamNotFound, TrickleError
 from node.net.trickle.local import LocalSubscriber
+
+from .trickle_relay import copy_segment
 
 log = logging.getLogger("lpnode.gateway.live")
 
@@ -96,9 +97,11 @@ class OrchestratorLost(Exception):
 
 
 class LiveStreams:
-    def __init__(self, gateway, *, payment_interval: float = LIVE_PAYMENT_INTERVAL) -> None:
+    def __init__(self, gateway, *, payment_interval: float | None = None) -> None:
         self.gateway = gateway
-        self.payment_interval = payment_interval
+        # go's -livePaymentInterval: the gateway node's unless given
+        self.payment_interval = payment_interval or (gateway.live_payment_interval if gateway is not None
+                                                     else LIVE_PAYMENT_INTERVAL)
         self.trickle = TrickleServer()
         self.streams: dict[str, LiveStream] = {}
         self.client = make_client(verify=False)  # trickle with go's InsecureSkipVerify
@@ -260,7 +263,7 @@ class LiveStreams:
         output.add_done_callback(output_ended)
         helpers = [output]
         if isinstance(reply.get("events_url"), str) and reply["events_url"]:
-            helpers.append(asyncio.ensure_future(self._read_events(s, session, reply["events_url"], losing)))
+            helpers.append(asyncio.ensure_future(self.read_events(s, session, reply["events_url"], losing)))
         try:
             await self._relay_input(s, session, reply, selector, lost)
         finally:
@@ -270,7 +273,7 @@ class LiveStreams:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
 
-    async def _read_events(self, s: LiveStream, session, url: str, losing) -> None:
+    async def read_events(self, s: LiveStream, session, url: str, losing) -> None:
         """go's startEventsSubscribe: every event tagged, logged and counted, the latest status kept;
         the channel's end ends the reading; no event for MAX_EVENT_GAP loses the orchestrator."""
         loop = asyncio.get_running_loop()
@@ -388,36 +391,7 @@ class LiveStreams:
             with contextlib.suppress(Exception):
                 await pub.close()
 
-    @staticmethod
-    async def _copy(seg, writer, superseded) -> None:
-        """Copy one input segment to the orchestrator as its bytes arrive. go's rules: a segment
-        none of whose bytes got through is sent again every 250 ms until the next one begins; a
-        partial one is dropped; 404 (the orchestrator closed the channel) ends this orchestrator."""
-        try:
-            while True:
-                try:
-                    pos = 0
-                    while True:
-                        chunks, closed = await seg.read(pos)
-                        pos += len(chunks)
-                        for chunk in chunks:
-                            await writer.write(chunk)
-                        if closed:
-                            break
-                    await writer.close()
-                    return
-                except StreamNotFound:
-                    raise
-                except TrickleError as exc:
-                    if writer.written or superseded():
-                        log.info("input segment %d dropped: %s", writer.seq, exc)
-                        await writer.abort()
-                        return
-                await asyncio.sleep(LIVE_INPUT_RETRY)
-                await writer.reconnect()
-        except BaseException:
-            await asyncio.shield(writer.abort())
-            raise
+    _copy = staticmethod(copy_segment)  # an attribute: tests replace it
 
     async def _relay_output(self, s: LiveStream, url: str) -> None:
         """The orchestrator's output segments into the gateway's {stream}-out channel; returns
