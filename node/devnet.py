@@ -192,14 +192,15 @@ class Devnet:
         import httpx
 
         from node.net.serving import serve_in_thread
-        from node.worker.byoc.app import create_app, register
+        from node.worker.byoc.app import create_app, keep_registered
         from node.worker.byoc.examples import StreamingImageFilter
 
         cap = StreamingImageFilter()  # the image filter, batch and streaming (/process/stream/*)
         _, port = serve_in_thread(create_app(cap), self.config.host)
-        async with httpx.AsyncClient(verify=False) as client:  # the orchestrator's self-signed TLS
-            await register(client, orchestrator, BYOC_SECRET,
-                           cap.registration(f"http://{self.config.host}:{port}", price_per_unit=price))
+        # the orchestrator's self-signed TLS; generous waits: a loaded machine answers slowly
+        async with httpx.AsyncClient(verify=False, timeout=30) as client:
+            await asyncio.wait_for(keep_registered(client, orchestrator, BYOC_SECRET, cap.registration(
+                f"http://{self.config.host}:{port}", price_per_unit=price), interval=0), 120)
 
     def _duties(self, node, account) -> None:
         while not self.stopping.wait(self.config.block_time):
