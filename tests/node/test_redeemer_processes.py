@@ -27,6 +27,7 @@ pytestmark = pytest.mark.devchain
 LPNODE = [sys.executable, "-m", "node.cli"]
 ETH = 10**18
 EV = 3 * 10**16
+READY = 180  # s: a process's readiness on a loaded machine (imports, chain reads); fails early when it exits
 FACE = EV + 2**11  # the face value cap just above the EV: every ticket wins (see test_onchain_processes)
 PRICE = 10**13  # wei per pixel: every 64x64 image pays in tickets
 
@@ -65,6 +66,12 @@ def test_winners_forwarded_and_redeemed_once_through_restarts_of_redeemer_and_or
     def log_of(name: str) -> str:
         return "\n".join(f"--- {p.name} (its end):\n{p.read_text()[-3000:]}" for p in sorted(tmp_path.glob(f"{name}-*.log")))
 
+    def wait_ready(proc: subprocess.Popen, name: str) -> None:
+        """Until the redeemer writes its ready file; fails at once, with its log, if it exits."""
+        wait_for(lambda: (tmp_path / "redeemer.json").exists() or proc.poll() is not None, READY,
+                 lambda: f"{name} to be ready\n" + log_of(name))
+        assert proc.poll() is None, f"{name} exited with {proc.returncode}\n" + log_of(name)
+
     with devchain_process(tmp_path) as (url, addresses):
         redeemer = orch = None
         try:
@@ -95,12 +102,12 @@ def test_winners_forwarded_and_redeemed_once_through_restarts_of_redeemer_and_or
 
             # go's blocking dial: no orchestrator without its redeemer
             orch, _ = orchestrator()
-            assert orch.wait(60) == 1, log_of("orchestrator")
+            assert orch.wait(READY) == 1, log_of("orchestrator")
             assert f"Unable to start redeemer client: Did not connect to redeemer=127.0.0.1:{r_port}" \
                 in log_of("orchestrator")
 
             redeemer = start("redeemer", redeemer_argv)
-            wait_for(lambda: (tmp_path / "redeemer.json").exists(), 60, lambda: log_of("redeemer"))
+            wait_ready(redeemer, "redeemer")
             procs.append(start("runner", ["ai-runner", "--pipeline", "text-to-image", "--model-id", "m", "--mode",
                                           "mock", "--port", str(runner)]))
             orch, orch_url = orchestrator()
@@ -108,7 +115,7 @@ def test_winners_forwarded_and_redeemed_once_through_restarts_of_redeemer_and_or
             procs.append(start("gateway", ["gateway", "-httpAddr", f"127.0.0.1:{gw}", "-deposit", str(10 * ETH),
                                            "-reserve", str(10 * ETH), "-maxTicketEV", str(10**17), "-maxTotalEV",
                                            str(10**18), "-ethKey", gw_acct.key.hex(), *chain_flags]))
-            deadline = time.time() + 90
+            deadline = time.time() + READY
             for health in (f"http://127.0.0.1:{runner}/health", f"{orch_url}/metrics", f"http://127.0.0.1:{gw}/metrics"):
                 wait_http(health, deadline)
 
@@ -150,6 +157,7 @@ def test_winners_forwarded_and_redeemed_once_through_restarts_of_redeemer_and_or
             redeemer.send_signal(signal.SIGKILL)
             redeemer.wait(10)
             second = pay_until(first + 2, "b")
+            wait_for(lambda: _rows(o_db) == second - first, 60, lambda: "the winners kept\n" + log_of("orchestrator"))
             time.sleep(1.5)  # a forwarding retry or two, which fail
             assert _rows(o_db) == second - first and _rows(r_db) == first, log_of("orchestrator")
 
@@ -159,9 +167,9 @@ def test_winners_forwarded_and_redeemed_once_through_restarts_of_redeemer_and_or
             orch.wait(10)
             (tmp_path / "redeemer.json").unlink()
             redeemer = start("redeemer", redeemer_argv)
-            wait_for(lambda: (tmp_path / "redeemer.json").exists(), 60, lambda: log_of("redeemer"))
+            wait_ready(redeemer, "redeemer")
             orch, orch_url = orchestrator()
-            wait_for(lambda: _rows(o_db) == 0 and _rows(r_db) == second, 60,
+            wait_for(lambda: _rows(o_db) == 0 and _rows(r_db) == second, READY,
                      lambda: "the kept winners forwarded\n" + log_of("orchestrator") + log_of("redeemer"))
             assert f"restored {first} winning tickets" in log_of("redeemer")
             assert f"restored {second - first} winning tickets" in log_of("orchestrator")
