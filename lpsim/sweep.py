@@ -398,7 +398,7 @@ def _write_parquet(out: Path, params: list[str], parsed: dict[int, dict]) -> Non
         return
     types = {"point": pa.int64(), "run": pa.int64(), "seed": pa.int64(), "status": pa.string(),
              "error": pa.string(), "time": pa.float64(), "round": pa.int64(), "entity": pa.string(),
-             "metric": pa.string(), "value": pa.float64()}
+             "metric": pa.string(), "value": pa.float64(), "date": pa.date32()}
     for p in params:
         types[p] = _arrow_type(pa, [v.get(p) for v in parsed.values()])
         types[label_column(p)] = pa.string()
@@ -458,12 +458,14 @@ COLUMNS: dict[str, tuple[str, str, str]] = {
     "error": ("text", "", "the exception of a failed run, empty otherwise"),
     "time": ("float", "s", "simulated time of the metric row"),
     "round": ("int", "round", "protocol round of the metric row"),
+    "date": ("date", "YYYY-MM-DD, UTC", "calendar day of the metric row; only when the scenario starts from a "
+             "recorded day (start: from_network), the last column"),
     "entity": ("text", "", "what the row measures: network, an orchestrator's or gateway's name, ..."),
     "metric": ("text", "", "metric name (lpsim.metric_names)"),
     "value": ("float", "the metric's own", "the metric's value"),
 }
 TABLES = {"runs": (*RUN_COLUMNS, "<param>", "<param>_label", *STATUS_COLUMNS, *FIGURES),
-          "metrics": (*RUN_COLUMNS, "<param>", "<param>_label", *METRIC_COLUMNS)}
+          "metrics": (*RUN_COLUMNS, "<param>", "<param>_label", *METRIC_COLUMNS, "date")}
 STATISTICS = {
     "n": "runs with a value",
     "mean": "mean over the runs",
