@@ -49,21 +49,15 @@ from node.core.byoc import (
 from node.core.errors import PaymentError
 from node.core.payment import Payment
 from node.net.auth import sign
+from node.net.go_http import ANY_METHOD, go_error
 from node.net.headers import b64decode, encode_payment_header
 
 from .node import GatewayNode
 
 log = logging.getLogger("lpnode.gateway.byoc")
 
-ANY_METHOD = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
 SEARCH_TIMEOUT_NS = int(TOKEN_SEARCH_TIMEOUT * 1e9)
 RESP_TIMEOUT_NS = int(TOKEN_RESPONSE_TIMEOUT * 1e9)
-
-
-def go_error(message: str, status: int) -> Response:
-    """go's http.Error: the message and a newline, as plain text."""
-    return Response(message + "\n", status_code=status, media_type="text/plain; charset=utf-8",
-                    headers={"X-Content-Type-Options": "nosniff"})
 
 
 class NoPayment(Exception):

@@ -65,6 +65,7 @@ from node.core.byoc import (
     JobRequest,
     JobToken,
 )
+from node.net.go_http import go_error
 from node.net.trickle import (
     EndOfStream,
     StreamNotFound,
@@ -75,9 +76,9 @@ from node.net.trickle import (
 )
 from node.net.trickle.local import LocalSubscriber
 
-from .byoc import ByocGateway, NoPayment, go_error, parse_job
+from .byoc import ByocGateway, NoPayment, parse_job
 from .live import LiveStreams
-from .trickle_relay import copy_segment
+from .trickle_relay import copy_segment, write_segment
 
 log = logging.getLogger("lpnode.gateway.byoc_stream")
 
@@ -428,14 +429,7 @@ class GatewayStreams:
                 ch = self.trickle.channels.get(s.stream_id + "-out")
                 if ch is None:
                     return
-                seq = ch.next_write
-                out = ch.for_write(seq)
-                ch.next_write, ch.write_time = seq + 1, asyncio.get_running_loop().time()
-                try:
-                    async for chunk in reader:
-                        out.write(chunk)
-                finally:
-                    out.close()
+                await write_segment(ch, reader)
             losing("trickle subscribe stopping, stream not found, err=End of stream")
         except TrickleError as exc:
             losing(f"trickle subscribe stopping, stream not found, err={exc}")

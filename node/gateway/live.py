@@ -55,7 +55,7 @@ from node.net.trickle import (
 from node.net.trickle.errors import EndOfStream, StreamNotFound, TrickleError
 from node.net.trickle.local import LocalSubscriber
 
-from .trickle_relay import copy_segment
+from .trickle_relay import copy_segment, write_segment
 
 log = logging.getLogger("lpnode.gateway.live")
 
@@ -408,14 +408,7 @@ class LiveStreams:
                 ch = self.trickle.channels.get(f"{s.stream_id}-out")
                 if ch is None:
                     return
-                seq = ch.next_write
-                out = ch.for_write(seq)
-                ch.next_write, ch.write_time = seq + 1, asyncio.get_running_loop().time()
-                try:
-                    async for chunk in reader:
-                        out.write(chunk)
-                finally:
-                    out.close()
+                await write_segment(ch, reader)
         finally:
             await sub.close()
 

@@ -42,3 +42,16 @@ async def copy_segment(seg, writer, superseded) -> None:
     except BaseException:
         await asyncio.shield(writer.abort())
         raise
+
+
+async def write_segment(channel, reader) -> None:
+    """One segment of an orchestrator's output into the next slot of a local trickle channel (the
+    client's {stream}-out), its bytes passed on as they arrive."""
+    seq = channel.next_write
+    out = channel.for_write(seq)
+    channel.next_write, channel.write_time = seq + 1, asyncio.get_running_loop().time()
+    try:
+        async for chunk in reader:
+            out.write(chunk)
+    finally:
+        out.close()

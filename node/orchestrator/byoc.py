@@ -61,19 +61,12 @@ from node.core.errors import PaymentError
 from node.core.pricing import PriceError, PriceInfo
 from node.eth.errors import ChainError
 from node.net.auth import verify_sig
+from node.net.go_http import ANY_METHOD, go_error
 from node.net.headers import HeaderError, b64decode, decode_payment_header
 
 from .node import OrchestratorNode
 
 log = logging.getLogger("lpnode.orchestrator.byoc")
-
-ANY_METHOD = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
-
-
-def go_error(message: str, status: int, headers: dict | None = None) -> Response:
-    """go's http.Error: the message and a newline, as plain text."""
-    return Response(message + "\n", status_code=status, media_type="text/plain; charset=utf-8",
-                    headers={"X-Content-Type-Options": "nosniff", **(headers or {})})
 
 
 class JobRefused(Exception):

@@ -51,9 +51,10 @@ from node.core.byoc import (
     JobError,
     StreamBilling,
 )
+from node.net.go_http import go_error
 from node.net.trickle import TrickleServer
 
-from .byoc import ByocOrchestrator, JobRefused, OrchJob, go_error
+from .byoc import ByocOrchestrator, JobRefused, OrchJob
 
 log = logging.getLogger("lpnode.orchestrator.byoc_stream")
 
