@@ -212,15 +212,18 @@ def byoc_router(orch: ByocOrchestrator) -> APIRouter:
     router = APIRouter()
     node = orch.node
 
-    def authorized(request: Request) -> bool:
-        return bool(orch.secret) and request.headers.get("Authorization", "") == orch.secret
+    def refused(request: Request) -> Response | None:
+        """go's checks of a worker's (un)registration: a POST carrying the orchestrator secret."""
+        if request.method != "POST":
+            return go_error("Method not allowed", 405)
+        if not orch.secret or request.headers.get("Authorization", "") != orch.secret:
+            return go_error("invalid authorization", 400)
+        return None
 
     @router.api_route("/capability/register", methods=ANY_METHOD)
     async def register(request: Request):
-        if request.method != "POST":
-            return go_error("Method not allowed", 405)
-        if not authorized(request):
-            return go_error("invalid authorization", 400)
+        if (refusal := refused(request)) is not None:
+            return refusal
         try:
             cap = orch.register(await request.body())
         except (JobError, PriceError) as exc:
@@ -231,10 +234,8 @@ def byoc_router(orch: ByocOrchestrator) -> APIRouter:
 
     @router.api_route("/capability/unregister", methods=ANY_METHOD)
     async def unregister(request: Request):
-        if request.method != "POST":
-            return go_error("Method not allowed", 405)
-        if not authorized(request):
-            return go_error("invalid authorization", 400)
+        if (refusal := refused(request)) is not None:
+            return refusal
         name = (await request.body()).decode(errors="replace")
         with node.lock:
             orch.capabilities.remove(name)
