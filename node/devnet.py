@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+from node.core.live_payment import LIVE_PAYMENT_INTERVAL
 from node.net.serving import start_serving
 
 log = logging.getLogger("lpnode.devnet")
@@ -41,6 +42,7 @@ class DevnetConfig:
     # `noop` needs no weights, so every devnet offers a live path (the livepeer-gateway SDK's)
     live_model: str = "noop"
     live_capacity: int = 1  # live runners per orchestrator, one stream each (go: one container per unit)
+    live_payment_interval: float = LIVE_PAYMENT_INTERVAL  # go's -livePaymentInterval (s), gateway and orchestrators
     models_dir: str = str(Path.home() / ".cache" / "lpsim" / "models")
     price_per_pixel: Fraction = Fraction(1)  # wei per pixel, transcoding and AI
     ticket_ev: int = 10**15  # high so that tickets win in a demo (go's default is 8 gwei)
@@ -168,7 +170,8 @@ class Devnet:
             runners[LIVE] = self.start_live_runner(index)
         node = OrchestratorNode(
             OrchestratorConfig(uri, price_per_unit=cfg.price_per_pixel, ai_models=ai, transcoding=cfg.transcoding,
-                               ticket_ev=cfg.ticket_ev, max_face_value=cfg.max_face_value),
+                               ticket_ev=cfg.ticket_ev, max_face_value=cfg.max_face_value,
+                               live_payment_interval=cfg.live_payment_interval),
             address=account.address, chain=self._view(), broker=ProtocolBroker(p, account))
         node.register_service_uri(p, account)
         # keep the servers referenced: a grpc.aio server that is garbage-collected stops serving
@@ -224,7 +227,7 @@ class Devnet:
             ProtocolBroker(self.protocol, account).fund_deposit_and_reserve(cfg.deposit, cfg.reserve)
         # discovery as an on-chain go gateway without -orchAddr: the active set and ServiceRegistry
         view = self._view()
-        self.gateway = GatewayNode(account=account, chain=view,
+        self.gateway = GatewayNode(account=account, chain=view, live_payment_interval=cfg.live_payment_interval,
                                    pool=ChainOrchestratorPool(self.protocol, view.last_initialized_round))
         self.gateway.sender.max_ev = self.gateway.sender.max_total_ev = Fraction(100 * cfg.ticket_ev)
         profiles = (VideoProfile("P240p30fps16x9", 426, 240, 250_000, 30, 1),

@@ -184,6 +184,14 @@ def _chain_flags(fs: FlagSet) -> None:
             "way; see the README)")
 
 
+def _live_payment_flag(fs: FlagSet) -> None:
+    """go's -livePaymentInterval ([B,O]): how often a live stream pays (gateway) and is charged (orchestrator)."""
+    from node.core.live_payment import LIVE_PAYMENT_INTERVAL
+
+    fs.add("livePaymentInterval", _duration, LIVE_PAYMENT_INTERVAL, "Interval to pay process Gateway <> "
+           "Orchestrator Payments for Live AI Video", type_name="duration")
+
+
 def orchestrator_flags(prog: str = "lpnode orchestrator") -> FlagSet:
     fs = FlagSet(prog, "Run an orchestrator: gRPC and HTTP on one port (-serviceAddr).")
     fs.bool("orchestrator", True, "Set to true to be an orchestrator (implied by the orchestrator command)")
@@ -225,6 +233,7 @@ def orchestrator_flags(prog: str = "lpnode orchestrator") -> FlagSet:
             "initialize new rounds")
     fs.string("redeemerAddr", "", "URL of the ticket redemption service to use: winning tickets go to it and max "
               "float comes from it (lpnode redeemer; https:// is TLS, a bare host:port h2c)")
+    _live_payment_flag(fs)
     return fs
 
 
@@ -264,6 +273,7 @@ def gateway_flags(prog: str = "lpnode gateway") -> FlagSet:
            type_name="int")
     fs.add("reserve", _non_negative_int, 0, "on-chain: top the TicketBroker reserve up to this (wei)" + LPNODE,
            type_name="int")
+    _live_payment_flag(fs)
     return fs
 
 
@@ -565,6 +575,7 @@ def run_orchestrator(args, parser) -> int:
                                 transcoding=args.transcoder, max_sessions=args.maxSessions,
                                 ticket_ev=args.ticketEV or DEFAULT_TICKET_EV, max_face_value=args.maxFaceValue,
                                 auto_adjust_price=args.autoAdjustPrice,
+                                live_payment_interval=args.livePaymentInterval,
                                 redeem_gas=REDEEM_GAS_ARBITRUM if network in L2_NETWORKS else REDEEM_GAS_L1)
     if protocol is None:
         node = OrchestratorNode(config)
@@ -708,6 +719,7 @@ def run_gateway(args, parser) -> int:
     pool = ChainOrchestratorPool(protocol, view.last_initialized_round) if view is not None and not orchs else None
     node = GatewayNode(orchs, account=account, pool=pool, chain=view, max_attempts=args.maxAttempts,
                        local_verify=args.localVerify, selection=selection,
+                       live_payment_interval=args.livePaymentInterval,
                        max_price=(max_price / args.pixelsPerUnit) if max_price else None)
     if node.sender is not None:
         node.sender.max_ev, node.sender.max_total_ev = Fraction(args.maxTicketEV), Fraction(args.maxTotalEV)

@@ -97,9 +97,11 @@ class OrchestratorLost(Exception):
 
 
 class LiveStreams:
-    def __init__(self, gateway, *, payment_interval: float = LIVE_PAYMENT_INTERVAL) -> None:
+    def __init__(self, gateway, *, payment_interval: float | None = None) -> None:
         self.gateway = gateway
-        self.payment_interval = payment_interval
+        # go's -livePaymentInterval: the gateway node's unless given
+        self.payment_interval = payment_interval or (gateway.live_payment_interval if gateway is not None
+                                                     else LIVE_PAYMENT_INTERVAL)
         self.trickle = TrickleServer()
         self.streams: dict[str, LiveStream] = {}
         self.client = make_client(verify=False)  # trickle with go's InsecureSkipVerify

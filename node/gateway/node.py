@@ -27,6 +27,7 @@ from node.core.capabilities import Capabilities, ai_job_capabilities, job_capabi
 from node.core.discovery import Discovery, db_pool_predicate
 from node.core.errors import PaymentError
 from node.core.keccak import keccak
+from node.core.live_payment import LIVE_PAYMENT_INTERVAL
 from node.core.payment import Payment, new_payment
 from node.core.pricing import PriceError, PriceInfo, estimate_transcode_fee, gateway_ai_units, validate_price
 from node.core.selection import ProbabilitySelectionAlgorithm, select_session
@@ -80,11 +81,13 @@ class GatewayNode:
     def __init__(self, orch_addrs: list[str] | None = None, *, account=None, chain=None, pool=None,
                  metrics: NodeMetrics | None = None, selection: ProbabilitySelectionAlgorithm | None = None,
                  max_attempts: int = 3, max_price: Fraction | None = None, stakes: dict[str, int] | None = None,
-                 rng=None, local_verify: bool | None = None) -> None:
+                 rng=None, local_verify: bool | None = None,
+                 live_payment_interval: float = LIVE_PAYMENT_INTERVAL) -> None:
         """Orchestrators come from `orch_addrs` (go's -orchAddr) or, when that is empty, from `pool`
         (node.eth.orchestrator_pool.ChainOrchestratorPool: the chain's active set and service URIs,
         whose stakes then weight selection). `local_verify` is go's -localVerify (None: on on-chain,
-        off offchain): signature and pixel-count checks of every transcoded segment."""
+        off offchain): signature and pixel-count checks of every transcoded segment.
+        `live_payment_interval` is go's -livePaymentInterval: a live stream pays every that many seconds."""
         import random
 
         if not orch_addrs and pool is None:
@@ -97,6 +100,7 @@ class GatewayNode:
         self.chain = chain
         self.onchain = chain is not None
         self.local_verify = local_verify_default(self.onchain, local_verify)
+        self.live_payment_interval = live_payment_interval
         self.metrics = metrics or NodeMetrics("gateway", "gateway")
         self.selection = selection or ProbabilitySelectionAlgorithm()
         self.max_attempts = max_attempts

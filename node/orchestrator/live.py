@@ -29,7 +29,6 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from node.core.capabilities import Capabilities, CapabilityError, pipeline_capability
 from node.core.live_payment import (
-    LIVE_PAYMENT_INTERVAL,
     LivePaymentProcessor,
     account_live_payment,
 )
@@ -98,19 +97,21 @@ class LiveRunners:
 class LiveSessions:
     """The running live sessions of one orchestrator. `runner_url` is the external live runner's
     base URL, or the list of runners this node started (LiveRunners), or None: no runner;
-    `runner_trickle_base` replaces the service URI in the URLs handed to the runner (go's
+    `payment_interval` (s) defaults to the node's -livePaymentInterval; `runner_trickle_base`
+    replaces the service URI in the URLs handed to the runner (go's
     -liveAITrickleHostForRunner), for a runner that reaches the node another way."""
 
     def __init__(self, node: OrchestratorNode, trickle: TrickleServer, *,
                  runner_url: str | Sequence[str] | None,
-                 client: httpx.AsyncClient, payment_interval: float = LIVE_PAYMENT_INTERVAL,
+                 client: httpx.AsyncClient, payment_interval: float | None = None,
                  runner_trickle_base: str | None = None,
                  randbytes: Callable[[int], bytes] | None = None) -> None:
         self.node = node
         self.trickle = trickle
         self.runners = LiveRunners(runner_url)
         self.client = client
-        self.payment_interval = payment_interval
+        # go's -livePaymentInterval: the node's (OrchestratorConfig.live_payment_interval) unless given
+        self.payment_interval = payment_interval or node.config.live_payment_interval
         self.runner_trickle_base = runner_trickle_base
         self.randbytes = randbytes or node.randbytes  # manifest ids from the node's injected randomness
         self.health_interval = RUNNER_HEALTH_INTERVAL

@@ -18,6 +18,7 @@ from typing import Callable
 from node.core.ai_models import AIModelConfig, ai_model_constraints, ai_model_prices
 from node.core.balances import Balances
 from node.core.capabilities import DEFAULT_CAPABILITIES, MANDATORY_CAPABILITIES, Capabilities
+from node.core.live_payment import LIVE_PAYMENT_INTERVAL
 from node.core.params import TicketParams
 from node.core.payment import Payment, PaymentReceived, PaymentReceiver
 from node.core.pricing import PriceInfo, PriceTable
@@ -43,6 +44,7 @@ class OrchestratorConfig:
     max_face_value: int = 0  # -maxFaceValue
     redeem_gas: int = REDEEM_GAS_L1
     auto_adjust_price: bool = True  # -autoAdjustPrice
+    live_payment_interval: float = LIVE_PAYMENT_INTERVAL  # -livePaymentInterval (s): live sessions charged
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ GO_FLAGS = {
     "selectPriceExpFactor", "remoteSigner", "remoteDiscovery",
     "redeemer", "redeemerAddr", "ethOrchAddr",
     "remoteSignerWebhookUrl", "remoteSignerWebhookHeaders", "remoteSignerAllowNoAuth",  # go-livepeer #3959
+    "livePaymentInterval",
 }
 
 

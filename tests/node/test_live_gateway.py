@@ -462,3 +462,32 @@ def test_an_orchestrator_whose_events_stop_is_swapped(monkeypatch, caplog):
             assert any("timeout waiting for events" in r.getMessage() for r in caplog.records)
     with caplog.at_level("WARNING", logger="lpnode.gateway.live"):
         run(scenario(), timeout=60)
+
+
+def test_live_payment_interval_is_gos_flag_on_both_sides():
+    """-livePaymentInterval (go: [B,O], a duration, default 5s) reaches the gateway's live streams
+    (how often they pay) and the orchestrator's live sessions (how often they charge)."""
+    from node.launch import gateway_flags, orchestrator_flags
+    from node.net.trickle import TrickleServer
+    from node.orchestrator.live import LiveSessions
+    from node.orchestrator.node import OrchestratorConfig, OrchestratorNode
+
+    assert orchestrator_flags().parse_args([]).livePaymentInterval == 5.0
+    assert gateway_flags().parse_args(["-livePaymentInterval", "500ms"]).livePaymentInterval == 0.5
+    assert orchestrator_flags().parse_args(["-livePaymentInterval", "1m"]).livePaymentInterval == 60.0
+    with pytest.raises(SystemExit):
+        gateway_flags().parse_args(["-livePaymentInterval", "0s"])  # go's ticker needs a positive interval
+
+    node = OrchestratorNode(OrchestratorConfig("http://o", live_payment_interval=0.5))
+    assert LiveSessions(node, TrickleServer(), runner_url=None, client=None).payment_interval == 0.5
+    assert LiveStreams(gateway=None).payment_interval == 5.0
+
+    async def gateway_side():
+        from node.gateway.node import GatewayNode
+
+        gateway = GatewayNode(["http://o"], live_payment_interval=0.5)
+        try:
+            return LiveStreams(gateway).payment_interval
+        finally:
+            await gateway.close()
+    assert run(gateway_side()) == 0.5

@@ -51,25 +51,13 @@ CAPS = ai_job_capabilities(int(Capability.LiveVideoToVideo), "noop", with_defaul
 
 @pytest.fixture(scope="module")
 def net():
-    from node.gateway.live import LiveStreams
-    from node.orchestrator.live import LiveSessions
     from node.testing.devnet import mock_config, start_devnet
 
-    def with_interval(cls):
-        init = cls.__init__
-
-        def short(self, *args, **kwargs):
-            init(self, *args, **kwargs)
-            self.payment_interval = INTERVAL
-        return short
-
-    with pytest.MonkeyPatch.context() as mp:  # the devnet's live sessions pay and are charged every INTERVAL
-        mp.setattr(LiveSessions, "__init__", with_interval(LiveSessions))
-        mp.setattr(LiveStreams, "__init__", with_interval(LiveStreams))
-        config = mock_config(live_model="noop", transcoding=False, ticket_ev=EV, max_face_value=FACE_VALUE,
-                             price_per_pixel=PRICE)
-        with start_devnet(config) as running:
-            yield running
+    # the devnet's live sessions pay and are charged every INTERVAL (-livePaymentInterval on both sides)
+    config = mock_config(live_model="noop", transcoding=False, ticket_ev=EV, max_face_value=FACE_VALUE,
+                         price_per_pixel=PRICE, live_payment_interval=INTERVAL)
+    with start_devnet(config) as running:
+        yield running
 
 
 def run(coro, timeout: float = 120):
