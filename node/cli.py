@@ -108,7 +108,7 @@ def cmd_devnet(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
                           broken_runners=args.broken_runners, slow_transcoders=args.slow_transcoders,
                           lying_transcoders=args.lying_transcoders, deposit=int(args.deposit * 10**18),
                           reserve=int(args.reserve * 10**18), live_model=args.live_model,
-                          live_capacity=args.live_capacity,
+                          live_capacity=args.live_capacity, chain_backend=args.chain_backend,
                           byoc_price=args.byoc, max_face_value=args.max_face_value)
 
     def ready(net) -> None:
@@ -159,7 +159,7 @@ def build_argparse() -> argparse.ArgumentParser:
         "lpnode -gateway ..., lpnode -transcoder ..., lpnode -aiWorker ...; lpnode -orchestrator -h lists "
         "their flags.")
     sub = parser.add_subparsers(dest="command", required=True)
-    from node.devchain_cli import devchain_parser
+    from node.devchain_cli import DEFAULT_BACKEND, devchain_parser
 
     devchain_parser(sub)
     net = sub.add_parser(
@@ -172,6 +172,9 @@ def build_argparse() -> argparse.ArgumentParser:
     net.add_argument("--orchestrators", type=non_negative_int, default=1, help="orchestrators (default 1)")
     net.add_argument("--round-length", type=non_negative_int, default=50, help="blocks per round (default 50)")
     net.add_argument("--block-time", type=float, default=1.0, help="seconds between devchain blocks (default 1)")
+    net.add_argument("--chain-backend", choices=("revm", "py-evm"), default=DEFAULT_BACKEND,
+                     help="the devchain's EVM, as lpnode devchain --backend: revm (default; Rust, a round "
+                     "jump in constant time) or py-evm (eth-tester's pure-Python EVM)")
     net.add_argument("--mode", choices=("real", "mock"), default="real",
                      help="AI runners: real (a tiny Stable Diffusion built from configs) or declared mocks")
     net.add_argument("--models-dir", default=None, help="where models are built/loaded (default ~/.cache/lpsim/models)")
