@@ -133,7 +133,7 @@ def test_unpaid_and_forged_jobs_get_gos_answers_and_credit_nothing(devnet):
     r = httpx.post(f"{orch}/capability/unregister", verify=False, headers={"Authorization": "wrong"},
                    content=b"image-filter")
     assert (r.status_code, r.text) == (400, "invalid authorization\n")
-    assert _token(orch, stranger, "image-filter").available_capacity >= 1  # still registered
+    assert _token(orch, gw, "image-filter").available_capacity >= 1  # still registered
     r = httpx.get(f"{orch}/capability/register", verify=False, headers={"Authorization": BYOC_SECRET})
     assert (r.status_code, r.text) == (405, "Method not allowed\n")
 
