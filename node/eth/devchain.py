@@ -53,7 +53,7 @@ from . import geth_json
 from .abi import encode_revert
 from .chain import EmbeddedChain
 from .errors import revert_reason
-from .geth_execution import intrinsic_floor
+from .geth_execution import intrinsic_gas, transaction_floor
 from .mempool import NONCE_TOO_LOW, Mempool, PooledTransaction, PoolError
 
 if TYPE_CHECKING:
@@ -437,10 +437,10 @@ class DevchainRpc:
             raise RpcError(-32000, "invalid sender") from exc
         if tip < MIN_TIP:
             raise RpcError(-32000, f"transaction underpriced: gas tip cap {tip}, minimum needed {MIN_TIP}")
-        intrinsic = tx.intrinsic_gas
+        intrinsic = intrinsic_gas(tx.data, not tx.to, getattr(tx, "access_list", ()))
         if tx.gas < intrinsic:
             raise RpcError(-32000, f"intrinsic gas too low: gas {tx.gas}, minimum needed {intrinsic}")
-        floor = intrinsic_floor(tx)
+        floor = transaction_floor(tx)
         if tx.gas < floor:
             raise RpcError(-32000, f"insufficient gas for floor data gas cost: gas {tx.gas}, minimum needed {floor}")
         if fee_cap < header.base_fee_per_gas:

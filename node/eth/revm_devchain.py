@@ -53,7 +53,7 @@ from .block_store import (
 from .chain import DEV_MNEMONIC, Account, Chain, dev_accounts
 from .contract import Receipt
 from .errors import ChainError, TransactionFailed
-from .geth_execution import intrinsic_floor
+from .geth_execution import intrinsic_floor, transaction_floor
 
 log = logging.getLogger("lpnode.devchain")
 ETH = 10**18
@@ -337,7 +337,7 @@ class RevmDevchain(Chain):
                 changes[address] = (new_code, slot_changes, "SelfDestructed" in status)
         finally:
             evm.revert(cp)
-        gas_used = max(executed.gas_used, intrinsic_floor(tx))
+        gas_used = max(executed.gas_used, transaction_floor(tx))
         touched = changes
         touched.setdefault(sender.lower(), (None, {}, False))
         touched.setdefault(ZERO.lower(), (None, {}, False))
@@ -421,8 +421,7 @@ class RevmDevchain(Chain):
         sender, to = to_checksum_address(sender), to and to_checksum_address(to)
         if value and self.eth_balance(sender) < value:
             raise InsufficientFundsForTransfer("insufficient funds for transfer")
-        floor_tx = _Floor(data, to is None, access_list)
-        floor = max(intrinsic_floor(floor_tx), 0)
+        floor = intrinsic_floor(data, to is None, access_list)
 
         def passes(gas: int) -> bool:
             try:
@@ -474,24 +473,6 @@ class RevmDevchain(Chain):
         out = Receipt(tx_hash=bytes(decoded.hash), block_number=block.number, gas_used=receipt.gas_used,
                       gas_cost=receipt.gas_used * price, contract_address=executed.created)
         return out, [(to_checksum_address(lg.address), lg.topics, lg.data, i) for i, lg in enumerate(receipt.logs)]
-
-
-@dataclass
-class _Floor:
-    """The fields intrinsic_floor reads, for a call object that is not a transaction."""
-    data: bytes
-    is_create: bool
-    access_list: Any
-
-    @property
-    def intrinsic_gas(self) -> int:
-        zeros = self.data.count(0)
-        gas = 21_000 + 4 * zeros + 16 * (len(self.data) - zeros)
-        if self.is_create:
-            gas += 32_000 + 2 * ((len(self.data) + 31) // 32)
-        for _, keys in self.access_list or ():
-            gas += 2_400 + 1_900 * len(keys)
-        return gas
 
 
 class _State:

@@ -317,6 +317,24 @@ def test_estimate_gas_as_geth(url, w3, token, keys):
     assert too_little["error"] == {"code": -32000, "message": "intrinsic gas too low: gas 20999, minimum needed 21000"}
 
 
+def test_intrinsic_gas_is_geths_with_initcode_words(url, w3, keys):
+    """geth's IntrinsicGas (Shanghai on) for transactions and call objects alike: a creation pays
+    2 gas a word of initcode (EIP-3860) before it runs; py-evm's own figure leaves it out."""
+    from node.eth.geth_execution import intrinsic_gas
+
+    initcode = bytes.fromhex("600a600c600039600a6000f3") + b"\x01" * 52  # 64 bytes, 2 of them zero
+    assert intrinsic_gas(initcode, True) == 21_000 + 32_000 + 4 * 2 + 16 * 62 + 2 * 2
+    assert intrinsic_gas(b"", False, [("0x" + "11" * 20, [b"\0" * 32, b"\1" * 32])]) == 21_000 + 2_400 + 2 * 1_900
+    a = keys[15].address
+    needed = intrinsic_gas(initcode, True)
+    assert int(result(url, "eth_estimateGas", {"from": a, "data": "0x" + initcode.hex()}), 16) >= needed
+    short = rpc(url, "eth_sendRawTransaction", sign(keys[15].key, data=initcode, gas=needed - 1, chainId=31337,
+                                                    nonce=w3.eth.get_transaction_count(a), maxFeePerGas=10**10,
+                                                    maxPriorityFeePerGas=10**9)[0])
+    assert short["error"] == {"code": -32000, "message": f"intrinsic gas too low: gas {needed - 1}, "
+                                                         f"minimum needed {needed}"}
+
+
 def test_call_objects_take_what_geth_takes(url, w3, token, keys):
     a = keys[14].address
     data = token.functions.balanceOf(a).build_transaction({"from": a, "gas": 10**6})["data"]
