@@ -7,7 +7,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .abi import encode_revert
+from .abi import decode_revert, encode_revert
+from .devchain import (  # at the top: devchain imports this module only when it is used
+    RpcError,
+    _bytes,
+    _int,
+)
 from .errors import ChainError, TransactionFailed
 from .revm_devchain import to_checksum_address
 
@@ -48,8 +53,6 @@ class RevmMethods:
         }
 
     def __call__(self, method: str, params: list) -> Any:
-        from .devchain import RpcError
-
         answer = self.table.get(method)
         if answer is None:
             raise RpcError(-32601, f"the method {method} does not exist/is not available")
@@ -57,8 +60,6 @@ class RevmMethods:
 
     # --- helpers ------------------------------------------------------------------------------
     def _at_head(self, params: list, index: int, method: str) -> None:
-        from .devchain import RpcError
-
         tag = params[index] if len(params) > index else None
         if tag is None or tag in ("latest", "pending"):
             return
@@ -69,8 +70,6 @@ class RevmMethods:
                                    "with --backend py-evm for historical state")
 
     def _address(self, params: list, method: str) -> str:
-        from .devchain import RpcError
-
         if not params or not isinstance(params[0], str):
             raise RpcError(-32602, f"{method} expects an address")
         try:
@@ -81,16 +80,12 @@ class RevmMethods:
         return address
 
     def _storage_at(self, params: list) -> str:
-        from .devchain import RpcError, _int
-
         if len(params) < 2:
             raise RpcError(-32602, "eth_getStorageAt expects an address and a slot")
         address = self._address([params[0], params[2] if len(params) > 2 else None], "eth_getStorageAt")
         return "0x" + self.chain.storage(address, _int(params[1])).to_bytes(32, "big").hex()
 
     def _call_fields(self, params: list, method: str) -> tuple[str, str | None, bytes, int, int | None, list]:
-        from .devchain import _bytes, _int
-
         call = params[0]
         self._at_head(params, 1, method)
         to = call.get("to")
@@ -112,8 +107,6 @@ class RevmMethods:
         return "0x" + executed.output.hex()
 
     def _estimate_gas(self, params: list) -> str:
-        from .devchain import RpcError
-
         sender, to, data, value, _, access = self._call_fields(params, "eth_estimateGas")
         try:
             return hex(self.chain.estimate_gas(sender, to, data, value, access))
@@ -142,16 +135,11 @@ class RevmMethods:
 
 
 def _error(message: str):
-    from .devchain import RpcError
-
     return RpcError(-32000, message)
 
 
 def _reverted(output: bytes):
     """geth's answer to a reverted call: code 3, the reason in the message, the data as given."""
-    from .abi import decode_revert
-    from .devchain import RpcError
-
     reason = decode_revert(output) if output else None
     if reason:
         return RpcError(3, f"execution reverted: {reason}", "0x" + encode_revert(reason).hex())
