@@ -162,15 +162,21 @@ def test_sdk_get_orch_info_over_tls_signed_by_the_remote_signer(sdk_python, tmp_
 
 
 LIVE_SCRIPT = """
-import asyncio, json, sys
+import asyncio, json, os, sys, traceback
 import av
 from livepeer_gateway import MediaPublishConfig, StartJobRequest, start_lv2v
 
 async def main(signer, model):
     # start_lv2v from async code also starts the SDK's payment sender (a payment per output segment)
     job = start_lv2v(None, StartJobRequest(model_id=model, params={"prompt": "x"}), signer_url=signer)
-    media = job.start_media(MediaPublishConfig())
     out = job.media_output()
+    try:
+        return await stream(job, job.start_media(MediaPublishConfig()), out)
+    finally:  # on every path, as an SDK user must
+        await job.close()
+        await out.close()
+
+async def stream(job, media, out):
     frames = []
 
     async def read_frames():
@@ -205,11 +211,25 @@ async def main(signer, model):
         await asyncio.wait_for(read_events(), 40)
     except TimeoutError:
         pass
-    await job.close()
-    print(json.dumps({"written": written, "frames_out": len(frames), "sizes": sorted(set(frames)),
-                      "event_types": kinds, "applied": applied}))
+    return {"written": written, "frames_out": len(frames), "sizes": sorted(set(frames)), "event_types": kinds,
+            "applied": applied}
 
-asyncio.run(main(*sys.argv[1:]))
+# Not asyncio.run: its exit joins the default executor's threads (for up to 300 s on 3.12+), and the
+# SDK (1.0.x) can leave one blocked there: MediaPublish reads its encoder's OS pipe with
+# asyncio.to_thread(read_file.read), a builtin that returns only when the encoder thread writes or
+# closes the pipe, and its close() waits for that thread 2 s at most (py-spy on a hung run: the
+# main thread in Runner.close, asyncio_N threads in _WorkItem.run, MediaPublishEncoder alive).
+# The session's channels are all closed on the server by then (tested on the orchestrator's and
+# the runner's side); the script reports, then leaves without that join.
+try:
+    result = asyncio.new_event_loop().run_until_complete(main(*sys.argv[1:]))
+    print(json.dumps(result), flush=True)
+    code = 0
+except BaseException:
+    traceback.print_exc()
+    code = 1
+sys.stderr.flush()
+os._exit(code)
 """
 
 
