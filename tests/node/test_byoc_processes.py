@@ -12,6 +12,7 @@ import pytest
 
 from node.core import byoc
 
+from .test_byoc_paid import gateway_job
 from .test_processes import free_port, stop_all, wait_http
 
 httpx = pytest.importorskip("httpx")
@@ -64,8 +65,8 @@ def test_byoc_batch_job_through_gateway_orchestrator_and_worker_processes(tmp_pa
         procs.append(worker)
         _wait_registered(orch, "image-filter", deadline)
 
-        r = httpx.post(f"http://127.0.0.1:{gw}/process/request/sepia", content=_png(),
-                       headers={"Livepeer": _job(), "Content-Type": "image/png"}, timeout=30)
+        r = gateway_job(f"http://127.0.0.1:{gw}/process/request/sepia", content=_png(),
+                        headers={"Livepeer": _job(), "Content-Type": "image/png"}, timeout=30)
         assert r.status_code == 200, r.text
         assert r.headers["content-type"] == "image/png" and r.content[:8] == b"\x89PNG\r\n\x1a\n"
         out = Image.open(io.BytesIO(r.content))
@@ -75,16 +76,16 @@ def test_byoc_batch_job_through_gateway_orchestrator_and_worker_processes(tmp_pa
         assert r.headers["livepeer-balance"] == "0"
 
         # server-sent events passed through to [DONE], with the orchestrator's balance event
-        r = httpx.post(f"http://127.0.0.1:{gw}/process/request/stream/grayscale", content=_png(),
-                       headers={"Livepeer": _job(), "Content-Type": "image/png"}, timeout=30)
+        r = gateway_job(f"http://127.0.0.1:{gw}/process/request/stream/grayscale", content=_png(),
+                        headers={"Livepeer": _job(), "Content-Type": "image/png"}, timeout=30)
         events = [line for line in r.text.splitlines() if line.startswith("data: ")]
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
         assert json.loads(events[0][6:])["progress"] == 0.25 and "image" in json.loads(events[-3][6:])
         assert events[-2:] == ['data: {"balance": 0.000}', "data: [DONE]"]
 
         # the worker's 4xx comes back as it is (go: the orchestrator passes it, the gateway too)
-        r = httpx.post(f"http://127.0.0.1:{gw}/process/request/nope", content=_png(),
-                       headers={"Livepeer": _job()}, timeout=30)
+        r = gateway_job(f"http://127.0.0.1:{gw}/process/request/nope", content=_png(),
+                        headers={"Livepeer": _job()}, timeout=30)
         assert r.status_code == 404 and "unknown filter" in r.text
         # no timeout, an unknown capability, a header that is not base64: go's 400s
         r = httpx.post(f"http://127.0.0.1:{gw}/process/request/sepia", content=b"x", headers={
