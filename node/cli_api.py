@@ -39,6 +39,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from node.core.byoc import hex_to_address  # go's common.HexToAddress, lenient
 from node.net import limits
 
 log = logging.getLogger("lpnode.cli")
@@ -367,22 +368,8 @@ def _bond(api, form):
     # go's Bond approves the BondingManager first when the allowance is short
     if p.LivepeerToken.allowance(me.address, p.BondingManager.address) < amount:
         transact(400, "", p.LivepeerToken.approve, p.BondingManager.address, amount, sender=me)
-    transact(400, "", p.BondingManager.bond, amount, _hex_address(to), sender=me)
+    transact(400, "", p.BondingManager.bond, amount, hex_to_address(to), sender=me)
     return ok()
-
-
-def _hex_address(text: str) -> str:
-    """ethcommon.HexToAddress: the last 20 bytes of the hex (left-padded), never an error."""
-    from eth_utils import to_checksum_address
-
-    digits = text[2:] if text[:2] in ("0x", "0X") else text
-    if len(digits) % 2:
-        digits = "0" + digits
-    try:
-        raw = bytes.fromhex(digits)
-    except ValueError:
-        raw = b""
-    return to_checksum_address(raw[-20:].rjust(20, b"\0"))
 
 
 def _unbond(api, form):
@@ -403,7 +390,7 @@ def _rebond(api, form):
         return ok()
     bm, to = api.protocol.BondingManager, form.get("toAddr", "")
     if to:
-        transact(400, "", bm.rebondFromUnbonded, _hex_address(to), lock_id, sender=api.account)
+        transact(400, "", bm.rebondFromUnbonded, hex_to_address(to), lock_id, sender=api.account)
     else:
         transact(400, "", bm.rebond, lock_id, sender=api.account)
     return ok()
@@ -465,7 +452,7 @@ def _transfer_tokens(api, form):
         amount = parse_big_int(form.get("amount", ""))
     except ValueError as exc:
         raise HTTPError(400, str(exc)) from None
-    transact(500, "", api.protocol.LivepeerToken.transfer, _hex_address(form["to"]), amount, sender=api.account)
+    transact(500, "", api.protocol.LivepeerToken.transfer, hex_to_address(form["to"]), amount, sender=api.account)
     return ok()
 
 
