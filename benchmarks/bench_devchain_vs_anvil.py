@@ -225,7 +225,8 @@ def main() -> int:
                     jumps = round_jumps(url)
         with anvil(binary, tmp) as (url, addresses):
             theirs = workloads(url, addresses, args.n)
-    print(f"devchain vs {version} (protocol deployed on both; seconds, one run; ratio = devchain ÷ anvil)")
+    print(f"devchain vs {version} (protocol deployed on both; seconds, one run, the batch the best of 5; "
+          "ratio = devchain ÷ anvil)")
     print(f"{'workload':<36} {'anvil':>8}" + "".join(f" {b:>8} {'ratio':>7}" for b in backends) + "  goal ≤ 2×")
     worst = dict.fromkeys(backends, 0.0)
     for name, anvil_s in theirs.items():
