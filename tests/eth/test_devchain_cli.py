@@ -94,6 +94,10 @@ def test_flags_ready_file_keystore_and_a_state_across_two_processes(tmp_path):
         url, port = ready["url"], int(ready["url"].rsplit(":", 1)[1])
         assert port != 0 and ready["ws_url"] == f"ws://127.0.0.1:{port}"
         assert ready["chain_id"] == 1337 and int(rpc(url, "eth_chainId"), 16) == 1337
+        # the default EVM is revm, which serves the head's state only (py-evm would answer this)
+        old_state = requests.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_getBalance",
+                                             "params": [PROBE, "0x1"]}, timeout=30).json()
+        assert "--backend py-evm" in old_state["error"]["message"]
         expected = dev_accounts(3, MNEMONIC)
         assert [a["address"] for a in ready["accounts"]] == [a.address for a in expected]
         assert [a["private_key"] for a in ready["accounts"]] == ["0x" + a.key.hex() for a in expected]
