@@ -530,3 +530,27 @@ def test_a_start_during_a_reload_waits_for_it_rather_than_cancelling_it():
         await asyncio.gather(runner.task, return_exceptions=True)
 
     run(scenario())
+
+
+def test_frames_whose_pts_go_back_are_dropped_not_a_failed_stream():
+    """An input segment whose timestamps go back (two bursts in one segment, a publisher's cut) or
+    repeat: the encoder would refuse such a frame with EINVAL (av.ArgumentError) and end the stream
+    in ERROR, closing the output channel under the client; the frame is dropped and counted."""
+    from node.worker.live.stream import SegmentEncoder
+
+    encoder = SegmentEncoder("libx264")
+    rgb = np.zeros((64, 64, 3), np.uint8)
+    tb = __import__("fractions").Fraction(1, 90000)
+    assert [encoder.add(rgb, pts, tb) for pts in (3000, 6000, 6000, 3000, 9000)] == [True, True, False, False, True]
+    assert [p for _, p, _ in decode_segment(encoder.finish())] == [3000, 6000, 9000]
+
+    segs = [make_segment(5, 0) + make_segment(5, 0), make_segment(5, 5)]  # the first: pts 0..4 twice
+    assert [p for _, p, _ in decode_segment(segs[0])] == [i * 3000 for i in range(5)] * 2
+    out = []
+
+    async def sink(data):
+        out.append(data)
+
+    stats = run(run_stream(source(segs), sink, NoopPipeline(), dict))
+    assert (stats.frames_in, stats.frames_out, stats.dropped) == (15, 10, 5)
+    assert [len(decode_segment(s)) for s in out] == [5, 5]

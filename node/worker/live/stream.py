@@ -63,8 +63,15 @@ class SegmentEncoder:
         self.buf = io.BytesIO()
         self.container = av.open(self.buf, mode="w", format="mpegts")
         self.stream = None
+        self.last_pts: int | None = None
 
-    def add(self, rgb: np.ndarray, pts: int, time_base) -> None:
+    def add(self, rgb: np.ndarray, pts: int, time_base) -> bool:
+        """Encode a frame; False (dropped) when its pts is not after the last one's: the encoder and
+        muxer refuse such a frame with EINVAL, which would end the whole stream (input segments cut
+        by the publisher, or frames without a pts, bring them)."""
+        if self.last_pts is not None and pts <= self.last_pts:
+            return False
+        self.last_pts = pts
         if self.stream is None:
             options = {"tune": "zerolatency", "preset": "ultrafast"} if self.codec == "libx264" else {}
             self.stream = self.container.add_stream(self.codec, rate=30, options=options)
@@ -75,6 +82,7 @@ class SegmentEncoder:
         frame.pts, frame.time_base = pts, time_base
         for packet in self.stream.encode(frame):
             self.container.mux(packet)
+        return True
 
     def finish(self) -> bytes:
         if self.stream is not None:
@@ -139,7 +147,9 @@ async def run_stream(segments: AsyncIterator[bytes], sink: Callable[[bytes], Awa
                 stats.errors += 1
                 on_error(exc)
                 continue
-            await asyncio.to_thread(encoder.add, np.ascontiguousarray(out), pts, tb)
+            if not await asyncio.to_thread(encoder.add, np.ascontiguousarray(out), pts, tb):
+                stats.dropped += 1  # a timestamp out of order in this segment
+                continue
             stats.frames_out += 1
             latency = loop.time() - t_in
             stats.latencies.append(latency)
