@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from eth_utils import keccak
+from node.core.keccak import keccak
 
 GAS_LIMIT = 30_029_122  # eth-tester's genesis gas limit, kept by every block
 GENESIS_BASE_FEE = 10**9
@@ -93,7 +93,8 @@ def _rlp_int(value: int) -> bytes:
 
 class EmptyRun:
     """Blocks first+0 .. first+count-1, all empty: their hashes by a fast header encoding (equal
-    to py-evm's header hash, checked by the tests), cached as they are computed."""
+    to py-evm's header hash, checked by the tests) and the C keccak, cached as they are computed
+    (a hash chains its parent's, so the first read deep into a long run hashes the blocks before it)."""
 
     def __init__(self, first: int, count: int, timestamp: int, base_fee: int, parent_hash: Callable[[], bytes]):
         self.first, self.count, self.timestamp, self.base_fee = first, count, timestamp, base_fee
