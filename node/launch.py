@@ -400,7 +400,7 @@ def network_of(args, chain=None) -> str:
         return args.network
     from node.orchestrator.ticket_store import network_name
 
-    return network_name(chain.w3.eth.chain_id)
+    return network_name(chain.chain_id)
 
 
 def data_dir(args, chain_id: int | None = None) -> Path:
@@ -580,7 +580,7 @@ def run_orchestrator(args, parser) -> int:
     if protocol is None:
         node = OrchestratorNode(config)
     else:
-        store = open_ticket_store(data_dir(args, protocol.chain.w3.eth.chain_id), protocol)
+        store = open_ticket_store(data_dir(args, protocol.chain.chain_id), protocol)
         view = CachedChainView(ProtocolChainView(protocol))
         monitor = forwarder = None
         if args.redeemerAddr:  # winners go to the redeemer, max float comes from it (node.redeemer)
@@ -616,7 +616,7 @@ def run_orchestrator(args, parser) -> int:
     if scheme == "https":
         from node.net.tls import new_cert, server_context
 
-        chain_id = protocol.chain.w3.eth.chain_id if protocol is not None else None
+        chain_id = protocol.chain.chain_id if protocol is not None else None
         ssl_context = server_context(*new_cert(data_dir(args, chain_id), host))
 
     async def main():

@@ -11,6 +11,7 @@ everything above them only ever call this interface.
 """
 from __future__ import annotations
 
+import functools
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -365,6 +366,11 @@ class JsonRpcChain(Web3Chain):
         self.tx_manager = TransactionManager(self, tx_timeout=tx_timeout, max_replacements=max_replacements,
                                              poll_interval=poll_interval)
 
+    @functools.cached_property
+    def chain_id(self) -> int:
+        """eth_chainId, asked once: a chain's id does not change (go reads it once at start)."""
+        return self.w3.eth.chain_id
+
     def _submit_and_wait(self, tx: dict, sender: Account) -> MinedTransaction:
         with _reverts_as_transaction_failed():
             return self.tx_manager.send(tx, sender)
@@ -373,7 +379,7 @@ class JsonRpcChain(Web3Chain):
     def prepare(self, tx: dict, sender: Account) -> dict:
         """`tx` with the sender's next nonce, the chain id and fees: EIP-1559 (fee cap twice the
         base fee plus the node's suggested tip) where blocks have a base fee, else a gas price."""
-        tx = dict(tx, nonce=self.w3.eth.get_transaction_count(sender.address, "pending"), chainId=self.w3.eth.chain_id)
+        tx = dict(tx, nonce=self.w3.eth.get_transaction_count(sender.address, "pending"), chainId=self.chain_id)
         base = self.w3.eth.get_block("latest").get("baseFeePerGas")
         if base is None:
             tx["gasPrice"] = self.w3.eth.gas_price
