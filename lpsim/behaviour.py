@@ -235,7 +235,8 @@ class Behaviour:
         world.sync()
         round_ = world.current_round()
         if event.set is not None:
-            for name, value in event.set.model_dump(exclude_none=True).items():
+            for name in event.set.model_dump(exclude_none=True):
+                value = getattr(event.set, name)  # the parsed int (the dump writes LPT amounts as "5 LPT")
                 contract, setter = GOVERNANCE_SETTERS[name]
                 fn = getattr(getattr(world.protocol, contract), setter)
                 self._transact("governance", round_, f"{name}={value}", fn, value, sender=world.protocol.owner)

@@ -232,6 +232,26 @@ def test_a_governance_event_changes_the_contracts_parameters_at_its_time():
         ("governance", "unbonding_period=3", True)]
 
 
+def test_a_treasury_cut_and_lip100_ceiling_voted_mid_run_fill_the_treasury_then_stop():
+    # the ceiling is an LPT amount: the setter gets wei, not the scenario's "1 LPT"
+    sim = Simulation(parse_scenario(EVENTS.replace(
+        "set: {target_bonding_rate: 40%, inflation_change: 1000, unbonding_period: 3}",
+        "set: {treasury_reward_cut_rate: 10%, treasury_balance_ceiling: 1 LPT}").replace("duration: 2 d", "duration: 3 d")))
+    p = sim.world.protocol
+    treasury = lambda: p.LivepeerToken.balanceOf(p.treasury)  # noqa: E731
+    sim.run(86400 - 1)
+    assert treasury() == 0 and p.BondingManager.treasuryBalanceCeiling() == 750_000 * 10**18  # the default
+    sim.run(2 * 86400)
+    filled = treasury()
+    # past the ceiling, the next reward call zeroes the cut from the round after (LIP-100)
+    assert filled >= 10**18 and p.BondingManager.treasuryRewardCutRate() == 0
+    assert p.BondingManager.treasuryBalanceCeiling() == 10**18
+    sim.run()
+    assert treasury() == filled
+    assert [(a[2], a[3], a[4]) for a in sim.behaviour.actions] == [
+        ("governance", f"treasury_reward_cut_rate={10**26}", True), ("governance", f"treasury_balance_ceiling={10**18}", True)]
+
+
 @pytest.mark.parametrize("entry, where", [
     ("set: {inflation: 5}", "events[0].set.inflation"),  # not settable by governance in these contracts
     ("set: {target_bonding_rate: 140%}", "events[0].set.target_bonding_rate"),
