@@ -301,3 +301,11 @@ def test_metrics_jobs_takes_a_bool_or_a_mapping():
 ])
 def test_winners_range(mean, variance, expected):
     assert winners_range(mean, variance) == expected
+
+
+def test_format_summary_says_how_many_winners_were_expected(results_dir):
+    # a fees ratio from one winner reads as what it is: next to how many winners the odds gave
+    summary = summarize(results_dir)
+    assert "winning tickets expected" not in format_summary(summary)  # not recorded: no row
+    summary["tickets"].update(won_expected=0.4, won_variance=0.4 * (1 - 1e-9))
+    assert re.search(r"\n  winning tickets expected\s+0\.40 \(95 % range 0–2\)\n", format_summary(summary))
