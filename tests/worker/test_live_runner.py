@@ -543,6 +543,9 @@ def test_frames_whose_pts_go_back_are_dropped_not_a_failed_stream():
     tb = __import__("fractions").Fraction(1, 90000)
     assert [encoder.add(rgb, pts, tb) for pts in (3000, 6000, 6000, 3000, 9000)] == [True, True, False, False, True]
     assert [p for _, p, _ in decode_segment(encoder.finish())] == [3000, 6000, 9000]
+    encoder = SegmentEncoder("libx264")  # frames closer than 1/30 s (a live source's clock) are all kept
+    assert all(encoder.add(rgb, pts, tb) for pts in (3000, 4000, 5000, 6000))
+    assert [p for _, p, _ in decode_segment(encoder.finish())] == [3000, 4000, 5000, 6000]
 
     segs = [make_segment(5, 0) + make_segment(5, 0), make_segment(5, 5)]  # the first: pts 0..4 twice
     assert [p for _, p, _ in decode_segment(segs[0])] == [i * 3000 for i in range(5)] * 2

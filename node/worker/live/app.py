@@ -198,7 +198,7 @@ class LiveRunner:
             # for the next stream, not a pipeline error
             if stream.done() and stream.exception() is not None and not isinstance(stream.exception(), TrickleError):
                 exc = stream.exception()
-                log.error("live stream failed: %r", exc)
+                log.error("live stream failed: %r", exc, exc_info=exc)
                 status.fail(repr(exc), loop.time())
                 emit({"type": "error", "pipeline": status.pipeline, "message": repr(exc),
                       "time": int(time.time() * 1000)})

@@ -77,7 +77,9 @@ class SegmentEncoder:
             self.stream = self.container.add_stream(self.codec, rate=30, options=options)
             self.stream.height, self.stream.width = rgb.shape[:2]
             self.stream.pix_fmt = "yuv420p"
-            self.stream.time_base = time_base
+            # the input's time base for the codec too: at the default 1/rate, frames closer than 1/30 s
+            # (a live source stamps by its clock) would round to one pts and the muxer refuse the second
+            self.stream.time_base = self.stream.codec_context.time_base = time_base
         frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
         frame.pts, frame.time_base = pts, time_base
         for packet in self.stream.encode(frame):
