@@ -25,6 +25,7 @@ from node.core.ai_sessions import AUDIO_DURATION_ERROR
 from node.eth.errors import ChainError
 from node.metrics import CONTENT_TYPE_LATEST
 from node.net import limits
+from node.net.exact_routes import index_exact_routes
 from node.net.headers import VideoProfile
 from node.worker.ai.media import decode_data_url
 
@@ -287,6 +288,7 @@ def create_app(gateway: GatewayNode, profiles: tuple[VideoProfile, ...]) -> Fast
     async def prometheus():
         return Response(gateway.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
+    index_exact_routes(app)  # the hot paid routes by dict, not a regex per route
     return app
 
 

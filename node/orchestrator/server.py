@@ -32,6 +32,7 @@ from node.eth.errors import ChainError
 from node.metrics import CONTENT_TYPE_LATEST
 from node.net import limits, wire
 from node.net.auth import sign, token_matches, verify_orchestrator_request
+from node.net.exact_routes import index_exact_routes
 from node.net.headers import (PAYMENT_HEADER, SEGMENT_HEADER, HeaderError, decode_payment_header, segment_to_proto,
                               verify_seg_creds)
 from node.net.http_client import HTTP_ERRORS, HTTPClient
@@ -369,6 +370,7 @@ def create_http_app(node: OrchestratorNode, *, transcode: Callable | None, runne
     async def prometheus():
         return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
+    index_exact_routes(app)  # the hot paid routes by dict, not a regex per route
     return app
 
 
