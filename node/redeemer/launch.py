@@ -61,7 +61,7 @@ def run_redeemer(args, parser) -> int:
     tls = args.httpAddr.startswith("https://")
     host, port = _split_addr(args.httpAddr, "httpAddr", parser)
     network = network_of(args, protocol.chain)
-    datadir = data_dir(args, protocol.chain.w3.eth.chain_id)
+    datadir = data_dir(args, protocol.chain.chain_id)
     store = open_ticket_store(datadir, protocol)
     chain = CachedChainView(ProtocolChainView(protocol))
     monitor = SenderMonitor(recipient, chain)
