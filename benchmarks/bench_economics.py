@@ -14,6 +14,13 @@ Figures printed, each for the same horizon, measured in this run:
   transactions per round, and the ratio policies / baseline.
 The goal is judged on the wall seconds of the policy run extrapolated to a year when --days is
 shorter.
+
+The sweep half of the goal (64 runs of this year on the process backend):
+    nice -n 19 lpsim sweep scenarios/economics-behaviour-sweep64.yaml --runs 64 --backend process --workers 2
+measured 2026-12-04 on the shared 2-core machine (other helpers running): 30 runs in 26.4 min wall
+(~68 runs/hour), ~63 s CPU per run, per-run wall p50 83 s (53-176 s), peak RSS ~0.8 GiB per
+worker; the full 64 extrapolate to ~58 min wall on 2 workers. The run was stopped at 00:15 UTC;
+final figures in the issue-18 audit report.
 """
 from __future__ import annotations
 
