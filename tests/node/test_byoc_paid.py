@@ -2,10 +2,10 @@
 example image filter, paid in tickets that win and are redeemed, the fees on chain; an unpaid job,
 a forged signature and a worker that hangs past the job's timeout get go's answers, and the
 orchestrator debits exactly the seconds it worked."""
-import asyncio
 import io
 import json
 import math
+import os
 import subprocess
 import sys
 import time
@@ -13,7 +13,6 @@ import time
 import pytest
 
 from node.core import byoc
-from node.worker.byoc import Capability
 
 from .test_devnet import metric, start_devnet, stop
 from .test_processes import free_port
@@ -25,13 +24,21 @@ PRICE = 10**14  # wei per second: one ticket of EV 3e16 buys the orchestrator's 
 TICKET_EV = 3 * 10**16
 
 
-class Hang(Capability):
-    """A worker that never answers (a fault drill for these tests)."""
+# A worker that never answers (a fault drill), as a module of its own: the worker process imports it
+# from a folder on its PYTHONPATH (CI runs with python -P, so the checkout's `tests` is not importable
+# there, and the node must still come from the installed package).
+HANG_MODULE = """
+import asyncio
 
+from node.worker.byoc import Capability
+
+
+class Hang(Capability):
     name = "hang"
 
     async def handle(self, request):
         await asyncio.sleep(3600)
+"""
 
 
 def _png() -> bytes:
@@ -148,21 +155,26 @@ def test_unpaid_and_forged_jobs_get_gos_answers_and_credit_nothing(devnet):
     assert (r.status_code, r.text) == (405, "Method not allowed\n")
 
 
-def test_a_worker_hanging_past_the_timeout_is_charged_its_seconds_and_kept(devnet):
+def test_a_worker_hanging_past_the_timeout_is_charged_its_seconds_and_kept(devnet, tmp_path):
     from node.devnet import BYOC_SECRET
     from node.eth import dev_accounts
 
     urls, _ = devnet
     orch, gateway = urls["orchestrator-0"], urls["gateway"]
     gw_acct = dev_accounts(3)[2]
+    (tmp_path / "hang_capability.py").write_text(HANG_MODULE)
+    log = tmp_path / "worker.log"
     worker = subprocess.Popen([sys.executable, "-m", "node.cli", "byoc-worker", "--capability",
-                               "tests.node.test_byoc_paid:Hang", "--port", str(free_port()), "--orch-url", orch,
+                               "hang_capability:Hang", "--port", str(free_port()), "--orch-url", orch,
                                "--orch-secret", BYOC_SECRET, "--price-per-unit", str(PRICE), "--reregister", "0"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              stdout=log.open("w"), stderr=subprocess.STDOUT,
+                              env={**os.environ, "PYTHONPATH": str(tmp_path)})
     try:
         deadline = time.time() + 60
         while time.time() < deadline and _token(orch, gw_acct, "hang").available_capacity == 0:
+            assert worker.poll() is None, log.read_text()
             time.sleep(0.3)
+        assert _token(orch, gw_acct, "hang").available_capacity > 0, log.read_text()
         # the gateway pays up front (its balance for "hang" is 0), then the orchestrator gives up at 2 s
         r = gateway_job(f"{gateway}/process/request/slow", content=b"x", timeout=60,
                        headers={"Livepeer": byoc.job_request_header(_job("hang", timeout=2))})
