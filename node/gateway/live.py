@@ -290,13 +290,8 @@ class LiveStreams:
         sub = TrickleSubscriber(url, client=self.client)
         try:
             async for seg in sub:
-                body = b""
-                async for chunk in seg:
-                    body += chunk
-                    if len(body) > MAX_EVENT_BYTES:
-                        break
-                if len(body) > MAX_EVENT_BYTES:
-                    await seg.aclose()
+                body = await seg.read(MAX_EVENT_BYTES)
+                if body is None:
                     log.info("live stream %s: events segment over %d bytes skipped", s.stream_id, MAX_EVENT_BYTES)
                     continue
                 last = loop.time()

@@ -228,8 +228,18 @@ class SegmentReader:
         finally:
             await self._resp.aclose()
 
-    async def read(self) -> bytes:
-        return b"".join([chunk async for chunk in self])
+    async def read(self, limit: int | None = None) -> bytes | None:
+        """The whole segment; with `limit`, None once it passes that many bytes (the rest unread,
+        the segment closed), so an oversize message is never held in full."""
+        if limit is None:
+            return b"".join([chunk async for chunk in self])
+        body = b""
+        async for chunk in self:
+            body += chunk
+            if len(body) > limit:
+                await self.aclose()
+                return None
+        return body
 
     async def aclose(self) -> None:
         await self._resp.aclose()

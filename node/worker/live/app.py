@@ -161,13 +161,8 @@ class LiveRunner:
 
         async def read_control() -> None:
             async for seg in control:
-                data = b""
-                async for chunk in seg:
-                    data += chunk
-                    if len(data) > MAX_CONTROL_BYTES:
-                        break
-                if len(data) > MAX_CONTROL_BYTES:
-                    await seg.aclose()
+                data = await seg.read(MAX_CONTROL_BYTES)
+                if data is None:
                     self._error(status, emit, f"control message over {MAX_CONTROL_BYTES} bytes refused")
                     continue
                 try:
