@@ -207,14 +207,19 @@ async def pooled(runners: list[EchoRunner]):
         yield app, base, c
 
 
-async def echo_through(reply: dict, payload: bytes, stop: bool = True, seq: int = 0) -> None:
-    pub = TricklePublisher(reply["publish_url"], "video/MP2T", start_seq=seq)
+async def echo_through(reply: dict, payload: bytes, stop: bool = True, seq: int = 0,
+                       pub: TricklePublisher | None = None) -> TricklePublisher:
+    """Writes one segment and reads its echo; returns the publisher when the stream goes on (reuse
+    it: a second publisher on the same stream would race the first one's preconnect of the next
+    segment, which go's server also treats as the segment's writer)."""
+    pub = pub or TricklePublisher(reply["publish_url"], "video/MP2T", start_seq=seq)
     out = TrickleSubscriber(reply["subscribe_url"], start_seq=seq)
     await pub.write(payload)
     assert await (await out.next_segment()).read() == b"echo:" + payload
     await out.close()
     if stop:
         await pub.close()  # the gateway ends the stream
+    return pub
 
 
 def test_each_session_gets_its_own_runner_and_a_third_is_refused_until_one_ends():
@@ -223,8 +228,8 @@ def test_each_session_gets_its_own_runner_and_a_third_is_refused_until_one_ends(
         async with pooled(runners) as (app, base, c):
             first, second = [(await start(c, base)).json() for _ in range(2)]
             assert [len(r.starts) for r in runners] == [1, 1]  # one stream per runner: none cancels another
-            await asyncio.gather(echo_through(first, b"from first"),  # both stream at once; the first stops
-                                 echo_through(second, b"from second", stop=False))
+            _, second_pub = await asyncio.gather(echo_through(first, b"from first"),  # both at once; the first stops
+                                                 echo_through(second, b"from second", stop=False))
             await eventually(lambda: first["manifest_id"] not in app.state.live.sessions)
             assert second["manifest_id"] in app.state.live.sessions  # the second still streams
             third = await start(c, base)
@@ -234,7 +239,7 @@ def test_each_session_gets_its_own_runner_and_a_third_is_refused_until_one_ends(
             assert (r.status_code, r.text) == (503, "insufficient capacity")  # go's answer, no runner asked
             assert sum(len(r.starts) for r in runners) == 3
             await echo_through(third.json(), b"third")
-            await echo_through(second, b"second again", seq=1)  # untouched by the third
+            await echo_through(second, b"second again", seq=1, pub=second_pub)  # untouched by the third
     run(scenario())
 
 
