@@ -26,6 +26,7 @@ from node.eth.errors import ChainError
 from node.metrics import CONTENT_TYPE_LATEST
 from node.net import limits
 from node.net.exact_routes import index_exact_routes
+from node.net.fast_path import serve_fast
 from node.net.headers import VideoProfile
 from node.worker.ai.media import decode_data_url
 
@@ -58,7 +59,9 @@ def error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": {"message": message}}, status_code=status)
 
 
-def create_app(gateway: GatewayNode, profiles: tuple[VideoProfile, ...]) -> FastAPI:
+def create_app(gateway: GatewayNode, profiles: tuple[VideoProfile, ...], *, fast_path: bool = True) -> FastAPI:
+    """`fast_path` serves the AI routes without FastAPI's per-request work (node.net.fast_path;
+    the same answers)."""
     app = FastAPI(title="lpnode gateway")
     limits.guard_app(app, limits.limit_by_prefix(limits.MAX_SMALL_BODY, live=limits.MAX_SEGMENT_BYTES,
                                                  **{r: limits.MAX_UPLOAD + limits.MULTIPART_OVERHEAD
@@ -289,6 +292,8 @@ def create_app(gateway: GatewayNode, profiles: tuple[VideoProfile, ...]) -> Fast
         return Response(gateway.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     index_exact_routes(app)  # the hot paid routes by dict, not a regex per route
+    if fast_path:
+        serve_fast(app, [f"/{r}" for r in JSON_ROUTES + MULTIPART_ROUTES])
     return app
 
 

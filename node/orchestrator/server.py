@@ -33,6 +33,7 @@ from node.metrics import CONTENT_TYPE_LATEST
 from node.net import limits, wire
 from node.net.auth import sign, token_matches, verify_orchestrator_request
 from node.net.exact_routes import index_exact_routes
+from node.net.fast_path import serve_fast
 from node.net.headers import (PAYMENT_HEADER, SEGMENT_HEADER, HeaderError, decode_payment_header, segment_to_proto,
                               verify_seg_creds)
 from node.net.http_client import HTTP_ERRORS, HTTPClient
@@ -127,10 +128,12 @@ class OrchestratorService(pb_grpc.OrchestratorServicer):
 
 def create_http_app(node: OrchestratorNode, *, transcode: Callable | None, runners: dict[str, str],
                     remote: RemoteTranscoders | None = None, ai_workers: RemoteAIWorkers | None = None,
-                    private_key: bytes | None = None, byoc_secret: str | None = None) -> FastAPI:
+                    private_key: bytes | None = None, byoc_secret: str | None = None,
+                    fast_path: bool = True) -> FastAPI:
     """`transcode(segment bytes, profiles) -> list[(bytes, pixels)]` runs a segment locally (None:
     this orchestrator does not transcode); `runners` maps a pipeline to its AI runner's base URL;
-    `private_key` (on-chain) signs each segment's renditions (TranscodeData.sig)."""
+    `private_key` (on-chain) signs each segment's renditions (TranscodeData.sig); `fast_path`
+    serves the paid routes without FastAPI's per-request work (node.net.fast_path; same answers)."""
     app = FastAPI(title="lpnode orchestrator")
     ai_limit = limits.MAX_UPLOAD + limits.MULTIPART_OVERHEAD
     limits.guard_app(app, limits.limit_by_prefix(
@@ -371,6 +374,8 @@ def create_http_app(node: OrchestratorNode, *, transcode: Callable | None, runne
         return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     index_exact_routes(app)  # the hot paid routes by dict, not a regex per route
+    if fast_path:
+        serve_fast(app, [f"/{r}" for r in AI_JSON_ROUTES + AI_MULTIPART_ROUTES] + ["/payment", "/segment"])
     return app
 
 
@@ -417,7 +422,7 @@ def _b64(data: bytes) -> str:
 async def serve_orchestrator(node: OrchestratorNode, host: str, port: int, *, private_key: bytes | None,
                              transcode: Callable | None, runners: dict[str, str],
                              remote: RemoteTranscoders | None = None, ai_workers: RemoteAIWorkers | None = None,
-                             ssl_context=None, byoc_secret: str | None = None):
+                             ssl_context=None, byoc_secret: str | None = None, fast_path: bool = True):
     """Start gRPC on a private port and HTTP behind one demuxed public port (TLS when ssl_context is
     given, node.net.tls): HTTP connections are served in this process by the HTTP server's
     protocol, gRPC ones piped to the gRPC server; returns a stopper."""
@@ -435,7 +440,7 @@ async def serve_orchestrator(node: OrchestratorNode, host: str, port: int, *, pr
     grpc_port = grpc_server.add_insecure_port("127.0.0.1:0")
     await grpc_server.start()
     app = create_http_app(node, transcode=transcode, runners=runners, remote=remote, ai_workers=ai_workers,
-                          private_key=private_key, byoc_secret=byoc_secret)
+                          private_key=private_key, byoc_secret=byoc_secret, fast_path=fast_path)
     service.live = app.state.live
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
     http_server = uvicorn.Server(config)
