@@ -6,6 +6,8 @@ devnet, against the runner alone measured in the same run (the baseline), so wha
     python benchmarks/bench_node.py --processes  # each node its own process, as deployed
     python benchmarks/bench_node.py --clients   # httpx vs aiohttp as the client of one runner
     python benchmarks/bench_node.py --servers   # uvicorn's httptools vs h11, on uvloop vs asyncio
+    python benchmarks/bench_node.py --floor     # a do-nothing proxy before the runner: a hop's CPU floor
+    python benchmarks/bench_node.py --processes --profile DIR  # where each node's CPU goes (py-spy)
 
 Prints requests per second and latency p50/p95 through the gateway, straight to the runner, and
 the difference (discovery, selection, payment signing and checking, seg creds, two extra hops);
@@ -50,7 +52,8 @@ async def load(url: str, n: int, concurrency: int, pid: int | None = None) -> tu
             async with sem:
                 t0 = time.perf_counter()
                 r = await client.post(url, json=BODY)
-                r.raise_for_status()
+                if r.status_code != 200:
+                    raise RuntimeError(f"{url}: {r.status_code} {r.text}")
                 latencies.append(time.perf_counter() - t0)
 
         await one()  # warm-up: discovery and the first payment session
@@ -80,6 +83,57 @@ def start_runner(port: int, *, http: str = "httptools", loop: str = "uvloop") ->
             time.sleep(0.1)
     proc.terminate()
     raise RuntimeError("the runner did not start")
+
+
+PROXY = """
+import sys, uvicorn
+from node.net.http_client import HTTPClient
+client, target = HTTPClient(60), sys.argv[1]
+
+async def app(scope, receive, send):  # one hop in, one out, nothing else: no FastAPI, no node
+    if scope["type"] != "http":
+        return
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    reply = await client.post(target + scope["path"], body, {"content-type": "application/json"})
+    await send({"type": "http.response.start", "status": reply.status_code,
+                "headers": [(b"content-type", reply.headers["content-type"].encode())]})
+    await send({"type": "http.response.body", "body": reply.content})
+
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), http="httptools", loop="uvloop", log_level="warning")
+"""
+
+
+def floor(args) -> int:
+    """The CPU floor of a node's hop: a raw ASGI proxy under uvicorn (httptools, uvloop) that posts
+    each request on with the node's HTTP client (node.net.http_client) and does nothing else,
+    in front of the same runner; against the runner alone, both in this run."""
+    runner = start_runner(RUNNER_PORT)
+    proxy = subprocess.Popen([sys.executable, "-c", PROXY, f"http://127.0.0.1:{RUNNER_PORT}", str(RUNNER_PORT + 3)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(3)
+        url = f"http://127.0.0.1:{RUNNER_PORT}/text-to-image"
+        base_wall, base, base_cpu = asyncio.run(load(url, args.requests, args.concurrency, runner.pid))
+        cpu0 = cpu_seconds(runner.pid)
+        wall, lat, proxy_cpu = asyncio.run(load(f"http://127.0.0.1:{RUNNER_PORT + 3}/text-to-image", args.requests,
+                                                args.concurrency, proxy.pid))
+        behind_cpu = cpu_seconds(runner.pid) - cpu0
+    finally:
+        proxy.terminate()
+        runner.terminate()
+    print(f"{args.requests} requests, concurrency {args.concurrency} (load average {os.getloadavg()[0]:.1f})")
+    print(f"{'path':<28} {'req/s':>8} {'p50 ms':>8} {'CPU ms/req':>11}")
+    print(f"{'runner alone (baseline)':<28} {args.requests / base_wall:>8.1f} {1000 * pct(base, 50):>8.1f} "
+          f"{1000 * base_cpu / args.requests:>11.2f}")
+    print(f"{'do-nothing proxy -> runner':<28} {args.requests / wall:>8.1f} {1000 * pct(lat, 50):>8.1f} "
+          f"{1000 * proxy_cpu / args.requests:>11.2f}   (the proxy; the runner behind it "
+          f"{1000 * behind_cpu / args.requests:.2f})")
+    return 0
 
 
 def node_path(args) -> int:
@@ -150,10 +204,11 @@ def processes(args) -> int:
         nodes = [subprocess.Popen(lpnode + ["orchestrator", "-serviceAddr", f"127.0.0.1:{orch_port}", "-aiModels",
                                             str(tmp / "aiModels.json"), "-pricePerUnit", "1", "-ethKey",
                                             orch_acct.key.hex(), "-datadir", str(tmp / "orch"), "-initializeRound",
-                                            *chain_flags], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+                                            *chain_flags], stdout=subprocess.DEVNULL,
+                                  stderr=open(tmp / "orchestrator.log", "wb")),
                  subprocess.Popen(lpnode + ["gateway", "-httpAddr", f"127.0.0.1:{gw_port}", "-deposit", str(10 * LPT),
                                             "-reserve", str(10 * LPT), "-ethKey", gw_acct.key.hex(), *chain_flags],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+                                  stdout=subprocess.DEVNULL, stderr=open(tmp / "gateway.log", "wb"))]
         try:
             deadline = time.time() + 120
             while not (p.current_round() > start_round and p.RoundsManager.currentRoundInitialized()
@@ -171,9 +226,11 @@ def processes(args) -> int:
                 time.sleep(0.3)
             base_wall, base, _ = asyncio.run(load(f"http://127.0.0.1:{RUNNER_PORT}/text-to-image", args.requests,
                                                   args.concurrency))
+            spies = start_profiles(args.profile, {"gateway": nodes[1], "orchestrator": nodes[0]})
             cpu0 = [cpu_seconds(x.pid) for x in (nodes[1], nodes[0], runner)]
             node_wall, node, _ = asyncio.run(load(gateway, args.requests, args.concurrency))
             cpu = [1000 * (cpu_seconds(x.pid) - c) / args.requests for x, c in zip((nodes[1], nodes[0], runner), cpu0)]
+            stop_profiles(spies)
         finally:
             stop.set()
             for proc in (*nodes, runner):
@@ -190,6 +247,60 @@ def processes(args) -> int:
     print("CPU a request: " + ", ".join(f"{name} {ms:.2f} ms" for name, ms in zip(("gateway", "orchestrator", "runner"),
                                                                                  cpu)))
     return 0
+
+
+# where a node's CPU goes. A sample whose Python leaf is the event loop's run() or a line that
+# writes to a socket is in C: uvloop and the kernel's loopback TCP (a send delivers to the peer's
+# socket on the sender's CPU). Any other sample goes by the innermost frame of these packages.
+IO_LEAVES = ("Runner.run (asyncio/", "._writelines (aiohttp/", "RequestResponseCycle.send (uvicorn/", ".readinto (")
+PROFILE_GROUPS = (("client (aiohttp)", ("aiohttp/", "yarl/", "multidict/", "http_client.py")),
+                  ("server (uvicorn)", ("uvicorn/", "httptools/")),
+                  ("fastapi/starlette", ("fastapi/", "starlette/", "fast_path.py", "exact_routes.py")),
+                  ("ticket crypto", ("eth_keys/", "coincurve/", "eth_account/", "eth_utils/", "keccak")),
+                  ("protobuf/headers", ("google/protobuf", "headers.py", "wire.py")),
+                  ("logging/metrics", ("logging/", "prometheus_client/", "metrics.py")),
+                  ("node (rest)", ("node/",)),
+                  ("asyncio (Python)", ("asyncio/",)))
+
+
+def profile_group(stack: str) -> str:
+    frames = stack.split(";")[::-1]
+    if any(leaf in frames[0] for leaf in IO_LEAVES):
+        return "uvloop+sockets (C)"
+    return next((g for fr in frames for g, keys in PROFILE_GROUPS if any(k in fr for k in keys)), "other")
+
+
+def start_profiles(folder: str | None, procs: dict) -> list:
+    """py-spy sampling each of `procs` (name -> Popen) until stop_profiles; [] without a folder."""
+    if not folder:
+        return []
+    import shutil
+
+    spy = shutil.which("py-spy") or os.path.join(os.path.dirname(sys.executable), "py-spy")
+    os.makedirs(folder, exist_ok=True)
+    return [(name, os.path.join(folder, f"{name}.txt"),
+             subprocess.Popen([spy, "record", "--pid", str(proc.pid), "--rate", "250", "--format", "raw", "--nonblocking",
+                               "-o", os.path.join(folder, f"{name}.txt")], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL))
+            for name, proc in procs.items()]
+
+
+def stop_profiles(spies: list) -> None:
+    """Stop the samplers (py-spy writes its file on SIGINT) and print each node's CPU by group."""
+    import signal
+
+    for _, _, spy in spies:
+        spy.send_signal(signal.SIGINT)
+    for name, path, spy in spies:
+        spy.wait(30)
+        shares, total = dict.fromkeys(["uvloop+sockets (C)"] + [g for g, _ in PROFILE_GROUPS] + ["other"], 0), 0
+        with open(path) as f:
+            for line in f:
+                stack, _, count = line.rstrip().rpartition(" ")
+                total += int(count)
+                shares[profile_group(stack)] += int(count)
+        print(f"profile {name} ({total} samples, {path}): " +
+              ", ".join(f"{g} {100 * n / max(total, 1):.0f} %" for g, n in shares.items() if n))
 
 
 async def client_run(kind: str, url: str, n: int, concurrency: int) -> tuple[float, float]:
@@ -273,11 +384,17 @@ def main() -> int:
     ap.add_argument("--clients", action="store_true", help="httpx vs aiohttp as the client of one runner")
     ap.add_argument("--servers", action="store_true", help="uvicorn's httptools vs h11, on uvloop vs asyncio")
     ap.add_argument("--processes", action="store_true", help="each node its own process, as deployed")
+    ap.add_argument("--floor", action="store_true",
+                    help="a do-nothing proxy (uvicorn + the node's HTTP client) before the runner: a hop's CPU floor")
+    ap.add_argument("--profile", metavar="DIR", help="with --processes: sample the gateway and orchestrator with "
+                                                      "py-spy during the load, stacks to DIR, CPU shares printed")
     args = ap.parse_args()
     if args.processes:
         return processes(args)
     if args.clients:
         return clients(args)
+    if args.floor:
+        return floor(args)
     if args.servers:
         return servers(args)
     return node_path(args)
