@@ -7,6 +7,7 @@ protocol: how long work takes, how often it fails, and when the orchestrator act
 """
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -64,6 +65,33 @@ class Offer:
                      self.issued_at)
 
 
+class Slots:
+    """A capacity of concurrent jobs, waiters served first come first served: simpy.Resource's
+    rule without its two scheduled events (request, release) per job: a free slot is taken at
+    once, and a freed one passes straight to the first waiter."""
+
+    def __init__(self, env: simpy.Environment, capacity: int) -> None:
+        self.env, self.capacity = env, capacity
+        self.count = 0  # slots held
+        self._waiting: deque[simpy.Event] = deque()
+
+    def take(self) -> simpy.Event | None:
+        """None when a slot was free and is now held; else an event to wait on (it fires when the
+        slot is handed over)."""
+        if self.count < self.capacity and not self._waiting:
+            self.count += 1
+            return None
+        granted = self.env.event()
+        self._waiting.append(granted)
+        return granted
+
+    def release(self) -> None:
+        if self._waiting:
+            self._waiting.popleft().succeed()  # the slot changes hands: the count stays
+        else:
+            self.count -= 1
+
+
 @dataclass
 class Served:
     """The outcome of one attempt at an orchestrator."""
@@ -96,7 +124,7 @@ class SimOrchestrator:
         self.redeemer = Redeemer(world.view, self.monitor, ProtocolBroker(world.protocol, account), redeem_gas,
                                  world.protocol.params.ticket_validity_period)
         self.receiver = PaymentReceiver(self.recipient, Balances(lambda: env.now), self.redeemer)
-        self.slots = simpy.Resource(env, capacity)
+        self.slots = Slots(env, capacity)
         self._randbytes = randbytes
         self._wake: simpy.Event | None = None
         # cumulative counters (sampled into metrics)
@@ -195,10 +223,13 @@ class SimOrchestrator:
             return Served(error)
         if not queue and self.slots.count >= self.slots.capacity:
             return Served("insufficient capacity")
-        with self.slots.request() as slot:
-            if not slot.triggered:  # a free slot is granted at once: no need to wait a step for it
-                yield slot
+        wait = self.slots.take()
+        if wait is not None:
+            yield wait
+        try:
             yield self.world.env.timeout(float(self.pipelines[pipeline].compute.sample(self.rng)))
+        finally:
+            self.slots.release()
         if self.failure_rate and self.rng.random() < self.failure_rate:
             return Served("compute failed")
         fee = self.receiver.debit_fees(payment.sender, session, price, units)
@@ -216,9 +247,9 @@ class SimOrchestrator:
             error = "insufficient capacity"
         if error is not None:
             return Served(error), None
-        slot = self.slots.request()  # free: checked above, so granted at once
+        self.slots.take()  # free: checked above, so held at once
         yield self.world.env.timeout(float(self.pipelines["live-video-to-video"].compute.sample(self.rng)))
-        return Served(None), slot
+        return Served(None), True
 
     def live_payment(self, payment: Payment, session: str, units: int) -> Served:
         """One interval of a live stream: credit the payment, debit the interval's units (go's
@@ -240,8 +271,9 @@ class SimOrchestrator:
         return Served(None)
 
     def end_live(self, slot) -> None:
-        if slot is not None:
-            self.slots.release(slot)
+        """Hand back the slot `start_live` took (`slot`: what it returned; None when it took none)."""
+        if slot:
+            self.slots.release()
             self.jobs_completed += 1
 
     # ------------------------------------------------------------------ on-chain duties

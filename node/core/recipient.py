@@ -77,6 +77,7 @@ class Recipient:
         # the rands of the offers made and not yet expired, by the fields that derive them (the
         # HMAC is a pure function of those: a hit is the value re-deriving would give)
         self._offered: dict[tuple, int] = {}
+        self._rand_hashes: dict[int, bytes] = {}  # their commitments, made with the offer (no keccak per ticket)
 
     # ------------------------------------------------------------------ the offer
 
@@ -149,8 +150,8 @@ class Recipient:
         rand = self.rand(seed, sender, fv, win_prob, expiration_block, price, expiration)
         self._offered[(seed, sender, fv, win_prob, expiration_block, price.numerator, price.denominator,
                        expiration.creation_round, expiration.creation_round_block_hash)] = rand
-        return TicketParams(self.address, fv, win_prob, recipient_rand_hash(rand), seed, expiration_block,
-                            price, expiration)
+        rand_hash = self._rand_hashes[rand] = recipient_rand_hash(rand)
+        return TicketParams(self.address, fv, win_prob, rand_hash, seed, expiration_block, price, expiration)
 
     # ------------------------------------------------------------------ receiving
 
@@ -193,7 +194,8 @@ class Recipient:
             return FatalReceiveError("invalid ticket recipient")
         if ticket.sender == ZERO_ADDRESS:
             return FatalReceiveError("invalid ticket sender")
-        if recipient_rand_hash(rand) != ticket.recipient_rand_hash:
+        rand_hash = self._rand_hashes.get(rand)
+        if (rand_hash or recipient_rand_hash(rand)) != ticket.recipient_rand_hash:
             return FatalReceiveError("invalid recipientRand for ticket recipientRandHash")
         try:
             signer = self._recover(ticket, sig)
@@ -221,4 +223,4 @@ class Recipient:
             del self._nonces[rand]
         expired_offers = [key for key in self._offered if key[4] <= block]  # key[4]: expiration block
         for key in expired_offers:
-            del self._offered[key]
+            self._rand_hashes.pop(self._offered.pop(key), None)

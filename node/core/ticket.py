@@ -197,7 +197,13 @@ def recover_signer(ticket_or_hash: Ticket | bytes, sig: bytes) -> str:
             sig[:64] + bytes([v - 27]), signed_message_digest(ticket_or_hash), hasher=None)
     except (ValueError, TypeError) as exc:
         raise InvalidSignature("ECDSA: invalid signature") from exc
-    return _address(public_key)
+    return _address_of_public_key(public_key.format(compressed=False))
+
+
+@lru_cache(maxsize=4096)
+def _address_of_public_key(uncompressed: bytes) -> str:
+    """The address of a 65-byte uncompressed public key (a node sees few signers: cached)."""
+    return _checksum(keccak(uncompressed[1:])[12:])
 
 
 @lru_cache(maxsize=256)
