@@ -38,6 +38,7 @@ from node.eth import Account
 
 from . import metric_names as m
 from .byoc import run_job as byoc_job
+from .draws import BlockDraws, UniformDraws
 from .orchestrator import Offer, Served, SimOrchestrator
 from .world import World
 
@@ -79,12 +80,13 @@ class Network:
 
     def __init__(self, latency, loss: float, rng: np.random.Generator) -> None:
         self.latency, self.loss, self.rng = latency, loss, rng
+        self._latency, self._uniform = BlockDraws(latency, rng), UniformDraws(rng)  # a block at a time
 
     def one_way(self) -> float:
-        return float(self.latency.sample(self.rng))
+        return self._latency.draw()
 
     def lost(self) -> bool:
-        return bool(self.loss) and self.rng.random() < self.loss
+        return bool(self.loss) and self._uniform.draw() < self.loss
 
 
 class SimGateway:

@@ -27,6 +27,7 @@ from node.core.ticket import MAX_WIN_PROB, recover_signer
 from node.eth import Account, TransactionFailed
 from node.eth.payments import ProtocolBroker
 
+from .draws import BlockDraws, UniformDraws
 from .world import World
 
 UNREACHABLE = "orchestrator unreachable"
@@ -117,6 +118,9 @@ class SimOrchestrator:
         self.reward_policy = reward_policy
         self.service_uri = service_uri
         self.rng = rng
+        # compute times and failures, drawn from `rng` a block at a time (lpsim.draws)
+        self._compute = {name: BlockDraws(p.compute, rng) for name, p in pipelines.items()}
+        self._failure = UniformDraws(rng)
         env = world.env
         self.monitor = SenderMonitor(self.address, world.view)
         self.recipient = Recipient(self.address, randbytes(32), world.view, self.monitor, randbytes, ev=ticket_ev,
@@ -227,10 +231,10 @@ class SimOrchestrator:
         if wait is not None:
             yield wait
         try:
-            yield self.world.env.timeout(float(self.pipelines[pipeline].compute.sample(self.rng)))
+            yield self.world.env.timeout(self._compute[pipeline].draw())
         finally:
             self.slots.release()
-        if self.failure_rate and self.rng.random() < self.failure_rate:
+        if self.failure_rate and self._failure.draw() < self.failure_rate:
             return Served("compute failed")
         fee = self.receiver.debit_fees(payment.sender, session, price, units)
         self.jobs_completed += 1
@@ -248,7 +252,7 @@ class SimOrchestrator:
         if error is not None:
             return Served(error), None
         self.slots.take()  # free: checked above, so held at once
-        yield self.world.env.timeout(float(self.pipelines["live-video-to-video"].compute.sample(self.rng)))
+        yield self.world.env.timeout(self._compute["live-video-to-video"].draw())
         return Served(None), True
 
     def live_payment(self, payment: Payment, session: str, units: int) -> Served:
@@ -258,7 +262,7 @@ class SimOrchestrator:
         error = self._credit(payment, session) if self.online else UNREACHABLE
         if error is not None:
             return Served(error)
-        if self.failure_rate and self.rng.random() < self.failure_rate:
+        if self.failure_rate and self._failure.draw() < self.failure_rate:
             return Served("stream dropped")
         price = self.receiver.balances.fixed_price(payment.sender, session) or Fraction(0)
         if price > 0:
