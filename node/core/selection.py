@@ -18,7 +18,9 @@ from the `rng` argument (anything with `.random()` in [0, 1)); nothing here keep
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from dataclasses import dataclass
+from itertools import accumulate
 from fractions import Fraction
 from typing import Mapping, Optional, Sequence
 
@@ -89,18 +91,22 @@ class ProbabilitySelectionAlgorithm:
         """Go's per-address probabilities for already-filtered `addrs`, and whether a component
         with a zero sum made them add up to more than 1 (§12 quirk 2)."""
         n = len(addrs)
-        weights = [self.rand_weight / n] * n
+        rand = self.rand_weight / n
+        weights = [rand] * n
         zero_sum = False
         # A zero-weight component adds 0 × anything = 0, so it is skipped: no exp() per
         # candidate in the common PriceWeight = 0 case. (The one divergence: go would turn an
         # overflowing exp of a huge negative price into NaN even at weight 0.)
         if self.stake_weight:
-            stake = [stakes.get(a, 0) for a in addrs]
+            get = stakes.get
+            stake = [get(a, 0) for a in addrs]
             total = sum(stake)  # exact int sum; go sums float64(stake) one by one
+            w = self.stake_weight
             if total == 0:
                 zero_sum = True  # go: every address gets weight × 1.0
-            for i in range(n):
-                weights[i] += self.stake_weight * (stake[i] / total if total else 1.0)
+                weights = [rand + w * 1.0] * n
+            else:  # rand + w × share: the same float operations, in one pass
+                weights = [rand + w * (s / total) for s in stake]
         if self.price_weight:
             # No price at all counts as price 0 here (exp(0) = 1). Go calls Float64 on the nil
             # *big.Rat and panics; it never gets there in the DB pool, whose predicate requires a
@@ -152,12 +158,13 @@ class ProbabilitySelectionAlgorithm:
             filtered = [filtered[i] for i in order]
             weights = [weights[i] for i in order]
         r = rng.random()
-        cumulative = 0.0
-        for addr, p in zip(filtered, weights):
-            cumulative += p
-            if r <= cumulative:
-                return addr
-        return filtered[0]
+        # the first address whose running sum of P reaches r: the running sums are the walk's
+        # (the same additions in the same order), searched by bisection
+        cumulative = list(accumulate(weights))
+        if cumulative[-1] != cumulative[-1]:  # a NaN weight: walk, as go, to where it poisons the sum
+            cumulative = cumulative[:cumulative.index(next(c for c in cumulative if c != c))]
+        i = bisect_left(cumulative, r)
+        return filtered[i] if i < len(cumulative) else filtered[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +196,8 @@ def select_session(algorithm, sessions: Sequence, stakes: Mapping[str, int], rng
     if not sessions:
         return None
     by_address = {s.address: s for s in sessions}
-    chosen = algorithm.select(list(by_address), stakes, rng,
-                              prices={a: price_of(s) for a, s in by_address.items()}, max_price=max_price)
+    # prices matter only to a max-price filter or a price weight: skip the map otherwise
+    priced = max_price is not None or getattr(algorithm, "price_weight", 0)
+    chosen = algorithm.select(list(by_address), stakes, rng, max_price=max_price,
+                              prices={a: price_of(s) for a, s in by_address.items()} if priced else None)
     return by_address.get(chosen) if chosen else None
