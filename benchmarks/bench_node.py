@@ -7,6 +7,7 @@ devnet, against the runner alone measured in the same run (the baseline), so wha
     python benchmarks/bench_node.py --clients   # httpx vs aiohttp as the client of one runner
     python benchmarks/bench_node.py --servers   # uvicorn's httptools vs h11, on uvloop vs asyncio
     python benchmarks/bench_node.py --floor     # a do-nothing proxy before the runner: a hop's CPU floor
+    python benchmarks/bench_node.py --layers    # FastAPI vs node.net.fast_path vs raw ASGI, server CPU
     python benchmarks/bench_node.py --processes --profile DIR  # where each node's CPU goes (py-spy)
 
 Prints requests per second and latency p50/p95 through the gateway, straight to the runner, and
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -106,6 +108,76 @@ async def app(scope, receive, send):  # one hop in, one out, nothing else: no Fa
 
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), http="httptools", loop="uvloop", log_level="warning")
 """
+
+
+LAYERS_SERVER = """
+import sys, uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from node.net import limits
+from node.net.exact_routes import index_exact_routes
+from node.net.fast_path import serve_fast
+
+kind, port = sys.argv[1], int(sys.argv[2])
+app = FastAPI()
+limits.guard_app(app, limits.limit_by_prefix(limits.MAX_SMALL_BODY))
+for i in range(30):  # the routes a node registers ahead of its AI routes (live, BYOC)
+    app.add_api_route(f"/r{i}/{{p}}", lambda p: None, methods=["GET"])
+
+async def echo(request: Request):  # what a paid route does with the wire: headers in, body in and out
+    return Response(await request.body() + request.headers.get("livepeer-payment", "").encode(),
+                    media_type="application/json")
+
+app.add_api_route("/text-to-image", echo, methods=["POST"])
+index_exact_routes(app)
+if kind == "fast path":
+    serve_fast(app, ["/text-to-image"])
+
+async def raw(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    body = (await receive())["body"] + dict(scope["headers"]).get(b"livepeer-payment", b"")
+    await send({"type": "http.response.start", "status": 200, "headers": [
+        (b"content-length", str(len(body)).encode()), (b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": body})
+
+uvicorn.run(raw if kind == "raw ASGI" else app, host="127.0.0.1", port=port, http="httptools", loop="uvloop",
+            log_level="warning")
+"""
+
+
+def layers(args) -> int:
+    """The server CPU a request costs under uvicorn for one echo route: FastAPI (with the body
+    limit, error handlers and the exact-route index the nodes use; the baseline), the same app
+    with node.net.fast_path, and a raw ASGI callable; twice each, alternating."""
+    port = RUNNER_PORT + 4
+    url = f"http://127.0.0.1:{port}/text-to-image"
+    print(f"{args.requests} POSTs, concurrency {args.concurrency}, client aiohttp (load average "
+          f"{os.getloadavg()[0]:.1f})")
+    print(f"{'server':<12} {'server CPU us/req':>18} {'vs FastAPI':>11}")
+    rows: dict[str, list[float]] = {}
+    for kind in ("FastAPI", "fast path", "raw ASGI") * 2:
+        server = subprocess.Popen([sys.executable, "-c", LAYERS_SERVER, kind, str(port)], stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        try:
+            for _ in range(100):
+                try:
+                    httpx.get(url)
+                    break
+                except httpx.HTTPError:
+                    time.sleep(0.1)
+            asyncio.run(client_run("aiohttp", url, 50, args.concurrency))  # warm-up
+            cpu0 = cpu_seconds(server.pid)
+            asyncio.run(client_run("aiohttp", url, args.requests, args.concurrency))
+            rows.setdefault(kind, []).append(1e6 * (cpu_seconds(server.pid) - cpu0) / args.requests)
+        finally:
+            server.terminate()
+            server.wait()
+    baseline = min(rows["FastAPI"])
+    for kind, runs in rows.items():
+        print(f"{kind:<12} {min(runs):>18.0f} {min(runs) / baseline:>10.2f}x   (runs: "
+              f"{', '.join(f'{r:.0f}' for r in runs)})")
+    return 0
 
 
 def floor(args) -> int:
@@ -228,7 +300,12 @@ def processes(args) -> int:
                                                   args.concurrency))
             spies = start_profiles(args.profile, {"gateway": nodes[1], "orchestrator": nodes[0]})
             cpu0 = [cpu_seconds(x.pid) for x in (nodes[1], nodes[0], runner)]
-            node_wall, node, _ = asyncio.run(load(gateway, args.requests, args.concurrency))
+            try:
+                node_wall, node, _ = asyncio.run(load(gateway, args.requests, args.concurrency))
+            except RuntimeError:  # what the gateway counted, for the error's cause
+                errors = httpx.get(f"http://127.0.0.1:{gw_port}/metrics").text.splitlines()
+                print("\n".join(line for line in errors if "error" in line and not line.startswith("#")))
+                raise
             cpu = [1000 * (cpu_seconds(x.pid) - c) / args.requests for x, c in zip((nodes[1], nodes[0], runner), cpu0)]
             stop_profiles(spies)
         finally:
@@ -267,7 +344,13 @@ def profile_group(stack: str) -> str:
     frames = stack.split(";")[::-1]
     if any(leaf in frames[0] for leaf in IO_LEAVES):
         return "uvloop+sockets (C)"
-    return next((g for fr in frames for g, keys in PROFILE_GROUPS if any(k in fr for k in keys)), "other")
+    for frame in frames:
+        for group, keys in PROFILE_GROUPS:
+            if any(k in frame for k in keys):
+                return group
+        if re.search(r"\([\w.]+\.py:\d+\)$", frame):  # py-spy names some of the node's files without their folder
+            return "node (rest)"
+    return "other"
 
 
 def start_profiles(folder: str | None, procs: dict) -> list:
@@ -279,7 +362,7 @@ def start_profiles(folder: str | None, procs: dict) -> list:
     spy = shutil.which("py-spy") or os.path.join(os.path.dirname(sys.executable), "py-spy")
     os.makedirs(folder, exist_ok=True)
     return [(name, os.path.join(folder, f"{name}.txt"),
-             subprocess.Popen([spy, "record", "--pid", str(proc.pid), "--rate", "250", "--format", "raw", "--nonblocking",
+             subprocess.Popen([spy, "record", "--pid", str(proc.pid), "--rate", "250", "--gil", "--format", "raw", "--nonblocking",
                                "-o", os.path.join(folder, f"{name}.txt")], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL))
             for name, proc in procs.items()]
@@ -384,6 +467,8 @@ def main() -> int:
     ap.add_argument("--clients", action="store_true", help="httpx vs aiohttp as the client of one runner")
     ap.add_argument("--servers", action="store_true", help="uvicorn's httptools vs h11, on uvloop vs asyncio")
     ap.add_argument("--processes", action="store_true", help="each node its own process, as deployed")
+    ap.add_argument("--layers", action="store_true",
+                    help="server CPU a request: FastAPI vs node.net.fast_path vs raw ASGI, one echo route")
     ap.add_argument("--floor", action="store_true",
                     help="a do-nothing proxy (uvicorn + the node's HTTP client) before the runner: a hop's CPU floor")
     ap.add_argument("--profile", metavar="DIR", help="with --processes: sample the gateway and orchestrator with "
@@ -395,6 +480,8 @@ def main() -> int:
         return clients(args)
     if args.floor:
         return floor(args)
+    if args.layers:
+        return layers(args)
     if args.servers:
         return servers(args)
     return node_path(args)
