@@ -71,6 +71,15 @@ class SimChainView(CachedChainView):
             value = cache[key] = world.calls.uint(world.protocol.TicketBroker.claimedReserve, reserve_holder, claimant)
         return value
 
+    def is_active(self, orchestrator: str) -> bool:
+        """Read for every orchestrator a discovery considers: through lpsim.calls' fast path."""
+        cache, key = self._fresh(), ("active", orchestrator)
+        value = cache.get(key, _MISSING)
+        if value is _MISSING:
+            world = self.world
+            value = cache[key] = bool(world.calls.uint(world.protocol.BondingManager.isActiveTranscoder, orchestrator))
+        return value
+
     def block_hash_for_round(self, round_: int) -> bytes:
         value = self._hashes.get(round_)
         if value is None:
