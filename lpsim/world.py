@@ -66,9 +66,15 @@ class SimChainView(CachedChainView):
     def claimed_reserve(self, reserve_holder: str, claimant: str) -> int:
         cache, key = self._fresh(), ("claimed", reserve_holder, claimant)
         value = cache.get(key)
-        if value is None:  # read for every (gateway, orchestrator) offer: through lpsim.calls' fast path
-            world = self.world
-            value = cache[key] = world.calls.uint(world.protocol.TicketBroker.claimedReserve, reserve_holder, claimant)
+        if value is None:  # read for every (gateway, orchestrator) offer
+            if self.sender_info(reserve_holder).reserve.claimed_in_current_round == 0:
+                # TicketBroker adds a claim to the round's total and to the claimant's own count
+                # together: a total of 0 (read in this same state) means no claimant's count is above 0
+                value = cache[key] = 0
+            else:
+                world = self.world
+                value = cache[key] = world.calls.uint(world.protocol.TicketBroker.claimedReserve, reserve_holder,
+                                                      claimant)
         return value
 
     def is_active(self, orchestrator: str) -> bool:
