@@ -4,7 +4,7 @@ devnet, against the runner alone measured in the same run (the baseline), so wha
 
     python benchmarks/bench_node.py [--requests 200] [--concurrency 4] [--check]
     python benchmarks/bench_node.py --processes  # each node its own process, as deployed
-    python benchmarks/bench_node.py --clients   # httpx vs aiohttp as the client of one runner
+    python benchmarks/bench_node.py --clients   # httpx vs aiohttp vs node.net.http_client, one runner
     python benchmarks/bench_node.py --servers   # uvicorn's httptools vs h11, on uvloop vs asyncio
     python benchmarks/bench_node.py --floor     # a do-nothing proxy before the runner: a hop's CPU floor
     python benchmarks/bench_node.py --layers    # FastAPI vs node.net.fast_path vs raw ASGI, server CPU
@@ -32,6 +32,8 @@ import time
 
 import httpx
 from devnet_process import devnet
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # this checkout's node, not an installed one
 
 GOAL_ADDED_MS, GOAL_RATE = 5.0, 600  # issue 15: the node's own cost and its throughput
 BODY = {"prompt": "a cat", "model_id": "test/tiny-sd", "width": 64, "height": 64}
@@ -399,6 +401,13 @@ async def client_run(kind: str, url: str, n: int, concurrency: int) -> tuple[flo
         async def post():
             r = await client.post(url, content=body, headers=headers)
             return r.content
+    elif kind == "node":  # node.net.http_client, the paid hops' client
+        from node.net.http_client import HTTPClient
+
+        client = HTTPClient(60)
+
+        async def post():
+            return (await client.post(url, body, headers)).content
     else:
         client = aiohttp.ClientSession()
 
@@ -416,19 +425,26 @@ async def client_run(kind: str, url: str, n: int, concurrency: int) -> tuple[flo
         await asyncio.gather(*(one() for _ in range(n)))
         return n / (time.perf_counter() - t0), 1000 * (time.process_time() - cpu0) / n
     finally:
-        await (client.aclose() if kind == "httpx" else client.close())
+        await (client.close() if kind == "aiohttp" else client.aclose())
+
+
+def run_loop(main):
+    from node.event_loop import run
+
+    return run(main)
 
 
 def clients(args) -> int:
-    """httpx and aiohttp as the client of the same runner process, each twice, alternating."""
+    """httpx, aiohttp and node.net.http_client as the client of the same runner process, each
+    twice, alternating."""
     runner = start_runner(RUNNER_PORT)
     try:
         url = f"http://127.0.0.1:{RUNNER_PORT}/text-to-image"
         print(f"{args.requests} POSTs, concurrency {args.concurrency}, to a mock runner (load average "
               f"{os.getloadavg()[0]:.1f})")
         print(f"{'client':<10} {'req/s':>8} {'client CPU ms/req':>18}")
-        for kind in ("httpx", "aiohttp", "httpx", "aiohttp"):
-            rate, cpu = asyncio.run(client_run(kind, url, args.requests, args.concurrency))
+        for kind in ("httpx", "aiohttp", "node", "httpx", "aiohttp", "node"):
+            rate, cpu = run_loop(client_run(kind, url, args.requests, args.concurrency))  # the nodes' loop
             print(f"{kind:<10} {rate:>8.0f} {cpu:>18.3f}")
     finally:
         runner.terminate()
@@ -464,7 +480,8 @@ def main() -> int:
     ap.add_argument("--concurrency", type=int, default=4)
     ap.add_argument("--check", action="store_true",
                     help="also print the figures against issue 15's goals (<= 5 ms p50 added, >= 600 req/s)")
-    ap.add_argument("--clients", action="store_true", help="httpx vs aiohttp as the client of one runner")
+    ap.add_argument("--clients", action="store_true",
+                    help="httpx vs aiohttp vs node.net.http_client as the client of one runner")
     ap.add_argument("--servers", action="store_true", help="uvicorn's httptools vs h11, on uvloop vs asyncio")
     ap.add_argument("--processes", action="store_true", help="each node its own process, as deployed")
     ap.add_argument("--layers", action="store_true",
