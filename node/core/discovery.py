@@ -225,7 +225,10 @@ def db_pool_predicate(validate_ticket_params: Callable[[Any], Any]
             validate_ticket_params(info.ticket_params)
         except Exception:  # any error rejects, as go's `err != nil`
             return False
-        return info.price_info is not None and info.price_info >= 0
+        price = info.price_info
+        if type(price) is Fraction:  # its sign is its numerator's: no generic comparison per offer
+            return price.numerator >= 0
+        return price is not None and price >= 0
 
     return predicate
 

@@ -153,15 +153,20 @@ def auto_adjust_price(base: Fraction, tx_cost_multiplier: TxCostMultiplier) -> F
     the redemption cost is passed on. The multiplier may be a callable: go only asks for it (and
     propagates its errors) when the base is positive."""
     m = None
-    if base > 0:
+    if _positive(base):
         m = tx_cost_multiplier() if callable(tx_cost_multiplier) else tx_cost_multiplier
-        if m is not None and not m > 0:
+        if m is not None and not _positive(m):
             m = None
     base = _as_fraction(base)
     if m is None:
         return _adjusted_price(base.numerator, base.denominator, 0, 0)
     m = _as_fraction(m)
     return _adjusted_price(base.numerator, base.denominator, m.numerator, m.denominator)
+
+
+def _positive(x) -> bool:
+    """x > 0; a Fraction's sign is its numerator's (asked on every offer: no generic comparison)."""
+    return x.numerator > 0 if type(x) is Fraction else x > 0
 
 
 def _as_fraction(x) -> Fraction:
