@@ -43,6 +43,7 @@ from .orchestrator import Offer, Served, SimOrchestrator
 from .world import World
 
 NO_ORCHESTRATORS = "no orchestrators available"
+_ZERO = Fraction(0)
 LIVE_PIPELINE = "live-video-to-video"
 
 
@@ -303,7 +304,7 @@ class SimGateway:
         self._fire(job, job_id, Event.INGEST)
         attempts = SegmentAttempts(self.max_attempts)
         units = self._segment_units(w)
-        last, tickets, fee_paid, error = "", 0, Fraction(0), None
+        last, tickets, fee_paid, error = "", 0, _ZERO, None
         swaps_before = pools.untrusted.swaps
         self._fire(job, job_id, Event.SESSION_READY)
         while True:
@@ -323,7 +324,7 @@ class SimGateway:
             served, responded, update = None, False, None
             try:
                 offer = session.info = yield from self._refreshed(offer)
-                fee = estimate_transcode_fee(w.renditions, w.segment_duration, offer.price) or Fraction(0)
+                fee = estimate_transcode_fee(w.renditions, w.segment_duration, offer.price) or _ZERO
                 payment, update = self._pay(offer, fee)
                 tickets += len(payment.ticket_sender_params)
                 yield env.timeout(self.network.one_way())
@@ -388,7 +389,7 @@ class SimGateway:
         self._fire(job, job_id, Event.INGEST)
         selector = self._ai_selector(w.pipeline, w.model_id)
         units = gateway_ai_units(w.pipeline, w.request or {})
-        last, tickets, fee_paid, error, tries = "", 0, Fraction(0), None, 0
+        last, tickets, fee_paid, error, tries = "", 0, _ZERO, None, 0
         done = False
         try:
             while retry.begin_try(env.now):

@@ -31,6 +31,7 @@ from .draws import BlockDraws, UniformDraws
 from .world import World
 
 UNREACHABLE = "orchestrator unreachable"
+_ZERO = Fraction(0)
 
 
 class Unreachable(PaymentError):
@@ -181,7 +182,7 @@ class SimOrchestrator:
             price = auto_adjust_price(base, multiplier)
         else:
             price = base
-        params = recipient.ticket_params(gateway, price, fv) if price > 0 else None
+        params = recipient.ticket_params(gateway, price, fv) if price.numerator > 0 else None
         session_id = self._randbytes(4).hex()
         return Offer(self, price, PriceInfo.from_fraction(price), params, session_id, pipeline, self.world.env.now)
 
@@ -209,9 +210,9 @@ class SimOrchestrator:
         """ProcessPayment and the balance check before paid work: (error, the session's price)."""
         error = self._credit(payment, session)
         if error is not None:
-            return error, Fraction(0)
-        price = self.receiver.balances.fixed_price(payment.sender, session) or Fraction(0)
-        if price > 0 and not self.receiver.sufficient_balance(payment.sender, session):
+            return error, _ZERO
+        price = self.receiver.balances.fixed_price(payment.sender, session) or _ZERO
+        if price.numerator > 0 and not self.receiver.sufficient_balance(payment.sender, session):
             return "Insufficient balance", price
         return None, price
 
@@ -238,7 +239,7 @@ class SimOrchestrator:
             return Served("compute failed")
         fee = self.receiver.debit_fees(payment.sender, session, price, units)
         self.jobs_completed += 1
-        params = self.recipient.ticket_params(payment.sender, price) if price > 0 else None
+        params = self.recipient.ticket_params(payment.sender, price) if price.numerator > 0 else None
         return Served(None, fee, params)
 
     # ------------------------------------------------------------------ live video
