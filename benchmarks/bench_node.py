@@ -331,8 +331,9 @@ def processes(args) -> int:
 # where a node's CPU goes. A sample whose Python leaf is the event loop's run() or a line that
 # writes to a socket is in C: uvloop and the kernel's loopback TCP (a send delivers to the peer's
 # socket on the sender's CPU). Any other sample goes by the innermost frame of these packages.
-IO_LEAVES = ("Runner.run (asyncio/", "._writelines (aiohttp/", "RequestResponseCycle.send (uvicorn/", ".readinto (")
-PROFILE_GROUPS = (("client (aiohttp)", ("aiohttp/", "yarl/", "multidict/", "http_client.py")),
+IO_LEAVES = ("Runner.run (asyncio/", "._writelines (aiohttp/", "RequestResponseCycle.send (uvicorn/", ".readinto (",
+             "_Connection.send (node/net/http_client.py")
+PROFILE_GROUPS = (("client (http_client)", ("aiohttp/", "yarl/", "multidict/", "http_client.py", "httptools/")),
                   ("server (uvicorn)", ("uvicorn/", "httptools/")),
                   ("fastapi/starlette", ("fastapi/", "starlette/", "fast_path.py", "exact_routes.py")),
                   ("ticket crypto", ("eth_keys/", "coincurve/", "eth_account/", "eth_utils/", "keccak")),

@@ -71,7 +71,7 @@ class StreamedReply:
     `aclose()` when done (a body left unread closes its connection)."""
 
     def __init__(self, conn: "_Connection", status: int, headers) -> None:
-        self._conn = conn
+        self._conn, self._body = conn, conn.body
         self.status_code = status
         self.headers = headers
         self.content = b""
@@ -81,16 +81,18 @@ class StreamedReply:
         return self.content.decode(errors="replace")
 
     async def aiter_lines(self) -> AsyncIterator[str]:
-        body = self._conn.body
+        body = self._body
         while line := await body.readline():
             yield line.decode(errors="replace").rstrip("\r\n")
 
     async def aread(self) -> bytes:
-        self.content = await self._conn.body.read()
+        self.content = await self._body.read()
         return self.content
 
     async def aclose(self) -> None:
-        self._conn.release()
+        if self._conn is not None:
+            self._conn.release()
+            self._conn = None
 
 
 class _Connection(asyncio.Protocol):
@@ -135,8 +137,7 @@ class _Connection(asyncio.Protocol):
             self._stop_timer()
         if not self.complete:
             self._fail(ServerDisconnected("server disconnected" + (f": {exc}" if exc else "")), close=False)
-        if self._writable is not None and not self._writable.done():
-            self._writable.set_exception(ServerDisconnected("server disconnected while the request was sent"))
+        self.resume_writing()  # a sender waiting to write finds the connection closed
 
     def pause_writing(self) -> None:
         self._writable = self.loop.create_future()

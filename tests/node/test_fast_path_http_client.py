@@ -120,6 +120,8 @@ def test_streamed_lines_and_an_unread_stream_closes_its_connection():
             assert reply.status_code == 200 and reply.headers["content-type"].startswith("text/event-stream")
             assert [line async for line in reply.aiter_lines()] == ["data: 0", "", "data: 1", "", "data: 2", ""]
             await reply.aclose()
+            await reply.aclose()  # twice: the connection goes back to the pool once
+            assert sum(len(conns) for conns in client._idle.values()) == 1
             unread = await client.post(f"{base}/chunked", b"", {}, stream=True)
             await unread.aclose()  # not read to its end: the connection cannot take another request
             assert (await client.post(f"{base}/echo", b"ok", {})).content == b"ok"
