@@ -136,7 +136,7 @@ class SimOrchestrator:
         self.jobs_completed = 0
         self.tickets_received = 0
         self.tickets_won = 0
-        self.fees_expected = Fraction(0)
+        self._fees_expected = 0  # Σ face value × win prob of credited tickets: fees_expected × MAX_WIN_PROB
         self.winners_expected = self.winners_variance = 0.0
         self.reward_last_round = 0
         self.rewards_total = 0
@@ -197,9 +197,11 @@ class SimOrchestrator:
         got = self.receiver.process_payment(payment, session)
         self.tickets_received += got.tickets
         self.tickets_won += got.winning
-        self.fees_expected += got.ev
-        if got.tickets:  # each ticket wins independently with its params' probability
-            p = payment.ticket_params.win_prob / MAX_WIN_PROB
+        if got.tickets:
+            params = payment.ticket_params
+            # each credited ticket's EV is face value × win prob / MAX_WIN_PROB, exactly
+            self._fees_expected += got.tickets * params.face_value * params.win_prob
+            p = params.win_prob / MAX_WIN_PROB  # each ticket wins independently with this probability
             self.winners_expected += got.tickets * p
             self.winners_variance += got.tickets * p * (1 - p)
         if got.winning:
@@ -347,6 +349,11 @@ class SimOrchestrator:
                 yield env.timeout(world.block_time)
 
     # ------------------------------------------------------------------ metrics
+
+    @property
+    def fees_expected(self) -> Fraction:
+        """The EV of the tickets credited (wei, exact): one integer sum, not a fraction per payment."""
+        return Fraction(self._fees_expected, MAX_WIN_PROB)
 
     @property
     def fees_realised(self) -> int:
