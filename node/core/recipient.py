@@ -14,6 +14,7 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import lru_cache
 from typing import Callable
 
 from .chain_view import ChainView
@@ -31,6 +32,17 @@ AVG_GAS_PRICE = 3_000_000_000  # wei; go's hard-coded "average" for the face val
 PARAMS_EXPIRATION_BLOCKS = 40  # L1 blocks an offer stays valid
 MAX_SENDER_NONCES = 600  # per recipientRand
 ZERO_ADDRESS = "0x" + "00" * 20
+
+
+# Parts of the rand's HMAC message a node makes again and again (few senders, few prices).
+@lru_cache(maxsize=4096)
+def _address_bytes(address: str) -> bytes:
+    return bytes.fromhex(address[2:])
+
+
+@lru_cache(maxsize=4096)
+def _price_bytes(numerator: int, denominator: int) -> bytes:
+    return int_bytes(numerator) + int_bytes(denominator)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,9 +142,8 @@ class Recipient:
     def rand(self, seed: int, sender: str, face_value: int, win_prob: int, expiration_block: int,
              price: Fraction, expiration: TicketExpirationParams) -> int:
         msg = b"".join((
-            int_bytes(seed), bytes.fromhex(sender[2:]), int_bytes(face_value), int_bytes(win_prob),
-            int_bytes(expiration_block), int_bytes(price.numerator), int_bytes(price.denominator),
-            expiration.aux_data,
+            int_bytes(seed), _address_bytes(sender), int_bytes(face_value), int_bytes(win_prob),
+            int_bytes(expiration_block), _price_bytes(price.numerator, price.denominator), expiration.aux_data,
         ))
         return int.from_bytes(hmac.digest(self._secret, msg, "sha256"), "big")  # one-shot C HMAC-SHA256
 
