@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import re
 import statistics
@@ -47,19 +48,28 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+LOAD_CLIENT = "node"  # --client: what sends the load (httpx costs ~0.75 ms of the 2 CPUs a request, this ~0.1)
+
+
 async def load(url: str, n: int, concurrency: int, pid: int | None = None) -> tuple[float, list[float], float]:
     """(wall seconds, latencies, CPU seconds of process `pid` during the run) for n POSTs."""
+    from node.net.http_client import HTTPClient
+
     latencies: list[float] = []
     sem = asyncio.Semaphore(concurrency)
-    async with httpx.AsyncClient(timeout=60) as client:
-        async def one():
-            async with sem:
-                t0 = time.perf_counter()
-                r = await client.post(url, json=BODY)
-                if r.status_code != 200:
-                    raise RuntimeError(f"{url}: {r.status_code} {r.text}")
-                latencies.append(time.perf_counter() - t0)
+    body, headers = json.dumps(BODY).encode(), {"Content-Type": "application/json"}
+    client = httpx.AsyncClient(timeout=60) if LOAD_CLIENT == "httpx" else HTTPClient(60)
 
+    async def one():
+        async with sem:
+            t0 = time.perf_counter()
+            r = await client.post(url, content=body, headers=headers) if LOAD_CLIENT == "httpx" else \
+                await client.post(url, body, headers)
+            if r.status_code != 200:
+                raise RuntimeError(f"{url}: {r.status_code} {r.text}")
+            latencies.append(time.perf_counter() - t0)
+
+    try:
         await one()  # warm-up: discovery and the first payment session
         latencies.clear()
         cpu0 = cpu_seconds(pid) if pid else 0.0
@@ -67,6 +77,8 @@ async def load(url: str, n: int, concurrency: int, pid: int | None = None) -> tu
         await asyncio.gather(*(one() for _ in range(n)))
         wall = time.perf_counter() - t0
         return wall, latencies, (cpu_seconds(pid) - cpu0) if pid else 0.0
+    finally:
+        await client.aclose()
 
 
 def pct(xs: list[float], q: float) -> float:
@@ -481,6 +493,8 @@ def main() -> int:
     ap.add_argument("--concurrency", type=int, default=4)
     ap.add_argument("--check", action="store_true",
                     help="also print the figures against issue 15's goals (<= 5 ms p50 added, >= 600 req/s)")
+    ap.add_argument("--client", choices=("node", "httpx"), default="node",
+                    help="the load's HTTP client: node.net.http_client (default) or httpx (earlier figures)")
     ap.add_argument("--clients", action="store_true",
                     help="httpx vs aiohttp vs node.net.http_client as the client of one runner")
     ap.add_argument("--servers", action="store_true", help="uvicorn's httptools vs h11, on uvloop vs asyncio")
@@ -492,6 +506,8 @@ def main() -> int:
     ap.add_argument("--profile", metavar="DIR", help="with --processes: sample the gateway and orchestrator with "
                                                       "py-spy during the load, stacks to DIR, CPU shares printed")
     args = ap.parse_args()
+    global LOAD_CLIENT
+    LOAD_CLIENT = args.client
     if args.processes:
         return processes(args)
     if args.clients:
