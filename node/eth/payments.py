@@ -102,6 +102,8 @@ class CachedChainView:
         self.max_age = 5 * ttl if max_age is None else max_age
         self._clock = clock or time.monotonic
         self._cache: dict = {}
+        self._in_round: dict = {}  # key -> answer, read in round _in_round_of (_get_in_round)
+        self._in_round_of: int | None = None
         self._refreshing: set = set()  # keys being re-read in the background
         self._generation = 0  # bumped by invalidate: a background read begun before it is dropped
         self._lock = threading.Lock()
@@ -109,7 +111,26 @@ class CachedChainView:
     def invalidate(self) -> None:
         with self._lock:
             self._cache.clear()
+            self._in_round.clear()
             self._generation += 1
+
+    def _get_in_round(self, key, read, *args):
+        """An answer that changes only with the round, as go's watchers keep it: the active set (go
+        filters its orchestrator table by the last initialised round), the pool size and a round's
+        block hash, re-read by go on NewRound only. Read once in each last initialised round (that
+        answer is itself re-read every `ttl`), not every `ttl`."""
+        round_ = self.last_initialized_round()
+        with self._lock:
+            generation = self._generation
+            if self._in_round_of == round_ and key in self._in_round:
+                return self._in_round[key]
+        value = read(*args)
+        with self._lock:
+            if generation == self._generation:
+                if self._in_round_of != round_:  # a new round: the last one's answers go
+                    self._in_round, self._in_round_of = {}, round_
+                self._in_round[key] = value
+        return value
 
     def _get(self, key, read, *args):
         now = self._clock()
@@ -133,7 +154,10 @@ class CachedChainView:
         asks before doing what would otherwise wait on the chain."""
         now = self._clock()
         with self._lock:
-            return all((hit := self._cache.get(key)) is not None and now - hit[0] < self.max_age for key in keys)
+            round_ = self._cache.get("round")
+            this_round = round_ is not None and now - round_[0] < self.max_age and round_[1] == self._in_round_of
+            return all((hit := self._cache.get(key)) is not None and now - hit[0] < self.max_age
+                       or this_round and key in self._in_round for key in keys)
 
     def _store(self, key, value, when: float, generation: int) -> None:
         with self._lock:
@@ -145,10 +169,10 @@ class CachedChainView:
         return self._get("round", self.base.last_initialized_round)
 
     def block_hash_for_round(self, round_: int) -> bytes:
-        return self._get(("hash", round_), self.base.block_hash_for_round, round_)
+        return self._get_in_round(("hash", round_), self.base.block_hash_for_round, round_)
 
     def transcoder_pool_size(self) -> int:
-        return self._get("pool", self.base.transcoder_pool_size)
+        return self._get_in_round("pool", self.base.transcoder_pool_size)
 
     def last_seen_block(self) -> int:
         return self._get("block", self.base.last_seen_block)
@@ -160,7 +184,7 @@ class CachedChainView:
         return self._get(("claimed", reserve_holder, claimant), self.base.claimed_reserve, reserve_holder, claimant)
 
     def is_active(self, orchestrator: str) -> bool:
-        return self._get(("active", orchestrator), self.base.is_active, orchestrator)
+        return self._get_in_round(("active", orchestrator), self.base.is_active, orchestrator)
 
     def gas_price(self) -> int:
         return self.base.gas_price()

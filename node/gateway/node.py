@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import IO, Any
 
@@ -71,6 +71,7 @@ class OrchInfo:
     fetched: float
     pm_session: str | None = None
     initial_price: PriceInfo | None = None  # the price at discovery: go's session InitialPrice
+    seg_creds: dict = field(default_factory=dict)  # (AI manifest, auth token) -> Livepeer-Segment value
 
 
 def grpc_target(uri: str) -> str:
@@ -313,9 +314,23 @@ class GatewayNode:
         self.metrics.ticket_value_sent.labels(info.address).inc(float(n * info.ticket_params.ev))
         return payment, update
 
-    def _headers(self, md: SegMetadata, payment: Payment) -> dict[str, str]:
-        return {SEGMENT_HEADER: encode_segment_header(md, self.account.key if self.onchain else None),
+    def _headers(self, md: SegMetadata | str, payment: Payment) -> dict[str, str]:
+        """The Livepeer-Segment (from `md`, or as already encoded) and Livepeer-Payment headers."""
+        seg = md if isinstance(md, str) else encode_segment_header(md, self.account.key if self.onchain else None)
+        return {SEGMENT_HEADER: seg,
                 PAYMENT_HEADER: encode_payment_header(payment if payment.ticket_params or payment.sender else None)}
+
+    def _ai_seg_creds(self, state: OrchInfo, manifest: str, caps: Capabilities) -> str:
+        """go's genSegCreds for an AI request (prepareAIPayment): re-signed on every request there,
+        but of the same bytes (the session's manifest and auth token, seq 0, the empty hash; the
+        job's capabilities follow from the manifest; RFC 6979 signatures are deterministic), so made
+        once per session and token here. A refreshed session is a new OrchInfo: an empty cache."""
+        key = (manifest, state.info.auth_token)
+        creds = state.seg_creds.get(key)
+        if creds is None:
+            md = SegMetadata(manifest, 0, keccak(b""), capabilities=caps, auth_token=state.info.auth_token)
+            creds = state.seg_creds[key] = encode_segment_header(md, self.account.key if self.onchain else None)
+        return creds
 
     # ------------------------------------------------------------------ batch AI
 
@@ -413,8 +428,8 @@ class GatewayNode:
             price = wire.price_per_pixel(state.info.price_info) or Fraction(0)
             manifest = selector_key(int(pipeline_capability(pipeline)), model_id)  # go's AI accounting key
             payment, update = self._payment(state, units * price, manifest)
-            md = SegMetadata(manifest, 0, keccak(b""), capabilities=caps, auth_token=state.info.auth_token)
-            headers = {**self._headers(md, payment), "Content-Type": content_type, "Authorization": AI_AUTHORIZATION}
+            headers = {**self._headers(self._ai_seg_creds(state, manifest, caps), payment), "Content-Type": content_type,
+                       "Authorization": AI_AUTHORIZATION}
             t0 = time.monotonic()
             reply = await self.hop.post(f"{state.info.transcoder}/{pipeline}", _content(body),
                                         {**headers, "Content-Length": str(_length(body))}, stream=stream)

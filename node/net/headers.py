@@ -321,6 +321,12 @@ def decode_segment_header(header: str) -> SegMetadata:
         raise HeaderError(str(exc), 403) from None
 
 
+# An orchestrator is sent the same seg creds for every AI request of a session: decoded once per
+# distinct value (a pure function of the bytes; what varies with the sender, the clock and the
+# node's capacity is checked on every call below). Undecodable values raise and are not kept.
+_decode_segment_header = lru_cache(maxsize=1024)(decode_segment_header)
+
+
 def verify_seg_creds(header: str, sender: Optional[str], *, compatible: Callable[[Capabilities], bool],
                      secret: bytes, now: float, check_capacity: Optional[Callable[[str], bool]] = None,
                      offchain: bool = False) -> SegMetadata:
@@ -330,7 +336,7 @@ def verify_seg_creds(header: str, sender: Optional[str], *, compatible: Callable
     ("missing / invalid / expired auth token", against `secret` at unix time `now`),
     `check_capacity(session id)` ("OrchestratorCapped"). Every failure is a HeaderError with
     status 403."""
-    md = decode_segment_header(header)
+    md = _decode_segment_header(header)
     if not offchain and not _verify_sig(sender or b"\x00" * 20, md.flatten(), md.sig):
         raise HeaderError("ErrSegSig", 403)
     if not compatible(md.capabilities):
