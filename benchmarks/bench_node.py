@@ -377,7 +377,7 @@ def start_profiles(folder: str | None, procs: dict) -> list:
     spy = shutil.which("py-spy") or os.path.join(os.path.dirname(sys.executable), "py-spy")
     os.makedirs(folder, exist_ok=True)
     return [(name, os.path.join(folder, f"{name}.txt"),
-             subprocess.Popen([spy, "record", "--pid", str(proc.pid), "--rate", "250", "--gil", "--format", "raw", "--nonblocking",
+             subprocess.Popen([spy, "record", "--pid", str(proc.pid), "--rate", "1000", "--gil", "--format", "raw", "--nonblocking",
                                "-o", os.path.join(folder, f"{name}.txt")], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL))
             for name, proc in procs.items()]

@@ -15,6 +15,7 @@ import dataclasses
 import contextlib
 import logging
 import time
+from functools import lru_cache
 from typing import Callable
 
 import grpc
@@ -331,7 +332,7 @@ def create_http_app(node: OrchestratorNode, *, transcode: Callable | None, runne
             return JSONResponse({"error": {"message": str(exc)}}, status_code=400)
         # go's batch AI accounting key, made here from the request (not the sender's header)
         cap = int(pipeline_capability(pipeline))
-        session, job_caps = selector_key(cap, model), ai_job_capabilities(cap, model, with_defaults=True)
+        session, job_caps = selector_key(cap, model), _ai_job_caps(cap, model)
         refused = await locally(node.payment_is_local(payment, session), pay, payment, session, job_caps)
         if refused is not None:
             return refused
@@ -399,6 +400,13 @@ async def _multipart_job(pipeline: str, request: Request, typed: bool) -> tuple[
         return ai_request_from_form(pipeline, fields), data
     except ValueError as exc:
         raise AIRequestError(str(exc)) from None
+
+
+@lru_cache(maxsize=256)
+def _ai_job_caps(cap: int, model_id: str):
+    """A batch AI request's job capabilities (what it is priced by), made once per (capability,
+    model): shared, so only read, never changed."""
+    return ai_job_capabilities(cap, model_id, with_defaults=True)
 
 
 def _units_from_result(pipeline: str, reply) -> int:

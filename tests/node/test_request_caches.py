@@ -168,3 +168,20 @@ def test_round_answers_are_read_once_a_round_and_anew_in_the_next():
     base.active = True
     view.invalidate()  # after a transaction of our own: everything is read again
     assert view.is_active(O) and base.reads["active"] == 3
+
+
+def test_the_shared_job_capabilities_are_left_as_made_by_paid_requests():
+    """Both nodes make a batch AI job's capabilities once and share them between requests: a
+    request must leave them exactly as a fresh ai_job_capabilities makes them."""
+    from node.gateway.node import _ai_job_caps as gateway_caps
+    from node.orchestrator.server import _ai_job_caps as orchestrator_caps
+
+    async def scenario():
+        async with paid_network() as net, httpx.AsyncClient(timeout=60) as client:
+            for i in range(2):
+                assert (await client.post(f"{net.gateway_uri}/text-to-image", json=t2i(seed=i))).status_code == 200
+
+    asyncio.run(asyncio.wait_for(scenario(), 60))
+    fresh = ai_job_capabilities(CAP, MODEL, with_defaults=True)
+    assert gateway_caps(CAP, MODEL) == fresh and orchestrator_caps(CAP, MODEL) == fresh
+    assert gateway_caps(CAP, MODEL) is gateway_caps(CAP, MODEL)
