@@ -91,8 +91,11 @@ class CachedChainView:
     answer is refreshed in the background once it is `ttl` old and served meanwhile (until it
     is `max_age` old: then the caller waits for the chain), so the request path does not wait on
     the chain after the first read of each question. `invalidate()` after a transaction of our
-    own: the next reads wait for fresh answers. `_get` decides freshness; the simulator's view
-    (lpsim.world) keys it to the chain's blocks and transactions instead of a TTL."""
+    own: the next reads wait for fresh answers. As go re-reads only on a new block's events, an
+    answer read in the last seen block (itself re-read every `ttl`) stays fresh until another
+    block is seen, and the active set, pool size and a round's block hash are read once a round
+    (`_get_in_round`). `_get` decides freshness; the simulator's view (lpsim.world) keys it to the
+    chain's blocks and transactions instead of a TTL."""
 
     def __init__(self, base: ProtocolChainView, ttl: float = 1.0, clock=None, max_age: float | None = None) -> None:
         import threading
@@ -140,13 +143,25 @@ class CachedChainView:
             if hit is not None and now - hit[0] < self.ttl:
                 return hit[1]
             if hit is not None and now - hit[0] < self.max_age:
+                if hit[2] is not None and hit[2] == self._known_block(now):
+                    # no block since this answer was read (the last seen block, itself re-read
+                    # every ttl, is the one it was read in): the chain cannot have changed it;
+                    # go's watchers likewise re-read on a new block's events only
+                    self._cache[key] = (now, hit[1], hit[2])
+                    return hit[1]
                 if key not in self._refreshing:
                     self._refreshing.add(key)
                     _refresh_in_background(self, key, read, args, generation)
                 return hit[1]
+            block = self._known_block(now)
         value = read(*args)
-        self._store(key, value, now, generation)
+        self._store(key, value, now, generation, block)
         return value
+
+    def _known_block(self, now: float) -> int | None:
+        """The last seen block, if its answer is under `ttl` old (call with the lock held)."""
+        hit = self._cache.get("block")
+        return hit[1] if hit is not None and now - hit[0] < self.ttl else None
 
     def answered(self, *keys) -> bool:
         """Whether each question (a cache key: "round", "block", ("sender", address), ("active",
@@ -159,11 +174,12 @@ class CachedChainView:
             return all((hit := self._cache.get(key)) is not None and now - hit[0] < self.max_age
                        or this_round and key in self._in_round for key in keys)
 
-    def _store(self, key, value, when: float, generation: int) -> None:
+    def _store(self, key, value, when: float, generation: int, block: int | None) -> None:
+        """Keep an answer read from `when` on, when the last seen block was `block` (None: unknown)."""
         with self._lock:
             self._refreshing.discard(key)
             if generation == self._generation:
-                self._cache[key] = (when, value)
+                self._cache[key] = (when, value, None if key == "block" else block)
 
     def last_initialized_round(self) -> int:
         return self._get("round", self.base.last_initialized_round)
@@ -197,12 +213,14 @@ def _refresh_in_background(view: CachedChainView, key, read, args, generation: i
 
     def run() -> None:
         when = view._clock()
+        with view._lock:
+            block = view._known_block(when)
         try:
             value = read(*args)
         except Exception:  # noqa: BLE001 - the next question retries; max_age bounds the staleness
             with view._lock:
                 view._refreshing.discard(key)
             return
-        view._store(key, value, when, generation)
+        view._store(key, value, when, generation, block)
 
     threading.Thread(target=run, name="chain-view-refresh", daemon=True).start()

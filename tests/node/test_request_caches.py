@@ -115,7 +115,7 @@ class Rounds:
     """A chain whose round, active set and pool the test moves; counts its reads."""
 
     def __init__(self) -> None:
-        self.round, self.active, self.pool = 7, True, 3
+        self.round, self.active, self.pool, self.block, self.funds = 7, True, 3, 100, 10
         self.reads: dict[str, int] = {}
 
     def _read(self, name, value):
@@ -133,6 +133,12 @@ class Rounds:
 
     def block_hash_for_round(self, round_):
         return self._read("hash", bytes([round_]) * 32)
+
+    def last_seen_block(self):
+        return self._read("block", self.block)
+
+    def sender_info(self, sender):
+        return self._read("sender", self.funds)
 
 
 def settled(view) -> None:
@@ -185,3 +191,28 @@ def test_the_shared_job_capabilities_are_left_as_made_by_paid_requests():
     fresh = ai_job_capabilities(CAP, MODEL, with_defaults=True)
     assert gateway_caps(CAP, MODEL) == fresh and orchestrator_caps(CAP, MODEL) == fresh
     assert gateway_caps(CAP, MODEL) is gateway_caps(CAP, MODEL)
+
+
+def test_an_answer_is_reread_only_once_a_new_block_is_seen():
+    base, now = Rounds(), [100.0]
+    view = CachedChainView(base, ttl=1.0, clock=lambda: now[0], max_age=5.0)
+    assert view.last_seen_block() == 100 and view.sender_info(G) == 10
+    for _ in range(8):  # past max_age without a block: the block polled every ttl, the funds not re-read
+        now[0] += 1.1
+        view.last_seen_block()
+        settled(view)
+        assert view.sender_info(G) == 10 and view.answered(("sender", G))
+    assert base.reads["sender"] == 1 and base.reads["block"] == 9
+
+    base.block, base.funds = 101, 7  # a new block, in which the sender's funds changed
+    now[0] += 1.1
+    view.last_seen_block()
+    settled(view)
+    assert view.sender_info(G) == 10  # served while it is re-read, as before
+    settled(view)
+    assert view.sender_info(G) == 7 and base.reads["sender"] == 2
+    base.funds = 5
+    now[0] += 1.1  # the last seen block's own answer is old: no telling, so re-read (the ttl rule)
+    view.sender_info(G)
+    settled(view)
+    assert view.sender_info(G) == 5 and base.reads["sender"] == 3
