@@ -730,7 +730,8 @@ def run_gateway(args, parser) -> int:
 
     async def main():
         # uvicorn's lines through the one set-up (node/logging_setup.py), not its own format
-        server = uvicorn.Server(uvicorn.Config(create_app(node, profiles), host=host, port=port, log_config=None))
+        server = uvicorn.Server(uvicorn.Config(create_app(node, profiles), host=host, port=port, log_config=None,
+                                                access_log=False))  # go logs no line per request
         task, bound = await start_serving(server)
         if bound is None:  # it could not bind: uvicorn has said why
             return 1
