@@ -21,7 +21,7 @@ from node.eth import TransactionFailed
 from . import metric_names as m
 from .behaviour import Behaviour
 from .byoc import BYOC, ByocJobSpec, SimByoc
-from .network_start import date_of_round, network_day, scale_stakes
+from .network_start import date_of_round, network_day, recorded_bonding_rate, scale_stakes
 from .compute import RealCompute
 from .delegator import SimDelegator
 from .exogenous import Series
@@ -210,6 +210,8 @@ class Simulation:
             if d.policy_spec is None:  # the default behaviour; a policy acts from the round keeper
                 d.start(self.orchestrators, self.stakes)
         self.first_round = world.current_round()
+        if any(getattr(g.policy, "params", {}).get("target") == "recorded" for g in sc.delegators):
+            self._recorded_bonding_rate(sc)
         for o in self.orchestrators:  # prices are fixed for a run: one row each, at time 0
             self.rec.metric(0.0, self.first_round, o.name, m.PRICE_PER_PIXEL, float(o.price_per_pixel))
 
@@ -282,6 +284,14 @@ class Simulation:
             rec.metric(now, round_, o.name, m.REWARD, o.reward_last_round / LPT_F)
         for name, value in self.series.at(round_ - self.first_round).items():
             rec.metric(now, round_, m.NETWORK, m.SERIES_METRICS[name], value)
+
+    def _recorded_bonding_rate(self, sc) -> None:
+        """The series `bonding_rate`: the chain's recorded rate on each round's date (hold_bonding_rate's
+        `target: recorded`); a run needs a recorded start date and to end within the data."""
+        if not (sc.start and sc.start.from_network):
+            raise ValueError("delegators.policy.params.target: recorded needs start.from_network: <date>")
+        self.series.values["bonding_rate"] = recorded_bonding_rate(
+            sc.start.from_network, self.series.length - 1, self.first_round, sc.chain.round_seconds)
 
     @staticmethod
     def _bonded_at_start(agent) -> bool:

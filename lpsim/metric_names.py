@@ -23,12 +23,15 @@ LPT_USD = "lpt_usd"
 ETH_USD = "eth_usd"
 GAS_PRICE_GWEI = "gas_price_gwei"
 DEMAND_MULTIPLIER = "demand_multiplier"  # scales every workload's arrival rate
+RECORDED_BONDING_RATE = "recorded_bonding_rate"  # the chain's rate on the round's date (hold_bonding_rate target: recorded)
 SERIES_METRICS = {"lpt_usd": LPT_USD, "eth_usd": ETH_USD, "gas_price_gwei": GAS_PRICE_GWEI,
-                  "demand": DEMAND_MULTIPLIER}
+                  "demand": DEMAND_MULTIPLIER, "bonding_rate": RECORDED_BONDING_RATE}
 SERIES_UNITS = {LPT_USD: ("USD", "LPT price in the round (series lpt_usd)"),
                 ETH_USD: ("USD", "ETH price in the round (series eth_usd)"),
                 GAS_PRICE_GWEI: ("gwei", "gas price in the round (series gas_price_gwei)"),
-                DEMAND_MULTIPLIER: ("", "factor on every workload's arrival rate in the round (series demand)")}
+                DEMAND_MULTIPLIER: ("", "factor on every workload's arrival rate in the round (series demand)"),
+                RECORDED_BONDING_RATE: ("", "recorded bonding rate on the round's date (inflation_daily.csv), the "
+                                            "target of hold_bonding_rate with target: recorded")}
 
 # orchestrator rows
 STAKE = "stake_lpt"

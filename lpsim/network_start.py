@@ -78,3 +78,20 @@ def date_of_round(start: str, round_: int, first_round: int, round_seconds: floa
     """The UTC date round `round_` of a run started from `start` falls on."""
     t = dt.datetime.fromisoformat(start) + dt.timedelta(seconds=(round_ - first_round) * round_seconds)
     return t.date().isoformat()
+
+
+def recorded_bonding_rate(start: object, rounds: int, first_round: int, round_seconds: float) -> list[float]:
+    """The recorded bonding rate (bonding_rate_ppb / 1e9) on the date of each round
+    `first_round .. first_round + rounds` of a run started from `start`: the path that
+    `hold_bonding_rate` with `target: recorded` holds (series `bonding_rate`). A ValueError naming
+    the first round past the data's last date (the data has a row for every day it covers)."""
+    day = network_day(start)  # validates the start date and its range
+    by_date = {r["date"]: r["bonding_rate_ppb"] for r in _data.inflation_daily()}
+    out = []
+    for r in range(first_round, first_round + rounds + 1):
+        date = date_of_round(day.date, r, first_round, round_seconds)
+        if date not in by_date:
+            raise ValueError(f"round {r} falls on {date}, past the recorded bonding rate "
+                             f"(last date {max(by_date)}): shorten the run or start earlier")
+        out.append(by_date[date] / 1e9)
+    return out

@@ -214,14 +214,21 @@ def yield_seeking(obs: DelegatorObservation, params: Mapping[str, Any]) -> list[
 
 
 def hold_bonding_rate(obs: DelegatorObservation, params: Mapping[str, Any]) -> list[Action]:
-    """Push the bonding rate towards `target` (the protocol's target when absent) outside a dead
+    """Push the bonding rate towards `target` (the protocol's target when absent; `recorded`: the
+    series `bonding_rate`, the chain's daily recorded rate on the round's date) outside a dead
     band `band` (0.005): bond or unbond this delegator's share of `step` (0.5) × the gap.
 
     The gap is |rate - target| × supply LPT; a delegator's share is its bonded stake / total
     bonded when unbonding, its free balance / unbonded supply when bonding, so however many
     delegators hold the rate together they never move more than the gap (no overshoot)."""
     net = obs.network
-    target = float(params.get("target", net.target_bonding_rate))
+    target = params.get("target", net.target_bonding_rate)
+    if target == "recorded":  # the chain's recorded path (network_start.recorded_bonding_rate)
+        if "bonding_rate" not in net.series:
+            raise ValueError("hold_bonding_rate: target: recorded needs the run's `bonding_rate` series "
+                             "(network_start.recorded_bonding_rate, a run started from_network: <date>)")
+        target = net.series["bonding_rate"]
+    target = float(target)
     band, step = float(params.get("band", 0.005)), float(params.get("step", 0.5))
     gap = (net.bonding_rate - target) * net.total_supply
     bonded_total = net.bonding_rate * net.total_supply
