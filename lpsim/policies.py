@@ -288,6 +288,31 @@ def always_reward(obs: OrchestratorObservation, params: Mapping[str, Any]) -> li
     return [CallReward()]
 
 
+def compete_for_stake(obs: OrchestratorObservation, params: Mapping[str, Any]) -> list[Action]:
+    """Call reward (when `reward`, default true) and adapt its terms to the competition for stake.
+
+    When its delegators' net yield ranks below the median of the active set's, it lowers its
+    reward cut and raises its fee share by `step` (0.01), within [`min_cut` 0, `max_cut` 0.5] and
+    [`min_share` 0, `max_share` 1]; when over-subscribed (its stake above `over` (2) × the active
+    set's median stake) it raises the cut and lowers the share by `step` back. The new terms go on
+    chain through BondingManager.transcoder(rewardCut, feeShare), as the node sets them."""
+    step = float(params.get("step", 0.01))
+    lo_cut, hi_cut = float(params.get("min_cut", 0.0)), float(params.get("max_cut", 0.5))
+    lo_share, hi_share = float(params.get("min_share", 0.0)), float(params.get("max_share", 1.0))
+    actions: list[Action] = [CallReward()] if params.get("reward", True) else []
+    active, me = obs.network.active, obs.me
+    if not active or not me.active:
+        return actions
+    cut, share = me.reward_cut, me.fee_share
+    if me.net_yield < float(np.median([o.net_yield for o in active])):
+        cut, share = max(lo_cut, cut - step), min(hi_share, share + step)
+    elif me.stake > float(params.get("over", 2.0)) * float(np.median([o.stake for o in active])):
+        cut, share = min(hi_cut, cut + step), max(lo_share, share - step)
+    if (cut, share) != (me.reward_cut, me.fee_share):
+        actions.append(SetTerms(round(cut, 6), round(share, 6)))
+    return actions
+
+
 def reward_when_profitable(obs: OrchestratorObservation, params: Mapping[str, Any]) -> list[Action]:
     """Call reward only when what the orchestrator keeps is worth the gas.
 
@@ -353,7 +378,8 @@ def reward_pays(obs: OrchestratorObservation, margin: float = 1.0) -> bool:
 
 
 SHIPPED: dict[str, Policy] = {f.__name__: f for f in (yield_seeking, hold_bonding_rate, enter_and_exit, passive,
-                                                      always_reward, reward_when_profitable, join_when_profitable)}
+                                                      always_reward, reward_when_profitable, join_when_profitable,
+                                                      compete_for_stake)}
 
 
 def resolve(name: str) -> Policy:
