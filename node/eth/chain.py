@@ -53,14 +53,26 @@ class Account:
 
 def dev_accounts(count: int, mnemonic: str = DEV_MNEMONIC) -> list[Account]:
     """The first `count` accounts of the development mnemonic (same as anvil's)."""
-    from eth_account import Account as EthAccount
+    return list(_dev_accounts(count, mnemonic))
 
-    EthAccount.enable_unaudited_hdwallet_features()
+
+@functools.lru_cache(maxsize=8)
+def _dev_accounts(count: int, mnemonic: str) -> tuple[Account, ...]:
+    # BIP-32 as eth_account's from_mnemonic does it, but the seed and the parent node
+    # (m/44'/60'/0'/0) derived once rather than once per account: 1,100 accounts in ~0.1 s, not ~3.5 s
+    from eth_account.hdaccount import seed_from_mnemonic
+    from eth_account.hdaccount.deterministic import HDPath, derive_child_key, hmac_sha512
+    from eth_keys import keys
+
+    main = hmac_sha512(b"Bitcoin seed", seed_from_mnemonic(mnemonic, ""))
+    key, chain_code = main[:32], main[32:]
+    for node in HDPath(DEV_HD_PATH)._path:
+        key, chain_code = derive_child_key(key, chain_code, node)
     accounts = []
     for i in range(count):
-        acct = EthAccount.from_mnemonic(mnemonic, account_path=f"{DEV_HD_PATH}/{i}")
-        accounts.append(Account(acct.address, bytes(acct.key)))
-    return accounts
+        child, _ = derive_child_key(key, chain_code, HDPath(f"m/{i}")._path[0])
+        accounts.append(Account(keys.PrivateKey(child).public_key.to_checksum_address(), bytes(child)))
+    return tuple(accounts)
 
 
 class Chain(ABC):
