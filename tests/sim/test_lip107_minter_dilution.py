@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from lpsim import metric_names as m
 from lpsim.engine import Simulation
 from lpsim.network_start import network_day
@@ -65,9 +67,4 @@ def test_dilution_is_the_minters_arithmetic_and_falls_with_inflation_change():
     # the gap is the arithmetic's: round r mints (5000 - 500)·(r - first + 1) ppb less (to first
     # order; the compounding's cross terms are ~1e-3 of it)
     assert (figures[500] - figures[5000]) == \
-        pytest_approx(4500e-9 * sum(r - rounds[0] + 1 for r in rounds[1:]), rel=0.01)
-
-
-def pytest_approx(x, rel):
-    import pytest
-    return pytest.approx(x, rel=rel)
+        pytest.approx(4500e-9 * sum(r - rounds[0] + 1 for r in rounds[1:]), rel=0.01)
