@@ -15,6 +15,10 @@ Figures printed, each for the same horizon, measured in this run:
 The goal is judged on the wall seconds of the policy run extrapolated to a year when --days is
 shorter.
 
+Measured 2026-12-05 03:10 UTC, --days 30, machine lightly loaded, before/after deriving dev_accounts'
+parent node once (node/eth/chain.py): policy-run setup 4.0 -> 1.4 s, run 4.2 s CPU both, baseline 1.9 s
+CPU; the year extrapolates to 54.6 -> 51.8 s CPU (same tx/round 254.7 and 8,372 actions).
+
 The sweep half of the goal (64 runs of this year on the process backend):
     nice -n 19 lpsim sweep scenarios/economics-behaviour-sweep64.yaml --runs 64 --backend process --workers 2
 measured 2026-12-04 on the shared 2-core machine (other helpers running): 30 runs in 26.4 min wall
