@@ -7,6 +7,7 @@ import json
 import re
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -30,6 +31,8 @@ def start_devnet(tmp_path, *extra):
             urls[m.group(1)] = m.group(2)
         if line.startswith("running"):
             assert json.loads(ready.read_text()) == {"urls": urls, "addresses": json.loads(addresses.read_text())}
+            # keep reading its output: a chatty devnet would otherwise block on a full pipe
+            threading.Thread(target=proc.stdout.read, daemon=True).start()
             return proc, urls, json.loads(addresses.read_text())
     proc.kill()
     pytest.fail(f"devnet did not start: {proc.stdout.read()}")
