@@ -18,6 +18,7 @@ from node.net.trickle import (
 )
 from node.worker.byoc.app import create_app
 from node.worker.byoc.examples import StreamingImageFilter
+from node.worker.byoc.stream import MAX_CONTROL_BYTES
 from tests.net.trickle_serving import eventually, run, served
 
 CHANNELS = {"": "video/MP2T", "-out": "video/MP2T", "-control": "application/json",
@@ -55,7 +56,10 @@ async def collect_event_types(url: str, kinds: set) -> None:
     sub = TrickleSubscriber(url, start_seq=0)
     try:
         async for seg in sub:
-            kinds.add(json.loads(await seg.read())["event"]["type"])
+            event = json.loads(await seg.read())["event"]
+            kinds.add(event["type"])
+            if event["type"] == "error":  # the message too, as "error: <message>"
+                kinds.add(f"error: {event['message']}")
     finally:
         await sub.close()
 
@@ -99,6 +103,11 @@ def test_a_stream_filters_input_into_output_and_data_and_takes_new_params():
                 assert (await data_line(data))["filter"] == "sepia"
                 stream = app.state.streams.running["abc"][0]
                 assert stream.stats.param_updates == 2 and stream.stats.segments_in == 3
+
+                # an oversize control message: refused from a bounded read, the params kept
+                await control.write(b'{"filter":"' + b"x" * MAX_CONTROL_BYTES + b'"}')
+                await eventually(lambda: f"error: control message over {MAX_CONTROL_BYTES} bytes refused" in kinds)
+                assert stream.params["filter"] == "sepia" and stream.stats.param_updates == 2
 
                 # an input that is not an image: a data line with the error, the stream goes on
                 await inp.write(b"not an image")

@@ -254,9 +254,9 @@ class Streams:
         stream._subs.append(sub)
         try:
             async for segment in sub:
-                data = await segment.read()
-                params, problem = None, f"control message of {len(data)} bytes refused"
-                if len(data) <= MAX_CONTROL_BYTES:
+                data = await segment.read(MAX_CONTROL_BYTES)  # an oversize one is never held in full
+                params, problem = None, f"control message over {MAX_CONTROL_BYTES} bytes refused"
+                if data is not None:
                     try:
                         params = json.loads(data)
                     except ValueError as exc:
