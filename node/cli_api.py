@@ -41,6 +41,7 @@ from starlette.routing import Route
 
 from node.core.byoc import hex_to_address  # go's common.HexToAddress, lenient
 from node.net import limits
+from node.net.go_http import go_error
 
 log = logging.getLogger("lpnode.cli")
 
@@ -73,11 +74,6 @@ class HTTPError(Exception):
 def text_error(status: int, message: str) -> tuple[bytes, str]:
     """go's http.Error body (also what BodyLimit answers here)."""
     return (message + "\n").encode(), "text/plain; charset=utf-8"
-
-
-def _error_response(status: int, message: str) -> Response:
-    body, content_type = text_error(status, message)
-    return Response(body, status_code=status, media_type=content_type, headers={"X-Content-Type-Options": "nosniff"})
 
 
 def chain_error(exc: Exception) -> str:
@@ -697,12 +693,12 @@ def dispatch(api: CliNode, path: str, form: dict[str, str]) -> Response:
     handler, required, needs = ROUTES[path]
     for name in required:  # mustHaveFormParams wraps the other checks
         if not form.get(name):
-            return _error_response(400, f"missing form param: {name}")
+            return go_error(f"missing form param: {name}", 400)
     if api.protocol is None:
         if "db" in needs:
-            return _error_response(500, "missing database")
+            return go_error("missing database", 500)
         if "client" in needs:
-            return _error_response(500, "missing ETH client")
+            return go_error("missing ETH client", 500)
     try:
         if not needs:  # the node's own state: never queued behind a transaction
             return handler(api, form)
@@ -710,11 +706,11 @@ def dispatch(api: CliNode, path: str, form: dict[str, str]) -> Response:
             return handler(api, form)
     except HTTPError as exc:
         log.error("HTTP Response Error statusCode=%d err=%s", exc.status, exc.message)
-        return _error_response(exc.status, exc.message)
+        return go_error(exc.message, exc.status)
     except ChainError as exc:  # a read the chain did not answer: go's handlers give 500 and the error
         message = READ_ERRORS.get(path, "") + chain_error(exc)
         log.error("HTTP Response Error statusCode=500 err=%s", message)
-        return _error_response(500, message)
+        return go_error(message, 500)
 
 
 def _endpoint(api: CliNode, path: str):
@@ -731,7 +727,7 @@ def create_cli_app(api: CliNode) -> Starlette:
     app.router.redirect_slashes = False  # go's mux: "/status/" is another (unknown) path
 
     async def not_found(request, exc):
-        return _error_response(404, "404 page not found")  # go's NotFound body
+        return go_error("404 page not found", 404)  # go's NotFound body
 
     app.add_exception_handler(404, not_found)
     limits.guard_app(app, lambda path: limits.MAX_SMALL_BODY, text_error, unavailable=(ChainError,))
