@@ -14,7 +14,6 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from fractions import Fraction
 from typing import IO, Any
 
@@ -24,7 +23,7 @@ import httpx
 from node.core.ai_sessions import (AI_SESSION_TTL, AIErrorAction, AIRequestRetry, AISessionSelector,
                                    ServiceUnavailableError, selector_key)
 from node.core.balances import Balances, UpdateStatus, complete_update
-from node.core.capabilities import Capabilities, ai_job_capabilities, job_capabilities, pipeline_capability
+from node.core.capabilities import Capabilities, batch_ai_job_capabilities, job_capabilities, pipeline_capability
 from node.core.discovery import Discovery, db_pool_predicate
 from node.core.errors import PaymentError
 from node.core.keccak import keccak
@@ -351,7 +350,7 @@ class GatewayNode:
         selector = self.ai_selectors.get(key)
         if selector is None:
             selector = self.ai_selectors[key] = AISessionSelector(cap, model_id, choose=self._choose)
-        caps = _ai_job_caps(cap, model_id)
+        caps = batch_ai_job_capabilities(cap, model_id)
         try:
             units = 0 if audio_error else gateway_ai_units(pipeline, fields, image_size=image_size,
                                                           audio_seconds=audio_seconds)
@@ -587,13 +586,6 @@ class GatewayNode:
             renditions, [seg.pixels for seg in result.data.segments], sig=result.data.sig, address=info.address,
             ticket_recipient=info.ticket_params.recipient if info.ticket_params is not None else None,
             payload=[(profile.name, r) for profile, r in zip(profiles, renditions)])
-
-
-@lru_cache(maxsize=MAX_MODEL_LABELS)
-def _ai_job_caps(cap: int, model_id: str) -> Capabilities:
-    """A batch AI request's job capabilities, made once per (capability, model) (~20 us each):
-    shared, so only read (discovery, compatibility, seg creds), never changed."""
-    return ai_job_capabilities(cap, model_id, with_defaults=True)
 
 
 async def _sse_chunks(reply):

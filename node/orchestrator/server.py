@@ -15,7 +15,6 @@ import dataclasses
 import contextlib
 import logging
 import time
-from functools import lru_cache
 from typing import Callable
 
 import grpc
@@ -24,7 +23,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from node.core.ai_sessions import selector_key
-from node.core.capabilities import ai_job_capabilities, pipeline_capability
+from node.core.capabilities import batch_ai_job_capabilities, pipeline_capability
 from node.core.errors import PaymentError
 from node.core.keccak import keccak
 from node.core.pricing import AIRequestError, orchestrator_ai_units
@@ -332,7 +331,7 @@ def create_http_app(node: OrchestratorNode, *, transcode: Callable | None, runne
             return JSONResponse({"error": {"message": str(exc)}}, status_code=400)
         # go's batch AI accounting key, made here from the request (not the sender's header)
         cap = int(pipeline_capability(pipeline))
-        session, job_caps = selector_key(cap, model), _ai_job_caps(cap, model)
+        session, job_caps = selector_key(cap, model), batch_ai_job_capabilities(cap, model)
         refused = await locally(node.payment_is_local(payment, session), pay, payment, session, job_caps)
         if refused is not None:
             return refused
@@ -400,13 +399,6 @@ async def _multipart_job(pipeline: str, request: Request, typed: bool) -> tuple[
         return ai_request_from_form(pipeline, fields), data
     except ValueError as exc:
         raise AIRequestError(str(exc)) from None
-
-
-@lru_cache(maxsize=256)
-def _ai_job_caps(cap: int, model_id: str):
-    """A batch AI request's job capabilities (what it is priced by), made once per (capability,
-    model): shared, so only read, never changed."""
-    return ai_job_capabilities(cap, model_id, with_defaults=True)
 
 
 def _units_from_result(pipeline: str, reply) -> int:

@@ -177,10 +177,10 @@ def test_round_answers_are_read_once_a_round_and_anew_in_the_next():
 
 
 def test_the_shared_job_capabilities_are_left_as_made_by_paid_requests():
-    """Both nodes make a batch AI job's capabilities once and share them between requests: a
-    request must leave them exactly as a fresh ai_job_capabilities makes them."""
-    from node.gateway.node import _ai_job_caps as gateway_caps
-    from node.orchestrator.server import _ai_job_caps as orchestrator_caps
+    """Both nodes make a batch AI job's capabilities once (node.core.capabilities'
+    batch_ai_job_capabilities) and share them between requests: a request must leave them
+    exactly as a fresh ai_job_capabilities makes them."""
+    from node.core.capabilities import batch_ai_job_capabilities as shared_caps
 
     async def scenario():
         async with paid_network() as net, httpx.AsyncClient(timeout=60) as client:
@@ -189,8 +189,8 @@ def test_the_shared_job_capabilities_are_left_as_made_by_paid_requests():
 
     asyncio.run(asyncio.wait_for(scenario(), 60))
     fresh = ai_job_capabilities(CAP, MODEL, with_defaults=True)
-    assert gateway_caps(CAP, MODEL) == fresh and orchestrator_caps(CAP, MODEL) == fresh
-    assert gateway_caps(CAP, MODEL) is gateway_caps(CAP, MODEL)
+    assert shared_caps(CAP, MODEL) == fresh
+    assert shared_caps(CAP, MODEL) is shared_caps(CAP, MODEL)
 
 
 def test_an_answer_is_reread_only_once_a_new_block_is_seen():
