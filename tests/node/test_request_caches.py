@@ -2,7 +2,6 @@
 token, the orchestrator's decoded seg creds (every check that depends on the sender, the clock or
 capacity still made on each request), and the chain view's once-a-round answers."""
 import asyncio
-import threading
 from dataclasses import replace
 
 import httpx
@@ -17,6 +16,7 @@ from node.net.headers import (SEGMENT_HEADER, HeaderError, SegMetadata, decode_s
                               verify_seg_creds)
 from node.core.keccak import keccak
 from tests.core.stubs import StubChain
+from tests.eth.test_cached_chain_view import settled
 from tests.node.hostile import G, G_KEY, MODEL, O, STRANGER, STRANGER_KEY, paid_network, t2i
 
 CAP = int(pipeline_capability("text-to-image"))
@@ -139,15 +139,6 @@ class Rounds:
 
     def sender_info(self, sender):
         return self._read("sender", self.funds)
-
-
-def settled(view) -> None:
-    for _ in range(500):
-        with view._lock:
-            if not view._refreshing:
-                return
-        threading.Event().wait(0.01)
-    raise AssertionError("a background read did not finish")
 
 
 def test_round_answers_are_read_once_a_round_and_anew_in_the_next():
