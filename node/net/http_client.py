@@ -3,8 +3,8 @@ orchestrator → AI runner: HTTP/1.1 POSTs on keep-alive connections, parsed by 
 parser uvicorn serves with), one asyncio protocol a connection.
 
 Each hop is on every paid request, and the client was the largest part of a node's own Python
-time a request: httpx cost about 0.8 ms of CPU a request here, aiohttp about 0.1 ms, this client
-about 0.03 ms (benchmarks/bench_node.py --clients measures all three against the same server).
+time a request: httpx cost about 0.75 ms of CPU a request here, aiohttp about 0.18 ms, this client
+about 0.09 ms (benchmarks/bench_node.py --clients measures all three against the same server).
 Everything else (downloads, live set-up) keeps httpx.
 
 What it does, as go's http.Transport does for these requests: a pool of idle connections per
@@ -248,14 +248,12 @@ def _ssl_context(verify: bool) -> ssl.SSLContext:
 
 
 class HTTPClient:
-    """POSTs over pooled keep-alive connections. `verify=False` accepts any TLS certificate;
-    `limit` bounds the connections open at once (0: as many as requests in flight)."""
+    """POSTs over pooled keep-alive connections, as many open as requests in flight.
+    `verify=False` accepts any TLS certificate."""
 
-    def __init__(self, timeout: float, *, verify: bool = True, limit: int = 0) -> None:
+    def __init__(self, timeout: float, *, verify: bool = True) -> None:
         self.timeout = timeout
         self._verify = verify
-        self._limit = limit
-        self._slots: asyncio.Semaphore | None = None
         self._idle: dict[tuple, list[_Connection]] = {}
         self._targets: dict[str, tuple] = {}  # url -> (pool key, host header, request target)
         self._ssl: ssl.SSLContext | None = None
@@ -317,10 +315,6 @@ class HTTPClient:
         elif "content-length" not in named:
             lines.append("Transfer-Encoding: chunked\r\n")
         head = ("".join(lines) + "\r\n").encode("latin-1")
-        if self._limit and self._slots is None:
-            self._slots = asyncio.Semaphore(self._limit)
-        if self._slots is not None:
-            await self._slots.acquire()
         conn = None
         try:
             conn = await self._connection(key, timeout)
@@ -336,8 +330,6 @@ class HTTPClient:
                 if not conn.complete:
                     conn.closed = True
                 conn.release()
-            if self._slots is not None:
-                self._slots.release()
 
     async def aclose(self) -> None:
         for conns in self._idle.values():
