@@ -153,11 +153,10 @@ class Devnet:
         cfg = self.config
         account = self.chain.accounts[1 + index]
         p = self.protocol
-        import socket
+        from node.net.serving import reserve_port
 
-        with socket.socket() as s:  # the service URI is registered before the server starts
-            s.bind((cfg.host, 0))
-            port = s.getsockname()[1]
+        sock = reserve_port(cfg.host)  # held until the server listens: its URI is registered first
+        port = sock.getsockname()[1]
         uri = f"https://{cfg.host}:{port}"  # TLS as go's orchestrators (node.net.tls)
         p.approve_and_bond(account, 1000 * 10**18, account.address)
         p.BondingManager.transcoder(0, 1_000_000, sender=account)
@@ -182,7 +181,7 @@ class Devnet:
         tls = server_context(*new_cert(self.tls_dir / f"orchestrator-{index}", cfg.host))
         self.servers.append(await serve_orchestrator(node, cfg.host, port, private_key=account.key,
                                                      transcode=transcode, runners=runners,
-                                                     ssl_context=tls, byoc_secret=BYOC_SECRET))
+                                                     ssl_context=tls, byoc_secret=BYOC_SECRET, sock=sock))
         if cfg.byoc_price is not None:
             await self.start_byoc_worker(uri, cfg.byoc_price)
         threading.Thread(target=self._duties, args=(node, account), daemon=True).start()

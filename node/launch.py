@@ -519,16 +519,6 @@ def _split_addr(addr: str, flag: str, parser) -> tuple[str, int]:
     return host or "127.0.0.1", int(port)
 
 
-def _free_port(host: str) -> int:
-    """A port the OS reports free: the orchestrator must advertise its URI (and register it on-chain)
-    before it serves, so with port 0 it learns one first."""
-    import socket
-
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
 def run_orchestrator(args, parser) -> int:
     from node.core.ai_models import AIModelsError, parse_ai_models
     from node.core.pricing import parse_price_per_unit
@@ -558,8 +548,12 @@ def run_orchestrator(args, parser) -> int:
     scheme = "https" if args.serviceAddr.startswith("https://") else "http"
     host, port = _split_addr(args.serviceAddr, "serviceAddr", parser)
     bind_host, bind_port = _split_addr(args.httpAddr, "httpAddr", parser) if args.httpAddr else (host, port)
-    if bind_port == 0:
-        bind_port = _free_port(bind_host)
+    sock = None
+    if bind_port == 0:  # the URI is advertised (and registered on chain) before serving: hold a port
+        from node.net.serving import reserve_port
+
+        sock = reserve_port(bind_host)
+        bind_port = sock.getsockname()[1]
     if port == 0:
         port = bind_port
     uri = f"{scheme}://{host}:{port}"
@@ -622,7 +616,7 @@ def run_orchestrator(args, parser) -> int:
     async def main():
         await serve_orchestrator(node, bind_host, bind_port, private_key=account.key if account else None,
                                  transcode=transcode, runners=runners, remote=remote, ai_workers=ai_workers,
-                                 ssl_context=ssl_context)
+                                 ssl_context=ssl_context, sock=sock)
         print(f"orchestrator {account.address if account else '(offchain)'} serving on {uri}", flush=True)
         announce("orchestrator", uri, args, address=account.address if account else None, network=network)
         if protocol is not None:

@@ -97,10 +97,12 @@ class _Demux(asyncio.Protocol):
 
 
 async def serve_demux(host: str, port: int, http: Callable[[], asyncio.Protocol], grpc_port: int,
-                      ssl_context: ssl.SSLContext | None = None) -> asyncio.base_events.Server:
-    """Listen on host:port (TLS when ssl_context is given); each HTTP/1.1 connection is served by a
-    protocol from `http()` (node.net.serving.http_protocol: uvicorn's, in this process), each
-    gRPC one piped to the gRPC server on 127.0.0.1:grpc_port."""
+                      ssl_context: ssl.SSLContext | None = None, sock=None) -> asyncio.base_events.Server:
+    """Listen on host:port, or on the bound socket `sock` (node.net.serving.reserve_port), TLS when
+    ssl_context is given; each HTTP/1.1 connection is served by a protocol from `http()`
+    (node.net.serving.http_protocol: uvicorn's, in this process), each gRPC one piped to the gRPC
+    server on 127.0.0.1:grpc_port."""
     tasks: set[asyncio.Task] = set()  # the gRPC pipes, referenced while they run
     tls = {} if ssl_context is None else {"ssl": ssl_context, "ssl_shutdown_timeout": TLS_SHUTDOWN_TIMEOUT}
-    return await asyncio.get_running_loop().create_server(lambda: _Demux(http, grpc_port, tasks), host, port, **tls)
+    where = {"sock": sock} if sock is not None else {"host": host, "port": port}
+    return await asyncio.get_running_loop().create_server(lambda: _Demux(http, grpc_port, tasks), **where, **tls)

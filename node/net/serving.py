@@ -2,8 +2,23 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 import time
+
+
+def reserve_port(host: str) -> socket.socket:
+    """A socket bound to a free port of `host`, held until a server listens on it (pass it as
+    `sock`): a server that must know its port before it serves (an orchestrator registers its
+    URI first) keeps it, where a probe socket closed at once could see the port taken meanwhile
+    by another listener or an outgoing connection's ephemeral source port."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    try:
+        sock.bind((host, 0))
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def bound_port(server) -> int:

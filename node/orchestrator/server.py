@@ -422,10 +422,12 @@ def _b64(data: bytes) -> str:
 async def serve_orchestrator(node: OrchestratorNode, host: str, port: int, *, private_key: bytes | None,
                              transcode: Callable | None, runners: dict[str, str],
                              remote: RemoteTranscoders | None = None, ai_workers: RemoteAIWorkers | None = None,
-                             ssl_context=None, byoc_secret: str | None = None, fast_path: bool = True):
+                             ssl_context=None, byoc_secret: str | None = None, fast_path: bool = True,
+                             sock=None):
     """Start gRPC on a private port and HTTP behind one demuxed public port (TLS when ssl_context is
-    given, node.net.tls): HTTP connections are served in this process by the HTTP server's
-    protocol, gRPC ones piped to the gRPC server; returns a stopper."""
+    given, node.net.tls; on `sock` when given: a socket node.net.serving.reserve_port bound to
+    `port`): HTTP connections are served in this process by the HTTP server's protocol, gRPC ones
+    piped to the gRPC server; returns a stopper."""
     import uvicorn
 
     from node.net.demux import serve_demux
@@ -446,7 +448,7 @@ async def serve_orchestrator(node: OrchestratorNode, host: str, port: int, *, pr
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", access_log=False)
     http_server = uvicorn.Server(config)
     http_task, _ = await start_serving(http_server)  # its own loopback port stays unused
-    demux = await serve_demux(host, port, http_protocol(http_server), grpc_port, ssl_context)
+    demux = await serve_demux(host, port, http_protocol(http_server), grpc_port, ssl_context, sock)
     _RUNNING.add(grpc_server)  # a grpc.aio server nobody references is collected and stops serving
 
     async def stop():
