@@ -287,9 +287,8 @@ class Simulation:
 
     def _recorded_bonding_rate(self, sc) -> None:
         """The series `bonding_rate`: the chain's recorded rate on each round's date (hold_bonding_rate's
-        `target: recorded`); a run needs a recorded start date and to end within the data."""
-        if not (sc.start and sc.start.from_network):
-            raise ValueError("delegators.policy.params.target: recorded needs start.from_network: <date>")
+        `target: recorded`); the scenario has a recorded start date (Scenario._recorded_target), and
+        the run must end within the data."""
         self.series.values["bonding_rate"] = recorded_bonding_rate(
             sc.start.from_network, self.series.length - 1, self.first_round, sc.chain.round_seconds)
 

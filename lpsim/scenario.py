@@ -889,6 +889,17 @@ class Scenario(Section):
         return self
 
     @model_validator(mode="after")
+    def _recorded_target(self) -> "Scenario":
+        """`target: recorded` holds the chain's rate on each round's date: the run needs that date."""
+        if self.start is None or self.start.from_network is None:
+            for i, group in enumerate(self.delegators):
+                if group.policy is not None and group.policy.params.get("target") == "recorded":
+                    raise FieldError("recorded needs start.from_network: <date> (the recorded rate is "
+                                     "read on each round's date)",
+                                     ("delegators", i, "policy", "params", "target"))
+        return self
+
+    @model_validator(mode="after")
     def _event_targets(self) -> "Scenario":
         """Outage events name orchestrators (or their groups); a price shock needs its series (a
         demand shock scales the workloads' own rates, so needs none)."""

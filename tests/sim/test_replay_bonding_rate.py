@@ -82,9 +82,11 @@ def test_a_run_from_a_recorded_date_holds_the_recorded_path():
     assert len({got[r, m.RECORDED_BONDING_RATE] for r in rounds}) > 1
 
 
-def test_target_recorded_needs_a_start_date():
-    from lpsim.engine import Simulation
-    from lpsim.scenario import parse_scenario
+def test_target_recorded_needs_a_start_date_named_with_its_line():
+    from lpsim.scenario import ScenarioError, parse_scenario
 
-    with pytest.raises(ValueError, match="target: recorded needs start.from_network"):
-        Simulation(parse_scenario(RUN.replace('start: {from_network: "2024-06-01"}\n', ""), "replay.yaml"))
+    with pytest.raises(ScenarioError) as err:
+        parse_scenario(RUN.replace('start: {from_network: "2024-06-01"}\n', ""), "replay.yaml")
+    [problem] = err.value.problems
+    assert problem.line == 10 and problem.path == "delegators[0].policy.params.target"  # the policy's line
+    assert "recorded needs start.from_network: <date>" in problem.message
