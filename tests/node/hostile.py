@@ -5,24 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from dataclasses import dataclass
 from fractions import Fraction
 
 from eth_account import Account
 
 from tests.core.stubs import StubBroker, StubChain
+from tests.ports import free_port
 
 O_KEY, G_KEY, STRANGER_KEY = (bytes([i]) * 32 for i in (11, 12, 13))
 O, G, STRANGER = (Account.from_key(k).address for k in (O_KEY, G_KEY, STRANGER_KEY))
 MODEL = "m"
 PRICE = Fraction(3)  # wei per pixel, transcoding and AI
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def serve_app(app) -> tuple[int, object]:

@@ -2,18 +2,12 @@
 orchestrator in this process, over real sockets, with a mock AI runner."""
 import asyncio
 import json
-import socket
 
 import pytest
+from tests.ports import free_port
 
 pytest.importorskip("grpc")
 pytest.importorskip("fastapi")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def ai_orchestrator(runner_port: int):

@@ -1,20 +1,14 @@
 """Separate processes on loopback, offchain (go's -network offchain): an AI runner, an orchestrator
 with a PyAV transcoder, and a gateway, started with go-livepeer's flag names."""
 import json
-import socket
 import subprocess
 import sys
 import time
 
 import pytest
+from tests.ports import free_port
 
 httpx = pytest.importorskip("httpx")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def stop_all(procs) -> None:

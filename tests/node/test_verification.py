@@ -3,20 +3,14 @@ misreports its pixel counts is caught ("PixelMismatch"), dropped from the stream
 segment goes to an honest one; with verification off the lie is accepted."""
 import asyncio
 import io
-import socket
 import time
 
 import pytest
+from tests.ports import free_port
 
 httpx = pytest.importorskip("httpx")
 av = pytest.importorskip("av")
 pytest.importorskip("grpc")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def frame_sizes(renditions) -> list:
