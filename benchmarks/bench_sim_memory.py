@@ -10,6 +10,8 @@ its own process, at one batch AI request a minute (the workload of the issue tha
     python benchmarks/bench_sim_memory.py --chain 100000  # the revm chain alone: 100k transactions
     python benchmarks/bench_sim_memory.py --chain 100000 --root OLD   # ... on another checkout
     python benchmarks/bench_sim_memory.py --check         # short: two horizons a workload, job rows off: the growth
+    python benchmarks/bench_sim_memory.py --timeline 250 24 --step 1   # network-day-10x at 250 orchestrators:
+                                                          # RSS each simulated hour, then the write's peak apart
 
 Printed per run: wall time, jobs, the child's peak RSS (ru_maxrss from os.wait4) and, between
 horizons, the growth in MB per simulated day. With `metrics.jobs` off the growth should be about
@@ -18,6 +20,12 @@ flat; with it on, about the job rows kept (one tuple per request).
 `--chain N`: no simulator, the revm backend alone: the protocol deployed, then N transactions
 (an LPT approve each, from five senders in turn) each followed by a view call; the child's peak
 RSS at every fifth of the way (a bounded chain stays flat after the first compaction).
+
+`--timeline N HOURS`: scenarios/network-day-10x.yaml at N orchestrators (N/5 gateways) in one
+child, stepped `--step` simulated hours at a time: the current RSS (/proc/self/statm), jobs
+submitted and the Recorder's rows held after each step, the growth in MB per simulated hour and per
+100k jobs from the first step to the last (the first step is warm-up: caches, sessions), then
+`Simulation.finish` (rows written, summary read back from the folder) with its own peak apart.
 
 `--check`: with `metrics.jobs` off, batch AI over 1 and 7 simulated days and transcoding (30
 segments a minute) over half a day and 2 days; prints the growth in MB per simulated day and the
@@ -93,6 +101,57 @@ for stat in after.compare_to(before, "traceback")[:15]:
     for line in stat.traceback.format()[-8:]:
         print("    " + line)
 """
+
+
+TIMELINE = """\
+import resource, sys, tempfile, time
+sys.path.insert(0, {root!r})
+from lpsim.engine import Simulation
+from lpsim.scenario import load_scenario
+n, hours, step = {n}, {hours}, {step}
+scenario = load_scenario({root!r} + "/scenarios/network-day-10x.yaml").with_overrides(
+    {{"orchestrators[0].count": n, "gateways[0].count": max(1, n // 5),
+     "chain.params.num_active_transcoders": min(n, 256), "duration": f"{{hours}} h"}})
+rss = lambda: int(open("/proc/self/statm").read().split()[1]) * 4096 / 2**20
+peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+sim, t, start = Simulation(scenario), 0.0, time.perf_counter()
+print("setup", 0, 0, 0, 0, rss(), flush=True)
+while t < hours * 3600:
+    t = min(hours * 3600, t + step * 3600)
+    sim.run(until=t)
+    rec = sim.rec
+    print(t / 3600, time.perf_counter() - start, sum(g.jobs_submitted for g in sim.gateways), len(rec.metric_rows),
+          len(rec.job_rows or ()), rss(), flush=True)
+before = peak()
+with tempfile.TemporaryDirectory(prefix="lpsim-mem-") as out:
+    sim.finish(out)
+print("finish", before, peak(), rss(), flush=True)
+"""
+
+
+def timeline(n: int, hours: float, step: float, root: Path) -> None:
+    code = TIMELINE.format(root=str(root), n=n, hours=hours, step=step)
+    print(f"network-day-10x at {n} orchestrators, {max(1, n // 5)} gateways, {hours:g} simulated h")
+    print(f"{'sim h':>6} {'wall s':>7} {'jobs':>8} {'metric rows':>11} {'job rows':>9} {'RSS MB':>7}")
+    points = []
+    with subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) as child:
+        for line in child.stdout:
+            head, *rest = line.split()
+            if head == "finish":
+                before, after, now = map(float, rest)
+                print(f"finish (write + summary): peak RSS {before:.1f} -> {after:.1f} MB (+{after - before:.1f}),"
+                      f" RSS after {now:.1f} MB")
+                continue
+            wall, jobs, metrics, rows, rss = map(float, rest)
+            print(f"{head:>6} {wall:>7.1f} {jobs:>8.0f} {metrics:>11.0f} {rows:>9.0f} {rss:>7.1f}", flush=True)
+            if head != "setup":
+                points.append((float(head), jobs, rss))
+    if child.returncode:
+        raise SystemExit(f"child failed ({child.returncode})")
+    if len(points) > 1:
+        (h0, j0, r0), (h1, j1, r1) = points[0], points[-1]
+        print(f"run growth {h0:g} h -> {h1:g} h: {(r1 - r0) / (h1 - h0):.2f} MB per simulated hour, "
+              f"{(r1 - r0) / max(j1 - j0, 1) * 1e5:.2f} MB per 100k jobs")
 
 
 CHAIN = """\
@@ -172,7 +231,16 @@ def main() -> None:
     parser.add_argument("--chain", type=int, default=None, metavar="N",
                         help="instead: the revm chain alone over N transactions (and N view calls)")
     parser.add_argument("--check", action="store_true", help="short: 1 and 7 days, the growth as a ratio")
+    parser.add_argument("--timeline", nargs=2, type=float, default=None, metavar=("N", "HOURS"),
+                        help="instead: network-day-10x at N orchestrators, RSS each --step simulated hours")
+    parser.add_argument("--step", type=float, default=1.0, help="--timeline's step in simulated hours")
     args = parser.parse_args()
+    if args.timeline is not None:
+        n, hours = args.timeline
+        if n < 1 or hours <= 0 or args.step <= 0:
+            parser.error("--timeline needs N >= 1, HOURS > 0 and --step > 0")
+        timeline(int(n), hours, args.step, args.root)
+        return
     if args.check:
         check(args.root)
         return
