@@ -35,6 +35,7 @@ that keeps something per request shows as a slope of MB a day).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -104,14 +105,12 @@ for stat in after.compare_to(before, "traceback")[:15]:
 
 
 TIMELINE = """\
-import resource, sys, tempfile, time
+import json, resource, sys, tempfile, time
 sys.path.insert(0, {root!r})
 from lpsim.engine import Simulation
 from lpsim.scenario import load_scenario
-n, hours, step = {n}, {hours}, {step}
-scenario = load_scenario({root!r} + "/scenarios/network-day-10x.yaml").with_overrides(
-    {{"orchestrators[0].count": n, "gateways[0].count": max(1, n // 5),
-     "chain.params.num_active_transcoders": min(n, 256), "duration": f"{{hours}} h"}})
+hours, step = {hours}, {step}
+scenario = load_scenario({root!r} + "/scenarios/network-day-10x.yaml").with_overrides(json.loads(sys.argv[1]))
 rss = lambda: int(open("/proc/self/statm").read().split()[1]) * 4096 / 2**20
 peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 sim, t, start = Simulation(scenario), 0.0, time.perf_counter()
@@ -130,11 +129,14 @@ print("finish", before, peak(), rss(), flush=True)
 
 
 def timeline(n: int, hours: float, step: float, root: Path) -> None:
-    code = TIMELINE.format(root=str(root), n=n, hours=hours, step=step)
+    from bench_scale import overrides  # the network day at n orchestrators, as bench_scale grows it
+
+    code = TIMELINE.format(root=str(root), hours=hours, step=step)
     print(f"network-day-10x at {n} orchestrators, {max(1, n // 5)} gateways, {hours:g} simulated h")
     print(f"{'sim h':>6} {'wall s':>7} {'jobs':>8} {'metric rows':>11} {'job rows':>9} {'RSS MB':>7}")
     points = []
-    with subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) as child:
+    with subprocess.Popen([sys.executable, "-c", code, json.dumps(overrides(n, f"{hours} h", None))],
+                          stdout=subprocess.PIPE, text=True) as child:
         for line in child.stdout:
             head, *rest = line.split()
             if head == "finish":
