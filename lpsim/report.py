@@ -23,7 +23,7 @@ from matplotlib.figure import Figure  # the object API: Agg canvas, no pyplot gl
 from matplotlib.ticker import NullFormatter, StrMethodFormatter
 
 from lpsim import metric_names as M
-from lpsim.results import REPORT_FILE, TIMING_FILE, load_results
+from lpsim.results import REPORT_FILE, TIMING_FILE, iter_jobs, load_results
 from lpsim.summary import (EXTRA_KEYS, EXTRA_LABELS, duration, gateways, per_round, percentile, read_summary,
                            summarize, summary_rows)
 
@@ -489,11 +489,16 @@ def html_page(title: str, parts: list[str]) -> str:
             + "\n".join(parts) + "\n</body>\n</html>\n")
 
 
+_JOB_KEYS = ("workload", "status", "latency", "finished")  # what the figures read of a job row
+
+
 def write_report(results_dir: str | Path) -> Path:
     """Build `report.html` in the results folder from its tables and summary.json (computed if
     absent) and return its path."""
     root = Path(results_dir)
-    tables = load_results(root)
+    tables = load_results(root, ("metrics", "transition_counts"))
+    rows = iter_jobs(root)  # only the columns the figures read: a quarter of the row's memory
+    tables["jobs"] = None if rows is None else [{k: j[k] for k in _JOB_KEYS} for j in rows]
     summary = read_summary(root) or summarize(root)  # the folder: a sampled run's counts come from its counters
     title, meta = _header(root, summary)
     parts = [f"<h1>{html.escape(title)}</h1>", f'<p class="meta">{html.escape(meta)}</p>',

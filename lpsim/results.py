@@ -32,9 +32,10 @@ from __future__ import annotations
 import csv
 from enum import Enum
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterable, Iterator, Optional
 
 from .seeds import SeedTree
+from .spool import RowSpool, batched
 
 __all__ = [
     "FILES",
@@ -45,6 +46,8 @@ __all__ = [
     "RUN_FILES",
     "Recorder",
     "clear_run_files",
+    "iter_jobs",
+    "iter_table",
     "jobs_sample",
     "load_results",
     "read_table",
@@ -80,7 +83,8 @@ COLUMNS = {
 
 
 class Recorder:
-    """Collects a run's rows in memory and writes them as the results folder.
+    """Collects a run's rows (the newest in memory, older ones spooled to a temporary file) and
+    writes them as the results folder.
 
     `jobs=False` makes `job` a no-op (no jobs.csv); `jobs` may also be the scenario's
     `metrics.jobs` mapping (`sample`, `format`: see the module docstring). `transitions=True`
@@ -94,9 +98,10 @@ class Recorder:
         self.seed = int(seed)
         self.jobs_sample = float(getattr(jobs, "sample", 1.0))
         self.jobs_format = getattr(jobs, "format", "csv")
-        self.metric_rows: list[tuple] = []
-        self.job_rows: Optional[list[tuple]] = [] if jobs else None
-        self.transition_rows: Optional[list[tuple]] = [] if transitions else None
+        # rows past the newest SPILL_ROWS wait in a temporary file (lpsim.spool), not in memory
+        self.metric_rows = RowSpool()
+        self.job_rows: Optional[RowSpool] = RowSpool() if jobs else None
+        self.transition_rows: Optional[RowSpool] = RowSpool() if transitions else None
         self.transition_counts: dict[tuple, int] = {}
         if jobs and self.jobs_format == "parquet":
             _pyarrow()  # refused now, not after the run
@@ -177,21 +182,24 @@ class Recorder:
         return written
 
 
-    def _write_jobs_parquet(self, path: Path) -> Path:
-        """The job rows as one Parquet file, typed columns (times and fees float64, counts int64)."""
+    def _write_jobs_parquet(self, path: Path, group_rows: int = 65536) -> Path:
+        """The job rows as one Parquet file, typed columns (times and fees float64, counts int64),
+        written a row group at a time (the columns of one group are built, never of all rows)."""
         pa, pq = _pyarrow()
-        rows = self.job_rows
-        n = len(rows)
         fields = [name for name in JOB_COLUMNS[2:] if name != "latency"]  # what `job` appends, in order
-        column = {name: [row[i] for row in rows] for i, name in enumerate(fields)}
-        column["job"] = [str(job) for job in column["job"]]
-        column["latency"] = [_latency(sub, fin) for sub, fin in zip(column["submitted"], column["finished"])]
         text, counts = pa.string(), pa.int64()
         types = {"submitted": pa.float64(), "finished": pa.float64(), "latency": pa.float64(),
                  "attempts": counts, "swaps": counts, "tickets_sent": counts, "fee_wei": pa.float64()}
-        table = pa.table({"run": pa.array([self.run] * n, text), "seed": pa.array([self.seed] * n, counts),
-                          **{name: pa.array(column[name], types.get(name, text)) for name in JOB_COLUMNS[2:]}})
-        pq.write_table(table, path, compression="zstd")
+        schema = pa.schema([("run", text), ("seed", counts), *((name, types.get(name, text)) for name in JOB_COLUMNS[2:])])
+        with pq.ParquetWriter(path, schema, compression="zstd") as writer:
+            for group in batched(self.job_rows, group_rows) if self.job_rows else ([],):
+                column = {name: [row[i] for row in group] for i, name in enumerate(fields)}
+                column["job"] = [str(job) for job in column["job"]]
+                column["latency"] = [_latency(sub, fin) for sub, fin in zip(column["submitted"], column["finished"])]
+                n = len(group)
+                writer.write_table(pa.table({"run": pa.array([self.run] * n, text), "seed": pa.array([self.seed] * n, counts),
+                                             **{name: pa.array(column[name], types.get(name, text))
+                                                for name in JOB_COLUMNS[2:]}}, schema=schema))
         return path
 
 
@@ -291,35 +299,67 @@ _CONVERTERS: dict[str, Callable[[str], Any]] = {
 }  # every other column is text (run and job ids included)
 
 
-def read_table(path: str | Path) -> list[dict[str, Any]]:
-    """One CSV of a results folder as a list of row dicts with numbers converted."""
+def iter_table(path: str | Path) -> Iterator[dict[str, Any]]:
+    """One CSV of a results folder, a row dict at a time with numbers converted (a large table
+    is never held whole)."""
     with Path(path).open(newline="", encoding="utf-8") as f:
         reader = csv.reader(f)
         header = next(reader, None)
         if header is None:
-            return []
-        convert = [(col, _CONVERTERS.get(col, str)) for col in header]
-        return [{col: conv(cell) for (col, conv), cell in zip(convert, row)} for row in reader]
+            return
+        # a text cell repeats (an entity, a metric, a status): one string for all its rows,
+        # not one a row; job ids are unique and stay as read
+        seen: dict[str, str] = {}
+        shared = seen.setdefault
+        convert = [(col, _CONVERTERS.get(col, str if col == "job" else lambda s: shared(s, s))) for col in header]
+        for row in reader:
+            yield {col: conv(cell) for (col, conv), cell in zip(convert, row)}
+
+
+def read_table(path: str | Path) -> list[dict[str, Any]]:
+    """One CSV of a results folder as a list of row dicts with numbers converted."""
+    return list(iter_table(path))
+
+
+def iter_parquet_table(path: str | Path, batch_rows: int = 4096) -> Iterator[dict[str, Any]]:
+    """jobs.parquet as the same row dicts `iter_table` gives for jobs.csv, read a batch of rows at
+    a time (needs pyarrow)."""
+    import pyarrow.parquet as pq
+
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows):
+        yield from batch.to_pylist()
 
 
 def read_parquet_table(path: str | Path) -> list[dict[str, Any]]:
     """jobs.parquet as the same row dicts `read_table` gives for jobs.csv (needs pyarrow)."""
-    import pyarrow.parquet as pq
-
-    return pq.read_table(path).to_pylist()
+    return list(iter_parquet_table(path))
 
 
-def load_results(results_dir: str | Path) -> dict[str, Optional[list[dict[str, Any]]]]:
-    """Every table of a results folder by name ("metrics", "jobs", "transitions",
-    "transition_counts"); a table whose file is absent (e.g. jobs not recorded) is None. The jobs
-    come from jobs.parquet where the run wrote that instead of jobs.csv."""
+def iter_jobs(results_dir: str | Path) -> Optional[Iterator[dict[str, Any]]]:
+    """A results folder's job rows one at a time, from jobs.csv or jobs.parquet; None where the
+    run recorded none."""
+    root = Path(results_dir)
+    if (root / FILES["jobs"]).exists():
+        return iter_table(root / FILES["jobs"])
+    if (root / JOBS_PARQUET).exists():
+        return iter_parquet_table(root / JOBS_PARQUET)
+    return None
+
+
+def load_results(results_dir: str | Path, tables: Iterable[str] = tuple(FILES)) -> dict[str, Optional[list[dict[str, Any]]]]:
+    """The tables of a results folder by name (all of "metrics", "jobs", "transitions",
+    "transition_counts" unless `tables` names fewer); a table whose file is absent (e.g. jobs not
+    recorded) is None. The jobs come from jobs.parquet where the run wrote that instead of
+    jobs.csv."""
     root = Path(results_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"no results folder at {root}")
-    tables = {table: read_table(root / name) if (root / name).exists() else None for table, name in FILES.items()}
-    if tables["jobs"] is None and (root / JOBS_PARQUET).exists():
-        tables["jobs"] = read_parquet_table(root / JOBS_PARQUET)
-    return tables
+    out = {}
+    for table in tables:
+        rows = iter_jobs(root) if table == "jobs" else \
+            iter_table(root / FILES[table]) if (root / FILES[table]).exists() else None
+        out[table] = None if rows is None else list(rows)
+    return out
 
 
 def jobs_sample(results_dir: str | Path) -> float:

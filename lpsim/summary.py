@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from array import array
 from collections import Counter
 from fractions import Fraction
 from pathlib import Path
@@ -19,11 +20,12 @@ from typing import Any, Iterable, Optional
 from lpsim import metric_names as M
 from lpsim.economics import economics
 from lpsim.provenance import provenance
-from lpsim.results import SCENARIO_FILE, SUMMARY_FILE, jobs_sample, load_results
+from lpsim.results import FILES, SCENARIO_FILE, SUMMARY_FILE, iter_jobs, iter_table, jobs_sample, load_results
 
 __all__ = [
     "EXTRA_KEYS",
     "EXTRA_LABELS",
+    "JobTally",
     "SUMMARY_FILE",
     "duration",
     "entities_with",
@@ -124,15 +126,50 @@ def latency_stats(latencies: Iterable[float]) -> dict[str, Any]:
     }
 
 
-def _job_counts(jobs: Rows) -> dict[str, Any]:
-    completed = [j for j in jobs if j["status"] == M.COMPLETED]
-    return {
-        "total": len(jobs),
-        "completed": len(completed),
-        "failed": len(jobs) - len(completed),
-        "success_rate": _ratio(len(completed), len(jobs)),
-        "latency": latency_stats(j["latency"] for j in completed if j["latency"] is not None),
-    }
+class JobTally:
+    """Job rows folded in one at a time: what the summary reads from them (counts, latencies,
+    failure reasons, completions by orchestrator), without holding the rows. A latency is 8
+    bytes in an array; a row dict read back is ~1 KB, which at a 10x network day's 1.7 M rows
+    was most of the run's peak memory."""
+
+    def __init__(self, rows: Iterable[dict[str, Any]] = ()) -> None:
+        self.rows = 0
+        self.first: Optional[dict[str, Any]] = None
+        self.total: Counter = Counter()  # by workload
+        self.completed: Counter = Counter()
+        self.latencies: dict[str, array] = {}  # workload -> the completed jobs' latencies
+        self.reasons: Counter = Counter()
+        self.done_by: Counter = Counter()  # orchestrator -> completed jobs
+        self.attempts = self.swaps = 0
+        for row in rows:
+            self.add(row)
+
+    def add(self, j: dict[str, Any]) -> None:
+        if self.first is None:
+            self.first = j
+        self.rows += 1
+        workload = j["workload"]
+        self.total[workload] += 1
+        if j["status"] == M.COMPLETED:
+            self.completed[workload] += 1
+            self.done_by[j["orchestrator"]] += 1
+            if j["latency"] is not None:
+                self.latencies.setdefault(workload, array("d")).append(j["latency"])
+        else:
+            self.reasons[j["reason"] or "unknown"] += 1
+        self.attempts += j["attempts"]
+        self.swaps += j["swaps"]
+
+    def counts(self, workload: Optional[str] = None) -> dict[str, Any]:
+        """total, completed, failed, success rate and latency statistics, of one workload or all."""
+        if workload is None:
+            total, completed = self.rows, sum(self.completed.values())
+            latencies = [x for values in self.latencies.values() for x in values]
+        else:
+            total, completed = self.total[workload], self.completed[workload]
+            latencies = self.latencies.get(workload, ())
+        return {"total": total, "completed": completed, "failed": total - completed,
+                "success_rate": _ratio(completed, total), "latency": latency_stats(latencies)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -142,20 +179,26 @@ def _job_counts(jobs: Rows) -> dict[str, Any]:
 def summarize(results: str | Path | dict, extra: Optional[dict] = None) -> dict[str, Any]:
     """The summary of one run: `results` is a results folder or what `load_results` returned;
     `extra` (scenario name, seed, duration, wall time, ...) is kept under "extra"."""
-    tables = load_results(results) if isinstance(results, (str, Path)) else results
+    folder = isinstance(results, (str, Path))
+    if folder:  # the job rows are folded in as they are read, never held
+        tables = load_results(results, ("metrics", "transition_counts"))
+        rows = iter_jobs(results)
+    else:
+        tables = results
+        rows = tables.get("jobs")
     metrics = tables.get("metrics") or []
-    jobs = tables.get("jobs")
+    jobs = None if rows is None else JobTally(rows)
     # sampled job rows (metrics.jobs.sample) give the latencies; the counts come from the counters
-    sample = jobs_sample(results) if isinstance(results, (str, Path)) else 1.0
+    sample = jobs_sample(results) if folder else 1.0
     counted = jobs if sample == 1 else None
     scenario = _scenario(results)
-    first_row = next((t[0] for t in tables.values() if t), None)
+    first_row = _first_row(results, tables, jobs)
     return {
         "run": first_row["run"] if first_row else None,
         "seed": first_row["seed"] if first_row else None,
         "extra": dict(extra or {}),
         "jobs": _jobs_section(counted, metrics, sample, jobs),
-        "latency": _job_counts(jobs)["latency"] if jobs is not None else latency_stats(()),
+        "latency": jobs.counts()["latency"] if jobs is not None else latency_stats(()),
         "tickets": {name.removeprefix("tickets_"): _total(last_values(metrics, name))
                     for name in M.TICKET_METRICS},
         "fees": _fees_section(metrics),
@@ -167,6 +210,21 @@ def summarize(results: str | Path | dict, extra: Optional[dict] = None) -> dict[
         "transitions": [{k: r[k] for k in ("state", "event", "next_state", "count")}
                         for r in tables.get("transition_counts") or []],
     }
+
+
+def _first_row(results: Any, tables: dict, jobs: Optional[JobTally]) -> Optional[dict]:
+    """The first row of the first non-empty table, in FILES' order (it names the run and seed)."""
+    for table in FILES:
+        if table == "jobs":
+            row = jobs.first if jobs is not None else None
+        elif table in tables:
+            row = (tables[table] or [None])[0]
+        else:  # a table summarize did not load: only its first row is read
+            path = Path(results) / FILES[table]
+            row = next(iter_table(path), None) if path.exists() else None
+        if row is not None:
+            return row
+    return None
 
 
 def _scenario(results: Any) -> Any:
@@ -210,11 +268,11 @@ def _provenance(results_dir: Path, summary: dict) -> dict[str, Any]:
     return provenance(path.read_bytes() if path.exists() else None, seed)
 
 
-def _jobs_section(jobs: Optional[Rows], metrics: Rows, sample: float = 1.0,
-                  sampled: Optional[Rows] = None) -> dict[str, Any]:
+def _jobs_section(jobs: Optional[JobTally], metrics: Rows, sample: float = 1.0,
+                  sampled: Optional[JobTally] = None) -> dict[str, Any]:
     if sample < 1:
         return {**_jobs_section(None, metrics), "sample": sample,
-                "sampled_rows": len(sampled) if sampled is not None else None}
+                "sampled_rows": sampled.rows if sampled is not None else None}
     if jobs is None:
         # jobs.csv not recorded: the gateways' counters still give the totals
         gws = gateways(metrics)
@@ -224,15 +282,11 @@ def _jobs_section(jobs: Optional[Rows], metrics: Rows, sample: float = 1.0,
         return {"source": "metrics" if total is not None else None, "total": total,
                 "completed": completed, "failed": failed, "success_rate": _ratio(completed, total),
                 "failure_reasons": {}, "attempts": None, "swaps": None, "by_workload": {}}
-    counts = _job_counts(jobs)
+    counts = jobs.counts()
     del counts["latency"]
-    by_workload = {}
-    for workload in sorted({j["workload"] for j in jobs}):
-        by_workload[workload] = _job_counts([j for j in jobs if j["workload"] == workload])
-    reasons = Counter(j["reason"] or "unknown" for j in jobs if j["status"] != M.COMPLETED)
-    return {"source": "jobs", **counts, "failure_reasons": dict(sorted(reasons.items())),
-            "attempts": sum(j["attempts"] for j in jobs), "swaps": sum(j["swaps"] for j in jobs),
-            "by_workload": by_workload}
+    by_workload = {workload: jobs.counts(workload) for workload in sorted(jobs.total)}
+    return {"source": "jobs", **counts, "failure_reasons": dict(sorted(jobs.reasons.items())),
+            "attempts": jobs.attempts, "swaps": jobs.swaps, "by_workload": by_workload}
 
 
 def _fees_section(metrics: Rows) -> dict[str, Any]:
@@ -269,7 +323,7 @@ def _economics_section(metrics: Rows) -> dict[str, Any]:
     return out
 
 
-def _selection_section(jobs: Optional[Rows], metrics: Rows, algorithm: Any = None) -> dict[str, Any]:
+def _selection_section(jobs: Optional[JobTally], metrics: Rows, algorithm: Any = None) -> dict[str, Any]:
     """Job shares against stake shares and, given the gateways' selection `algorithm`, against the
     share it is expected to give each orchestrator (its probabilities at the end-of-run stakes and
     the recorded prices: the weights go's selection draws with)."""
@@ -284,7 +338,7 @@ def _selection_section(jobs: Optional[Rows], metrics: Rows, algorithm: Any = Non
         total = sum(probs.values())
         expected = {o: p / total for o, p in probs.items()} if total else {}
     if jobs is not None:
-        done = Counter(j["orchestrator"] for j in jobs if j["status"] == M.COMPLETED)
+        done = jobs.done_by
     else:
         done = Counter(last_values(metrics, M.JOBS_COMPLETED, orchestrators(metrics)))
     total_done = sum(done.values())
