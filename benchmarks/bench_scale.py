@@ -19,6 +19,19 @@ second (the whole child), peak RSS of the child
 as a ratio to that at 100 (about 1 when a job's cost does not grow with the network; the setup,
 which does, is left out), the child's CPU time per job likewise (setup included, but steadier on a
 busy machine), and peak RSS per orchestrator (below 1: a fixed cost shared by more of them).
+
+Figures (one simulated day, every job row kept as CSV, niced on the shared 2-core machine, 08c888f):
+
+    orchs  gws  wall s  CPU s      jobs  jobs/CPU s  peak RSS MB
+      100   20    63.6   63.1   167,138       2,649        123.7
+      250   50   227.9  226.4   434,637       1,920        201.2
+      500  100   460.4  459.8   851,691       1,852        290.4
+     1000  200  1021.7 1020.1 1,683,313       1,650        483.3   (2,589.5 MB before 08c888f)
+
+Wall time grows ~16x for 10x the network: ~10x the jobs, each ~1.6x dearer, because every
+stream's and AI pool's discovery asks every orchestrator for fresh ticket params (go's
+GetOrchestrators does). Memory grows ~4x: the rows past the newest 50,000 are spooled to disk
+(lpsim.spool); before, the summary read the 1.7 M job rows back as ~1 KB dicts at the end.
 """
 from __future__ import annotations
 
