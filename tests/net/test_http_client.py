@@ -10,7 +10,8 @@ from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from node.net.http_client import HTTP_ERRORS, HTTPClient, Reply, StreamedReply
-from tests.node.hostile import free_port, serve_app
+from tests.node.hostile import serve_app
+from tests.ports import free_port
 
 
 async def echo(request: Request) -> Response:

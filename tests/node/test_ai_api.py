@@ -17,7 +17,7 @@ pytest.importorskip("fastapi")
 pytest.importorskip("av")
 
 from node.core.ai_models import DEFAULT_MODEL_IDS
-from tests.node.test_offchain import free_port
+from tests.ports import free_port
 
 MODELS = {p: m for p, m in DEFAULT_MODEL_IDS.items() if p != "live-video-to-video"}  # what each mock serves
 

@@ -16,7 +16,7 @@ import pytest
 livepeer_ai = pytest.importorskip("livepeer_ai")
 
 from tests.node.test_ai_api import MODELS, Network, png, probe_video, wav
-from tests.node.test_offchain import free_port
+from tests.ports import free_port
 
 
 @pytest.fixture(scope="module")

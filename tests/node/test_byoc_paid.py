@@ -15,7 +15,7 @@ import pytest
 from node.core import byoc
 
 from .test_devnet import metric, start_devnet, stop
-from .test_processes import free_port
+from tests.ports import free_port
 
 httpx = pytest.importorskip("httpx")
 Image = pytest.importorskip("PIL.Image")

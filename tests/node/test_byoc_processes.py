@@ -13,7 +13,8 @@ import pytest
 from node.core import byoc
 
 from .test_byoc_paid import gateway_job
-from .test_processes import free_port, stop_all, wait_http
+from .test_processes import stop_all, wait_http
+from tests.ports import free_port
 
 httpx = pytest.importorskip("httpx")
 Image = pytest.importorskip("PIL.Image")

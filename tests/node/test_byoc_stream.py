@@ -226,7 +226,7 @@ def test_two_negative_balances_remove_the_stream_and_tell_the_worker():
 
 def test_a_worker_that_dies_mid_stream_ends_the_stream(monkeypatch, tmp_path):
     from node.gateway import live
-    from tests.node.test_processes import free_port
+    from tests.ports import free_port
 
     monkeypatch.setattr(live, "MAX_EVENT_GAP", 2.5)
     monkeypatch.setattr(live, "EVENT_CHECK_INTERVAL", 0.25)

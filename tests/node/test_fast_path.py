@@ -33,7 +33,8 @@ from node.eth.errors import ChainError
 from node.net.fast_path import serve_fast
 from node.net.headers import SegMetadata, encode_payment_header, encode_segment_header
 from tests.core.stubs import StubBroker, StubChain
-from tests.node.hostile import G, G_KEY, MODEL, O, O_KEY, PRICE, STRANGER_KEY, free_port, serve_app, t2i
+from tests.node.hostile import G, G_KEY, MODEL, O, O_KEY, PRICE, STRANGER_KEY, serve_app, t2i
+from tests.ports import free_port
 
 T0 = 1_800_000_000.0  # both worlds' orchestrator clock: the same auth tokens
 T2I = int(pipeline_capability("text-to-image"))

@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from node.net.http_client import HTTP_ERRORS, ConnectError, HTTPClient, ReadTimeout, ServerDisconnected
-from tests.node.hostile import free_port
+from tests.ports import free_port
 
 
 def app() -> FastAPI:

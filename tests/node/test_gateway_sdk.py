@@ -117,7 +117,7 @@ def test_sdk_get_orch_info_over_tls_signed_by_the_remote_signer(sdk_python, tmp_
     from node.orchestrator.server import serve_orchestrator
     from node.signer.server import RemoteSigner, create_signer_app
     from tests.core.stubs import StubBroker, StubChain
-    from tests.node.hostile import free_port
+    from tests.ports import free_port
 
     o_key, g_key = bytes([31]) * 32, bytes([32]) * 32
     o, g = Account.from_key(o_key).address, Account.from_key(g_key).address

@@ -35,7 +35,8 @@ async def live_network(n_orchestrators: int = 1, interval: float = 0.05, runner_
     from node.orchestrator.node import OrchestratorConfig, OrchestratorNode
     from node.orchestrator.server import serve_orchestrator
     from tests.core.stubs import StubBroker, StubChain
-    from tests.node.hostile import free_port, serve_app
+    from tests.node.hostile import serve_app
+    from tests.ports import free_port
 
     chain = StubChain(price=1)
     g = Account.from_key(G_KEY).address

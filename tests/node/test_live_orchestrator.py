@@ -110,7 +110,7 @@ async def live_service_port(runner: EchoRunner, scheme: str = "http", **serve_kw
     """The real start-up (node.orchestrator.server.serve_orchestrator) on a free port with `runner`
     as its live runner; yields the base URL the orchestrator hands out."""
     from node.orchestrator.server import serve_orchestrator
-    from tests.node.hostile import free_port
+    from tests.ports import free_port
 
     async with served(runner.app) as runner_url:
         port = free_port()
@@ -509,7 +509,7 @@ def test_get_orchestrator_reports_idle_runners_and_is_capped_when_none_is_free()
     from node.net.proto import lp_rpc_pb2_grpc as pb_grpc
     from node.net.tls import grpc_channel
     from node.orchestrator.server import serve_orchestrator
-    from tests.node.hostile import free_port
+    from tests.ports import free_port
 
     cap = int(Capability.LiveVideoToVideo)
 

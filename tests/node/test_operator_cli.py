@@ -180,7 +180,8 @@ def test_node_target_through_an_orchestrator_process(devchain, tmp_path):
 
     from node.eth import JsonRpcChain, attach_protocol, dev_accounts
 
-    from .test_processes import free_port, stop_all
+    from .test_processes import stop_all
+    from tests.ports import free_port
 
     url, addresses, path = devchain
     orch = dev_accounts(5)[4]

@@ -27,7 +27,7 @@ from node.redeemer.service import RedemptionService, serve_redeemer
 from node.redeemer.wire import max_float_bytes, ticket_from_proto, ticket_to_proto
 
 from ..core.stubs import StubBroker, StubChain
-from .test_processes import free_port
+from tests.ports import free_port
 
 O = "0x" + "11" * 20
 G = "0x" + "22" * 20

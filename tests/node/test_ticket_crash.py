@@ -20,7 +20,8 @@ import pytest
 from ..eth.devchain_process import devchain_process
 from .test_devnet import metric
 from .test_onchain_processes import wait_for
-from .test_processes import free_port, stop_all, wait_http
+from .test_processes import stop_all, wait_http
+from tests.ports import free_port
 
 httpx = pytest.importorskip("httpx")
 

@@ -22,7 +22,7 @@ from node.net.tls import (
 from node.orchestrator.node import OrchestratorConfig, OrchestratorNode
 from node.orchestrator.server import serve_orchestrator
 from tests.net.trickle_serving import run
-from tests.node.hostile import free_port
+from tests.ports import free_port
 
 pytest.importorskip("cryptography")
 
