@@ -26,6 +26,7 @@ __all__ = [
     "EXTRA_KEYS",
     "EXTRA_LABELS",
     "JobTally",
+    "compact_metrics",
     "SUMMARY_FILE",
     "duration",
     "entities_with",
@@ -75,6 +76,28 @@ def per_round(rows: Rows, metric: str) -> dict[str, dict[int, Any]]:
             if seen is None or r["time"] >= seen[0]:
                 rounds[r["round"]] = (r["time"], r["value"])
     return {e: {rnd: v for rnd, (_, v) in sorted(rs.items())} for e, rs in out.items()}
+
+
+def compact_metrics(rows: Iterable[dict[str, Any]]) -> Rows:
+    """The metric rows the summary reads, in their order: of each entity's metric in each round,
+    the first and last rows and the earliest and latest samples (the first and the last on a tie).
+    Every summary figure is one of those (a round's last sample, an entity's or a series' first or
+    last, a round's first time), so none changes; the samples between a round's ends, most rows
+    of a long run sampled hourly, are never held."""
+    kept: dict[tuple, list] = {}  # key -> [first, last, earliest, latest], each (index, row)
+    for i, r in enumerate(rows):
+        key = (r["entity"], r["metric"], r["round"])
+        ends = kept.get(key)
+        if ends is None:
+            kept[key] = [(i, r)] * 4
+            continue
+        ends[1] = (i, r)
+        t = r["time"]
+        if t < ends[2][1]["time"]:
+            ends[2] = (i, r)
+        if t >= ends[3][1]["time"]:
+            ends[3] = (i, r)
+    return [r for _, r in sorted({i: r for ends in kept.values() for i, r in ends}.items())]
 
 
 def entities_with(rows: Rows, metrics: Iterable[str]) -> set[str]:
@@ -180,8 +203,10 @@ def summarize(results: str | Path | dict, extra: Optional[dict] = None) -> dict[
     """The summary of one run: `results` is a results folder or what `load_results` returned;
     `extra` (scenario name, seed, duration, wall time, ...) is kept under "extra"."""
     folder = isinstance(results, (str, Path))
-    if folder:  # the job rows are folded in as they are read, never held
-        tables = load_results(results, ("metrics", "transition_counts"))
+    if folder:  # job rows are folded in as they are read, metric rows kept only where read
+        tables = load_results(results, ("transition_counts",))
+        path = Path(results) / FILES["metrics"]
+        tables["metrics"] = compact_metrics(iter_table(path)) if path.exists() else None
         rows = iter_jobs(results)
     else:
         tables = results

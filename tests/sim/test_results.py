@@ -332,3 +332,37 @@ def test_summary_folds_job_rows_without_holding_them(tmp_path):
         assert s["jobs"]["failure_reasons"] == {"compute_failed": 5_000}
         assert s["latency"]["count"] == 45_000 and s["latency"]["p50"] == 2.5
         assert peak < 12e6, (fmt, peak)
+
+
+def test_the_summary_of_compacted_metric_rows_is_the_summary_of_all(tmp_path, monkeypatch):
+    """summarize keeps of each entity's metric in each round only its first, last, earliest and
+    latest rows: on a real run sampled several times a round (quickstart, 5-minute samples,
+    20-minute rounds) the summary is the same as from every row, and rows were dropped."""
+    from pathlib import Path
+
+    import lpsim.summary as summary_module
+    from lpsim.engine import run_scenario
+    from lpsim.results import read_table
+    from lpsim.scenario import load_scenario
+
+    root = Path(__file__).resolve().parents[2]
+    scenario = load_scenario(root / "scenarios" / "quickstart.yaml").with_overrides({"duration": "70 min"})
+    run_scenario(scenario, tmp_path)
+    compacted = summarize(tmp_path)
+    rows = read_table(tmp_path / FILES["metrics"])
+    assert len(summary_module.compact_metrics(rows)) < 0.7 * len(rows)
+    monkeypatch.setattr(summary_module, "compact_metrics", list)
+    assert summarize(tmp_path) == compacted
+
+
+def test_compact_metrics_keeps_each_rounds_ends():
+    from lpsim.summary import compact_metrics
+
+    def row(t, value, entity="o", rnd=1):
+        return {"time": t, "round": rnd, "entity": entity, "metric": M.STAKE, "value": value}
+
+    rows = [row(5, "first"), row(1, "earliest"), row(9, "dropped: latest but not the last of the tie"),
+            row(2, "dropped: between"), row(9, "latest"), row(3, "last"), row(4, "other round", rnd=2),
+            row(0, "other entity", entity="p")]
+    assert [r["value"] for r in compact_metrics(rows)] == \
+        ["first", "earliest", "latest", "last", "other round", "other entity"]
