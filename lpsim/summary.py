@@ -242,9 +242,9 @@ def _first_row(results: Any, tables: dict, jobs: Optional[JobTally]) -> Optional
     for table in FILES:
         if table == "jobs":
             row = jobs.first if jobs is not None else None
-        elif table in tables:
-            row = (tables[table] or [None])[0]
-        else:  # a table summarize did not load: only its first row is read
+        elif table in tables or not isinstance(results, (str, Path)):
+            row = (tables.get(table) or [None])[0]
+        else:  # a folder's table summarize did not load: only its first row is read
             path = Path(results) / FILES[table]
             row = next(iter_table(path), None) if path.exists() else None
         if row is not None:

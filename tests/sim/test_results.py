@@ -366,3 +366,11 @@ def test_compact_metrics_keeps_each_rounds_ends():
             row(0, "other entity", entity="p")]
     assert [r["value"] for r in compact_metrics(rows)] == \
         ["first", "earliest", "latest", "last", "other round", "other entity"]
+
+
+def test_summary_of_tables_without_some_of_them():
+    """summarize on a dict of tables that lacks some (no folder to read them from) names the run
+    from the first table it has."""
+    s = summarize({"transition_counts": [{"run": "r9", "seed": 3, "state": "IDLE", "event": "INGEST",
+                                           "next_state": "INGESTING", "count": 1}]})
+    assert (s["run"], s["seed"]) == ("r9", 3) and s["jobs"]["total"] is None
