@@ -25,7 +25,7 @@ RSS at every fifth of the way (a bounded chain stays flat after the first compac
 
 `--timeline N HOURS`: scenarios/network-day-10x.yaml at N orchestrators (N/5 gateways) in one
 child, stepped `--step` simulated hours at a time: the current RSS (/proc/self/statm), jobs
-submitted and the Recorder's rows held after each step, the growth in MB per simulated hour and per
+submitted and the rows the Recorder has recorded (in memory or spooled) after each step, the growth in MB per simulated hour and per
 100k jobs from the first step to the last (the first step is warm-up: caches, sessions), then
 `Simulation.finish` (rows written, summary read back from the folder) with its own peak apart.
 

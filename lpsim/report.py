@@ -496,7 +496,7 @@ def write_report(results_dir: str | Path) -> Path:
     """Build `report.html` in the results folder from its tables and summary.json (computed if
     absent) and return its path."""
     root = Path(results_dir)
-    tables = load_results(root, ("metrics", "transition_counts"))
+    tables = load_results(root, ("metrics",))  # the figures read metrics and jobs only
     rows = iter_jobs(root)  # only the columns the figures read: a quarter of the row's memory
     tables["jobs"] = None if rows is None else [{k: j[k] for k in _JOB_KEYS} for j in rows]
     summary = read_summary(root) or summarize(root)  # the folder: a sampled run's counts come from its counters

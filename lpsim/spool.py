@@ -49,9 +49,6 @@ class RowSpool:
     def __len__(self) -> int:
         return self._spilled + len(self.tail)
 
-    def __bool__(self) -> bool:
-        return len(self) > 0
-
     def __iter__(self) -> Iterator[Any]:
         for offset in self._chunks:
             self._file.seek(offset)

@@ -184,15 +184,19 @@ class JobTally:
         self.swaps += j["swaps"]
 
     def counts(self, workload: Optional[str] = None) -> dict[str, Any]:
-        """total, completed, failed, success rate and latency statistics, of one workload or all."""
+        """total, completed, failed and success rate, of one workload or all."""
         if workload is None:
             total, completed = self.rows, sum(self.completed.values())
-            latencies = [x for values in self.latencies.values() for x in values]
         else:
             total, completed = self.total[workload], self.completed[workload]
-            latencies = self.latencies.get(workload, ())
         return {"total": total, "completed": completed, "failed": total - completed,
-                "success_rate": _ratio(completed, total), "latency": latency_stats(latencies)}
+                "success_rate": _ratio(completed, total)}
+
+    def latency(self, workload: Optional[str] = None) -> dict[str, Any]:
+        """The completed jobs' latency statistics, of one workload or all (sorts them: once each)."""
+        if workload is None:
+            return latency_stats(x for values in self.latencies.values() for x in values)
+        return latency_stats(self.latencies.get(workload, ()))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -223,7 +227,7 @@ def summarize(results: str | Path | dict, extra: Optional[dict] = None) -> dict[
         "seed": first_row["seed"] if first_row else None,
         "extra": dict(extra or {}),
         "jobs": _jobs_section(counted, metrics, sample, jobs),
-        "latency": jobs.counts()["latency"] if jobs is not None else latency_stats(()),
+        "latency": jobs.latency() if jobs is not None else latency_stats(()),
         "tickets": {name.removeprefix("tickets_"): _total(last_values(metrics, name))
                     for name in M.TICKET_METRICS},
         "fees": _fees_section(metrics),
@@ -307,10 +311,9 @@ def _jobs_section(jobs: Optional[JobTally], metrics: Rows, sample: float = 1.0,
         return {"source": "metrics" if total is not None else None, "total": total,
                 "completed": completed, "failed": failed, "success_rate": _ratio(completed, total),
                 "failure_reasons": {}, "attempts": None, "swaps": None, "by_workload": {}}
-    counts = jobs.counts()
-    del counts["latency"]
-    by_workload = {workload: jobs.counts(workload) for workload in sorted(jobs.total)}
-    return {"source": "jobs", **counts, "failure_reasons": dict(sorted(jobs.reasons.items())),
+    by_workload = {workload: {**jobs.counts(workload), "latency": jobs.latency(workload)}
+                   for workload in sorted(jobs.total)}
+    return {"source": "jobs", **jobs.counts(), "failure_reasons": dict(sorted(jobs.reasons.items())),
             "attempts": jobs.attempts, "swaps": jobs.swaps, "by_workload": by_workload}
 
 
